@@ -1,0 +1,290 @@
+/**
+ * analyze: a results folder → findings and verdicts (summary.json). Reads records and artifacts
+ * only; never a backend.
+ */
+import { BACKENDS } from './backends/index.js';
+import { diffFloat32, type DiffSummary } from './diff.js';
+import { isOk, type Mode, type OkRecord, type RunRecord, type RunStatus } from './protocol.js';
+import { brownForsythe, describe, pairedRatioCI, type Describe, type RatioCI, type VarianceTest } from './stats.js';
+import { readArtifact, type LoadedResults } from './store.js';
+import { findWorkload } from '../workloads/index.js';
+
+export const SUMMARY_VERSION = 1;
+
+export const CELL_VERDICTS = ['bitwise-stable', 'unstable', 'unsupported', 'unavailable', 'failed', 'no-data'] as const;
+export type CellVerdict = (typeof CELL_VERDICTS)[number];
+
+export interface RunDiff {
+  runIndex: number;
+  repeat: number;
+  sha256: string;
+  /** Null for runs identical to the modal run. */
+  diff: DiffSummary | null;
+}
+
+export interface CellSummary {
+  cell: string;
+  workload: string;
+  backend: string;
+  device: string;
+  mode: Mode;
+  threads: number;
+  verdict: CellVerdict;
+  /** Counted runs (warm-ups excluded) by status. */
+  statuses: Partial<Record<RunStatus, number>>;
+  distinctDigests: number;
+  modalDigest: string | null;
+  modalShare: number | null;
+  runs: RunDiff[];
+  /** Worst difference of any run against the modal run. */
+  maxUlp: number;
+  maxRelL2: number;
+  computeMs: Describe | null;
+  loss: Describe | null;
+  outputL2: Describe | null;
+  /** First message of a failed or unsupported run. */
+  message: string | null;
+  determinism: RunRecord['determinism'];
+}
+
+export interface ModeComparison {
+  workload: string;
+  backend: string;
+  device: string;
+  threads: number;
+  /** Bitwise stable with determinism on (null: no det data). */
+  detStable: boolean | null;
+  /** More than one distinct result with determinism off (null: no nondet data). */
+  nondetVaries: boolean | null;
+  /** det / nondet compute time, paired by repeat, median ratio with a bootstrap 95% CI. */
+  slowdown: RatioCI | null;
+  /** Brown–Forsythe test of equal compute-time spread in det and nondet. */
+  timingSpread: VarianceTest | null;
+}
+
+export interface CrossBackend {
+  workload: string;
+  reference: string;
+  backend: string;
+  threads: number;
+  tolerance: { relL2: number };
+  status: 'bitwise-equal' | 'within-tolerance' | 'outside-tolerance' | 'incomparable';
+  diff: DiffSummary | null;
+  note?: string;
+}
+
+export interface ThreadInvariance {
+  workload: string;
+  backend: string;
+  device: string;
+  baseThreads: number;
+  threads: number;
+  bitwiseEqual: boolean;
+  diff: DiffSummary | null;
+}
+
+export interface NegativeControl {
+  workload: string;
+  backend: string;
+  device: string;
+  threads: number;
+  /** The control differed run to run without determinism, as it must for a "stable" verdict to mean anything. */
+  seen: boolean;
+  distinctDigests: number;
+  runs: number;
+}
+
+export interface Summary {
+  summaryVersion: number;
+  runId: string;
+  complete: boolean;
+  plannedRuns: number;
+  recordedRuns: number;
+  warnings: string[];
+  cells: CellSummary[];
+  modes: ModeComparison[];
+  crossBackend: CrossBackend[];
+  threads: ThreadInvariance[];
+  negativeControls: NegativeControl[];
+  /** One line each: what a user must look at (also decides `detbench run`'s exit code). */
+  findings: string[];
+  verdict: { detStableCells: number; detCells: number; reproducible: boolean };
+}
+
+const groupKey = (r: { workload: string; backend: string; device: string; threads: number }) => `${r.workload}|${r.backend}|${r.device}|t${r.threads}`;
+
+export function analyze(results: LoadedResults): Summary {
+  const artifacts = new Map<string, Float32Array>();
+  const load = (digest: string) => {
+    let a = artifacts.get(digest);
+    if (!a) artifacts.set(digest, (a = readArtifact(results.dir, digest)));
+    return a;
+  };
+  const counted = results.runs.filter((r) => !r.warmup);
+
+  const cells: CellSummary[] = results.manifest.cells.map((planned) => {
+    const runs = counted.filter((r) => r.cell === planned.id);
+    return summarizeCell(planned, runs, load);
+  });
+
+  const modes: ModeComparison[] = [];
+  const groups = new Map<string, CellSummary[]>();
+  for (const c of cells) groups.set(groupKey(c), [...(groups.get(groupKey(c)) ?? []), c]);
+  for (const group of groups.values()) {
+    const det = group.find((c) => c.mode === 'det');
+    const nondet = group.find((c) => c.mode === 'nondet');
+    const okTimes = (mode: Mode) => {
+      const byRepeat = new Map<number, number>();
+      counted.filter((r): r is OkRecord => isOk(r) && groupKey(r) === groupKey(group[0]) && r.mode === mode).forEach((r) => byRepeat.set(r.repeat, r.computeMs));
+      return byRepeat;
+    };
+    const detTimes = okTimes('det'), nondetTimes = okTimes('nondet');
+    const repeats = [...detTimes.keys()].filter((k) => nondetTimes.has(k)).sort((a, b) => a - b);
+    const hasData = (c?: CellSummary) => c !== undefined && c.distinctDigests > 0;
+    modes.push({
+      workload: group[0].workload, backend: group[0].backend, device: group[0].device, threads: group[0].threads,
+      detStable: hasData(det) ? det!.distinctDigests === 1 && det!.verdict === 'bitwise-stable' : null,
+      nondetVaries: hasData(nondet) ? nondet!.distinctDigests > 1 : null,
+      slowdown: pairedRatioCI(repeats.map((k) => detTimes.get(k)!), repeats.map((k) => nondetTimes.get(k)!)),
+      timingSpread: brownForsythe([[...detTimes.values()], [...nondetTimes.values()]]),
+    });
+  }
+
+  const crossBackend = compareBackends(cells, load);
+  const threads = compareThreads(cells, load);
+  const negativeControls: NegativeControl[] = cells
+    .filter((c) => c.mode === 'nondet' && findWorkload(c.workload)?.negativeControl && c.distinctDigests > 0)
+    .map((c) => ({
+      workload: c.workload, backend: c.backend, device: c.device, threads: c.threads,
+      seen: c.distinctDigests > 1, distinctDigests: c.distinctDigests, runs: c.runs.length,
+    }));
+
+  const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0);
+  const findings: string[] = [];
+  for (const c of detCells) if (c.verdict === 'unstable') findings.push(`${c.workload} on ${c.backend} (${c.device}, ${c.threads} thread(s)) is not bitwise stable with determinism on: ${c.distinctDigests} distinct results, max ${c.maxUlp} ULP`);
+  for (const n of negativeControls) if (!n.seen) findings.push(`negative control ${n.workload} on ${n.backend} gave 1 distinct result in ${n.runs} nondet runs: this harness could not see nondeterminism here, so "stable" verdicts are unconfirmed`);
+  for (const c of cells) if (c.verdict === 'failed') findings.push(`${c.cell}: runs failed (${Object.entries(c.statuses).map(([s, n]) => `${n} ${s}`).join(', ')}): ${c.message ?? ''}`);
+  for (const x of crossBackend) if (x.status === 'outside-tolerance') findings.push(`${x.workload}: ${x.backend} differs from ${x.reference} beyond tolerance (relL2 ${x.diff?.relL2?.toExponential(2)} > ${x.tolerance.relL2})`);
+  if (!results.complete) findings.push(`incomplete results: ${results.runs.length} of ${results.manifest.plannedRuns} planned runs recorded`);
+
+  return {
+    summaryVersion: SUMMARY_VERSION,
+    runId: results.manifest.runId,
+    complete: results.complete,
+    plannedRuns: results.manifest.plannedRuns,
+    recordedRuns: results.runs.length,
+    warnings: [...results.manifest.warnings, ...results.readWarnings, ...new Set(results.runs.flatMap((r) => r.warnings ?? []))],
+    cells,
+    modes,
+    crossBackend,
+    threads,
+    negativeControls,
+    findings,
+    verdict: {
+      detStableCells: detCells.filter((c) => c.verdict === 'bitwise-stable').length,
+      detCells: detCells.length,
+      reproducible: detCells.length > 0 && detCells.every((c) => c.verdict === 'bitwise-stable'),
+    },
+  };
+}
+
+function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs: RunRecord[], load: (d: string) => Float32Array): CellSummary {
+  const ok = runs.filter(isOk);
+  const statuses: Partial<Record<RunStatus, number>> = {};
+  runs.forEach((r) => (statuses[r.status] = (statuses[r.status] ?? 0) + 1));
+  const counts = new Map<string, number>();
+  ok.forEach((r) => counts.set(r.artifact.sha256, (counts.get(r.artifact.sha256) ?? 0) + 1));
+  // The modal digest: most frequent, ties going to the one seen first.
+  let modal: string | null = null;
+  for (const [digest, n] of counts) if (modal === null || n > counts.get(modal)!) modal = digest;
+  const runDiffs: RunDiff[] = ok.map((r) => ({
+    runIndex: r.runIndex,
+    repeat: r.repeat,
+    sha256: r.artifact.sha256,
+    diff: r.artifact.sha256 === modal ? null : safeDiff(load, modal!, r.artifact.sha256),
+  }));
+  const failed = runs.find((r) => r.status !== 'ok' && r.status !== 'unsupported');
+  const unsupported = runs.find((r) => r.status === 'unsupported');
+  const verdict: CellVerdict =
+    planned.status === 'unsupported' ? 'unsupported'
+      : planned.status === 'unavailable' ? 'unavailable'
+      : failed ? 'failed'
+      : unsupported && ok.length === 0 ? 'unsupported'
+      : ok.length === 0 ? 'no-data'
+      : counts.size === 1 ? 'bitwise-stable'
+      : 'unstable';
+  const nonOk = runs.find((r) => r.status !== 'ok') as Extract<RunRecord, { message: string }> | undefined;
+  return {
+    cell: planned.id, workload: planned.workload, backend: planned.backend, device: planned.device, mode: planned.mode, threads: planned.threads,
+    verdict,
+    statuses,
+    distinctDigests: counts.size,
+    modalDigest: modal,
+    modalShare: modal ? counts.get(modal)! / ok.length : null,
+    runs: runDiffs,
+    maxUlp: Math.max(0, ...runDiffs.map((d) => d.diff?.maxUlp ?? 0)),
+    maxRelL2: Math.max(0, ...runDiffs.map((d) => d.diff?.relL2 ?? 0)),
+    computeMs: describe(ok.map((r) => r.computeMs)),
+    loss: describe(ok.map((r) => r.loss).filter((l): l is number => l !== null)),
+    outputL2: describe(ok.map((r) => r.outputL2)),
+    message: planned.reason ?? nonOk?.message ?? null,
+    determinism: runs.find((r) => r.determinism)?.determinism ?? null,
+  };
+}
+
+function safeDiff(load: (d: string) => Float32Array, a: string, b: string): DiffSummary | null {
+  const x = load(a), y = load(b);
+  return x.length === y.length ? diffFloat32(x, y) : null;
+}
+
+/** Each backend's modal det artifact against the reference backend's (the first in registry order with data). */
+function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array): CrossBackend[] {
+  const out: CrossBackend[] = [];
+  const order = BACKENDS.map((b) => b.info.id);
+  const rank = (id: string) => (order.indexOf(id) === -1 ? order.length : order.indexOf(id));
+  const workloads = [...new Set(cells.map((c) => c.workload))];
+  for (const workload of workloads) {
+    const det = cells.filter((c) => c.workload === workload && c.mode === 'det' && c.modalDigest);
+    if (det.length < 2) continue;
+    const minThreads = Math.min(...det.map((c) => c.threads));
+    const candidates = det.filter((c) => c.threads === minThreads).sort((a, b) => rank(a.backend) - rank(b.backend));
+    const ref = candidates[0];
+    const tolerance = findWorkload(workload)?.tolerance ?? { relL2: 0 };
+    for (const c of candidates.slice(1)) {
+      const a = load(ref.modalDigest!), b = load(c.modalDigest!);
+      if (a.length !== b.length) {
+        out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, tolerance, status: 'incomparable', diff: null, note: `artifact sizes differ (${a.length} vs ${b.length} elements)` });
+        continue;
+      }
+      const diff = diffFloat32(a, b);
+      const status = diff.bitwiseEqual ? 'bitwise-equal' : diff.relL2 !== null && diff.nanPairs === 0 && diff.relL2 <= tolerance.relL2 ? 'within-tolerance' : 'outside-tolerance';
+      out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, tolerance, status, diff });
+    }
+  }
+  return out;
+}
+
+/** det artifacts at the lowest thread count against every other thread count ("the new machine has more cores"). */
+function compareThreads(cells: CellSummary[], load: (d: string) => Float32Array): ThreadInvariance[] {
+  const out: ThreadInvariance[] = [];
+  const det = cells.filter((c) => c.mode === 'det' && c.modalDigest);
+  const groups = new Map<string, CellSummary[]>();
+  for (const c of det) {
+    const k = `${c.workload}|${c.backend}|${c.device}`;
+    groups.set(k, [...(groups.get(k) ?? []), c]);
+  }
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    const sorted = [...group].sort((a, b) => a.threads - b.threads);
+    const base = sorted[0];
+    for (const c of sorted.slice(1)) {
+      const equal = c.modalDigest === base.modalDigest;
+      out.push({
+        workload: c.workload, backend: c.backend, device: c.device, baseThreads: base.threads, threads: c.threads,
+        bitwiseEqual: equal, diff: equal ? null : safeDiff(load, base.modalDigest!, c.modalDigest!),
+      });
+    }
+  }
+  return out;
+}
+

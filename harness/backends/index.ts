@@ -1,0 +1,31 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ortCpu } from './ort-cpu.js';
+import { tfjsCpu } from './tfjs-cpu.js';
+import { tfjsNode, tfjsNodeGpu } from './tfjs-node.js';
+import { tfjsWasm } from './tfjs-wasm.js';
+import type { Backend } from './types.js';
+
+const registry: Backend[] = [tfjsCpu, tfjsWasm, ortCpu, tfjsNode, tfjsNodeGpu];
+
+/** Every adapter, in report order; the first available one is the cross-backend reference. */
+export const BACKENDS: readonly Backend[] = registry;
+
+export const backendIds = (): string[] => registry.map((b) => b.info.id);
+
+export function findBackend(id: string): Backend | undefined {
+  return registry.find((b) => b.info.id === id);
+}
+
+/**
+ * Extra adapters from modules named in DETBENCH_PLUGINS (separated by the platform's path
+ * delimiter), each exporting `backends: Backend[]`. Workers and child processes inherit the
+ * variable, so a plugin backend runs exactly like a built-in one. The tests' fake backends use this.
+ */
+export async function loadPlugins(list = process.env.DETBENCH_PLUGINS): Promise<void> {
+  for (const file of (list ?? '').split(path.delimiter).filter(Boolean)) {
+    const mod = (await import(pathToFileURL(path.resolve(file)).href)) as { backends?: Backend[] };
+    if (!Array.isArray(mod.backends)) throw new Error(`DETBENCH_PLUGINS: ${file} does not export \`backends\` (an array of Backend)`);
+    for (const b of mod.backends) if (!findBackend(b.info.id)) registry.push(b);
+  }
+}

@@ -1,0 +1,61 @@
+import type { DeterminismRecord } from '../protocol.js';
+import type { WorkloadSpec } from '../../workloads/types.js';
+import { compileTfjs, packageVersion, quiet, registerGradients, tfjsGradients, type Tf } from './tfjs-common.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
+
+async function loadTf(): Promise<Tf> {
+  const tf = await import('@tensorflow/tfjs-core');
+  await import('@tensorflow/tfjs-backend-cpu');
+  registerGradients();
+  quiet(tf);
+  return tf;
+}
+
+export const tfjsCpu: Backend = {
+  info: {
+    id: 'tfjs-cpu',
+    description: 'TensorFlow.js, @tensorflow/tfjs-backend-cpu (plain JavaScript kernels)',
+    deviceKind: 'cpu',
+    ownProcess: false,
+    threadControl: false,
+    capabilities: 'train and infer: dense, conv2d, relu, max/avg pooling, embedding, mean pooling, softmax-xent, SGD, attention, reduce-sum, matmul',
+  },
+  async probe(): Promise<Availability> {
+    try {
+      await loadTf();
+      return { available: true, version: packageVersion('@tensorflow/tfjs-backend-cpu'), devices: ['cpu'], notes: [] };
+    } catch (err) {
+      return { available: false, reason: `@tensorflow/tfjs-backend-cpu failed to load: ${(err as Error).message} (run npm install)` };
+    }
+  },
+  supports(_spec: WorkloadSpec): Support {
+    return { ok: true };
+  },
+  async open(options: SessionOptions): Promise<Session> {
+    const tf = await loadTf();
+    const determinism: DeterminismRecord = {
+      mode: options.mode,
+      control: 'uncontrolled',
+      switches: [],
+      summary: 'tfjs-backend-cpu has no determinism switch; its kernels are single-threaded JavaScript, so det and nondet run the same code',
+    };
+    const use = async () => {
+      await tf.setBackend('cpu');
+      await tf.ready();
+    };
+    await use();
+    return {
+      determinism,
+      warnings: [],
+      async prepare(workload, inputs) {
+        await use();
+        return compileTfjs(tf, workload, inputs);
+      },
+      async gradients(spec) {
+        await use();
+        return tfjsGradients(tf, spec);
+      },
+      async close() {},
+    };
+  },
+};

@@ -1,0 +1,74 @@
+import type { DeterminismRecord } from '../protocol.js';
+import type { WorkloadSpec } from '../../workloads/types.js';
+import { compileTfjs, packageVersion, quiet, registerGradients, tfjsGradients, type Tf } from './tfjs-common.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
+
+async function loadTf(): Promise<{ tf: Tf; wasm: typeof import('@tensorflow/tfjs-backend-wasm') }> {
+  const tf = await import('@tensorflow/tfjs-core');
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  registerGradients();
+  quiet(tf);
+  return { tf, wasm };
+}
+
+export const tfjsWasm: Backend = {
+  info: {
+    id: 'tfjs-wasm',
+    description: 'TensorFlow.js, @tensorflow/tfjs-backend-wasm (XNNPACK compiled to WebAssembly, SIMD where available)',
+    deviceKind: 'cpu',
+    // Node.js gets the single-threaded build (WASM_HAS_MULTITHREAD_SUPPORT is false there), so the
+    // threads axis changes nothing; the probe records it.
+    ownProcess: false,
+    threadControl: false,
+    capabilities:
+      'train and infer with the same primitives as tfjs-cpu; kernels missing from the wasm backend (e.g. Conv2DBackpropFilter, UnsortedSegmentSum) make a run unsupported',
+  },
+  async probe(): Promise<Availability> {
+    try {
+      const { tf } = await loadTf();
+      await tf.setBackend('wasm');
+      await tf.ready();
+      const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
+      const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
+      return {
+        available: true,
+        version: packageVersion('@tensorflow/tfjs-backend-wasm'),
+        devices: ['cpu'],
+        notes: [`SIMD ${simd ? 'on' : 'off'}`, threads ? 'multithreaded build' : 'single-threaded build (no multithread support on this platform)'],
+      };
+    } catch (err) {
+      return { available: false, reason: `@tensorflow/tfjs-backend-wasm failed to initialise: ${(err as Error).message}` };
+    }
+  },
+  supports(_spec: WorkloadSpec): Support {
+    return { ok: true };
+  },
+  async open(options: SessionOptions): Promise<Session> {
+    const { tf } = await loadTf();
+    const use = async () => {
+      await tf.setBackend('wasm');
+      await tf.ready();
+    };
+    await use();
+    const multithread = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
+    const determinism: DeterminismRecord = {
+      mode: options.mode,
+      control: 'uncontrolled',
+      switches: [],
+      summary: `tfjs-backend-wasm has no determinism switch; this platform runs its ${multithread ? 'multithreaded' : 'single-threaded'} build`,
+    };
+    return {
+      determinism,
+      warnings: [],
+      async prepare(workload, inputs) {
+        await use();
+        return compileTfjs(tf, workload, inputs);
+      },
+      async gradients(spec) {
+        await use();
+        return tfjsGradients(tf, spec);
+      },
+      async close() {},
+    };
+  },
+};

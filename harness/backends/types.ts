@@ -1,0 +1,69 @@
+/**
+ * The one interface every backend adapter implements. A backend compiles the workload primitives
+ * (workloads/types.ts) into something it can run, and says what `det` and `nondet` mean for it.
+ */
+import type { DeterminismRecord, Mode } from '../protocol.js';
+import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
+
+export type Availability = { available: true; version: string; devices: string[]; notes: string[] } | { available: false; reason: string };
+
+export type Support = { ok: true } | { ok: false; reason: string };
+
+export interface BackendInfo {
+  id: string;
+  /** Human-readable: library, execution provider, device kind. */
+  description: string;
+  deviceKind: 'cpu' | 'gpu';
+  /** Needs a process of its own per mode (process-wide switches read once at load time). */
+  ownProcess: boolean;
+  /** Whether the `threads` axis of a cell changes anything for this backend. */
+  threadControl: boolean;
+  /** Primitives it compiles and whether it trains or only runs forward passes. */
+  capabilities: string;
+}
+
+export interface SessionOptions {
+  mode: Mode;
+  threads: number;
+  device: string;
+}
+
+export interface Execution {
+  outputs: NamedTensor[];
+  computeMs: number;
+  loss: number | null;
+}
+
+/** A workload compiled for one run: setup is done, `execute` is what gets timed. */
+export interface Program {
+  execute(): Promise<Execution>;
+  dispose(): void;
+}
+
+/** Gradients of the mean softmax cross-entropy of a shard, for the data-parallel driver. */
+export type GradientFn = (weights: Float32Array[], x: NamedTensor, y: Int32Array) => Promise<{ grads: Float32Array[]; loss: number }>;
+
+export interface Session {
+  readonly determinism: DeterminismRecord;
+  readonly warnings: string[];
+  prepare(workload: ResolvedWorkload, inputs: NamedTensor[]): Promise<Program>;
+  gradients(spec: TrainSpec): Promise<GradientFn>;
+  close(): Promise<void>;
+}
+
+export interface Backend {
+  readonly info: BackendInfo;
+  probe(): Promise<Availability>;
+  supports(spec: WorkloadSpec): Support;
+  open(options: SessionOptions): Promise<Session>;
+  /** For `ownProcess` backends: the environment the child process for a mode must start with. */
+  processEnv?(mode: Mode): Record<string, string | undefined>;
+}
+
+/**
+ * Thrown by a backend when an op has no implementation (or no deterministic one) there; the run
+ * becomes an `unsupported` record carrying the backend's own message.
+ */
+export class UnsupportedOpError extends Error {
+  override name = 'UnsupportedOpError';
+}

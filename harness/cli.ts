@@ -1,0 +1,239 @@
+/**
+ * detbench — is your training reproducible on this machine and stack, and what does it cost?
+ *
+ *   suite file / flags ──► plan ──► run ──► record ──► analyze ──► summary (and exit code)
+ *
+ * Exit codes: 0 every det cell bitwise stable and every negative control seen; 1 findings
+ * (instability, a silent negative control, failed runs, cross-backend drift beyond tolerance);
+ * 2 bad input; 3 incomplete results (interrupted or killed).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import cliProgress from 'cli-progress';
+import { analyze, type Summary } from './analyze.js';
+import { BACKENDS, findBackend, loadPlugins } from './backends/index.js';
+import type { Availability } from './backends/types.js';
+import { loadSuite, resolveSuite, type SuiteInput } from './config.js';
+import { fingerprint, fingerprintWarnings } from './env.js';
+import { EXIT, UsageError, message } from './errors.js';
+import { makePlan } from './plan.js';
+import type { Mode, RunRecord } from './protocol.js';
+import { runAll } from './runner.js';
+import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, type Manifest } from './store.js';
+import { summaryTable } from '../reports/table.js';
+import { WORKLOADS } from '../workloads/index.js';
+
+const PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const VERSION = '0.1.0';
+
+const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+/** Numbers stay numbers; anything else is passed through so the validator can quote it. */
+const num = (s: string): number => (s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : (s as unknown as number));
+
+async function probeAll(ids: string[]): Promise<Record<string, Availability>> {
+  const out: Record<string, Availability> = {};
+  for (const id of ids) out[id] = await findBackend(id)!.probe();
+  return out;
+}
+
+function exitCodeOf(summary: Summary): number {
+  if (!summary.complete) return EXIT.incomplete;
+  return summary.findings.length ? EXIT.findings : EXIT.ok;
+}
+
+interface RunFlags {
+  suite: string;
+  backends?: string[];
+  workloads?: string[];
+  repeats?: number;
+  threads?: number[];
+  modes?: Mode[];
+  seed?: number;
+  timeout?: number;
+  out: string;
+  json?: boolean;
+  checkOnly?: boolean;
+  concurrency?: number;
+}
+
+async function runCommand(flags: RunFlags): Promise<number> {
+  // plan
+  const { input, source } = loadSuite(flags.suite);
+  const overrides: SuiteInput = {
+    backends: flags.backends, workloads: flags.workloads, repeats: flags.repeats,
+    threads: flags.threads, modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout,
+  };
+  const suite = resolveSuite(input, overrides, source);
+  const concurrency = flags.concurrency ?? (flags.checkOnly ? Math.max(1, (await import('node:os')).availableParallelism()) : 1);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(message.concurrency(flags.concurrency));
+  const log = (line: string) => process.stderr.write(line + '\n');
+
+  const availability = await probeAll(suite.backends);
+  const available = suite.backends.filter((id) => availability[id].available);
+  if (available.length === 0) throw new UsageError(message.noBackendsAvailable(suite.backends.map((id) => { const a = availability[id]; return a.available ? id : `${id}: ${a.reason}`; })));
+  for (const id of suite.backends) {
+    const a = availability[id];
+    log(a.available ? `backend ${id} ${a.version}: available${a.notes.length ? ` (${a.notes.join('; ')})` : ''}` : `backend ${id}: unavailable — ${a.reason}`);
+  }
+  const plan = makePlan(suite, availability);
+  plan.notes.forEach((n) => log(`note: ${n}`));
+
+  // record: the folder exists before the first run, so a crash leaves a readable partial result
+  const dir = path.resolve(flags.out, newRunId());
+  const environment = fingerprint(PROJECT_DIR);
+  const manifest: Manifest = {
+    schemaVersion: SCHEMA_VERSION,
+    tool: { name: 'detbench', version: VERSION },
+    runId: path.basename(dir),
+    createdAt: new Date().toISOString(),
+    suite,
+    plannedRuns: plan.runs.length,
+    cells: plan.cells,
+    backends: availability,
+    environment,
+    warnings: [...fingerprintWarnings(environment), ...plan.notes, ...(concurrency > 1 ? [`concurrency ${concurrency}: timings are not comparable (determinism check only)`] : [])],
+  };
+  const writer = ResultsWriter.create(dir, manifest);
+  log(`${plan.runs.length} runs (${suite.repeats} repeats + 1 warm-up per cell) → ${dir}`);
+
+  // run
+  let stop = false;
+  const onSignal = () => {
+    if (stop) process.exit(EXIT.incomplete);
+    stop = true;
+    log('interrupt: finishing the current run, then stopping (again to quit at once)');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const progress = progressReporter(plan.runs.length, !flags.json && process.stderr.isTTY === true);
+  const { stopped } = await runAll(plan.runs, writer, {
+    concurrency,
+    timeoutMs: suite.timeoutMs,
+    onRecord: progress.update,
+    shouldStop: () => stop,
+  });
+  progress.stop();
+  writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped });
+
+  // analyze
+  const summary = analyze(loadResults(dir));
+  writer.writeJson('summary.json', summary);
+  process.stdout.write(flags.json ? JSON.stringify({ resultsDir: dir, summary }, null, 2) + '\n' : summaryTable(summary, dir) + '\n');
+  return exitCodeOf(summary);
+}
+
+function progressReporter(total: number, tty: boolean) {
+  if (tty) {
+    const bar = new cliProgress.SingleBar(
+      { format: 'running |{bar}| {value}/{total} runs | ETA {eta_formatted} | {last}', hideCursor: true, etaBuffer: 20 },
+      cliProgress.Presets.shades_classic,
+    );
+    bar.start(total, 0, { last: '' });
+    return {
+      update: (r: RunRecord, done: number) => bar.update(done, { last: `${r.workload} ${r.backend} ${r.mode} t${r.threads}: ${r.status}` }),
+      stop: () => bar.stop(),
+    };
+  }
+  return {
+    update: (r: RunRecord, done: number, all: number) => {
+      const time = r.status === 'ok' ? ` ${r.computeMs.toFixed(1)} ms` : '';
+      process.stderr.write(`[${done}/${all}] ${r.workload} ${r.backend} ${r.mode} t${r.threads}${r.warmup ? ' warm-up' : ` #${r.repeat}`}: ${r.status}${time}\n`);
+    },
+    stop: () => {},
+  };
+}
+
+async function backendsCommand(json: boolean): Promise<number> {
+  const availability = await probeAll(BACKENDS.map((b) => b.info.id));
+  if (json) {
+    process.stdout.write(JSON.stringify(BACKENDS.map((b) => ({ ...b.info, availability: availability[b.info.id] })), null, 2) + '\n');
+    return EXIT.ok;
+  }
+  for (const b of BACKENDS) {
+    const a = availability[b.info.id];
+    process.stdout.write(`${b.info.id.padEnd(14)} ${a.available ? `available  ${a.version}  devices: ${a.devices.join(', ')}${a.notes.length ? `  (${a.notes.join('; ')})` : ''}` : `unavailable  ${a.reason}`}\n`);
+    process.stdout.write(`${''.padEnd(14)} ${b.info.description}; ${b.info.capabilities}${b.info.ownProcess ? '; runs in a process of its own per mode' : ''}\n`);
+  }
+  return EXIT.ok;
+}
+
+function workloadsCommand(json: boolean): number {
+  if (json) {
+    process.stdout.write(JSON.stringify(WORKLOADS.map((w) => ({ id: w.id, probes: w.probes, tolerance: w.tolerance, presets: w.presets, negativeControl: w.negativeControl ?? false })), null, 2) + '\n');
+    return EXIT.ok;
+  }
+  for (const w of WORKLOADS) {
+    const params = Object.entries(w.presets.quick).map(([k, v]) => `${k}=${v}`).join(' ');
+    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; tolerance relL2 ≤ ${w.tolerance.relL2}${w.negativeControl ? '; negative control' : ''}\n`);
+  }
+  return EXIT.ok;
+}
+
+function analyzeCommand(dir: string, json: boolean): number {
+  const results = loadResults(path.resolve(dir));
+  const summary = analyze(results);
+  process.stdout.write(json ? JSON.stringify(summary, null, 2) + '\n' : summaryTable(summary, results.dir) + '\n');
+  return exitCodeOf(summary);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  await loadPlugins();
+  let code: number = EXIT.ok;
+  const program = new Command('detbench')
+    .description('Runs identical seeded workloads repeatedly on every available backend, with determinism on and off, and compares the results bitwise.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'detbench: ')) });
+
+  program
+    .command('run')
+    .description('run a suite and write results/<run-id>/')
+    .option('--suite <quick|standard|FILE>', 'built-in suite or a YAML/JSON suite file', 'quick')
+    .option('--backends <list>', 'comma-separated backend ids (default: every known backend)', list)
+    .option('--workloads <list>', 'comma-separated workload ids (default: all)', list)
+    .option('--repeats <n>', 'counted runs per cell (≥ 2)', num)
+    .option('--threads <list>', 'thread counts, e.g. 1,2', (s: string) => list(s).map(num))
+    .addOption(new Option('--modes <list>', 'det, nondet or both').argParser((s: string) => list(s) as Mode[]))
+    .option('--seed <n>', 'seed of every generated input', num)
+    .option('--timeout <sec>', 'per-run timeout in seconds', num)
+    .option('--out <dir>', 'folder that receives the results folder', 'results')
+    .option('--check-only', 'determinism checks only: run on every core at once (timings not comparable)')
+    .option('--concurrency <n>', 'runs in flight at once (default 1, or the core count with --check-only)', num)
+    .option('--json', 'print the summary as JSON on stdout')
+    .action(async (flags: RunFlags) => {
+      code = await runCommand(flags);
+    });
+
+  program.command('backends').description('list backends, whether each is available here and why not').option('--json').action(async (o: { json?: boolean }) => {
+    code = await backendsCommand(!!o.json);
+  });
+  program.command('workloads').description('list workloads and what nondeterminism each probes').option('--json').action((o: { json?: boolean }) => {
+    code = workloadsCommand(!!o.json);
+  });
+  program.command('analyze <dir>').description('analyse a results folder again (complete or not) and print its summary').option('--json').action((dir: string, o: { json?: boolean }) => {
+    code = analyzeCommand(dir, !!o.json);
+  });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    if (err instanceof UsageError) {
+      process.stderr.write(`detbench: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  return code;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`detbench: internal error: ${(err as Error).stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,82 @@
+/**
+ * The environment fingerprint stored in every manifest: what would explain a changed result
+ * (library versions, hardware, thread settings, the code's own commit).
+ */
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+
+/** Packages whose versions can change numbers; absent ones are recorded as null. */
+export const TRACKED_PACKAGES = [
+  '@tensorflow/tfjs-core',
+  '@tensorflow/tfjs-backend-cpu',
+  '@tensorflow/tfjs-backend-wasm',
+  '@tensorflow/tfjs-node',
+  '@tensorflow/tfjs-node-gpu',
+  'onnxruntime-node',
+  'onnxruntime-common',
+  'piscina',
+  'mathjs',
+] as const;
+
+/** Variables that change threading or determinism in some library detbench may load. */
+export const DETERMINISM_ENV_PATTERN =
+  /^(OMP_|MKL_|OPENBLAS_|TF_|CUBLAS_|CUDA_|CUDNN_|NVIDIA_|ORT_|PYTORCH_|PYTHONHASHSEED$|UV_THREADPOOL_SIZE$|NODE_OPTIONS$|XNNPACK_|KMP_)/;
+
+export interface Fingerprint {
+  node: string;
+  npm: string | null;
+  packages: Record<string, string | null>;
+  os: { platform: string; release: string; arch: string; type: string };
+  cpu: { model: string; cores: number };
+  memoryBytes: number;
+  hostname: string;
+  env: Record<string, string>;
+  git: { commit: string | null; dirty: boolean | null };
+}
+
+function run(cmd: string, args: string[], cwd?: string): string | null {
+  try {
+    return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }).trim();
+  } catch {
+    return null;
+  }
+}
+
+export function packageVersions(): Record<string, string | null> {
+  const require = createRequire(import.meta.url);
+  const out: Record<string, string | null> = {};
+  for (const name of TRACKED_PACKAGES) {
+    try {
+      out[name] = (require(`${name}/package.json`) as { version: string }).version;
+    } catch {
+      out[name] = null;
+    }
+  }
+  return out;
+}
+
+export function fingerprint(projectDir: string): Fingerprint {
+  const cpus = os.cpus();
+  const status = run('git', ['status', '--porcelain', '--untracked-files=no'], projectDir);
+  const userAgent = process.env.npm_config_user_agent?.match(/npm\/(\S+)/)?.[1];
+  return {
+    node: process.version,
+    npm: userAgent ?? run('npm', ['--version']),
+    packages: packageVersions(),
+    os: { platform: process.platform, release: os.release(), arch: process.arch, type: os.type() },
+    cpu: { model: cpus[0]?.model ?? 'unknown', cores: cpus.length },
+    memoryBytes: os.totalmem(),
+    hostname: os.hostname(),
+    env: Object.fromEntries(Object.entries(process.env).filter(([k, v]) => DETERMINISM_ENV_PATTERN.test(k) && v !== undefined)) as Record<string, string>,
+    git: { commit: run('git', ['rev-parse', 'HEAD'], projectDir), dirty: status === null ? null : status.length > 0 },
+  };
+}
+
+/** Warnings a fingerprint carries into the manifest and the summary. */
+export function fingerprintWarnings(f: Fingerprint): string[] {
+  const warnings: string[] = [];
+  if (f.git.dirty) warnings.push('the detbench checkout has uncommitted changes (git tree dirty): these results may not be reproducible from its commit');
+  if (f.git.commit === null) warnings.push('not run from a git checkout: the code version is known only by package version');
+  return warnings;
+}

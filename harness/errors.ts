@@ -1,0 +1,40 @@
+/**
+ * Every message a user can get for bad input lives here and says the fix. Tests import these
+ * functions instead of copying their text.
+ */
+
+/** Bad input: the CLI prints the message on one line and exits with code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const EXIT = { ok: 0, findings: 1, usage: 2, incomplete: 3 } as const;
+
+const list = (xs: readonly string[]) => xs.join(', ');
+
+export const message = {
+  unknownBackend: (id: string, known: readonly string[]) => `unknown backend "${id}": choose from ${list(known)} (see \`detbench backends\`)`,
+  unknownWorkload: (id: string, known: readonly string[]) => `unknown workload "${id}": choose from ${list(known)} (see \`detbench workloads\`)`,
+  repeats: (got: unknown) => `\`repeats\` must be a whole number ≥ 2, got ${JSON.stringify(got)}`,
+  threads: (got: unknown) => `\`threads\` must be a list of whole numbers ≥ 1 (e.g. 1,2), got ${JSON.stringify(got)}`,
+  seed: (got: unknown) => `\`seed\` must be a whole number ≥ 0, got ${JSON.stringify(got)}`,
+  timeout: (got: unknown) => `\`timeoutSec\` must be a number > 0 (seconds per run), got ${JSON.stringify(got)}`,
+  modes: (got: unknown) => `\`modes\` must be a non-empty list of det and nondet, got ${JSON.stringify(got)}`,
+  preset: (got: unknown) => `\`preset\` must be quick or standard, got ${JSON.stringify(got)}`,
+  suiteNotFound: (path: string) => `suite file ${path} does not exist: pass quick, standard or the path of a YAML or JSON suite file`,
+  suiteParse: (path: string, why: string) => `suite file ${path} is not valid YAML or JSON: ${why}`,
+  suiteShape: (path: string) => `suite file ${path} must hold a mapping of fields (name, workloads, backends, repeats, …)`,
+  suiteUnknownField: (field: string, known: readonly string[]) => `suite field \`${field}\` is not known: use ${list(known)}`,
+  suiteList: (field: string) => `suite field \`${field}\` must be a list of names`,
+  workloadParam: (workload: string, param: string, known: readonly string[]) =>
+    `suite field \`params.${workload}.${param}\` is not a parameter of ${workload}: use ${list(known)}`,
+  workloadParamValue: (workload: string, param: string, got: unknown) =>
+    `suite field \`params.${workload}.${param}\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
+  noBackendsAvailable: (reasons: string[]) => `no requested backend is available here: ${reasons.join('; ')}`,
+  outExists: (dir: string) => `results folder ${dir} already exists: choose another --out or remove it (results are never overwritten)`,
+  resultsMissing: (dir: string) => `${dir} is not a detbench results folder: it has no manifest.json (pass a folder written by \`detbench run\`)`,
+  resultsSchema: (dir: string, got: unknown, want: number) =>
+    `${dir} has results schema version ${JSON.stringify(got)}, this detbench reads version ${want}: use the detbench version that wrote it`,
+  resultsCorrupt: (file: string, why: string) => `${file} cannot be read: ${why}`,
+  concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
+};

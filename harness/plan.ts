@@ -1,0 +1,64 @@
+/**
+ * plan: a resolved suite and what the probes found → cells and the ordered list of runs.
+ * Within a (workload, backend, device, threads) group the modes are interleaved — det, nondet,
+ * det, nondet… — after one warm-up run per mode, so drift of a noisy machine lands on both modes.
+ */
+import { findBackend } from './backends/index.js';
+import type { Availability } from './backends/types.js';
+import type { ResolvedSuite } from './config.js';
+import { cellId, type CellKey, type RunRequest } from './protocol.js';
+import { findWorkload, resolveWorkload } from '../workloads/index.js';
+
+export interface PlannedCell extends CellKey {
+  id: string;
+  status: 'planned' | 'unsupported' | 'unavailable';
+  reason?: string;
+}
+
+export interface Plan {
+  cells: PlannedCell[];
+  runs: RunRequest[];
+  /** Plan-time notes (e.g. a thread axis collapsed for a backend that has no thread control). */
+  notes: string[];
+}
+
+export function makePlan(suite: ResolvedSuite, availability: Record<string, Availability>): Plan {
+  const cells: PlannedCell[] = [];
+  const runs: RunRequest[] = [];
+  const notes: string[] = [];
+  for (const backendId of suite.backends) {
+    const backend = findBackend(backendId)!;
+    const probe = availability[backendId];
+    if (!probe?.available) {
+      if (suite.backendsExplicit) {
+        for (const w of suite.workloads) for (const mode of suite.modes) {
+          const key = { workload: w.id, backend: backendId, device: backend.info.deviceKind, mode, threads: suite.threads[0] };
+          cells.push({ ...key, id: cellId(key), status: 'unavailable', reason: probe && !probe.available ? probe.reason : 'not probed' });
+        }
+      }
+      continue;
+    }
+    const threads = backend.info.threadControl ? suite.threads : [suite.threads[0]];
+    if (threads.length < suite.threads.length) notes.push(`${backendId} has no thread control here: run at threads=${threads[0]} only`);
+    for (const device of probe.devices) {
+      for (const w of suite.workloads) {
+        const resolved = resolveWorkload(findWorkload(w.id)!, suite.preset, w.params);
+        const support = backend.supports(resolved.spec);
+        for (const t of threads) {
+          for (const mode of suite.modes) {
+            const key: CellKey = { workload: w.id, backend: backendId, device, mode, threads: t };
+            cells.push(support.ok ? { ...key, id: cellId(key), status: 'planned' } : { ...key, id: cellId(key), status: 'unsupported', reason: support.reason });
+          }
+          if (!support.ok) continue;
+          const request = (mode: (typeof suite.modes)[number], repeat: number, warmup: boolean): RunRequest => ({
+            workload: w.id, backend: backendId, device, mode, threads: t,
+            runIndex: runs.length, repeat, warmup, seed: suite.seed, preset: suite.preset, params: w.params,
+          });
+          for (const mode of suite.modes) runs.push(request(mode, -1, true));
+          for (let r = 0; r < suite.repeats; r++) for (const mode of suite.modes) runs.push(request(mode, r, false));
+        }
+      }
+    }
+  }
+  return { cells, runs, notes };
+}

@@ -1,0 +1,89 @@
+/**
+ * What crosses between the runner and its workers, and what is written to runs.jsonl.
+ * Everything here is JSON- and structured-clone-safe.
+ */
+import type { SizeParams } from '../workloads/types.js';
+
+export const MODES = ['det', 'nondet'] as const;
+export type Mode = (typeof MODES)[number];
+export const isMode = (x: unknown): x is Mode => MODES.includes(x as Mode);
+
+export const RUN_STATUSES = ['ok', 'unsupported', 'error', 'timeout', 'crashed'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+/** One determinism switch of a backend and whether the harness could see that it took effect. */
+export interface Switch {
+  name: string;
+  value: string;
+  /** true: read back and confirmed; false: set but cannot be read back; null: nothing to verify. */
+  verified: boolean | null;
+  note?: string;
+}
+
+/** What `det` or `nondet` meant for this backend in this run. */
+export interface DeterminismRecord {
+  mode: Mode;
+  /** `controlled`: the backend has switches and they were set; `uncontrolled`: it has none. */
+  control: 'controlled' | 'uncontrolled';
+  switches: Switch[];
+  summary: string;
+}
+
+export interface CellKey {
+  workload: string;
+  backend: string;
+  device: string;
+  mode: Mode;
+  threads: number;
+}
+
+export const cellId = (c: CellKey) => `${c.workload}|${c.backend}|${c.device}|${c.mode}|t${c.threads}`;
+
+/** One run the runner asks a worker to do. */
+export interface RunRequest extends CellKey {
+  runIndex: number;
+  repeat: number;
+  warmup: boolean;
+  seed: number;
+  preset: 'quick' | 'standard';
+  params: SizeParams;
+}
+
+export interface ArtifactRef {
+  sha256: string;
+  bytes: number;
+  /** Where each output tensor lies in the artifact (float32 elements, little-endian). */
+  tensors: Array<{ name: string; shape: number[]; offset: number }>;
+}
+
+/** What a worker returns: the record minus what only the runner knows, plus the artifact bytes. */
+export type WorkerResult =
+  | {
+      status: 'ok';
+      setupMs: number;
+      computeMs: number;
+      loss: number | null;
+      artifact: Float32Array;
+      tensors: ArtifactRef['tensors'];
+      determinism: DeterminismRecord;
+      warnings: string[];
+    }
+  | { status: 'unsupported' | 'error'; message: string; determinism: DeterminismRecord | null; warnings: string[] };
+
+interface RecordBase extends RunRequest {
+  cell: string;
+  startedAt: string;
+  wallMs: number;
+  determinism: DeterminismRecord | null;
+  warnings: string[];
+}
+
+export type RunRecord = RecordBase &
+  (
+    | { status: 'ok'; setupMs: number; computeMs: number; loss: number | null; outputL2: number; artifact: ArtifactRef }
+    | { status: 'unsupported' | 'error' | 'crashed'; message: string }
+    | { status: 'timeout'; message: string; timeoutMs: number }
+  );
+
+export type OkRecord = Extract<RunRecord, { status: 'ok' }>;
+export const isOk = (r: RunRecord): r is OkRecord => r.status === 'ok';

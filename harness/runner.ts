@@ -1,0 +1,160 @@
+/**
+ * run: executes planned runs in piscina worker threads (or, for backends that need process-wide
+ * settings, in a child process per mode), one record per run whatever happens: a thrown error is
+ * `error`, a run past its timeout is `timeout` (its worker is terminated), a worker or child that
+ * dies is `crashed`. The suite always goes on.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Piscina } from 'piscina';
+import { findBackend } from './backends/index.js';
+import type { RunRecord, RunRequest, WorkerResult } from './protocol.js';
+import { cellId } from './protocol.js';
+import type { ResultsWriter } from './store.js';
+
+export interface RunnerOptions {
+  /** Runs in flight at once: 1 (the default) when timings matter, more for determinism checks only. */
+  concurrency: number;
+  timeoutMs: number;
+  onRecord?: (record: RunRecord, done: number, total: number) => void;
+  /** Checked before each run is started; true stops the suite (what already ran is kept). */
+  shouldStop?: () => boolean;
+}
+
+const TSX_LOADER = pathToFileURL(path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs')).href;
+
+class Timeout extends Error {}
+
+/** A child process per (backend, mode), restarted after a timeout or a crash. */
+class ChildLanes {
+  private children = new Map<string, ChildProcess>();
+
+  async run(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
+    const backend = findBackend(req.backend)!;
+    const key = `${req.backend}|${req.mode}`;
+    let child = this.children.get(key);
+    if (!child || child.exitCode !== null || child.killed) {
+      child = fork(new URL('./child.ts', import.meta.url), [], {
+        execArgv: ['--import', TSX_LOADER],
+        env: { ...process.env, ...backend.processEnv?.(req.mode) },
+        serialization: 'advanced',
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      this.children.set(key, child);
+      await new Promise<void>((resolve, reject) => {
+        child!.once('message', () => resolve());
+        child!.once('exit', (code, signal) => reject(new Error(`child process for ${key} exited during start-up (code ${code}, signal ${signal})`)));
+      });
+    }
+    const c = child;
+    return new Promise<WorkerResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        c.kill('SIGKILL');
+        reject(new Timeout());
+      }, timeoutMs);
+      const onExit = (code: number | null, signal: string | null) => {
+        clearTimeout(timer);
+        reject(new Error(`child process exited (code ${code}, signal ${signal}) during the run`));
+      };
+      c.once('exit', onExit);
+      c.once('message', (result: WorkerResult) => {
+        clearTimeout(timer);
+        c.off('exit', onExit);
+        resolve(result);
+      });
+      c.send(req);
+    });
+  }
+
+  close(): void {
+    for (const c of this.children.values()) c.kill();
+  }
+}
+
+export async function runAll(runs: RunRequest[], writer: ResultsWriter, options: RunnerOptions): Promise<{ stopped: boolean }> {
+  const pool = new Piscina({
+    filename: new URL('./worker-entry.mjs', import.meta.url).href,
+    minThreads: options.concurrency,
+    maxThreads: options.concurrency,
+    concurrentTasksPerWorker: 1,
+    idleTimeout: 60_000,
+  });
+  // A worker that fails to start is reported per task (as `crashed`); without a listener the
+  // pool's 'error' event would take the whole suite down.
+  pool.on('error', () => {});
+  const children = new ChildLanes();
+  let next = 0;
+  let done = 0;
+  let stopped = false;
+
+  const execute = async (req: RunRequest): Promise<WorkerResult> => {
+    if (findBackend(req.backend)?.info.ownProcess) return children.run(req, options.timeoutMs);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new Timeout()), options.timeoutMs);
+    try {
+      return (await pool.run(req, { signal: controller.signal })) as WorkerResult;
+    } catch (err) {
+      throw controller.signal.aborted ? new Timeout() : err;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  const lane = async () => {
+    while (next < runs.length) {
+      if (options.shouldStop?.()) {
+        stopped = true;
+        return;
+      }
+      const req = runs[next++];
+      const startedAt = new Date().toISOString();
+      const t0 = performance.now();
+      let result: WorkerResult | Error;
+      try {
+        result = await execute(req);
+      } catch (err) {
+        result = err as Error;
+      }
+      const record = toRecord(req, startedAt, performance.now() - t0, result, writer, options.timeoutMs);
+      writer.append(record);
+      done++;
+      options.onRecord?.(record, done, runs.length);
+    }
+  };
+
+  try {
+    await Promise.all(Array.from({ length: options.concurrency }, lane));
+  } finally {
+    children.close();
+    await pool.destroy();
+  }
+  return { stopped };
+}
+
+function toRecord(req: RunRequest, startedAt: string, wallMs: number, result: WorkerResult | Error, writer: ResultsWriter, timeoutMs: number): RunRecord {
+  const base = { ...req, cell: cellId(req), startedAt, wallMs };
+  if (result instanceof Timeout) {
+    return { ...base, determinism: null, warnings: [], status: 'timeout', message: `no result within ${timeoutMs} ms; the worker was terminated`, timeoutMs };
+  }
+  if (result instanceof Error) {
+    return { ...base, determinism: null, warnings: [], status: 'crashed', message: result.message };
+  }
+  if (result.status !== 'ok') return { ...base, determinism: result.determinism, warnings: result.warnings, status: result.status, message: result.message };
+  const bytes = new Uint8Array(result.artifact.buffer, result.artifact.byteOffset, result.artifact.byteLength);
+  const sha256 = writer.writeArtifact(bytes);
+  let sq = 0;
+  for (const v of result.artifact) sq += v * v;
+  return {
+    ...base,
+    determinism: result.determinism,
+    warnings: result.warnings,
+    status: 'ok',
+    setupMs: result.setupMs,
+    computeMs: result.computeMs,
+    loss: result.loss,
+    outputL2: Math.sqrt(sq),
+    artifact: { sha256, bytes: bytes.byteLength, tensors: result.tensors },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Statistics over run timings and losses. Pure functions; mathjs for the descriptive maths,
+ * @stdlib/stats-anova1 for the F test behind Brown–Forsythe.
+ */
+import { mad as mathMad, mean as mathMean, median as mathMedian, std as mathStd } from 'mathjs';
+import anova1 from '@stdlib/stats-anova1';
+import { seededUniforms } from './rng.js';
+
+export interface Describe {
+  n: number;
+  mean: number;
+  /** Sample standard deviation (n − 1); 0 for a single value. */
+  sd: number;
+  /** Coefficient of variation sd / mean (null when the mean is 0). */
+  cv: number | null;
+  median: number;
+  /** Median absolute deviation, unscaled (multiply by 1.4826 for a normal-consistent sd; Iglewicz & Hoaglin 1993). */
+  mad: number;
+  min: number;
+  max: number;
+}
+
+export function describe(values: number[]): Describe | null {
+  if (values.length === 0) return null;
+  const mean = Number(mathMean(values));
+  const sd = values.length > 1 ? Number(mathStd(values, 'unbiased')) : 0;
+  return {
+    n: values.length,
+    mean,
+    sd,
+    cv: mean === 0 ? null : sd / mean,
+    median: Number(mathMedian(values)),
+    mad: Number(mathMad(values)),
+    min: Math.min(...values),
+    max: Math.max(...values),
+  };
+}
+
+export interface RatioCI {
+  /** Median of the paired ratios a_i / b_i. */
+  ratio: number;
+  low: number;
+  high: number;
+  pairs: number;
+  resamples: number;
+}
+
+/**
+ * Percentile-bootstrap 95% CI of the median paired ratio a_i / b_i (Efron & Tibshirani 1993, ch. 13):
+ * pairs are resampled whole, so drift that hits both arms of a pair cancels. Seeded, so the same
+ * data give the same interval.
+ */
+export function pairedRatioCI(a: number[], b: number[], resamples = 2000, seed = 0): RatioCI | null {
+  if (a.length !== b.length) throw new Error('paired samples must have the same length');
+  const ratios = a.map((x, i) => x / b[i]).filter((r) => Number.isFinite(r));
+  if (ratios.length < 2) return null;
+  const uniform = seededUniforms(seed, 'paired-ratio');
+  const medians = new Float64Array(resamples);
+  const sample = new Array<number>(ratios.length);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < ratios.length; i++) sample[i] = ratios[Math.floor(uniform() * ratios.length)];
+    medians[r] = Number(mathMedian(sample));
+  }
+  medians.sort();
+  return {
+    ratio: Number(mathMedian(ratios)),
+    low: quantileSorted(medians, 0.025),
+    high: quantileSorted(medians, 0.975),
+    pairs: ratios.length,
+    resamples,
+  };
+}
+
+/** Linear-interpolation quantile of sorted data (Hyndman & Fan 1996, type 7, as R's default). */
+export function quantileSorted(sorted: ArrayLike<number>, p: number): number {
+  const h = (sorted.length - 1) * p;
+  const lo = Math.floor(h);
+  const hi = Math.min(sorted.length - 1, lo + 1);
+  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
+}
+
+export interface VarianceTest {
+  statistic: number;
+  pValue: number;
+  df: [number, number];
+  /** Spread equal at the 5% level? */
+  equalAt5Percent: boolean;
+}
+
+/**
+ * Brown–Forsythe test of equal variances (Brown & Forsythe 1974): a one-way ANOVA on the absolute
+ * deviations of each group from its median. Null when a group has fewer than 2 values or every
+ * deviation is 0 (no spread anywhere: the F statistic is undefined).
+ */
+export function brownForsythe(groups: number[][]): VarianceTest | null {
+  if (groups.length < 2 || groups.some((g) => g.length < 2)) return null;
+  const deviations: number[] = [];
+  const labels: string[] = [];
+  groups.forEach((g, k) => {
+    const m = Number(mathMedian(g));
+    g.forEach((x) => {
+      deviations.push(Math.abs(x - m));
+      labels.push(`g${k}`);
+    });
+  });
+  if (deviations.every((d) => d === deviations[0])) return null;
+  const result = anova1(deviations, labels);
+  const fields = result as unknown as { statistic: number; pValue: number; treatment: { df: number }; error: { df: number } };
+  return {
+    statistic: fields.statistic,
+    pValue: fields.pValue,
+    df: [fields.treatment.df, fields.error.df],
+    equalAt5Percent: fields.pValue >= 0.05,
+  };
+}

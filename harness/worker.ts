@@ -1,0 +1,97 @@
+/**
+ * The piscina task: one run. Backend sessions are opened once per worker and cached by
+ * (backend, mode, threads); setup (inputs, compilation) is timed apart from compute. A thrown error
+ * becomes an `error` result (or `unsupported` for an op the backend lacks); the worker never throws.
+ */
+import { findBackend, loadPlugins } from './backends/index.js';
+import { UnsupportedOpError, type Session } from './backends/types.js';
+import { ShardPool, trainDataParallel } from './dataparallel.js';
+import type { DeterminismRecord, RunRequest, WorkerResult } from './protocol.js';
+import { findWorkload, resolveWorkload } from '../workloads/index.js';
+import { workloadInputs } from '../workloads/inputs.js';
+import type { Execution } from './backends/types.js';
+
+await loadPlugins();
+
+const sessions = new Map<string, Promise<Session>>();
+const shardPools = new Map<string, Promise<ShardPool>>();
+
+function session(req: RunRequest): Promise<Session> {
+  const key = `${req.backend}|${req.mode}|${req.threads}|${req.device}`;
+  let s = sessions.get(key);
+  if (!s) {
+    const backend = findBackend(req.backend);
+    if (!backend) throw new Error(`unknown backend ${req.backend}`);
+    s = backend.open({ mode: req.mode, threads: req.threads, device: req.device });
+    s.catch(() => sessions.delete(key));
+    sessions.set(key, s);
+  }
+  return s;
+}
+
+export default async function runTask(req: RunRequest): Promise<WorkerResult> {
+  let determinism: DeterminismRecord | null = null;
+  const warnings: string[] = [];
+  try {
+    const def = findWorkload(req.workload);
+    if (!def) throw new Error(`unknown workload ${req.workload}`);
+    const workload = resolveWorkload(def, req.preset, req.params);
+    const backend = findBackend(req.backend);
+    const support = backend?.supports(workload.spec);
+    if (support && !support.ok) return { status: 'unsupported', message: support.reason, determinism, warnings };
+    const s = await session(req);
+    determinism = s.determinism;
+    warnings.push(...s.warnings);
+
+    const setupStart = performance.now();
+    const inputs = workloadInputs(workload, req.seed);
+    let execution: Execution;
+    let setupMs: number;
+    if (workload.spec.kind === 'train' && workload.spec.dataParallel) {
+      const spec = workload.spec;
+      const key = `${req.backend}|${JSON.stringify(spec)}`;
+      let pool = shardPools.get(key);
+      if (!pool) {
+        pool = ShardPool.open(req.backend, spec, spec.dataParallel!.workers);
+        pool.catch(() => shardPools.delete(key));
+        shardPools.set(key, pool);
+      }
+      const ready = await pool;
+      setupMs = performance.now() - setupStart;
+      execution = await trainDataParallel(ready, spec, inputs, req.mode);
+      determinism = {
+        ...determinism,
+        control: 'controlled',
+        switches: [...determinism.switches, { name: 'all-reduce order', value: req.mode === 'det' ? 'shard order' : 'arrival order', verified: null }],
+        summary: `${determinism.summary}; gradients of ${spec.dataParallel!.shards} shards on ${spec.dataParallel!.workers} worker threads summed in ${req.mode === 'det' ? 'shard' : 'arrival'} order`,
+      };
+    } else {
+      const program = await s.prepare(workload, inputs);
+      setupMs = performance.now() - setupStart;
+      try {
+        execution = await program.execute();
+      } finally {
+        program.dispose();
+      }
+    }
+    return { status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), determinism, warnings };
+  } catch (err) {
+    const e = err as Error & { unsupported?: boolean };
+    const unsupported = err instanceof UnsupportedOpError || e.unsupported === true;
+    return { status: unsupported ? 'unsupported' : 'error', message: e.message ?? String(err), determinism, warnings };
+  }
+}
+
+/** All outputs of a run in one float32 buffer, with where each tensor lies. */
+function concat(execution: Execution): { artifact: Float32Array; tensors: Array<{ name: string; shape: number[]; offset: number }> } {
+  const total = execution.outputs.reduce((n, t) => n + t.data.length, 0);
+  const artifact = new Float32Array(total);
+  let offset = 0;
+  const tensors = execution.outputs.map((t) => {
+    artifact.set(t.data as Float32Array, offset);
+    const entry = { name: t.name, shape: t.shape, offset };
+    offset += t.data.length;
+    return entry;
+  });
+  return { artifact, tensors };
+}

@@ -1,0 +1,69 @@
+/**
+ * The plain-text summary printed at the end of `detbench run` and by `detbench analyze`: a pure
+ * function of summary.json (never imports a backend).
+ */
+import type { CellSummary, Summary } from '../harness/analyze.js';
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()).join('\n');
+}
+
+function cellText(c: CellSummary | undefined): string {
+  if (!c) return '-';
+  switch (c.verdict) {
+    case 'bitwise-stable':
+      return `stable (1/${c.runs.length})`;
+    case 'unstable':
+      return `${c.distinctDigests} distinct/${c.runs.length}, ≤${c.maxUlp} ULP`;
+    default:
+      return c.verdict;
+  }
+}
+
+export function summaryTable(summary: Summary, resultsDir: string): string {
+  const lines: string[] = [];
+  const rows: string[][] = [['workload', 'backend', 'thr', 'det', 'nondet', 'det/nondet time [95% CI]', 'vs reference']];
+  const groups = new Map<string, CellSummary[]>();
+  for (const c of summary.cells) {
+    const k = `${c.workload}|${c.backend}|${c.device}|${c.threads}`;
+    groups.set(k, [...(groups.get(k) ?? []), c]);
+  }
+  for (const group of groups.values()) {
+    const [first] = group;
+    const det = group.find((c) => c.mode === 'det');
+    const nondet = group.find((c) => c.mode === 'nondet');
+    const mode = summary.modes.find((m) => m.workload === first.workload && m.backend === first.backend && m.device === first.device && m.threads === first.threads);
+    const s = mode?.slowdown;
+    const cross = summary.crossBackend.find((x) => x.workload === first.workload && x.backend === first.backend && x.threads === first.threads);
+    const crossText = cross
+      ? cross.status === 'bitwise-equal' ? `= ${cross.reference}`
+        : cross.diff ? `${cross.status === 'within-tolerance' ? 'ok' : 'OUT'}: max ${cross.diff.maxUlp} ULP, relL2 ${cross.diff.relL2?.toExponential(1)}`
+        : cross.status
+      : summary.crossBackend.some((x) => x.workload === first.workload && x.reference === first.backend && x.threads === first.threads) ? '(reference)' : '';
+    const unsupportedNote = first.verdict === 'unsupported' || first.verdict === 'unavailable' || first.verdict === 'failed' ? `  ${(first.message ?? '').slice(0, 90)}` : '';
+    rows.push([
+      first.workload, first.backend, String(first.threads), cellText(det), cellText(nondet),
+      s ? `${s.ratio.toFixed(2)}× [${s.low.toFixed(2)}, ${s.high.toFixed(2)}]` : '-',
+      crossText + unsupportedNote,
+    ]);
+  }
+  lines.push(table(rows));
+
+  if (summary.threads.length) {
+    lines.push('', 'Thread-count invariance (det):');
+    for (const t of summary.threads) {
+      lines.push(`  ${t.workload} on ${t.backend}: ${t.baseThreads} vs ${t.threads} threads ${t.bitwiseEqual ? 'bitwise equal' : `DIFFER (max ${t.diff?.maxUlp ?? '?'} ULP)`}`);
+    }
+  }
+  if (summary.negativeControls.length) {
+    lines.push('', 'Negative controls (must differ without determinism):');
+    for (const n of summary.negativeControls) lines.push(`  ${n.workload} on ${n.backend}: ${n.distinctDigests} distinct results in ${n.runs} nondet runs — ${n.seen ? 'seen' : 'NOT SEEN'}`);
+  }
+  const v = summary.verdict;
+  lines.push('', `Verdict: ${v.detStableCells} of ${v.detCells} det cells bitwise stable${summary.complete ? '' : ' (INCOMPLETE results)'}.`);
+  if (summary.findings.length) lines.push('Findings:', ...summary.findings.map((f) => `  - ${f}`));
+  if (summary.warnings.length) lines.push('Warnings:', ...summary.warnings.map((w) => `  - ${w}`));
+  lines.push(`Results: ${resultsDir}`);
+  return lines.join('\n');
+}

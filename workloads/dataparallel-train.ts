@@ -1,0 +1,23 @@
+import type { WorkloadDef } from './types.js';
+
+export const dataparallelTrain: WorkloadDef<{ features: number; hidden: number; classes: number; batch: number; steps: number; shards: number; workers: number }> = {
+  id: 'dataparallel-train',
+  probes:
+    'the CPU negative control: shard gradients computed in worker threads and summed in arrival order without determinism (an unordered all-reduce), in shard order with it',
+  tolerance: { relL2: 1e-4 },
+  negativeControl: true,
+  presets: {
+    quick: { features: 32, hidden: 64, classes: 10, batch: 64, steps: 12, shards: 8, workers: 4 },
+    standard: { features: 128, hidden: 256, classes: 10, batch: 256, steps: 30, shards: 8, workers: 4 },
+  },
+  build: (p) => ({
+    kind: 'train',
+    input: { shape: [p.features], dtype: 'float32' },
+    classes: p.classes,
+    layers: [{ kind: 'dense', units: p.hidden, activation: 'relu' }],
+    batch: p.batch,
+    steps: p.steps,
+    learningRate: 0.05,
+    dataParallel: { shards: p.shards, workers: p.workers },
+  }),
+};

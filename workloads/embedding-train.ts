@@ -1,0 +1,21 @@
+import type { WorkloadDef } from './types.js';
+
+export const embeddingTrain: WorkloadDef<{ vocab: number; dim: number; seq: number; classes: number; batch: number; steps: number }> = {
+  id: 'embedding-train',
+  probes: 'scatter-add of embedding gradients with many repeated indices (atomic accumulation order on GPUs)',
+  tolerance: { relL2: 1e-5 },
+  presets: {
+    quick: { vocab: 64, dim: 16, seq: 16, classes: 8, batch: 16, steps: 8 },
+    standard: { vocab: 1000, dim: 64, seq: 64, classes: 16, batch: 64, steps: 40 },
+  },
+  build: (p) => ({
+    kind: 'train',
+    // skew 3 puts about half of all tokens on the first 12% of the vocabulary: many repeats per step.
+    input: { shape: [p.seq], dtype: 'int32', vocab: p.vocab, skew: 3 },
+    classes: p.classes,
+    layers: [{ kind: 'embedding', vocab: p.vocab, dim: p.dim }, { kind: 'meanPool' }],
+    batch: p.batch,
+    steps: p.steps,
+    learningRate: 0.5,
+  }),
+};

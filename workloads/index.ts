@@ -1,0 +1,31 @@
+import { attentionInfer } from './attention-infer.js';
+import { convTrain } from './conv-train.js';
+import { dataparallelTrain } from './dataparallel-train.js';
+import { embeddingTrain } from './embedding-train.js';
+import { matmul } from './matmul.js';
+import { mlpTrain } from './mlp-train.js';
+import { reduceSum } from './reduce-sum.js';
+import type { ResolvedWorkload, SizeParams, WorkloadDef } from './types.js';
+
+/** The registry, in report order. */
+export const WORKLOADS: readonly WorkloadDef<any>[] = [
+  mlpTrain,
+  convTrain,
+  embeddingTrain,
+  attentionInfer,
+  reduceSum,
+  matmul,
+  dataparallelTrain,
+];
+
+export const WORKLOAD_IDS = WORKLOADS.map((w) => w.id);
+
+export function findWorkload(id: string): WorkloadDef<any> | undefined {
+  return WORKLOADS.find((w) => w.id === id);
+}
+
+/** Resolves a workload at a preset with per-parameter overrides (already validated by config). */
+export function resolveWorkload(def: WorkloadDef<any>, preset: 'quick' | 'standard', overrides: SizeParams = {}): ResolvedWorkload {
+  const params = { ...def.presets[preset], ...overrides };
+  return { id: def.id, params, spec: def.build(params), tolerance: def.tolerance, negativeControl: def.negativeControl ?? false };
+}

@@ -1,0 +1,23 @@
+import type { WorkloadDef } from './types.js';
+
+export const mlpTrain: WorkloadDef<{ features: number; hidden: number; classes: number; batch: number; steps: number }> = {
+  id: 'mlp-train',
+  probes: 'dense matmul accumulation order in forward and backward passes (thread partitioning, blocked kernels)',
+  tolerance: { relL2: 1e-5 },
+  presets: {
+    quick: { features: 32, hidden: 64, classes: 10, batch: 32, steps: 10 },
+    standard: { features: 256, hidden: 512, classes: 10, batch: 128, steps: 50 },
+  },
+  build: (p) => ({
+    kind: 'train',
+    input: { shape: [p.features], dtype: 'float32' },
+    classes: p.classes,
+    layers: [
+      { kind: 'dense', units: p.hidden, activation: 'relu' },
+      { kind: 'dense', units: p.hidden, activation: 'relu' },
+    ],
+    batch: p.batch,
+    steps: p.steps,
+    learningRate: 0.05,
+  }),
+};
