@@ -39,7 +39,6 @@ export class ShardPool {
       });
       worker.on('error', (err) => pool.failAll(err));
       worker.on('exit', (code) => code !== 0 && pool.failAll(new Error(`shard worker exited with code ${code}`)));
-      worker.unref();
       ready.push(pool.call(i, { init: true }));
     }
     const replies = await Promise.all(ready);

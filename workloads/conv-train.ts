@@ -6,7 +6,7 @@ export const convTrain: WorkloadDef<{ size: number; channels: number; filters: n
   tolerance: { relL2: 1e-4 },
   presets: {
     quick: { size: 8, channels: 2, filters: 4, classes: 10, batch: 8, steps: 4 },
-    standard: { size: 28, channels: 3, filters: 16, classes: 10, batch: 32, steps: 20 },
+    standard: { size: 16, channels: 3, filters: 8, classes: 10, batch: 16, steps: 10 },
   },
   build: (p) => ({
     kind: 'train',

@@ -8,7 +8,7 @@ export const dataparallelTrain: WorkloadDef<{ features: number; hidden: number; 
   negativeControl: true,
   presets: {
     quick: { features: 32, hidden: 64, classes: 10, batch: 64, steps: 12, shards: 8, workers: 4 },
-    standard: { features: 128, hidden: 256, classes: 10, batch: 256, steps: 30, shards: 8, workers: 4 },
+    standard: { features: 64, hidden: 128, classes: 10, batch: 128, steps: 20, shards: 8, workers: 4 },
   },
   build: (p) => ({
     kind: 'train',

@@ -6,7 +6,7 @@ export const embeddingTrain: WorkloadDef<{ vocab: number; dim: number; seq: numb
   tolerance: { relL2: 1e-5 },
   presets: {
     quick: { vocab: 64, dim: 16, seq: 16, classes: 8, batch: 16, steps: 8 },
-    standard: { vocab: 1000, dim: 64, seq: 64, classes: 16, batch: 64, steps: 40 },
+    standard: { vocab: 96, dim: 32, seq: 16, classes: 16, batch: 32, steps: 8 },
   },
   build: (p) => ({
     kind: 'train',

@@ -6,7 +6,7 @@ export const mlpTrain: WorkloadDef<{ features: number; hidden: number; classes: 
   tolerance: { relL2: 1e-5 },
   presets: {
     quick: { features: 32, hidden: 64, classes: 10, batch: 32, steps: 10 },
-    standard: { features: 256, hidden: 512, classes: 10, batch: 128, steps: 50 },
+    standard: { features: 64, hidden: 128, classes: 10, batch: 64, steps: 30 },
   },
   build: (p) => ({
     kind: 'train',

@@ -143,7 +143,7 @@ export function trainStepGraph(spec: TrainSpec, batch: number, sgd: boolean): { 
     if (i > 0) dz = g.op('MatMul', [dz, g.op('Transpose', [params[2 * i]], { perm: [1, 0] })]);
   }
 
-  const lr = g.scalar(spec.learningRate);
+  const lr = sgd ? g.scalar(spec.learningRate) : '';
   const outputs = shapes.map(([name, shape], i) => {
     const out = sgd ? `${name}.next` : `${name}.grad`;
     g.output(out, sgd ? g.op('Sub', [params[i], g.op('Mul', [grads[i], lr])]) : grads[i], shape);

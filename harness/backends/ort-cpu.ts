@@ -18,7 +18,8 @@ const loadOrt = async (): Promise<Ort> => (await import('onnxruntime-node')).def
  * switches are recorded as set but unverified.
  */
 function sessionOptions(options: SessionOptions): { ort: OrtSession.SessionOptions; switches: Switch[] } {
-  const base: OrtSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: options.threads };
+  // logSeverityLevel 3: errors only, so onnxruntime's graph-optimizer notes do not interleave with progress.
+  const base: OrtSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: options.threads, logSeverityLevel: 3 };
   const threads: Switch = { name: 'intraOpNumThreads', value: String(options.threads), verified: false };
   if (options.mode === 'nondet') return { ort: base, switches: [threads] };
   return {

@@ -1,0 +1,84 @@
+/**
+ * npm run bench — prints (never asserts) the numbers the core issue sets targets for:
+ *   1. harness overhead on the standard suite: (wall − Σ backend compute) / wall, target ≤ 5%;
+ *   2. diff throughput on two 100M-element float32 artifacts, target ≥ 3 GB/s of input;
+ *   3. sha256 hashing of artifacts, target ≥ 1.5 GB/s.
+ * Timings on a shared 2-core machine are noisy: each figure is the median of several repetitions.
+ *
+ * Flags: --skip-suite (only 2 and 3), --suite-args "…" (extra `detbench run` flags, e.g. "--repeats 3").
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { diffFloat32 } from '../harness/diff.ts';
+import { isOk } from '../harness/protocol.ts';
+import { normalStream, tensorKey } from '../harness/rng.ts';
+import { loadResults, sha256 } from '../harness/store.ts';
+
+const argv = process.argv.slice(2);
+const skipSuite = argv.includes('--skip-suite');
+const suiteArgs = argv.includes('--suite-args') ? argv[argv.indexOf('--suite-args') + 1].split(' ').filter(Boolean) : [];
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const GB = 1e9;
+
+function timeIt(fn: () => void, repeats: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push((performance.now() - t0) / 1000);
+  }
+  return median(times);
+}
+
+function suiteOverhead(): void {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-bench-'));
+  const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
+  console.log(`1. harness overhead: detbench run --suite standard ${suiteArgs.join(' ')} (this takes minutes)…`);
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [bin, 'run', '--suite', 'standard', '--out', out, '--json', ...suiteArgs], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const wallS = (performance.now() - t0) / 1000;
+  if (r.status !== 0 && r.status !== 1) {
+    console.log(`   the suite failed (exit ${r.status}): ${r.stderr.split('\n').slice(-3).join(' ')}`);
+    return;
+  }
+  const { resultsDir } = JSON.parse(r.stdout) as { resultsDir: string };
+  const runs = loadResults(resultsDir).runs;
+  const ok = runs.filter(isOk);
+  const computeS = ok.reduce((s, x) => s + x.computeMs, 0) / 1000;
+  const runWallS = runs.reduce((s, x) => s + x.wallMs, 0) / 1000;
+  const setupS = ok.reduce((s, x) => s + x.setupMs, 0) / 1000;
+  console.log(`   ${runs.length} runs (${ok.length} ok), whole command ${wallS.toFixed(1)} s, Σ compute ${computeS.toFixed(1)} s, Σ setup ${setupS.toFixed(1)} s`);
+  console.log(`   overhead, whole command (start-up, probes, analysis included): ${(((wallS - computeS) / wallS) * 100).toFixed(1)} %  (target ≤ 5 %)`);
+  console.log(`   overhead, per run (Σ run wall − Σ compute) / Σ run wall: ${(((runWallS - computeS) / runWallS) * 100).toFixed(1)} %`);
+  console.log(`   results: ${resultsDir}`);
+}
+
+function diffAndHash(): void {
+  const n = 100_000_000;
+  console.log(`2. diff throughput on two ${n / 1e6}M-element float32 artifacts (${((2 * n * 4) / GB).toFixed(1)} GB of input per diff)`);
+  const a = new Float32Array(n);
+  const seedBlock = normalStream(tensorKey('bench', 0, 'a'), 1 << 20);
+  for (let i = 0; i < n; i += seedBlock.length) a.set(seedBlock.subarray(0, Math.min(seedBlock.length, n - i)), i);
+  const cases: Array<[string, (b: Int32Array) => void]> = [
+    ['bitwise identical', () => {}],
+    ['1 % of elements 1–3 ULP apart', (b) => { for (let i = 0; i < n; i += 100) b[i] += 1 + (i % 3); }],
+    ['every element 1 ULP apart', (b) => { for (let i = 0; i < n; i++) b[i] += 1; }],
+  ];
+  for (const [label, perturb] of cases) {
+    const b = Float32Array.from(a);
+    perturb(new Int32Array(b.buffer));
+    let differing = 0;
+    const s = timeIt(() => (differing = diffFloat32(a, b).differing), 3);
+    console.log(`   ${label.padEnd(32)} ${((2 * n * 4) / GB / s).toFixed(2)} GB/s  (${s.toFixed(3)} s, ${differing} differing; target ≥ 3 GB/s)`);
+  }
+  const bytes = new Uint8Array(a.buffer);
+  const s = timeIt(() => sha256(bytes), 3);
+  console.log(`3. sha256 of a ${(bytes.byteLength / GB).toFixed(1)} GB artifact: ${(bytes.byteLength / GB / s).toFixed(2)} GB/s (${s.toFixed(3)} s; target ≥ 1.5 GB/s)`);
+}
+
+console.log(`detbench bench on ${os.cpus()[0]?.model} × ${os.cpus().length}, Node ${process.version}`);
+if (!skipSuite) suiteOverhead();
+diffAndHash();

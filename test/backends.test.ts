@@ -1,0 +1,76 @@
+/**
+ * The real CPU backends, run in this process: they compile the workloads, agree with each other
+ * within each workload's tolerance, and give the same bits twice.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { BACKENDS, findBackend } from '../harness/backends/index.ts';
+import type { Execution } from '../harness/backends/types.ts';
+import { diffFloat32 } from '../harness/diff.ts';
+import { workloadInputs } from '../workloads/inputs.ts';
+import { findWorkload, resolveWorkload } from '../workloads/index.ts';
+
+async function execute(backendId: string, workloadId: string, mode: 'det' | 'nondet' = 'det'): Promise<Execution> {
+  const backend = findBackend(backendId)!;
+  const workload = resolveWorkload(findWorkload(workloadId)!, 'quick');
+  const session = await backend.open({ mode, threads: 1, device: 'cpu' });
+  const program = await session.prepare(workload, workloadInputs(workload, 0));
+  try {
+    return await program.execute();
+  } finally {
+    program.dispose();
+  }
+}
+
+const flat = (e: Execution) => Float32Array.from(e.outputs.flatMap((t) => Array.from(t.data)));
+
+for (const workloadId of ['mlp-train', 'attention-infer', 'reduce-sum', 'matmul']) {
+  test(`${workloadId}: tfjs-cpu, tfjs-wasm and ort-cpu agree within tolerance, each stable twice`, async () => {
+    const tolerance = findWorkload(workloadId)!.tolerance.relL2;
+    const reference = flat(await execute('tfjs-cpu', workloadId));
+    for (const backend of ['tfjs-cpu', 'tfjs-wasm', 'ort-cpu']) {
+      const a = flat(await execute(backend, workloadId));
+      const b = flat(await execute(backend, workloadId));
+      assert.equal(diffFloat32(a, b).bitwiseEqual, true, `${backend} ${workloadId} differs run to run in det`);
+      const d = diffFloat32(reference, a);
+      assert.ok(d.relL2 !== null && d.relL2 <= tolerance, `${backend} vs tfjs-cpu relL2 ${d.relL2} > ${tolerance}`);
+    }
+  });
+}
+
+test('training moves the weights and lowers nothing to NaN', async () => {
+  const workload = resolveWorkload(findWorkload('mlp-train')!, 'quick');
+  const initial = Float32Array.from(workloadInputs(workload, 0).filter((t) => !['x', 'y'].includes(t.name)).flatMap((t) => Array.from(t.data)));
+  const trained = await execute('ort-cpu', 'mlp-train');
+  const after = flat(trained);
+  assert.equal(after.length, initial.length);
+  assert.ok(!diffFloat32(initial, after).bitwiseEqual);
+  assert.ok(after.every(Number.isFinite));
+  assert.ok(trained.loss !== null && Number.isFinite(trained.loss));
+});
+
+test('an op a backend lacks is an UnsupportedOpError with the backend’s own message', async () => {
+  await assert.rejects(execute('tfjs-wasm', 'conv-train'), (err: Error) => err.name === 'UnsupportedOpError' && /Conv2DBackpropFilter/.test(err.message));
+});
+
+test('ort-cpu says what det and nondet mean, and that it cannot verify them', async () => {
+  const det = await findBackend('ort-cpu')!.open({ mode: 'det', threads: 2, device: 'cpu' });
+  assert.equal(det.determinism.control, 'controlled');
+  assert.deepEqual(det.determinism.switches.map((s) => [s.name, s.value, s.verified]), [
+    ['intraOpNumThreads', '2', false],
+    ['interOpNumThreads', '1', false],
+    ['executionMode', 'sequential', false],
+    ['session.use_deterministic_compute', '1', false],
+  ]);
+  const nondet = await findBackend('ort-cpu')!.open({ mode: 'nondet', threads: 2, device: 'cpu' });
+  assert.deepEqual(nondet.determinism.switches.map((s) => s.name), ['intraOpNumThreads']);
+});
+
+test('every backend has an availability probe; absent optional ones say why and how to get them', async () => {
+  for (const b of BACKENDS) {
+    const a = await b.probe();
+    if (!a.available) assert.match(a.reason, /npm install|failed/);
+  }
+  const node = await findBackend('tfjs-node-gpu')!.probe();
+  if (!node.available) assert.match(node.reason, /@tensorflow\/tfjs-node-gpu.*CUDA 11\.2 \+ cuDNN 8\.1/);
+});

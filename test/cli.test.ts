@@ -1,0 +1,104 @@
+/**
+ * The CLI as a user meets it: bad input is one line and exit 2; a real run writes a complete
+ * results folder; a run killed with SIGKILL leaves every finished run readable and is reported
+ * as incomplete.
+ */
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { backendIds } from '../harness/backends/index.ts';
+import { message } from '../harness/errors.ts';
+import { WORKLOAD_IDS } from '../workloads/index.ts';
+
+const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
+const out = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-cli-'));
+const detbench = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+
+test('bad input: one clear line each, exit 2', () => {
+  const malformed = path.join(out, 'bad.yaml');
+  fs.writeFileSync(malformed, 'workloads: [matmul\n');
+  const cases: Array<[string[], string | RegExp]> = [
+    [['run', '--backends', 'nope'], message.unknownBackend('nope', backendIds())],
+    [['run', '--workloads', 'resnet'], message.unknownWorkload('resnet', WORKLOAD_IDS)],
+    [['run', '--repeats', '0'], message.repeats(0)],
+    [['run', '--suite', malformed], new RegExp(`^suite file ${malformed} is not valid YAML or JSON: `)],
+    [['run', '--suite', path.join(out, 'missing.yaml')], message.suiteNotFound(path.join(out, 'missing.yaml'))],
+    [['analyze', path.join(out, 'nothing-here')], message.resultsMissing(path.join(out, 'nothing-here'))],
+    [['frobnicate'], /unknown command 'frobnicate'/],
+  ];
+  for (const [args, expected] of cases) {
+    const r = detbench(...args, ...(args[0] === 'run' ? ['--out', out] : []));
+    assert.equal(r.status, 2, `${args.join(' ')} → exit ${r.status}: ${r.stderr}`);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `${args.join(' ')} printed ${lines.length} lines: ${r.stderr}`);
+    const text = lines[0].replace(/^detbench: /, '');
+    if (typeof expected === 'string') assert.equal(text, expected);
+    else assert.match(text, expected);
+  }
+});
+
+test('backends lists every backend with its availability', () => {
+  const r = detbench('backends', '--json');
+  assert.equal(r.status, 0);
+  const list = JSON.parse(r.stdout) as Array<{ id: string; availability: { available: boolean; reason?: string } }>;
+  assert.deepEqual(list.map((b) => b.id), backendIds());
+  assert.ok(list.find((b) => b.id === 'tfjs-cpu')!.availability.available);
+});
+
+test('a real run writes manifest, runs and artifacts and a summary; det is bitwise stable; the negative control is seen', () => {
+  // 5 nondet runs of the negative control: measured 60 of 60 distinct on 2 cores for each backend,
+  // so all 5 agreeing would need a collision never seen in 1,770 pairs, four times over.
+  const r = detbench('run', '--backends', 'tfjs-cpu,ort-cpu', '--workloads', 'matmul,dataparallel-train', '--repeats', '5', '--out', out, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const { resultsDir, summary } = JSON.parse(r.stdout);
+  for (const f of ['manifest.json', 'runs.jsonl', 'complete.json', 'summary.json']) assert.ok(fs.existsSync(path.join(resultsDir, f)), f);
+  assert.ok(fs.readdirSync(path.join(resultsDir, 'artifacts')).length > 0);
+  assert.equal(summary.complete, true);
+  assert.equal(summary.verdict.reproducible, true);
+  for (const c of summary.cells.filter((c: { mode: string }) => c.mode === 'det')) assert.equal(c.verdict, 'bitwise-stable', c.cell);
+  assert.equal(summary.negativeControls.length, 3); // tfjs-cpu at 1 thread, ort-cpu at 1 and 2
+  for (const n of summary.negativeControls) assert.ok(n.seen && n.distinctDigests >= 2, JSON.stringify(n));
+  const cross = summary.crossBackend.find((x: { workload: string }) => x.workload === 'matmul');
+  assert.ok(cross && typeof cross.diff?.maxUlp === 'number');
+  const manifest = JSON.parse(fs.readFileSync(path.join(resultsDir, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.environment.node, process.version);
+  assert.ok(manifest.environment.packages['onnxruntime-node']);
+});
+
+test('SIGKILL part-way: finished runs stay readable and the folder is reported incomplete (exit 3)', async () => {
+  const killDir = fs.mkdtempSync(path.join(out, 'kill-'));
+  const child = spawn(process.execPath, [bin, 'run', '--backends', 'tfjs-cpu', '--workloads', 'mlp-train', '--repeats', '200', '--out', killDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  // Wait until a few runs are recorded, then kill the whole tree without warning.
+  const runsFile = () => {
+    const [dir] = fs.readdirSync(killDir);
+    return dir ? path.join(killDir, dir, 'runs.jsonl') : null;
+  };
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const f = runsFile();
+    if (f && fs.existsSync(f) && fs.readFileSync(f, 'utf8').split('\n').length > 6) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // bin/detbench.mjs runs the CLI as its child: kill both, as `kill -9` on a process group would.
+  const grandchildren = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+  for (const pid of grandchildren) process.kill(Number(pid), 'SIGKILL');
+  child.kill('SIGKILL');
+  await new Promise((r) => child.on('exit', r));
+
+  const resultsDir = path.join(killDir, fs.readdirSync(killDir)[0]);
+  const recorded = fs.readFileSync(path.join(resultsDir, 'runs.jsonl'), 'utf8').split('\n').filter(Boolean).length;
+  assert.ok(recorded >= 5, `only ${recorded} runs recorded before the kill: ${err}`);
+  assert.ok(!fs.existsSync(path.join(resultsDir, 'complete.json')));
+  const r = detbench('analyze', resultsDir, '--json');
+  assert.equal(r.status, 3, r.stderr);
+  const summary = JSON.parse(r.stdout);
+  assert.equal(summary.complete, false);
+  assert.ok(summary.recordedRuns >= recorded - 1);
+  assert.ok(summary.findings.some((f: string) => /incomplete results/.test(f)));
+});

@@ -1,0 +1,39 @@
+/**
+ * The runner turns every failure into a record and goes on: a thrown error, a hang past the
+ * timeout and a worker that dies each become one record, and the runs after them still happen.
+ * The failures come from a fake backend (test/fixtures/fake-backends.ts), loaded as a plugin.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadPlugins } from '../harness/backends/index.ts';
+import type { RunRequest } from '../harness/protocol.ts';
+import { runAll } from '../harness/runner.ts';
+import { loadResults, ResultsWriter, SCHEMA_VERSION, type Manifest } from '../harness/store.ts';
+
+const plugin = fileURLToPath(new URL('./fixtures/fake-backends.ts', import.meta.url));
+
+test('error, timeout and crash become records and the suite goes on', async () => {
+  process.env.DETBENCH_PLUGINS = plugin;
+  await loadPlugins();
+  const order = ['matmul', 'attention-infer', 'reduce-sum', 'mlp-train', 'matmul'];
+  const runs: RunRequest[] = order.map((workload, runIndex) => ({
+    workload, backend: 'fake-mixed', device: 'cpu', mode: 'det', threads: 1, runIndex, repeat: runIndex, warmup: false, seed: 0, preset: 'quick', params: {},
+  }));
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-runner-')), 'r');
+  const manifest = { schemaVersion: SCHEMA_VERSION, plannedRuns: runs.length, cells: [], warnings: [] } as unknown as Manifest;
+  const writer = ResultsWriter.create(dir, manifest);
+  await runAll(runs, writer, { concurrency: 1, timeoutMs: 2000 });
+  writer.finish({ finishedAt: '', runs: writer.written, interrupted: false });
+
+  const records = loadResults(dir).runs.sort((a, b) => a.runIndex - b.runIndex);
+  assert.deepEqual(records.map((r) => r.status), ['ok', 'error', 'timeout', 'crashed', 'ok']);
+  const [, error, timeout, crashed] = records;
+  assert.ok('message' in error && /fake failure/.test(error.message));
+  assert.ok(timeout.status === 'timeout' && timeout.timeoutMs === 2000);
+  assert.ok('message' in crashed && crashed.message.length > 0);
+  assert.deepEqual(records[0].warnings, ['fake backend']);
+});
