@@ -26,11 +26,12 @@ export class ShardPool {
   private pending = new Map<number, { resolve: (r: ShardReply) => void; reject: (e: Error) => void }>();
   private nextId = 0;
 
-  static async open(backend: string, spec: TrainSpec, count: number): Promise<ShardPool> {
+  private prepared = new Set<string>();
+
+  static async open(spec: TrainSpec, count: number): Promise<ShardPool> {
     const pool = new ShardPool();
-    const ready = [];
     for (let i = 0; i < count; i++) {
-      const worker = new Worker(new URL('./shard-entry.mjs', import.meta.url), { workerData: { backend, spec } });
+      const worker = new Worker(new URL('./shard-entry.mjs', import.meta.url), { workerData: { spec } });
       pool.workers.push(worker);
       worker.on('message', (reply: ShardReply) => {
         const waiter = pool.pending.get(reply.id);
@@ -39,15 +40,17 @@ export class ShardPool {
       });
       worker.on('error', (err) => pool.failAll(err));
       worker.on('exit', (code) => code !== 0 && pool.failAll(new Error(`shard worker exited with code ${code}`)));
-      ready.push(pool.call(i, { init: true }));
-    }
-    const replies = await Promise.all(ready);
-    const failed = replies.find((r) => r.error);
-    if (failed?.error) {
-      await pool.close();
-      throw Object.assign(new Error(failed.error.message), { unsupported: failed.error.unsupported });
     }
     return pool;
+  }
+
+  /** Opens a session of this backend in every shard worker (setup, not timed as compute). */
+  async prepare(backend: string): Promise<void> {
+    if (this.prepared.has(backend)) return;
+    const replies = await Promise.all(this.workers.map((_, i) => this.call(i, { init: true, backend })));
+    const failed = replies.find((r) => r.error);
+    if (failed?.error) throw Object.assign(new Error(failed.error.message), { unsupported: failed.error.unsupported });
+    this.prepared.add(backend);
   }
 
   private failAll(err: Error): void {
@@ -72,7 +75,7 @@ export class ShardPool {
   }
 }
 
-export async function trainDataParallel(pool: ShardPool, spec: TrainSpec, inputs: NamedTensor[], mode: Mode): Promise<Execution> {
+export async function trainDataParallel(pool: ShardPool, backend: string, spec: TrainSpec, inputs: NamedTensor[], mode: Mode): Promise<Execution> {
   if (!spec.dataParallel) throw new Error('not a data-parallel workload');
   const { shards } = spec.dataParallel;
   if (spec.batch % shards !== 0) throw new Error(`batch ${spec.batch} is not divisible by shards ${shards}`);
@@ -91,6 +94,7 @@ export async function trainDataParallel(pool: ShardPool, spec: TrainSpec, inputs
     const calls = Array.from({ length: shards }, (_, k) => {
       const row = step * spec.batch + k * per;
       const message = {
+        backend,
         weights,
         x: { name: 'x', shape: [per, ...x.shape.slice(2)], data: x.data.slice(row * rowSize, (row + per) * rowSize) },
         y: (y.data as Int32Array).slice(row, row + per),

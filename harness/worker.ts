@@ -10,19 +10,41 @@ import type { DeterminismRecord, RunRequest, WorkerResult } from './protocol.js'
 import { findWorkload, resolveWorkload } from '../workloads/index.js';
 import { workloadInputs } from '../workloads/inputs.js';
 import type { Execution } from './backends/types.js';
-import type { NamedTensor, ResolvedWorkload } from '../workloads/types.js';
+import type { NamedTensor, ResolvedWorkload, TrainSpec } from '../workloads/types.js';
 
 await loadPlugins();
 
 const sessions = new Map<string, Promise<Session>>();
 const shardPools = new Map<string, Promise<ShardPool>>();
-/** Inputs of the last workload this worker ran: every repeat of a cell reuses the same bytes. */
-let cachedInputs: { key: string; tensors: NamedTensor[] } | null = null;
+/**
+ * Inputs by (workload, seed, sizes): every repeat, mode and backend of a workload reuses the same
+ * bytes (backends never write to them). Oldest entries go first past INPUT_CACHE_BYTES.
+ */
+const INPUT_CACHE_BYTES = 512 * 2 ** 20;
+const inputCache = new Map<string, NamedTensor[]>();
 
 function inputsFor(workload: ResolvedWorkload, seed: number): NamedTensor[] {
   const key = `${workload.id}|${seed}|${JSON.stringify(workload.params)}`;
-  if (cachedInputs?.key !== key) cachedInputs = { key, tensors: workloadInputs(workload, seed) };
-  return cachedInputs.tensors;
+  let tensors = inputCache.get(key);
+  if (!tensors) {
+    tensors = workloadInputs(workload, seed);
+    inputCache.set(key, tensors);
+    const bytes = () => [...inputCache.values()].flat().reduce((n, t) => n + t.data.byteLength, 0);
+    while (inputCache.size > 1 && bytes() > INPUT_CACHE_BYTES) inputCache.delete(inputCache.keys().next().value!);
+  }
+  return tensors;
+}
+
+function shardPool(spec: TrainSpec): Promise<ShardPool> {
+  // One pool per model, shared by every backend: each shard worker opens a session per backend.
+  const key = JSON.stringify(spec);
+  let pool = shardPools.get(key);
+  if (!pool) {
+    pool = ShardPool.open(spec, spec.dataParallel!.workers);
+    pool.catch(() => shardPools.delete(key));
+    shardPools.set(key, pool);
+  }
+  return pool;
 }
 
 function session(req: RunRequest): Promise<Session> {
@@ -58,16 +80,10 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
     let setupMs: number;
     if (workload.spec.kind === 'train' && workload.spec.dataParallel) {
       const spec = workload.spec;
-      const key = `${req.backend}|${JSON.stringify(spec)}`;
-      let pool = shardPools.get(key);
-      if (!pool) {
-        pool = ShardPool.open(req.backend, spec, spec.dataParallel!.workers);
-        pool.catch(() => shardPools.delete(key));
-        shardPools.set(key, pool);
-      }
-      const ready = await pool;
+      const pool = await shardPool(spec);
+      await pool.prepare(req.backend);
       setupMs = performance.now() - setupStart;
-      execution = await trainDataParallel(ready, spec, inputs, req.mode);
+      execution = await trainDataParallel(pool, req.backend, spec, inputs, req.mode);
       determinism = {
         ...determinism,
         control: 'controlled',

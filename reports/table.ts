@@ -58,7 +58,7 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   }
   if (summary.negativeControls.length) {
     lines.push('', 'Negative controls (must differ without determinism):');
-    for (const n of summary.negativeControls) lines.push(`  ${n.workload} on ${n.backend}: ${n.distinctDigests} distinct results in ${n.runs} nondet runs — ${n.seen ? 'seen' : 'NOT SEEN'}`);
+    for (const n of summary.negativeControls) lines.push(`  ${n.workload} on ${n.backend} (${n.threads} thread(s)): ${n.distinctDigests} distinct results in ${n.runs} nondet runs — ${n.seen ? 'seen' : 'NOT SEEN'}`);
   }
   const v = summary.verdict;
   lines.push('', `Verdict: ${v.detStableCells} of ${v.detCells} det cells bitwise stable${summary.complete ? '' : ' (INCOMPLETE results)'}.`);

@@ -88,3 +88,23 @@ test('median ULP is exact (compared with a full sort)', () => {
 test('artifacts of different lengths are refused', () => {
   assert.throws(() => diffFloat32(f32(1), f32(1, 2)), /differ in length/);
 });
+
+test('median ULP is exact for large distances too (counting and sorting second passes)', () => {
+  for (const scale of [70_000, 3_000_000]) {
+    const a = normalStream(tensorKey('diff', 2, 'a'), 999);
+    const b = Float32Array.from(a);
+    const bits = new Int32Array(b.buffer);
+    const expected: number[] = [];
+    for (let i = 0; i < b.length; i += 3) {
+      const step = scale + ((i * 104729) % scale);
+      // move towards zero so the sign never flips: the distance is exactly `step`
+      const room = Math.abs(bits[i] & 0x7fffffff);
+      const move = Math.min(step, room);
+      bits[i] += b[i] >= 0 ? -move : move;
+      if (move > 0) expected.push(move);
+    }
+    expected.sort((x, y) => x - y);
+    const d = diffFloat32(a, b);
+    assert.equal(d.medianUlp, expected[Math.floor((expected.length - 1) / 2)], `scale ${scale}`);
+  }
+});

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { indexStream, normalStream, philox4x32, tensorKey, uniformStream, type Counter, type Key } from '../harness/rng.ts';
+import { indexStream, normalStream, philox4x32, tensorKey, uint32Stream, uniformStream, type Counter, type Key } from '../harness/rng.ts';
 
 // Random123 kat_vectors, the three "philox4x32 10" lines: counter, key → output.
 const KAT: Array<[Counter, Key, Counter]> = [
@@ -43,4 +43,13 @@ test('indices stay in range and the skew repeats low ids', () => {
   assert.ok(idx.every((i) => i >= 0 && i < 64));
   const low = idx.filter((i) => i < 8).length;
   assert.ok(low > 4000, `expected most indices below 8 with skew 3, got ${low}`);
+});
+
+test('the inlined stream generator equals block-by-block Philox', () => {
+  const key = tensorKey('w', 0, 'stream');
+  const stream = uint32Stream(key, 4 * 50 + 3);
+  for (let block = 0; block < 51; block++) {
+    const words = philox4x32([block, 0, 0, 0], key);
+    for (let j = 0; j < 4 && block * 4 + j < stream.length; j++) assert.equal(stream[block * 4 + j], words[j]);
+  }
 });
