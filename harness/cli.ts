@@ -12,14 +12,14 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { analyze, type Summary } from './analyze.js';
-import { BACKENDS, findBackend, loadPlugins } from './backends/index.js';
+import { BACKENDS, loadPlugins } from './backends/index.js';
 import type { Availability } from './backends/types.js';
-import { loadSuite, resolveSuite, type SuiteInput } from './config.js';
+import { loadSuite, resolveSuite, type ResolvedSuite, type SuiteInput } from './config.js';
 import { fingerprint, fingerprintWarnings } from './env.js';
 import { EXIT, UsageError, message } from './errors.js';
 import { makePlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
-import { runAll } from './runner.js';
+import { Runner } from './runner.js';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, type Manifest } from './store.js';
 import { summaryTable } from '../reports/table.js';
 import { WORKLOADS } from '../workloads/index.js';
@@ -31,10 +31,14 @@ const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 /** Numbers stay numbers; anything else is passed through so the validator can quote it. */
 const num = (s: string): number => (s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : (s as unknown as number));
 
+/** Probes in a worker thread of a short-lived runner (backends' libraries never load in this thread). */
 async function probeAll(ids: string[]): Promise<Record<string, Availability>> {
-  const out: Record<string, Availability> = {};
-  for (const id of ids) out[id] = await findBackend(id)!.probe();
-  return out;
+  const runner = new Runner(1);
+  try {
+    return await runner.probe(ids);
+  } finally {
+    await runner.close();
+  }
 }
 
 function exitCodeOf(summary: Summary): number {
@@ -69,7 +73,16 @@ async function runCommand(flags: RunFlags): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(message.concurrency(flags.concurrency));
   const log = (line: string) => process.stderr.write(line + '\n');
 
-  const availability = await probeAll(suite.backends);
+  const runner = new Runner(concurrency);
+  try {
+    return await runSuite(runner, suite, flags, concurrency, log);
+  } finally {
+    await runner.close();
+  }
+}
+
+async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, concurrency: number, log: (line: string) => void): Promise<number> {
+  const availability = await runner.probe(suite.backends);
   const available = suite.backends.filter((id) => availability[id].available);
   if (available.length === 0) throw new UsageError(message.noBackendsAvailable(suite.backends.map((id) => { const a = availability[id]; return a.available ? id : `${id}: ${a.reason}`; })));
   for (const id of suite.backends) {
@@ -107,8 +120,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const progress = progressReporter(plan.runs.length, !flags.json && process.stderr.isTTY === true);
-  const { stopped } = await runAll(plan.runs, writer, {
-    concurrency,
+  const { stopped } = await runner.run(plan.runs, writer, {
     timeoutMs: suite.timeoutMs,
     onRecord: progress.update,
     shouldStop: () => stop,

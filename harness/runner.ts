@@ -2,7 +2,8 @@
  * run: executes planned runs in piscina worker threads (or, for backends that need process-wide
  * settings, in a child process per mode), one record per run whatever happens: a thrown error is
  * `error`, a run past its timeout is `timeout` (its worker is terminated), a worker or child that
- * dies is `crashed`. The suite always goes on.
+ * dies is `crashed`. The suite always goes on. `concurrency` is the number of runs in flight: 1
+ * (the default) when timings matter, more for determinism checks only.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -10,13 +11,12 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { findBackend } from './backends/index.js';
+import type { Availability } from './backends/types.js';
 import type { RunRecord, RunRequest, WorkerResult } from './protocol.js';
 import { cellId } from './protocol.js';
 import type { ResultsWriter } from './store.js';
 
 export interface RunnerOptions {
-  /** Runs in flight at once: 1 (the default) when timings matter, more for determinism checks only. */
-  concurrency: number;
   timeoutMs: number;
   onRecord?: (record: RunRecord, done: number, total: number) => void;
   /** Checked before each run is started; true stops the suite (what already ran is kept). */
@@ -73,64 +73,88 @@ class ChildLanes {
   }
 }
 
-export async function runAll(runs: RunRequest[], writer: ResultsWriter, options: RunnerOptions): Promise<{ stopped: boolean }> {
-  const pool = new Piscina({
-    filename: new URL('./worker-entry.mjs', import.meta.url).href,
-    minThreads: options.concurrency,
-    maxThreads: options.concurrency,
-    concurrentTasksPerWorker: 1,
-    idleTimeout: 60_000,
-  });
-  // A worker that fails to start is reported per task (as `crashed`); without a listener the
-  // pool's 'error' event would take the whole suite down.
-  pool.on('error', () => {});
-  const children = new ChildLanes();
-  let next = 0;
-  let done = 0;
-  let stopped = false;
+/**
+ * One pool of worker threads for a whole command: backends are probed inside a worker (so their
+ * libraries load once, in the thread that will run them) and then the runs go through it.
+ */
+export class Runner {
+  private pool: Piscina;
+  private children = new ChildLanes();
 
-  const execute = async (req: RunRequest): Promise<WorkerResult> => {
-    if (findBackend(req.backend)?.info.ownProcess) return children.run(req, options.timeoutMs);
+  constructor(readonly concurrency: number) {
+    this.pool = new Piscina({
+      filename: new URL('./worker-entry.mjs', import.meta.url).href,
+      minThreads: concurrency,
+      maxThreads: concurrency,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: 60_000,
+    });
+    // A worker that fails to start is reported per task (as `crashed`); without a listener the
+    // pool's 'error' event would take the whole suite down.
+    this.pool.on('error', () => {});
+  }
+
+  /** Availability of each backend, probed in a worker thread. */
+  async probe(ids: string[]): Promise<Record<string, Availability>> {
+    return (await this.pool.run(ids, { name: 'probe' })) as Record<string, Availability>;
+  }
+
+  private async execute(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
+    if (findBackend(req.backend)?.info.ownProcess) return this.children.run(req, timeoutMs);
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Timeout()), options.timeoutMs);
+    const timer = setTimeout(() => controller.abort(new Timeout()), timeoutMs);
     try {
-      return (await pool.run(req, { signal: controller.signal })) as WorkerResult;
+      return (await this.pool.run(req, { signal: controller.signal })) as WorkerResult;
     } catch (err) {
       throw controller.signal.aborted ? new Timeout() : err;
     } finally {
       clearTimeout(timer);
     }
-  };
-
-  const lane = async () => {
-    while (next < runs.length) {
-      if (options.shouldStop?.()) {
-        stopped = true;
-        return;
-      }
-      const req = runs[next++];
-      const startedAt = new Date().toISOString();
-      const t0 = performance.now();
-      let result: WorkerResult | Error;
-      try {
-        result = await execute(req);
-      } catch (err) {
-        result = err as Error;
-      }
-      const record = toRecord(req, startedAt, performance.now() - t0, result, writer, options.timeoutMs);
-      writer.append(record);
-      done++;
-      options.onRecord?.(record, done, runs.length);
-    }
-  };
-
-  try {
-    await Promise.all(Array.from({ length: options.concurrency }, lane));
-  } finally {
-    children.close();
-    await pool.destroy();
   }
-  return { stopped };
+
+  async run(runs: RunRequest[], writer: ResultsWriter, options: RunnerOptions): Promise<{ stopped: boolean }> {
+    let next = 0;
+    let done = 0;
+    let stopped = false;
+    const lane = async () => {
+      while (next < runs.length) {
+        if (options.shouldStop?.()) {
+          stopped = true;
+          return;
+        }
+        const req = runs[next++];
+        const startedAt = new Date().toISOString();
+        const t0 = performance.now();
+        let result: WorkerResult | Error;
+        try {
+          result = await this.execute(req, options.timeoutMs);
+        } catch (err) {
+          result = err as Error;
+        }
+        const record = toRecord(req, startedAt, performance.now() - t0, result, writer, options.timeoutMs);
+        writer.append(record);
+        done++;
+        options.onRecord?.(record, done, runs.length);
+      }
+    };
+    await Promise.all(Array.from({ length: this.concurrency }, lane));
+    return { stopped };
+  }
+
+  async close(): Promise<void> {
+    this.children.close();
+    await this.pool.destroy();
+  }
+}
+
+/** Runs a list of runs in a fresh Runner (what tests and scripts need). */
+export async function runAll(runs: RunRequest[], writer: ResultsWriter, options: RunnerOptions & { concurrency: number }): Promise<{ stopped: boolean }> {
+  const runner = new Runner(options.concurrency);
+  try {
+    return await runner.run(runs, writer, options);
+  } finally {
+    await runner.close();
+  }
 }
 
 function toRecord(req: RunRequest, startedAt: string, wallMs: number, result: WorkerResult | Error, writer: ResultsWriter, timeoutMs: number): RunRecord {

@@ -6,5 +6,6 @@ import { register as registerEsm } from 'tsx/esm/api';
 
 registerCjs();
 registerEsm();
-const { default: runTask } = await import('./worker.ts');
-export default runTask;
+const worker = await import('./worker.ts');
+export default worker.default;
+export const probe = worker.probe;

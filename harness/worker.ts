@@ -4,7 +4,7 @@
  * becomes an `error` result (or `unsupported` for an op the backend lacks); the worker never throws.
  */
 import { findBackend, loadPlugins } from './backends/index.js';
-import { UnsupportedOpError, type Session } from './backends/types.js';
+import { UnsupportedOpError, type Availability, type Session } from './backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
 import type { DeterminismRecord, RunRequest, WorkerResult } from './protocol.js';
 import { findWorkload, resolveWorkload } from '../workloads/index.js';
@@ -58,6 +58,16 @@ function session(req: RunRequest): Promise<Session> {
     sessions.set(key, s);
   }
   return s;
+}
+
+/** Piscina task `probe`: availability of each backend, seen from a worker thread. */
+export async function probe(ids: string[]): Promise<Record<string, Availability>> {
+  const out: Record<string, Availability> = {};
+  for (const id of ids) {
+    const backend = findBackend(id);
+    out[id] = backend ? await backend.probe() : { available: false, reason: `unknown backend ${id}` };
+  }
+  return out;
 }
 
 export default async function runTask(req: RunRequest): Promise<WorkerResult> {
