@@ -1,8 +1,7 @@
 /**
  * analyze: a results folder → findings and verdicts (summary.json). Reads records and artifacts
- * only; never a backend.
+ * only; never imports a backend.
  */
-import { BACKENDS } from './backends/index.js';
 import { diffFloat32, type DiffSummary } from './diff.js';
 import { isOk, type Mode, type OkRecord, type RunRecord, type RunStatus } from './protocol.js';
 import { brownForsythe, describe, pairedRatioCI, type Describe, type RatioCI, type VarianceTest } from './stats.js';
@@ -18,6 +17,9 @@ export interface RunDiff {
   runIndex: number;
   repeat: number;
   sha256: string;
+  computeMs: number;
+  loss: number | null;
+  outputL2: number;
   /** Null for runs identical to the modal run. */
   diff: DiffSummary | null;
 }
@@ -39,6 +41,10 @@ export interface CellSummary {
   /** Worst difference of any run against the modal run. */
   maxUlp: number;
   maxRelL2: number;
+  /** The workload's cross-backend tolerance (relative L2), also used to call run-to-run spread "numerically close". */
+  toleranceRelL2: number;
+  /** Runs differ bitwise but all lie within the tolerance of the modal run (null when bitwise stable or no data). */
+  withinTolerance: boolean | null;
   computeMs: Describe | null;
   loss: Describe | null;
   outputL2: Describe | null;
@@ -150,7 +156,7 @@ export function analyze(results: LoadedResults): Summary {
     });
   }
 
-  const crossBackend = compareBackends(cells, load);
+  const crossBackend = compareBackends(cells, load, results.manifest.suite.backends);
   const threads = compareThreads(cells, load);
   const negativeControls: NegativeControl[] = cells
     .filter((c) => c.mode === 'nondet' && findWorkload(c.workload)?.negativeControl && c.distinctDigests > 0)
@@ -201,8 +207,13 @@ function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs
     runIndex: r.runIndex,
     repeat: r.repeat,
     sha256: r.artifact.sha256,
+    computeMs: r.computeMs,
+    loss: r.loss,
+    outputL2: r.outputL2,
     diff: r.artifact.sha256 === modal ? null : safeDiff(load, modal!, r.artifact.sha256),
   }));
+  const toleranceRelL2 = findWorkload(planned.workload)?.tolerance.relL2 ?? 0;
+  const maxRelL2 = Math.max(0, ...runDiffs.map((d) => d.diff?.relL2 ?? 0));
   const failed = runs.find((r) => r.status !== 'ok' && r.status !== 'unsupported');
   const unsupported = runs.find((r) => r.status === 'unsupported');
   const verdict: CellVerdict =
@@ -223,7 +234,9 @@ function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs
     modalShare: modal ? counts.get(modal)! / ok.length : null,
     runs: runDiffs,
     maxUlp: Math.max(0, ...runDiffs.map((d) => d.diff?.maxUlp ?? 0)),
-    maxRelL2: Math.max(0, ...runDiffs.map((d) => d.diff?.relL2 ?? 0)),
+    maxRelL2,
+    toleranceRelL2,
+    withinTolerance: verdict === 'unstable' ? runDiffs.every((d) => d.diff === null || (d.diff.relL2 !== null && d.diff.nanPairs === 0 && d.diff.relL2 <= toleranceRelL2)) : null,
     computeMs: describe(ok.map((r) => r.computeMs)),
     loss: describe(ok.map((r) => r.loss).filter((l): l is number => l !== null)),
     outputL2: describe(ok.map((r) => r.outputL2)),
@@ -237,10 +250,12 @@ function safeDiff(load: (d: string) => Float32Array, a: string, b: string): Diff
   return x.length === y.length ? diffFloat32(x, y) : null;
 }
 
-/** Each backend's modal det artifact against the reference backend's (the first in registry order with data). */
-function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array): CrossBackend[] {
+/**
+ * Each backend's modal det artifact against the reference backend's: the first, in the suite's
+ * backend order (the registry's order unless the user chose one), that has data.
+ */
+function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array, order: string[]): CrossBackend[] {
   const out: CrossBackend[] = [];
-  const order = BACKENDS.map((b) => b.info.id);
   const rank = (id: string) => (order.indexOf(id) === -1 ? order.length : order.indexOf(id));
   const workloads = [...new Set(cells.map((c) => c.workload))];
   for (const workload of workloads) {

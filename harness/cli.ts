@@ -21,6 +21,7 @@ import { makePlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
 import { Runner } from './runner.js';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, type Manifest } from './store.js';
+import { parseFormats, renderReport, REPORT_FORMATS } from '../reports/index.js';
 import { summaryTable } from '../reports/table.js';
 import { WORKLOADS } from '../workloads/index.js';
 
@@ -59,6 +60,8 @@ interface RunFlags {
   json?: boolean;
   checkOnly?: boolean;
   concurrency?: number;
+  /** commander's negation of --no-report */
+  report: boolean;
 }
 
 async function runCommand(flags: RunFlags): Promise<number> {
@@ -128,10 +131,20 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
   progress.stop();
   writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped });
 
-  // analyze
+  // analyze, report
   const summary = analyze(loadResults(dir));
   writer.writeJson('summary.json', summary);
-  process.stdout.write(flags.json ? JSON.stringify({ resultsDir: dir, summary }, null, 2) + '\n' : summaryTable(summary, dir) + '\n');
+  let reportFiles: string[] = [];
+  if (flags.report) {
+    log('rendering the report…');
+    reportFiles = (await renderReport(dir)).files;
+  }
+  const html = reportFiles.find((f) => f.endsWith('report.html'));
+  process.stdout.write(
+    flags.json
+      ? JSON.stringify({ resultsDir: dir, report: html ?? null, summary }, null, 2) + '\n'
+      : summaryTable(summary, dir) + (html ? `\nReport: ${html}` : '') + '\n',
+  );
   return exitCodeOf(summary);
 }
 
@@ -213,6 +226,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--check-only', 'determinism checks only: run on every core at once (timings not comparable)')
     .option('--concurrency <n>', 'runs in flight at once (default 1, or the core count with --check-only)', num)
     .option('--json', 'print the summary as JSON on stdout')
+    .option('--no-report', 'skip rendering report.html, report.md and the charts')
     .action(async (flags: RunFlags) => {
       code = await runCommand(flags);
     });
@@ -226,6 +240,19 @@ export async function main(argv: string[]): Promise<number> {
   program.command('analyze <dir>').description('analyse a results folder again (complete or not) and print its summary').option('--json').action((dir: string, o: { json?: boolean }) => {
     code = analyzeCommand(dir, !!o.json);
   });
+
+  program
+    .command('report <dir>')
+    .description('render report.html, report.md, summary.json and the charts (SVG, PNG) of a results folder')
+    .option('--out <dir>', 'where to write the report (default: the results folder)')
+    .option('--format <list>', `comma-separated: ${REPORT_FORMATS.join(', ')}`, list)
+    .option('--slowdown-threshold <ratio>', 'det/nondet time ratio counted as "slower" (default 1.25)', num)
+    .action(async (dir: string, o: { out?: string; format?: string[]; slowdownThreshold?: number }) => {
+      const formats = o.format ? parseFormats(o.format) : undefined;
+      const { summary, files } = await renderReport(path.resolve(dir), { out: o.out, formats, slowdownThreshold: o.slowdownThreshold });
+      files.forEach((f) => process.stdout.write(`${f}\n`));
+      code = summary.complete ? EXIT.ok : EXIT.incomplete;
+    });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

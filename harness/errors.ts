@@ -36,5 +36,7 @@ export const message = {
   resultsSchema: (dir: string, got: unknown, want: number) =>
     `${dir} has results schema version ${JSON.stringify(got)}, this detbench reads version ${want}: use the detbench version that wrote it`,
   resultsCorrupt: (file: string, why: string) => `${file} cannot be read: ${why}`,
+  reportFormat: (got: string, known: readonly string[]) => `unknown report format "${got}": choose from ${list(known)}`,
+  slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
 };

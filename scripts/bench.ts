@@ -2,7 +2,8 @@
  * npm run bench — prints (never asserts) the numbers the core issue sets targets for:
  *   1. harness overhead on the standard suite: (wall − Σ backend compute) / wall, target ≤ 5%;
  *   2. diff throughput on two 100M-element float32 artifacts, target ≥ 3 GB/s of input;
- *   3. sha256 hashing of artifacts, target ≥ 1.5 GB/s.
+ *   3. sha256 hashing of artifacts, target ≥ 1.5 GB/s;
+ *   4. rendering the report of a 2,000-run results folder, target ≤ 10 s.
  * Timings on a shared 2-core machine are noisy: each figure is the median of several repetitions.
  *
  * Flags: --skip-suite (only 2 and 3), --suite-args "…" (extra `detbench run` flags, e.g. "--repeats 3").
@@ -16,6 +17,8 @@ import { diffFloat32 } from '../harness/diff.ts';
 import { isOk } from '../harness/protocol.ts';
 import { normalStream, tensorKey } from '../harness/rng.ts';
 import { loadResults, sha256 } from '../harness/store.ts';
+import { renderReport } from '../reports/index.ts';
+import { makeResults } from '../test/fixtures/results.ts';
 
 const argv = process.argv.slice(2);
 const skipSuite = argv.includes('--skip-suite');
@@ -79,6 +82,22 @@ function diffAndHash(): void {
   console.log(`3. sha256 of a ${(bytes.byteLength / GB).toFixed(1)} GB artifact: ${(bytes.byteLength / GB / s).toFixed(2)} GB/s (${s.toFixed(3)} s; target ≥ 1.5 GB/s)`);
 }
 
+async function reportRendering(): Promise<void> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-bench-report-'));
+  const workloads = ['mlp-train', 'conv-train', 'embedding-train', 'attention-infer', 'reduce-sum', 'matmul', 'dataparallel-train'];
+  // 7 workloads × 4 backends × 2 modes × 36 repeats = 2,016 runs of 10,000-element artifacts
+  const dir = makeResults(root, { workloads, backends: ['tfjs-cpu', 'tfjs-wasm', 'ort-cpu', 'tfjs-node'], repeats: 36, elements: 10_000 });
+  const runs = fs.readFileSync(path.join(dir, 'runs.jsonl'), 'utf8').trim().split('\n').length;
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    await renderReport(dir);
+    times.push((performance.now() - t0) / 1000);
+  }
+  console.log(`4. report (analysis + 6 charts as SVG and PNG + HTML + Markdown) of a ${runs}-run results folder: ${median(times).toFixed(2)} s median of 3 (target ≤ 10 s)`);
+}
+
 console.log(`detbench bench on ${os.cpus()[0]?.model} × ${os.cpus().length}, Node ${process.version}`);
 if (!skipSuite) suiteOverhead();
 diffAndHash();
+await reportRendering();

@@ -21,6 +21,9 @@ const detbench = (...args: string[]) => spawnSync(process.execPath, [bin, ...arg
 test('bad input: one clear line each, exit 2', () => {
   const malformed = path.join(out, 'bad.yaml');
   fs.writeFileSync(malformed, 'workloads: [matmul\n');
+  const truncated = path.join(out, 'truncated');
+  fs.mkdirSync(truncated);
+  fs.writeFileSync(path.join(truncated, 'manifest.json'), '{"schemaVersion": 1, "runId": "x", "sui');
   const cases: Array<[string[], string | RegExp]> = [
     [['run', '--backends', 'nope'], message.unknownBackend('nope', backendIds())],
     [['run', '--workloads', 'resnet'], message.unknownWorkload('resnet', WORKLOAD_IDS)],
@@ -29,6 +32,9 @@ test('bad input: one clear line each, exit 2', () => {
     [['run', '--suite', path.join(out, 'missing.yaml')], message.suiteNotFound(path.join(out, 'missing.yaml'))],
     [['analyze', path.join(out, 'nothing-here')], message.resultsMissing(path.join(out, 'nothing-here'))],
     [['frobnicate'], /unknown command 'frobnicate'/],
+    [['report', path.join(out, 'nothing-here')], message.resultsMissing(path.join(out, 'nothing-here'))],
+    [['report', truncated], new RegExp(`^${path.join(truncated, 'manifest.json')} cannot be read: `)],
+    [['report', truncated, '--format', 'pdf'], message.reportFormat('pdf', ['html', 'md', 'json', 'png'])],
   ];
   for (const [args, expected] of cases) {
     const r = detbench(...args, ...(args[0] === 'run' ? ['--out', out] : []));
@@ -55,7 +61,9 @@ test('a real run writes manifest, runs and artifacts and a summary; det is bitwi
   const r = detbench('run', '--backends', 'tfjs-cpu,ort-cpu', '--workloads', 'matmul,dataparallel-train', '--repeats', '5', '--out', out, '--json');
   assert.equal(r.status, 0, r.stderr);
   const { resultsDir, summary } = JSON.parse(r.stdout);
-  for (const f of ['manifest.json', 'runs.jsonl', 'complete.json', 'summary.json']) assert.ok(fs.existsSync(path.join(resultsDir, f)), f);
+  for (const f of ['manifest.json', 'runs.jsonl', 'complete.json', 'summary.json', 'report.html', 'report.md', 'charts/determinism-matrix.svg', 'charts/determinism-matrix.png']) {
+    assert.ok(fs.existsSync(path.join(resultsDir, f)), f);
+  }
   assert.ok(fs.readdirSync(path.join(resultsDir, 'artifacts')).length > 0);
   assert.equal(summary.complete, true);
   assert.equal(summary.verdict.reproducible, true);

@@ -1,0 +1,140 @@
+/**
+ * The self-contained HTML report: inline SVG charts, no script, no network at view time (the CSP
+ * allows nothing external and no script at all). Every string that comes from a results folder is
+ * escaped here, in one place.
+ */
+import type { Summary } from '../harness/analyze.js';
+import type { Manifest } from '../harness/store.js';
+import type { Chart } from './specs.js';
+import { matrixStatus, slowdownRows } from './specs.js';
+
+export const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
+export function escapeHtml(value: unknown): string {
+  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+const fmt = (x: number | null | undefined, digits = 3) => (x === null || x === undefined ? '–' : Number.isInteger(x) ? String(x) : x.toPrecision(digits));
+
+export interface RenderedChart extends Chart {
+  svg: string;
+  files: string[];
+}
+
+/** The verdict summary: what is reproducible here, what is not, what determinism costs. */
+export function verdictLines(summary: Summary, threshold: number): { reproducible: string[]; notReproducible: string[]; cost: string[] } {
+  const backends = [...new Set(summary.cells.map((c) => c.backend))];
+  const reproducible: string[] = [];
+  const notReproducible: string[] = [];
+  for (const b of backends) {
+    const det = summary.cells.filter((c) => c.backend === b && c.mode === 'det' && c.distinctDigests > 0);
+    const stable = det.filter((c) => c.verdict === 'bitwise-stable');
+    if (det.length) reproducible.push(`${b}: ${stable.length} of ${det.length} workload cells bit-for-bit identical across repeats with determinism on`);
+    for (const c of det.filter((x) => x.verdict !== 'bitwise-stable')) notReproducible.push(`${c.workload} on ${b} (${c.threads} thread(s)) is not reproducible even with determinism on: ${c.distinctDigests} distinct results, up to ${c.maxUlp} ULP apart`);
+    const varies = summary.cells.filter((c) => c.backend === b && c.mode === 'nondet' && c.verdict === 'unstable');
+    for (const c of varies) notReproducible.push(`without determinism, ${c.workload} on ${b} (${c.threads} thread(s)) gave ${c.distinctDigests} distinct results in ${c.runs.length} runs${c.withinTolerance ? ', all within tolerance' : ''}`);
+  }
+  for (const t of summary.threads.filter((x) => !x.bitwiseEqual)) notReproducible.push(`${t.workload} on ${t.backend}: ${t.baseThreads} and ${t.threads} threads give different bits (up to ${t.diff?.maxUlp ?? '?'} ULP)`);
+  for (const n of summary.negativeControls.filter((x) => !x.seen)) notReproducible.push(`the negative control ${n.workload} on ${n.backend} did not vary: this machine may hide nondeterminism, so stable verdicts are unconfirmed`);
+  const rows = slowdownRows(summary, threshold, false);
+  const cost: string[] = [];
+  for (const b of backends) {
+    const mine = rows.filter((r) => r.backend === b);
+    if (!mine.length) continue;
+    const ratios = mine.map((r) => r.ratio).sort((x, y) => x - y);
+    const slower = mine.filter((r) => r.verdict === 'slower than threshold').map((r) => r.workload);
+    const unsure = mine.filter((r) => r.verdict === 'inconclusive').length;
+    cost.push(
+      `${b}: det/nondet time ${fmt(ratios[0], 2)}× to ${fmt(ratios[ratios.length - 1], 2)}× (median ${fmt(ratios[Math.floor(ratios.length / 2)], 2)}×)` +
+        (slower.length ? `; slower than ${threshold}× for ${slower.join(', ')}` : '') +
+        (unsure ? `; ${unsure} cell(s) inconclusive at this many repeats` : ''),
+    );
+  }
+  return { reproducible, notReproducible, cost };
+}
+
+const list = (items: string[], empty: string) => (items.length ? `<ul>${items.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>` : `<p class="muted">${escapeHtml(empty)}</p>`);
+
+function environment(manifest: Manifest): string {
+  const env = manifest.environment;
+  const rows: Array<[string, unknown]> = [
+    ['run id', manifest.runId],
+    ['created', manifest.createdAt],
+    ['suite', `${manifest.suite.name} (${manifest.suite.source}), preset ${manifest.suite.preset}, ${manifest.suite.repeats} repeats, seed ${manifest.suite.seed}`],
+    ['Node.js / npm', `${env.node} / ${env.npm ?? 'unknown'}`],
+    ['OS', `${env.os.type} ${env.os.release} (${env.os.platform}/${env.os.arch})`],
+    ['CPU', `${env.cpu.model} × ${env.cpu.cores}`],
+    ['memory', `${(env.memoryBytes / 2 ** 30).toFixed(1)} GiB`],
+    ['git', `${env.git.commit ?? 'not a git checkout'}${env.git.dirty ? ' (dirty)' : ''}`],
+    ...Object.entries(env.packages).map(([k, v]): [string, unknown] => [k, v ?? 'not installed']),
+    ...Object.entries(env.env).map(([k, v]): [string, unknown] => [`$${k}`, v]),
+    ...Object.entries(manifest.backends).map(([k, a]): [string, unknown] => [`backend ${k}`, a.available ? `available ${a.version}${a.notes.length ? ` — ${a.notes.join('; ')}` : ''}` : `unavailable — ${a.reason}`]),
+  ];
+  return `<table class="env">${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>`;
+}
+
+function cellTable(summary: Summary): string {
+  const head = ['workload', 'backend', 'device', 'mode', 'threads', 'result', 'distinct', 'modal share', 'max ULP', 'max relL2', 'median compute ms', 'determinism', 'message'];
+  const rows = summary.cells.map((c) => [
+    c.workload, c.backend, c.device, c.mode, c.threads, matrixStatus(c), c.distinctDigests, c.modalShare === null ? '–' : `${Math.round(c.modalShare * 100)}%`,
+    c.maxUlp, fmt(c.maxRelL2), fmt(c.computeMs?.median), c.determinism?.summary ?? '', c.message ?? '',
+  ]);
+  return `<table class="cells"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>`;
+}
+
+export function renderHtml(manifest: Manifest, summary: Summary, rendered: RenderedChart[], threshold: number): string {
+  const v = verdictLines(summary, threshold);
+  const banner = summary.complete
+    ? ''
+    : `<div class="banner" id="incomplete">INCOMPLETE: ${escapeHtml(summary.recordedRuns)} of ${escapeHtml(summary.plannedRuns)} planned runs were recorded (the run was interrupted or killed). Verdicts below cover only what finished.</div>`;
+  const headline = `${summary.verdict.detStableCells} of ${summary.verdict.detCells} deterministic cells bit-for-bit reproducible`;
+  const warnings = summary.warnings.length ? `<div class="warnings"><h3>Warnings</h3>${list(summary.warnings, '')}</div>` : '';
+  const charts = rendered
+    .map(
+      (c) => `<figure id="chart-${escapeHtml(c.id)}" class="chart"><h2>${escapeHtml(c.title)}</h2><div class="svg">${c.svg}</div><figcaption>${escapeHtml(c.caption)}${
+        c.files.length ? ` <span class="files">(${c.files.map((f) => `<a href="${escapeHtml(f)}">${escapeHtml(f)}</a>`).join(', ')})</span>` : ''
+      }</figcaption></figure>`,
+    )
+    .join('\n');
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>detbench report ${escapeHtml(manifest.runId)}</title>
+<style>
+body { font-family: system-ui, 'DejaVu Sans', sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; }
+h1 { margin-bottom: 0.2rem; } .muted { color: #666; }
+.banner { background: #fdd; border: 2px solid #d73027; padding: 0.8rem; font-weight: bold; margin: 1rem 0; }
+.verdict { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 1rem; }
+.verdict section { background: #f7f7f7; padding: 0.6rem 1rem; border-radius: 6px; }
+.warnings { background: #fff6d5; padding: 0.4rem 1rem; border-radius: 6px; margin: 1rem 0; }
+figure.chart { margin: 2rem 0; } figure .svg { overflow-x: auto; } figcaption { color: #444; max-width: 60rem; }
+table { border-collapse: collapse; font-size: 0.85rem; } th, td { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
+table.env th { background: #f3f3f3; white-space: nowrap; } table.cells { width: 100%; } table.cells thead th { background: #eee; position: sticky; top: 0; }
+</style>
+</head>
+<body>
+<h1>detbench report</h1>
+<p class="muted">${escapeHtml(manifest.runId)} · ${escapeHtml(manifest.suite.name)} suite · ${escapeHtml(summary.recordedRuns)} runs</p>
+${banner}
+<h2 id="verdict">${escapeHtml(headline)}</h2>
+<div class="verdict">
+<section><h3>Reproducible here</h3>${list(v.reproducible, 'nothing ran with determinism on')}</section>
+<section><h3>Not reproducible</h3>${list(v.notReproducible, 'nothing: every deterministic cell gave identical bits, and every cell without determinism did too')}</section>
+<section><h3>What determinism costs</h3>${list(v.cost, 'no paired timings')}</section>
+</div>
+${summary.findings.length ? `<h3>Findings</h3>${list(summary.findings, '')}` : ''}
+${warnings}
+${charts}
+<h2>Every cell</h2>
+${cellTable(summary)}
+<h2>Environment</h2>
+${environment(manifest)}
+</body>
+</html>
+`;
+}

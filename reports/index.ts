@@ -1,0 +1,75 @@
+/**
+ * report: a results folder → report.html, report.md, summary.json and every chart as SVG and PNG.
+ * Reads the folder and nothing else (never a backend).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { analyze, type Summary } from '../harness/analyze.js';
+import { UsageError, message } from '../harness/errors.js';
+import { loadResults } from '../harness/store.js';
+import { renderHtml, type RenderedChart } from './html.js';
+import { renderMarkdown } from './markdown.js';
+import { toPng, toSvg } from './render.js';
+import { charts } from './specs.js';
+
+export const REPORT_FORMATS = ['html', 'md', 'json', 'png'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+export const isReportFormat = (x: string): x is ReportFormat => (REPORT_FORMATS as readonly string[]).includes(x);
+
+export interface ReportOptions {
+  /** Folder for the report files; the results folder itself by default. */
+  out?: string;
+  formats?: readonly ReportFormat[];
+  /** det/nondet time ratio above which determinism counts as "slower" (default 1.25). */
+  slowdownThreshold?: number;
+}
+
+export interface ReportResult {
+  summary: Summary;
+  files: string[];
+}
+
+/** Reports are derived data: written via a temporary file and rename, replacing an older report. */
+function write(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+export function parseFormats(list: string[]): ReportFormat[] {
+  for (const f of list) if (!isReportFormat(f)) throw new UsageError(message.reportFormat(f, REPORT_FORMATS));
+  return list as ReportFormat[];
+}
+
+export async function renderReport(resultsDir: string, options: ReportOptions = {}): Promise<ReportResult> {
+  const threshold = options.slowdownThreshold ?? 1.25;
+  if (!(threshold > 0)) throw new UsageError(message.slowdownThreshold(threshold));
+  const formats = new Set(options.formats ?? REPORT_FORMATS);
+  const results = loadResults(resultsDir);
+  const summary = analyze(results);
+  const out = path.resolve(options.out ?? resultsDir);
+  fs.mkdirSync(path.join(out, 'charts'), { recursive: true });
+  const files: string[] = [];
+  const emit = (name: string, data: string | Uint8Array) => {
+    write(path.join(out, name), data);
+    files.push(path.join(out, name));
+  };
+
+  const rendered: RenderedChart[] = [];
+  if (formats.has('html') || formats.has('png')) {
+    for (const chart of charts(summary, threshold)) {
+      const svg = await toSvg(chart.spec);
+      const chartFiles = [`charts/${chart.id}.svg`];
+      emit(chartFiles[0], svg);
+      if (formats.has('png')) {
+        chartFiles.push(`charts/${chart.id}.png`);
+        emit(chartFiles[1], toPng(svg));
+      }
+      rendered.push({ ...chart, svg, files: chartFiles });
+    }
+  }
+  if (formats.has('html')) emit('report.html', renderHtml(results.manifest, summary, rendered, threshold));
+  if (formats.has('md')) emit('report.md', renderMarkdown(results.manifest, summary, threshold) + '\n');
+  if (formats.has('json')) emit('summary.json', JSON.stringify(summary, null, 2) + '\n');
+  return { summary, files };
+}

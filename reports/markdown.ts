@@ -1,0 +1,42 @@
+/** The Markdown summary for a PR comment or a nightly log: a pure function of summary.json. */
+import type { CellSummary, Summary } from '../harness/analyze.js';
+import type { Manifest } from '../harness/store.js';
+import { verdictLines } from './html.js';
+import { matrixStatus } from './specs.js';
+
+/** Names from a results folder cannot break the table or smuggle HTML into a rendered comment. */
+export function escapeMarkdown(value: unknown): string {
+  return String(value ?? '').replace(/[&<>]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;' })[c]!).replace(/([|\\`*_[\]])/g, '\\$1').replace(/\n/g, ' ');
+}
+
+const cellText = (c: CellSummary | undefined) => (!c ? '–' : c.verdict === 'unstable' ? `${matrixStatus(c)} (${c.distinctDigests} distinct)` : matrixStatus(c));
+
+export function renderMarkdown(manifest: Manifest, summary: Summary, threshold: number): string {
+  const e = escapeMarkdown;
+  const v = verdictLines(summary, threshold);
+  const out: string[] = [];
+  out.push(`## detbench: ${summary.verdict.detStableCells} of ${summary.verdict.detCells} deterministic cells bit-for-bit reproducible`);
+  out.push('');
+  if (!summary.complete) out.push(`> **INCOMPLETE**: ${summary.recordedRuns} of ${summary.plannedRuns} planned runs recorded.`, '');
+  out.push(`Run \`${e(manifest.runId)}\`, suite ${e(manifest.suite.name)}, ${e(manifest.environment.cpu.model)} × ${manifest.environment.cpu.cores}, Node ${e(manifest.environment.node)}.`, '');
+  const section = (title: string, items: string[]) => {
+    if (!items.length) return;
+    out.push(`**${title}**`, '', ...items.map((i) => `- ${e(i)}`), '');
+  };
+  section('Reproducible here', v.reproducible);
+  section('Not reproducible', v.notReproducible);
+  section('What determinism costs', v.cost);
+  out.push('| workload | backend | threads | det | nondet | det/nondet time [95% CI] |', '|---|---|---|---|---|---|');
+  const groups = new Map<string, CellSummary[]>();
+  for (const c of summary.cells) groups.set(`${c.workload}|${c.backend}|${c.device}|${c.threads}`, [...(groups.get(`${c.workload}|${c.backend}|${c.device}|${c.threads}`) ?? []), c]);
+  for (const group of groups.values()) {
+    const [first] = group;
+    const m = summary.modes.find((x) => x.workload === first.workload && x.backend === first.backend && x.device === first.device && x.threads === first.threads);
+    const s = m?.slowdown;
+    out.push(`| ${e(first.workload)} | ${e(first.backend)} | ${first.threads} | ${e(cellText(group.find((c) => c.mode === 'det')))} | ${e(cellText(group.find((c) => c.mode === 'nondet')))} | ${s ? `${s.ratio.toFixed(2)}× [${s.low.toFixed(2)}, ${s.high.toFixed(2)}]` : '–'} |`);
+  }
+  out.push('');
+  section('Findings', summary.findings);
+  section('Warnings', summary.warnings);
+  return out.join('\n');
+}

@@ -1,0 +1,286 @@
+/**
+ * The report's charts as vega-lite specs: pure functions of summary.json. Each chart comes with one
+ * sentence on how to read it (shown under the chart in the HTML report).
+ */
+import type { TopLevelSpec } from 'vega-lite';
+import type { CellSummary, Summary } from '../harness/analyze.js';
+import { ULP_BUCKETS } from '../harness/diff.js';
+
+export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+
+export const STATUSES = ['bitwise stable', 'within tolerance', 'unstable', 'unsupported', 'error', 'no data'] as const;
+export type MatrixStatus = (typeof STATUSES)[number];
+const STATUS_COLORS = ['#1a9850', '#a6d96a', '#d73027', '#bdbdbd', '#542788', '#f0f0f0'];
+
+export interface Chart {
+  id: string;
+  title: string;
+  /** How to read it, in one sentence. */
+  caption: string;
+  spec: TopLevelSpec;
+}
+
+const label = (c: { backend: string; threads: number }, multiThread: boolean) => (multiThread ? `${c.backend} ×${c.threads}` : c.backend);
+
+export function matrixStatus(c: CellSummary): MatrixStatus {
+  switch (c.verdict) {
+    case 'bitwise-stable':
+      return 'bitwise stable';
+    case 'unstable':
+      return c.withinTolerance ? 'within tolerance' : 'unstable';
+    case 'unsupported':
+    case 'unavailable':
+      return 'unsupported';
+    case 'failed':
+      return 'error';
+    default:
+      return 'no data';
+  }
+}
+
+/** A chart with nothing to show still renders one text mark saying so. */
+function empty(text: string): TopLevelSpec {
+  return { $schema: SCHEMA, data: { values: [{ text }] }, mark: { type: 'text', fontSize: 13, color: '#555' }, encoding: { text: { field: 'text' } }, width: 400, height: 40 };
+}
+
+function determinismMatrix(summary: Summary, multiThread: boolean): Chart {
+  const values = summary.cells.map((c) => ({
+    workload: c.workload,
+    backend: label(c, multiThread),
+    mode: c.mode,
+    status: matrixStatus(c),
+    distinct: c.distinctDigests > 0 ? String(c.distinctDigests) : '',
+  }));
+  return {
+    id: 'determinism-matrix',
+    title: 'Determinism matrix',
+    caption: 'Each square is one workload on one backend: green is bit-for-bit identical across repeats, light green differs only within the workload tolerance, red differs beyond it; the number is how many distinct results the repeats gave.',
+    spec: {
+      $schema: SCHEMA,
+      data: { values },
+      facet: { column: { field: 'mode', type: 'nominal', title: 'mode', sort: ['det', 'nondet'] } },
+      spec: {
+        width: { step: 90 },
+        height: { step: 28 },
+        encoding: {
+          x: { field: 'backend', type: 'nominal', title: null, axis: { labelAngle: -30 } },
+          y: { field: 'workload', type: 'nominal', title: null },
+        },
+        layer: [
+          {
+            mark: { type: 'rect', stroke: 'white', strokeWidth: 2 },
+            encoding: {
+              color: { field: 'status', type: 'nominal', scale: { domain: [...STATUSES], range: STATUS_COLORS }, title: 'result' },
+            },
+          },
+          { mark: { type: 'text', fontSize: 12 }, encoding: { text: { field: 'distinct' }, color: { value: '#111' } } },
+        ],
+      },
+    },
+  };
+}
+
+function variance(summary: Summary, multiThread: boolean): Chart {
+  const values = summary.cells.flatMap((c) => {
+    const modal = c.runs.find((r) => r.diff === null);
+    if (!modal) return [];
+    const metric = (r: { loss: number | null; outputL2: number }) => r.loss ?? r.outputL2;
+    const ref = metric(modal);
+    return c.runs.map((r) => ({
+      workload: c.workload,
+      backend: label(c, multiThread),
+      mode: c.mode,
+      deviation: ref === 0 ? metric(r) - ref : (metric(r) - ref) / Math.abs(ref),
+      ulp: r.diff?.maxUlp ?? 0,
+      metric: c.runs[0].loss !== null ? 'final loss' : 'output L2 norm',
+    }));
+  });
+  if (values.length === 0) return { id: 'variance', title: 'Run-to-run variance', caption: 'No successful runs to show.', spec: empty('no successful runs') };
+  const panel = (field: 'deviation' | 'ulp', title: string) => ({
+    width: 260,
+    height: { step: 14 },
+    mark: { type: 'tick' as const, thickness: 2 },
+    encoding: {
+      x: { field, type: 'quantitative' as const, title, scale: { type: 'symlog' as const }, axis: { format: '.2~g', labelOverlap: true } },
+      y: { field: 'backend', type: 'nominal' as const, title: null },
+      yOffset: { field: 'mode', type: 'nominal' as const, sort: ['det', 'nondet'] },
+      color: { field: 'mode', type: 'nominal' as const, scale: { domain: ['det', 'nondet'], range: ['#2166ac', '#f4a582'] } },
+    },
+  });
+  return {
+    id: 'variance',
+    title: 'Run-to-run variance',
+    caption: 'One tick per repeat: left, how far its final loss (or output norm) lies from the most common run, relative; right, its largest element-wise distance from that run in ULPs. Ticks at 0 mean identical runs.',
+    spec: {
+      $schema: SCHEMA,
+      data: { values },
+      hconcat: [panel('deviation', 'relative deviation from the modal run'), panel('ulp', 'max ULP distance to the modal run')].map((spec) => ({
+        facet: { row: { field: 'workload', type: 'nominal' as const, title: null, header: { labelAngle: 0, labelAlign: 'left' as const } } },
+        spec,
+      })),
+    },
+  };
+}
+
+export function slowdownRows(summary: Summary, threshold: number, multiThread: boolean) {
+  return summary.modes
+    .filter((m) => m.slowdown)
+    .map((m) => {
+      const s = m.slowdown!;
+      const verdict = s.low > threshold ? 'slower than threshold' : s.high < threshold ? 'within threshold' : 'inconclusive';
+      return { workload: m.workload, backend: label(m, multiThread), ratio: s.ratio, low: s.low, high: s.high, verdict };
+    });
+}
+
+function slowdown(summary: Summary, threshold: number, multiThread: boolean): Chart {
+  const values = slowdownRows(summary, threshold, multiThread);
+  const caption = `Median det/nondet compute-time ratio per backend and workload with its bootstrap 95% CI; the black line is 1.0 (no cost), the dashed line your threshold (${threshold}×); a CI that straddles the threshold is inconclusive.`;
+  if (values.length === 0) return { id: 'slowdown', title: 'Cost of determinism', caption, spec: empty('no paired det/nondet timings') };
+  return {
+    id: 'slowdown',
+    title: 'Cost of determinism',
+    caption,
+    spec: {
+      $schema: SCHEMA,
+      data: { values },
+      facet: { row: { field: 'workload', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left' } } },
+      spec: {
+        width: 360,
+        height: { step: 18 },
+        layer: [
+          {
+            mark: { type: 'rule' },
+            encoding: { y: { field: 'backend', type: 'nominal', title: null }, x: { field: 'low', type: 'quantitative', title: 'det / nondet time (log)', scale: { type: 'log' } }, x2: { field: 'high' } },
+          },
+          {
+            mark: { type: 'point', filled: true, size: 60 },
+            encoding: {
+              y: { field: 'backend', type: 'nominal' },
+              x: { field: 'ratio', type: 'quantitative' },
+              color: { field: 'verdict', type: 'nominal', scale: { domain: ['within threshold', 'inconclusive', 'slower than threshold'], range: ['#1a9850', '#fdae61', '#d73027'] }, legend: { labelLimit: 240 } },
+              shape: { field: 'verdict', type: 'nominal', scale: { domain: ['within threshold', 'inconclusive', 'slower than threshold'], range: ['circle', 'diamond', 'square'] } },
+            },
+          },
+          { mark: { type: 'rule', color: 'black' }, encoding: { x: { datum: 1, type: 'quantitative' } } },
+          { mark: { type: 'rule', color: '#d73027', strokeDash: [4, 3] }, encoding: { x: { datum: threshold, type: 'quantitative' } } },
+        ],
+      },
+    } as TopLevelSpec,
+  };
+}
+
+export const bucketLabel = (k: number) => (k === 0 ? '0' : k === 1 ? '1' : `${2 ** (k - 1)}–${2 ** k - 1}`);
+
+function ulpHistogram(summary: Summary, multiThread: boolean): Chart {
+  const counts = new Map<string, { workload: string; backend: string; bucket: number; count: number }>();
+  for (const c of summary.cells) {
+    for (const r of c.runs) {
+      r.diff?.ulpHistogram.forEach((n, k) => {
+        if (n === 0) return;
+        const key = `${c.workload}|${label(c, multiThread)}|${k}`;
+        const entry = counts.get(key) ?? { workload: c.workload, backend: label(c, multiThread), bucket: k, count: 0 };
+        entry.count += n;
+        counts.set(key, entry);
+      });
+    }
+  }
+  const values = [...counts.values()].map((v) => ({ ...v, range: bucketLabel(v.bucket) }));
+  const caption = 'For runs that differ from their cell’s most common run: how many elements lie 0 (±0), 1, 2–3, 4–7 … ULPs apart. Mass near 1 ULP is rounding-order noise; far right means results that really diverged.';
+  if (values.length === 0) return { id: 'ulp-histogram', title: 'ULP distances of differing runs', caption, spec: empty('no run differed from its modal run: nothing to histogram') };
+  return {
+    id: 'ulp-histogram',
+    title: 'ULP distances of differing runs',
+    caption,
+    spec: {
+      $schema: SCHEMA,
+      data: { values },
+      facet: { row: { field: 'workload', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left' } } },
+      spec: {
+        width: 420,
+        height: 90,
+        mark: { type: 'bar' },
+        encoding: {
+          x: { field: 'range', type: 'ordinal', title: 'ULP distance', sort: Array.from({ length: ULP_BUCKETS }, (_, k) => bucketLabel(k)) },
+          y: { field: 'count', type: 'quantitative', title: 'elements', scale: { type: 'symlog' } },
+          color: { field: 'backend', type: 'nominal' },
+          xOffset: { field: 'backend', type: 'nominal' },
+        },
+      },
+    } as TopLevelSpec,
+  };
+}
+
+function crossBackend(summary: Summary): Chart {
+  const values = summary.crossBackend
+    .filter((x) => x.diff)
+    .flatMap((x) => [
+      { workload: x.workload, backend: `${x.backend} vs ${x.reference}`, measure: 'max ULP', value: x.diff!.maxUlp, status: x.status },
+      { workload: x.workload, backend: `${x.backend} vs ${x.reference}`, measure: 'relative L2', value: x.diff!.relL2 ?? 0, status: x.status },
+    ]);
+  const caption = 'Each backend’s deterministic result against the reference backend’s: the largest element-wise distance in ULPs and the relative L2 norm of the difference; red bars exceed the workload’s tolerance.';
+  if (values.length === 0) return { id: 'cross-backend', title: 'Across backends', caption, spec: empty('fewer than two backends produced det results') };
+  return {
+    id: 'cross-backend',
+    title: 'Across backends',
+    caption,
+    spec: {
+      $schema: SCHEMA,
+      data: { values },
+      facet: { column: { field: 'measure', type: 'nominal', title: null }, row: { field: 'workload', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left' } } },
+      spec: {
+        width: 220,
+        height: { step: 16 },
+        mark: { type: 'bar' },
+        encoding: {
+          y: { field: 'backend', type: 'nominal', title: null },
+          x: { field: 'value', type: 'quantitative', title: null, scale: { type: 'symlog' }, axis: { format: '.2~g', labelOverlap: true } },
+          color: { field: 'status', type: 'nominal', scale: { domain: ['bitwise-equal', 'within-tolerance', 'outside-tolerance'], range: ['#1a9850', '#a6d96a', '#d73027'] } },
+        },
+      },
+      resolve: { scale: { x: 'independent' } },
+    } as TopLevelSpec,
+  };
+}
+
+function threadInvariance(summary: Summary): Chart {
+  const values = summary.threads.map((t) => ({
+    workload: t.workload,
+    backend: t.backend,
+    comparison: `${t.baseThreads} vs ${t.threads} threads`,
+    result: t.bitwiseEqual ? 'bitwise equal' : 'differ',
+    label: t.bitwiseEqual ? '=' : `≤${t.diff?.maxUlp ?? '?'} ULP`,
+  }));
+  const caption = 'Deterministic results at the lowest thread count against each other thread count: green means a machine with more cores gets the same bits.';
+  if (values.length === 0) return { id: 'threads', title: 'Thread-count invariance', caption, spec: empty('no backend ran at more than one thread count') };
+  return {
+    id: 'threads',
+    title: 'Thread-count invariance',
+    caption,
+    spec: {
+      $schema: SCHEMA,
+      data: { values },
+      width: { step: 120 },
+      height: { step: 26 },
+      encoding: {
+        x: { field: 'backend', type: 'nominal', title: null },
+        y: { field: 'workload', type: 'nominal', title: null },
+      },
+      layer: [
+        { mark: { type: 'rect', stroke: 'white', strokeWidth: 2 }, encoding: { color: { field: 'result', type: 'nominal', scale: { domain: ['bitwise equal', 'differ'], range: ['#1a9850', '#d73027'] } } } },
+        { mark: { type: 'text', fontSize: 11 }, encoding: { text: { field: 'label' } } },
+      ],
+    },
+  };
+}
+
+export function charts(summary: Summary, slowdownThreshold: number): Chart[] {
+  const multiThread = new Set(summary.cells.map((c) => c.threads)).size > 1;
+  return [
+    determinismMatrix(summary, multiThread),
+    variance(summary, multiThread),
+    slowdown(summary, slowdownThreshold, multiThread),
+    ulpHistogram(summary, multiThread),
+    crossBackend(summary),
+    threadInvariance(summary),
+  ];
+}
