@@ -20,6 +20,9 @@ export interface Chart {
   spec: TopLevelSpec;
 }
 
+/** One row of small multiples per workload, its name on the left. */
+const byWorkload = { row: { field: 'workload', type: 'nominal' as const, title: null, header: { labelAngle: 0, labelAlign: 'left' as const } } };
+
 const label = (c: { backend: string; threads: number }, multiThread: boolean) => (multiThread ? `${c.backend} ×${c.threads}` : c.backend);
 
 export function matrixStatus(c: CellSummary): MatrixStatus {
@@ -41,6 +44,12 @@ export function matrixStatus(c: CellSummary): MatrixStatus {
 /** A chart with nothing to show still renders one text mark saying so. */
 function empty(text: string): TopLevelSpec {
   return { $schema: SCHEMA, data: { values: [{ text }] }, mark: { type: 'text', fontSize: 13, color: '#555' }, encoding: { text: { field: 'text' } }, width: 400, height: 40 };
+}
+
+/** A faceted chart of `values`, or the `none` sentence when there are no values. */
+function chart(id: string, title: string, caption: string, values: object[], none: string, body: Record<string, unknown>): Chart {
+  const spec = values.length ? ({ $schema: SCHEMA, data: { values }, ...body } as TopLevelSpec) : empty(none);
+  return { id, title, caption, spec };
 }
 
 function determinismMatrix(summary: Summary, multiThread: boolean): Chart {
@@ -115,7 +124,7 @@ function variance(summary: Summary, multiThread: boolean): Chart {
       $schema: SCHEMA,
       data: { values },
       hconcat: [panel('deviation', 'relative deviation from the modal run'), panel('ulp', 'max ULP distance to the modal run')].map((spec) => ({
-        facet: { row: { field: 'workload', type: 'nominal' as const, title: null, header: { labelAngle: 0, labelAlign: 'left' as const } } },
+        facet: byWorkload,
         spec,
       })),
     },
@@ -135,38 +144,30 @@ export function slowdownRows(summary: Summary, threshold: number, multiThread: b
 function slowdown(summary: Summary, threshold: number, multiThread: boolean): Chart {
   const values = slowdownRows(summary, threshold, multiThread);
   const caption = `Median det/nondet compute-time ratio per backend and workload with its bootstrap 95% CI; the black line is 1.0 (no cost), the dashed line your threshold (${threshold}×); a CI that straddles the threshold is inconclusive.`;
-  if (values.length === 0) return { id: 'slowdown', title: 'Cost of determinism', caption, spec: empty('no paired det/nondet timings') };
-  return {
-    id: 'slowdown',
-    title: 'Cost of determinism',
-    caption,
+  return chart('slowdown', 'Cost of determinism', caption, values, 'no paired det/nondet timings', {
+    facet: byWorkload,
     spec: {
-      $schema: SCHEMA,
-      data: { values },
-      facet: { row: { field: 'workload', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left' } } },
-      spec: {
-        width: 360,
-        height: { step: 18 },
-        layer: [
-          {
-            mark: { type: 'rule' },
-            encoding: { y: { field: 'backend', type: 'nominal', title: null }, x: { field: 'low', type: 'quantitative', title: 'det / nondet time (log)', scale: { type: 'log' } }, x2: { field: 'high' } },
+      width: 360,
+      height: { step: 18 },
+      layer: [
+        {
+          mark: { type: 'rule' },
+          encoding: { y: { field: 'backend', type: 'nominal', title: null }, x: { field: 'low', type: 'quantitative', title: 'det / nondet time (log)', scale: { type: 'log' } }, x2: { field: 'high' } },
+        },
+        {
+          mark: { type: 'point', filled: true, size: 60 },
+          encoding: {
+            y: { field: 'backend', type: 'nominal' },
+            x: { field: 'ratio', type: 'quantitative' },
+            color: { field: 'verdict', type: 'nominal', scale: { domain: ['within threshold', 'inconclusive', 'slower than threshold'], range: ['#1a9850', '#fdae61', '#d73027'] }, legend: { labelLimit: 240 } },
+            shape: { field: 'verdict', type: 'nominal', scale: { domain: ['within threshold', 'inconclusive', 'slower than threshold'], range: ['circle', 'diamond', 'square'] } },
           },
-          {
-            mark: { type: 'point', filled: true, size: 60 },
-            encoding: {
-              y: { field: 'backend', type: 'nominal' },
-              x: { field: 'ratio', type: 'quantitative' },
-              color: { field: 'verdict', type: 'nominal', scale: { domain: ['within threshold', 'inconclusive', 'slower than threshold'], range: ['#1a9850', '#fdae61', '#d73027'] }, legend: { labelLimit: 240 } },
-              shape: { field: 'verdict', type: 'nominal', scale: { domain: ['within threshold', 'inconclusive', 'slower than threshold'], range: ['circle', 'diamond', 'square'] } },
-            },
-          },
-          { mark: { type: 'rule', color: 'black' }, encoding: { x: { datum: 1, type: 'quantitative' } } },
-          { mark: { type: 'rule', color: '#d73027', strokeDash: [4, 3] }, encoding: { x: { datum: threshold, type: 'quantitative' } } },
-        ],
-      },
-    } as TopLevelSpec,
-  };
+        },
+        { mark: { type: 'rule', color: 'black' }, encoding: { x: { datum: 1, type: 'quantitative' } } },
+        { mark: { type: 'rule', color: '#d73027', strokeDash: [4, 3] }, encoding: { x: { datum: threshold, type: 'quantitative' } } },
+      ],
+    },
+  });
 }
 
 export const bucketLabel = (k: number) => (k === 0 ? '0' : k === 1 ? '1' : `${2 ** (k - 1)}–${2 ** k - 1}`);
@@ -186,28 +187,20 @@ function ulpHistogram(summary: Summary, multiThread: boolean): Chart {
   }
   const values = [...counts.values()].map((v) => ({ ...v, range: bucketLabel(v.bucket) }));
   const caption = 'For runs that differ from their cell’s most common run: how many elements lie 0 (±0), 1, 2–3, 4–7 … ULPs apart. Mass near 1 ULP is rounding-order noise; far right means results that really diverged.';
-  if (values.length === 0) return { id: 'ulp-histogram', title: 'ULP distances of differing runs', caption, spec: empty('no run differed from its modal run: nothing to histogram') };
-  return {
-    id: 'ulp-histogram',
-    title: 'ULP distances of differing runs',
-    caption,
+  return chart('ulp-histogram', 'ULP distances of differing runs', caption, values, 'no run differed from its modal run: nothing to histogram', {
+    facet: byWorkload,
     spec: {
-      $schema: SCHEMA,
-      data: { values },
-      facet: { row: { field: 'workload', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left' } } },
-      spec: {
-        width: 420,
-        height: 90,
-        mark: { type: 'bar' },
-        encoding: {
-          x: { field: 'range', type: 'ordinal', title: 'ULP distance', sort: Array.from({ length: ULP_BUCKETS }, (_, k) => bucketLabel(k)) },
-          y: { field: 'count', type: 'quantitative', title: 'elements', scale: { type: 'symlog' } },
-          color: { field: 'backend', type: 'nominal' },
-          xOffset: { field: 'backend', type: 'nominal' },
-        },
+      width: 420,
+      height: 90,
+      mark: { type: 'bar' },
+      encoding: {
+        x: { field: 'range', type: 'ordinal', title: 'ULP distance', sort: Array.from({ length: ULP_BUCKETS }, (_, k) => bucketLabel(k)) },
+        y: { field: 'count', type: 'quantitative', title: 'elements', scale: { type: 'symlog' } },
+        color: { field: 'backend', type: 'nominal' },
+        xOffset: { field: 'backend', type: 'nominal' },
       },
-    } as TopLevelSpec,
-  };
+    },
+  });
 }
 
 function crossBackend(summary: Summary): Chart {
@@ -218,28 +211,20 @@ function crossBackend(summary: Summary): Chart {
       { workload: x.workload, backend: `${x.backend} vs ${x.reference}`, measure: 'relative L2', value: x.diff!.relL2 ?? 0, status: x.status },
     ]);
   const caption = 'Each backend’s deterministic result against the reference backend’s: the largest element-wise distance in ULPs and the relative L2 norm of the difference; red bars exceed the workload’s tolerance.';
-  if (values.length === 0) return { id: 'cross-backend', title: 'Across backends', caption, spec: empty('fewer than two backends produced det results') };
-  return {
-    id: 'cross-backend',
-    title: 'Across backends',
-    caption,
+  return chart('cross-backend', 'Across backends', caption, values, 'fewer than two backends produced det results', {
+    facet: { column: { field: 'measure', type: 'nominal', title: null }, ...byWorkload },
     spec: {
-      $schema: SCHEMA,
-      data: { values },
-      facet: { column: { field: 'measure', type: 'nominal', title: null }, row: { field: 'workload', type: 'nominal', title: null, header: { labelAngle: 0, labelAlign: 'left' } } },
-      spec: {
-        width: 220,
-        height: { step: 16 },
-        mark: { type: 'bar' },
-        encoding: {
-          y: { field: 'backend', type: 'nominal', title: null },
-          x: { field: 'value', type: 'quantitative', title: null, scale: { type: 'symlog' }, axis: { format: '.2~g', labelOverlap: true } },
-          color: { field: 'status', type: 'nominal', scale: { domain: ['bitwise-equal', 'within-tolerance', 'outside-tolerance'], range: ['#1a9850', '#a6d96a', '#d73027'] } },
-        },
+      width: 220,
+      height: { step: 16 },
+      mark: { type: 'bar' },
+      encoding: {
+        y: { field: 'backend', type: 'nominal', title: null },
+        x: { field: 'value', type: 'quantitative', title: null, scale: { type: 'symlog' }, axis: { format: '.2~g', labelOverlap: true } },
+        color: { field: 'status', type: 'nominal', scale: { domain: ['bitwise-equal', 'within-tolerance', 'outside-tolerance'], range: ['#1a9850', '#a6d96a', '#d73027'] } },
       },
-      resolve: { scale: { x: 'independent' } },
-    } as TopLevelSpec,
-  };
+    },
+    resolve: { scale: { x: 'independent' } },
+  });
 }
 
 function threadInvariance(summary: Summary): Chart {
@@ -251,26 +236,18 @@ function threadInvariance(summary: Summary): Chart {
     label: t.bitwiseEqual ? '=' : `≤${t.diff?.maxUlp ?? '?'} ULP`,
   }));
   const caption = 'Deterministic results at the lowest thread count against each other thread count: green means a machine with more cores gets the same bits.';
-  if (values.length === 0) return { id: 'threads', title: 'Thread-count invariance', caption, spec: empty('no backend ran at more than one thread count') };
-  return {
-    id: 'threads',
-    title: 'Thread-count invariance',
-    caption,
-    spec: {
-      $schema: SCHEMA,
-      data: { values },
-      width: { step: 120 },
-      height: { step: 26 },
-      encoding: {
-        x: { field: 'backend', type: 'nominal', title: null },
-        y: { field: 'workload', type: 'nominal', title: null },
-      },
-      layer: [
-        { mark: { type: 'rect', stroke: 'white', strokeWidth: 2 }, encoding: { color: { field: 'result', type: 'nominal', scale: { domain: ['bitwise equal', 'differ'], range: ['#1a9850', '#d73027'] } } } },
-        { mark: { type: 'text', fontSize: 11 }, encoding: { text: { field: 'label' } } },
-      ],
+  return chart('threads', 'Thread-count invariance', caption, values, 'no backend ran at more than one thread count', {
+    width: { step: 120 },
+    height: { step: 26 },
+    encoding: {
+      x: { field: 'backend', type: 'nominal', title: null },
+      y: { field: 'workload', type: 'nominal', title: null },
     },
-  };
+    layer: [
+      { mark: { type: 'rect', stroke: 'white', strokeWidth: 2 }, encoding: { color: { field: 'result', type: 'nominal', scale: { domain: ['bitwise equal', 'differ'], range: ['#1a9850', '#d73027'] } } } },
+      { mark: { type: 'text', fontSize: 11 }, encoding: { text: { field: 'label' } } },
+    ],
+  });
 }
 
 export function charts(summary: Summary, slowdownThreshold: number): Chart[] {

@@ -7,7 +7,8 @@ import type * as tfcore from '@tensorflow/tfjs-core';
 import { paramShapes } from '../../workloads/params.js';
 import { byName } from '../../workloads/inputs.js';
 import type { InferSpec, Layer, NamedTensor, ResolvedWorkload, TrainSpec } from '../../workloads/types.js';
-import type { Execution, GradientFn, Program } from './types.js';
+import type { DeterminismRecord } from '../protocol.js';
+import type { Execution, GradientFn, Program, Session } from './types.js';
 import { UnsupportedOpError } from './types.js';
 
 export type Tf = typeof tfcore;
@@ -191,5 +192,30 @@ export function tfjsGradients(tf: Tf, spec: TrainSpec): GradientFn {
     } finally {
       [xt, yt, ...params].forEach((t) => t.dispose());
     }
+  };
+}
+
+/**
+ * A session on one tfjs backend. Several tfjs backends can share a worker (tfjs keeps one global
+ * engine), so each call first switches the engine to this session's backend.
+ */
+export async function tfjsSession(tf: Tf, backendName: string, determinism: (tf: Tf) => Promise<DeterminismRecord>): Promise<Session> {
+  const use = async () => {
+    await tf.setBackend(backendName);
+    await tf.ready();
+  };
+  await use();
+  return {
+    determinism: await determinism(tf),
+    warnings: [],
+    async prepare(workload, inputs) {
+      await use();
+      return compileTfjs(tf, workload, inputs);
+    },
+    async gradients(spec) {
+      await use();
+      return tfjsGradients(tf, spec);
+    },
+    async close() {},
   };
 }

@@ -1,6 +1,5 @@
-import type { DeterminismRecord } from '../protocol.js';
 import type { WorkloadSpec } from '../../workloads/types.js';
-import { compileTfjs, packageVersion, quiet, registerGradients, tfjsGradients, type Tf } from './tfjs-common.js';
+import { packageVersion, quiet, registerGradients, tfjsSession, type Tf } from './tfjs-common.js';
 import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
 
 async function loadTf(): Promise<Tf> {
@@ -32,30 +31,11 @@ export const tfjsCpu: Backend = {
     return { ok: true };
   },
   async open(options: SessionOptions): Promise<Session> {
-    const tf = await loadTf();
-    const determinism: DeterminismRecord = {
+    return tfjsSession(await loadTf(), 'cpu', async () => ({
       mode: options.mode,
       control: 'uncontrolled',
       switches: [],
       summary: 'tfjs-backend-cpu has no determinism switch; its kernels are single-threaded JavaScript, so det and nondet run the same code',
-    };
-    const use = async () => {
-      await tf.setBackend('cpu');
-      await tf.ready();
-    };
-    await use();
-    return {
-      determinism,
-      warnings: [],
-      async prepare(workload, inputs) {
-        await use();
-        return compileTfjs(tf, workload, inputs);
-      },
-      async gradients(spec) {
-        await use();
-        return tfjsGradients(tf, spec);
-      },
-      async close() {},
-    };
+    }));
   },
 };

@@ -1,6 +1,5 @@
-import type { DeterminismRecord } from '../protocol.js';
 import type { WorkloadSpec } from '../../workloads/types.js';
-import { compileTfjs, packageVersion, quiet, registerGradients, tfjsGradients, type Tf } from './tfjs-common.js';
+import { packageVersion, quiet, registerGradients, tfjsSession, type Tf } from './tfjs-common.js';
 import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
 
 async function loadTf(): Promise<{ tf: Tf; wasm: typeof import('@tensorflow/tfjs-backend-wasm') }> {
@@ -45,30 +44,14 @@ export const tfjsWasm: Backend = {
   },
   async open(options: SessionOptions): Promise<Session> {
     const { tf } = await loadTf();
-    const use = async () => {
-      await tf.setBackend('wasm');
-      await tf.ready();
-    };
-    await use();
-    const multithread = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
-    const determinism: DeterminismRecord = {
-      mode: options.mode,
-      control: 'uncontrolled',
-      switches: [],
-      summary: `tfjs-backend-wasm has no determinism switch; this platform runs its ${multithread ? 'multithreaded' : 'single-threaded'} build`,
-    };
-    return {
-      determinism,
-      warnings: [],
-      async prepare(workload, inputs) {
-        await use();
-        return compileTfjs(tf, workload, inputs);
-      },
-      async gradients(spec) {
-        await use();
-        return tfjsGradients(tf, spec);
-      },
-      async close() {},
-    };
+    return tfjsSession(tf, 'wasm', async () => {
+      const multithread = Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT'));
+      return {
+        mode: options.mode,
+        control: 'uncontrolled',
+        switches: [],
+        summary: `tfjs-backend-wasm has no determinism switch; this platform runs its ${multithread ? 'multithreaded' : 'single-threaded'} build`,
+      };
+    });
   },
 };
