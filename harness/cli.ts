@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { analyze, type Summary } from './analyze.js';
+import { hardwareKey, latestBaseline, listBaselines, saveBaseline } from './baselines.js';
+import { compare, comparisonText } from './compare.js';
 import { BACKENDS, loadPlugins } from './backends/index.js';
 import type { Availability } from './backends/types.js';
 import { loadSuite, resolveSuite, type ResolvedSuite, type SuiteInput } from './config.js';
@@ -252,6 +254,48 @@ export async function main(argv: string[]): Promise<number> {
       const { summary, files } = await renderReport(path.resolve(dir), { out: o.out, formats, slowdownThreshold: o.slowdownThreshold });
       files.forEach((f) => process.stdout.write(`${f}\n`));
       code = summary.complete ? EXIT.ok : EXIT.incomplete;
+    });
+
+  program
+    .command('compare <baseline> <current>')
+    .description('compare a results folder (or saved baseline) with another: exit 0 no regression, 1 regression, 2 bad input, 3 inconclusive')
+    .option('--slowdown-threshold <ratio>', 'a time ratio counts as slower only when its whole 95% CI is above this (default 1.25)', num)
+    .option('--json', 'print the comparison as JSON')
+    .action((baseline: string, current: string, o: { slowdownThreshold?: number; json?: boolean }) => {
+      const result = compare(path.resolve(baseline), path.resolve(current), o.slowdownThreshold ?? 1.25);
+      process.stdout.write((o.json ? JSON.stringify(result, null, 2) : comparisonText(result)) + '\n');
+      code = result.exitCode;
+    });
+
+  const baseline = program.command('baseline').description('save and find baselines (by summary hash, per hardware) for nightly comparisons');
+  const baselineDir = (o: { dir?: string }) => path.resolve(o.dir ?? path.join('results', 'baselines'));
+  baseline
+    .command('save <results>')
+    .description('store a finished run as a baseline of this hardware')
+    .option('--dir <dir>', 'baselines folder (default results/baselines)')
+    .action((results: string, o: { dir?: string }) => {
+      const { entry, created } = saveBaseline(path.resolve(results), baselineDir(o));
+      process.stdout.write(`${created ? 'saved' : 'already saved'}: ${entry.dir}\n`);
+    });
+  baseline
+    .command('list')
+    .description('list saved baselines, oldest first')
+    .option('--dir <dir>', 'baselines folder (default results/baselines)')
+    .option('--json')
+    .action((o: { dir?: string; json?: boolean }) => {
+      const entries = listBaselines(baselineDir(o));
+      if (o.json) process.stdout.write(JSON.stringify(entries, null, 2) + '\n');
+      else for (const e of entries) process.stdout.write(`${e.savedAt}  ${e.hardware}  ${e.hash}  run ${e.runId}  git ${e.gitCommit ?? '-'}\n    ${e.dir}\n`);
+    });
+  baseline
+    .command('latest')
+    .description("print the path of this machine's newest baseline (exit 2 when there is none)")
+    .option('--dir <dir>', 'baselines folder (default results/baselines)')
+    .action((o: { dir?: string }) => {
+      const hardware = hardwareKey(fingerprint(PROJECT_DIR));
+      const entry = latestBaseline(baselineDir(o), hardware);
+      if (!entry) throw new UsageError(message.noBaseline(baselineDir(o), hardware));
+      process.stdout.write(`${entry.dir}\n`);
     });
 
   try {

@@ -38,5 +38,7 @@ export const message = {
   resultsCorrupt: (file: string, why: string) => `${file} cannot be read: ${why}`,
   reportFormat: (got: string, known: readonly string[]) => `unknown report format "${got}": choose from ${list(known)}`,
   slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,
+  baselineIncomplete: (dir: string) => `${dir} is incomplete (interrupted or killed): a baseline must come from a finished run; run the suite again`,
+  noBaseline: (root: string, hardware: string) => `no baseline for this hardware (${hardware}) under ${root}: save one with \`detbench baseline save RESULTS_DIR\``,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
 };

@@ -113,3 +113,27 @@ export function brownForsythe(groups: number[][]): VarianceTest | null {
     equalAt5Percent: fields.pValue >= 0.05,
   };
 }
+
+/**
+ * Percentile-bootstrap 95% CI of median(a) / median(b) for two independent samples (each resampled
+ * on its own). Used to compare a cell's timings between two results folders.
+ */
+export function ratioOfMediansCI(a: number[], b: number[], resamples = 2000, seed = 0): RatioCI | null {
+  if (a.length < 2 || b.length < 2) return null;
+  const uniform = seededUniforms(seed, 'ratio-of-medians');
+  const ratios = new Float64Array(resamples);
+  const sa = new Array<number>(a.length), sb = new Array<number>(b.length);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < a.length; i++) sa[i] = a[Math.floor(uniform() * a.length)];
+    for (let i = 0; i < b.length; i++) sb[i] = b[Math.floor(uniform() * b.length)];
+    ratios[r] = Number(mathMedian(sa)) / Number(mathMedian(sb));
+  }
+  ratios.sort();
+  return {
+    ratio: Number(mathMedian(a)) / Number(mathMedian(b)),
+    low: quantileSorted(ratios, 0.025),
+    high: quantileSorted(ratios, 0.975),
+    pairs: Math.min(a.length, b.length),
+    resamples,
+  };
+}

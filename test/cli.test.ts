@@ -110,3 +110,26 @@ test('SIGKILL part-way: finished runs stay readable and the folder is reported i
   assert.ok(summary.recordedRuns >= recorded - 1);
   assert.ok(summary.findings.some((f: string) => /incomplete results/.test(f)));
 });
+
+test('compare: a folder with itself exits 0; another ORT thread setting or a perturbed input exits 1 with the right finding', () => {
+  const run = (...args: string[]) => {
+    const r = detbench('run', '--backends', 'ort-cpu', '--workloads', 'matmul,mlp-train', '--repeats', '3', '--no-report', '--out', out, '--json', ...args);
+    assert.ok(r.status === 0, r.stderr);
+    return JSON.parse(r.stdout).resultsDir as string;
+  };
+  const a = run('--threads', '1');
+  const b = run('--threads', '2');
+  const c = run('--threads', '1', '--seed', '1');
+  const cmp = (x: string, y: string) => {
+    const r = detbench('compare', x, y, '--json');
+    return { status: r.status, result: JSON.parse(r.stdout) as { findings: Array<{ kind: string; severity: string }>; fingerprintChanges: Array<{ field: string }> } };
+  };
+  assert.equal(cmp(a, a).status, 0);
+  const threads = cmp(a, b);
+  assert.equal(threads.status, 1);
+  assert.ok(threads.result.findings.some((f) => f.kind === 'missing-cell'));
+  const seed = cmp(a, c);
+  assert.equal(seed.status, 1);
+  assert.ok(seed.result.findings.some((f) => f.kind === 'results-changed'));
+  assert.ok(seed.result.fingerprintChanges.some((f) => f.field === 'suite.seed'));
+});
