@@ -100,6 +100,16 @@ export interface NegativeControl {
   runs: number;
 }
 
+/** The same det cell on several machines of a merged folder. */
+export interface FleetCell {
+  cell: string;
+  machines: Array<{ machine: number; hostname: string; hardware: string; modalDigest: string }>;
+  /** Every machine gave the same bits. */
+  agree: boolean;
+  /** Machines whose det result differs from the majority of their identical-hardware siblings. */
+  suspects: string[];
+}
+
 export interface Summary {
   summaryVersion: number;
   runId: string;
@@ -112,6 +122,8 @@ export interface Summary {
   crossBackend: CrossBackend[];
   threads: ThreadInvariance[];
   negativeControls: NegativeControl[];
+  /** Per det cell across the machines of a merged folder (empty otherwise). */
+  fleet: FleetCell[];
   /** One line each: what a user must look at (also decides `detbench run`'s exit code). */
   findings: string[];
   verdict: { detStableCells: number; detCells: number; reproducible: boolean };
@@ -165,12 +177,14 @@ export function analyze(results: LoadedResults): Summary {
       seen: c.distinctDigests > 1, distinctDigests: c.distinctDigests, runs: c.runs.length,
     }));
 
+  const fleet = compareMachines(results);
   const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0);
   const findings: string[] = [];
   for (const c of detCells) if (c.verdict === 'unstable') findings.push(`${c.workload} on ${c.backend} (${c.device}, ${c.threads} thread(s)) is not bitwise stable with determinism on: ${c.distinctDigests} distinct results, max ${c.maxUlp} ULP`);
   for (const n of negativeControls) if (!n.seen) findings.push(`negative control ${n.workload} on ${n.backend} gave 1 distinct result in ${n.runs} nondet runs: this harness could not see nondeterminism here, so "stable" verdicts are unconfirmed`);
   for (const c of cells) if (c.verdict === 'failed') findings.push(`${c.cell}: runs failed (${Object.entries(c.statuses).map(([s, n]) => `${n} ${s}`).join(', ')}): ${c.message ?? ''}`);
   for (const x of crossBackend) if (x.status === 'outside-tolerance') findings.push(`${x.workload}: ${x.backend} differs from ${x.reference} beyond tolerance (relL2 ${x.diff?.relL2?.toExponential(2)} > ${x.tolerance.relL2})`);
+  for (const f of fleet) for (const s of f.suspects) findings.push(`suspect hardware: ${s} gave different det bits for ${f.cell} than its identical siblings`);
   if (!results.complete) findings.push(`incomplete results: ${results.runs.length} of ${results.manifest.plannedRuns} planned runs recorded`);
 
   return {
@@ -185,6 +199,7 @@ export function analyze(results: LoadedResults): Summary {
     crossBackend,
     threads,
     negativeControls,
+    fleet,
     findings,
     verdict: {
       detStableCells: detCells.filter((c) => c.verdict === 'bitwise-stable').length,
@@ -303,3 +318,38 @@ function compareThreads(cells: CellSummary[], load: (d: string) => Float32Array)
   return out;
 }
 
+
+/** det cells run on ≥ 2 machines: does each machine agree with its identical-hardware siblings? */
+function compareMachines(results: LoadedResults): FleetCell[] {
+  const machines = results.manifest.machines ?? [];
+  if (machines.length < 2) return [];
+  const byCell = new Map<string, Map<number, Map<string, number>>>();
+  for (const r of results.runs) {
+    if (!isOk(r) || r.warmup || r.mode !== 'det' || r.machine === undefined) continue;
+    const perMachine = byCell.get(r.cell) ?? new Map<number, Map<string, number>>();
+    const counts = perMachine.get(r.machine) ?? new Map<string, number>();
+    counts.set(r.artifact.sha256, (counts.get(r.artifact.sha256) ?? 0) + 1);
+    perMachine.set(r.machine, counts);
+    byCell.set(r.cell, perMachine);
+  }
+  const out: FleetCell[] = [];
+  for (const [cell, perMachine] of byCell) {
+    if (perMachine.size < 2) continue;
+    const rows = [...perMachine].map(([machine, counts]) => {
+      const modalDigest = [...counts].sort((a, b) => b[1] - a[1])[0][0];
+      const m = machines[machine];
+      return { machine, hostname: m?.hostname ?? `machine ${machine}`, hardware: m?.hardware ?? 'unknown', modalDigest };
+    });
+    const suspects: string[] = [];
+    for (const hardware of new Set(rows.map((r) => r.hardware))) {
+      const siblings = rows.filter((r) => r.hardware === hardware);
+      if (siblings.length < 3) continue; // a majority needs at least three identical machines
+      const votes = new Map<string, number>();
+      siblings.forEach((r) => votes.set(r.modalDigest, (votes.get(r.modalDigest) ?? 0) + 1));
+      const [majority, n] = [...votes].sort((a, b) => b[1] - a[1])[0];
+      if (n * 2 > siblings.length) siblings.filter((r) => r.modalDigest !== majority).forEach((r) => suspects.push(`${r.hostname} (machine ${r.machine})`));
+    }
+    out.push({ cell, machines: rows, agree: new Set(rows.map((r) => r.modalDigest)).size === 1, suspects });
+  }
+  return out;
+}

@@ -7,6 +7,7 @@
  * (instability, a silent negative control, failed runs, cross-backend drift beyond tolerance);
  * 2 bad input; 3 incomplete results (interrupted or killed).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -19,7 +20,8 @@ import type { Availability } from './backends/types.js';
 import { loadSuite, resolveSuite, type ResolvedSuite, type SuiteInput } from './config.js';
 import { fingerprint, fingerprintWarnings } from './env.js';
 import { EXIT, UsageError, message } from './errors.js';
-import { makePlan } from './plan.js';
+import { mergeResults } from './merge.js';
+import { makePlan, parseShard, shardPlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
 import { Runner } from './runner.js';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, type Manifest } from './store.js';
@@ -64,6 +66,7 @@ interface RunFlags {
   concurrency?: number;
   /** commander's negation of --no-report */
   report: boolean;
+  shard?: string;
 }
 
 async function runCommand(flags: RunFlags): Promise<number> {
@@ -94,7 +97,7 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
     const a = availability[id];
     log(a.available ? `backend ${id} ${a.version}: available${a.notes.length ? ` (${a.notes.join('; ')})` : ''}` : `backend ${id}: unavailable — ${a.reason}`);
   }
-  const plan = makePlan(suite, availability);
+  const plan = flags.shard ? shardPlan(makePlan(suite, availability), parseShard(flags.shard)) : makePlan(suite, availability);
   plan.notes.forEach((n) => log(`note: ${n}`));
 
   // record: the folder exists before the first run, so a crash leaves a readable partial result
@@ -106,6 +109,7 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
     runId: path.basename(dir),
     createdAt: new Date().toISOString(),
     suite,
+    shard: flags.shard ? parseShard(flags.shard) : null,
     plannedRuns: plan.runs.length,
     cells: plan.cells,
     backends: availability,
@@ -229,6 +233,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--concurrency <n>', 'runs in flight at once (default 1, or the core count with --check-only)', num)
     .option('--json', 'print the summary as JSON on stdout')
     .option('--no-report', 'skip rendering report.html, report.md and the charts')
+    .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
     .action(async (flags: RunFlags) => {
       code = await runCommand(flags);
     });
@@ -265,6 +270,19 @@ export async function main(argv: string[]): Promise<number> {
       const result = compare(path.resolve(baseline), path.resolve(current), o.slowdownThreshold ?? 1.25);
       process.stdout.write((o.json ? JSON.stringify(result, null, 2) : comparisonText(result)) + '\n');
       code = result.exitCode;
+    });
+
+  program
+    .command('merge <dirs...>')
+    .description('merge results folders from several machines or shards into one new folder, then analyse it')
+    .option('--out <dir>', 'folder that receives the merged results folder', 'results')
+    .option('--json', 'print the summary as JSON')
+    .action((dirs: string[], o: { out: string; json?: boolean }) => {
+      const merged = mergeResults(dirs.map((d) => path.resolve(d)), o.out);
+      const summary = analyze(loadResults(merged));
+      fs.writeFileSync(path.join(merged, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+      process.stdout.write(o.json ? JSON.stringify({ resultsDir: merged, summary }, null, 2) + '\n' : summaryTable(summary, merged) + '\n');
+      code = exitCodeOf(summary);
     });
 
   const baseline = program.command('baseline').description('save and find baselines (by summary hash, per hardware) for nightly comparisons');

@@ -40,5 +40,8 @@ export const message = {
   slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,
   baselineIncomplete: (dir: string) => `${dir} is incomplete (interrupted or killed): a baseline must come from a finished run; run the suite again`,
   noBaseline: (root: string, hardware: string) => `no baseline for this hardware (${hardware}) under ${root}: save one with \`detbench baseline save RESULTS_DIR\``,
+  shard: (got: string) => `\`--shard\` must be I/N with 1 ≤ I ≤ N (e.g. 1/4), got ${JSON.stringify(got)}`,
+  mergeNothing: () => 'merge needs at least one results folder',
+  mergeSuites: (a: string, b: string) => `cannot merge ${b} into ${a}: they ran different suites (workloads, sizes, seed or repeats differ); merge runs of one suite only`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
 };

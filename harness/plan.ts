@@ -8,6 +8,7 @@ import type { Availability } from './backends/types.js';
 import type { ResolvedSuite } from './config.js';
 import { cellId, type CellKey, type RunRequest } from './protocol.js';
 import { findWorkload, resolveWorkload } from '../workloads/index.js';
+import { UsageError, message } from './errors.js';
 
 export interface PlannedCell extends CellKey {
   id: string;
@@ -61,4 +62,34 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
     }
   }
   return { cells, runs, notes };
+}
+
+export interface Shard {
+  /** 1-based */
+  index: number;
+  count: number;
+}
+
+/** Parses "I/N" (1 ≤ I ≤ N). */
+export function parseShard(text: string): Shard {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = m ? Number(m[1]) : NaN, count = m ? Number(m[2]) : NaN;
+  if (!m || count < 1 || index < 1 || index > count) throw new UsageError(message.shard(text));
+  return { index, count };
+}
+
+/**
+ * A deterministic slice of a plan for fleet runs: whole (workload, backend, device, threads) groups —
+ * warm-ups and interleaved det/nondet pairs stay together — dealt round-robin in plan order, so the
+ * N shards of a plan are disjoint and together are the plan. Run indices keep their plan values.
+ */
+export function shardPlan(plan: Plan, shard: Shard): Plan {
+  const groupOf = (c: { workload: string; backend: string; device: string; threads: number }) => `${c.workload}|${c.backend}|${c.device}|${c.threads}`;
+  const groups = [...new Set(plan.cells.map(groupOf))];
+  const mine = new Set(groups.filter((_, i) => i % shard.count === shard.index - 1));
+  return {
+    cells: plan.cells.filter((c) => mine.has(groupOf(c))),
+    runs: plan.runs.filter((r) => mine.has(groupOf(r))),
+    notes: [...plan.notes, `shard ${shard.index}/${shard.count}: ${mine.size} of ${groups.length} cell groups`],
+  };
 }

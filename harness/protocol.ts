@@ -72,6 +72,8 @@ export type WorkerResult =
 
 interface RecordBase extends RunRequest {
   cell: string;
+  /** Which machine of a merged folder ran it (index into manifest.machines); absent before a merge. */
+  machine?: number;
   startedAt: string;
   wallMs: number;
   determinism: DeterminismRecord | null;

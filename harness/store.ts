@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError, message } from './errors.js';
 import type { Fingerprint } from './env.js';
-import type { PlannedCell } from './plan.js';
+import type { PlannedCell, Shard } from './plan.js';
 import type { RunRecord } from './protocol.js';
 import type { ResolvedSuite } from './config.js';
 import type { Availability } from './backends/types.js';
@@ -21,11 +21,25 @@ export interface Manifest {
   runId: string;
   createdAt: string;
   suite: ResolvedSuite;
+  /** The slice of the plan this folder ran (`--shard I/N`), or null for the whole plan. */
+  shard?: Shard | null;
+  /** Set by `detbench merge`: every machine whose runs are in this folder; records carry `machine`. */
+  machines?: MachineEntry[];
   plannedRuns: number;
   cells: PlannedCell[];
   backends: Record<string, Availability>;
   environment: Fingerprint;
   warnings: string[];
+}
+
+export interface MachineEntry {
+  /** Index referenced by each record's `machine` field. */
+  machine: number;
+  hostname: string;
+  hardware: string;
+  sourceRunId: string;
+  shard: Shard | null;
+  environment: Fingerprint;
 }
 
 export interface Completion {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Availability } from '../harness/backends/types.ts';
 import { resolveSuite } from '../harness/config.ts';
-import { makePlan } from '../harness/plan.ts';
+import { makePlan, parseShard, shardPlan } from '../harness/plan.ts';
+import { message, UsageError } from '../harness/errors.ts';
 
 const available: Availability = { available: true, version: 'x', devices: ['cpu'], notes: [] };
 
@@ -38,4 +39,18 @@ test('a backend the user named but which is unavailable is shown with its reason
   const plan = makePlan(suite, { 'tfjs-node-gpu': { available: false, reason: 'not installed' } });
   assert.equal(plan.runs.length, 0);
   assert.ok(plan.cells.length > 0 && plan.cells.every((c) => c.status === 'unavailable' && c.reason === 'not installed'));
+});
+
+test('shards are disjoint, keep det/nondet pairs together, and together are the plan', () => {
+  const suite = resolveSuite({}, { backends: ['ort-cpu'], workloads: ['matmul', 'mlp-train', 'reduce-sum', 'conv-train'], repeats: 2, threads: [1, 2] }, 'x');
+  const plan = makePlan(suite, { 'ort-cpu': available });
+  const shards = [1, 2, 3].map((index) => shardPlan(plan, { index, count: 3 }));
+  const runIds = shards.flatMap((s) => s.runs.map((r) => r.runIndex)).sort((a, b) => a - b);
+  assert.deepEqual(runIds, plan.runs.map((r) => r.runIndex));
+  assert.deepEqual(shards.flatMap((s) => s.cells.map((c) => c.id)).sort(), plan.cells.map((c) => c.id).sort());
+  for (const s of shards) {
+    for (const r of s.runs) assert.ok(s.runs.some((x) => x.mode !== r.mode && x.workload === r.workload && x.threads === r.threads), 'a det run without its nondet pair');
+  }
+  assert.deepEqual(parseShard('2/3'), { index: 2, count: 3 });
+  for (const bad of ['0/2', '3/2', '1', 'a/b', '1/0']) assert.throws(() => parseShard(bad), (e: unknown) => e instanceof UsageError && e.message === message.shard(bad));
 });

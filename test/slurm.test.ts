@@ -1,0 +1,88 @@
+/**
+ * Fleet runs through a real single-node Slurm (Debian's slurm-wlm): the test starts munged,
+ * slurmctld and slurmd on localhost with a private configuration, submits the shipped array-job
+ * script as a 2-shard array, merges the two results folders and checks the merged analysis gives the
+ * same digests as the unsharded run. `.ci/run` installs slurm-wlm; it needs root (as CI runs).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-slurm-'));
+const conf = path.join(work, 'slurm.conf');
+const env = { ...process.env, SLURM_CONF: conf };
+const started: string[] = [];
+
+before(() => {
+  for (const bin of ['munged', 'slurmctld', 'slurmd', 'sbatch']) {
+    assert.equal(spawnSync('sh', ['-c', `command -v ${bin}`]).status, 0, `${bin} not found: apt-get install slurm-wlm munge`);
+  }
+  for (const d of ['state', 'spool', 'log']) fs.mkdirSync(path.join(work, d));
+  fs.writeFileSync(conf, [
+    'ClusterName=detbench-test', 'SlurmctldHost=localhost', 'SlurmUser=root', 'SlurmdUser=root',
+    'SlurmctldPort=16917', 'SlurmdPort=16918', 'AuthType=auth/munge', 'ProctrackType=proctrack/linuxproc', 'TaskPlugin=task/none',
+    'ReturnToService=2', `SlurmctldPidFile=${work}/slurmctld.pid`, `SlurmdPidFile=${work}/slurmd.pid`, `SlurmdSpoolDir=${work}/spool`,
+    `StateSaveLocation=${work}/state`, `SlurmctldLogFile=${work}/log/slurmctld.log`, `SlurmdLogFile=${work}/log/slurmd.log`,
+    'SchedulerType=sched/backfill', 'SelectType=select/cons_tres', 'SelectTypeParameters=CR_CPU', 'JobCompType=jobcomp/none',
+    'AccountingStorageType=accounting_storage/none', 'JobAcctGatherType=jobacct_gather/none', 'MpiDefault=none',
+    `NodeName=localhost CPUs=${Math.max(1, os.cpus().length)} RealMemory=1000 State=UNKNOWN`,
+    'PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP', '',
+  ].join('\n'));
+  if (spawnSync('pgrep', ['-x', 'munged']).status !== 0) {
+    fs.mkdirSync('/run/munge', { recursive: true });
+    execFileSync('chown', ['munge:munge', '/run/munge']);
+    execFileSync('runuser', ['-u', 'munge', '--', '/usr/sbin/munged']);
+  }
+  execFileSync('slurmctld', ['-f', conf], { env });
+  started.push(path.join(work, 'slurmctld.pid'));
+  execFileSync('slurmd', ['-f', conf, '-N', 'localhost'], { env });
+  started.push(path.join(work, 'slurmd.pid'));
+  // wait until the node is idle
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const state = spawnSync('sinfo', ['-h', '-o', '%t'], { env, encoding: 'utf8' }).stdout.trim();
+    if (state === 'idle') return;
+    execFileSync('sleep', ['0.5']);
+  }
+  assert.fail(`slurm node never became idle: ${fs.readFileSync(path.join(work, 'log/slurmctld.log'), 'utf8').slice(-2000)}`);
+});
+
+after(() => {
+  for (const pidFile of started) {
+    if (fs.existsSync(pidFile)) spawnSync('kill', [fs.readFileSync(pidFile, 'utf8').trim()]);
+  }
+});
+
+const detbench = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/detbench.mjs'), ...args], { encoding: 'utf8', cwd: repo, timeout: 300_000 });
+const digests = (summaryFile: string) =>
+  Object.fromEntries((JSON.parse(fs.readFileSync(summaryFile, 'utf8')).cells as Array<{ cell: string; modalDigest: string | null }>).map((c) => [c.cell, c.modalDigest]));
+
+test('a 2-shard Slurm array job merges into the unsharded run’s digests', () => {
+  const flags = ['--backends', 'tfjs-cpu,ort-cpu', '--workloads', 'matmul,mlp-train,reduce-sum', '--repeats', '2', '--threads', '1', '--no-report'];
+  const full = detbench('run', ...flags, '--out', path.join(work, 'full'), '--json');
+  assert.equal(full.status, 0, full.stderr);
+  const fullDir = JSON.parse(full.stdout).resultsDir as string;
+
+  const fleet = path.join(work, 'fleet');
+  const submit = spawnSync('sbatch', ['--wait', '--array=1-2', `--output=${work}/job-%a.log`, 'scripts/slurm/detbench-array.sbatch', fleet, ...flags], { cwd: repo, env, encoding: 'utf8', timeout: 600_000 });
+  const logs = () => ['1', '2'].map((i) => path.join(work, `job-${i}.log`)).filter(fs.existsSync).map((f) => fs.readFileSync(f, 'utf8').slice(-1500)).join('\n');
+  assert.equal(submit.status, 0, `sbatch: ${submit.stderr}\n${logs()}`);
+  const shards = ['1', '2'].map((i) => {
+    const [run] = fs.readdirSync(path.join(fleet, `shard-${i}`));
+    return path.join(fleet, `shard-${i}`, run);
+  });
+  const manifests = shards.map((d) => JSON.parse(fs.readFileSync(path.join(d, 'manifest.json'), 'utf8')));
+  assert.deepEqual(manifests.map((m) => m.shard), [{ index: 1, count: 2 }, { index: 2, count: 2 }]);
+
+  const merged = detbench('merge', ...shards, '--out', fleet, '--json');
+  assert.equal(merged.status, 0, merged.stderr);
+  const { resultsDir } = JSON.parse(merged.stdout);
+  assert.deepEqual(digests(path.join(resultsDir, 'summary.json')), digests(path.join(fullDir, 'summary.json')));
+  const mergedManifest = JSON.parse(fs.readFileSync(path.join(resultsDir, 'manifest.json'), 'utf8'));
+  assert.equal(mergedManifest.machines.length, 2);
+});
