@@ -48,9 +48,19 @@ export interface CellSummary {
   computeMs: Describe | null;
   loss: Describe | null;
   outputL2: Describe | null;
+  /** With --trace: when runs start to differ from the modal run, and how fast they drift apart. */
+  divergence: Divergence | null;
   /** First message of a failed or unsupported run. */
   message: string | null;
   determinism: RunRecord['determinism'];
+}
+
+export interface Divergence {
+  steps: number;
+  /** First training step (0-based) after which some run's weights differ from the modal run's; null if none ever do. */
+  firstDivergentStep: number | null;
+  /** Per step, the largest relative L2 distance of any run's weights from the modal run's. */
+  relL2ByStep: number[];
 }
 
 export interface ModeComparison {
@@ -255,6 +265,7 @@ function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs
     computeMs: describe(ok.map((r) => r.computeMs)),
     loss: describe(ok.map((r) => r.loss).filter((l): l is number => l !== null)),
     outputL2: describe(ok.map((r) => r.outputL2)),
+    divergence: divergence(ok, modal, load),
     message: planned.reason ?? nonOk?.message ?? null,
     determinism: runs.find((r) => r.determinism)?.determinism ?? null,
   };
@@ -352,4 +363,28 @@ function compareMachines(results: LoadedResults): FleetCell[] {
     out.push({ cell, machines: rows, agree: new Set(rows.map((r) => r.modalDigest)).size === 1, suspects });
   }
   return out;
+}
+
+/** First divergent step and per-step relative L2 growth, from the runs' per-step weight traces. */
+function divergence(ok: OkRecord[], modal: string | null, load: (d: string) => Float32Array): Divergence | null {
+  const traced = ok.filter((r) => r.stepTrace);
+  const reference = traced.find((r) => r.artifact.sha256 === modal);
+  if (!reference?.stepTrace || traced.length < 2) return null;
+  const steps = reference.stepTrace.steps;
+  const refTrace = load(reference.stepTrace.sha256);
+  const perStep = refTrace.length / steps;
+  const relL2ByStep = new Array<number>(steps).fill(0);
+  let first: number | null = null;
+  for (const r of traced) {
+    if (r === reference || r.stepTrace!.steps !== steps) continue;
+    const at = r.stepTrace!.stepDigests.findIndex((d, s) => d !== reference.stepTrace!.stepDigests[s]);
+    if (at < 0) continue;
+    if (first === null || at < first) first = at;
+    const trace = load(r.stepTrace!.sha256);
+    for (let s = at; s < steps; s++) {
+      const d = diffFloat32(refTrace.subarray(s * perStep, (s + 1) * perStep), trace.subarray(s * perStep, (s + 1) * perStep));
+      relL2ByStep[s] = Math.max(relL2ByStep[s], d.relL2 ?? Infinity);
+    }
+  }
+  return { steps, firstDivergentStep: first, relL2ByStep };
 }

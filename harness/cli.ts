@@ -67,6 +67,7 @@ interface RunFlags {
   /** commander's negation of --no-report */
   report: boolean;
   shard?: string;
+  trace?: boolean;
 }
 
 async function runCommand(flags: RunFlags): Promise<number> {
@@ -74,7 +75,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
   const { input, source } = loadSuite(flags.suite);
   const overrides: SuiteInput = {
     backends: flags.backends, workloads: flags.workloads, repeats: flags.repeats,
-    threads: flags.threads, modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout,
+    threads: flags.threads, modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout, trace: flags.trace,
   };
   const suite = resolveSuite(input, overrides, source);
   const concurrency = flags.concurrency ?? (flags.checkOnly ? Math.max(1, (await import('node:os')).availableParallelism()) : 1);
@@ -233,6 +234,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--concurrency <n>', 'runs in flight at once (default 1, or the core count with --check-only)', num)
     .option('--json', 'print the summary as JSON on stdout')
     .option('--no-report', 'skip rendering report.html, report.md and the charts')
+    .option('--trace', 'record the weights after every training step: first divergent step and divergence growth')
     .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
     .action(async (flags: RunFlags) => {
       code = await runCommand(flags);

@@ -26,9 +26,11 @@ export interface SuiteInput {
   timeoutSec?: number;
   /** Per-workload size parameter overrides, e.g. { matmul: { m: 512 } }. */
   params?: Record<string, Record<string, number>>;
+  /** Record the weights after every training step (first divergent step, divergence growth). */
+  trace?: boolean;
 }
 
-export const SUITE_FIELDS = ['name', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params'] as const;
+export const SUITE_FIELDS = ['name', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params', 'trace'] as const;
 
 export interface ResolvedSuite {
   name: string;
@@ -44,6 +46,7 @@ export interface ResolvedSuite {
   repeats: number;
   seed: number;
   timeoutMs: number;
+  trace: boolean;
 }
 
 export const BUILTIN_SUITES: Record<Preset, SuiteInput> = {
@@ -97,6 +100,7 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
   const timeoutSec = s.timeoutSec ?? 120;
   if (typeof timeoutSec !== 'number' || !(timeoutSec > 0)) throw new UsageError(message.timeout(timeoutSec));
 
+  if (s.trace !== undefined && typeof s.trace !== 'boolean') throw new UsageError(message.trace(s.trace));
   const params = s.params ?? {};
   const workloads = workloadIds.map((id) => {
     const def = findWorkload(id)!;
@@ -122,5 +126,6 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
     repeats,
     seed,
     timeoutMs: Math.round(timeoutSec * 1000),
+    trace: s.trace === true,
   };
 }

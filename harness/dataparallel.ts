@@ -12,7 +12,7 @@ import type { Mode } from './protocol.js';
 import { paramShapes } from '../workloads/params.js';
 import { byName } from '../workloads/inputs.js';
 import type { NamedTensor, TrainSpec } from '../workloads/types.js';
-import type { Execution } from './backends/types.js';
+import { StepTrace, type Execution } from './backends/types.js';
 
 interface ShardReply {
   id: number;
@@ -75,7 +75,8 @@ export class ShardPool {
   }
 }
 
-export async function trainDataParallel(pool: ShardPool, backend: string, spec: TrainSpec, inputs: NamedTensor[], mode: Mode): Promise<Execution> {
+export async function trainDataParallel(pool: ShardPool, backend: string, spec: TrainSpec, inputs: NamedTensor[], mode: Mode, traceOn = false): Promise<Execution> {
+  const trace = new StepTrace(traceOn);
   if (!spec.dataParallel) throw new Error('not a data-parallel workload');
   const { shards } = spec.dataParallel;
   if (spec.batch % shards !== 0) throw new Error(`batch ${spec.batch} is not divisible by shards ${shards}`);
@@ -114,9 +115,10 @@ export async function trainDataParallel(pool: ShardPool, backend: string, spec: 
       const g = sums[i];
       for (let j = 0; j < w.length; j++) w[j] = w[j] - (spec.learningRate * g[j]) / shards;
     });
+    await trace.record(() => weights);
   }
-  const computeMs = performance.now() - start;
-  return { outputs: shapes.map(([name, shape], i) => ({ name, shape, data: weights[i] })), computeMs, loss };
+  const computeMs = performance.now() - start - trace.copyMs;
+  return { outputs: shapes.map(([name, shape], i) => ({ name, shape, data: weights[i] })), computeMs, loss, trace: trace.result() };
 }
 
 /** acc += g element-wise, rounding to float32 after every addition (the order matters). */

@@ -43,5 +43,6 @@ export const message = {
   shard: (got: string) => `\`--shard\` must be I/N with 1 ≤ I ≤ N (e.g. 1/4), got ${JSON.stringify(got)}`,
   mergeNothing: () => 'merge needs at least one results folder',
   mergeSuites: (a: string, b: string) => `cannot merge ${b} into ${a}: they ran different suites (workloads, sizes, seed or repeats differ); merge runs of one suite only`,
+  trace: (got: unknown) => `\`trace\` must be true or false, got ${JSON.stringify(got)}`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
 };

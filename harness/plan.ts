@@ -54,6 +54,7 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
           const request = (mode: (typeof suite.modes)[number], repeat: number, warmup: boolean): RunRequest => ({
             workload: w.id, backend: backendId, device, mode, threads: t,
             runIndex: runs.length, repeat, warmup, seed: suite.seed, preset: suite.preset, params: w.params,
+            ...(suite.trace && resolved.spec.kind === 'train' ? { trace: true } : {}),
           });
           for (const mode of suite.modes) runs.push(request(mode, -1, true));
           for (let r = 0; r < suite.repeats; r++) for (const mode of suite.modes) runs.push(request(mode, r, false));

@@ -47,6 +47,8 @@ export interface RunRequest extends CellKey {
   seed: number;
   preset: 'quick' | 'standard';
   params: SizeParams;
+  /** Record the weights after every training step. */
+  trace?: boolean;
 }
 
 export interface ArtifactRef {
@@ -54,6 +56,14 @@ export interface ArtifactRef {
   bytes: number;
   /** Where each output tensor lies in the artifact (float32 elements, little-endian). */
   tensors: Array<{ name: string; shape: number[]; offset: number }>;
+}
+
+/** Per-step weights of a traced training run: one artifact of [steps × parameters] float32. */
+export interface TraceRef {
+  sha256: string;
+  steps: number;
+  /** sha256 (first 16 hex digits) of the weights after each step. */
+  stepDigests: string[];
 }
 
 /** What a worker returns: the record minus what only the runner knows, plus the artifact bytes. */
@@ -65,6 +75,8 @@ export type WorkerResult =
       loss: number | null;
       artifact: Float32Array;
       tensors: ArtifactRef['tensors'];
+      /** Weights after every step, [steps × parameters], when tracing. */
+      trace?: Float32Array;
       determinism: DeterminismRecord;
       warnings: string[];
     }
@@ -82,7 +94,7 @@ interface RecordBase extends RunRequest {
 
 export type RunRecord = RecordBase &
   (
-    | { status: 'ok'; setupMs: number; computeMs: number; loss: number | null; outputL2: number; artifact: ArtifactRef }
+    | { status: 'ok'; setupMs: number; computeMs: number; loss: number | null; outputL2: number; artifact: ArtifactRef; stepTrace?: TraceRef }
     | { status: 'unsupported' | 'error' | 'crashed'; message: string }
     | { status: 'timeout'; message: string; timeoutMs: number }
   );

@@ -12,9 +12,9 @@ import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
 import { findBackend } from './backends/index.js';
 import type { Availability } from './backends/types.js';
-import type { RunRecord, RunRequest, WorkerResult } from './protocol.js';
+import type { RunRecord, RunRequest, TraceRef, WorkerResult } from './protocol.js';
 import { cellId } from './protocol.js';
-import type { ResultsWriter } from './store.js';
+import { sha256, type ResultsWriter } from './store.js';
 
 export interface RunnerOptions {
   timeoutMs: number;
@@ -170,6 +170,7 @@ function toRecord(req: RunRequest, startedAt: string, wallMs: number, result: Wo
   const sha256 = writer.writeArtifact(bytes);
   let sq = 0;
   for (const v of result.artifact) sq += v * v;
+  const trace = result.trace ? traceRef(result.trace, result.artifact.length, writer) : undefined;
   return {
     ...base,
     determinism: result.determinism,
@@ -180,5 +181,14 @@ function toRecord(req: RunRequest, startedAt: string, wallMs: number, result: Wo
     loss: result.loss,
     outputL2: Math.sqrt(sq),
     artifact: { sha256, bytes: bytes.byteLength, tensors: result.tensors },
+    ...(trace ? { stepTrace: trace } : {}),
   };
+}
+
+/** Stores the per-step weights as one artifact and digests each step's slice. */
+function traceRef(trace: Float32Array, perStep: number, writer: ResultsWriter): TraceRef {
+  const bytes = new Uint8Array(trace.buffer, trace.byteOffset, trace.byteLength);
+  const steps = trace.length / perStep;
+  const stepDigests = Array.from({ length: steps }, (_, s) => sha256(bytes.subarray(s * perStep * 4, (s + 1) * perStep * 4)).slice(0, 16));
+  return { sha256: writer.writeArtifact(bytes), steps, stepDigests };
 }

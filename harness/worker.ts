@@ -93,7 +93,7 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
       const pool = await shardPool(spec);
       await pool.prepare(req.backend);
       setupMs = performance.now() - setupStart;
-      execution = await trainDataParallel(pool, req.backend, spec, inputs, req.mode);
+      execution = await trainDataParallel(pool, req.backend, spec, inputs, req.mode, req.trace);
       determinism = {
         ...determinism,
         control: 'controlled',
@@ -104,12 +104,12 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
       const program = await s.prepare(workload, inputs);
       setupMs = performance.now() - setupStart;
       try {
-        execution = await program.execute();
+        execution = await program.execute({ trace: req.trace });
       } finally {
         program.dispose();
       }
     }
-    return { status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), determinism, warnings };
+    return { status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace, determinism, warnings };
   } catch (err) {
     const e = err as Error & { unsupported?: boolean };
     const unsupported = err instanceof UnsupportedOpError || e.unsupported === true;

@@ -58,7 +58,7 @@ test('backends lists every backend with its availability', () => {
 test('a real run writes manifest, runs and artifacts and a summary; det is bitwise stable; the negative control is seen', () => {
   // 5 nondet runs of the negative control: measured 60 of 60 distinct on 2 cores for each backend,
   // so all 5 agreeing would need a collision never seen in 1,770 pairs, four times over.
-  const r = detbench('run', '--backends', 'tfjs-cpu,ort-cpu', '--workloads', 'matmul,dataparallel-train', '--repeats', '5', '--out', out, '--json');
+  const r = detbench('run', '--backends', 'tfjs-cpu,ort-cpu', '--workloads', 'matmul,dataparallel-train', '--repeats', '5', '--trace', '--out', out, '--json');
   assert.equal(r.status, 0, r.stderr);
   const { resultsDir, summary } = JSON.parse(r.stdout);
   for (const f of ['manifest.json', 'runs.jsonl', 'complete.json', 'summary.json', 'report.html', 'report.md', 'charts/determinism-matrix.svg', 'charts/determinism-matrix.png']) {
@@ -70,6 +70,16 @@ test('a real run writes manifest, runs and artifacts and a summary; det is bitwi
   for (const c of summary.cells.filter((c: { mode: string }) => c.mode === 'det')) assert.equal(c.verdict, 'bitwise-stable', c.cell);
   assert.equal(summary.negativeControls.length, 3); // tfjs-cpu at 1 thread, ort-cpu at 1 and 2
   for (const n of summary.negativeControls) assert.ok(n.seen && n.distinctDigests >= 2, JSON.stringify(n));
+  // --trace: det never diverges; the negative control's first divergent step is found and its drift recorded per step
+  for (const c of summary.cells.filter((c: { workload: string }) => c.workload === 'dataparallel-train')) {
+    assert.equal(c.divergence.steps, 12);
+    if (c.mode === 'det') assert.equal(c.divergence.firstDivergentStep, null);
+    else {
+      assert.equal(typeof c.divergence.firstDivergentStep, 'number');
+      assert.ok(c.divergence.relL2ByStep.at(-1) > 0);
+    }
+  }
+  assert.equal(summary.cells.find((c: { workload: string }) => c.workload === 'matmul').divergence, null);
   const cross = summary.crossBackend.find((x: { workload: string }) => x.workload === 'matmul');
   assert.ok(cross && typeof cross.diff?.maxUlp === 'number');
   const manifest = JSON.parse(fs.readFileSync(path.join(resultsDir, 'manifest.json'), 'utf8'));

@@ -5,7 +5,7 @@ import { byName } from '../../workloads/inputs.js';
 import { paramShapes } from '../../workloads/params.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
 import { inferGraph, oneHot, trainGraphSupported, trainStepGraph } from './onnx-graph.js';
-import type { Availability, Backend, Execution, GradientFn, Program, Session, SessionOptions, Support } from './types.js';
+import { StepTrace, type Availability, type Backend, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type SessionOptions, type Support } from './types.js';
 
 type Ort = typeof import('onnxruntime-node');
 
@@ -117,7 +117,8 @@ async function prepareTrain(ort: Ort, create: Create, spec: TrainSpec, inputs: N
     onehot: tensorOf(ort, oneHot((y.data as Int32Array).subarray(s * spec.batch, (s + 1) * spec.batch), spec.classes), [spec.batch, spec.classes]),
   }));
   return {
-    async execute(): Promise<Execution> {
+    async execute(options?: ExecuteOptions): Promise<Execution> {
+      const trace = new StepTrace(options?.trace === true);
       // Weights are fed back each step: the outputs of step s are the parameter inputs of step s + 1.
       let weights = shapes.map(([name, shape]) => tensorOf(ort, Float32Array.from(byName(inputs, name).data as Float32Array), shape));
       let loss: number | null = null;
@@ -128,12 +129,14 @@ async function prepareTrain(ort: Ort, create: Create, spec: TrainSpec, inputs: N
         const result = await session.run(feeds);
         weights = graph.outputs.map((name) => result[name]);
         loss = (result.loss.data as Float32Array)[0];
+        await trace.record(() => weights.map((w) => w.data as Float32Array));
       }
-      const computeMs = performance.now() - start;
+      const computeMs = performance.now() - start - trace.copyMs;
       return {
         outputs: shapes.map(([name, shape], i) => ({ name, shape, data: Float32Array.from(weights[i].data as Float32Array) })),
         computeMs,
         loss,
+        trace: trace.result(),
       };
     },
     dispose: () => void session.release(),

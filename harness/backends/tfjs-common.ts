@@ -8,8 +8,8 @@ import { paramShapes } from '../../workloads/params.js';
 import { byName } from '../../workloads/inputs.js';
 import type { InferSpec, Layer, NamedTensor, ResolvedWorkload, TrainSpec } from '../../workloads/types.js';
 import type { DeterminismRecord } from '../protocol.js';
-import type { Execution, GradientFn, Program, Session } from './types.js';
-import { UnsupportedOpError } from './types.js';
+import type { Execution, ExecuteOptions, GradientFn, Program, Session } from './types.js';
+import { StepTrace, UnsupportedOpError } from './types.js';
 
 export type Tf = typeof tfcore;
 
@@ -123,7 +123,8 @@ export function compileTfjs(tf: Tf, workload: ResolvedWorkload, inputs: NamedTen
   const xs = Array.from({ length: spec.steps }, (_, s) => keep(stepSlice(tf, byName(inputs, 'x'), s)));
   const ys = Array.from({ length: spec.steps }, (_, s) => keep(stepSlice(tf, byName(inputs, 'y'), s)));
   return {
-    async execute(): Promise<Execution> {
+    async execute(options?: ExecuteOptions): Promise<Execution> {
+      const trace = new StepTrace(options?.trace === true);
       let params = initial.map((t) => tf.tensor(t.data, t.shape, 'float32'));
       const lr = tf.scalar(spec.learningRate);
       let lastLoss: tfcore.Scalar | null = null;
@@ -138,6 +139,7 @@ export function compileTfjs(tf: Tf, workload: ResolvedWorkload, inputs: NamedTen
           lastLoss?.dispose();
           params = next;
           lastLoss = value;
+          await trace.record(() => params.map((p) => p.dataSync() as Float32Array));
         }
       } catch (err) {
         params.forEach((p) => p.dispose());
@@ -145,7 +147,7 @@ export function compileTfjs(tf: Tf, workload: ResolvedWorkload, inputs: NamedTen
       }
       const datas = await Promise.all(params.map((p) => p.data() as Promise<Float32Array>));
       const lossValue = lastLoss ? (await lastLoss.data())[0] : null;
-      const computeMs = performance.now() - start;
+      const computeMs = performance.now() - start - trace.copyMs;
       params.forEach((p) => p.dispose());
       lastLoss?.dispose();
       lr.dispose();
@@ -153,6 +155,7 @@ export function compileTfjs(tf: Tf, workload: ResolvedWorkload, inputs: NamedTen
         outputs: names.map((name, i) => ({ name, shape: initial[i].shape, data: Float32Array.from(datas[i]) })),
         computeMs,
         loss: lossValue,
+        trace: trace.result(),
       };
     },
     dispose,

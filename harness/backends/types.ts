@@ -32,12 +32,52 @@ export interface Execution {
   outputs: NamedTensor[];
   computeMs: number;
   loss: number | null;
+  /** With tracing on (training workloads): the weights after every step, [steps × parameters]. */
+  trace?: Float32Array;
+}
+
+export interface ExecuteOptions {
+  /** Record the weights after every training step (for the first divergent step). */
+  trace?: boolean;
 }
 
 /** A workload compiled for one run: setup is done, `execute` is what gets timed. */
 export interface Program {
-  execute(): Promise<Execution>;
+  execute(options?: ExecuteOptions): Promise<Execution>;
   dispose(): void;
+}
+
+/**
+ * Collects the weights after each training step when tracing is on. The time spent copying is
+ * measured so the caller can keep it out of `computeMs`.
+ */
+export class StepTrace {
+  private steps: Float32Array[] = [];
+  copyMs = 0;
+
+  constructor(readonly enabled: boolean) {}
+
+  /** `read` returns the current weights; it is only called when tracing is on. */
+  async record(read: () => Promise<Float32Array[]> | Float32Array[]): Promise<void> {
+    if (!this.enabled) return;
+    const t0 = performance.now();
+    const parts = await read();
+    const flat = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      flat.set(p, offset);
+      offset += p.length;
+    }
+    this.steps.push(flat);
+    this.copyMs += performance.now() - t0;
+  }
+
+  result(): Float32Array | undefined {
+    if (!this.enabled || this.steps.length === 0) return undefined;
+    const out = new Float32Array(this.steps.length * this.steps[0].length);
+    this.steps.forEach((s, i) => out.set(s, i * s.length));
+    return out;
+  }
 }
 
 /** Gradients of the mean softmax cross-entropy of a shard, for the data-parallel driver. */
