@@ -21,6 +21,7 @@ import { loadSuite, resolveSuite, type ResolvedSuite, type SuiteInput } from './
 import { fingerprint, fingerprintWarnings } from './env.js';
 import { EXIT, UsageError, message } from './errors.js';
 import { mergeResults } from './merge.js';
+import { precisionText, runPaired } from './precision.js';
 import { makePlan, parseShard, shardPlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
 import { Runner } from './runner.js';
@@ -68,6 +69,8 @@ interface RunFlags {
   report: boolean;
   shard?: string;
   trace?: boolean;
+  precision?: number;
+  budget?: number;
 }
 
 async function runCommand(flags: RunFlags): Promise<number> {
@@ -78,6 +81,8 @@ async function runCommand(flags: RunFlags): Promise<number> {
     threads: flags.threads, modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout, trace: flags.trace,
   };
   const suite = resolveSuite(input, overrides, source);
+  if (flags.precision !== undefined && !(typeof flags.precision === 'number' && flags.precision > 0 && flags.precision < 1)) throw new UsageError(message.precision(flags.precision));
+  if (flags.budget !== undefined && !(typeof flags.budget === 'number' && flags.budget > 0)) throw new UsageError(message.budget(flags.budget));
   const concurrency = flags.concurrency ?? (flags.checkOnly ? Math.max(1, (await import('node:os')).availableParallelism()) : 1);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(message.concurrency(flags.concurrency));
   const log = (line: string) => process.stderr.write(line + '\n');
@@ -130,11 +135,23 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const progress = progressReporter(plan.runs.length, !flags.json && process.stderr.isTTY === true);
-  const { stopped } = await runner.run(plan.runs, writer, {
-    timeoutMs: suite.timeoutMs,
-    onRecord: progress.update,
-    shouldStop: () => stop,
-  });
+  let stopped: boolean;
+  let precisionNote = '';
+  if (flags.precision !== undefined) {
+    let done = 0;
+    const paired = await runPaired(runner, plan, writer, {
+      precision: flags.precision,
+      budgetMs: (flags.budget ?? 300) * 1000,
+      timeoutMs: suite.timeoutMs,
+      shouldStop: () => stop,
+      onRecord: (r) => progress.update(r, ++done, Math.max(done, plan.runs.length)),
+    });
+    stopped = paired.stopped;
+    writer.writeJson('precision.json', { target: flags.precision, budgetSec: flags.budget ?? 300, outcomes: paired.outcomes });
+    precisionNote = '\n' + precisionText(paired.outcomes, flags.precision);
+  } else {
+    stopped = (await runner.run(plan.runs, writer, { timeoutMs: suite.timeoutMs, onRecord: progress.update, shouldStop: () => stop })).stopped;
+  }
   progress.stop();
   writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped });
 
@@ -150,7 +167,7 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
   process.stdout.write(
     flags.json
       ? JSON.stringify({ resultsDir: dir, report: html ?? null, summary }, null, 2) + '\n'
-      : summaryTable(summary, dir) + (html ? `\nReport: ${html}` : '') + '\n',
+      : summaryTable(summary, dir) + precisionNote + (html ? `\nReport: ${html}` : '') + '\n',
   );
   return exitCodeOf(summary);
 }
@@ -234,6 +251,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--concurrency <n>', 'runs in flight at once (default 1, or the core count with --check-only)', num)
     .option('--json', 'print the summary as JSON on stdout')
     .option('--no-report', 'skip rendering report.html, report.md and the charts')
+    .option('--precision <fraction>', 'paired det/nondet pairs until the slowdown CI half-width is within this fraction (e.g. 0.02), or the budget is spent', num)
+    .option('--budget <sec>', 'time budget for --precision, all cells together (default 300)', num)
     .option('--trace', 'record the weights after every training step: first divergent step and divergence growth')
     .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
     .action(async (flags: RunFlags) => {

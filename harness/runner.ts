@@ -122,23 +122,28 @@ export class Runner {
           stopped = true;
           return;
         }
-        const req = runs[next++];
-        const startedAt = new Date().toISOString();
-        const t0 = performance.now();
-        let result: WorkerResult | Error;
-        try {
-          result = await this.execute(req, options.timeoutMs);
-        } catch (err) {
-          result = err as Error;
-        }
-        const record = toRecord(req, startedAt, performance.now() - t0, result, writer, options.timeoutMs);
-        writer.append(record);
+        const record = await this.runOne(runs[next++], writer, options.timeoutMs);
         done++;
         options.onRecord?.(record, done, runs.length);
       }
     };
     await Promise.all(Array.from({ length: this.concurrency }, lane));
     return { stopped };
+  }
+
+  /** Executes one run and appends its record, whatever happens. */
+  async runOne(req: RunRequest, writer: ResultsWriter, timeoutMs: number): Promise<RunRecord> {
+    const startedAt = new Date().toISOString();
+    const t0 = performance.now();
+    let result: WorkerResult | Error;
+    try {
+      result = await this.execute(req, timeoutMs);
+    } catch (err) {
+      result = err as Error;
+    }
+    const record = toRecord(req, startedAt, performance.now() - t0, result, writer, timeoutMs);
+    writer.append(record);
+    return record;
   }
 
   async close(): Promise<void> {

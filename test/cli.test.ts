@@ -143,3 +143,18 @@ test('compare: a folder with itself exits 0; another ORT thread setting or a per
   assert.ok(seed.result.findings.some((f) => f.kind === 'results-changed'));
   assert.ok(seed.result.fingerprintChanges.some((f) => f.field === 'suite.seed'));
 });
+
+test('--precision 0.02 adds det/nondet pairs until the slowdown CI half-width is within ±2%, and prints it', () => {
+  const r = detbench('run', '--backends', 'tfjs-cpu', '--workloads', 'mlp-train', '--precision', '0.02', '--budget', '120', '--no-report', '--out', out);
+  assert.equal(r.status, 0, r.stderr);
+  const m = /mlp-train\|tfjs-cpu\|cpu\|t1: ([\d.]+)× \[([\d.]+), ([\d.]+)\], half-width ±([\d.]+)% after (\d+) pairs — precision reached/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  assert.ok(Number(m[4]) <= 2, `half-width ${m[4]}%`);
+  assert.ok(Number(m[5]) >= 5);
+  const dir = /Results: (.+)/.exec(r.stdout)![1].trim();
+  const precision = JSON.parse(fs.readFileSync(path.join(dir, 'precision.json'), 'utf8'));
+  assert.equal(precision.outcomes[0].stoppedBecause, 'precision reached');
+  // every pair is in runs.jsonl, so the analysis sees the same CI
+  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
+  assert.equal(summary.modes[0].slowdown.pairs, Number(m[5]));
+});
