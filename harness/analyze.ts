@@ -3,7 +3,8 @@
  * only; never imports a backend.
  */
 import { diffFloat32, type DiffSummary } from './diff.js';
-import { isOk, type Mode, type OkRecord, type RunRecord, type RunStatus } from './protocol.js';
+import { isOk, type NoiseArm, type Mode, type OkRecord, type RunRecord, type RunStatus } from './protocol.js';
+import { analyzeNoise, type NoiseDecomposition } from './noise.js';
 import { brownForsythe, describe, pairedRatioCI, type Describe, type RatioCI, type VarianceTest } from './stats.js';
 import { readArtifact, type LoadedResults } from './store.js';
 import { findWorkload } from '../workloads/index.js';
@@ -26,6 +27,8 @@ export interface RunDiff {
 
 export interface CellSummary {
   cell: string;
+  /** Noise-decomposition arm (noise suite only). */
+  arm?: NoiseArm;
   workload: string;
   backend: string;
   device: string;
@@ -134,6 +137,8 @@ export interface Summary {
   negativeControls: NegativeControl[];
   /** Per det cell across the machines of a merged folder (empty otherwise). */
   fleet: FleetCell[];
+  /** The noise decomposition (noise suite only; empty otherwise). */
+  noise: NoiseDecomposition[];
   /** One line each: what a user must look at (also decides `detbench run`'s exit code). */
   findings: string[];
   verdict: { detStableCells: number; detCells: number; reproducible: boolean };
@@ -159,6 +164,7 @@ export function analyze(results: LoadedResults): Summary {
   const groups = new Map<string, CellSummary[]>();
   for (const c of cells) groups.set(groupKey(c), [...(groups.get(groupKey(c)) ?? []), c]);
   for (const group of groups.values()) {
+    if (group.some((c) => c.arm)) continue; // noise-decomposition cells are analysed in noise.ts
     const det = group.find((c) => c.mode === 'det');
     const nondet = group.find((c) => c.mode === 'nondet');
     const okTimes = (mode: Mode) => {
@@ -181,14 +187,14 @@ export function analyze(results: LoadedResults): Summary {
   const crossBackend = compareBackends(cells, load, results.manifest.suite.backends);
   const threads = compareThreads(cells, load);
   const negativeControls: NegativeControl[] = cells
-    .filter((c) => c.mode === 'nondet' && findWorkload(c.workload)?.negativeControl && c.distinctDigests > 0)
+    .filter((c) => c.mode === 'nondet' && !c.arm && findWorkload(c.workload)?.negativeControl && c.distinctDigests > 0)
     .map((c) => ({
       workload: c.workload, backend: c.backend, device: c.device, threads: c.threads,
       seen: c.distinctDigests > 1, distinctDigests: c.distinctDigests, runs: c.runs.length,
     }));
 
   const fleet = compareMachines(results);
-  const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0);
+  const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0 && !c.arm);
   const findings: string[] = [];
   for (const c of detCells) if (c.verdict === 'unstable') findings.push(`${c.workload} on ${c.backend} (${c.device}, ${c.threads} thread(s)) is not bitwise stable with determinism on: ${c.distinctDigests} distinct results, max ${c.maxUlp} ULP`);
   for (const n of negativeControls) if (!n.seen) findings.push(`negative control ${n.workload} on ${n.backend} gave 1 distinct result in ${n.runs} nondet runs: this harness could not see nondeterminism here, so "stable" verdicts are unconfirmed`);
@@ -210,6 +216,7 @@ export function analyze(results: LoadedResults): Summary {
     threads,
     negativeControls,
     fleet,
+    noise: analyzeNoise(results.runs, load),
     findings,
     verdict: {
       detStableCells: detCells.filter((c) => c.verdict === 'bitwise-stable').length,
@@ -251,7 +258,7 @@ function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs
       : 'unstable';
   const nonOk = runs.find((r) => r.status !== 'ok') as Extract<RunRecord, { message: string }> | undefined;
   return {
-    cell: planned.id, workload: planned.workload, backend: planned.backend, device: planned.device, mode: planned.mode, threads: planned.threads,
+    cell: planned.id, ...(planned.arm ? { arm: planned.arm } : {}), workload: planned.workload, backend: planned.backend, device: planned.device, mode: planned.mode, threads: planned.threads,
     verdict,
     statuses,
     distinctDigests: counts.size,
@@ -285,7 +292,7 @@ function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array
   const rank = (id: string) => (order.indexOf(id) === -1 ? order.length : order.indexOf(id));
   const workloads = [...new Set(cells.map((c) => c.workload))];
   for (const workload of workloads) {
-    const det = cells.filter((c) => c.workload === workload && c.mode === 'det' && c.modalDigest);
+    const det = cells.filter((c) => c.workload === workload && c.mode === 'det' && c.modalDigest && !c.arm);
     if (det.length < 2) continue;
     const minThreads = Math.min(...det.map((c) => c.threads));
     const candidates = det.filter((c) => c.threads === minThreads).sort((a, b) => rank(a.backend) - rank(b.backend));
@@ -308,7 +315,7 @@ function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array
 /** det artifacts at the lowest thread count against every other thread count ("the new machine has more cores"). */
 function compareThreads(cells: CellSummary[], load: (d: string) => Float32Array): ThreadInvariance[] {
   const out: ThreadInvariance[] = [];
-  const det = cells.filter((c) => c.mode === 'det' && c.modalDigest);
+  const det = cells.filter((c) => c.mode === 'det' && c.modalDigest && !c.arm);
   const groups = new Map<string, CellSummary[]>();
   for (const c of det) {
     const k = `${c.workload}|${c.backend}|${c.device}`;

@@ -16,6 +16,8 @@ export type Preset = (typeof PRESETS)[number];
 /** What a suite file (or the flags) may say. Every field is optional. */
 export interface SuiteInput {
   name?: string;
+  /** `noise`: the noise decomposition instead of det/nondet cells (see harness/noise.ts). */
+  kind?: 'determinism' | 'noise';
   preset?: Preset;
   workloads?: string[];
   backends?: string[];
@@ -30,10 +32,11 @@ export interface SuiteInput {
   trace?: boolean;
 }
 
-export const SUITE_FIELDS = ['name', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params', 'trace'] as const;
+export const SUITE_FIELDS = ['name', 'kind', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params', 'trace'] as const;
 
 export interface ResolvedSuite {
   name: string;
+  kind: 'determinism' | 'noise';
   source: string;
   preset: Preset;
   workloads: Array<{ id: string; params: SizeParams }>;
@@ -49,13 +52,17 @@ export interface ResolvedSuite {
   trace: boolean;
 }
 
-export const BUILTIN_SUITES: Record<Preset, SuiteInput> = {
+export const BUILTIN_SUITE_NAMES = ['quick', 'standard', 'noise'] as const;
+
+export const BUILTIN_SUITES: Record<(typeof BUILTIN_SUITE_NAMES)[number], SuiteInput> = {
   quick: { name: 'quick', preset: 'quick', repeats: 3, threads: [1, 2], timeoutSec: 60 },
   standard: { name: 'standard', preset: 'standard', repeats: 5, threads: [1, 2], timeoutSec: 300 },
+  // The data-parallel model is the default: on CPUs its all-reduce order is the implementation noise.
+  noise: { name: 'noise', kind: 'noise', preset: 'quick', workloads: ['dataparallel-train'], backends: ['tfjs-cpu', 'ort-cpu'], repeats: 20, threads: [1], timeoutSec: 60 },
 };
 
 export function loadSuite(suite: string): { input: SuiteInput; source: string } {
-  if (suite === 'quick' || suite === 'standard') return { input: BUILTIN_SUITES[suite], source: `builtin:${suite}` };
+  if ((BUILTIN_SUITE_NAMES as readonly string[]).includes(suite)) return { input: BUILTIN_SUITES[suite as (typeof BUILTIN_SUITE_NAMES)[number]], source: `builtin:${suite}` };
   if (!fs.existsSync(suite)) throw new UsageError(message.suiteNotFound(suite));
   let parsed: unknown;
   try {
@@ -114,8 +121,15 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
   });
   for (const id of Object.keys(params)) if (!findWorkload(id)) throw new UsageError(message.unknownWorkload(id, WORKLOAD_IDS));
 
+  const kind = s.kind ?? 'determinism';
+  if (kind !== 'determinism' && kind !== 'noise') throw new UsageError(message.suiteKind(kind));
+  if (kind === 'noise') {
+    const notTraining = workloads.find((w) => findWorkload(w.id)!.build(w.params).kind !== 'train');
+    if (notTraining) throw new UsageError(message.noiseNeedsTraining(notTraining.id));
+  }
   return {
     name: s.name ?? (source.startsWith('builtin:') ? source.slice(8) : 'custom'),
+    kind,
     source,
     preset,
     workloads,

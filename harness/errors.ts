@@ -21,7 +21,7 @@ export const message = {
   timeout: (got: unknown) => `\`timeoutSec\` must be a number > 0 (seconds per run), got ${JSON.stringify(got)}`,
   modes: (got: unknown) => `\`modes\` must be a non-empty list of det and nondet, got ${JSON.stringify(got)}`,
   preset: (got: unknown) => `\`preset\` must be quick or standard, got ${JSON.stringify(got)}`,
-  suiteNotFound: (path: string) => `suite file ${path} does not exist: pass quick, standard or the path of a YAML or JSON suite file`,
+  suiteNotFound: (path: string) => `suite file ${path} does not exist: pass quick, standard, noise or the path of a YAML or JSON suite file`,
   suiteParse: (path: string, why: string) => `suite file ${path} is not valid YAML or JSON: ${why}`,
   suiteShape: (path: string) => `suite file ${path} must hold a mapping of fields (name, workloads, backends, repeats, …)`,
   suiteUnknownField: (field: string, known: readonly string[]) => `suite field \`${field}\` is not known: use ${list(known)}`,
@@ -46,5 +46,7 @@ export const message = {
   trace: (got: unknown) => `\`trace\` must be true or false, got ${JSON.stringify(got)}`,
   precision: (got: unknown) => `\`--precision\` must be a fraction between 0 and 1 (e.g. 0.02 for ±2%), got ${JSON.stringify(got)}`,
   budget: (got: unknown) => `\`--budget\` must be a number of seconds > 0, got ${JSON.stringify(got)}`,
+  suiteKind: (got: unknown) => `suite field \`kind\` must be determinism or noise, got ${JSON.stringify(got)}`,
+  noiseNeedsTraining: (id: string) => `the noise suite decomposes training noise: ${id} is not a training workload (use mlp-train, conv-train, embedding-train or dataparallel-train)`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
 };

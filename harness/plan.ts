@@ -6,7 +6,8 @@
 import { findBackend } from './backends/index.js';
 import type { Availability } from './backends/types.js';
 import type { ResolvedSuite } from './config.js';
-import { cellId, type CellKey, type RunRequest } from './protocol.js';
+import { cellId, type CellKey, type Mode, type NoiseArm, type RunRequest } from './protocol.js';
+import { paramShapes } from '../workloads/params.js';
 import { findWorkload, resolveWorkload } from '../workloads/index.js';
 import { UsageError, message } from './errors.js';
 
@@ -45,6 +46,10 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
       for (const w of suite.workloads) {
         const resolved = resolveWorkload(findWorkload(w.id)!, suite.preset, w.params);
         const support = backend.supports(resolved.spec);
+        if (suite.kind === 'noise') {
+          planNoise(suite, resolved, backendId, device, support, threads[0], cells, runs);
+          continue;
+        }
         for (const t of threads) {
           for (const mode of suite.modes) {
             const key: CellKey = { workload: w.id, backend: backendId, device, mode, threads: t };
@@ -63,6 +68,34 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
     }
   }
   return { cells, runs, notes };
+}
+
+/**
+ * The noise decomposition (Summers & Dinneen, ICML 2021) for one training workload on one backend:
+ * `repeats` runs in each arm, the arms interleaved run by run after one warm-up per mode.
+ * - seeds: determinism on, seeds seed, seed + 1, …;
+ * - implementation: determinism off, one seed;
+ * - ulp: determinism on, one seed, run i moving one element of the first weight tensor by 1 ULP
+ *   (elements spread evenly over the tensor).
+ */
+function planNoise(suite: ResolvedSuite, workload: ReturnType<typeof resolveWorkload>, backend: string, device: string, support: { ok: boolean; reason?: string }, threads: number, cells: PlannedCell[], runs: RunRequest[]): void {
+  const arms: Array<[NoiseArm, Mode]> = [['seeds', 'det'], ['implementation', 'nondet'], ['ulp', 'det']];
+  for (const [arm, mode] of arms) {
+    const key: CellKey = { arm, workload: workload.id, backend, device, mode, threads };
+    cells.push(support.ok ? { ...key, id: cellId(key), status: 'planned' } : { ...key, id: cellId(key), status: 'unsupported', reason: support.reason });
+  }
+  if (!support.ok || workload.spec.kind !== 'train') return;
+  const [tensor, shape] = paramShapes(workload.spec)[0];
+  const elements = shape.reduce((a, b) => a * b, 1);
+  const request = (arm: NoiseArm, mode: Mode, repeat: number, warmup: boolean, extra: Partial<RunRequest> = {}): RunRequest => ({
+    arm, workload: workload.id, backend, device, mode, threads, runIndex: runs.length, repeat, warmup, seed: suite.seed, preset: suite.preset, params: workload.params, ...extra,
+  });
+  runs.push(request('seeds', 'det', -1, true), request('implementation', 'nondet', -1, true));
+  for (let i = 0; i < suite.repeats; i++) {
+    runs.push(request('seeds', 'det', i, false, { seed: suite.seed + i }));
+    runs.push(request('implementation', 'nondet', i, false));
+    runs.push(request('ulp', 'det', i, false, { perturb: { tensor, index: Math.floor(((i + 0.5) * elements) / suite.repeats) } }));
+  }
 }
 
 export interface Shard {

@@ -29,7 +29,16 @@ export interface DeterminismRecord {
   summary: string;
 }
 
+/**
+ * The arms of the noise decomposition (`--suite noise`): different seeds with determinism on; one
+ * seed with it off; one seed with it on and a single initial weight moved by 1 ULP.
+ */
+export const NOISE_ARMS = ['seeds', 'implementation', 'ulp'] as const;
+export type NoiseArm = (typeof NOISE_ARMS)[number];
+
 export interface CellKey {
+  /** Set for noise-decomposition cells only. */
+  arm?: NoiseArm;
   workload: string;
   backend: string;
   device: string;
@@ -37,7 +46,7 @@ export interface CellKey {
   threads: number;
 }
 
-export const cellId = (c: CellKey) => `${c.workload}|${c.backend}|${c.device}|${c.mode}|t${c.threads}`;
+export const cellId = (c: CellKey) => `${c.workload}|${c.backend}|${c.device}|${c.mode}|t${c.threads}${c.arm ? `|${c.arm}` : ''}`;
 
 /** One run the runner asks a worker to do. */
 export interface RunRequest extends CellKey {
@@ -49,6 +58,8 @@ export interface RunRequest extends CellKey {
   params: SizeParams;
   /** Record the weights after every training step. */
   trace?: boolean;
+  /** Move one element of one initial tensor by 1 ULP (the noise suite's `ulp` arm). */
+  perturb?: { tensor: string; index: number };
 }
 
 export interface ArtifactRef {

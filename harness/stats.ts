@@ -137,3 +137,27 @@ export function ratioOfMediansCI(a: number[], b: number[], resamples = 2000, see
     resamples,
   };
 }
+
+export interface Interval {
+  value: number;
+  low: number;
+  high: number;
+}
+
+/**
+ * Percentile-bootstrap 95% CI of any statistic of n items, resampling item indices with
+ * replacement (seeded). `statistic` gets the resampled indices.
+ */
+export function bootstrapCI(n: number, statistic: (indices: number[]) => number, resamples = 1000, seed = 0, label = 'bootstrap'): Interval | null {
+  if (n < 2) return null;
+  const uniform = seededUniforms(seed, label);
+  const all = Array.from({ length: n }, (_, i) => i);
+  const values = new Float64Array(resamples);
+  const idx = new Array<number>(n);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < n; i++) idx[i] = Math.floor(uniform() * n);
+    values[r] = statistic(idx);
+  }
+  values.sort();
+  return { value: statistic(all), low: quantileSorted(values, 0.025), high: quantileSorted(values, 0.975) };
+}

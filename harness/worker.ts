@@ -35,6 +35,19 @@ function inputsFor(workload: ResolvedWorkload, seed: number): NamedTensor[] {
   return tensors;
 }
 
+/** The inputs with one element of one tensor moved by 1 ULP (a copy: the cache stays clean). */
+function perturbed(tensors: NamedTensor[], perturb: RunRequest['perturb']): NamedTensor[] {
+  if (!perturb) return tensors;
+  return tensors.map((t) => {
+    if (t.name !== perturb.tensor) return t;
+    const data = Float32Array.from(t.data as Float32Array);
+    if (perturb.index < 0 || perturb.index >= data.length) throw new Error(`perturb index ${perturb.index} outside ${t.name} (${data.length} elements)`);
+    // one step along the float32 ordering: away from zero for positive values, towards it for negative
+    new Int32Array(data.buffer)[perturb.index] += 1;
+    return { ...t, data };
+  });
+}
+
 function shardPool(spec: TrainSpec): Promise<ShardPool> {
   // One pool per model, shared by every backend: each shard worker opens a session per backend.
   const key = JSON.stringify(spec);
@@ -85,7 +98,7 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
     warnings.push(...s.warnings);
 
     const setupStart = performance.now();
-    const inputs = inputsFor(workload, req.seed);
+    const inputs = perturbed(inputsFor(workload, req.seed), req.perturb);
     let execution: Execution;
     let setupMs: number;
     if (workload.spec.kind === 'train' && workload.spec.dataParallel) {

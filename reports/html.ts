@@ -84,6 +84,21 @@ function cellTable(summary: Summary): string {
     .join('')}</tbody></table>`;
 }
 
+function noiseSection(summary: Summary): string {
+  if (!summary.noise.length) return '';
+  const ci = (i: { value: number; low: number; high: number } | null) => (i ? `${i.value.toExponential(2)} [${i.low.toExponential(2)}, ${i.high.toExponential(2)}]` : '–');
+  const rows = summary.noise.flatMap((d) =>
+    d.arms.map((a) => {
+      const test = a.arm === 'seeds' ? null : d.versusSeeds[a.arm];
+      return [d.workload, d.backend, a.arm, a.runs, a.distinctResults, ci(a.lossSd), ci(a.weightSpread), a.arm === 'seeds' ? '' : test ? `p = ${test.pValue.toPrecision(2)}` : 'no spread'];
+    }),
+  );
+  const head = ['workload', 'backend', 'arm', 'runs', 'distinct', 'final-loss sd [95% CI]', 'weight distance [95% CI]', 'Brown–Forsythe vs seeds'];
+  return `<h2 id="noise">Noise decomposition</h2><p>After Summers &amp; Dinneen (ICML 2021): the spread of final loss and weights across different seeds (determinism on), one seed with determinism off, and one seed with one initial weight moved by 1 ULP. Does implementation noise matter as much as seed noise here?</p><table class="cells"><thead><tr>${head
+    .map((h) => `<th>${escapeHtml(h)}</th>`)
+    .join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
+}
+
 export function renderHtml(manifest: Manifest, summary: Summary, rendered: RenderedChart[], threshold: number): string {
   const v = verdictLines(summary, threshold);
   const banner = summary.complete
@@ -130,6 +145,7 @@ ${banner}
 ${summary.findings.length ? `<h3>Findings</h3>${list(summary.findings, '')}` : ''}
 ${warnings}
 ${charts}
+${noiseSection(summary)}
 <h2>Every cell</h2>
 ${cellTable(summary)}
 <h2>Environment</h2>

@@ -250,7 +250,9 @@ function threadInvariance(summary: Summary): Chart {
   });
 }
 
-export function charts(summary: Summary, slowdownThreshold: number): Chart[] {
+export function charts(all: Summary, slowdownThreshold: number): Chart[] {
+  // noise-decomposition cells have their own table in the HTML report, not these charts
+  const summary: Summary = { ...all, cells: all.cells.filter((c) => !c.arm) };
   const multiThread = new Set(summary.cells.map((c) => c.threads)).size > 1;
   return [
     determinismMatrix(summary, multiThread),

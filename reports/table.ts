@@ -3,6 +3,7 @@
  * function of summary.json (never imports a backend).
  */
 import type { CellSummary, Summary } from '../harness/analyze.js';
+import { noiseText } from '../harness/noise.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -23,6 +24,14 @@ function cellText(c: CellSummary | undefined): string {
 
 export function summaryTable(summary: Summary, resultsDir: string): string {
   const lines: string[] = [];
+  if (summary.cells.length > 0 && summary.cells.every((c) => c.arm)) {
+    // the noise suite: its decomposition is the whole answer
+    lines.push(noiseText(summary.noise));
+    if (summary.findings.length) lines.push('Findings:', ...summary.findings.map((f) => `  - ${f}`));
+    if (summary.warnings.length) lines.push('Warnings:', ...summary.warnings.map((w) => `  - ${w}`));
+    lines.push(`Results: ${resultsDir}`);
+    return lines.join('\n');
+  }
   const rows: string[][] = [['workload', 'backend', 'thr', 'det', 'nondet', 'det/nondet time [95% CI]', 'vs reference']];
   const groups = new Map<string, CellSummary[]>();
   for (const c of summary.cells) {
@@ -60,6 +69,7 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
     lines.push('', 'Negative controls (must differ without determinism):');
     for (const n of summary.negativeControls) lines.push(`  ${n.workload} on ${n.backend} (${n.threads} thread(s)): ${n.distinctDigests} distinct results in ${n.runs} nondet runs — ${n.seen ? 'seen' : 'NOT SEEN'}`);
   }
+  if (summary.noise.length) lines.push('', noiseText(summary.noise));
   const v = summary.verdict;
   lines.push('', `Verdict: ${v.detStableCells} of ${v.detCells} det cells bitwise stable${summary.complete ? '' : ' (INCOMPLETE results)'}.`);
   if (summary.findings.length) lines.push('Findings:', ...summary.findings.map((f) => `  - ${f}`));

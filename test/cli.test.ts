@@ -158,3 +158,24 @@ test('--precision 0.02 adds det/nondet pairs until the slowdown CI half-width is
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
   assert.equal(summary.modes[0].slowdown.pairs, Number(m[5]));
 });
+
+test('--suite noise: three spreads with CIs and Brown–Forsythe tests against seed noise', () => {
+  const r = detbench('run', '--suite', 'noise', '--backends', 'ort-cpu', '--repeats', '8', '--no-report', '--out', out, '--json');
+  assert.equal(r.status, 0, r.stderr);
+  const { summary } = JSON.parse(r.stdout);
+  assert.equal(summary.noise.length, 1);
+  const [d] = summary.noise;
+  assert.deepEqual(d.arms.map((a: { arm: string }) => a.arm), ['seeds', 'implementation', 'ulp']);
+  for (const a of d.arms) {
+    assert.equal(a.runs, 8);
+    assert.ok(a.lossSd && a.lossSd.low <= a.lossSd.value && a.lossSd.value <= a.lossSd.high + 1e-12, JSON.stringify(a.lossSd));
+    assert.ok(a.weightSpread);
+  }
+  // different seeds move the result far more than the all-reduce order or one ULP does
+  const [seeds, implementation, ulp] = d.arms;
+  assert.ok(seeds.lossSd.value > 1000 * implementation.lossSd.value);
+  assert.ok(seeds.lossSd.value > 1000 * ulp.lossSd.value);
+  assert.ok(d.versusSeeds.implementation && d.versusSeeds.ulp);
+  // the noise arms are not determinism cells: no false instability verdicts
+  assert.deepEqual(summary.findings, []);
+});

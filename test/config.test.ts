@@ -42,6 +42,8 @@ test('bad values get one message naming the field and the fix', () => {
   fails(() => resolveSuite({}, { seed: -1 }, 'x'), message.seed(-1));
   fails(() => resolveSuite({ params: { matmul: { q: 3 } } }, {}, 'x'), message.workloadParam('matmul', 'q', ['m', 'k', 'n']));
   fails(() => resolveSuite({ params: { matmul: { m: 0.5 } } }, {}, 'x'), message.workloadParamValue('matmul', 'm', 0.5));
+  fails(() => resolveSuite(BUILTIN_SUITES.noise, { workloads: ['matmul'] }, 'builtin:noise'), message.noiseNeedsTraining('matmul'));
+  fails(() => resolveSuite({ kind: 'chaos' as 'noise' }, {}, 'x'), message.suiteKind('chaos'));
 });
 
 test('suite files: YAML and JSON load; malformed, unknown fields and missing files are refused', () => {

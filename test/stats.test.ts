@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { brownForsythe, describe, pairedRatioCI, quantileSorted } from '../harness/stats.ts';
+import { bootstrapCI, brownForsythe, describe, pairedRatioCI, quantileSorted } from '../harness/stats.ts';
 
 test('describe gives exact values on a tiny input', () => {
   const d = describe([1, 2, 3, 4, 100])!;
@@ -42,4 +42,14 @@ test('Brown–Forsythe matches the statistic computed by hand', () => {
   assert.equal(r.equalAt5Percent, true);
   assert.equal(brownForsythe([[1, 1], [2, 2]]), null);
   assert.equal(brownForsythe([[1], [2, 3]]), null);
+});
+
+test('bootstrapCI: a constant statistic has a zero-width interval; seeded resampling is repeatable', () => {
+  assert.deepEqual(bootstrapCI(5, () => 3), { value: 3, low: 3, high: 3 });
+  const xs = [1, 2, 3, 4, 5, 6];
+  const mean = (idx: number[]) => idx.reduce((s, i) => s + xs[i], 0) / idx.length;
+  const a = bootstrapCI(xs.length, mean)!;
+  assert.deepEqual(a, bootstrapCI(xs.length, mean));
+  assert.ok(a.low < 3.5 && 3.5 < a.high && a.value === 3.5);
+  assert.equal(bootstrapCI(1, mean), null);
 });
