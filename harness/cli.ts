@@ -26,7 +26,6 @@ import { makePlan, parseShard, shardPlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
 import { Runner } from './runner.js';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, type Manifest } from './store.js';
-import { parseFormats, renderReport, REPORT_FORMATS } from '../reports/index.js';
 import { summaryTable } from '../reports/table.js';
 import { WORKLOADS } from '../workloads/index.js';
 
@@ -126,6 +125,7 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
   log(`${plan.runs.length} runs (${suite.repeats} repeats + 1 warm-up per cell) → ${dir}`);
 
   // run
+  await runner.prewarm(plan.runs);
   let stop = false;
   const onSignal = () => {
     if (stop) process.exit(EXIT.incomplete);
@@ -161,6 +161,7 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
   let reportFiles: string[] = [];
   if (flags.report) {
     log('rendering the report…');
+    const { renderReport } = await import('../reports/index.js');
     reportFiles = (await renderReport(dir)).files;
   }
   const html = reportFiles.find((f) => f.endsWith('report.html'));
@@ -273,9 +274,11 @@ export async function main(argv: string[]): Promise<number> {
     .command('report <dir>')
     .description('render report.html, report.md, summary.json and the charts (SVG, PNG) of a results folder')
     .option('--out <dir>', 'where to write the report (default: the results folder)')
-    .option('--format <list>', `comma-separated: ${REPORT_FORMATS.join(', ')}`, list)
+    .option('--format <list>', 'comma-separated: html, md, json, png (default all)', list)
     .option('--slowdown-threshold <ratio>', 'det/nondet time ratio counted as "slower" (default 1.25)', num)
     .action(async (dir: string, o: { out?: string; format?: string[]; slowdownThreshold?: number }) => {
+      // vega, vega-lite and resvg load only for the commands that draw
+      const { parseFormats, renderReport } = await import('../reports/index.js');
       const formats = o.format ? parseFormats(o.format) : undefined;
       const { summary, files } = await renderReport(path.resolve(dir), { out: o.out, formats, slowdownThreshold: o.slowdownThreshold });
       files.forEach((f) => process.stdout.write(`${f}\n`));

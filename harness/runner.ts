@@ -99,6 +99,11 @@ export class Runner {
     return (await this.pool.run(ids, { name: 'probe' })) as Record<string, Availability>;
   }
 
+  /** Starts what the runs will need (data-parallel shard pools) before the first run is timed. */
+  async prewarm(runs: RunRequest[]): Promise<void> {
+    if (this.concurrency === 1) await this.pool.run(runs.filter((r) => !findBackend(r.backend)?.info.ownProcess), { name: 'prewarm' });
+  }
+
   private async execute(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
     if (findBackend(req.backend)?.info.ownProcess) return this.children.run(req, timeoutMs);
     const controller = new AbortController();

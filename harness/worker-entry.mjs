@@ -9,3 +9,4 @@ registerEsm();
 const worker = await import('./worker.ts');
 export default worker.default;
 export const probe = worker.probe;
+export const prewarm = worker.prewarm;

@@ -83,6 +83,27 @@ export async function probe(ids: string[]): Promise<Record<string, Availability>
   return out;
 }
 
+/**
+ * Piscina task `prewarm`: opens the data-parallel shard pools (and their backend sessions) the
+ * coming runs need, before any run is timed. This is harness start-up, like starting the worker.
+ */
+export async function prewarm(requests: RunRequest[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const req of requests) {
+    const def = findWorkload(req.workload);
+    const spec = def && resolveWorkload(def, req.preset, req.params).spec;
+    if (!spec || spec.kind !== 'train' || !spec.dataParallel || !findBackend(req.backend)?.supports(spec).ok) continue;
+    const key = `${req.backend}|${JSON.stringify(spec)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    try {
+      await (await shardPool(spec)).prepare(req.backend);
+    } catch {
+      // the run itself will report the failure as its own record
+    }
+  }
+}
+
 export default async function runTask(req: RunRequest): Promise<WorkerResult> {
   let determinism: DeterminismRecord | null = null;
   const warnings: string[] = [];
