@@ -4,7 +4,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 
 /** Packages whose versions can change numbers; absent ones are recorded as null. */
 export const TRACKED_PACKAGES = [
@@ -56,9 +58,20 @@ export function packageVersions(): Record<string, string | null> {
   return out;
 }
 
+/** A bundle (npm run bundle) is no git checkout: it records the commit it was built from. */
+function buildInfo(projectDir: string): { commit: string | null; dirty: boolean | null } | null {
+  try {
+    const info = JSON.parse(fs.readFileSync(path.join(projectDir, 'BUILD_INFO.json'), 'utf8')) as { commit: string; dirty: boolean };
+    return { commit: info.commit, dirty: info.dirty };
+  } catch {
+    return null;
+  }
+}
+
 export function fingerprint(projectDir: string): Fingerprint {
   const cpus = os.cpus();
-  const status = run('git', ['status', '--porcelain', '--untracked-files=no'], projectDir);
+  const built = buildInfo(projectDir);
+  const status = built ? null : run('git', ['status', '--porcelain', '--untracked-files=no'], projectDir);
   const userAgent = process.env.npm_config_user_agent?.match(/npm\/(\S+)/)?.[1];
   return {
     node: process.version,
@@ -69,7 +82,7 @@ export function fingerprint(projectDir: string): Fingerprint {
     memoryBytes: os.totalmem(),
     hostname: os.hostname(),
     env: Object.fromEntries(Object.entries(process.env).filter(([k, v]) => DETERMINISM_ENV_PATTERN.test(k) && v !== undefined)) as Record<string, string>,
-    git: { commit: run('git', ['rev-parse', 'HEAD'], projectDir), dirty: status === null ? null : status.length > 0 },
+    git: built ?? { commit: run('git', ['rev-parse', 'HEAD'], projectDir), dirty: status === null ? null : status.length > 0 },
   };
 }
 

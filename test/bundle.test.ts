@@ -1,0 +1,40 @@
+/**
+ * The offline bundle as a user on an air-gapped host gets it: built by `npm run bundle`, unpacked in
+ * an empty folder, run with a clean environment (no PATH to this machine's Node.js or npm).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+
+test('npm run bundle: one tar.xz ≤ 60 MB that runs the quick suite on the CPU backends from a clean environment', () => {
+  const build = spawnSync('bash', ['scripts/bundle.sh'], { cwd: repo, encoding: 'utf8', timeout: 600_000 });
+  assert.equal(build.status, 0, build.stderr);
+  const version = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')).version;
+  const tarball = path.join(repo, 'dist', `detbench-${version}-linux-x64.tar.xz`);
+  const sizeMB = fs.statSync(tarball).size / 1e6;
+  assert.ok(sizeMB <= 60, `bundle is ${sizeMB.toFixed(1)} MB`);
+
+  const host = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-host-'));
+  execFileSync('tar', ['-xJf', tarball, '-C', host]);
+  const launcher = path.join(host, `detbench-${version}-linux-x64`, 'detbench');
+  const r = spawnSync(launcher, ['run', '--suite', 'quick', '--out', path.join(host, 'results'), '--json'], {
+    cwd: host,
+    env: { HOME: host, PATH: '/usr/bin:/bin', TMPDIR: host },
+    encoding: 'utf8',
+    timeout: 300_000,
+  });
+  assert.equal(r.status, 0, r.stderr.slice(-3000));
+  const { summary, report } = JSON.parse(r.stdout);
+  assert.equal(summary.complete, true);
+  assert.ok(summary.verdict.reproducible);
+  assert.ok(summary.negativeControls.length > 0 && summary.negativeControls.every((n: { seen: boolean }) => n.seen));
+  assert.ok(fs.existsSync(report));
+  const manifest = JSON.parse(fs.readFileSync(path.join(path.dirname(report), 'manifest.json'), 'utf8'));
+  assert.match(manifest.environment.git.commit, /^[0-9a-f]{40}$/, 'the bundle records the commit it was built from');
+});
