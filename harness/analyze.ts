@@ -3,7 +3,7 @@
  * only; never imports a backend.
  */
 import { diffFloat32, type DiffSummary } from './diff.js';
-import { isOk, type NoiseArm, type Mode, type OkRecord, type RunRecord, type RunStatus } from './protocol.js';
+import { isOk, type CellKey, type Mode, type OkRecord, type RunRecord, type RunStatus } from './protocol.js';
 import { analyzeNoise, type NoiseDecomposition } from './noise.js';
 import { brownForsythe, describe, pairedRatioCI, type Describe, type RatioCI, type VarianceTest } from './stats.js';
 import { readArtifact, type LoadedResults } from './store.js';
@@ -25,15 +25,8 @@ export interface RunDiff {
   diff: DiffSummary | null;
 }
 
-export interface CellSummary {
+export interface CellSummary extends CellKey {
   cell: string;
-  /** Noise-decomposition arm (noise suite only). */
-  arm?: NoiseArm;
-  workload: string;
-  backend: string;
-  device: string;
-  mode: Mode;
-  threads: number;
   verdict: CellVerdict;
   /** Counted runs (warm-ups excluded) by status. */
   statuses: Partial<Record<RunStatus, number>>;
