@@ -179,3 +179,14 @@ test('--suite noise: three spreads with CIs and Brown–Forsythe tests against s
   // the noise arms are not determinism cells: no false instability verdicts
   assert.deepEqual(summary.findings, []);
 });
+
+test('an unavailable backend asked for by name: one line with its reason, exit 2, nothing hangs', () => {
+  const list = JSON.parse(detbench('backends', '--json').stdout) as Array<{ id: string; availability: { available: boolean; reason?: string } }>;
+  const unavailable = list.filter((b) => !b.availability.available);
+  assert.ok(unavailable.length > 0, 'this test expects a machine without GPUs or libtensorflow');
+  for (const b of unavailable) {
+    const r = detbench('run', '--backends', b.id, '--workloads', 'matmul', '--out', out);
+    assert.equal(r.status, 2, `${b.id}: exit ${r.status}`);
+    assert.equal(r.stderr.trim(), `detbench: ${message.noBackendsAvailable([`${b.id}: ${b.availability.reason}`])}`);
+  }
+});

@@ -1,12 +1,14 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ortCpu } from './ort-cpu.js';
+import { ortCuda } from './ort-cuda.js';
+import { ortWebgpu } from './ort-webgpu.js';
 import { tfjsCpu } from './tfjs-cpu.js';
 import { tfjsNode, tfjsNodeGpu } from './tfjs-node.js';
 import { tfjsWasm } from './tfjs-wasm.js';
 import type { Backend } from './types.js';
 
-const registry: Backend[] = [tfjsCpu, tfjsWasm, ortCpu, tfjsNode, tfjsNodeGpu];
+const registry: Backend[] = [tfjsCpu, tfjsWasm, ortCpu, tfjsNode, tfjsNodeGpu, ortWebgpu, ortCuda];
 
 /** Every adapter, in report order; the first available one is the cross-backend reference. */
 export const BACKENDS: readonly Backend[] = registry;

@@ -1,0 +1,147 @@
+/**
+ * The onnxruntime machinery shared by the ort adapters (cpu, webgpu, cuda): ONNX graphs built by
+ * detbench (onnx-graph.ts) run through one InferenceSession per program, weights fed back each
+ * training step. Only the execution provider and its determinism switches differ per adapter.
+ */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import type { DeterminismRecord } from '../protocol.js';
+import { byName } from '../../workloads/inputs.js';
+import { paramShapes } from '../../workloads/params.js';
+import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
+import { inferGraph, oneHot, trainGraphSupported, trainStepGraph } from './onnx-graph.js';
+import { StepTrace, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from './types.js';
+
+export type Ort = typeof import('onnxruntime-node');
+
+export const loadOrt = async (): Promise<Ort> => (await import('onnxruntime-node')).default ?? (await import('onnxruntime-node'));
+
+export const ortVersion = (): string => (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
+
+const tensorOf = (ort: Ort, data: Float32Array, shape: number[]): OrtTensor => new ort.Tensor('float32', data, shape);
+
+export function ortSupports(id: string, spec: WorkloadSpec): Support {
+  if (spec.kind === 'infer') return { ok: true };
+  const missing = trainGraphSupported(spec);
+  return missing ? { ok: false, reason: `${id} builds SGD-step graphs for dense/relu models only; this workload needs ${missing}` } : { ok: true };
+}
+
+export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determinism: DeterminismRecord): Session {
+  const create = (model: Uint8Array) => ort.InferenceSession.create(model, options);
+  return {
+    determinism,
+    warnings: [],
+    async prepare(workload, inputs) {
+      return workload.spec.kind === 'infer' ? prepareInfer(ort, create, workload, inputs) : prepareTrain(ort, create, workload.spec, inputs);
+    },
+    async gradients(spec) {
+      return gradients(ort, create, spec);
+    },
+    async close() {},
+  };
+}
+
+/**
+ * Whether an execution provider really runs here: a tiny MatMul session with CPU fallback disabled,
+ * in a child process (a failing GPU stack can print native errors or abort; neither may reach the
+ * suite). Returns null when it ran, else the provider's own message.
+ */
+export function probeExecutionProvider(ep: string): string | null {
+  const tsx = pathToFileURL(path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs')).href;
+  const script = fileURLToPath(new URL('./ort-probe.ts', import.meta.url));
+  const r = spawnSync(process.execPath, ['--import', tsx, script, ep], { encoding: 'utf8', timeout: 60_000 });
+  const line = r.stdout.trim().split('\n').filter(Boolean).at(-1);
+  try {
+    const result = JSON.parse(line ?? '') as { ok: boolean; error?: string };
+    // onnxruntime prefixes messages with source locations and the failed check; keep the sentence
+    const message = (result.error ?? 'unknown error').replace(/^.*\b(was false|failed)\.\s*/, '');
+    return result.ok ? null : message;
+  } catch {
+    return r.error ? r.error.message : `the probe process ended with code ${r.status}${r.signal ? ` (${r.signal})` : ''}`;
+  }
+}
+
+type Create = (model: Uint8Array) => Promise<OrtSession>;
+
+async function prepareInfer(ort: Ort, create: Create, workload: ResolvedWorkload, inputs: NamedTensor[]): Promise<Program> {
+  if (workload.spec.kind !== 'infer') throw new Error('not an inference workload');
+  const graph = inferGraph(workload.spec);
+  const session = await create(graph.model);
+  const feeds = Object.fromEntries(graph.inputs.map((n) => [n, tensorOf(ort, byName(inputs, n).data as Float32Array, byName(inputs, n).shape)]));
+  return {
+    async execute(): Promise<Execution> {
+      const start = performance.now();
+      const result = await session.run(feeds);
+      const computeMs = performance.now() - start;
+      const out = result[graph.output];
+      return { outputs: [{ name: 'out', shape: [...out.dims], data: Float32Array.from(out.data as Float32Array) }], computeMs, loss: null };
+    },
+    dispose: () => void session.release(),
+  };
+}
+
+async function prepareTrain(ort: Ort, create: Create, spec: TrainSpec, inputs: NamedTensor[]): Promise<Program> {
+  const graph = trainStepGraph(spec, spec.batch, true);
+  const session = await create(graph.model);
+  const shapes = paramShapes(spec);
+  const x = byName(inputs, 'x'), y = byName(inputs, 'y');
+  const perX = x.data.length / spec.steps;
+  const steps = Array.from({ length: spec.steps }, (_, s) => ({
+    x: tensorOf(ort, (x.data as Float32Array).subarray(s * perX, (s + 1) * perX), x.shape.slice(1)),
+    onehot: tensorOf(ort, oneHot((y.data as Int32Array).subarray(s * spec.batch, (s + 1) * spec.batch), spec.classes), [spec.batch, spec.classes]),
+  }));
+  return {
+    async execute(options?: ExecuteOptions): Promise<Execution> {
+      const trace = new StepTrace(options?.trace === true);
+      // Weights are fed back each step: the outputs of step s are the parameter inputs of step s + 1.
+      let weights = shapes.map(([name, shape]) => tensorOf(ort, Float32Array.from(byName(inputs, name).data as Float32Array), shape));
+      let loss: number | null = null;
+      const start = performance.now();
+      for (const step of steps) {
+        const feeds: Record<string, OrtTensor> = { x: step.x, onehot: step.onehot };
+        graph.params.forEach((name, i) => (feeds[name] = weights[i]));
+        const result = await session.run(feeds);
+        weights = graph.outputs.map((name) => result[name]);
+        loss = (result.loss.data as Float32Array)[0];
+        await trace.record(() => weights.map((w) => w.data as Float32Array));
+      }
+      const computeMs = performance.now() - start - trace.copyMs;
+      return {
+        outputs: shapes.map(([name, shape], i) => ({ name, shape, data: Float32Array.from(weights[i].data as Float32Array) })),
+        computeMs,
+        loss,
+        trace: trace.result(),
+      };
+    },
+    dispose: () => void session.release(),
+  };
+}
+
+async function gradients(ort: Ort, create: Create, spec: TrainSpec): Promise<GradientFn> {
+  const missing = trainGraphSupported(spec);
+  if (missing) throw new Error(`ort-cpu has no gradient graph for ${missing}`);
+  const shapes = paramShapes(spec);
+  const sessions = new Map<number, { session: OrtSession; graph: ReturnType<typeof trainStepGraph> }>();
+  return async (weights, x, y) => {
+    const batch = y.length;
+    let entry = sessions.get(batch);
+    if (!entry) {
+      const graph = trainStepGraph(spec, batch, false);
+      entry = { session: await create(graph.model), graph };
+      sessions.set(batch, entry);
+    }
+    const feeds: Record<string, OrtTensor> = {
+      x: tensorOf(ort, x.data as Float32Array, x.shape),
+      onehot: tensorOf(ort, oneHot(y, spec.classes), [batch, spec.classes]),
+    };
+    entry.graph.params.forEach((name, i) => (feeds[name] = tensorOf(ort, weights[i], shapes[i][1])));
+    const result = await entry.session.run(feeds);
+    return {
+      grads: entry.graph.outputs.map((name) => Float32Array.from(result[name].data as Float32Array)),
+      loss: (result.loss.data as Float32Array)[0],
+    };
+  };
+}

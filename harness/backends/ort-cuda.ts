@@ -1,0 +1,82 @@
+/**
+ * onnxruntime-node's CUDA execution provider, used when the user has installed it (its binaries are
+ * not on npm: onnxruntime-node's install script downloads them, which this project skips). det sets
+ * `session.use_deterministic_compute` (deterministic cuDNN algorithms where onnxruntime has them);
+ * nondet keeps onnxruntime's defaults. onnxruntime-node passes only `deviceId` to the provider, so
+ * cuDNN's algorithm search cannot be set from here; each GPU of the host is its own device.
+ *
+ * Not yet run on a GPU by this project's CI (no GPU there); see the README.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { WorkloadSpec } from '../../workloads/types.js';
+import { loadOrt, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
+
+const INSTALL = 'npm install onnxruntime-node --onnxruntime-node-install=cuda12 on a host with network access (needs CUDA 12 and cuDNN 9)';
+
+/** The CUDA provider library next to onnxruntime-node's binding, if it was installed. */
+function cudaProviderInstalled(): boolean {
+  const root = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+  const dir = path.join(root, 'bin', 'napi-v6', process.platform, process.arch);
+  return fs.existsSync(path.join(dir, process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'));
+}
+
+/** cuda:0 … cuda:N−1 from nvidia-smi (respecting CUDA_VISIBLE_DEVICES when it lists indices). */
+function cudaDevices(): { devices: string[]; names: string[] } {
+  const r = spawnSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8', timeout: 20_000 });
+  const names = r.status === 0 ? r.stdout.trim().split('\n').filter(Boolean) : [];
+  const visible = process.env.CUDA_VISIBLE_DEVICES?.split(',').filter((x) => /^\d+$/.test(x.trim())).length;
+  const count = visible ?? Math.max(1, names.length);
+  return { devices: Array.from({ length: count }, (_, i) => `cuda:${i}`), names };
+}
+
+export const ortCuda: Backend = {
+  info: {
+    id: 'ort-cuda',
+    description: 'onnxruntime-node, CUDA execution provider (installed separately)',
+    deviceKind: 'gpu',
+    ownProcess: false,
+    threadControl: false,
+    capabilities: 'the same ONNX graphs as ort-cpu (forward passes; dense/relu training), CPU fallback disabled',
+  },
+  async probe(): Promise<Availability> {
+    try {
+      await loadOrt();
+    } catch (err) {
+      return { available: false, reason: `onnxruntime-node failed to load: ${(err as Error).message} (run npm install)` };
+    }
+    if (!cudaProviderInstalled()) return { available: false, reason: `onnxruntime-node's CUDA execution provider is not installed: ${INSTALL}` };
+    const error = probeExecutionProvider('cuda');
+    if (error) return { available: false, reason: `onnxruntime's CUDA provider does not run here: ${error}` };
+    const { devices, names } = cudaDevices();
+    return { available: true, version: ortVersion(), devices, notes: names.length ? [`GPUs: ${names.join('; ')}`] : [] };
+  },
+  supports(spec: WorkloadSpec): Support {
+    return ortSupports('ort-cuda', spec);
+  },
+  async open(options: SessionOptions): Promise<Session> {
+    const deviceId = Number(/^cuda:(\d+)$/.exec(options.device)?.[1] ?? 0);
+    const det = options.mode === 'det';
+    return ortSession(
+      await loadOrt(),
+      {
+        executionProviders: [{ name: 'cuda', deviceId }],
+        logSeverityLevel: 3,
+        extra: { session: { disable_cpu_ep_fallback: '1', ...(det ? { use_deterministic_compute: '1' } : {}) } },
+      },
+      {
+        mode: options.mode,
+        control: 'controlled',
+        switches: [
+          { name: 'deviceId', value: String(deviceId), verified: false },
+          ...(det ? [{ name: 'session.use_deterministic_compute', value: '1', verified: false, note: 'onnxruntime-node cannot read session options back' }] : []),
+          { name: 'cudnn_conv_algo_search', value: 'EXHAUSTIVE (default)', verified: null, note: 'not settable through onnxruntime-node' },
+        ],
+        summary: det ? 'onnxruntime CUDA with deterministic compute' : 'onnxruntime CUDA defaults',
+      },
+    );
+  },
+};

@@ -1,0 +1,63 @@
+/**
+ * onnxruntime-node's bundled WebGPU execution provider (Dawn; Vulkan on Linux). WebGPU has no
+ * determinism switch, so both modes are "uncontrolled"; det still sets onnxruntime's session-level
+ * switches, which are recorded as unverified. CPU fallback is disabled: an op the provider cannot
+ * run is an `unsupported` run with onnxruntime's message, never a silent CPU run.
+ *
+ * Not yet run on a GPU by this project's CI (no GPU there); see the README.
+ */
+import type { WorkloadSpec } from '../../workloads/types.js';
+import { loadOrt, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
+
+export const ortWebgpu: Backend = {
+  info: {
+    id: 'ort-webgpu',
+    description: 'onnxruntime-node, bundled WebGPU execution provider (Dawn: Vulkan on Linux, Metal on macOS, D3D12 on Windows)',
+    deviceKind: 'gpu',
+    ownProcess: false,
+    threadControl: false,
+    capabilities: 'the same ONNX graphs as ort-cpu (forward passes; dense/relu training), CPU fallback disabled',
+  },
+  async probe(): Promise<Availability> {
+    try {
+      await loadOrt();
+    } catch (err) {
+      return { available: false, reason: `onnxruntime-node failed to load: ${(err as Error).message} (run npm install)` };
+    }
+    const error = probeExecutionProvider('webgpu');
+    if (error) {
+      return {
+        available: false,
+        reason: `onnxruntime's WebGPU provider found no usable GPU: ${error}. It needs a GPU with a Vulkan driver and the Vulkan loader (Debian: libvulkan1; the offline bundle ships the loader)`,
+      };
+    }
+    return { available: true, version: ortVersion(), devices: ['webgpu:0'], notes: ['WebGPU uses the default adapter: other GPUs of this host are not addressed'] };
+  },
+  supports(spec: WorkloadSpec): Support {
+    return ortSupports('ort-webgpu', spec);
+  },
+  async open(options: SessionOptions): Promise<Session> {
+    const det = options.mode === 'det';
+    return ortSession(
+      await loadOrt(),
+      {
+        executionProviders: ['webgpu'],
+        logSeverityLevel: 3,
+        ...(det ? { executionMode: 'sequential' as const } : {}),
+        extra: { session: { disable_cpu_ep_fallback: '1', ...(det ? { use_deterministic_compute: '1' } : {}) } },
+      },
+      {
+        mode: options.mode,
+        control: 'uncontrolled',
+        switches: det
+          ? [
+              { name: 'session.use_deterministic_compute', value: '1', verified: false, note: 'WebGPU kernels are not documented to honour it' },
+              { name: 'executionMode', value: 'sequential', verified: false },
+            ]
+          : [],
+        summary: 'WebGPU has no determinism switch: uncontrolled' + (det ? ' (onnxruntime session switches set anyway)' : ''),
+      },
+    );
+  },
+};
