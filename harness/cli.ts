@@ -70,9 +70,12 @@ interface RunFlags {
   trace?: boolean;
   precision?: number;
   budget?: number;
+  python?: string;
 }
 
 async function runCommand(flags: RunFlags): Promise<number> {
+  // before any worker starts: workers and the torch backend's subprocesses inherit it
+  if (flags.python) process.env.DETBENCH_PYTHON = flags.python;
   // plan
   const { input, source } = loadSuite(flags.suite);
   const overrides: SuiteInput = {
@@ -254,13 +257,15 @@ export async function main(argv: string[]): Promise<number> {
     .option('--no-report', 'skip rendering report.html, report.md and the charts')
     .option('--precision <fraction>', 'paired det/nondet pairs until the slowdown CI half-width is within this fraction (e.g. 0.02), or the budget is spent', num)
     .option('--budget <sec>', 'time budget for --precision, all cells together (default 300)', num)
+    .option('--python <path>', 'the Python (with torch) for the torch backend (default $DETBENCH_PYTHON or python3)')
     .option('--trace', 'record the weights after every training step: first divergent step and divergence growth')
     .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
     .action(async (flags: RunFlags) => {
       code = await runCommand(flags);
     });
 
-  program.command('backends').description('list backends, whether each is available here and why not').option('--json').action(async (o: { json?: boolean }) => {
+  program.command('backends').description('list backends, whether each is available here and why not').option('--json').option('--python <path>', 'the Python (with torch) for the torch backend').action(async (o: { json?: boolean; python?: string }) => {
+    if (o.python) process.env.DETBENCH_PYTHON = o.python;
     code = await backendsCommand(!!o.json);
   });
   program.command('workloads').description('list workloads and what nondeterminism each probes').option('--json').action((o: { json?: boolean }) => {

@@ -1,0 +1,186 @@
+/**
+ * PyTorch through a Python subprocess (harness/backends/torch/worker.py), one per session, i.e. per
+ * (mode, device) in a worker. The environment of that process carries the mode, so process-wide
+ * switches are set before CUDA initialises: det = torch.use_deterministic_algorithms(True),
+ * cudnn.deterministic = True, cudnn.benchmark = False, CUBLAS_WORKSPACE_CONFIG=:4096:8; nondet =
+ * defaults with cudnn.benchmark = True. The worker reads the flags back (`hello`), so every switch in
+ * the record is verified; torch, CUDA and cuDNN versions and device names go into the record too.
+ *
+ * Protocol, version 1: JSON lines. Requests {id, op: "hello"} | {id, op: "run", spec, device,
+ * inputs: [{name, shape, dtype: "float32"|"int32", path}], params: [names], out: path, trace} |
+ * {id, op: "exit"}; replies {id, ok: true, …} or {id, ok: false, error, unsupported}. Tensors are raw
+ * little-endian files in a private temporary folder — never pickle. An op without a deterministic
+ * implementation raises in PyTorch and comes back as `unsupported` with PyTorch's message.
+ *
+ * Python is `$DETBENCH_PYTHON` (or `detbench run --python PATH`), else python3. Not yet run with torch
+ * by this project's CI (torch cannot be installed there); see the README.
+ */
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { DeterminismRecord, Mode } from '../protocol.js';
+import { paramShapes } from '../../workloads/params.js';
+import type { NamedTensor, WorkloadSpec } from '../../workloads/types.js';
+import { UnsupportedOpError, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from './types.js';
+
+export const TORCH_PROTOCOL = 1;
+const WORKER = fileURLToPath(new URL('./torch/worker.py', import.meta.url));
+const python = () => process.env.DETBENCH_PYTHON || 'python3';
+
+export function torchEnv(mode: Mode): Record<string, string | undefined> {
+  return mode === 'det' ? { DETBENCH_TORCH_MODE: 'det', CUBLAS_WORKSPACE_CONFIG: ':4096:8' } : { DETBENCH_TORCH_MODE: 'nondet', CUBLAS_WORKSPACE_CONFIG: undefined };
+}
+
+interface Hello {
+  protocol: number;
+  torch: string;
+  cuda: string | null;
+  cudnn: number | null;
+  devices: string[];
+  flags: Record<string, boolean | string | null>;
+}
+
+/** One Python worker process and its request/reply loop. */
+class TorchProcess {
+  private nextId = 0;
+  private waiting = new Map<number, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }>();
+  private stderr = '';
+
+  private constructor(private child: ChildProcessWithoutNullStreams) {
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      let message: Record<string, unknown>;
+      try {
+        message = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return; // a stray print from a library; replies are always JSON
+      }
+      const w = this.waiting.get(message.id as number);
+      this.waiting.delete(message.id as number);
+      w?.resolve(message);
+    });
+    child.stderr.on('data', (d) => (this.stderr = (this.stderr + d).slice(-4000)));
+    child.on('exit', (code, signal) => {
+      for (const w of this.waiting.values()) w.reject(new Error(`the Python worker exited (code ${code}, signal ${signal}): ${this.stderr.trim().split('\n').slice(-3).join(' ')}`));
+      this.waiting.clear();
+    });
+  }
+
+  static start(mode: Mode): TorchProcess {
+    const child = spawn(python(), ['-u', WORKER], { env: { ...process.env, ...torchEnv(mode) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    return new TorchProcess(child);
+  }
+
+  request(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      this.child.stdin.write(JSON.stringify({ ...message, id }) + '\n');
+    });
+  }
+
+  async call(message: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const r = await this.request(message);
+    if (r.ok !== true) {
+      const error = String(r.error ?? 'unknown error');
+      throw r.unsupported ? new UnsupportedOpError(error) : new Error(error);
+    }
+    return r;
+  }
+
+  stop(): void {
+    this.child.stdin.end();
+    this.child.kill();
+  }
+}
+
+function writeTensor(dir: string, t: NamedTensor): { name: string; shape: number[]; dtype: string; path: string } {
+  const file = path.join(dir, `${t.name.replace(/[^\w.-]/g, '_')}.bin`);
+  fs.writeFileSync(file, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  return { name: t.name, shape: t.shape, dtype: t.data instanceof Int32Array ? 'int32' : 'float32', path: file };
+}
+
+export const torchBackend: Backend = {
+  info: {
+    id: 'torch',
+    description: 'PyTorch in a Python subprocess (JSON-lines protocol v1, raw float32 files), CUDA when available',
+    deviceKind: 'gpu',
+    ownProcess: false,
+    threadControl: false,
+    capabilities: 'train and infer: every primitive (dense, conv2d, pooling, embedding, mean pooling, softmax-xent, SGD, attention, reduce-sum, matmul); no data-parallel driver',
+  },
+  async probe(): Promise<Availability> {
+    const code = 'import json, torch; print(json.dumps({"torch": torch.__version__, "cuda": torch.cuda.is_available(), "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}))';
+    const r = spawnSync(python(), ['-c', code], { encoding: 'utf8', timeout: 120_000 });
+    if (r.error) return { available: false, reason: `${python()} cannot be started (${r.error.message}): install Python 3 with torch, or pass --python PATH` };
+    if (r.status !== 0) {
+      const why = r.stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exit ${r.status}`;
+      return { available: false, reason: `torch is not importable by ${python()} (${why}): pip install torch, or pass --python PATH to a Python that has it` };
+    }
+    const info = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { torch: string; cuda: boolean; devices: string[] };
+    const devices = info.cuda ? info.devices.map((_, i) => `cuda:${i}`) : ['cpu'];
+    return { available: true, version: info.torch, devices, notes: info.cuda ? [`GPUs: ${info.devices.join('; ')}`] : ['no CUDA device: torch runs on the CPU'] };
+  },
+  supports(spec: WorkloadSpec): Support {
+    if (spec.kind === 'train' && spec.dataParallel) return { ok: false, reason: 'torch has no data-parallel driver in detbench: the CPU negative control runs on the CPU backends' };
+    return { ok: true };
+  },
+  async open(options: SessionOptions): Promise<Session> {
+    const worker = TorchProcess.start(options.mode);
+    const hello = (await worker.call({ op: 'hello' })) as unknown as Hello;
+    if (hello.protocol !== TORCH_PROTOCOL) throw new Error(`the Python worker speaks protocol ${hello.protocol}, detbench ${TORCH_PROTOCOL}`);
+    const det = options.mode === 'det';
+    const expect: Record<string, boolean | string | null> = {
+      use_deterministic_algorithms: det,
+      'cudnn.deterministic': det,
+      'cudnn.benchmark': !det,
+      CUBLAS_WORKSPACE_CONFIG: det ? ':4096:8' : null,
+    };
+    const determinism: DeterminismRecord = {
+      mode: options.mode,
+      control: 'controlled',
+      switches: Object.entries(expect).map(([name, value]) => ({ name, value: String(hello.flags[name]), verified: hello.flags[name] === value })),
+      summary: `torch ${hello.torch}, CUDA ${hello.cuda ?? 'none'}, cuDNN ${hello.cudnn ?? 'none'}${hello.devices.length ? `, ${hello.devices.join('; ')}` : ''}: ${det ? 'deterministic algorithms, cuDNN deterministic, no benchmark, CUBLAS_WORKSPACE_CONFIG=:4096:8' : 'defaults with cudnn.benchmark'}`,
+    };
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-torch-'));
+    let runs = 0;
+    return {
+      determinism,
+      warnings: determinism.switches.filter((s) => !s.verified).map((s) => `torch switch ${s.name} reads back as ${s.value}`),
+      async prepare(workload, inputs): Promise<Program> {
+        const sub = fs.mkdtempSync(path.join(dir, 'w-'));
+        const files = inputs.map((t) => writeTensor(sub, t));
+        const params = workload.spec.kind === 'train' ? paramShapes(workload.spec).map(([n]) => n) : [];
+        return {
+          async execute(executeOptions): Promise<Execution> {
+            const out = path.join(sub, `out-${runs++}.f32`);
+            const r = await worker.call({ op: 'run', spec: workload.spec, device: options.device, inputs: files, params, out, trace: executeOptions?.trace === true });
+            const bytes = fs.readFileSync(out);
+            const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+            const meta = r.outputs as Array<{ name: string; shape: number[]; offset: number }>;
+            const outputs = meta.map((m, i) => ({ name: m.name, shape: m.shape, data: data.subarray(m.offset, i + 1 < meta.length ? meta[i + 1].offset : data.length) }));
+            let trace: Float32Array | undefined;
+            if (r.trace) {
+              const t = fs.readFileSync(`${out}.trace`);
+              trace = new Float32Array(t.buffer.slice(t.byteOffset, t.byteOffset + t.byteLength));
+            }
+            fs.rmSync(out, { force: true });
+            return { outputs, computeMs: r.compute_ms as number, loss: (r.loss as number | null) ?? null, trace };
+          },
+          dispose() {
+            fs.rmSync(sub, { recursive: true, force: true });
+          },
+        };
+      },
+      async gradients() {
+        throw new UnsupportedOpError('torch has no data-parallel driver in detbench');
+      },
+      async close() {
+        worker.stop();
+        fs.rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  },
+};
