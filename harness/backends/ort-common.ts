@@ -19,6 +19,19 @@ export type Ort = typeof import('onnxruntime-node');
 
 export const loadOrt = async (): Promise<Ort> => (await import('onnxruntime-node')).default ?? (await import('onnxruntime-node'));
 
+/** Null when onnxruntime-node loads, else why not (every ort adapter's probe starts here). */
+export async function ortLoadFailure(): Promise<string | null> {
+  try {
+    await loadOrt();
+    return null;
+  } catch (err) {
+    return `onnxruntime-node failed to load: ${(err as Error).message} (run npm install)`;
+  }
+}
+
+/** What the GPU execution providers run: ort-cpu's graphs, with nothing allowed to fall back to the CPU. */
+export const GPU_EP_CAPABILITIES = 'the same ONNX graphs as ort-cpu (forward passes; dense/relu training), CPU fallback disabled';
+
 export const ortVersion = (): string => (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
 const tensorOf = (ort: Ort, data: Float32Array, shape: number[]): OrtTensor => new ort.Tensor('float32', data, shape);

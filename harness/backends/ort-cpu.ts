@@ -1,7 +1,7 @@
 import type { InferenceSession as OrtSession } from 'onnxruntime-node';
 import type { Switch } from '../protocol.js';
 import type { WorkloadSpec } from '../../workloads/types.js';
-import { loadOrt, ortSession, ortSupports, ortVersion } from './ort-common.js';
+import { loadOrt, ortLoadFailure, ortSession, ortSupports, ortVersion } from './ort-common.js';
 import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
 
 /**
@@ -37,13 +37,11 @@ export const ortCpu: Backend = {
       'infer: attention, reduce-sum, matmul; train: dense/relu/softmax-xent models through an ONNX graph of one SGD step (no conv2d, pooling or embedding training graphs)',
   },
   async probe(): Promise<Availability> {
-    try {
-      const ort = await loadOrt();
-      const providers = (ort as unknown as { listSupportedBackends?: () => Array<{ name: string; bundled: boolean }> }).listSupportedBackends?.() ?? [];
-      return { available: true, version: ortVersion(), devices: ['cpu'], notes: [`execution providers: ${providers.map((p) => p.name + (p.bundled ? '' : ' (not bundled)')).join(', ')}`] };
-    } catch (err) {
-      return { available: false, reason: `onnxruntime-node failed to load: ${(err as Error).message} (run npm install)` };
-    }
+    const loadFailure = await ortLoadFailure();
+    if (loadFailure) return { available: false, reason: loadFailure };
+    const ort = await loadOrt();
+    const providers = (ort as unknown as { listSupportedBackends?: () => Array<{ name: string; bundled: boolean }> }).listSupportedBackends?.() ?? [];
+    return { available: true, version: ortVersion(), devices: ['cpu'], notes: [`execution providers: ${providers.map((p) => p.name + (p.bundled ? '' : ' (not bundled)')).join(', ')}`] };
   },
   supports(spec: WorkloadSpec): Support {
     return ortSupports('ort-cpu', spec);

@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { WorkloadSpec } from '../../workloads/types.js';
-import { loadOrt, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';
+import { GPU_EP_CAPABILITIES, loadOrt, ortLoadFailure, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';
 import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
 
 const INSTALL = 'npm install onnxruntime-node --onnxruntime-node-install=cuda12 on a host with network access (needs CUDA 12 and cuDNN 9)';
@@ -40,14 +40,11 @@ export const ortCuda: Backend = {
     deviceKind: 'gpu',
     ownProcess: false,
     threadControl: false,
-    capabilities: 'the same ONNX graphs as ort-cpu (forward passes; dense/relu training), CPU fallback disabled',
+    capabilities: GPU_EP_CAPABILITIES,
   },
   async probe(): Promise<Availability> {
-    try {
-      await loadOrt();
-    } catch (err) {
-      return { available: false, reason: `onnxruntime-node failed to load: ${(err as Error).message} (run npm install)` };
-    }
+    const loadFailure = await ortLoadFailure();
+    if (loadFailure) return { available: false, reason: loadFailure };
     if (!cudaProviderInstalled()) return { available: false, reason: `onnxruntime-node's CUDA execution provider is not installed: ${INSTALL}` };
     const error = probeExecutionProvider('cuda');
     if (error) return { available: false, reason: `onnxruntime's CUDA provider does not run here: ${error}` };

@@ -7,7 +7,7 @@
  * Not yet run on a GPU by this project's CI (no GPU there); see the README.
  */
 import type { WorkloadSpec } from '../../workloads/types.js';
-import { loadOrt, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';
+import { GPU_EP_CAPABILITIES, loadOrt, ortLoadFailure, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';
 import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
 
 export const ortWebgpu: Backend = {
@@ -17,14 +17,11 @@ export const ortWebgpu: Backend = {
     deviceKind: 'gpu',
     ownProcess: false,
     threadControl: false,
-    capabilities: 'the same ONNX graphs as ort-cpu (forward passes; dense/relu training), CPU fallback disabled',
+    capabilities: GPU_EP_CAPABILITIES,
   },
   async probe(): Promise<Availability> {
-    try {
-      await loadOrt();
-    } catch (err) {
-      return { available: false, reason: `onnxruntime-node failed to load: ${(err as Error).message} (run npm install)` };
-    }
+    const loadFailure = await ortLoadFailure();
+    if (loadFailure) return { available: false, reason: loadFailure };
     const error = probeExecutionProvider('webgpu');
     if (error) {
       return {
