@@ -7,7 +7,6 @@
  * (instability, a silent negative control, failed runs, cross-backend drift beyond tolerance);
  * 2 bad input; 3 incomplete results (interrupted or killed).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
@@ -25,7 +24,7 @@ import { precisionText, runPaired } from './precision.js';
 import { makePlan, parseShard, shardPlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
 import { Runner } from './runner.js';
-import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, type Manifest } from './store.js';
+import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, writeAtomic, type Manifest } from './store.js';
 import { summaryTable } from '../reports/table.js';
 import { WORKLOADS } from '../workloads/index.js';
 
@@ -295,9 +294,16 @@ export async function main(argv: string[]): Promise<number> {
     .description('compare a results folder (or saved baseline) with another: exit 0 no regression, 1 regression, 2 bad input, 3 inconclusive')
     .option('--slowdown-threshold <ratio>', 'a time ratio counts as slower only when its whole 95% CI is above this (default 1.25)', num)
     .option('--json', 'print the comparison as JSON')
-    .action((baseline: string, current: string, o: { slowdownThreshold?: number; json?: boolean }) => {
+    .option('--save <dir>', 'also write compare.json and compare.txt into this folder')
+    .action((baseline: string, current: string, o: { slowdownThreshold?: number; json?: boolean; save?: string }) => {
       const result = compare(path.resolve(baseline), path.resolve(current), o.slowdownThreshold ?? 1.25);
-      process.stdout.write((o.json ? JSON.stringify(result, null, 2) : comparisonText(result)) + '\n');
+      const json = JSON.stringify(result, null, 2) + '\n';
+      const text = comparisonText(result) + '\n';
+      if (o.save) {
+        writeAtomic(path.join(o.save, 'compare.json'), json);
+        writeAtomic(path.join(o.save, 'compare.txt'), text);
+      }
+      process.stdout.write(o.json ? json : text);
       code = result.exitCode;
     });
 
@@ -309,7 +315,7 @@ export async function main(argv: string[]): Promise<number> {
     .action((dirs: string[], o: { out: string; json?: boolean }) => {
       const merged = mergeResults(dirs.map((d) => path.resolve(d)), o.out);
       const summary = analyze(loadResults(merged));
-      fs.writeFileSync(path.join(merged, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+      writeAtomic(path.join(merged, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
       process.stdout.write(o.json ? JSON.stringify({ resultsDir: merged, summary }, null, 2) + '\n' : summaryTable(summary, merged) + '\n');
       code = exitCodeOf(summary);
     });

@@ -103,7 +103,8 @@ const ARM_LABELS: Record<NoiseArm, string> = {
   ulp: '1 ULP (det on, one weight ±1 ULP)',
 };
 
-const fmt = (i: Interval | null) => (i ? `${i.value.toExponential(2)} [${i.low.toExponential(2)}, ${i.high.toExponential(2)}]` : '–');
+/** `value [low, high]` in exponent notation, or – when there is no interval. */
+export const formatInterval = (i: Interval | null) => (i ? `${i.value.toExponential(2)} [${i.low.toExponential(2)}, ${i.high.toExponential(2)}]` : '–');
 
 export function noiseText(decompositions: NoiseDecomposition[]): string {
   const lines: string[] = [];
@@ -112,7 +113,7 @@ export function noiseText(decompositions: NoiseDecomposition[]): string {
     for (const a of d.arms) {
       const test = a.arm === 'seeds' ? null : d.versusSeeds[a.arm];
       const vs = a.arm === 'seeds' ? '' : test ? `  Brown–Forsythe vs seeds: p = ${test.pValue.toPrecision(2)} (${test.equalAt5Percent ? 'not distinguishable' : 'different spread'})` : '  Brown–Forsythe vs seeds: undefined (no spread)';
-      lines.push(`  ${ARM_LABELS[a.arm].padEnd(36)} ${a.runs} runs, ${a.distinctResults} distinct  loss sd ${fmt(a.lossSd)}  weights ${fmt(a.weightSpread)}${vs}`);
+      lines.push(`  ${ARM_LABELS[a.arm].padEnd(36)} ${a.runs} runs, ${a.distinctResults} distinct  loss sd ${formatInterval(a.lossSd)}  weights ${formatInterval(a.weightSpread)}${vs}`);
     }
   }
   return lines.join('\n');

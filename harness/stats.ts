@@ -65,22 +65,8 @@ export interface RatioCI {
 export function pairedRatioCI(a: number[], b: number[], resamples = 2000, seed = 0): RatioCI | null {
   if (a.length !== b.length) throw new Error('paired samples must have the same length');
   const ratios = a.map((x, i) => x / b[i]).filter((r) => Number.isFinite(r));
-  if (ratios.length < 2) return null;
-  const uniform = seededUniforms(seed, 'paired-ratio');
-  const medians = new Float64Array(resamples);
-  const sample = new Array<number>(ratios.length);
-  for (let r = 0; r < resamples; r++) {
-    for (let i = 0; i < ratios.length; i++) sample[i] = ratios[Math.floor(uniform() * ratios.length)];
-    medians[r] = Number(mathMedian(sample));
-  }
-  medians.sort();
-  return {
-    ratio: Number(mathMedian(ratios)),
-    low: quantileSorted(medians, 0.025),
-    high: quantileSorted(medians, 0.975),
-    pairs: ratios.length,
-    resamples,
-  };
+  const ci = bootstrapCI(ratios.length, (idx) => Number(mathMedian(idx.map((i) => ratios[i]))), resamples, seed, 'paired-ratio');
+  return ci && { ratio: ci.value, low: ci.low, high: ci.high, pairs: ratios.length, resamples };
 }
 
 /** Linear-interpolation quantile of sorted data (Hyndman & Fan 1996, type 7, as R's default). */

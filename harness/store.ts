@@ -57,8 +57,11 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Write-then-rename, so a reader never sees half a file. Refuses to replace an existing file. */
-function writeNew(file: string, data: string | Uint8Array): void {
+/**
+ * Write-then-rename, so a reader never sees half a file. It replaces an existing file: callers that
+ * must never overwrite (artifacts, manifest, complete.json) check first.
+ */
+export function writeAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
@@ -75,7 +78,7 @@ export class ResultsWriter {
   static create(dir: string, manifest: Manifest): ResultsWriter {
     if (fs.existsSync(dir)) throw new UsageError(message.outExists(dir));
     fs.mkdirSync(path.join(dir, 'artifacts'), { recursive: true });
-    writeNew(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+    writeAtomic(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     return new ResultsWriter(dir);
   }
 
@@ -83,7 +86,7 @@ export class ResultsWriter {
   writeArtifact(bytes: Uint8Array): string {
     const digest = sha256(bytes);
     const file = artifactPath(this.dir, digest);
-    if (!fs.existsSync(file)) writeNew(file, bytes);
+    if (!fs.existsSync(file)) writeAtomic(file, bytes);
     return digest;
   }
 
@@ -101,13 +104,11 @@ export class ResultsWriter {
   writeJson(name: string, value: unknown): void {
     const file = path.join(this.dir, name);
     // summary.json is derived data and may be rewritten by `detbench analyze`; complete.json never is.
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n');
-    fs.renameSync(tmp, file);
+    writeAtomic(file, JSON.stringify(value, null, 2) + '\n');
   }
 
   finish(completion: Completion): void {
-    writeNew(path.join(this.dir, 'complete.json'), JSON.stringify(completion, null, 2) + '\n');
+    writeAtomic(path.join(this.dir, 'complete.json'), JSON.stringify(completion, null, 2) + '\n');
     fs.closeSync(this.fd);
   }
 }

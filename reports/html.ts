@@ -4,6 +4,7 @@
  * escaped here, in one place.
  */
 import type { Summary } from '../harness/analyze.js';
+import { formatInterval } from '../harness/noise.js';
 import type { Manifest } from '../harness/store.js';
 import type { Chart } from './specs.js';
 import { matrixStatus, slowdownRows } from './specs.js';
@@ -86,11 +87,10 @@ function cellTable(summary: Summary): string {
 
 function noiseSection(summary: Summary): string {
   if (!summary.noise.length) return '';
-  const ci = (i: { value: number; low: number; high: number } | null) => (i ? `${i.value.toExponential(2)} [${i.low.toExponential(2)}, ${i.high.toExponential(2)}]` : '–');
   const rows = summary.noise.flatMap((d) =>
     d.arms.map((a) => {
       const test = a.arm === 'seeds' ? null : d.versusSeeds[a.arm];
-      return [d.workload, d.backend, a.arm, a.runs, a.distinctResults, ci(a.lossSd), ci(a.weightSpread), a.arm === 'seeds' ? '' : test ? `p = ${test.pValue.toPrecision(2)}` : 'no spread'];
+      return [d.workload, d.backend, a.arm, a.runs, a.distinctResults, formatInterval(a.lossSd), formatInterval(a.weightSpread), a.arm === 'seeds' ? '' : test ? `p = ${test.pValue.toPrecision(2)}` : 'no spread'];
     }),
   );
   const head = ['workload', 'backend', 'arm', 'runs', 'distinct', 'final-loss sd [95% CI]', 'weight distance [95% CI]', 'Brown–Forsythe vs seeds'];

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { analyze, type Summary } from '../harness/analyze.js';
 import { UsageError, message } from '../harness/errors.js';
-import { loadResults } from '../harness/store.js';
+import { loadResults, writeAtomic } from '../harness/store.js';
 import { renderHtml, type RenderedChart } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import { toPng, toSvg } from './render.js';
@@ -29,13 +29,6 @@ export interface ReportResult {
   files: string[];
 }
 
-/** Reports are derived data: written via a temporary file and rename, replacing an older report. */
-function write(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
-}
-
 export function parseFormats(list: string[]): ReportFormat[] {
   for (const f of list) if (!isReportFormat(f)) throw new UsageError(message.reportFormat(f, REPORT_FORMATS));
   return list as ReportFormat[];
@@ -51,7 +44,8 @@ export async function renderReport(resultsDir: string, options: ReportOptions = 
   fs.mkdirSync(path.join(out, 'charts'), { recursive: true });
   const files: string[] = [];
   const emit = (name: string, data: string | Uint8Array) => {
-    write(path.join(out, name), data);
+    // reports are derived data: a newer report replaces an older one
+    writeAtomic(path.join(out, name), data);
     files.push(path.join(out, name));
   };
 

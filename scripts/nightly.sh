@@ -35,6 +35,4 @@ if ! baseline="$(detbench baseline latest --dir "$baselines" 2>/dev/null)"; then
   detbench baseline save "$current" --dir "$baselines" || exit 2
   exit 0
 fi
-detbench compare "$baseline" "$current" --json > "$current/compare.json"
-detbench compare "$baseline" "$current" | tee "$current/compare.txt"
-exit "${PIPESTATUS[0]}"
+detbench compare "$baseline" "$current" --save "$current"
