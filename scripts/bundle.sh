@@ -31,7 +31,8 @@ printf '{ "commit": "%s", "dirty": %s, "builtAt": "%s" }\n' "$commit" "$dirty" "
 
 # the runtime
 cp "$(readlink -f "$(command -v node)")" "$stage/runtime/node"
-vulkan="$(ldconfig -p 2>/dev/null | awk '/libvulkan\.so\.1 .*x86-64/ {print $NF; exit}')"
+# (awk reads all of ldconfig's output: leaving early would kill ldconfig with SIGPIPE, fatal under pipefail)
+vulkan="$(ldconfig -p 2>/dev/null | awk '/libvulkan\.so\.1 .*x86-64/ && !found {found = $NF} END {print found}')"
 if [ -n "$vulkan" ]; then cp -L "$vulkan" "$stage/lib/libvulkan.so.1"; else echo "bundle: no Vulkan loader on this machine: WebGPU will need libvulkan1 on the host" >&2; fi
 
 cat > "$stage/detbench" <<'LAUNCHER'
