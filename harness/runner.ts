@@ -6,10 +6,8 @@
  * (the default) when timings matter, more for determinism checks only.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Piscina } from 'piscina';
+import { TSX_LOADER } from './backends/child-probe.js';
 import { findBackend } from './backends/index.js';
 import type { Availability } from './backends/types.js';
 import type { RunRecord, RunRequest, TraceRef, WorkerResult } from './protocol.js';
@@ -23,7 +21,6 @@ export interface RunnerOptions {
   shouldStop?: () => boolean;
 }
 
-const TSX_LOADER = pathToFileURL(path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs')).href;
 
 class Timeout extends Error {}
 

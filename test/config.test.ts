@@ -3,9 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { backendIds } from '../harness/backends/index.ts';
+import { backendIds, findBackend } from '../harness/backends/index.ts';
 import { BUILTIN_SUITES, loadSuite, resolveSuite, SUITE_FIELDS } from '../harness/config.ts';
 import { message, UsageError } from '../harness/errors.ts';
+import { parseDuration } from '../harness/soak.ts';
 import { WORKLOAD_IDS } from '../workloads/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-config-'));
@@ -17,12 +18,27 @@ const file = (name: string, text: string) => {
 const fails = (fn: () => unknown, expected: string) =>
   assert.throws(fn, (err: unknown) => err instanceof UsageError && err.message === expected);
 
-test('the quick suite resolves to every workload and backend', () => {
+test('the quick suite resolves to every workload but the GPU-only ones, on every backend', () => {
   const s = resolveSuite(BUILTIN_SUITES.quick, {}, 'builtin:quick');
-  assert.deepEqual(s.workloads.map((w) => w.id), WORKLOAD_IDS);
+  assert.deepEqual(s.workloads.map((w) => w.id), WORKLOAD_IDS.filter((id) => id !== 'atomic-sum'));
   assert.deepEqual(s.backends, backendIds());
   assert.deepEqual(s.modes, ['det', 'nondet']);
   assert.equal(s.repeats, 3);
+  assert.equal(s.devices, 'all');
+  assert.equal(s.soakMs, 0);
+});
+
+test('the acceptance suite: GPU backends only, both GPU negative controls, larger sizes; a soak from --duration', () => {
+  const s = resolveSuite(BUILTIN_SUITES.acceptance, { soakSec: parseDuration('10m') }, 'builtin:acceptance');
+  assert.deepEqual(s.backends, ['tfjs-node-gpu', 'tfjs-webgpu', 'ort-webgpu', 'ort-cuda', 'torch']);
+  assert.ok(s.backends.every((id) => findBackend(id)!.info.deviceKind === 'gpu'));
+  assert.ok(['index-add', 'atomic-sum', 'embedding-train'].every((id) => s.workloads.some((w) => w.id === id)));
+  assert.equal(s.preset, 'standard');
+  assert.equal(s.soakMs, 600_000);
+  assert.equal(parseDuration('90s'), 90);
+  assert.equal(parseDuration('1.5h'), 5400);
+  for (const bad of ['600', '10 minutes', '-1m', '']) assert.throws(() => parseDuration(bad), { name: 'UsageError', message: message.soak(bad) });
+  assert.throws(() => resolveSuite({ devices: 'tpu' as 'gpu' }, {}, 'x.yaml'), { message: message.devices('tpu') });
 });
 
 test('flags override the suite without touching it', () => {

@@ -5,7 +5,7 @@ export const dataparallelTrain: WorkloadDef<{ features: number; hidden: number; 
   probes:
     'the CPU negative control: shard gradients computed in worker threads and summed in arrival order without determinism (an unordered all-reduce), in shard order with it',
   tolerance: { relL2: 1e-4 },
-  negativeControl: true,
+  negativeControl: 'always',
   presets: {
     quick: { features: 32, hidden: 64, classes: 10, batch: 64, steps: 12, shards: 8, workers: 4 },
     standard: { features: 64, hidden: 128, classes: 10, batch: 128, steps: 20, shards: 8, workers: 4 },

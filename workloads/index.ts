@@ -1,7 +1,9 @@
 import { attentionInfer } from './attention-infer.js';
 import { convTrain } from './conv-train.js';
 import { dataparallelTrain } from './dataparallel-train.js';
+import { atomicSum } from './atomic-sum.js';
 import { embeddingTrain } from './embedding-train.js';
+import { indexAdd } from './index-add.js';
 import { matmul } from './matmul.js';
 import { mlpTrain } from './mlp-train.js';
 import { reduceSum } from './reduce-sum.js';
@@ -15,10 +17,15 @@ export const WORKLOADS: readonly WorkloadDef<any>[] = [
   attentionInfer,
   reduceSum,
   matmul,
+  indexAdd,
   dataparallelTrain,
+  atomicSum,
 ];
 
 export const WORKLOAD_IDS = WORKLOADS.map((w) => w.id);
+
+/** What a suite runs when it names no workloads: everything that is not GPU-only. */
+export const DEFAULT_WORKLOAD_IDS = WORKLOADS.filter((w) => !w.gpuOnly).map((w) => w.id);
 
 export function findWorkload(id: string): WorkloadDef<any> | undefined {
   return WORKLOADS.find((w) => w.id === id);

@@ -23,6 +23,10 @@ export function workloadInputs(workload: ResolvedWorkload, seed: number): NamedT
         return [normal('x', [spec.length])];
       case 'matmul':
         return [normal('a', [spec.m, spec.k]), normal('b', [spec.k, spec.n])];
+      case 'indexAdd':
+        return [normal('src', [spec.length]), { name: 'index', shape: [spec.length], data: indexStream(tensorKey(workload.id, seed, 'index'), spec.length, spec.buckets, spec.skew) }];
+      case 'atomicSum':
+        return [normal('x', [spec.length])];
     }
   }
   const tensors: NamedTensor[] = initialWeights(workload.id, seed, spec);

@@ -10,8 +10,9 @@ import type { InferSpec, TrainSpec } from '../../workloads/types.js';
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
+const INT32 = onnx.TensorProto.DataType.INT32;
 
-type Attr = number | number[];
+type Attr = number | number[] | string;
 
 class GraphBuilder {
   private nodes: ReturnType<typeof onnx.NodeProto.create>[] = [];
@@ -20,8 +21,8 @@ class GraphBuilder {
   private outputs: ReturnType<typeof onnx.ValueInfoProto.create>[] = [];
   private counter = 0;
 
-  input(name: string, shape: number[]): string {
-    this.inputs.push(valueInfo(name, shape));
+  input(name: string, shape: number[], elemType: number = FLOAT): string {
+    this.inputs.push(valueInfo(name, shape, elemType));
     return name;
   }
   output(name: string, from: string, shape: number[]): void {
@@ -33,6 +34,11 @@ class GraphBuilder {
     this.initializers.push(onnx.TensorProto.create({ name, dims: [], dataType: FLOAT, floatData: [value] }));
     return name;
   }
+  zeros(length: number): string {
+    const name = `c${this.counter++}`;
+    this.initializers.push(onnx.TensorProto.create({ name, dims: [length], dataType: FLOAT, floatData: new Array<number>(length).fill(0) }));
+    return name;
+  }
   ints(values: number[]): string {
     const name = `c${this.counter++}`;
     this.initializers.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, int64Data: values }));
@@ -40,7 +46,9 @@ class GraphBuilder {
   }
   op(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, name = `t${this.counter++}`): string {
     const attribute = Object.entries(attrs).map(([key, v]) =>
-      Array.isArray(v)
+      typeof v === 'string'
+        ? onnx.AttributeProto.create({ name: key, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) })
+        : Array.isArray(v)
         ? onnx.AttributeProto.create({ name: key, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
         : Number.isInteger(v)
           ? onnx.AttributeProto.create({ name: key, type: onnx.AttributeProto.AttributeType.INT, i: v })
@@ -67,10 +75,10 @@ class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, shape: number[]) {
+function valueInfo(name: string, shape: number[], elemType: number = FLOAT) {
   return onnx.ValueInfoProto.create({
     name,
-    type: { tensorType: { elemType: FLOAT, shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
+    type: { tensorType: { elemType, shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
   });
 }
 
@@ -96,6 +104,14 @@ export function inferGraph(spec: InferSpec): { model: Uint8Array; inputs: string
       g.output('out', g.op('MatMul', [a, b]), [spec.m, spec.n]);
       return { model: g.encode('matmul'), inputs: ['a', 'b'], output: 'out' };
     }
+    case 'indexAdd': {
+      const src = g.input('src', [spec.length]);
+      const index = g.input('index', [spec.length], INT32);
+      g.output('out', g.op('ScatterElements', [g.zeros(spec.buckets), index, src], { axis: 0, reduction: 'add' }), [spec.buckets]);
+      return { model: g.encode('index-add'), inputs: ['src', 'index'], output: 'out' };
+    }
+    case 'atomicSum':
+      throw new Error('atomic-sum is a WGSL kernel: it has no ONNX graph');
   }
 }
 

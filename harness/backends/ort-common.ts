@@ -3,17 +3,15 @@
  * detbench (onnx-graph.ts) run through one InferenceSession per program, weights fed back each
  * training step. Only the execution provider and its determinism switches differ per adapter.
  */
-import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import type { DeterminismRecord } from '../protocol.js';
 import { byName } from '../../workloads/inputs.js';
 import { paramShapes } from '../../workloads/params.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
+import { probeInChild } from './child-probe.js';
 import { inferGraph, oneHot, trainGraphSupported, trainStepGraph } from './onnx-graph.js';
-import { StepTrace, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from './types.js';
+import { StepTrace, wgslOnly, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from './types.js';
 
 export type Ort = typeof import('onnxruntime-node');
 
@@ -34,10 +32,11 @@ export const GPU_EP_CAPABILITIES = 'the same ONNX graphs as ort-cpu (forward pas
 
 export const ortVersion = (): string => (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
-const tensorOf = (ort: Ort, data: Float32Array, shape: number[]): OrtTensor => new ort.Tensor('float32', data, shape);
+const tensorOf = (ort: Ort, data: Float32Array | Int32Array, shape: number[]): OrtTensor =>
+  data instanceof Int32Array ? new ort.Tensor('int32', data, shape) : new ort.Tensor('float32', data, shape);
 
 export function ortSupports(id: string, spec: WorkloadSpec): Support {
-  if (spec.kind === 'infer') return { ok: true };
+  if (spec.kind === 'infer') return wgslOnly(id, spec) ?? { ok: true };
   const missing = trainGraphSupported(spec);
   return missing ? { ok: false, reason: `${id} builds SGD-step graphs for dense/relu models only; this workload needs ${missing}` } : { ok: true };
 }
@@ -63,18 +62,9 @@ export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determi
  * suite). Returns null when it ran, else the provider's own message.
  */
 export function probeExecutionProvider(ep: string): string | null {
-  const tsx = pathToFileURL(path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs')).href;
-  const script = fileURLToPath(new URL('./ort-probe.ts', import.meta.url));
-  const r = spawnSync(process.execPath, ['--import', tsx, script, ep], { encoding: 'utf8', timeout: 60_000 });
-  const line = r.stdout.trim().split('\n').filter(Boolean).at(-1);
-  try {
-    const result = JSON.parse(line ?? '') as { ok: boolean; error?: string };
-    // onnxruntime prefixes messages with source locations and the failed check; keep the sentence
-    const message = (result.error ?? 'unknown error').replace(/^.*\b(was false|failed)\.\s*/, '');
-    return result.ok ? null : message;
-  } catch {
-    return r.error ? r.error.message : `the probe process ended with code ${r.status}${r.signal ? ` (${r.signal})` : ''}`;
-  }
+  const outcome = probeInChild(new URL('./ort-probe.ts', import.meta.url), [ep]);
+  // onnxruntime prefixes messages with source locations and the failed check; keep the sentence
+  return outcome.ok ? null : outcome.error.replace(/^.*\b(was false|failed)\.\s*/, '');
 }
 
 type Create = (model: Uint8Array) => Promise<OrtSession>;
@@ -83,7 +73,7 @@ async function prepareInfer(ort: Ort, create: Create, workload: ResolvedWorkload
   if (workload.spec.kind !== 'infer') throw new Error('not an inference workload');
   const graph = inferGraph(workload.spec);
   const session = await create(graph.model);
-  const feeds = Object.fromEntries(graph.inputs.map((n) => [n, tensorOf(ort, byName(inputs, n).data as Float32Array, byName(inputs, n).shape)]));
+  const feeds = Object.fromEntries(graph.inputs.map((n) => [n, tensorOf(ort, byName(inputs, n).data, byName(inputs, n).shape)]));
   return {
     async execute(): Promise<Execution> {
       const start = performance.now();

@@ -34,7 +34,7 @@ export const ortCpu: Backend = {
     ownProcess: false,
     threadControl: true,
     capabilities:
-      'infer: attention, reduce-sum, matmul; train: dense/relu/softmax-xent models through an ONNX graph of one SGD step (no conv2d, pooling or embedding training graphs)',
+      'infer: attention, reduce-sum, matmul, index-add (ScatterElements add); train: dense/relu/softmax-xent models through an ONNX graph of one SGD step (no conv2d, pooling or embedding training graphs)',
   },
   async probe(): Promise<Availability> {
     const loadFailure = await ortLoadFailure();

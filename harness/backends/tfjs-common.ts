@@ -30,6 +30,14 @@ export function quiet(tf: Tf): void {
   tf.env().set('PROD', true);
 }
 
+/** tfjs-core, with gradients registered and warnings silenced (each tfjs adapter then loads its backend). */
+export async function loadTfCore(): Promise<Tf> {
+  const tf = await import('@tensorflow/tfjs-core');
+  registerGradients();
+  quiet(tf);
+  return tf;
+}
+
 export function packageVersion(name: string): string {
   const require = createRequire(import.meta.url);
   return (require(`${name}/package.json`) as { version: string }).version;
@@ -99,7 +107,7 @@ export function compileTfjs(tf: Tf, workload: ResolvedWorkload, inputs: NamedTen
   const dispose = () => created.forEach((t) => t.dispose());
 
   if (spec.kind === 'infer') {
-    const feeds = inputs.map((t) => keep(tf.tensor(t.data, t.shape, 'float32')));
+    const feeds = inputs.map((t) => keep(tf.tensor(t.data, t.shape, t.data instanceof Int32Array ? 'int32' : 'float32')));
     return {
       async execute(): Promise<Execution> {
         const start = performance.now();
@@ -139,7 +147,7 @@ export function compileTfjs(tf: Tf, workload: ResolvedWorkload, inputs: NamedTen
           lastLoss?.dispose();
           params = next;
           lastLoss = value;
-          await trace.record(() => params.map((p) => p.dataSync() as Float32Array));
+          await trace.record(() => Promise.all(params.map((p) => p.data() as Promise<Float32Array>)));
         }
       } catch (err) {
         params.forEach((p) => p.dispose());
@@ -173,6 +181,10 @@ function inferOp(tf: Tf, spec: InferSpec, feeds: T[]): T {
       return tf.reshape(tf.sum(feeds[0]), [1]);
     case 'matmul':
       return tf.matMul(feeds[0] as tfcore.Tensor2D, feeds[1] as tfcore.Tensor2D);
+    case 'indexAdd':
+      return tf.unsortedSegmentSum(feeds[0], feeds[1] as tfcore.Tensor1D, spec.buckets);
+    case 'atomicSum':
+      throw new UnsupportedOpError('atomic-sum is a WGSL kernel: this tfjs backend cannot run it');
   }
 }
 

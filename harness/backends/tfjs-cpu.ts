@@ -1,12 +1,10 @@
 import type { WorkloadSpec } from '../../workloads/types.js';
-import { packageVersion, quiet, registerGradients, tfjsSession, type Tf } from './tfjs-common.js';
-import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
+import { loadTfCore, packageVersion, tfjsSession, type Tf } from './tfjs-common.js';
+import { wgslOnly, type Availability, type Backend, type Session, type SessionOptions, type Support } from './types.js';
 
 async function loadTf(): Promise<Tf> {
-  const tf = await import('@tensorflow/tfjs-core');
+  const tf = await loadTfCore();
   await import('@tensorflow/tfjs-backend-cpu');
-  registerGradients();
-  quiet(tf);
   return tf;
 }
 
@@ -17,7 +15,7 @@ export const tfjsCpu: Backend = {
     deviceKind: 'cpu',
     ownProcess: false,
     threadControl: false,
-    capabilities: 'train and infer: dense, conv2d, relu, max/avg pooling, embedding, mean pooling, softmax-xent, SGD, attention, reduce-sum, matmul',
+    capabilities: 'train and infer: dense, conv2d, relu, max/avg pooling, embedding, mean pooling, softmax-xent, SGD, attention, reduce-sum, matmul, index-add (unsortedSegmentSum)',
   },
   async probe(): Promise<Availability> {
     try {
@@ -27,8 +25,8 @@ export const tfjsCpu: Backend = {
       return { available: false, reason: `@tensorflow/tfjs-backend-cpu failed to load: ${(err as Error).message} (run npm install)` };
     }
   },
-  supports(_spec: WorkloadSpec): Support {
-    return { ok: true };
+  supports(spec: WorkloadSpec): Support {
+    return wgslOnly('tfjs-cpu', spec) ?? { ok: true };
   },
   async open(options: SessionOptions): Promise<Session> {
     return tfjsSession(await loadTf(), 'cpu', async () => ({

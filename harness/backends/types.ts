@@ -5,7 +5,16 @@
 import type { DeterminismRecord, Mode } from '../protocol.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
 
-export type Availability = { available: true; version: string; devices: string[]; notes: string[] } | { available: false; reason: string };
+export type Availability =
+  | {
+      available: true;
+      version: string;
+      devices: string[];
+      notes: string[];
+      /** Model name per device (e.g. cuda:1 → "NVIDIA H100 80GB HBM3"): identical names are compared as siblings. */
+      deviceNames?: Record<string, string>;
+    }
+  | { available: false; reason: string };
 
 export type Support = { ok: true } | { ok: false; reason: string };
 
@@ -98,6 +107,11 @@ export interface Backend {
   open(options: SessionOptions): Promise<Session>;
   /** For `ownProcess` backends: the environment the child process for a mode must start with. */
   processEnv?(mode: Mode): Record<string, string | undefined>;
+}
+
+/** A plan-time `unsupported` for WGSL-only workloads on backends that cannot run WGSL (null otherwise). */
+export function wgslOnly(backendId: string, spec: WorkloadSpec): Support | null {
+  return spec.kind === 'infer' && spec.op === 'atomicSum' ? { ok: false, reason: `${backendId} cannot run WGSL kernels: atomic-sum runs on tfjs-webgpu` } : null;
 }
 
 /**
