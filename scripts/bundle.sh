@@ -24,6 +24,12 @@ cp -r node_modules "$stage/app/node_modules"
 (cd "$stage/app" && npm prune --omit=dev --no-audit --no-fund >/dev/null 2>&1)
 find "$stage/app/node_modules" \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.ts.map' \) -type f -delete
 rm -rf "$stage/app/node_modules/onnxruntime-node/bin/napi-v"*/{darwin,win32} "$stage/app/node_modules/onnxruntime-node/bin/napi-v"*/linux/arm64
+rm -rf "$stage/app/node_modules/webgpu/dist/"{darwin-*,win32-*,linux-arm64}
+# not used at run time: esbuild's CLI copy of its binary (its API runs @esbuild/linux-x64's), the
+# protobufjs code generator, and tfjs's browser bundles (Node loads the tf-*.node.js builds)
+rm -f "$stage/app/node_modules/esbuild/bin/esbuild"
+rm -rf "$stage/app/node_modules/protobufjs/cli"
+find "$stage/app/node_modules/@tensorflow" -path '*/dist/tf-*.js' ! -name '*.node.js' -type f -delete
 rm -rf "$stage/app/node_modules/.cache"
 commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 dirty=false; [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && dirty=true

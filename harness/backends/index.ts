@@ -6,10 +6,11 @@ import { ortWebgpu } from './ort-webgpu.js';
 import { tfjsCpu } from './tfjs-cpu.js';
 import { tfjsNode, tfjsNodeGpu } from './tfjs-node.js';
 import { tfjsWasm } from './tfjs-wasm.js';
+import { tfjsWebgpu } from './tfjs-webgpu.js';
 import { torchBackend } from './torch.js';
 import type { Backend } from './types.js';
 
-const registry: Backend[] = [tfjsCpu, tfjsWasm, ortCpu, tfjsNode, tfjsNodeGpu, ortWebgpu, ortCuda, torchBackend];
+const registry: Backend[] = [tfjsCpu, tfjsWasm, ortCpu, tfjsNode, tfjsNodeGpu, tfjsWebgpu, ortWebgpu, ortCuda, torchBackend];
 
 /** Every adapter, in report order; the first available one is the cross-backend reference. */
 export const BACKENDS: readonly Backend[] = registry;
