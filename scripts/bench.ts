@@ -3,10 +3,14 @@
  *   1. harness overhead on the standard suite: (wall − Σ backend compute) / wall, target ≤ 5%;
  *   2. diff throughput on two 100M-element float32 artifacts, target ≥ 3 GB/s of input;
  *   3. sha256 hashing of artifacts, target ≥ 1.5 GB/s;
- *   4. rendering the report of a 2,000-run results folder, target ≤ 10 s.
+ *   4. rendering the report of a 2,000-run results folder, target ≤ 10 s;
+ *   5. harness overhead on torch: the same runs through detbench vs a plain Python loop in one
+ *      process (scripts/torch-plain-loop.py), target ratio ≤ 1.10 on a GPU (skipped without torch).
  * Timings on a shared 2-core machine are noisy: each figure is the median of several repetitions.
  *
- * Flags: --skip-suite (only 2 and 3), --suite-args "…" (extra `detbench run` flags, e.g. "--repeats 3").
+ * Flags: --skip-suite (no 1), --suite-args "…" (extra `detbench run` flags, e.g. "--repeats 3"),
+ * --torch-workload ID (default mlp-train), --torch-preset quick|standard (default standard),
+ * --torch-repeats N (default 20), --torch-only (only 5); the Python is $DETBENCH_PYTHON or python3.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,11 +22,16 @@ import { isOk } from '../harness/protocol.ts';
 import { normalStream, tensorKey } from '../harness/rng.ts';
 import { loadResults, sha256 } from '../harness/store.ts';
 import { renderReport } from '../reports/index.ts';
+import { torchEnv } from '../harness/backends/torch.ts';
+import { paramShapes } from '../workloads/params.ts';
+import { findWorkload, resolveWorkload } from '../workloads/index.ts';
+import { workloadInputs } from '../workloads/inputs.ts';
 import { makeResults } from '../test/fixtures/results.ts';
 
 const argv = process.argv.slice(2);
 const skipSuite = argv.includes('--skip-suite');
 const suiteArgs = argv.includes('--suite-args') ? argv[argv.indexOf('--suite-args') + 1].split(' ').filter(Boolean) : [];
+const flag = (name: string): string | undefined => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const GB = 1e9;
 
@@ -98,7 +107,61 @@ async function reportRendering(): Promise<void> {
   console.log(`4. report (analysis + 6 charts as SVG and PNG + HTML + Markdown) of a ${runs}-run results folder: ${median(times).toFixed(2)} s median of 3 (target ≤ 10 s)`);
 }
 
+function torchOverhead(): void {
+  const python = process.env.DETBENCH_PYTHON || 'python3';
+  const check = spawnSync(python, ['-c', 'import torch; print(torch.__version__, torch.cuda.is_available())'], { encoding: 'utf8' });
+  if (check.status !== 0) {
+    console.log(`5. torch overhead: skipped, ${python} has no torch (set DETBENCH_PYTHON)`);
+    return;
+  }
+  const workloadId = flag('--torch-workload') ?? 'mlp-train';
+  const preset = (flag('--torch-preset') ?? 'standard') as 'quick' | 'standard';
+  const repeats = Number(flag('--torch-repeats') ?? 20);
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-bench-torch-'));
+  const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
+  const [version, cuda] = check.stdout.trim().split(' ');
+  console.log(`5. torch overhead: ${workloadId} (${preset}), det, ${repeats} runs, torch ${version} on ${cuda === 'True' ? 'CUDA' : 'the CPU'}…`);
+
+  const t0 = performance.now();
+  const r = spawnSync(process.execPath, [bin, 'run', '--suite', preset, '--backends', 'torch', '--workloads', workloadId, '--modes', 'det', '--repeats', String(repeats), '--out', out, '--json', '--no-report'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const commandS = (performance.now() - t0) / 1000;
+  if (r.status !== 0 && r.status !== 1) {
+    console.log(`   detbench failed (exit ${r.status}): ${r.stderr.split('\n').slice(-3).join(' ')}`);
+    return;
+  }
+  const records = loadResults((JSON.parse(r.stdout) as { resultsDir: string }).resultsDir).runs.filter((x) => isOk(x) && !x.warmup);
+  const device = records[0].device;
+
+  // the same runs, by a plain loop: the same inputs (as files, loaded once), the same compute code
+  const workload = resolveWorkload(findWorkload(workloadId)!, preset);
+  const inputs = workloadInputs(workload, 0).map((t) => {
+    const file = path.join(out, `${t.name}.bin`);
+    fs.writeFileSync(file, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    return { name: t.name, shape: t.shape, dtype: t.data instanceof Int32Array ? 'int32' : 'float32', path: file };
+  });
+  const params = workload.spec.kind === 'train' ? paramShapes(workload.spec).map(([n]) => n) : [];
+  const requestFile = path.join(out, 'request.json');
+  fs.writeFileSync(requestFile, JSON.stringify({ spec: workload.spec, device, inputs, params }));
+  const plain = spawnSync(python, [fileURLToPath(new URL('./torch-plain-loop.py', import.meta.url)), requestFile, String(repeats)], {
+    encoding: 'utf8', env: { ...process.env, ...torchEnv('det') },
+  });
+  if (plain.status !== 0) {
+    console.log(`   the plain loop failed: ${plain.stderr.trim().split('\n').slice(-2).join(' ')}`);
+    return;
+  }
+  const plainMs = (JSON.parse(plain.stdout.trim().split('\n').at(-1)!) as { iteration_ms: number[] }).iteration_ms;
+  const detbenchMs = records.map((x) => x.wallMs);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  console.log(`   per run, median: detbench ${median(detbenchMs).toFixed(2)} ms (wall of each run: IPC, input and output files, sha256, record) vs plain loop ${median(plainMs).toFixed(2)} ms; compute inside detbench ${median(records.map((x) => (x as { computeMs: number }).computeMs)).toFixed(2)} ms`);
+  console.log(`   ratio detbench / plain loop: ${(median(detbenchMs) / median(plainMs)).toFixed(3)} (medians), ${(sum(detbenchMs) / sum(plainMs)).toFixed(3)} (sums)  (target ≤ 1.10 on a GPU); whole detbench command ${commandS.toFixed(1)} s`);
+}
+
 console.log(`detbench bench on ${os.cpus()[0]?.model} × ${os.cpus().length}, Node ${process.version}`);
-if (!skipSuite) suiteOverhead();
-diffAndHash();
-await reportRendering();
+if (argv.includes('--torch-only')) {
+  torchOverhead();
+} else {
+  if (!skipSuite) suiteOverhead();
+  diffAndHash();
+  await reportRendering();
+  torchOverhead();
+}

@@ -25,12 +25,14 @@ function cudaProviderInstalled(): boolean {
 }
 
 /** cuda:0 … cuda:N−1 from nvidia-smi (respecting CUDA_VISIBLE_DEVICES when it lists indices). */
-function cudaDevices(): { devices: string[]; names: string[] } {
+function cudaDevices(): { devices: string[]; names: string[]; deviceNames?: Record<string, string> } {
   const r = spawnSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8', timeout: 20_000 });
   const names = r.status === 0 ? r.stdout.trim().split('\n').filter(Boolean) : [];
   const visible = process.env.CUDA_VISIBLE_DEVICES?.split(',').filter((x) => /^\d+$/.test(x.trim())).length;
   const count = visible ?? Math.max(1, names.length);
-  return { devices: Array.from({ length: count }, (_, i) => `cuda:${i}`), names };
+  const devices = Array.from({ length: count }, (_, i) => `cuda:${i}`);
+  // nvidia-smi numbers every GPU; with CUDA_VISIBLE_DEVICES set, cuda:i is not nvidia-smi's i
+  return { devices, names, ...(visible === undefined && names.length === count ? { deviceNames: Object.fromEntries(devices.map((d, i) => [d, names[i]])) } : {}) };
 }
 
 export const ortCuda: Backend = {
@@ -48,8 +50,8 @@ export const ortCuda: Backend = {
     if (!cudaProviderInstalled()) return { available: false, reason: `onnxruntime-node's CUDA execution provider is not installed: ${INSTALL}` };
     const error = probeExecutionProvider('cuda');
     if (error) return { available: false, reason: `onnxruntime's CUDA provider does not run here: ${error}` };
-    const { devices, names } = cudaDevices();
-    return { available: true, version: ortVersion(), devices, notes: names.length ? [`GPUs: ${names.join('; ')}`] : [] };
+    const { devices, names, deviceNames } = cudaDevices();
+    return { available: true, version: ortVersion(), devices, notes: names.length ? [`GPUs: ${names.join('; ')}`] : [], ...(deviceNames ? { deviceNames } : {}) };
   },
   supports(spec: WorkloadSpec): Support {
     return ortSupports('ort-cuda', spec);

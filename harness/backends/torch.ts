@@ -12,8 +12,8 @@
  * little-endian files in a private temporary folder — never pickle. An op without a deterministic
  * implementation raises in PyTorch and comes back as `unsupported` with PyTorch's message.
  *
- * Python is `$DETBENCH_PYTHON` (or `detbench run --python PATH`), else python3. Not yet run with torch
- * by this project's CI (torch cannot be installed there); see the README.
+ * Python is `$DETBENCH_PYTHON` (or `detbench run --python PATH`), else python3. CI runs it on the CPU
+ * with Debian's python3-torch (test/torch.test.ts); CUDA is unverified there (no GPU).
  */
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import type { DeterminismRecord, Mode } from '../protocol.js';
 import { paramShapes } from '../../workloads/params.js';
 import type { NamedTensor, WorkloadSpec } from '../../workloads/types.js';
-import { UnsupportedOpError, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from './types.js';
+import { UnsupportedOpError, wgslOnly, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from './types.js';
 
 export const TORCH_PROTOCOL = 1;
 const WORKER = fileURLToPath(new URL('./torch/worker.py', import.meta.url));
@@ -109,7 +109,7 @@ export const torchBackend: Backend = {
     deviceKind: 'gpu',
     ownProcess: false,
     threadControl: false,
-    capabilities: 'train and infer: every primitive (dense, conv2d, pooling, embedding, mean pooling, softmax-xent, SGD, attention, reduce-sum, matmul); no data-parallel driver',
+    capabilities: 'train and infer: every primitive (dense, conv2d, pooling, embedding, mean pooling, softmax-xent, SGD, attention, reduce-sum, matmul, index-add via index_add_); no data-parallel driver or WGSL',
   },
   async probe(): Promise<Availability> {
     const code = 'import json, torch; print(json.dumps({"torch": torch.__version__, "cuda": torch.cuda.is_available(), "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}))';
@@ -121,9 +121,17 @@ export const torchBackend: Backend = {
     }
     const info = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { torch: string; cuda: boolean; devices: string[] };
     const devices = info.cuda ? info.devices.map((_, i) => `cuda:${i}`) : ['cpu'];
-    return { available: true, version: info.torch, devices, notes: info.cuda ? [`GPUs: ${info.devices.join('; ')}`] : ['no CUDA device: torch runs on the CPU'] };
+    return {
+      available: true,
+      version: info.torch,
+      devices,
+      notes: info.cuda ? [`GPUs: ${info.devices.join('; ')}`] : ['no CUDA device: torch runs on the CPU'],
+      ...(info.cuda ? { deviceNames: Object.fromEntries(info.devices.map((name, i) => [`cuda:${i}`, name])) } : {}),
+    };
   },
   supports(spec: WorkloadSpec): Support {
+    const wgsl = wgslOnly('torch', spec);
+    if (wgsl) return wgsl;
     if (spec.kind === 'train' && spec.dataParallel) return { ok: false, reason: 'torch has no data-parallel driver in detbench: the CPU negative control runs on the CPU backends' };
     return { ok: true };
   },
@@ -145,17 +153,24 @@ export const torchBackend: Backend = {
       summary: `torch ${hello.torch}, CUDA ${hello.cuda ?? 'none'}, cuDNN ${hello.cudnn ?? 'none'}${hello.devices.length ? `, ${hello.devices.join('; ')}` : ''}: ${det ? 'deterministic algorithms, cuDNN deterministic, no benchmark, CUBLAS_WORKSPACE_CONFIG=:4096:8' : 'defaults with cudnn.benchmark'}`,
     };
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-torch-'));
+    // Input files are written once per input set (the worker thread caches inputs per workload), and
+    // the Python worker keeps the last set it loaded on the device: a run pays for neither again.
+    const written = new WeakMap<NamedTensor[], ReturnType<typeof writeTensor>[]>();
     let runs = 0;
     return {
       determinism,
       warnings: determinism.switches.filter((s) => !s.verified).map((s) => `torch switch ${s.name} reads back as ${s.value}`),
       async prepare(workload, inputs): Promise<Program> {
-        const sub = fs.mkdtempSync(path.join(dir, 'w-'));
-        const files = inputs.map((t) => writeTensor(sub, t));
+        let files = written.get(inputs);
+        if (!files) {
+          const sub = fs.mkdtempSync(path.join(dir, 'inputs-'));
+          files = inputs.map((t) => writeTensor(sub, t));
+          written.set(inputs, files);
+        }
         const params = workload.spec.kind === 'train' ? paramShapes(workload.spec).map(([n]) => n) : [];
         return {
           async execute(executeOptions): Promise<Execution> {
-            const out = path.join(sub, `out-${runs++}.f32`);
+            const out = path.join(dir, `out-${runs++}.f32`);
             const r = await worker.call({ op: 'run', spec: workload.spec, device: options.device, inputs: files, params, out, trace: executeOptions?.trace === true });
             const bytes = fs.readFileSync(out);
             const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
@@ -165,13 +180,12 @@ export const torchBackend: Backend = {
             if (r.trace) {
               const t = fs.readFileSync(`${out}.trace`);
               trace = new Float32Array(t.buffer.slice(t.byteOffset, t.byteOffset + t.byteLength));
+              fs.rmSync(`${out}.trace`, { force: true });
             }
             fs.rmSync(out, { force: true });
             return { outputs, computeMs: r.compute_ms as number, loss: (r.loss as number | null) ?? null, trace };
           },
-          dispose() {
-            fs.rmSync(sub, { recursive: true, force: true });
-          },
+          dispose() {},
         };
       },
       async gradients() {

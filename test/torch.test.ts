@@ -1,0 +1,86 @@
+/**
+ * The torch adapter with a real PyTorch on the CPU: Debian's python3-torch (`.ci/run` installs it;
+ * DETBENCH_PYTHON names another Python). The GPU half — CUDA, cuDNN, atomics — needs a GPU host.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { torchBackend } from '../harness/backends/torch.ts';
+import { findBackend } from '../harness/backends/index.ts';
+import type { Execution } from '../harness/backends/types.ts';
+import { diffFloat32 } from '../harness/diff.ts';
+import { paramShapes } from '../workloads/params.ts';
+import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
+import { workloadInputs } from '../workloads/inputs.ts';
+
+process.env.DETBENCH_PYTHON ??= '/usr/bin/python3';
+const python = process.env.DETBENCH_PYTHON;
+const check = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+assert.equal(check.status, 0, `no torch for ${python}: apt-get install python3-torch, or set DETBENCH_PYTHON to a Python that has torch (${check.stderr?.trim()})`);
+
+const flat = (e: Execution) => Float32Array.from(e.outputs.flatMap((t) => Array.from(t.data)));
+
+async function run(backendId: string, workloadId: string, mode: 'det' | 'nondet', times = 1, trace = false): Promise<Execution[]> {
+  const workload = resolveWorkload(findWorkload(workloadId)!, 'quick');
+  const session = await findBackend(backendId)!.open({ mode, threads: 1, device: 'cpu' });
+  const program = await session.prepare(workload, workloadInputs(workload, 0));
+  const out: Execution[] = [];
+  for (let i = 0; i < times; i++) out.push(await program.execute({ trace }));
+  program.dispose();
+  await session.close();
+  return out;
+}
+
+test('torch probe: available on the CPU with its version', async () => {
+  const a = await torchBackend.probe();
+  assert.ok(a.available, a.available ? '' : a.reason);
+  assert.match(a.version, /^\d+\.\d+/);
+  assert.ok(a.devices.length > 0);
+});
+
+test('torch det and nondet: every switch is read back from the worker and verified; versions are recorded', async () => {
+  for (const mode of ['det', 'nondet'] as const) {
+    const session = await torchBackend.open({ mode, threads: 1, device: 'cpu' });
+    const { determinism } = session;
+    assert.equal(determinism.control, 'controlled');
+    assert.deepEqual(determinism.switches.map((s) => [s.name, s.verified]), [
+      ['use_deterministic_algorithms', true],
+      ['cudnn.deterministic', true],
+      ['cudnn.benchmark', true],
+      ['CUBLAS_WORKSPACE_CONFIG', true],
+    ]);
+    assert.equal(determinism.switches[0].value, String(mode === 'det'));
+    assert.match(determinism.summary, /^torch \d+\.\d+.*, CUDA .+, cuDNN .+:/);
+    assert.deepEqual(session.warnings, []);
+    await session.close();
+  }
+});
+
+for (const workloadId of DEFAULT_WORKLOAD_IDS.filter((id) => id !== 'dataparallel-train')) {
+  test(`${workloadId}: torch agrees with tfjs-cpu within tolerance and gives the same bits twice in det`, async () => {
+    const [a, b] = await run('torch', workloadId, 'det', 2);
+    assert.ok(diffFloat32(flat(a), flat(b)).bitwiseEqual);
+    const [reference] = await run('tfjs-cpu', workloadId, 'det');
+    const d = diffFloat32(flat(reference), flat(a));
+    assert.ok(d.relL2 !== null && d.relL2 <= findWorkload(workloadId)!.tolerance.relL2, `${workloadId}: relL2 ${d.relL2}`);
+    if (findWorkload(workloadId)!.build(findWorkload(workloadId)!.presets.quick).kind === 'train') assert.ok(a.loss !== null && Number.isFinite(a.loss));
+  });
+}
+
+test('torch traces the weights after every training step, and the last step is the result', async () => {
+  const [e] = await run('torch', 'mlp-train', 'det', 1, true);
+  const spec = resolveWorkload(findWorkload('mlp-train')!, 'quick').spec;
+  assert.equal(spec.kind, 'train');
+  if (spec.kind !== 'train') return;
+  const perStep = paramShapes(spec).reduce((n, [, s]) => n + s.reduce((x, y) => x * y, 1), 0);
+  assert.equal(e.trace?.length, spec.steps * perStep);
+  assert.ok(diffFloat32(e.trace!.subarray((spec.steps - 1) * perStep), flat(e)).bitwiseEqual);
+});
+
+test('the data-parallel control and WGSL kernels are plan-time unsupported on torch, with reasons', () => {
+  for (const id of ['dataparallel-train', 'atomic-sum']) {
+    const s = torchBackend.supports(resolveWorkload(findWorkload(id)!, 'quick').spec);
+    assert.equal(s.ok, false);
+    assert.ok(!s.ok && s.reason.length > 10);
+  }
+});
