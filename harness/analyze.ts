@@ -8,6 +8,7 @@ import { analyzeNoise, type NoiseDecomposition } from './noise.js';
 import { brownForsythe, describe, pairedRatioCI, type Describe, type RatioCI, type VarianceTest } from './stats.js';
 import { readArtifact, type LoadedResults } from './store.js';
 import { findWorkload } from '../workloads/index.js';
+import { isNegativeControlOn } from '../workloads/types.js';
 
 export const SUMMARY_VERSION = 1;
 
@@ -116,6 +117,33 @@ export interface FleetCell {
   suspects: string[];
 }
 
+/** The same det cell on several devices (GPUs) of one host: identical devices must give identical bits. */
+export interface DeviceCell {
+  workload: string;
+  backend: string;
+  threads: number;
+  devices: Array<{ device: string; name: string; modalDigest: string }>;
+  agree: boolean;
+  /** Devices whose det result differs from the majority of their identical siblings. */
+  suspects: string[];
+}
+
+/** Det runs repeated after the suite (`--duration`): did the bits ever change? */
+export interface SoakCell {
+  cell: string;
+  workload: string;
+  backend: string;
+  device: string;
+  threads: number;
+  runs: number;
+  /** From the first soak run's start to the last one's end. */
+  seconds: number;
+  /** Distinct results among the soak runs and the suite's det runs of the cell. */
+  distinctDigests: number;
+  /** The first soak run whose bits differ from the suite's modal det result, if any. */
+  firstChange: { repeat: number; afterSec: number } | null;
+}
+
 export interface Summary {
   summaryVersion: number;
   runId: string;
@@ -130,6 +158,10 @@ export interface Summary {
   negativeControls: NegativeControl[];
   /** Per det cell across the machines of a merged folder (empty otherwise). */
   fleet: FleetCell[];
+  /** Per det cell across the devices (GPUs) of this host, where a backend ran on several. */
+  devices: DeviceCell[];
+  /** Per det cell soaked with `--duration` (empty otherwise). */
+  soak: SoakCell[];
   /** The noise decomposition (noise suite only; empty otherwise). */
   noise: NoiseDecomposition[];
   /** One line each: what a user must look at (also decides `detbench run`'s exit code). */
@@ -162,7 +194,7 @@ export function analyze(results: LoadedResults): Summary {
     const nondet = group.find((c) => c.mode === 'nondet');
     const okTimes = (mode: Mode) => {
       const byRepeat = new Map<number, number>();
-      counted.filter((r): r is OkRecord => isOk(r) && groupKey(r) === groupKey(group[0]) && r.mode === mode).forEach((r) => byRepeat.set(r.repeat, r.computeMs));
+      counted.filter((r): r is OkRecord => isOk(r) && !r.soak && groupKey(r) === groupKey(group[0]) && r.mode === mode).forEach((r) => byRepeat.set(r.repeat, r.computeMs));
       return byRepeat;
     };
     const detTimes = okTimes('det'), nondetTimes = okTimes('nondet');
@@ -180,13 +212,15 @@ export function analyze(results: LoadedResults): Summary {
   const crossBackend = compareBackends(cells, load, results.manifest.suite.backends);
   const threads = compareThreads(cells, load);
   const negativeControls: NegativeControl[] = cells
-    .filter((c) => c.mode === 'nondet' && !c.arm && findWorkload(c.workload)?.negativeControl && c.distinctDigests > 0)
+    .filter((c) => c.mode === 'nondet' && !c.arm && isNegativeControlOn(findWorkload(c.workload)?.negativeControl, c.device) && c.distinctDigests > 0)
     .map((c) => ({
       workload: c.workload, backend: c.backend, device: c.device, threads: c.threads,
       seen: c.distinctDigests > 1, distinctDigests: c.distinctDigests, runs: c.runs.length,
     }));
 
   const fleet = compareMachines(results);
+  const devices = compareDevices(cells, results.manifest.backends);
+  const soak = soakCells(cells, counted);
   const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0 && !c.arm);
   const findings: string[] = [];
   for (const c of detCells) if (c.verdict === 'unstable') findings.push(`${c.workload} on ${c.backend} (${c.device}, ${c.threads} thread(s)) is not bitwise stable with determinism on: ${c.distinctDigests} distinct results, max ${c.maxUlp} ULP`);
@@ -194,6 +228,11 @@ export function analyze(results: LoadedResults): Summary {
   for (const c of cells) if (c.verdict === 'failed') findings.push(`${c.cell}: runs failed (${Object.entries(c.statuses).map(([s, n]) => `${n} ${s}`).join(', ')}): ${c.message ?? ''}`);
   for (const x of crossBackend) if (x.status === 'outside-tolerance') findings.push(`${x.workload}: ${x.backend} differs from ${x.reference} beyond tolerance (relL2 ${x.diff?.relL2?.toExponential(2)} > ${x.tolerance.relL2})`);
   for (const f of fleet) for (const s of f.suspects) findings.push(`suspect hardware: ${s} gave different det bits for ${f.cell} than its identical siblings`);
+  for (const d of devices) {
+    for (const s of d.suspects) findings.push(`suspect GPU: ${s} gave different det bits for ${d.workload} on ${d.backend} than its identical siblings`);
+    if (!d.agree && d.suspects.length === 0) findings.push(`${d.workload} on ${d.backend}: the devices of this host disagree in det (${d.devices.map((x) => `${x.device} ${x.modalDigest.slice(0, 12)}`).join(', ')}); with fewer than three identical devices the odd one out cannot be named`);
+  }
+  for (const c of soak) if (c.firstChange) findings.push(`soak: ${c.workload} on ${c.backend} (${c.device}) changed its det bits ${c.firstChange.afterSec.toFixed(0)} s into the soak (repeat ${c.firstChange.repeat}; ${c.distinctDigests} distinct results)`);
   if (!results.complete) findings.push(`incomplete results: ${results.runs.length} of ${results.manifest.plannedRuns} planned runs recorded`);
 
   return {
@@ -209,6 +248,8 @@ export function analyze(results: LoadedResults): Summary {
     threads,
     negativeControls,
     fleet,
+    devices,
+    soak,
     noise: analyzeNoise(results.runs, load),
     findings,
     verdict: {
@@ -288,7 +329,11 @@ function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array
     const det = cells.filter((c) => c.workload === workload && c.mode === 'det' && c.modalDigest && !c.arm);
     if (det.length < 2) continue;
     const minThreads = Math.min(...det.map((c) => c.threads));
-    const candidates = det.filter((c) => c.threads === minThreads).sort((a, b) => rank(a.backend) - rank(b.backend));
+    // one cell per backend (its first device): devices of one backend are compared in compareDevices
+    const candidates = det
+      .filter((c) => c.threads === minThreads)
+      .sort((a, b) => rank(a.backend) - rank(b.backend))
+      .filter((c, i, all) => all.findIndex((x) => x.backend === c.backend) === i);
     const ref = candidates[0];
     const tolerance = findWorkload(workload)?.tolerance ?? { relL2: 0 };
     for (const c of candidates.slice(1)) {
@@ -330,6 +375,70 @@ function compareThreads(cells: CellSummary[], load: (d: string) => Float32Array)
 }
 
 
+/**
+ * Rows that should agree, grouped by what makes them identical (hardware model, GPU name): in a group
+ * of at least three with a strict majority, the rows that differ from the majority are suspects.
+ */
+function oddOnesOut<R extends { group: string; digest: string; label: string }>(rows: R[]): string[] {
+  const suspects: string[] = [];
+  for (const group of new Set(rows.map((r) => r.group))) {
+    const siblings = rows.filter((r) => r.group === group);
+    if (siblings.length < 3) continue; // a majority needs at least three identical members
+    const votes = new Map<string, number>();
+    siblings.forEach((r) => votes.set(r.digest, (votes.get(r.digest) ?? 0) + 1));
+    const [majority, n] = [...votes].sort((a, b) => b[1] - a[1])[0];
+    if (n * 2 > siblings.length) siblings.filter((r) => r.digest !== majority).forEach((r) => suspects.push(r.label));
+  }
+  return suspects;
+}
+
+/** det cells of one backend on ≥ 2 devices of this host (each GPU is a device in the plan). */
+function compareDevices(cells: CellSummary[], backends: LoadedResults['manifest']['backends']): DeviceCell[] {
+  const groups = new Map<string, CellSummary[]>();
+  for (const c of cells) {
+    if (c.mode !== 'det' || c.arm || !c.modalDigest) continue;
+    const k = `${c.workload}|${c.backend}|t${c.threads}`;
+    groups.set(k, [...(groups.get(k) ?? []), c]);
+  }
+  const out: DeviceCell[] = [];
+  for (const group of groups.values()) {
+    if (group.length < 2) continue;
+    const probe = backends[group[0].backend];
+    const names = probe?.available ? probe.deviceNames ?? {} : {};
+    const devices = group.map((c) => ({ device: c.device, name: names[c.device] ?? c.device, modalDigest: c.modalDigest! }));
+    out.push({
+      workload: group[0].workload, backend: group[0].backend, threads: group[0].threads,
+      devices,
+      agree: new Set(devices.map((d) => d.modalDigest)).size === 1,
+      suspects: oddOnesOut(devices.map((d) => ({ group: d.name, digest: d.modalDigest, label: `${d.device} (${d.name})` }))),
+    });
+  }
+  return out;
+}
+
+function soakCells(cells: CellSummary[], counted: RunRecord[]): SoakCell[] {
+  const out: SoakCell[] = [];
+  for (const c of cells) {
+    const soaked = counted.filter((r): r is OkRecord => r.cell === c.cell && r.soak === true && isOk(r));
+    if (soaked.length === 0) continue;
+    const suiteRuns = counted.filter((r): r is OkRecord => r.cell === c.cell && !r.soak && isOk(r));
+    const counts = new Map<string, number>();
+    suiteRuns.forEach((r) => counts.set(r.artifact.sha256, (counts.get(r.artifact.sha256) ?? 0) + 1));
+    const reference = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? soaked[0].artifact.sha256;
+    const t0 = Date.parse(soaked[0].startedAt);
+    const last = soaked[soaked.length - 1];
+    const changed = soaked.find((r) => r.artifact.sha256 !== reference);
+    out.push({
+      cell: c.cell, workload: c.workload, backend: c.backend, device: c.device, threads: c.threads,
+      runs: soaked.length,
+      seconds: (Date.parse(last.startedAt) + last.wallMs - t0) / 1000,
+      distinctDigests: new Set([...suiteRuns, ...soaked].map((r) => r.artifact.sha256)).size,
+      firstChange: changed ? { repeat: changed.repeat, afterSec: (Date.parse(changed.startedAt) - t0) / 1000 } : null,
+    });
+  }
+  return out;
+}
+
 /** det cells run on ≥ 2 machines: does each machine agree with its identical-hardware siblings? */
 function compareMachines(results: LoadedResults): FleetCell[] {
   const machines = results.manifest.machines ?? [];
@@ -351,15 +460,7 @@ function compareMachines(results: LoadedResults): FleetCell[] {
       const m = machines[machine];
       return { machine, hostname: m?.hostname ?? `machine ${machine}`, hardware: m?.hardware ?? 'unknown', modalDigest };
     });
-    const suspects: string[] = [];
-    for (const hardware of new Set(rows.map((r) => r.hardware))) {
-      const siblings = rows.filter((r) => r.hardware === hardware);
-      if (siblings.length < 3) continue; // a majority needs at least three identical machines
-      const votes = new Map<string, number>();
-      siblings.forEach((r) => votes.set(r.modalDigest, (votes.get(r.modalDigest) ?? 0) + 1));
-      const [majority, n] = [...votes].sort((a, b) => b[1] - a[1])[0];
-      if (n * 2 > siblings.length) siblings.filter((r) => r.modalDigest !== majority).forEach((r) => suspects.push(`${r.hostname} (machine ${r.machine})`));
-    }
+    const suspects = oddOnesOut(rows.map((r) => ({ group: r.hardware, digest: r.modalDigest, label: `${r.hostname} (machine ${r.machine})` })));
     out.push({ cell, machines: rows, agree: new Set(rows.map((r) => r.modalDigest)).size === 1, suspects });
   }
   return out;

@@ -21,7 +21,8 @@ import { fingerprint, fingerprintWarnings } from './env.js';
 import { EXIT, UsageError, message } from './errors.js';
 import { mergeResults } from './merge.js';
 import { precisionText, runPaired } from './precision.js';
-import { makePlan, parseShard, shardPlan } from './plan.js';
+import { parseDuration, runSoak } from './soak.js';
+import { makePlan, parseShard, restrictToGpus, shardPlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
 import { Runner } from './runner.js';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, writeAtomic, type Manifest } from './store.js';
@@ -70,6 +71,7 @@ interface RunFlags {
   precision?: number;
   budget?: number;
   python?: string;
+  duration?: string;
 }
 
 async function runCommand(flags: RunFlags): Promise<number> {
@@ -80,6 +82,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
   const overrides: SuiteInput = {
     backends: flags.backends, workloads: flags.workloads, repeats: flags.repeats,
     threads: flags.threads, modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout, trace: flags.trace,
+    soakSec: flags.duration === undefined ? undefined : parseDuration(flags.duration),
   };
   const suite = resolveSuite(input, overrides, source);
   if (flags.precision !== undefined && !(typeof flags.precision === 'number' && flags.precision > 0 && flags.precision < 1)) throw new UsageError(message.precision(flags.precision));
@@ -97,9 +100,13 @@ async function runCommand(flags: RunFlags): Promise<number> {
 }
 
 async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, concurrency: number, log: (line: string) => void): Promise<number> {
-  const availability = await runner.probe(suite.backends);
+  const probed = await runner.probe(suite.backends);
+  const availability = suite.devices === 'gpu' ? restrictToGpus(probed) : probed;
   const available = suite.backends.filter((id) => availability[id].available);
-  if (available.length === 0) throw new UsageError(message.noBackendsAvailable(suite.backends.map((id) => { const a = availability[id]; return a.available ? id : `${id}: ${a.reason}`; })));
+  if (available.length === 0) {
+    const reasons = suite.backends.map((id) => { const a = availability[id]; return a.available ? id : `${id}: ${a.reason}`; });
+    throw new UsageError(suite.devices === 'gpu' ? message.noGpuBackendsAvailable(reasons) : message.noBackendsAvailable(reasons));
+  }
   for (const id of suite.backends) {
     const a = availability[id];
     log(a.available ? `backend ${id} ${a.version}: available${a.notes.length ? ` (${a.notes.join('; ')})` : ''}` : `backend ${id}: unavailable — ${a.reason}`);
@@ -152,7 +159,23 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
     writer.writeJson('precision.json', { target: flags.precision, budgetSec: flags.budget ?? 300, outcomes: paired.outcomes });
     precisionNote = '\n' + precisionText(paired.outcomes, flags.precision);
   } else {
-    stopped = (await runner.run(plan.runs, writer, { timeoutMs: suite.timeoutMs, onRecord: progress.update, shouldStop: () => stop })).stopped;
+    const okDetCells = new Set<string>();
+    const onRecord = (r: RunRecord, done: number, all: number) => {
+      if (r.status === 'ok' && r.mode === 'det') okDetCells.add(r.cell);
+      progress.update(r, done, all);
+    };
+    stopped = (await runner.run(plan.runs, writer, { timeoutMs: suite.timeoutMs, onRecord, shouldStop: () => stop })).stopped;
+    if (!stopped && suite.soakMs > 0) {
+      progress.stop();
+      log(`soak: repeating det runs of ${okDetCells.size} cells for ${(suite.soakMs / 1000).toFixed(0)} s`);
+      let done = plan.runs.length;
+      const soaked = await runSoak(runner, plan, writer, {
+        soakMs: suite.soakMs, timeoutMs: suite.timeoutMs, okCells: okDetCells, shouldStop: () => stop,
+        onRecord: (r) => { done++; if (!flags.json) log(`[soak ${done - plan.runs.length}] ${r.workload} ${r.backend} ${r.device}: ${r.status}${r.status === 'ok' ? ` ${r.artifact.sha256.slice(0, 12)}` : ''}`); },
+      });
+      stopped = soaked.stopped;
+      log(`soak: ${soaked.runs} det runs`);
+    }
   }
   progress.stop();
   writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped });
@@ -212,12 +235,12 @@ async function backendsCommand(json: boolean): Promise<number> {
 
 function workloadsCommand(json: boolean): number {
   if (json) {
-    process.stdout.write(JSON.stringify(WORKLOADS.map((w) => ({ id: w.id, probes: w.probes, tolerance: w.tolerance, presets: w.presets, negativeControl: w.negativeControl ?? false })), null, 2) + '\n');
+    process.stdout.write(JSON.stringify(WORKLOADS.map((w) => ({ id: w.id, probes: w.probes, tolerance: w.tolerance, presets: w.presets, negativeControl: w.negativeControl ?? false, gpuOnly: w.gpuOnly ?? false })), null, 2) + '\n');
     return EXIT.ok;
   }
   for (const w of WORKLOADS) {
     const params = Object.entries(w.presets.quick).map(([k, v]) => `${k}=${v}`).join(' ');
-    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; tolerance relL2 ≤ ${w.tolerance.relL2}${w.negativeControl ? '; negative control' : ''}\n`);
+    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; tolerance relL2 ≤ ${w.tolerance.relL2}${w.negativeControl === 'always' ? '; negative control' : w.negativeControl === 'gpu' ? '; negative control on GPUs' : ''}${w.gpuOnly ? '; GPU only (run when named)' : ''}\n`);
   }
   return EXIT.ok;
 }
@@ -241,7 +264,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('run')
     .description('run a suite and write results/<run-id>/')
-    .option('--suite <quick|standard|FILE>', 'built-in suite or a YAML/JSON suite file', 'quick')
+    .option('--suite <quick|standard|noise|acceptance|FILE>', 'built-in suite or a YAML/JSON suite file', 'quick')
     .option('--backends <list>', 'comma-separated backend ids (default: every known backend)', list)
     .option('--workloads <list>', 'comma-separated workload ids (default: all)', list)
     .option('--repeats <n>', 'counted runs per cell (≥ 2)', num)
@@ -257,6 +280,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--precision <fraction>', 'paired det/nondet pairs until the slowdown CI half-width is within this fraction (e.g. 0.02), or the budget is spent', num)
     .option('--budget <sec>', 'time budget for --precision, all cells together (default 300)', num)
     .option('--python <path>', 'the Python (with torch) for the torch backend (default $DETBENCH_PYTHON or python3)')
+    .option('--duration <time>', 'soak: after the suite, repeat det runs of every det cell for this long (e.g. 10m) and flag any change of bits')
     .option('--trace', 'record the weights after every training step: first divergent step and divergence growth')
     .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
     .action(async (flags: RunFlags) => {

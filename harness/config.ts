@@ -1,13 +1,13 @@
 /**
- * Suites: the built-in `quick` and `standard`, or a YAML/JSON file; CLI flags override fields.
+ * Suites: the built-in `quick`, `standard`, `noise` and `acceptance`, or a YAML/JSON file; CLI flags override fields.
  * Everything is validated here, once, into a ResolvedSuite; the caller's objects are never mutated.
  */
 import fs from 'node:fs';
 import YAML from 'yaml';
-import { backendIds } from './backends/index.js';
+import { backendIds, findBackend } from './backends/index.js';
 import { UsageError, message } from './errors.js';
 import { MODES, isMode, type Mode } from './protocol.js';
-import { WORKLOAD_IDS, findWorkload } from '../workloads/index.js';
+import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, findWorkload } from '../workloads/index.js';
 import type { SizeParams } from '../workloads/types.js';
 
 export const PRESETS = ['quick', 'standard'] as const;
@@ -30,9 +30,13 @@ export interface SuiteInput {
   params?: Record<string, Record<string, number>>;
   /** Record the weights after every training step (first divergent step, divergence growth). */
   trace?: boolean;
+  /** `gpu`: only GPU backends (all of them unless `backends` names some); `all` (default): every backend. */
+  devices?: 'all' | 'gpu';
+  /** Soak: after the suite, repeat det runs of every det cell for this long, flagging any change. */
+  soakSec?: number;
 }
 
-export const SUITE_FIELDS = ['name', 'kind', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params', 'trace'] as const;
+export const SUITE_FIELDS = ['name', 'kind', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params', 'trace', 'devices', 'soakSec'] as const;
 
 export interface ResolvedSuite {
   name: string;
@@ -50,14 +54,28 @@ export interface ResolvedSuite {
   seed: number;
   timeoutMs: number;
   trace: boolean;
+  devices: 'all' | 'gpu';
+  /** 0: no soak. */
+  soakMs: number;
 }
 
-export const BUILTIN_SUITE_NAMES = ['quick', 'standard', 'noise'] as const;
+export const BUILTIN_SUITE_NAMES = ['quick', 'standard', 'noise', 'acceptance'] as const;
 
 export const BUILTIN_SUITES: Record<(typeof BUILTIN_SUITE_NAMES)[number], SuiteInput> = {
   quick: { name: 'quick', preset: 'quick', repeats: 3, threads: [1, 2], timeoutSec: 60 },
   standard: { name: 'standard', preset: 'standard', repeats: 5, threads: [1, 2], timeoutSec: 300 },
   // The data-parallel model is the default: on CPUs its all-reduce order is the implementation noise.
+  // New hardware: every available GPU backend, the GPU-relevant workloads at the larger sizes, and
+  // both GPU negative controls; enough repeats that a control differs in nondet (≥ 2 of 8).
+  acceptance: {
+    name: 'acceptance',
+    preset: 'standard',
+    devices: 'gpu',
+    workloads: ['mlp-train', 'conv-train', 'embedding-train', 'attention-infer', 'reduce-sum', 'matmul', 'index-add', 'atomic-sum'],
+    repeats: 8,
+    threads: [1],
+    timeoutSec: 120,
+  },
   noise: { name: 'noise', kind: 'noise', preset: 'quick', workloads: ['dataparallel-train'], backends: ['tfjs-cpu', 'ort-cpu'], repeats: 20, threads: [1], timeoutSec: 60 },
 };
 
@@ -91,10 +109,14 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
   const preset = s.preset ?? 'quick';
   if (!(PRESETS as readonly string[]).includes(preset)) throw new UsageError(message.preset(preset));
 
-  const workloadIds = nameList('workloads', s.workloads) ?? WORKLOAD_IDS;
+  const workloadIds = nameList('workloads', s.workloads) ?? DEFAULT_WORKLOAD_IDS;
   for (const id of workloadIds) if (!findWorkload(id)) throw new UsageError(message.unknownWorkload(id, WORKLOAD_IDS));
   const backendList = nameList('backends', s.backends);
   for (const id of backendList ?? []) if (!backendIds().includes(id)) throw new UsageError(message.unknownBackend(id, backendIds()));
+  const devices = s.devices ?? 'all';
+  if (devices !== 'all' && devices !== 'gpu') throw new UsageError(message.devices(devices));
+  const soakSec = s.soakSec ?? 0;
+  if (typeof soakSec !== 'number' || !(soakSec >= 0)) throw new UsageError(message.soak(soakSec));
 
   const repeats = s.repeats ?? 3;
   if (!isWhole(repeats, 2)) throw new UsageError(message.repeats(repeats));
@@ -133,7 +155,7 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
     source,
     preset,
     workloads,
-    backends: backendList ?? backendIds(),
+    backends: backendList ?? (devices === 'gpu' ? backendIds().filter((id) => findBackend(id)!.info.deviceKind === 'gpu') : backendIds()),
     backendsExplicit: backendList !== undefined,
     modes: [...new Set(modes)],
     threads: [...new Set(threads)].sort((a, b) => a - b),
@@ -141,5 +163,7 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
     seed,
     timeoutMs: Math.round(timeoutSec * 1000),
     trace: s.trace === true,
+    devices,
+    soakMs: Math.round(soakSec * 1000),
   };
 }

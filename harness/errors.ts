@@ -21,7 +21,7 @@ export const message = {
   timeout: (got: unknown) => `\`timeoutSec\` must be a number > 0 (seconds per run), got ${JSON.stringify(got)}`,
   modes: (got: unknown) => `\`modes\` must be a non-empty list of det and nondet, got ${JSON.stringify(got)}`,
   preset: (got: unknown) => `\`preset\` must be quick or standard, got ${JSON.stringify(got)}`,
-  suiteNotFound: (path: string) => `suite file ${path} does not exist: pass quick, standard, noise or the path of a YAML or JSON suite file`,
+  suiteNotFound: (path: string) => `suite file ${path} does not exist: pass quick, standard, noise, acceptance or the path of a YAML or JSON suite file`,
   suiteParse: (path: string, why: string) => `suite file ${path} is not valid YAML or JSON: ${why}`,
   suiteShape: (path: string) => `suite file ${path} must hold a mapping of fields (name, workloads, backends, repeats, …)`,
   suiteUnknownField: (field: string, known: readonly string[]) => `suite field \`${field}\` is not known: use ${list(known)}`,
@@ -31,6 +31,10 @@ export const message = {
   workloadParamValue: (workload: string, param: string, got: unknown) =>
     `suite field \`params.${workload}.${param}\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
   noBackendsAvailable: (reasons: string[]) => `no requested backend is available here: ${reasons.join('; ')}`,
+  noGpuBackendsAvailable: (reasons: string[]) =>
+    `this suite runs on GPUs, and no GPU backend is available here: ${reasons.join('; ')}. On a GPU host, check the driver (nvidia-smi) and the reasons above; to test the CPU backends, run --suite quick`,
+  devices: (got: unknown) => `suite field \`devices\` must be all or gpu, got ${JSON.stringify(got)}`,
+  soak: (got: unknown) => `\`--duration\` must be a length of time such as 90s, 10m or 1h (or suite field \`soakSec\`, seconds ≥ 0), got ${JSON.stringify(got)}`,
   outExists: (dir: string) => `results folder ${dir} already exists: choose another --out or remove it (results are never overwritten)`,
   resultsMissing: (dir: string) => `${dir} is not a detbench results folder: it has no manifest.json (pass a folder written by \`detbench run\`)`,
   resultsSchema: (dir: string, got: unknown, want: number) =>

@@ -9,6 +9,7 @@ import type { ResolvedSuite } from './config.js';
 import { cellId, type CellKey, type Mode, type NoiseArm, type RunRequest } from './protocol.js';
 import { paramShapes } from '../workloads/params.js';
 import { findWorkload, resolveWorkload } from '../workloads/index.js';
+import { isGpuDevice } from '../workloads/types.js';
 import { UsageError, message } from './errors.js';
 
 export interface PlannedCell extends CellKey {
@@ -22,6 +23,20 @@ export interface Plan {
   runs: RunRequest[];
   /** Plan-time notes (e.g. a thread axis collapsed for a backend that has no thread control). */
   notes: string[];
+}
+
+/**
+ * For suites that run on GPUs only: each backend keeps its GPU devices; one that has none here (e.g.
+ * torch without CUDA runs on the CPU) becomes unavailable, saying so.
+ */
+export function restrictToGpus(availability: Record<string, Availability>): Record<string, Availability> {
+  return Object.fromEntries(
+    Object.entries(availability).map(([id, a]) => {
+      if (!a.available) return [id, a];
+      const gpus = a.devices.filter(isGpuDevice);
+      return [id, gpus.length ? { ...a, devices: gpus } : { available: false, reason: `${id} is installed (${a.version}) but has no GPU device here, only ${a.devices.join(', ')}` }];
+    }),
+  );
 }
 
 export function makePlan(suite: ResolvedSuite, availability: Record<string, Availability>): Plan {

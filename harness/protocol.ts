@@ -60,6 +60,8 @@ export interface RunRequest extends CellKey {
   trace?: boolean;
   /** Move one element of one initial tensor by 1 ULP (the noise suite's `ulp` arm). */
   perturb?: { tensor: string; index: number };
+  /** A det run repeated after the suite by `--duration` (the soak), not part of the plan. */
+  soak?: boolean;
 }
 
 export interface ArtifactRef {

@@ -36,6 +36,14 @@ export function verdictLines(summary: Summary, threshold: number): { reproducibl
     for (const c of varies) notReproducible.push(`without determinism, ${c.workload} on ${b} (${c.threads} thread(s)) gave ${c.distinctDigests} distinct results in ${c.runs.length} runs${c.withinTolerance ? ', all within tolerance' : ''}`);
   }
   for (const t of summary.threads.filter((x) => !x.bitwiseEqual)) notReproducible.push(`${t.workload} on ${t.backend}: ${t.baseThreads} and ${t.threads} threads give different bits (up to ${t.diff?.maxUlp ?? '?'} ULP)`);
+  for (const d of (summary.devices ?? []).filter((x) => !x.agree)) notReproducible.push(`${d.workload} on ${d.backend}: the devices of this host give different det bits (${d.devices.map((x) => x.device).join(', ')})${d.suspects.length ? `; suspect: ${d.suspects.join(', ')}` : ''}`);
+  const agreeing = (summary.devices ?? []).filter((x) => x.agree);
+  if (agreeing.length) reproducible.push(`${agreeing.length} workload cell(s) give the same det bits on every device of this host (${[...new Set(agreeing.flatMap((d) => d.devices.map((x) => x.device)))].join(', ')})`);
+  for (const c of summary.soak ?? []) {
+    if (c.firstChange) notReproducible.push(`soak: ${c.workload} on ${c.backend} (${c.device}) changed its det bits ${c.firstChange.afterSec.toFixed(0)} s into the soak`);
+  }
+  const steady = (summary.soak ?? []).filter((c) => !c.firstChange);
+  if (steady.length) reproducible.push(`soak: ${steady.length} det cell(s) kept their bits over ${steady.reduce((n, c) => n + c.runs, 0)} repeated runs (up to ${Math.max(...steady.map((c) => c.seconds)).toFixed(0)} s each)`);
   for (const n of summary.negativeControls.filter((x) => !x.seen)) notReproducible.push(`the negative control ${n.workload} on ${n.backend} did not vary: this machine may hide nondeterminism, so stable verdicts are unconfirmed`);
   const rows = slowdownRows(summary, threshold, false);
   const cost: string[] = [];

@@ -69,6 +69,14 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
     lines.push('', 'Negative controls (must differ without determinism):');
     for (const n of summary.negativeControls) lines.push(`  ${n.workload} on ${n.backend} (${n.threads} thread(s)): ${n.distinctDigests} distinct results in ${n.runs} nondet runs — ${n.seen ? 'seen' : 'NOT SEEN'}`);
   }
+  if (summary.devices?.length) {
+    lines.push('', 'Devices of this host (det bits must match across identical devices):');
+    for (const d of summary.devices) lines.push(`  ${d.workload} on ${d.backend}: ${d.devices.map((x) => x.device).join(', ')} ${d.agree ? 'agree' : `DIFFER${d.suspects.length ? ` (suspect: ${d.suspects.join(', ')})` : ''}`}`);
+  }
+  if (summary.soak?.length) {
+    lines.push('', 'Soak (det runs repeated after the suite):');
+    for (const c of summary.soak) lines.push(`  ${c.workload} on ${c.backend} (${c.device}, ${c.threads} thread(s)): ${c.runs} runs over ${c.seconds.toFixed(0)} s — ${c.firstChange ? `CHANGED ${c.firstChange.afterSec.toFixed(0)} s in (${c.distinctDigests} distinct)` : 'bits unchanged'}`);
+  }
   if (summary.noise.length) lines.push('', noiseText(summary.noise));
   const v = summary.verdict;
   lines.push('', `Verdict: ${v.detStableCells} of ${v.detCells} det cells bitwise stable${summary.complete ? '' : ' (INCOMPLETE results)'}.`);

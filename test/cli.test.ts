@@ -190,3 +190,34 @@ test('an unavailable backend asked for by name: one line with its reason, exit 2
     assert.equal(r.stderr.trim(), `detbench: ${message.noBackendsAvailable([`${b.id}: ${b.availability.reason}`])}`);
   }
 });
+
+test('--suite acceptance on a host without a usable GPU: one line naming every GPU backend and why, exit 2', () => {
+  // GPUs hidden, so this holds on a GPU host too: no CUDA devices, no Vulkan drivers; torch (if any) on the CPU only
+  const env = { ...process.env, CUDA_VISIBLE_DEVICES: '', VK_ICD_FILENAMES: '/nonexistent.json', VK_DRIVER_FILES: '/nonexistent.json' };
+  const r = spawnSync(process.execPath, [bin, 'run', '--suite', 'acceptance', '--out', out], { encoding: 'utf8', timeout: 120_000, env });
+  assert.equal(r.status, 2, r.stderr);
+  const line = r.stderr.trim();
+  assert.equal(line.split('\n').length, 1);
+  assert.match(line, /^detbench: this suite runs on GPUs, and no GPU backend is available here: /);
+  for (const id of ['tfjs-node-gpu', 'tfjs-webgpu', 'ort-webgpu', 'ort-cuda', 'torch']) assert.match(line, new RegExp(`${id}: `));
+  assert.doesNotMatch(line, /tfjs-cpu|ort-cpu/);
+});
+
+test('--duration soaks det cells after the suite: unchanged bits pass; bits that change are caught with when', () => {
+  const steady = detbench('run', '--backends', 'tfjs-cpu', '--workloads', 'matmul', '--repeats', '2', '--duration', '2s', '--no-report', '--json', '--out', out);
+  assert.equal(steady.status, 0, steady.stderr);
+  const a = JSON.parse(steady.stdout).summary;
+  assert.equal(a.soak.length, 1);
+  assert.ok(a.soak[0].runs >= 2 && a.soak[0].firstChange === null && a.soak[0].distinctDigests === 1);
+
+  const plugin = fileURLToPath(new URL('./fixtures/fake-backends.ts', import.meta.url));
+  const drift = spawnSync(process.execPath, [bin, 'run', '--backends', 'fake-drift', '--workloads', 'matmul', '--repeats', '2', '--duration', '1s', '--no-report', '--json', '--out', out], {
+    encoding: 'utf8', timeout: 120_000, env: { ...process.env, DETBENCH_PLUGINS: plugin },
+  });
+  assert.equal(drift.status, 1, drift.stderr);
+  const b = JSON.parse(drift.stdout).summary;
+  assert.equal(b.soak[0].firstChange.repeat, 2, 'the first soak run (after warm-up and two repeats of each mode) is the first with new bits');
+  assert.ok(b.findings.some((f: string) => f.startsWith('soak: matmul on fake-drift (cpu) changed its det bits')));
+  const det = b.cells.find((c: { mode: string }) => c.mode === 'det');
+  assert.equal(det.verdict, 'unstable');
+});

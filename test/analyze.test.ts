@@ -1,0 +1,44 @@
+/**
+ * Several GPUs of one host are several devices in the plan: identical devices must give identical
+ * det bits, and one that does not is named (with three or more, by majority).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { analyze } from '../harness/analyze.ts';
+import { loadResults } from '../harness/store.ts';
+import { summaryTable } from '../reports/table.ts';
+import { makeResults } from './fixtures/results.ts';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-analyze-'));
+const summarize = (devices: string[], oddDevice?: string) =>
+  analyze(loadResults(makeResults(root, { workloads: ['matmul'], backends: ['torch'], repeats: 3, devices, oddDevice })));
+
+test('identical GPUs that agree: one device row, no findings', () => {
+  const s = summarize(['cuda:0', 'cuda:1', 'cuda:2']);
+  assert.equal(s.devices.length, 1);
+  assert.deepEqual(s.devices[0].devices.map((d) => [d.device, d.name]), [['cuda:0', 'Fixture GPU'], ['cuda:1', 'Fixture GPU'], ['cuda:2', 'Fixture GPU']]);
+  assert.equal(s.devices[0].agree, true);
+  assert.deepEqual(s.findings, []);
+});
+
+test('one of three identical GPUs gives other det bits: it is named as suspect', () => {
+  const s = summarize(['cuda:0', 'cuda:1', 'cuda:2'], 'cuda:1');
+  assert.equal(s.devices[0].agree, false);
+  assert.deepEqual(s.devices[0].suspects, ['cuda:1 (Fixture GPU)']);
+  assert.deepEqual(s.findings, ['suspect GPU: cuda:1 (Fixture GPU) gave different det bits for matmul on torch than its identical siblings']);
+  assert.match(summaryTable(s, 'x'), /matmul on torch: cuda:0, cuda:1, cuda:2 DIFFER \(suspect: cuda:1 \(Fixture GPU\)\)/);
+});
+
+test('two identical GPUs that disagree: flagged, but neither can be named', () => {
+  const s = summarize(['cuda:0', 'cuda:1'], 'cuda:0');
+  assert.deepEqual(s.devices[0].suspects, []);
+  assert.equal(s.findings.length, 1);
+  assert.match(s.findings[0], /^matmul on torch: the devices of this host disagree in det .*the odd one out cannot be named$/);
+});
+
+test('one device: nothing to compare', () => {
+  assert.deepEqual(summarize(['cuda:0']).devices, []);
+});
