@@ -169,6 +169,13 @@ export interface Summary {
   verdict: { detStableCells: number; detCells: number; reproducible: boolean };
 }
 
+/**
+ * A negative control on a backend with no determinism switch varies in det as in nondet, by
+ * construction: that is expected, not a finding, and such a det cell does not count in the verdict.
+ */
+export const expectedToVary = (c: CellSummary): boolean =>
+  isNegativeControlOn(findWorkload(c.workload)?.negativeControl, c.device) && c.determinism?.control === 'uncontrolled';
+
 const groupKey = (r: { workload: string; backend: string; device: string; threads: number }) => `${r.workload}|${r.backend}|${r.device}|t${r.threads}`;
 
 export function analyze(results: LoadedResults): Summary {
@@ -221,7 +228,10 @@ export function analyze(results: LoadedResults): Summary {
   const fleet = compareMachines(results);
   const devices = compareDevices(cells, results.manifest.backends);
   const soak = soakCells(cells, counted);
-  const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0 && !c.arm);
+  const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0 && !c.arm && !expectedToVary(c));
+  const notes = cells
+    .filter((c) => c.mode === 'det' && c.verdict === 'unstable' && !c.arm && expectedToVary(c))
+    .map((c) => `${c.workload} on ${c.backend} (${c.device}) varies with determinism on too (${c.distinctDigests} distinct results), as expected: a negative control on a backend with no determinism switch`);
   const findings: string[] = [];
   for (const c of detCells) if (c.verdict === 'unstable') findings.push(`${c.workload} on ${c.backend} (${c.device}, ${c.threads} thread(s)) is not bitwise stable with determinism on: ${c.distinctDigests} distinct results, max ${c.maxUlp} ULP`);
   for (const n of negativeControls) if (!n.seen) findings.push(`negative control ${n.workload} on ${n.backend} gave 1 distinct result in ${n.runs} nondet runs: this harness could not see nondeterminism here, so "stable" verdicts are unconfirmed`);
@@ -241,7 +251,7 @@ export function analyze(results: LoadedResults): Summary {
     complete: results.complete,
     plannedRuns: results.manifest.plannedRuns,
     recordedRuns: results.runs.length,
-    warnings: [...results.manifest.warnings, ...results.readWarnings, ...new Set(results.runs.flatMap((r) => r.warnings ?? []))],
+    warnings: [...results.manifest.warnings, ...results.readWarnings, ...new Set(results.runs.flatMap((r) => r.warnings ?? [])), ...notes],
     cells,
     modes,
     crossBackend,

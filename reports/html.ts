@@ -3,7 +3,7 @@
  * allows nothing external and no script at all). Every string that comes from a results folder is
  * escaped here, in one place.
  */
-import type { Summary } from '../harness/analyze.js';
+import { expectedToVary, type Summary } from '../harness/analyze.js';
 import { formatInterval } from '../harness/noise.js';
 import type { Manifest } from '../harness/store.js';
 import type { Chart } from './specs.js';
@@ -28,7 +28,7 @@ export function verdictLines(summary: Summary, threshold: number): { reproducibl
   const reproducible: string[] = [];
   const notReproducible: string[] = [];
   for (const b of backends) {
-    const det = summary.cells.filter((c) => c.backend === b && c.mode === 'det' && c.distinctDigests > 0);
+    const det = summary.cells.filter((c) => c.backend === b && c.mode === 'det' && c.distinctDigests > 0 && !expectedToVary(c));
     const stable = det.filter((c) => c.verdict === 'bitwise-stable');
     if (det.length) reproducible.push(`${b}: ${stable.length} of ${det.length} workload cells bit-for-bit identical across repeats with determinism on`);
     for (const c of det.filter((x) => x.verdict !== 'bitwise-stable')) notReproducible.push(`${c.workload} on ${b} (${c.threads} thread(s)) is not reproducible even with determinism on: ${c.distinctDigests} distinct results, up to ${c.maxUlp} ULP apart`);

@@ -42,3 +42,17 @@ test('two identical GPUs that disagree: flagged, but neither can be named', () =
 test('one device: nothing to compare', () => {
   assert.deepEqual(summarize(['cuda:0']).devices, []);
 });
+
+test('a GPU negative control varying in det: expected on a backend with no switch (a note), a finding on one with a switch', () => {
+  const results = (control: 'controlled' | 'uncontrolled', devices: string[]) =>
+    analyze(loadResults(makeResults(root, { workloads: ['index-add', 'matmul'], backends: ['b'], repeats: 3, devices, control, detUnstable: true })));
+  const webgpu = results('uncontrolled', ['webgpu:0']);
+  assert.equal(webgpu.findings.length, 1, 'matmul is a finding; index-add is not');
+  assert.match(webgpu.findings[0], /^matmul on b \(webgpu:0, 1 thread\(s\)\) is not bitwise stable with determinism on/);
+  assert.equal(webgpu.verdict.detCells, 1);
+  assert.ok(webgpu.warnings.some((w) => w.startsWith('index-add on b (webgpu:0) varies with determinism on too')));
+  const torch = results('controlled', ['cuda:0']);
+  assert.equal(torch.findings.length, 2, 'with a switch, det must be stable for the control too');
+  const cpu = results('uncontrolled', ['cpu']);
+  assert.equal(cpu.findings.length, 2, 'on a CPU index-add is no control: it must be stable');
+});
