@@ -4,7 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { torchBackend } from '../harness/backends/torch.ts';
 import { findBackend } from '../harness/backends/index.ts';
 import type { Execution } from '../harness/backends/types.ts';
@@ -83,4 +87,26 @@ test('the data-parallel control and WGSL kernels are plan-time unsupported on to
     assert.equal(s.ok, false);
     assert.ok(!s.ok && s.reason.length > 10);
   }
+});
+
+test('a torch worker whose stdin closes mid-run leaves without finishing it (a timed-out run frees the GPU)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-torch-exit-'));
+  const n = 2048;
+  const inputs = ['a', 'b'].map((name) => {
+    const file = path.join(dir, `${name}.bin`);
+    fs.writeFileSync(file, new Uint8Array(new Float32Array(n * n).fill(1).buffer));
+    return { name, shape: [n, n], dtype: 'float32', path: file };
+  });
+  const run = { id: 1, op: 'run', spec: { kind: 'infer', op: 'matmul', m: n, k: n, n }, device: 'cpu', inputs, params: [], out: path.join(dir, 'out.f32') };
+  const worker = fileURLToPath(new URL('../harness/backends/torch/worker.py', import.meta.url));
+  const env = { ...process.env, DETBENCH_TORCH_MODE: 'det' };
+  // with the default grace, a request sent just before stdin closes is still answered …
+  const answered = spawnSync(python, ['-u', worker], { input: JSON.stringify(run) + '\n', encoding: 'utf8', timeout: 120_000, env });
+  assert.equal(answered.stdout.trim().split('\n').length, 1);
+  assert.equal(JSON.parse(answered.stdout).ok, true);
+  // … with no grace the process leaves at once: the 17-GFLOP product is never answered
+  const left = spawnSync(python, ['-u', worker], { input: JSON.stringify(run) + '\n', encoding: 'utf8', timeout: 120_000, env: { ...env, DETBENCH_TORCH_EXIT_GRACE: '0' } });
+  assert.equal(left.status, 0);
+  assert.equal(left.stdout, '');
+  fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -8,7 +8,9 @@
  *
  * Protocol, version 1: JSON lines. Requests {id, op: "hello"} | {id, op: "run", spec, device,
  * inputs: [{name, shape, dtype: "float32"|"int32", path}], params: [names], out: path, trace} |
- * {id, op: "exit"}; replies {id, ok: true, …} or {id, ok: false, error, unsupported}. Tensors are raw
+ * {id, op: "exit"}; replies {id, ok: true, …} or {id, ok: false, error, unsupported}. When stdin
+ * closes, requests already sent are answered and the worker leaves within 10 s, mid-run if need be
+ * (a run abandoned by its timeout must not keep a GPU busy). Tensors are raw
  * little-endian files in a private temporary folder — never pickle. An op without a deterministic
  * implementation raises in PyTorch and comes back as `unsupported` with PyTorch's message.
  *

@@ -10,7 +10,9 @@ import array
 import json
 import math
 import os
+import queue
 import sys
+import threading
 import time
 
 PROTOCOL = 1
@@ -195,8 +197,33 @@ def run(request):
     return {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace)}
 
 
+EXIT_GRACE_S = float(os.environ.get("DETBENCH_TORCH_EXIT_GRACE", "10"))  # seconds; tests shorten it
+
+
+def requests():
+    """Request lines, read by a thread of their own. When stdin closes — detbench ended the session,
+    terminated its worker thread after a run timeout, or died — the requests already read are still
+    answered, but the process leaves after EXIT_GRACE_S seconds whatever it is doing, so a hung or
+    abandoned run does not keep a GPU busy."""
+    lines = queue.Queue()
+
+    def read():
+        for line in sys.stdin:
+            lines.put(line)
+        lines.put(None)
+        time.sleep(EXIT_GRACE_S)
+        os._exit(0)
+
+    threading.Thread(target=read, daemon=True).start()
+    while True:
+        line = lines.get()
+        if line is None:
+            return
+        yield line
+
+
 def serve():
-    for line in sys.stdin:
+    for line in requests():
         request = json.loads(line)
         try:
             if request["op"] == "hello":
