@@ -110,3 +110,15 @@ test('a torch worker whose stdin closes mid-run leaves without finishing it (a t
   assert.equal(left.stdout, '');
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('PyTorch’s own "no deterministic implementation" error is recognised as unsupported; other errors are not', () => {
+  const dir = fileURLToPath(new URL('../harness/backends/torch/', import.meta.url));
+  const script = [
+    'import sys, torch; sys.path.insert(0, sys.argv[1]); import worker',
+    'try:\n  torch.zeros(3).put_(torch.tensor([0]), torch.tensor([1.0]))\nexcept Exception as e:\n  print(worker.unsupported(e), str(e).split(",")[0])',
+    'print(worker.unsupported(RuntimeError("CUDA out of memory")))',
+  ].join('\n');
+  const r = spawnSync(python, ['-c', script, dir], { encoding: 'utf8', env: { ...process.env, DETBENCH_TORCH_MODE: 'det' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(r.stdout.trim().split('\n'), ['True put_ does not have a deterministic implementation', 'False']);
+});

@@ -197,6 +197,12 @@ def run(request):
     return {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace)}
 
 
+def unsupported(err):
+    """PyTorch's error for an op without a deterministic implementation under
+    use_deterministic_algorithms(True): the run is `unsupported`, not failed."""
+    return isinstance(err, RuntimeError) and "does not have a deterministic implementation" in str(err)
+
+
 EXIT_GRACE_S = float(os.environ.get("DETBENCH_TORCH_EXIT_GRACE", "10"))  # seconds; tests shorten it
 
 
@@ -237,8 +243,7 @@ def serve():
                 raise ValueError("unknown op %r" % request["op"])
             reply(dict(result, id=request["id"], ok=True))
         except Exception as err:  # a run that fails is a record, not a dead worker
-            message = "%s: %s" % (type(err).__name__, err)
-            reply({"id": request["id"], "ok": False, "error": message, "unsupported": "deterministic" in message and "does not have" in message})
+            reply({"id": request["id"], "ok": False, "error": "%s: %s" % (type(err).__name__, err), "unsupported": unsupported(err)})
 
 
 if __name__ == "__main__":
