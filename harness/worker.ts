@@ -75,12 +75,9 @@ function session(req: RunRequest): Promise<Session> {
 
 /** Piscina task `probe`: availability of each backend, seen from a worker thread. */
 export async function probe(ids: string[]): Promise<Record<string, Availability>> {
-  const out: Record<string, Availability> = {};
-  for (const id of ids) {
-    const backend = findBackend(id);
-    out[id] = backend ? await backend.probe() : { available: false, reason: `unknown backend ${id}` };
-  }
-  return out;
+  // concurrently: several probes wait on child processes (GPU stacks, Python importing torch)
+  const results = await Promise.all(ids.map((id) => findBackend(id)?.probe() ?? Promise.resolve<Availability>({ available: false, reason: `unknown backend ${id}` })));
+  return Object.fromEntries(ids.map((id, i) => [id, results[i]]));
 }
 
 /**

@@ -61,8 +61,8 @@ export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determi
  * in a child process (a failing GPU stack can print native errors or abort; neither may reach the
  * suite). Returns null when it ran, else the provider's own message.
  */
-export function probeExecutionProvider(ep: string): string | null {
-  const outcome = probeInChild(new URL('./ort-probe.ts', import.meta.url), [ep]);
+export async function probeExecutionProvider(ep: string): Promise<string | null> {
+  const outcome = await probeInChild(new URL('./ort-probe.ts', import.meta.url), [ep]);
   // onnxruntime prefixes messages with source locations and the failed check; keep the sentence
   return outcome.ok ? null : outcome.error.replace(/^.*\b(was false|failed)\.\s*/, '');
 }

@@ -48,7 +48,7 @@ export const ortCuda: Backend = {
     const loadFailure = await ortLoadFailure();
     if (loadFailure) return { available: false, reason: loadFailure };
     if (!cudaProviderInstalled()) return { available: false, reason: `onnxruntime-node's CUDA execution provider is not installed: ${INSTALL}` };
-    const error = probeExecutionProvider('cuda');
+    const error = await probeExecutionProvider('cuda');
     if (error) return { available: false, reason: `onnxruntime's CUDA provider does not run here: ${error}` };
     const { devices, names, deviceNames } = cudaDevices();
     return { available: true, version: ortVersion(), devices, notes: names.length ? [`GPUs: ${names.join('; ')}`] : [], ...(deviceNames ? { deviceNames } : {}) };

@@ -22,7 +22,7 @@ export const ortWebgpu: Backend = {
   async probe(): Promise<Availability> {
     const loadFailure = await ortLoadFailure();
     if (loadFailure) return { available: false, reason: loadFailure };
-    const error = probeExecutionProvider('webgpu');
+    const error = await probeExecutionProvider('webgpu');
     if (error) {
       return {
         available: false,

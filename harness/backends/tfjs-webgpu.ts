@@ -43,7 +43,7 @@ export const tfjsWebgpu: Backend = {
     } catch (err) {
       return { available: false, reason: `@tensorflow/tfjs-backend-webgpu or webgpu is not installed (${(err as Error).message.split('\n')[0]}): run npm install` };
     }
-    const outcome = probeInChild<{ ok: boolean; error?: string; adapter?: AdapterSummary }>(new URL('./webgpu-probe.ts', import.meta.url));
+    const outcome = await probeInChild<{ ok: boolean; error?: string; adapter?: AdapterSummary }>(new URL('./webgpu-probe.ts', import.meta.url));
     if (!outcome.ok) {
       // Dawn explains on stderr why it rejected each adapter it saw (e.g. a software Vulkan driver)
       const dawnSays = outcome.stderr.split('\n').find((l) => /warning|error/i.test(l) && !/XDG_RUNTIME_DIR/.test(l))?.trim().replace(/^(warning|error):\s*/i, '').replace(/\.$/, '');

@@ -17,7 +17,7 @@
  * Python is `$DETBENCH_PYTHON` (or `detbench run --python PATH`), else python3. CI runs it on the CPU
  * with Debian's python3-torch (test/torch.test.ts); CUDA is unverified there (no GPU).
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import type { DeterminismRecord, Mode } from '../protocol.js';
 import { paramShapes } from '../../workloads/params.js';
 import type { NamedTensor, WorkloadSpec } from '../../workloads/types.js';
+import { capture } from './child-probe.js';
 import { UnsupportedOpError, wgslOnly, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from './types.js';
 
 export const TORCH_PROTOCOL = 1;
@@ -115,8 +116,8 @@ export const torchBackend: Backend = {
   },
   async probe(): Promise<Availability> {
     const code = 'import json, torch; print(json.dumps({"torch": torch.__version__, "cuda": torch.cuda.is_available(), "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}))';
-    const r = spawnSync(python(), ['-c', code], { encoding: 'utf8', timeout: 120_000 });
-    if (r.error) return { available: false, reason: `${python()} cannot be started (${r.error.message}): install Python 3 with torch, or pass --python PATH` };
+    const r = await capture(python(), ['-c', code], 120_000);
+    if (r.error) return { available: false, reason: `${python()} cannot be started (${r.error}): install Python 3 with torch, or pass --python PATH` };
     if (r.status !== 0) {
       const why = r.stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exit ${r.status}`;
       return { available: false, reason: `torch is not importable by ${python()} (${why}): pip install torch, or pass --python PATH to a Python that has it` };
