@@ -7,7 +7,7 @@ import { expectedToVary, type Summary } from '../harness/analyze.js';
 import { formatInterval } from '../harness/noise.js';
 import type { Manifest } from '../harness/store.js';
 import type { Chart } from './specs.js';
-import { matrixStatus, slowdownRows } from './specs.js';
+import { BACKEND_ONLY, matrixStatus, slowdownRows } from './specs.js';
 
 export const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
@@ -45,7 +45,7 @@ export function verdictLines(summary: Summary, threshold: number): { reproducibl
   const steady = (summary.soak ?? []).filter((c) => !c.firstChange);
   if (steady.length) reproducible.push(`soak: ${steady.length} det cell(s) kept their bits over ${steady.reduce((n, c) => n + c.runs, 0)} repeated runs (up to ${Math.max(...steady.map((c) => c.seconds)).toFixed(0)} s each)`);
   for (const n of summary.negativeControls.filter((x) => !x.seen)) notReproducible.push(`the negative control ${n.workload} on ${n.backend} did not vary: this machine may hide nondeterminism, so stable verdicts are unconfirmed`);
-  const rows = slowdownRows(summary, threshold, false);
+  const rows = slowdownRows(summary, threshold, BACKEND_ONLY);
   const cost: string[] = [];
   for (const b of backends) {
     const mine = rows.filter((r) => r.backend === b);

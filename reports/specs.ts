@@ -23,7 +23,15 @@ export interface Chart {
 /** One row of small multiples per workload, its name on the left. */
 const byWorkload = { row: { field: 'workload', type: 'nominal' as const, title: null, header: { labelAngle: 0, labelAlign: 'left' as const } } };
 
-const label = (c: { backend: string; threads: number }, multiThread: boolean) => (multiThread ? `${c.backend} ×${c.threads}` : c.backend);
+/** What a backend's label must add to tell cells apart: the thread count, the device (several GPUs). */
+export interface LabelParts {
+  threads: boolean;
+  devices: boolean;
+}
+export const BACKEND_ONLY: LabelParts = { threads: false, devices: false };
+
+const label = (c: { backend: string; device: string; threads: number }, parts: LabelParts) =>
+  `${c.backend}${parts.devices ? ` ${c.device}` : ''}${parts.threads ? ` ×${c.threads}` : ''}`;
 
 export function matrixStatus(c: CellSummary): MatrixStatus {
   switch (c.verdict) {
@@ -52,10 +60,10 @@ function chart(id: string, title: string, caption: string, values: object[], non
   return { id, title, caption, spec };
 }
 
-function determinismMatrix(summary: Summary, multiThread: boolean): Chart {
+function determinismMatrix(summary: Summary, parts: LabelParts): Chart {
   const values = summary.cells.map((c) => ({
     workload: c.workload,
-    backend: label(c, multiThread),
+    backend: label(c, parts),
     mode: c.mode,
     status: matrixStatus(c),
     distinct: c.distinctDigests > 0 ? String(c.distinctDigests) : '',
@@ -89,7 +97,7 @@ function determinismMatrix(summary: Summary, multiThread: boolean): Chart {
   };
 }
 
-function variance(summary: Summary, multiThread: boolean): Chart {
+function variance(summary: Summary, parts: LabelParts): Chart {
   const values = summary.cells.flatMap((c) => {
     const modal = c.runs.find((r) => r.diff === null);
     if (!modal) return [];
@@ -97,7 +105,7 @@ function variance(summary: Summary, multiThread: boolean): Chart {
     const ref = metric(modal);
     return c.runs.map((r) => ({
       workload: c.workload,
-      backend: label(c, multiThread),
+      backend: label(c, parts),
       mode: c.mode,
       deviation: ref === 0 ? metric(r) - ref : (metric(r) - ref) / Math.abs(ref),
       ulp: r.diff?.maxUlp ?? 0,
@@ -131,18 +139,18 @@ function variance(summary: Summary, multiThread: boolean): Chart {
   };
 }
 
-export function slowdownRows(summary: Summary, threshold: number, multiThread: boolean) {
+export function slowdownRows(summary: Summary, threshold: number, parts: LabelParts) {
   return summary.modes
     .filter((m) => m.slowdown)
     .map((m) => {
       const s = m.slowdown!;
       const verdict = s.low > threshold ? 'slower than threshold' : s.high < threshold ? 'within threshold' : 'inconclusive';
-      return { workload: m.workload, backend: label(m, multiThread), ratio: s.ratio, low: s.low, high: s.high, verdict };
+      return { workload: m.workload, backend: label(m, parts), ratio: s.ratio, low: s.low, high: s.high, verdict };
     });
 }
 
-function slowdown(summary: Summary, threshold: number, multiThread: boolean): Chart {
-  const values = slowdownRows(summary, threshold, multiThread);
+function slowdown(summary: Summary, threshold: number, parts: LabelParts): Chart {
+  const values = slowdownRows(summary, threshold, parts);
   const caption = `Median det/nondet compute-time ratio per backend and workload with its bootstrap 95% CI; the black line is 1.0 (no cost), the dashed line your threshold (${threshold}×); a CI that straddles the threshold is inconclusive.`;
   return chart('slowdown', 'Cost of determinism', caption, values, 'no paired det/nondet timings', {
     facet: byWorkload,
@@ -172,14 +180,14 @@ function slowdown(summary: Summary, threshold: number, multiThread: boolean): Ch
 
 export const bucketLabel = (k: number) => (k === 0 ? '0' : k === 1 ? '1' : `${2 ** (k - 1)}–${2 ** k - 1}`);
 
-function ulpHistogram(summary: Summary, multiThread: boolean): Chart {
+function ulpHistogram(summary: Summary, parts: LabelParts): Chart {
   const counts = new Map<string, { workload: string; backend: string; bucket: number; count: number }>();
   for (const c of summary.cells) {
     for (const r of c.runs) {
       r.diff?.ulpHistogram.forEach((n, k) => {
         if (n === 0) return;
-        const key = `${c.workload}|${label(c, multiThread)}|${k}`;
-        const entry = counts.get(key) ?? { workload: c.workload, backend: label(c, multiThread), bucket: k, count: 0 };
+        const key = `${c.workload}|${label(c, parts)}|${k}`;
+        const entry = counts.get(key) ?? { workload: c.workload, backend: label(c, parts), bucket: k, count: 0 };
         entry.count += n;
         counts.set(key, entry);
       });
@@ -253,12 +261,15 @@ function threadInvariance(summary: Summary): Chart {
 export function charts(all: Summary, slowdownThreshold: number): Chart[] {
   // noise-decomposition cells have their own table in the HTML report, not these charts
   const summary: Summary = { ...all, cells: all.cells.filter((c) => !c.arm) };
-  const multiThread = new Set(summary.cells.map((c) => c.threads)).size > 1;
+  const parts: LabelParts = {
+    threads: new Set(summary.cells.map((c) => c.threads)).size > 1,
+    devices: new Set(summary.cells.map((c) => `${c.backend}|${c.device}`)).size > new Set(summary.cells.map((c) => c.backend)).size,
+  };
   return [
-    determinismMatrix(summary, multiThread),
-    variance(summary, multiThread),
-    slowdown(summary, slowdownThreshold, multiThread),
-    ulpHistogram(summary, multiThread),
+    determinismMatrix(summary, parts),
+    variance(summary, parts),
+    slowdown(summary, slowdownThreshold, parts),
+    ulpHistogram(summary, parts),
     crossBackend(summary),
     threadInvariance(summary),
   ];

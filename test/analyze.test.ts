@@ -9,6 +9,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { analyze } from '../harness/analyze.ts';
 import { loadResults } from '../harness/store.ts';
+import { charts } from '../reports/specs.ts';
 import { summaryTable } from '../reports/table.ts';
 import { makeResults } from './fixtures/results.ts';
 
@@ -37,6 +38,12 @@ test('two identical GPUs that disagree: flagged, but neither can be named', () =
   assert.deepEqual(s.devices[0].suspects, []);
   assert.equal(s.findings.length, 1);
   assert.match(s.findings[0], /^matmul on torch: the devices of this host disagree in det .*the odd one out cannot be named$/);
+});
+
+test('charts tell the devices of one backend apart', () => {
+  const matrix = charts(summarize(['cuda:0', 'cuda:1']), 1.25).find((c) => c.id === 'determinism-matrix')!;
+  const labels = (matrix.spec as { data: { values: Array<{ backend: string }> } }).data.values.map((v) => v.backend);
+  assert.deepEqual([...new Set(labels)].sort(), ['torch cuda:0', 'torch cuda:1']);
 });
 
 test('one device: nothing to compare', () => {
