@@ -75,6 +75,8 @@ export const BUILTIN_SUITES: Record<(typeof BUILTIN_SUITE_NAMES)[number], SuiteI
     repeats: 8,
     threads: [1],
     timeoutSec: 120,
+    // GPU-sized scatter-add: 4M elements into 1,024 buckets (≈ 4,000 atomic adds per address)
+    params: { 'index-add': { length: 1 << 22, buckets: 1024 } },
   },
   noise: { name: 'noise', kind: 'noise', preset: 'quick', workloads: ['dataparallel-train'], backends: ['tfjs-cpu', 'ort-cpu'], repeats: 20, threads: [1], timeoutSec: 60 },
 };
