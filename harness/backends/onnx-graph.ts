@@ -145,7 +145,9 @@ export function trainStepGraph(spec: TrainSpec, batch: number, sgd: boolean): { 
     preActivations.push(activation === 'relu' ? z : null);
     h = activation === 'relu' ? g.op('Relu', [z]) : z;
   });
-  const logSoftmax = g.op('LogSoftmax', [h], { axis: 1 });
+  // log-softmax written out (z − max − log Σ exp(z − max)): onnxruntime's WebGPU provider has no LogSoftmax
+  const shifted = g.op('Sub', [h, g.op('ReduceMax', [h], { axes: [1], keepdims: 1 })]);
+  const logSoftmax = g.op('Sub', [shifted, g.op('Log', [g.op('ReduceSum', [g.op('Exp', [shifted]), g.ints([1])], { keepdims: 1 })])]);
   const batchScale = g.scalar(1 / batch);
   const loss = g.op('Mul', [g.op('Neg', [g.op('ReduceSum', [g.op('Mul', [onehot, logSoftmax])], { keepdims: 0 })]), batchScale]);
 

@@ -11,7 +11,7 @@ import { paramShapes } from '../../workloads/params.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
 import { probeInChild } from './child-probe.js';
 import { inferGraph, oneHot, trainGraphSupported, trainStepGraph } from './onnx-graph.js';
-import { StepTrace, wgslOnly, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from './types.js';
+import { StepTrace, UnsupportedOpError, cpuDataParallelOnly, wgslOnly, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from './types.js';
 
 export type Ort = typeof import('onnxruntime-node');
 
@@ -35,14 +35,27 @@ export const ortVersion = (): string => (createRequire(import.meta.url)('onnxrun
 const tensorOf = (ort: Ort, data: Float32Array | Int32Array, shape: number[]): OrtTensor =>
   data instanceof Int32Array ? new ort.Tensor('int32', data, shape) : new ort.Tensor('float32', data, shape);
 
-export function ortSupports(id: string, spec: WorkloadSpec): Support {
+export function ortSupports(id: string, spec: WorkloadSpec, deviceKind: 'cpu' | 'gpu' = 'cpu'): Support {
   if (spec.kind === 'infer') return wgslOnly(id, spec) ?? { ok: true };
+  if (deviceKind === 'gpu') {
+    const dataParallel = cpuDataParallelOnly(id, spec);
+    if (dataParallel) return dataParallel;
+  }
   const missing = trainGraphSupported(spec);
   return missing ? { ok: false, reason: `${id} builds SGD-step graphs for dense/relu models only; this workload needs ${missing}` } : { ok: true };
 }
 
 export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determinism: DeterminismRecord): Session {
-  const create = (model: Uint8Array) => ort.InferenceSession.create(model, options);
+  const create = async (model: Uint8Array) => {
+    try {
+      return await ort.InferenceSession.create(model, options);
+    } catch (err) {
+      // with CPU fallback disabled, a node the provider has no kernel for fails the session: unsupported
+      const message = (err as Error).message;
+      if (/fallback to CPU EP has been explicitly disabled/.test(message)) throw new UnsupportedOpError(message);
+      throw err;
+    }
+  };
   return {
     determinism,
     warnings: [],

@@ -115,6 +115,14 @@ export function wgslOnly(backendId: string, spec: WorkloadSpec): Support | null 
 }
 
 /**
+ * A plan-time `unsupported` for the data-parallel control on GPU backends (null otherwise): its
+ * shards run in CPU worker threads, each of which would have to open the GPU stack on its own.
+ */
+export function cpuDataParallelOnly(backendId: string, spec: WorkloadSpec): Support | null {
+  return spec.kind === 'train' && spec.dataParallel ? { ok: false, reason: `${backendId} is a GPU backend: the data-parallel control runs its shards in CPU worker threads, on the CPU backends` } : null;
+}
+
+/**
  * Thrown by a backend when an op has no implementation (or no deterministic one) there; the run
  * becomes an `unsupported` record carrying the backend's own message.
  */
