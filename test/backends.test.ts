@@ -72,8 +72,9 @@ test('every backend has an availability probe; an unavailable one says why and h
   const fixes: Record<string, RegExp> = {
     'tfjs-node': /npm install @tensorflow\/tfjs-node/,
     'tfjs-node-gpu': /@tensorflow\/tfjs-node-gpu.*CUDA 11\.2 \+ cuDNN 8\.1/,
-    'ort-webgpu': /WebGPU provider found no usable GPU: .+ Vulkan loader \(Debian: libvulkan1/,
-    'tfjs-webgpu': /Dawn found no WebGPU adapter.* Vulkan loader \(Debian: libvulkan1/,
+    // no adapter at all, or (CI's lavapipe) only a software one, which is not offered as a GPU
+    'ort-webgpu': /(WebGPU provider found no usable GPU|WebGPU provider has no GPU to run on): .+ Vulkan loader \(Debian: libvulkan1/,
+    'tfjs-webgpu': /(Dawn found no WebGPU adapter|Dawn's only adapter is a software one).* Vulkan loader \(Debian: libvulkan1/,
     'ort-cuda': /CUDA execution provider is not installed: npm install onnxruntime-node --onnxruntime-node-install=cuda12|CUDA provider does not run here: ./,
     torch: /torch is not importable by .+: pip install torch, or pass --python PATH|cannot be started .+ --python PATH/,
   };

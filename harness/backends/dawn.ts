@@ -26,6 +26,8 @@ export interface AdapterSummary {
   device: string;
   description: string;
   features: string[];
+  /** A software implementation (e.g. Mesa's llvmpipe through lavapipe): real WebGPU, computed on the CPU. */
+  fallback: boolean;
 }
 
 /** The adapter tfjs-backend-webgpu will pick (high performance), or null when Dawn finds none. */
@@ -33,7 +35,8 @@ export async function defaultAdapter(): Promise<AdapterSummary | null> {
   const adapter = await (await dawn()).requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) return null;
   const info = adapter.info;
-  return { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, features: [...adapter.features].map(String).sort() };
+  const fallback = (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true || info.architecture === 'software';
+  return { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, features: [...adapter.features].map(String).sort(), fallback };
 }
 
 export const describeAdapter = (a: AdapterSummary): string =>

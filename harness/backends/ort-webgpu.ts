@@ -9,6 +9,7 @@
 import type { WorkloadSpec } from '../../workloads/types.js';
 import { GPU_EP_CAPABILITIES, loadOrt, ortLoadFailure, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';
 import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
+import { VULKAN_HINT, webgpuHost } from './webgpu-host.js';
 
 export const ortWebgpu: Backend = {
   info: {
@@ -22,17 +23,15 @@ export const ortWebgpu: Backend = {
   async probe(): Promise<Availability> {
     const loadFailure = await ortLoadFailure();
     if (loadFailure) return { available: false, reason: loadFailure };
+    // onnxruntime bundles its own Dawn; ours says which adapter the host offers (GPU or software)
+    const host = await webgpuHost('adapter');
+    if (!host.ok) return { available: false, reason: `onnxruntime's WebGPU provider has no GPU to run on: ${host.reason}` };
     const error = await probeExecutionProvider('webgpu');
-    if (error) {
-      return {
-        available: false,
-        reason: `onnxruntime's WebGPU provider found no usable GPU: ${error}. It needs a GPU with a Vulkan driver and the Vulkan loader (Debian: libvulkan1; the offline bundle ships the loader)`,
-      };
-    }
-    return { available: true, version: ortVersion(), devices: ['webgpu:0'], notes: ['WebGPU uses the default adapter: other GPUs of this host are not addressed'] };
+    if (error) return { available: false, reason: `onnxruntime's WebGPU provider found no usable GPU: ${error}. ${VULKAN_HINT}` };
+    return { available: true, version: ortVersion(), devices: host.devices, notes: host.notes };
   },
   supports(spec: WorkloadSpec): Support {
-    return ortSupports('ort-webgpu', spec);
+    return ortSupports('ort-webgpu', spec, 'gpu');
   },
   async open(options: SessionOptions): Promise<Session> {
     const det = options.mode === 'det';

@@ -11,10 +11,10 @@
 import { createRequire } from 'node:module';
 import type { WorkloadSpec } from '../../workloads/types.js';
 import { byName } from '../../workloads/inputs.js';
-import { probeInChild } from './child-probe.js';
-import { dawn, defaultAdapter, describeAdapter, type AdapterSummary } from './dawn.js';
+import { dawn, defaultAdapter, describeAdapter } from './dawn.js';
+import { webgpuHost } from './webgpu-host.js';
 import { loadTfCore, packageVersion, tfjsSession, type Tf } from './tfjs-common.js';
-import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
+import { cpuDataParallelOnly, type Availability, type Backend, type Session, type SessionOptions, type Support } from './types.js';
 import { atomicSumProgram } from './wgsl-atomic-sum.js';
 
 /** tfjs-core with the webgpu backend registered (its CommonJS build: the ESM one uses extensionless imports). */
@@ -43,25 +43,11 @@ export const tfjsWebgpu: Backend = {
     } catch (err) {
       return { available: false, reason: `@tensorflow/tfjs-backend-webgpu or webgpu is not installed (${(err as Error).message.split('\n')[0]}): run npm install` };
     }
-    const outcome = await probeInChild<{ ok: boolean; error?: string; adapter?: AdapterSummary }>(new URL('./webgpu-probe.ts', import.meta.url));
-    if (!outcome.ok) {
-      // Dawn explains on stderr why it rejected each adapter it saw (e.g. a software Vulkan driver)
-      const dawnSays = outcome.stderr.split('\n').find((l) => /warning|error/i.test(l) && !/XDG_RUNTIME_DIR/.test(l))?.trim().replace(/^(warning|error):\s*/i, '').replace(/\.$/, '');
-      return {
-        available: false,
-        reason: `${outcome.error}${dawnSays ? ` (Dawn: ${dawnSays})` : ''}. It needs a GPU with a Vulkan driver and the Vulkan loader (Debian: libvulkan1; the offline bundle ships the loader)`,
-      };
-    }
-    const adapter = outcome.result.adapter!;
-    return {
-      available: true,
-      version,
-      devices: ['webgpu:0'],
-      notes: [`adapter: ${describeAdapter(adapter)}`, 'WebGPU uses the default adapter: other GPUs of this host are not addressed'],
-    };
+    const host = await webgpuHost('tfjs');
+    return host.ok ? { available: true, version, devices: host.devices, notes: host.notes } : { available: false, reason: host.reason };
   },
-  supports(_spec: WorkloadSpec): Support {
-    return { ok: true };
+  supports(spec: WorkloadSpec): Support {
+    return cpuDataParallelOnly('tfjs-webgpu', spec) ?? { ok: true };
   },
   processEnv: () => ({}),
   async open(options: SessionOptions): Promise<Session> {

@@ -1,7 +1,7 @@
 /**
- * Child-process probe of tfjs-webgpu: Dawn finds an adapter, tfjs-backend-webgpu initialises on it,
- * and a 2×2 product computed on the GPU is right. Prints {"ok":true,"adapter":…} or
- * {"ok":false,"error":"…"} as its last line; Dawn's own warnings go to stderr.
+ * Child-process probe of WebGPU: Dawn finds an adapter and (unless the argument is `adapter`)
+ * tfjs-backend-webgpu initialises on it and computes a 2×2 product right. Prints
+ * {"ok":true,"adapter":…} or {"ok":false,"error":"…"} as its last line; Dawn's warnings go to stderr.
  */
 import { defaultAdapter } from './dawn.js';
 import { loadTfWebgpu } from './tfjs-webgpu.js';
@@ -9,6 +9,10 @@ import { loadTfWebgpu } from './tfjs-webgpu.js';
 try {
   const adapter = await defaultAdapter();
   if (!adapter) throw new Error('Dawn found no WebGPU adapter');
+  if (process.argv[2] === 'adapter') {
+    console.log(JSON.stringify({ ok: true, adapter }));
+    process.exit(0);
+  }
   const tf = await loadTfWebgpu();
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs-backend-webgpu failed to initialise on the adapter');
   const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);

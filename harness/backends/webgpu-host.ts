@@ -1,0 +1,36 @@
+/**
+ * What the WebGPU backends (tfjs-webgpu, ort-webgpu) may run on here. A GPU adapter is device
+ * `webgpu:0`. A software adapter (Mesa's llvmpipe, say) is real WebGPU computed on the CPU: it is
+ * never passed off as a GPU — unavailable by default, and with DETBENCH_WEBGPU_SOFTWARE=1 it runs as
+ * device `cpu`, so GPU-only suites and GPU negative controls leave it out.
+ */
+import { probeInChild } from './child-probe.js';
+import { describeAdapter, type AdapterSummary } from './dawn.js';
+
+export const VULKAN_HINT = 'It needs a GPU with a Vulkan driver and the Vulkan loader (Debian: libvulkan1; the offline bundle ships the loader)';
+
+export type WebgpuHost = { ok: true; devices: string[]; notes: string[] } | { ok: false; reason: string };
+
+/** `check`: `adapter` (Dawn finds one) or `tfjs` (tfjs-backend-webgpu also computes right on it). */
+export async function webgpuHost(check: 'adapter' | 'tfjs'): Promise<WebgpuHost> {
+  const outcome = await probeInChild<{ ok: boolean; error?: string; adapter?: AdapterSummary }>(new URL('./webgpu-probe.ts', import.meta.url), check === 'adapter' ? ['adapter'] : []);
+  if (!outcome.ok) {
+    // Dawn explains on stderr why it rejected each adapter it saw (e.g. an old software Vulkan driver)
+    const dawnSays = outcome.stderr
+      .split('\n')
+      .find((l) => /warning|error/i.test(l) && !/XDG_RUNTIME_DIR|artificially reduced/.test(l))
+      ?.trim()
+      .replace(/^(warning|error):\s*/i, '')
+      .replace(/\.$/, '');
+    return { ok: false, reason: `${outcome.error}${dawnSays ? ` (Dawn: ${dawnSays})` : ''}. ${VULKAN_HINT}` };
+  }
+  const adapter = outcome.result.adapter!;
+  if (!adapter.fallback) return { ok: true, devices: ['webgpu:0'], notes: [`adapter: ${describeAdapter(adapter)}`, 'WebGPU uses the default adapter: other GPUs of this host are not addressed'] };
+  if (process.env.DETBENCH_WEBGPU_SOFTWARE === '1') {
+    return { ok: true, devices: ['cpu'], notes: [`software adapter: ${describeAdapter(adapter)} — real WebGPU computed on the CPU (DETBENCH_WEBGPU_SOFTWARE=1), device cpu`] };
+  }
+  return {
+    ok: false,
+    reason: `Dawn's only adapter is a software one (${describeAdapter(adapter)}), not a GPU. ${VULKAN_HINT}; to run WebGPU on it anyway, as device cpu, set DETBENCH_WEBGPU_SOFTWARE=1`,
+  };
+}

@@ -1,0 +1,81 @@
+/// <reference types="@webgpu/types" />
+/**
+ * The WebGPU backends computing for real, on a software adapter: Mesa's lavapipe (llvmpipe) from
+ * Debian bookworm-backports (Mesa ≥ 24; bookworm's own 22.3 is refused by Dawn), which `.ci/run`
+ * installs. It is real WebGPU — Dawn, Tint, every kernel — run by CPU threads, so these tests check
+ * the numbers of tfjs-webgpu, ort-webgpu and the WGSL control; GPU-specific behaviour needs a GPU host.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { dawn } from '../harness/backends/dawn.ts';
+import { findBackend } from '../harness/backends/index.ts';
+import type { Execution } from '../harness/backends/types.ts';
+import { webgpuHost } from '../harness/backends/webgpu-host.ts';
+import { atomicSumProgram } from '../harness/backends/wgsl-atomic-sum.ts';
+import { diffFloat32 } from '../harness/diff.ts';
+import { normalStream, tensorKey } from '../harness/rng.ts';
+import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
+import { workloadInputs } from '../workloads/inputs.ts';
+
+const INSTALL = 'install Mesa ≥ 24 lavapipe: apt-get install -t bookworm-backports mesa-vulkan-drivers (see .ci/run)';
+
+test('without DETBENCH_WEBGPU_SOFTWARE a software adapter is not offered as a GPU; with it, it is device cpu', async () => {
+  delete process.env.DETBENCH_WEBGPU_SOFTWARE;
+  const refused = await webgpuHost('adapter');
+  assert.ok(!refused.ok, `expected only a software adapter on this machine (${INSTALL})`);
+  assert.match(refused.reason, /^Dawn's only adapter is a software one \(llvmpipe.*set DETBENCH_WEBGPU_SOFTWARE=1$/);
+  process.env.DETBENCH_WEBGPU_SOFTWARE = '1';
+  const host = await webgpuHost('tfjs');
+  assert.ok(host.ok, host.ok ? '' : `${host.reason} — ${INSTALL}`);
+  assert.deepEqual(host.devices, ['cpu']);
+  const ort = await findBackend('ort-webgpu')!.probe();
+  assert.ok(ort.available && ort.devices[0] === 'cpu', JSON.stringify(ort));
+});
+
+const flat = (e: Execution) => Float32Array.from(e.outputs.flatMap((t) => Array.from(t.data)));
+
+async function execute(backendId: string, workloadId: string): Promise<Execution> {
+  const workload = resolveWorkload(findWorkload(workloadId)!, 'quick');
+  const session = await findBackend(backendId)!.open({ mode: 'det', threads: 1, device: 'cpu' });
+  const program = await session.prepare(workload, workloadInputs(workload, 0));
+  try {
+    return await program.execute();
+  } finally {
+    program.dispose();
+    await session.close();
+  }
+}
+
+test('tfjs-webgpu and ort-webgpu compute every workload they express within tolerance of tfjs-cpu', async () => {
+  process.env.DETBENCH_WEBGPU_SOFTWARE = '1';
+  const checked: string[] = [];
+  for (const id of DEFAULT_WORKLOAD_IDS.filter((w) => w !== 'dataparallel-train')) {
+    const reference = flat(await execute('tfjs-cpu', id));
+    for (const backendId of ['tfjs-webgpu', 'ort-webgpu']) {
+      if (!findBackend(backendId)!.supports(resolveWorkload(findWorkload(id)!, 'quick').spec).ok) continue;
+      const d = diffFloat32(reference, flat(await execute(backendId, id)));
+      assert.ok(d.relL2 !== null && d.relL2 <= findWorkload(id)!.tolerance.relL2, `${id} on ${backendId}: relL2 ${d.relL2}`);
+      checked.push(`${id}/${backendId}`);
+    }
+  }
+  // tfjs-webgpu runs all 7; ort-webgpu all but conv-train and embedding-train (dense training graphs only)
+  assert.equal(checked.length, 7 + 5, checked.join(' '));
+});
+
+test('the WGSL atomic-sum control: the right sum, and run-to-run different (≥ 2 distinct in 100 runs of 4M elements)', async () => {
+  const device = await (await (await dawn()).requestAdapter())!.requestDevice();
+  const x = normalStream(tensorKey('atomic-sum', 0, 'x'), 1 << 22);
+  const exact = x.reduce((s, v) => s + v, 0); // float64
+  const program = atomicSumProgram(device, x);
+  const seen = new Set<number>();
+  for (let i = 0; i < 100; i++) {
+    const sum = (await program.execute()).outputs[0].data[0];
+    assert.ok(Math.abs(sum - exact) <= 1e-4 * Math.sqrt(x.length), `sum ${sum} vs ${exact}`);
+    seen.add(sum);
+  }
+  program.dispose();
+  device.destroy();
+  // measured on this project's 2-core VM: 42–53 distinct of 100 (three trials), modal share ≤ 49 %,
+  // so 1 distinct in 100 would have a probability near 0.5^99
+  assert.ok(seen.size >= 2, `${seen.size} distinct sums in 100 runs`);
+});
