@@ -240,7 +240,7 @@ function workloadsCommand(json: boolean): number {
   }
   for (const w of WORKLOADS) {
     const params = Object.entries(w.presets.quick).map(([k, v]) => `${k}=${v}`).join(' ');
-    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; tolerance relL2 ≤ ${w.tolerance.relL2}${w.negativeControl === 'always' ? '; negative control' : w.negativeControl === 'gpu' ? '; negative control on GPUs' : ''}${w.gpuOnly ? '; GPU only (run when named)' : ''}\n`);
+    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; tolerance relL2 ≤ ${w.tolerance.relL2}${w.negativeControl === 'always' ? '; negative control' : w.negativeControl === 'gpu' ? '; negative control on GPUs' : ''}${w.gpuOnly ? '; left out of suites unless named' : ''}\n`);
   }
   return EXIT.ok;
 }

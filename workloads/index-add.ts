@@ -3,7 +3,7 @@ import type { WorkloadDef } from './types.js';
 export const indexAdd: WorkloadDef<{ length: number; buckets: number; skew: number }> = {
   id: 'index-add',
   probes:
-    'a scatter-add with many repeated indices (torch index_add_, tfjs unsortedSegmentSum, ONNX ScatterElements add): float atomics on GPUs, so the GPU negative control; CPUs add in a fixed order',
+    'a scatter-add with many repeated indices (torch index_add_, tfjs unsortedSegmentSum, ONNX ScatterElements add): float atomics on GPUs, so the GPU negative control; the CPU backends add in a fixed order',
   tolerance: { relL2: 1e-5 },
   negativeControl: 'gpu',
   // small: tfjs-cpu's unsortedSegmentSum costs length × buckets; the acceptance suite runs 4M elements on GPUs

@@ -65,7 +65,7 @@ export interface WorkloadDef<P extends SizeParams = SizeParams> {
    * (`always`), or on GPUs only (`gpu`: float atomics, which CPUs run in a fixed order).
    */
   negativeControl?: NegativeControlScope;
-  /** Runs on GPU devices only (e.g. a WGSL kernel); left out of suites unless named. */
+  /** Needs a GPU programming model (e.g. a WGSL kernel): left out of suites unless named. */
   gpuOnly?: boolean;
 }
 
