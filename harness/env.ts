@@ -13,6 +13,8 @@ export const TRACKED_PACKAGES = [
   '@tensorflow/tfjs-core',
   '@tensorflow/tfjs-backend-cpu',
   '@tensorflow/tfjs-backend-wasm',
+  '@tensorflow/tfjs-backend-webgpu',
+  'webgpu',
   '@tensorflow/tfjs-node',
   '@tensorflow/tfjs-node-gpu',
   'onnxruntime-node',
@@ -23,7 +25,7 @@ export const TRACKED_PACKAGES = [
 
 /** Variables that change threading or determinism in some library detbench may load. */
 export const DETERMINISM_ENV_PATTERN =
-  /^(OMP_|MKL_|OPENBLAS_|TF_|CUBLAS_|CUDA_|CUDNN_|NVIDIA_|ORT_|PYTORCH_|PYTHONHASHSEED$|UV_THREADPOOL_SIZE$|NODE_OPTIONS$|XNNPACK_|KMP_)/;
+  /^(OMP_|MKL_|OPENBLAS_|TF_|CUBLAS_|CUDA_|CUDNN_|NVIDIA_|ORT_|PYTORCH_|PYTHONHASHSEED$|UV_THREADPOOL_SIZE$|NODE_OPTIONS$|XNNPACK_|KMP_|DETBENCH_|VK_|LP_NUM_THREADS$)/;
 
 export interface Fingerprint {
   node: string;
