@@ -245,5 +245,8 @@ test('WebGPU backends through the runner on a software adapter: tfjs-webgpu in i
   assert.equal(cell('tfjs-webgpu', 'atomic-sum', 'nondet').statuses.ok, 2);
   assert.equal(cell('ort-webgpu', 'matmul', 'det').determinism.control, 'uncontrolled');
   assert.equal(cell('ort-webgpu', 'atomic-sum', 'det').verdict, 'unsupported');
+  // the runner signals its children as it closes; give them a moment to be gone
+  const deadline = Date.now() + 10_000;
+  while (marked().length > 0 && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
   assert.deepEqual(marked(), [], 'every process the run started has ended');
 });
