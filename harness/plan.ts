@@ -55,9 +55,11 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
       }
       continue;
     }
-    const threads = backend.info.threadControl ? suite.threads : [suite.threads[0]];
-    if (threads.length < suite.threads.length) notes.push(`${backendId} has no thread control here: run at threads=${threads[0]} only`);
+    if (!backend.info.threadControl && suite.threads.length > 1) notes.push(`${backendId} has no thread control here: run at threads=${suite.threads[0]} only`);
     for (const device of probe.devices) {
+      // CPU thread counts matter on CPU devices only (a GPU backend's host threads do not sum its results)
+      const threads = backend.info.threadControl && !isGpuDevice(device) ? suite.threads : [suite.threads[0]];
+      if (backend.info.threadControl && threads.length < suite.threads.length) notes.push(`${backendId} on ${device}: CPU thread counts do not apply to a GPU device, run at threads=${threads[0]} only`);
       for (const w of suite.workloads) {
         const resolved = resolveWorkload(findWorkload(w.id)!, suite.preset, w.params);
         const support = backend.supports(resolved.spec);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Availability } from '../harness/backends/types.ts';
 import { resolveSuite } from '../harness/config.ts';
-import { makePlan, parseShard, shardPlan } from '../harness/plan.ts';
+import { makePlan, parseShard, restrictToGpus, shardPlan } from '../harness/plan.ts';
 import { message, UsageError } from '../harness/errors.ts';
 
 const available: Availability = { available: true, version: 'x', devices: ['cpu'], notes: [] };
@@ -32,6 +32,20 @@ test('backends without thread control run at one thread count, with a note', () 
   const plan = makePlan(suite, { 'tfjs-cpu': available });
   assert.ok(plan.runs.every((r) => r.threads === 1));
   assert.equal(plan.notes.length, 1);
+});
+
+test('thread counts apply to CPU devices only: torch on two GPUs and the CPU, threads 1,2; GPU-only suites keep the GPUs', () => {
+  const suite = resolveSuite({}, { backends: ['torch'], workloads: ['matmul'], repeats: 2, threads: [1, 2] }, 'x');
+  const torch: Availability = { available: true, version: 'x', devices: ['cuda:0', 'cuda:1', 'cpu'], notes: [] };
+  const plan = makePlan(suite, { torch });
+  const cells = (device: string) => plan.cells.filter((c) => c.device === device).map((c) => `${c.mode}/t${c.threads}`);
+  assert.deepEqual(cells('cuda:0'), ['det/t1', 'nondet/t1']);
+  assert.deepEqual(cells('cuda:1'), ['det/t1', 'nondet/t1']);
+  assert.deepEqual(cells('cpu'), ['det/t1', 'nondet/t1', 'det/t2', 'nondet/t2']);
+  assert.equal(plan.notes.filter((n) => /CPU thread counts do not apply/.test(n)).length, 2);
+  const gpus = restrictToGpus({ torch, 'tfjs-cpu': available });
+  assert.deepEqual(gpus.torch.available && gpus.torch.devices, ['cuda:0', 'cuda:1']);
+  assert.ok(!gpus['tfjs-cpu'].available && /has no GPU device here, only cpu/.test(gpus['tfjs-cpu'].reason));
 });
 
 test('a backend the user named but which is unavailable is shown with its reason', () => {

@@ -42,7 +42,7 @@ test('torch probe: available on the CPU with its version', async () => {
   assert.ok(a.devices.length > 0);
 });
 
-test('torch det and nondet: every switch is read back from the worker and verified; versions are recorded', async () => {
+test('torch det and nondet: every switch (with the CPU thread count) is read back from the worker and verified; versions are recorded', async () => {
   for (const mode of ['det', 'nondet'] as const) {
     const session = await torchBackend.open({ mode, threads: 1, device: 'cpu' });
     const { determinism } = session;
@@ -52,6 +52,7 @@ test('torch det and nondet: every switch is read back from the worker and verifi
       ['cudnn.deterministic', true],
       ['cudnn.benchmark', true],
       ['CUBLAS_WORKSPACE_CONFIG', true],
+      ['num_threads', true],
     ]);
     assert.equal(determinism.switches[0].value, String(mode === 'det'));
     assert.match(determinism.summary, /^torch \d+\.\d+.*, CUDA .+, cuDNN .+:/);

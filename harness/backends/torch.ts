@@ -43,7 +43,7 @@ interface Hello {
   cuda: string | null;
   cudnn: number | null;
   devices: string[];
-  flags: Record<string, boolean | string | null>;
+  flags: Record<string, boolean | string | number | null>;
 }
 
 /** One Python worker process and its request/reply loop. */
@@ -111,7 +111,8 @@ export const torchBackend: Backend = {
     description: 'PyTorch in a Python subprocess (JSON-lines protocol v1, raw float32 files), CUDA when available',
     deviceKind: 'gpu',
     ownProcess: false,
-    threadControl: false,
+    // torch.set_num_threads on the CPU: its reductions split work per intra-op thread
+    threadControl: true,
     capabilities: 'train and infer: every primitive (dense, conv2d, pooling, embedding, mean pooling, softmax-xent, SGD, attention, reduce-sum, matmul, index-add via index_add_); no data-parallel driver or WGSL',
   },
   async probe(): Promise<Availability> {
@@ -140,15 +141,18 @@ export const torchBackend: Backend = {
   },
   async open(options: SessionOptions): Promise<Session> {
     const worker = TorchProcess.start(options.mode);
-    const hello = (await worker.call({ op: 'hello' })) as unknown as Hello;
+    const onCpu = options.device === 'cpu';
+    const hello = (await worker.call({ op: 'hello', ...(onCpu ? { threads: options.threads } : {}) })) as unknown as Hello;
     if (hello.protocol !== TORCH_PROTOCOL) throw new Error(`the Python worker speaks protocol ${hello.protocol}, detbench ${TORCH_PROTOCOL}`);
     const det = options.mode === 'det';
-    const expect: Record<string, boolean | string | null> = {
+    const expect: Record<string, boolean | string | number | null> = {
       use_deterministic_algorithms: det,
       'cudnn.deterministic': det,
       'cudnn.benchmark': !det,
       CUBLAS_WORKSPACE_CONFIG: det ? ':4096:8' : null,
     };
+    // on the CPU the cell's thread count is a switch too: PyTorch splits its reductions per thread
+    if (onCpu) expect.num_threads = options.threads;
     const determinism: DeterminismRecord = {
       mode: options.mode,
       control: 'controlled',
@@ -174,7 +178,7 @@ export const torchBackend: Backend = {
         return {
           async execute(executeOptions): Promise<Execution> {
             const out = path.join(dir, `out-${runs++}.f32`);
-            const r = await worker.call({ op: 'run', spec: workload.spec, device: options.device, inputs: files, params, out, trace: executeOptions?.trace === true });
+            const r = await worker.call({ op: 'run', spec: workload.spec, device: options.device, threads: options.threads, inputs: files, params, out, trace: executeOptions?.trace === true });
             const bytes = fs.readFileSync(out);
             const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
             const meta = r.outputs as Array<{ name: string; shape: number[]; offset: number }>;

@@ -40,7 +40,11 @@ else:
     torch.backends.cudnn.benchmark = True
 
 
-def hello():
+def hello(threads=None):
+    """Versions, devices and every switch as PyTorch reports it back; `threads` (CPU sessions) sets the
+    intra-op thread count first."""
+    if threads:
+        torch.set_num_threads(int(threads))
     cuda = torch.cuda.is_available()
     return {
         "protocol": PROTOCOL,
@@ -53,6 +57,7 @@ def hello():
             "cudnn.deterministic": bool(torch.backends.cudnn.deterministic),
             "cudnn.benchmark": bool(torch.backends.cudnn.benchmark),
             "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
+            "num_threads": torch.get_num_threads(),
         },
     }
 
@@ -182,6 +187,8 @@ def compute(spec, tensors, names, device, trace=False):
 
 def run(request):
     device = torch.device(request["device"])
+    if device.type == "cpu" and request.get("threads"):
+        torch.set_num_threads(int(request["threads"]))  # intra-op threads: the cell's thread count
     tensors = load_inputs(request, device)
     outputs, loss, compute_ms, trace = compute(request["spec"], tensors, request["params"], device, request.get("trace"))
     meta, offset = [], 0
@@ -233,7 +240,7 @@ def serve():
         request = json.loads(line)
         try:
             if request["op"] == "hello":
-                result = hello()
+                result = hello(request.get("threads"))
             elif request["op"] == "run":
                 result = run(request)
             elif request["op"] == "exit":
