@@ -4,7 +4,8 @@
  * switches, which are recorded as unverified. CPU fallback is disabled: an op the provider cannot
  * run is an `unsupported` run with onnxruntime's message, never a silent CPU run.
  *
- * Not yet run on a GPU by this project's CI (no GPU there); see the README.
+ * CI runs it on Mesa's lavapipe, a software adapter (README: Software WebGPU); it has not yet been
+ * run on a GPU by this project.
  */
 import type { WorkloadSpec } from '../../workloads/types.js';
 import { GPU_EP_CAPABILITIES, loadOrt, ortLoadFailure, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';

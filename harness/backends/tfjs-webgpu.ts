@@ -6,7 +6,8 @@
  * The WGSL negative control (atomic-sum) runs on the GPUDevice tfjs uses.
  *
  * Runs in a process of its own (Dawn stays on that process's main thread, and a driver crash takes
- * down only that process). Not yet run on a GPU by this project's CI (no GPU there); see the README.
+ * down only that process). CI runs it on Mesa's lavapipe, a software adapter (README: Software
+ * WebGPU); it has not yet been run on a GPU by this project.
  */
 import { createRequire } from 'node:module';
 import type { WorkloadSpec } from '../../workloads/types.js';
