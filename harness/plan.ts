@@ -4,7 +4,7 @@
  * det, nondet… — after one warm-up run per mode, so drift of a noisy machine lands on both modes.
  */
 import { findBackend } from './backends/index.js';
-import type { Availability } from './backends/types.js';
+import { supportOf, type Availability } from './backends/types.js';
 import type { ResolvedSuite } from './config.js';
 import { cellId, type CellKey, type Mode, type NoiseArm, type RunRequest } from './protocol.js';
 import { paramShapes } from '../workloads/params.js';
@@ -62,7 +62,7 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
       if (backend.info.threadControl && threads.length < suite.threads.length) notes.push(`${backendId} on ${device}: CPU thread counts do not apply to a GPU device, run at threads=${threads[0]} only`);
       for (const w of suite.workloads) {
         const resolved = resolveWorkload(findWorkload(w.id)!, suite.preset, w.params);
-        const support = backend.supports(resolved.spec);
+        const support = supportOf(backend, resolved.spec);
         if (suite.kind === 'noise') {
           planNoise(suite, resolved, backendId, device, support, threads[0], cells, runs);
           continue;

@@ -4,7 +4,7 @@
  * becomes an `error` result (or `unsupported` for an op the backend lacks); the worker never throws.
  */
 import { findBackend, loadPlugins } from './backends/index.js';
-import { UnsupportedOpError, type Availability, type Session } from './backends/types.js';
+import { UnsupportedOpError, supportOf, type Availability, type Session } from './backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
 import type { DeterminismRecord, RunRequest, WorkerResult } from './protocol.js';
 import { findWorkload, resolveWorkload } from '../workloads/index.js';
@@ -89,7 +89,7 @@ export async function prewarm(requests: RunRequest[]): Promise<void> {
   for (const req of requests) {
     const def = findWorkload(req.workload);
     const spec = def && resolveWorkload(def, req.preset, req.params).spec;
-    if (!spec || spec.kind !== 'train' || !spec.dataParallel || !findBackend(req.backend)?.supports(spec).ok) continue;
+    if (!spec || spec.kind !== 'train' || !spec.dataParallel || !supportOf(findBackend(req.backend)!, spec).ok) continue;
     const key = `${req.backend}|${JSON.stringify(spec)}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -109,7 +109,7 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
     if (!def) throw new Error(`unknown workload ${req.workload}`);
     const workload = resolveWorkload(def, req.preset, req.params);
     const backend = findBackend(req.backend);
-    const support = backend?.supports(workload.spec);
+    const support = backend && supportOf(backend, workload.spec);
     if (support && !support.ok) return { status: 'unsupported', message: support.reason, determinism, warnings };
     const s = await session(req);
     determinism = s.determinism;

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { torchBackend } from '../harness/backends/torch.ts';
 import { findBackend } from '../harness/backends/index.ts';
-import type { Execution } from '../harness/backends/types.ts';
+import { supportOf, type Execution } from '../harness/backends/types.ts';
 import { diffFloat32 } from '../harness/diff.ts';
 import { paramShapes } from '../workloads/params.ts';
 import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
@@ -84,7 +84,7 @@ test('torch traces the weights after every training step, and the last step is t
 
 test('the data-parallel control and WGSL kernels are plan-time unsupported on torch, with reasons', () => {
   for (const id of ['dataparallel-train', 'atomic-sum']) {
-    const s = torchBackend.supports(resolveWorkload(findWorkload(id)!, 'quick').spec);
+    const s = supportOf(torchBackend, resolveWorkload(findWorkload(id)!, 'quick').spec);
     assert.equal(s.ok, false);
     assert.ok(!s.ok && s.reason.length > 10);
   }

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { dawn } from '../harness/backends/dawn.ts';
 import { findBackend } from '../harness/backends/index.ts';
-import type { Execution } from '../harness/backends/types.ts';
+import { supportOf, type Execution } from '../harness/backends/types.ts';
 import { webgpuHost } from '../harness/backends/webgpu-host.ts';
 import { atomicSumProgram } from '../harness/backends/wgsl-atomic-sum.ts';
 import { diffFloat32 } from '../harness/diff.ts';
@@ -52,7 +52,7 @@ test('tfjs-webgpu and ort-webgpu compute every workload they express within tole
   for (const id of DEFAULT_WORKLOAD_IDS.filter((w) => w !== 'dataparallel-train')) {
     const reference = flat(await execute('tfjs-cpu', id));
     for (const backendId of ['tfjs-webgpu', 'ort-webgpu']) {
-      if (!findBackend(backendId)!.supports(resolveWorkload(findWorkload(id)!, 'quick').spec).ok) continue;
+      if (!supportOf(findBackend(backendId)!, resolveWorkload(findWorkload(id)!, 'quick').spec).ok) continue;
       const d = diffFloat32(reference, flat(await execute(backendId, id)));
       assert.ok(d.relL2 !== null && d.relL2 <= findWorkload(id)!.tolerance.relL2, `${id} on ${backendId}: relL2 ${d.relL2}`);
       checked.push(`${id}/${backendId}`);

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { dawn } from '../harness/backends/dawn.ts';
 import { tfjsWebgpu } from '../harness/backends/tfjs-webgpu.ts';
+import { supportOf } from '../harness/backends/types.ts';
 import { ATOMIC_SUM_WGSL, atomicSumProgram } from '../harness/backends/wgsl-atomic-sum.ts';
 import { paramShapes } from '../workloads/params.ts';
 import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
@@ -23,7 +24,7 @@ test('tfjs-webgpu compiles and dispatches every workload it supports on Dawn (nu
   const ids = [...DEFAULT_WORKLOAD_IDS.filter((id) => id !== 'dataparallel-train'), 'atomic-sum'];
   for (const id of ids) {
     const workload = resolveWorkload(findWorkload(id)!, 'quick');
-    assert.ok(tfjsWebgpu.supports(workload.spec).ok, id);
+    assert.ok(supportOf(tfjsWebgpu, workload.spec).ok, id);
     const program = await session.prepare(workload, workloadInputs(workload, 0));
     const run = await program.execute({ trace: true });
     program.dispose();

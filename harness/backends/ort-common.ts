@@ -11,7 +11,7 @@ import { paramShapes } from '../../workloads/params.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
 import { probeInChild } from './child-probe.js';
 import { inferGraph, oneHot, trainGraphSupported, trainStepGraph } from './onnx-graph.js';
-import { StepTrace, UnsupportedOpError, cpuDataParallelOnly, wgslOnly, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from './types.js';
+import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from './types.js';
 
 export type Ort = typeof import('onnxruntime-node');
 
@@ -35,12 +35,8 @@ export const ortVersion = (): string => (createRequire(import.meta.url)('onnxrun
 const tensorOf = (ort: Ort, data: Float32Array | Int32Array, shape: number[]): OrtTensor =>
   data instanceof Int32Array ? new ort.Tensor('int32', data, shape) : new ort.Tensor('float32', data, shape);
 
-export function ortSupports(id: string, spec: WorkloadSpec, deviceKind: 'cpu' | 'gpu' = 'cpu'): Support {
-  if (spec.kind === 'infer') return wgslOnly(id, spec) ?? { ok: true };
-  if (deviceKind === 'gpu') {
-    const dataParallel = cpuDataParallelOnly(id, spec);
-    if (dataParallel) return dataParallel;
-  }
+export function ortSupports(id: string, spec: WorkloadSpec): Support {
+  if (spec.kind === 'infer') return { ok: true };
   const missing = trainGraphSupported(spec);
   return missing ? { ok: false, reason: `${id} builds SGD-step graphs for dense/relu models only; this workload needs ${missing}` } : { ok: true };
 }

@@ -54,7 +54,7 @@ export const ortCuda: Backend = {
     return { available: true, version: ortVersion(), devices, notes: names.length ? [`GPUs: ${names.join('; ')}`] : [], ...(deviceNames ? { deviceNames } : {}) };
   },
   supports(spec: WorkloadSpec): Support {
-    return ortSupports('ort-cuda', spec, 'gpu');
+    return ortSupports('ort-cuda', spec);
   },
   async open(options: SessionOptions): Promise<Session> {
     const deviceId = Number(/^cuda:(\d+)$/.exec(options.device)?.[1] ?? 0);

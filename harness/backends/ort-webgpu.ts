@@ -32,7 +32,7 @@ export const ortWebgpu: Backend = {
     return { available: true, version: ortVersion(), devices: host.devices, notes: host.notes };
   },
   supports(spec: WorkloadSpec): Support {
-    return ortSupports('ort-webgpu', spec, 'gpu');
+    return ortSupports('ort-webgpu', spec);
   },
   async open(options: SessionOptions): Promise<Session> {
     const det = options.mode === 'det';

@@ -1,6 +1,6 @@
 import type { WorkloadSpec } from '../../workloads/types.js';
 import { loadTfCore, packageVersion, tfjsSession, type Tf } from './tfjs-common.js';
-import { wgslOnly, type Availability, type Backend, type Session, type SessionOptions, type Support } from './types.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
 
 async function loadTf(): Promise<Tf> {
   const tf = await loadTfCore();
@@ -25,8 +25,8 @@ export const tfjsCpu: Backend = {
       return { available: false, reason: `@tensorflow/tfjs-backend-cpu failed to load: ${(err as Error).message} (run npm install)` };
     }
   },
-  supports(spec: WorkloadSpec): Support {
-    return wgslOnly('tfjs-cpu', spec) ?? { ok: true };
+  supports(_spec: WorkloadSpec): Support {
+    return { ok: true };
   },
   async open(options: SessionOptions): Promise<Session> {
     return tfjsSession(await loadTf(), 'cpu', async () => ({

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import type { DeterminismRecord, Mode } from '../protocol.js';
 import type { WorkloadSpec } from '../../workloads/types.js';
 import { compileTfjs, tfjsGradients, type Tf } from './tfjs-common.js';
-import { cpuDataParallelOnly, wgslOnly, type Availability, type Backend, type Session, type SessionOptions, type Support } from './types.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
 
 /** Environment a child process for this mode must start with. */
 export function tfDeterminismEnv(mode: Mode): Record<string, string | undefined> {
@@ -46,8 +46,8 @@ function makeTfjsNode(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'
       return { available: true, version, devices: [deviceKind], notes: [] };
     },
     processEnv: tfDeterminismEnv,
-    supports(spec: WorkloadSpec): Support {
-      return wgslOnly(id, spec) ?? (deviceKind === 'gpu' ? cpuDataParallelOnly(id, spec) : null) ?? { ok: true };
+    supports(_spec: WorkloadSpec): Support {
+      return { ok: true };
     },
     async open(options: SessionOptions): Promise<Session> {
       const expected = tfDeterminismEnv(options.mode).TF_DETERMINISTIC_OPS;

@@ -1,6 +1,6 @@
 import type { WorkloadSpec } from '../../workloads/types.js';
 import { loadTfCore, packageVersion, tfjsSession, type Tf } from './tfjs-common.js';
-import { wgslOnly, type Availability, type Backend, type Session, type SessionOptions, type Support } from './types.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
 
 async function loadTf(): Promise<{ tf: Tf; wasm: typeof import('@tensorflow/tfjs-backend-wasm') }> {
   const tf = await loadTfCore();
@@ -37,8 +37,8 @@ export const tfjsWasm: Backend = {
       return { available: false, reason: `@tensorflow/tfjs-backend-wasm failed to initialise: ${(err as Error).message}` };
     }
   },
-  supports(spec: WorkloadSpec): Support {
-    return wgslOnly('tfjs-wasm', spec) ?? { ok: true };
+  supports(_spec: WorkloadSpec): Support {
+    return { ok: true };
   },
   async open(options: SessionOptions): Promise<Session> {
     const { tf } = await loadTf();

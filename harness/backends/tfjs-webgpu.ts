@@ -15,7 +15,7 @@ import { byName } from '../../workloads/inputs.js';
 import { dawn, defaultAdapter, describeAdapter } from './dawn.js';
 import { webgpuHost } from './webgpu-host.js';
 import { loadTfCore, packageVersion, tfjsSession, type Tf } from './tfjs-common.js';
-import { cpuDataParallelOnly, type Availability, type Backend, type Session, type SessionOptions, type Support } from './types.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
 import { atomicSumProgram } from './wgsl-atomic-sum.js';
 
 /** tfjs-core with the webgpu backend registered (its CommonJS build: the ESM one uses extensionless imports). */
@@ -34,6 +34,7 @@ export const tfjsWebgpu: Backend = {
     deviceKind: 'gpu',
     ownProcess: true,
     threadControl: false,
+    wgsl: true,
     capabilities: 'train and infer with the same primitives as tfjs-cpu, plus the WGSL atomic-sum negative control; kernels missing from the webgpu backend make a run unsupported',
   },
   async probe(): Promise<Availability> {
@@ -47,8 +48,8 @@ export const tfjsWebgpu: Backend = {
     const host = await webgpuHost('tfjs');
     return host.ok ? { available: true, version, devices: host.devices, notes: host.notes } : { available: false, reason: host.reason };
   },
-  supports(spec: WorkloadSpec): Support {
-    return cpuDataParallelOnly('tfjs-webgpu', spec) ?? { ok: true };
+  supports(_spec: WorkloadSpec): Support {
+    return { ok: true };
   },
   processEnv: () => ({}),
   async open(options: SessionOptions): Promise<Session> {

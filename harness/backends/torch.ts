@@ -27,7 +27,7 @@ import type { DeterminismRecord, Mode } from '../protocol.js';
 import { paramShapes } from '../../workloads/params.js';
 import type { NamedTensor, WorkloadSpec } from '../../workloads/types.js';
 import { capture } from './child-probe.js';
-import { UnsupportedOpError, wgslOnly, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from './types.js';
+import { UnsupportedOpError, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from './types.js';
 
 export const TORCH_PROTOCOL = 1;
 const WORKER = fileURLToPath(new URL('./torch/worker.py', import.meta.url));
@@ -134,8 +134,6 @@ export const torchBackend: Backend = {
     };
   },
   supports(spec: WorkloadSpec): Support {
-    const wgsl = wgslOnly('torch', spec);
-    if (wgsl) return wgsl;
     if (spec.kind === 'train' && spec.dataParallel) return { ok: false, reason: 'torch has no data-parallel driver in detbench: the CPU negative control runs on the CPU backends' };
     return { ok: true };
   },

@@ -29,6 +29,8 @@ export interface BackendInfo {
   threadControl: boolean;
   /** Primitives it compiles and whether it trains or only runs forward passes. */
   capabilities: string;
+  /** Runs WGSL kernels (the atomic-sum control). */
+  wgsl?: boolean;
 }
 
 export interface SessionOptions {
@@ -109,17 +111,21 @@ export interface Backend {
   processEnv?(mode: Mode): Record<string, string | undefined>;
 }
 
-/** A plan-time `unsupported` for WGSL-only workloads on backends that cannot run WGSL (null otherwise). */
-export function wgslOnly(backendId: string, spec: WorkloadSpec): Support | null {
-  return spec.kind === 'infer' && spec.op === 'atomicSum' ? { ok: false, reason: `${backendId} cannot run WGSL kernels: atomic-sum runs on tfjs-webgpu` } : null;
-}
-
 /**
- * A plan-time `unsupported` for the data-parallel control on GPU backends (null otherwise): its
- * shards run in CPU worker threads, each of which would have to open the GPU stack on its own.
+ * Whether `backend` can run a workload: its own answer first, then the rules that hold for every
+ * backend — WGSL kernels need a backend that runs WGSL, and the data-parallel driver, whose shard
+ * worker threads each open the backend, runs CPU backends only (a GPU stack opened in four threads at
+ * once took the process down). The plan and the worker both ask here, never `supports` alone.
  */
-export function cpuDataParallelOnly(backendId: string, spec: WorkloadSpec): Support | null {
-  return spec.kind === 'train' && spec.dataParallel ? { ok: false, reason: `${backendId} is a GPU backend: the data-parallel control runs its shards in CPU worker threads, on the CPU backends` } : null;
+export function supportOf(backend: Backend, spec: WorkloadSpec): Support {
+  const own = backend.supports(spec);
+  if (!own.ok) return own;
+  const id = backend.info.id;
+  if (spec.kind === 'infer' && spec.op === 'atomicSum' && !backend.info.wgsl) return { ok: false, reason: `${id} cannot run WGSL kernels: atomic-sum runs on tfjs-webgpu` };
+  if (spec.kind === 'train' && spec.dataParallel && backend.info.deviceKind === 'gpu') {
+    return { ok: false, reason: `${id} is a GPU backend: the data-parallel control runs its shards in CPU worker threads, on the CPU backends` };
+  }
+  return own;
 }
 
 /**
