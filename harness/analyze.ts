@@ -427,22 +427,31 @@ function compareDevices(cells: CellSummary[], backends: LoadedResults['manifest'
 }
 
 function soakCells(cells: CellSummary[], counted: RunRecord[]): SoakCell[] {
+  if (!counted.some((r) => r.soak)) return [];
+  const byCell = new Map<string, { suite: OkRecord[]; soak: OkRecord[] }>();
+  for (const r of counted) {
+    if (!isOk(r)) continue;
+    const group = byCell.get(r.cell) ?? { suite: [], soak: [] };
+    (r.soak ? group.soak : group.suite).push(r);
+    byCell.set(r.cell, group);
+  }
   const out: SoakCell[] = [];
   for (const c of cells) {
-    const soaked = counted.filter((r): r is OkRecord => r.cell === c.cell && r.soak === true && isOk(r));
-    if (soaked.length === 0) continue;
-    const suiteRuns = counted.filter((r): r is OkRecord => r.cell === c.cell && !r.soak && isOk(r));
+    const group = byCell.get(c.cell);
+    if (!group?.soak.length) continue;
+    const { suite, soak } = group;
     const counts = new Map<string, number>();
-    suiteRuns.forEach((r) => counts.set(r.artifact.sha256, (counts.get(r.artifact.sha256) ?? 0) + 1));
-    const reference = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? soaked[0].artifact.sha256;
-    const t0 = Date.parse(soaked[0].startedAt);
-    const last = soaked[soaked.length - 1];
-    const changed = soaked.find((r) => r.artifact.sha256 !== reference);
+    suite.forEach((r) => counts.set(r.artifact.sha256, (counts.get(r.artifact.sha256) ?? 0) + 1));
+    const reference = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? soak[0].artifact.sha256;
+    const t0 = Date.parse(soak[0].startedAt);
+    const last = soak[soak.length - 1];
+    const changed = soak.find((r) => r.artifact.sha256 !== reference);
     out.push({
       cell: c.cell, workload: c.workload, backend: c.backend, device: c.device, threads: c.threads,
-      runs: soaked.length,
+      runs: soak.length,
       seconds: (Date.parse(last.startedAt) + last.wallMs - t0) / 1000,
-      distinctDigests: new Set([...suiteRuns, ...soaked].map((r) => r.artifact.sha256)).size,
+      // the cell's ok runs are its suite runs and its soak runs
+      distinctDigests: c.distinctDigests,
       firstChange: changed ? { repeat: changed.repeat, afterSec: (Date.parse(changed.startedAt) - t0) / 1000 } : null,
     });
   }
