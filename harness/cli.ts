@@ -111,7 +111,8 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
     const a = availability[id];
     log(a.available ? `backend ${id} ${a.version}: available${a.notes.length ? ` (${a.notes.join('; ')})` : ''}` : `backend ${id}: unavailable — ${a.reason}`);
   }
-  const plan = flags.shard ? shardPlan(makePlan(suite, availability), parseShard(flags.shard)) : makePlan(suite, availability);
+  const shard = flags.shard ? parseShard(flags.shard) : null;
+  const plan = shard ? shardPlan(makePlan(suite, availability), shard) : makePlan(suite, availability);
   plan.notes.forEach((n) => log(`note: ${n}`));
 
   // record: the folder exists before the first run, so a crash leaves a readable partial result
@@ -123,7 +124,7 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
     runId: path.basename(dir),
     createdAt: new Date().toISOString(),
     suite,
-    shard: flags.shard ? parseShard(flags.shard) : null,
+    shard,
     plannedRuns: plan.runs.length,
     cells: plan.cells,
     backends: availability,
@@ -168,10 +169,10 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
     if (!stopped && suite.soakMs > 0) {
       progress.stop();
       log(`soak: repeating det runs of ${okDetCells.size} cells for ${(suite.soakMs / 1000).toFixed(0)} s`);
-      let done = plan.runs.length;
+      let soakRuns = 0;
       const soaked = await runSoak(runner, plan, writer, {
         soakMs: suite.soakMs, timeoutMs: suite.timeoutMs, okCells: okDetCells, shouldStop: () => stop,
-        onRecord: (r) => { done++; if (!flags.json) log(`[soak ${done - plan.runs.length}] ${r.workload} ${r.backend} ${r.device}: ${r.status}${r.status === 'ok' ? ` ${r.artifact.sha256.slice(0, 12)}` : ''}`); },
+        onRecord: (r) => { soakRuns++; if (!flags.json) log(`[soak ${soakRuns}] ${r.workload} ${r.backend} ${r.device}: ${r.status}${r.status === 'ok' ? ` ${r.artifact.sha256.slice(0, 12)}` : ''}`); },
       });
       stopped = soaked.stopped;
       log(`soak: ${soaked.runs} det runs`);
@@ -181,13 +182,14 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
   writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped });
 
   // analyze, report
-  const summary = analyze(loadResults(dir));
+  const results = loadResults(dir);
+  const summary = analyze(results);
   writer.writeJson('summary.json', summary);
   let reportFiles: string[] = [];
   if (flags.report) {
     log('rendering the report…');
     const { renderReport } = await import('../reports/index.js');
-    reportFiles = (await renderReport(dir)).files;
+    reportFiles = (await renderReport(dir, {}, { results, summary })).files;
   }
   const html = reportFiles.find((f) => f.endsWith('report.html'));
   process.stdout.write(

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { analyze, type Summary } from '../harness/analyze.js';
 import { UsageError, message } from '../harness/errors.js';
-import { loadResults, writeAtomic } from '../harness/store.js';
+import { loadResults, writeAtomic, type LoadedResults } from '../harness/store.js';
 import { renderHtml, type RenderedChart } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import { toPng, toSvg } from './render.js';
@@ -34,12 +34,16 @@ export function parseFormats(list: string[]): ReportFormat[] {
   return list as ReportFormat[];
 }
 
-export async function renderReport(resultsDir: string, options: ReportOptions = {}): Promise<ReportResult> {
+/**
+ * `analysed`: the folder already loaded and analysed by the caller (`detbench run` has just done
+ * both), so neither is done twice.
+ */
+export async function renderReport(resultsDir: string, options: ReportOptions = {}, analysed?: { results: LoadedResults; summary: Summary }): Promise<ReportResult> {
   const threshold = options.slowdownThreshold ?? 1.25;
   if (!(threshold > 0)) throw new UsageError(message.slowdownThreshold(threshold));
   const formats = new Set(options.formats ?? REPORT_FORMATS);
-  const results = loadResults(resultsDir);
-  const summary = analyze(results);
+  const results = analysed?.results ?? loadResults(resultsDir);
+  const summary = analysed?.summary ?? analyze(results);
   const out = path.resolve(options.out ?? resultsDir);
   fs.mkdirSync(path.join(out, 'charts'), { recursive: true });
   const files: string[] = [];
