@@ -22,7 +22,7 @@ import { isOk } from '../harness/protocol.ts';
 import { normalStream, tensorKey } from '../harness/rng.ts';
 import { loadResults, sha256 } from '../harness/store.ts';
 import { renderReport } from '../reports/index.ts';
-import { torchEnv } from '../harness/backends/torch.ts';
+import { torchEnv, writeTensor } from '../harness/backends/torch.ts';
 import { paramShapes } from '../workloads/params.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
@@ -120,10 +120,10 @@ function torchOverhead(): void {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-bench-torch-'));
   const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
   const [version, cuda] = check.stdout.trim().split(' ');
-  console.log(`5. torch overhead: ${workloadId} (${preset}), det, ${repeats} runs, torch ${version} on ${cuda === 'True' ? 'CUDA' : 'the CPU'}…`);
+  console.log(`5. torch overhead: ${workloadId} (${preset}), det, 1 CPU thread, ${repeats} runs, torch ${version} on ${cuda === 'True' ? 'CUDA' : 'the CPU'}…`);
 
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, [bin, 'run', '--suite', preset, '--backends', 'torch', '--workloads', workloadId, '--modes', 'det', '--repeats', String(repeats), '--out', out, '--json', '--no-report'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(process.execPath, [bin, 'run', '--suite', preset, '--backends', 'torch', '--workloads', workloadId, '--modes', 'det', '--threads', '1', '--repeats', String(repeats), '--out', out, '--json', '--no-report'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   const commandS = (performance.now() - t0) / 1000;
   if (r.status !== 0 && r.status !== 1) {
     console.log(`   detbench failed (exit ${r.status}): ${r.stderr.split('\n').slice(-3).join(' ')}`);
@@ -134,14 +134,10 @@ function torchOverhead(): void {
 
   // the same runs, by a plain loop: the same inputs (as files, loaded once), the same compute code
   const workload = resolveWorkload(findWorkload(workloadId)!, preset);
-  const inputs = workloadInputs(workload, 0).map((t) => {
-    const file = path.join(out, `${t.name}.bin`);
-    fs.writeFileSync(file, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
-    return { name: t.name, shape: t.shape, dtype: t.data instanceof Int32Array ? 'int32' : 'float32', path: file };
-  });
+  const inputs = workloadInputs(workload, 0).map((t) => writeTensor(out, t));
   const params = workload.spec.kind === 'train' ? paramShapes(workload.spec).map(([n]) => n) : [];
   const requestFile = path.join(out, 'request.json');
-  fs.writeFileSync(requestFile, JSON.stringify({ spec: workload.spec, device, inputs, params }));
+  fs.writeFileSync(requestFile, JSON.stringify({ spec: workload.spec, device, threads: 1, inputs, params }));
   const plain = spawnSync(python, [fileURLToPath(new URL('./torch-plain-loop.py', import.meta.url)), requestFile, String(repeats)], {
     encoding: 'utf8', env: { ...process.env, ...torchEnv('det') },
   });

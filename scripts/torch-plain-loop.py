@@ -17,6 +17,8 @@ import worker  # noqa: E402  (applies the determinism mode from the environment 
 request = json.load(open(sys.argv[1]))
 iterations = int(sys.argv[2])
 device = worker.torch.device(request["device"])
+if device.type == "cpu":
+    worker.torch.set_num_threads(int(request["threads"]))  # the thread count detbench ran at
 tensors = worker.load_inputs(request, device)
 times = []
 for i in range(iterations + 1):

@@ -99,7 +99,8 @@ class TorchProcess {
   }
 }
 
-function writeTensor(dir: string, t: NamedTensor): { name: string; shape: number[]; dtype: string; path: string } {
+/** A tensor as a protocol input: its raw little-endian file in `dir` and the entry naming it. */
+export function writeTensor(dir: string, t: NamedTensor): { name: string; shape: number[]; dtype: string; path: string } {
   const file = path.join(dir, `${t.name.replace(/[^\w.-]/g, '_')}.bin`);
   fs.writeFileSync(file, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   return { name: t.name, shape: t.shape, dtype: t.data instanceof Int32Array ? 'int32' : 'float32', path: file };
