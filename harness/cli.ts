@@ -20,11 +20,11 @@ import { loadSuite, resolveSuite, type ResolvedSuite, type SuiteInput } from './
 import { fingerprint, fingerprintWarnings } from './env.js';
 import { EXIT, UsageError, message } from './errors.js';
 import { mergeResults } from './merge.js';
-import { precisionText, runPaired } from './precision.js';
-import { parseDuration, runSoak } from './soak.js';
+import { precisionText, runPaired } from './run/precision.js';
+import { parseDuration, runSoak } from './run/soak.js';
 import { makePlan, parseShard, restrictToGpus, shardPlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
-import { Runner } from './runner.js';
+import { Runner } from './run/runner.js';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, writeAtomic, type Manifest } from './store.js';
 import { summaryTable } from '../reports/table.js';
 import { WORKLOADS } from '../workloads/index.js';

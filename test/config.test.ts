@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { backendIds, findBackend } from '../harness/backends/index.ts';
 import { BUILTIN_SUITES, loadSuite, resolveSuite, SUITE_FIELDS } from '../harness/config.ts';
 import { message, UsageError } from '../harness/errors.ts';
-import { parseDuration } from '../harness/soak.ts';
+import { parseDuration } from '../harness/run/soak.ts';
 import { WORKLOAD_IDS } from '../workloads/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-config-'));

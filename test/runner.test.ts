@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadPlugins } from '../harness/backends/index.ts';
 import type { RunRequest } from '../harness/protocol.ts';
-import { runAll } from '../harness/runner.ts';
+import { runAll } from '../harness/run/runner.ts';
 import { loadResults, readArtifact, ResultsWriter, SCHEMA_VERSION, type Manifest } from '../harness/store.ts';
 
 const plugin = fileURLToPath(new URL('./fixtures/fake-backends.ts', import.meta.url));

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import type { DeterminismRecord, Mode } from '../protocol.js';
 import { paramShapes } from '../../workloads/params.js';
 import type { NamedTensor, WorkloadSpec } from '../../workloads/types.js';
-import { capture } from './child-probe.js';
+import { capture } from '../run/child-probe.js';
 import { UnsupportedOpError, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from './types.js';
 
 export const TORCH_PROTOCOL = 1;

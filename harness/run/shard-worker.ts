@@ -1,8 +1,8 @@
 /** A data-parallel shard worker: computes gradients of shards on request, one session per backend. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { findBackend, loadPlugins } from './backends/index.js';
-import { UnsupportedOpError, type GradientFn } from './backends/types.js';
-import type { NamedTensor, TrainSpec } from '../workloads/types.js';
+import { findBackend, loadPlugins } from '../backends/index.js';
+import { UnsupportedOpError, type GradientFn } from '../backends/types.js';
+import type { NamedTensor, TrainSpec } from '../../workloads/types.js';
 
 const { spec } = workerData as { spec: TrainSpec };
 const gradients = new Map<string, Promise<GradientFn>>();

@@ -3,14 +3,14 @@
  * (backend, mode, threads); setup (inputs, compilation) is timed apart from compute. A thrown error
  * becomes an `error` result (or `unsupported` for an op the backend lacks); the worker never throws.
  */
-import { findBackend, loadPlugins } from './backends/index.js';
-import { UnsupportedOpError, supportOf, type Availability, type Session } from './backends/types.js';
+import { findBackend, loadPlugins } from '../backends/index.js';
+import { UnsupportedOpError, supportOf, type Availability, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
-import type { DeterminismRecord, RunRequest, WorkerResult } from './protocol.js';
-import { findWorkload, resolveWorkload } from '../workloads/index.js';
-import { workloadInputs } from '../workloads/inputs.js';
-import type { Execution } from './backends/types.js';
-import type { NamedTensor, ResolvedWorkload, TrainSpec } from '../workloads/types.js';
+import type { DeterminismRecord, RunRequest, WorkerResult } from '../protocol.js';
+import { findWorkload, resolveWorkload } from '../../workloads/index.js';
+import { workloadInputs } from '../../workloads/inputs.js';
+import type { Execution } from '../backends/types.js';
+import type { NamedTensor, ResolvedWorkload, TrainSpec } from '../../workloads/types.js';
 
 await loadPlugins();
 

@@ -3,8 +3,8 @@
  * by a native library at load). The runner forks one per (backend, mode) with that environment and
  * sends it run requests; it answers with the same results a worker thread would.
  */
-import { loadPlugins } from './backends/index.js';
-import type { RunRequest } from './protocol.js';
+import { loadPlugins } from '../backends/index.js';
+import type { RunRequest } from '../protocol.js';
 import runTask from './worker.js';
 
 await loadPlugins();

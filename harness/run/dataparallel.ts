@@ -8,11 +8,11 @@
  * for every shard and sums in shard order.
  */
 import { Worker } from 'node:worker_threads';
-import type { Mode } from './protocol.js';
-import { paramShapes } from '../workloads/params.js';
-import { byName } from '../workloads/inputs.js';
-import type { NamedTensor, TrainSpec } from '../workloads/types.js';
-import { StepTrace, type Execution } from './backends/types.js';
+import type { Mode } from '../protocol.js';
+import { paramShapes } from '../../workloads/params.js';
+import { byName } from '../../workloads/inputs.js';
+import type { NamedTensor, TrainSpec } from '../../workloads/types.js';
+import { StepTrace, type Execution } from '../backends/types.js';
 
 interface ShardReply {
   id: number;

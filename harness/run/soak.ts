@@ -3,11 +3,11 @@
  * a result, round robin, until the time is up. They are ordinary det records of those cells (marked
  * `soak`), so any change of bits makes the cell unstable; the analysis adds when the first change came.
  */
-import type { Plan } from './plan.js';
-import { cellId, type RunRecord, type RunRequest } from './protocol.js';
+import type { Plan } from '../plan.js';
+import { cellId, type RunRecord, type RunRequest } from '../protocol.js';
 import type { Runner } from './runner.js';
-import type { ResultsWriter } from './store.js';
-import { UsageError, message } from './errors.js';
+import type { ResultsWriter } from '../store.js';
+import { UsageError, message } from '../errors.js';
 
 /** "90s", "10m", "1.5h" → seconds. A bare number is refused: its unit would be a guess. */
 export function parseDuration(text: string): number {

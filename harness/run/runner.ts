@@ -7,12 +7,12 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { Piscina } from 'piscina';
-import { TSX_LOADER } from './backends/child-probe.js';
-import { findBackend } from './backends/index.js';
-import type { Availability } from './backends/types.js';
-import type { RunRecord, RunRequest, TraceRef, WorkerResult } from './protocol.js';
-import { cellId } from './protocol.js';
-import { sha256, type ResultsWriter } from './store.js';
+import { TSX_LOADER } from './child-probe.js';
+import { findBackend } from '../backends/index.js';
+import type { Availability } from '../backends/types.js';
+import type { RunRecord, RunRequest, TraceRef, WorkerResult } from '../protocol.js';
+import { cellId } from '../protocol.js';
+import { sha256, type ResultsWriter } from '../store.js';
 
 export interface RunnerOptions {
   timeoutMs: number;

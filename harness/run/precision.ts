@@ -5,11 +5,11 @@
  * det/nondet ratio has a half-width within the target (relative to the ratio), or the group's
  * share of the time budget is spent.
  */
-import type { Plan } from './plan.js';
-import { isOk, type Mode, type RunRecord, type RunRequest } from './protocol.js';
+import type { Plan } from '../plan.js';
+import { isOk, type Mode, type RunRecord, type RunRequest } from '../protocol.js';
 import type { Runner } from './runner.js';
-import { pairedRatioCI, type RatioCI } from './stats.js';
-import type { ResultsWriter } from './store.js';
+import { pairedRatioCI, type RatioCI } from '../stats.js';
+import type { ResultsWriter } from '../store.js';
 
 export interface PrecisionOptions {
   /** Target CI half-width as a fraction of the ratio, e.g. 0.02. */
