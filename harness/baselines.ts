@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { analyze } from './analyze.js';
+import { analyze } from './analysis/analyze.js';
 import type { Fingerprint } from './env.js';
 import { UsageError, message } from './errors.js';
 import { artifactPath, loadResults } from './store.js';

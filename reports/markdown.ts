@@ -1,5 +1,5 @@
 /** The Markdown summary for a PR comment or a nightly log: a pure function of summary.json. */
-import type { CellSummary, Summary } from '../harness/analyze.js';
+import type { CellSummary, Summary } from '../harness/analysis/analyze.js';
 import type { Manifest } from '../harness/store.js';
 import { verdictLines } from './html.js';
 import { matrixStatus } from './specs.js';

@@ -2,8 +2,8 @@
  * The plain-text summary printed at the end of `detbench run` and by `detbench analyze`: a pure
  * function of summary.json (never imports a backend).
  */
-import type { CellSummary, Summary } from '../harness/analyze.js';
-import { noiseText } from '../harness/noise.js';
+import type { CellSummary, Summary } from '../harness/analysis/analyze.js';
+import { noiseText } from '../harness/analysis/noise.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { diffFloat32 } from '../harness/diff.ts';
+import { diffFloat32 } from '../harness/analysis/diff.ts';
 import { isOk } from '../harness/protocol.ts';
 import { normalStream, tensorKey } from '../harness/rng.ts';
 import { loadResults, sha256 } from '../harness/store.ts';

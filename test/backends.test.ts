@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { BACKENDS, findBackend } from '../harness/backends/index.ts';
 import type { Execution } from '../harness/backends/types.ts';
-import { diffFloat32 } from '../harness/diff.ts';
+import { diffFloat32 } from '../harness/analysis/diff.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
 

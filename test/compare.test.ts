@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { hardwareKey, latestBaseline, listBaselines, saveBaseline } from '../harness/baselines.ts';
-import { compare, type FindingKind } from '../harness/compare.ts';
+import { compare, type FindingKind } from '../harness/analysis/compare.ts';
 import { EXIT, UsageError } from '../harness/errors.ts';
 import { makeResults, type FixtureOptions } from './fixtures/results.ts';
 

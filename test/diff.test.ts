@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { diffFloat32, ulpDistance, ULP_BUCKETS } from '../harness/diff.ts';
+import { diffFloat32, ulpDistance, ULP_BUCKETS } from '../harness/analysis/diff.ts';
 import { normalStream, tensorKey } from '../harness/rng.ts';
 
 const f32 = (...xs: number[]) => new Float32Array(xs);

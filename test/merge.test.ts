@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { analyze } from '../harness/analyze.ts';
+import { analyze } from '../harness/analysis/analyze.ts';
 import { UsageError } from '../harness/errors.ts';
 import { mergeResults } from '../harness/merge.ts';
 import { loadResults } from '../harness/store.ts';

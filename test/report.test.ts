@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { Ajv } from 'ajv';
-import { analyze } from '../harness/analyze.ts';
+import { analyze } from '../harness/analysis/analyze.ts';
 import { loadResults } from '../harness/store.ts';
 import { CSP, escapeHtml } from '../reports/html.ts';
 import { renderReport } from '../reports/index.ts';

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { torchBackend } from '../harness/backends/torch.ts';
 import { findBackend } from '../harness/backends/index.ts';
 import { supportOf, type Execution } from '../harness/backends/types.ts';
-import { diffFloat32 } from '../harness/diff.ts';
+import { diffFloat32 } from '../harness/analysis/diff.ts';
 import { paramShapes } from '../workloads/params.ts';
 import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';

@@ -12,7 +12,7 @@ import { findBackend } from '../harness/backends/index.ts';
 import { supportOf, type Execution } from '../harness/backends/types.ts';
 import { webgpuHost } from '../harness/backends/webgpu-host.ts';
 import { atomicSumProgram } from '../harness/backends/wgsl-atomic-sum.ts';
-import { diffFloat32 } from '../harness/diff.ts';
+import { diffFloat32 } from '../harness/analysis/diff.ts';
 import { normalStream, tensorKey } from '../harness/rng.ts';
 import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';

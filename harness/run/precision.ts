@@ -8,7 +8,7 @@
 import type { Plan } from '../plan.js';
 import { isOk, type Mode, type RunRecord, type RunRequest } from '../protocol.js';
 import type { Runner } from './runner.js';
-import { pairedRatioCI, type RatioCI } from '../stats.js';
+import { pairedRatioCI, type RatioCI } from '../analysis/stats.js';
 import type { ResultsWriter } from '../store.js';
 
 export interface PrecisionOptions {

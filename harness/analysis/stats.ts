@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import type * as MathJs from 'mathjs';
 import anova1 from '@stdlib/stats-anova1';
-import { seededUniforms } from './rng.js';
+import { seededUniforms } from '../rng.js';
 
 /**
  * mathjs, loaded on first use through its CommonJS build: its ESM build takes more than twice as

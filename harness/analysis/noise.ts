@@ -5,7 +5,7 @@
  * determinism on and a single initial weight moved by 1 ULP? Each spread comes with a bootstrap
  * 95% CI; a Brown–Forsythe test says whether the final-loss spread of (b) and (c) differs from (a).
  */
-import { isOk, type NoiseArm, type OkRecord, type RunRecord } from './protocol.js';
+import { isOk, type NoiseArm, type OkRecord, type RunRecord } from '../protocol.js';
 import { bootstrapCI, brownForsythe, type Interval, type VarianceTest } from './stats.js';
 
 export interface ArmSpread {

@@ -3,12 +3,12 @@
  * only; never imports a backend.
  */
 import { diffFloat32, type DiffSummary } from './diff.js';
-import { isOk, type CellKey, type Mode, type OkRecord, type RunRecord, type RunStatus } from './protocol.js';
+import { isOk, type CellKey, type Mode, type OkRecord, type RunRecord, type RunStatus } from '../protocol.js';
 import { analyzeNoise, type NoiseDecomposition } from './noise.js';
 import { brownForsythe, describe, pairedRatioCI, type Describe, type RatioCI, type VarianceTest } from './stats.js';
-import { readArtifact, type LoadedResults } from './store.js';
-import { findWorkload } from '../workloads/index.js';
-import { isNegativeControlOn } from '../workloads/types.js';
+import { readArtifact, type LoadedResults } from '../store.js';
+import { findWorkload } from '../../workloads/index.js';
+import { isNegativeControlOn } from '../../workloads/types.js';
 
 export const SUMMARY_VERSION = 1;
 

@@ -8,9 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { analyze, type CellSummary, type Summary } from './analyze.js';
 import { diffFloat32, type DiffSummary } from './diff.js';
-import { EXIT, UsageError, message } from './errors.js';
+import { EXIT, UsageError, message } from '../errors.js';
 import { ratioOfMediansCI, type RatioCI } from './stats.js';
-import { loadResults, readArtifact, SCHEMA_VERSION, type Manifest } from './store.js';
+import { loadResults, readArtifact, SCHEMA_VERSION, type Manifest } from '../store.js';
 
 export const FINDING_KINDS = [
   'determinism-regression', 'results-changed', 'slower', 'inconclusive', 'missing-cell', 'newly-unsupported', 'newly-failing', 'new-cell', 'faster',
