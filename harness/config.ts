@@ -16,7 +16,7 @@ export type Preset = (typeof PRESETS)[number];
 /** What a suite file (or the flags) may say. Every field is optional. */
 export interface SuiteInput {
   name?: string;
-  /** `noise`: the noise decomposition instead of det/nondet cells (see harness/noise.ts). */
+  /** `noise`: the noise decomposition instead of det/nondet cells (see harness/analysis/noise.ts). */
   kind?: 'determinism' | 'noise';
   preset?: Preset;
   workloads?: string[];

@@ -22,7 +22,7 @@ import { isOk } from '../harness/protocol.ts';
 import { normalStream, tensorKey } from '../harness/rng.ts';
 import { loadResults, sha256 } from '../harness/store.ts';
 import { renderReport } from '../reports/index.ts';
-import { torchEnv, writeTensor } from '../harness/backends/torch.ts';
+import { torchEnv, writeTensor } from '../harness/backends/torch/torch.ts';
 import { paramShapes } from '../workloads/params.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { torchBackend } from '../harness/backends/torch.ts';
+import { torchBackend } from '../harness/backends/torch/torch.ts';
 import { findBackend } from '../harness/backends/index.ts';
 import { supportOf, type Execution } from '../harness/backends/types.ts';
 import { diffFloat32 } from '../harness/analysis/diff.ts';

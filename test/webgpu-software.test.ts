@@ -7,11 +7,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dawn } from '../harness/backends/dawn.ts';
+import { dawn } from '../harness/backends/webgpu/dawn.ts';
 import { findBackend } from '../harness/backends/index.ts';
 import { supportOf, type Execution } from '../harness/backends/types.ts';
-import { webgpuHost } from '../harness/backends/webgpu-host.ts';
-import { atomicSumProgram } from '../harness/backends/wgsl-atomic-sum.ts';
+import { webgpuHost } from '../harness/backends/webgpu/webgpu-host.ts';
+import { atomicSumProgram } from '../harness/backends/webgpu/wgsl-atomic-sum.ts';
 import { diffFloat32 } from '../harness/analysis/diff.ts';
 import { normalStream, tensorKey } from '../harness/rng.ts';
 import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';

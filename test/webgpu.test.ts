@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dawn } from '../harness/backends/dawn.ts';
-import { tfjsWebgpu } from '../harness/backends/tfjs-webgpu.ts';
+import { dawn } from '../harness/backends/webgpu/dawn.ts';
+import { tfjsWebgpu } from '../harness/backends/tfjs/tfjs-webgpu.ts';
 import { supportOf } from '../harness/backends/types.ts';
-import { ATOMIC_SUM_WGSL, atomicSumProgram } from '../harness/backends/wgsl-atomic-sum.ts';
+import { ATOMIC_SUM_WGSL, atomicSumProgram } from '../harness/backends/webgpu/wgsl-atomic-sum.ts';
 import { paramShapes } from '../workloads/params.ts';
 import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';

@@ -1,13 +1,13 @@
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ortCpu } from './ort-cpu.js';
-import { ortCuda } from './ort-cuda.js';
-import { ortWebgpu } from './ort-webgpu.js';
-import { tfjsCpu } from './tfjs-cpu.js';
-import { tfjsNode, tfjsNodeGpu } from './tfjs-node.js';
-import { tfjsWasm } from './tfjs-wasm.js';
-import { tfjsWebgpu } from './tfjs-webgpu.js';
-import { torchBackend } from './torch.js';
+import { ortCpu } from './ort/ort-cpu.js';
+import { ortCuda } from './ort/ort-cuda.js';
+import { ortWebgpu } from './ort/ort-webgpu.js';
+import { tfjsCpu } from './tfjs/tfjs-cpu.js';
+import { tfjsNode, tfjsNodeGpu } from './tfjs/tfjs-node.js';
+import { tfjsWasm } from './tfjs/tfjs-wasm.js';
+import { tfjsWebgpu } from './tfjs/tfjs-webgpu.js';
+import { torchBackend } from './torch/torch.js';
 import type { Backend } from './types.js';
 
 const registry: Backend[] = [tfjsCpu, tfjsWasm, ortCpu, tfjsNode, tfjsNodeGpu, tfjsWebgpu, ortWebgpu, ortCuda, torchBackend];

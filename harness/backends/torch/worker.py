@@ -1,6 +1,6 @@
-"""detbench's PyTorch worker: runs workloads sent by harness/backends/torch.ts.
+"""detbench's PyTorch worker: runs workloads sent by harness/backends/torch/torch.ts.
 
-Protocol version 1 (documented in harness/backends/torch.ts): JSON lines on stdin and stdout, one
+Protocol version 1 (documented in harness/backends/torch/torch.ts): JSON lines on stdin and stdout, one
 request and one reply per line; tensors travel as raw little-endian files (float32, or int32 for
 token ids), never pickle. The determinism mode comes from the environment
 (DETBENCH_TORCH_MODE=det|nondet) and is applied before anything touches CUDA; CUBLAS_WORKSPACE_CONFIG

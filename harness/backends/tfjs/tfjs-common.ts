@@ -4,12 +4,12 @@
  */
 import { createRequire } from 'node:module';
 import type * as tfcore from '@tensorflow/tfjs-core';
-import { paramShapes } from '../../workloads/params.js';
-import { byName } from '../../workloads/inputs.js';
-import type { InferSpec, Layer, NamedTensor, ResolvedWorkload, TrainSpec } from '../../workloads/types.js';
-import type { DeterminismRecord } from '../protocol.js';
-import type { Execution, ExecuteOptions, GradientFn, Program, Session } from './types.js';
-import { StepTrace, UnsupportedOpError } from './types.js';
+import { paramShapes } from '../../../workloads/params.js';
+import { byName } from '../../../workloads/inputs.js';
+import type { InferSpec, Layer, NamedTensor, ResolvedWorkload, TrainSpec } from '../../../workloads/types.js';
+import type { DeterminismRecord } from '../../protocol.js';
+import type { Execution, ExecuteOptions, GradientFn, Program, Session } from '../types.js';
+import { StepTrace, UnsupportedOpError } from '../types.js';
 
 export type Tf = typeof tfcore;
 

@@ -6,7 +6,7 @@
  * GPU, by construction. WGSL has no float atomics, hence the u32 bit-cast loop.
  */
 /// <reference types="@webgpu/types" />
-import type { Execution, Program } from './types.js';
+import type { Execution, Program } from '../types.js';
 
 const CHUNK = 64;
 const WORKGROUP = 256;

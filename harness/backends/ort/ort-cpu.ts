@@ -1,8 +1,8 @@
 import type { InferenceSession as OrtSession } from 'onnxruntime-node';
-import type { Switch } from '../protocol.js';
-import type { WorkloadSpec } from '../../workloads/types.js';
+import type { Switch } from '../../protocol.js';
+import type { WorkloadSpec } from '../../../workloads/types.js';
 import { loadOrt, ortLoadFailure, ortSession, ortSupports, ortVersion } from './ort-common.js';
-import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from '../types.js';
 
 /**
  * `det`: intra-op threads = the cell's thread count, inter-op threads 1, sequential execution and

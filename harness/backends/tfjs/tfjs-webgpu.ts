@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" />
 /**
- * TensorFlow.js on WebGPU: @tensorflow/tfjs-backend-webgpu on Dawn (harness/backends/dawn.ts).
+ * TensorFlow.js on WebGPU: @tensorflow/tfjs-backend-webgpu on Dawn (harness/backends/webgpu/dawn.ts).
  * WebGPU has no determinism switch, so det and nondet run the same kernels ("uncontrolled");
  * WEBGPU_CPU_FORWARD is turned off so small ops run on the GPU too, never on the CPU in silence.
  * The WGSL negative control (atomic-sum) runs on the GPUDevice tfjs uses.
@@ -10,13 +10,13 @@
  * WebGPU); it has not yet been run on a GPU by this project.
  */
 import { createRequire } from 'node:module';
-import type { WorkloadSpec } from '../../workloads/types.js';
-import { byName } from '../../workloads/inputs.js';
-import { dawn, defaultAdapter, describeAdapter } from './dawn.js';
-import { webgpuHost } from './webgpu-host.js';
+import type { WorkloadSpec } from '../../../workloads/types.js';
+import { byName } from '../../../workloads/inputs.js';
+import { dawn, defaultAdapter, describeAdapter } from '../webgpu/dawn.js';
+import { webgpuHost } from '../webgpu/webgpu-host.js';
 import { loadTfCore, packageVersion, tfjsSession, type Tf } from './tfjs-common.js';
-import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
-import { atomicSumProgram } from './wgsl-atomic-sum.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from '../types.js';
+import { atomicSumProgram } from '../webgpu/wgsl-atomic-sum.js';
 
 /** tfjs-core with the webgpu backend registered (its CommonJS build: the ESM one uses extensionless imports). */
 export async function loadTfWebgpu(): Promise<Tf> {

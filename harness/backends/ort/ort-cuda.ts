@@ -11,9 +11,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { WorkloadSpec } from '../../workloads/types.js';
+import type { WorkloadSpec } from '../../../workloads/types.js';
 import { GPU_EP_CAPABILITIES, loadOrt, ortLoadFailure, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';
-import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from '../types.js';
 
 const INSTALL = 'npm install onnxruntime-node --onnxruntime-node-install=cuda12 on a host with network access (needs CUDA 12 and cuDNN 9)';
 

@@ -7,10 +7,10 @@
  * CI runs it on Mesa's lavapipe, a software adapter (README: Software WebGPU); it has not yet been
  * run on a GPU by this project.
  */
-import type { WorkloadSpec } from '../../workloads/types.js';
+import type { WorkloadSpec } from '../../../workloads/types.js';
 import { GPU_EP_CAPABILITIES, loadOrt, ortLoadFailure, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';
-import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
-import { VULKAN_HINT, webgpuHost } from './webgpu-host.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from '../types.js';
+import { VULKAN_HINT, webgpuHost } from '../webgpu/webgpu-host.js';
 
 export const ortWebgpu: Backend = {
   info: {

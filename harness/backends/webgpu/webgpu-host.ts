@@ -4,7 +4,7 @@
  * never passed off as a GPU — unavailable by default, and with DETBENCH_WEBGPU_SOFTWARE=1 it runs as
  * device `cpu`, so GPU-only suites and GPU negative controls leave it out.
  */
-import { probeInChild, type ProbeOutcome } from '../run/child-probe.js';
+import { probeInChild, type ProbeOutcome } from '../../run/child-probe.js';
 import { describeAdapter, type AdapterSummary } from './dawn.js';
 
 export const VULKAN_HINT = 'It needs a GPU with a Vulkan driver and the Vulkan loader (Debian: libvulkan1; the offline bundle ships the loader)';

@@ -1,6 +1,6 @@
-import type { WorkloadSpec } from '../../workloads/types.js';
+import type { WorkloadSpec } from '../../../workloads/types.js';
 import { loadTfCore, packageVersion, tfjsSession, type Tf } from './tfjs-common.js';
-import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from '../types.js';
 
 async function loadTf(): Promise<{ tf: Tf; wasm: typeof import('@tensorflow/tfjs-backend-wasm') }> {
   const tf = await loadTfCore();

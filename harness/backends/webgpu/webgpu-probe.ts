@@ -5,7 +5,7 @@
  * line; Dawn's warnings go to stderr.
  */
 import { defaultAdapter } from './dawn.js';
-import { loadTfWebgpu } from './tfjs-webgpu.js';
+import { loadTfWebgpu } from '../tfjs/tfjs-webgpu.js';
 
 async function tfjsComputes(): Promise<void> {
   const tf = await loadTfWebgpu();

@@ -23,14 +23,14 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { DeterminismRecord, Mode } from '../protocol.js';
-import { paramShapes } from '../../workloads/params.js';
-import type { NamedTensor, WorkloadSpec } from '../../workloads/types.js';
-import { capture } from '../run/child-probe.js';
-import { UnsupportedOpError, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from './types.js';
+import type { DeterminismRecord, Mode } from '../../protocol.js';
+import { paramShapes } from '../../../workloads/params.js';
+import type { NamedTensor, WorkloadSpec } from '../../../workloads/types.js';
+import { capture } from '../../run/child-probe.js';
+import { UnsupportedOpError, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from '../types.js';
 
 export const TORCH_PROTOCOL = 1;
-const WORKER = fileURLToPath(new URL('./torch/worker.py', import.meta.url));
+const WORKER = fileURLToPath(new URL('./worker.py', import.meta.url));
 const python = () => process.env.DETBENCH_PYTHON || 'python3';
 
 export function torchEnv(mode: Mode): Record<string, string | undefined> {

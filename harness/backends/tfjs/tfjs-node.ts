@@ -6,10 +6,10 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import type { DeterminismRecord, Mode } from '../protocol.js';
-import type { WorkloadSpec } from '../../workloads/types.js';
+import type { DeterminismRecord, Mode } from '../../protocol.js';
+import type { WorkloadSpec } from '../../../workloads/types.js';
 import { compileTfjs, tfjsGradients, type Tf } from './tfjs-common.js';
-import type { Availability, Backend, Session, SessionOptions, Support } from './types.js';
+import type { Availability, Backend, Session, SessionOptions, Support } from '../types.js';
 
 /** Environment a child process for this mode must start with. */
 export function tfDeterminismEnv(mode: Mode): Record<string, string | undefined> {

@@ -5,13 +5,13 @@
  */
 import { createRequire } from 'node:module';
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-node';
-import type { DeterminismRecord } from '../protocol.js';
-import { byName } from '../../workloads/inputs.js';
-import { paramShapes } from '../../workloads/params.js';
-import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
-import { probeInChild } from '../run/child-probe.js';
+import type { DeterminismRecord } from '../../protocol.js';
+import { byName } from '../../../workloads/inputs.js';
+import { paramShapes } from '../../../workloads/params.js';
+import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../../workloads/types.js';
+import { probeInChild } from '../../run/child-probe.js';
 import { inferGraph, oneHot, trainGraphSupported, trainStepGraph } from './onnx-graph.js';
-import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from './types.js';
+import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from '../types.js';
 
 export type Ort = typeof import('onnxruntime-node');
 

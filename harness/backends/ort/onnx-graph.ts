@@ -4,8 +4,8 @@
  * data-parallel driver) of dense/relu/softmax-xent models. Opset 17, float32 throughout.
  */
 import onnxProto from 'onnx-proto';
-import { paramShapes } from '../../workloads/params.js';
-import type { InferSpec, TrainSpec } from '../../workloads/types.js';
+import { paramShapes } from '../../../workloads/params.js';
+import type { InferSpec, TrainSpec } from '../../../workloads/types.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
