@@ -6,7 +6,7 @@
 import { findBackend } from './backends/index.js';
 import { supportOf, type Availability } from './backends/types.js';
 import type { ResolvedSuite } from './config.js';
-import { cellId, type CellKey, type Mode, type NoiseArm, type RunRequest } from './protocol.js';
+import { cellId, groupId, type CellKey, type Mode, type NoiseArm, type RunRequest } from './protocol.js';
 import { paramShapes } from '../workloads/params.js';
 import { findWorkload, resolveWorkload } from '../workloads/index.js';
 import { isGpuDevice } from '../workloads/types.js';
@@ -135,12 +135,11 @@ export function parseShard(text: string): Shard {
  * N shards of a plan are disjoint and together are the plan. Run indices keep their plan values.
  */
 export function shardPlan(plan: Plan, shard: Shard): Plan {
-  const groupOf = (c: { workload: string; backend: string; device: string; threads: number }) => `${c.workload}|${c.backend}|${c.device}|${c.threads}`;
-  const groups = [...new Set(plan.cells.map(groupOf))];
+  const groups = [...new Set(plan.cells.map(groupId))];
   const mine = new Set(groups.filter((_, i) => i % shard.count === shard.index - 1));
   return {
-    cells: plan.cells.filter((c) => mine.has(groupOf(c))),
-    runs: plan.runs.filter((r) => mine.has(groupOf(r))),
+    cells: plan.cells.filter((c) => mine.has(groupId(c))),
+    runs: plan.runs.filter((r) => mine.has(groupId(r))),
     notes: [...plan.notes, `shard ${shard.index}/${shard.count}: ${mine.size} of ${groups.length} cell groups`],
   };
 }

@@ -46,7 +46,34 @@ export interface CellKey {
   threads: number;
 }
 
-export const cellId = (c: CellKey) => `${c.workload}|${c.backend}|${c.device}|${c.mode}|t${c.threads}${c.arm ? `|${c.arm}` : ''}`;
+/** The fields of a cell key, in the order every key string lists them. */
+export const CELL_KEY_FIELDS = ['workload', 'backend', 'device', 'mode', 'threads', 'arm'] as const;
+export type CellKeyField = (typeof CELL_KEY_FIELDS)[number];
+
+/**
+ * The one format of every key built from cell fields: the chosen fields in CELL_KEY_FIELDS order,
+ * joined by `|`, the thread count written `t2`, the noise arm only where a cell has one.
+ */
+export function cellKey(c: Partial<CellKey>, fields: readonly CellKeyField[]): string {
+  const parts: string[] = [];
+  for (const f of CELL_KEY_FIELDS) {
+    if (!fields.includes(f)) continue;
+    if (f === 'arm') {
+      if (c.arm) parts.push(c.arm);
+    } else parts.push(f === 'threads' ? `t${c.threads}` : String(c[f]));
+  }
+  return parts.join('|');
+}
+
+/** A cell's id: every field of its key (`mlp-train|tfjs-cpu|cpu|det|t1`). */
+export const cellId = (c: CellKey) => cellKey(c, CELL_KEY_FIELDS);
+
+/**
+ * The group a cell belongs to: every field but the mode and the noise arm (`mlp-train|tfjs-cpu|cpu|t1`),
+ * i.e. the det/nondet pair, or the arms of one noise decomposition. Runs of a group are interleaved
+ * and never split between shards.
+ */
+export const groupId = (c: Omit<CellKey, 'mode' | 'arm'>) => cellKey(c, ['workload', 'backend', 'device', 'threads']);
 
 /** One run the runner asks a worker to do. */
 export interface RunRequest extends CellKey {

@@ -1,5 +1,7 @@
 /** The Markdown summary for a PR comment or a nightly log: a pure function of summary.json. */
 import type { CellSummary, Summary } from '../harness/analysis/analyze.js';
+import { groupBy } from '../harness/analysis/group.js';
+import { groupId } from '../harness/protocol.js';
 import type { Manifest } from '../harness/store.js';
 import { verdictLines } from './html.js';
 import { matrixStatus } from './specs.js';
@@ -27,9 +29,7 @@ export function renderMarkdown(manifest: Manifest, summary: Summary, threshold: 
   section('Not reproducible', v.notReproducible);
   section('What determinism costs', v.cost);
   out.push('| workload | backend | threads | det | nondet | det/nondet time [95% CI] |', '|---|---|---|---|---|---|');
-  const groups = new Map<string, CellSummary[]>();
-  for (const c of summary.cells) groups.set(`${c.workload}|${c.backend}|${c.device}|${c.threads}`, [...(groups.get(`${c.workload}|${c.backend}|${c.device}|${c.threads}`) ?? []), c]);
-  for (const group of groups.values()) {
+  for (const group of groupBy(summary.cells, groupId).values()) {
     const [first] = group;
     const m = summary.modes.find((x) => x.workload === first.workload && x.backend === first.backend && x.device === first.device && x.threads === first.threads);
     const s = m?.slowdown;

@@ -3,7 +3,9 @@
  * function of summary.json (never imports a backend).
  */
 import type { CellSummary, Summary } from '../harness/analysis/analyze.js';
+import { groupBy } from '../harness/analysis/group.js';
 import { noiseText } from '../harness/analysis/noise.js';
+import { groupId } from '../harness/protocol.js';
 
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
@@ -33,12 +35,7 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
     return lines.join('\n');
   }
   const rows: string[][] = [['workload', 'backend', 'thr', 'det', 'nondet', 'det/nondet time [95% CI]', 'vs reference']];
-  const groups = new Map<string, CellSummary[]>();
-  for (const c of summary.cells) {
-    const k = `${c.workload}|${c.backend}|${c.device}|${c.threads}`;
-    groups.set(k, [...(groups.get(k) ?? []), c]);
-  }
-  for (const group of groups.values()) {
+  for (const group of groupBy(summary.cells, groupId).values()) {
     const [first] = group;
     const det = group.find((c) => c.mode === 'det');
     const nondet = group.find((c) => c.mode === 'nondet');

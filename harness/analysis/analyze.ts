@@ -3,10 +3,11 @@
  * only; never imports a backend.
  */
 import { diffFloat32, type DiffSummary } from './diff.js';
-import { isOk, type CellKey, type Mode, type OkRecord, type RunRecord, type RunStatus } from '../protocol.js';
+import { cellKey, groupId, isOk, type CellKey, type Mode, type OkRecord, type RunRecord, type RunStatus } from '../protocol.js';
 import { analyzeNoise, type NoiseDecomposition } from './noise.js';
 import { brownForsythe, describe, pairedRatioCI, type Describe, type RatioCI, type VarianceTest } from './stats.js';
 import { readArtifact, type LoadedResults } from '../store.js';
+import { groupBy, modalDigest } from './group.js';
 import { findWorkload } from '../../workloads/index.js';
 import { isNegativeControlOn } from '../../workloads/types.js';
 
@@ -176,8 +177,6 @@ export interface Summary {
 export const expectedToVary = (c: CellSummary): boolean =>
   isNegativeControlOn(findWorkload(c.workload)?.negativeControl, c.device) && c.determinism?.control === 'uncontrolled';
 
-const groupKey = (r: { workload: string; backend: string; device: string; threads: number }) => `${r.workload}|${r.backend}|${r.device}|t${r.threads}`;
-
 export function analyze(results: LoadedResults): Summary {
   const artifacts = new Map<string, Float32Array>();
   const load = (digest: string) => {
@@ -193,15 +192,13 @@ export function analyze(results: LoadedResults): Summary {
   });
 
   const modes: ModeComparison[] = [];
-  const groups = new Map<string, CellSummary[]>();
-  for (const c of cells) groups.set(groupKey(c), [...(groups.get(groupKey(c)) ?? []), c]);
-  for (const group of groups.values()) {
+  for (const group of groupBy(cells, groupId).values()) {
     if (group.some((c) => c.arm)) continue; // noise-decomposition cells are analysed in noise.ts
     const det = group.find((c) => c.mode === 'det');
     const nondet = group.find((c) => c.mode === 'nondet');
     const okTimes = (mode: Mode) => {
       const byRepeat = new Map<number, number>();
-      counted.filter((r): r is OkRecord => isOk(r) && !r.soak && groupKey(r) === groupKey(group[0]) && r.mode === mode).forEach((r) => byRepeat.set(r.repeat, r.computeMs));
+      counted.filter((r): r is OkRecord => isOk(r) && !r.soak && groupId(r) === groupId(group[0]) && r.mode === mode).forEach((r) => byRepeat.set(r.repeat, r.computeMs));
       return byRepeat;
     };
     const detTimes = okTimes('det'), nondetTimes = okTimes('nondet');
@@ -274,11 +271,9 @@ function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs
   const ok = runs.filter(isOk);
   const statuses: Partial<Record<RunStatus, number>> = {};
   runs.forEach((r) => (statuses[r.status] = (statuses[r.status] ?? 0) + 1));
-  const counts = new Map<string, number>();
-  ok.forEach((r) => counts.set(r.artifact.sha256, (counts.get(r.artifact.sha256) ?? 0) + 1));
-  // The modal digest: most frequent, ties going to the one seen first.
-  let modal: string | null = null;
-  for (const [digest, n] of counts) if (modal === null || n > counts.get(modal)!) modal = digest;
+  const mode = modalDigest(ok.map((r) => r.artifact.sha256));
+  const modal = mode?.digest ?? null;
+  const distinct = mode?.distinct ?? 0;
   const runDiffs: RunDiff[] = ok.map((r) => ({
     runIndex: r.runIndex,
     repeat: r.repeat,
@@ -298,16 +293,16 @@ function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs
       : failed ? 'failed'
       : unsupported && ok.length === 0 ? 'unsupported'
       : ok.length === 0 ? 'no-data'
-      : counts.size === 1 ? 'bitwise-stable'
+      : distinct === 1 ? 'bitwise-stable'
       : 'unstable';
   const nonOk = runs.find((r) => r.status !== 'ok') as Extract<RunRecord, { message: string }> | undefined;
   return {
     cell: planned.id, ...(planned.arm ? { arm: planned.arm } : {}), workload: planned.workload, backend: planned.backend, device: planned.device, mode: planned.mode, threads: planned.threads,
     verdict,
     statuses,
-    distinctDigests: counts.size,
+    distinctDigests: distinct,
     modalDigest: modal,
-    modalShare: modal ? counts.get(modal)! / ok.length : null,
+    modalShare: mode ? mode.count / ok.length : null,
     runs: runDiffs,
     maxUlp: Math.max(0, ...runDiffs.map((d) => d.diff?.maxUlp ?? 0)),
     maxRelL2,
@@ -364,12 +359,7 @@ function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array
 function compareThreads(cells: CellSummary[], load: (d: string) => Float32Array): ThreadInvariance[] {
   const out: ThreadInvariance[] = [];
   const det = cells.filter((c) => c.mode === 'det' && c.modalDigest && !c.arm);
-  const groups = new Map<string, CellSummary[]>();
-  for (const c of det) {
-    const k = `${c.workload}|${c.backend}|${c.device}`;
-    groups.set(k, [...(groups.get(k) ?? []), c]);
-  }
-  for (const group of groups.values()) {
+  for (const group of groupBy(det, (c) => cellKey(c, ['workload', 'backend', 'device'])).values()) {
     if (group.length < 2) continue;
     const sorted = [...group].sort((a, b) => a.threads - b.threads);
     const base = sorted[0];
@@ -404,14 +394,9 @@ function oddOnesOut<R extends { group: string; digest: string; label: string }>(
 
 /** det cells of one backend on ≥ 2 devices of this host (each GPU is a device in the plan). */
 function compareDevices(cells: CellSummary[], backends: LoadedResults['manifest']['backends']): DeviceCell[] {
-  const groups = new Map<string, CellSummary[]>();
-  for (const c of cells) {
-    if (c.mode !== 'det' || c.arm || !c.modalDigest) continue;
-    const k = `${c.workload}|${c.backend}|t${c.threads}`;
-    groups.set(k, [...(groups.get(k) ?? []), c]);
-  }
+  const det = cells.filter((c) => c.mode === 'det' && !c.arm && c.modalDigest);
   const out: DeviceCell[] = [];
-  for (const group of groups.values()) {
+  for (const group of groupBy(det, (c) => cellKey(c, ['workload', 'backend', 'threads'])).values()) {
     if (group.length < 2) continue;
     const probe = backends[group[0].backend];
     const names = probe?.available ? probe.deviceNames ?? {} : {};
@@ -440,9 +425,7 @@ function soakCells(cells: CellSummary[], counted: RunRecord[]): SoakCell[] {
     const group = byCell.get(c.cell);
     if (!group?.soak.length) continue;
     const { suite, soak } = group;
-    const counts = new Map<string, number>();
-    suite.forEach((r) => counts.set(r.artifact.sha256, (counts.get(r.artifact.sha256) ?? 0) + 1));
-    const reference = [...counts].sort((a, b) => b[1] - a[1])[0]?.[0] ?? soak[0].artifact.sha256;
+    const reference = modalDigest(suite.map((r) => r.artifact.sha256))?.digest ?? soak[0].artifact.sha256;
     const t0 = Date.parse(soak[0].startedAt);
     const last = soak[soak.length - 1];
     const changed = soak.find((r) => r.artifact.sha256 !== reference);
@@ -462,22 +445,15 @@ function soakCells(cells: CellSummary[], counted: RunRecord[]): SoakCell[] {
 function compareMachines(results: LoadedResults): FleetCell[] {
   const machines = results.manifest.machines ?? [];
   if (machines.length < 2) return [];
-  const byCell = new Map<string, Map<number, Map<string, number>>>();
-  for (const r of results.runs) {
-    if (!isOk(r) || r.warmup || r.mode !== 'det' || r.machine === undefined) continue;
-    const perMachine = byCell.get(r.cell) ?? new Map<number, Map<string, number>>();
-    const counts = perMachine.get(r.machine) ?? new Map<string, number>();
-    counts.set(r.artifact.sha256, (counts.get(r.artifact.sha256) ?? 0) + 1);
-    perMachine.set(r.machine, counts);
-    byCell.set(r.cell, perMachine);
-  }
+  const det = results.runs.filter((r): r is OkRecord => isOk(r) && !r.warmup && r.mode === 'det' && r.machine !== undefined);
   const out: FleetCell[] = [];
-  for (const [cell, perMachine] of byCell) {
+  for (const [cell, runs] of groupBy(det, (r) => r.cell)) {
+    const perMachine = groupBy(runs, (r) => String(r.machine));
     if (perMachine.size < 2) continue;
-    const rows = [...perMachine].map(([machine, counts]) => {
-      const modalDigest = [...counts].sort((a, b) => b[1] - a[1])[0][0];
+    const rows = [...perMachine.values()].map((mine) => {
+      const machine = mine[0].machine!;
       const m = machines[machine];
-      return { machine, hostname: m?.hostname ?? `machine ${machine}`, hardware: m?.hardware ?? 'unknown', modalDigest };
+      return { machine, hostname: m?.hostname ?? `machine ${machine}`, hardware: m?.hardware ?? 'unknown', modalDigest: modalDigest(mine.map((r) => r.artifact.sha256))!.digest };
     });
     const suspects = oddOnesOut(rows.map((r) => ({ group: r.hardware, digest: r.modalDigest, label: `${r.hostname} (machine ${r.machine})` })));
     out.push({ cell, machines: rows, agree: new Set(rows.map((r) => r.modalDigest)).size === 1, suspects });

@@ -11,6 +11,7 @@ import { diffFloat32, type DiffSummary } from './diff.js';
 import { EXIT, UsageError, message } from '../errors.js';
 import { ratioOfMediansCI, type RatioCI } from './stats.js';
 import { loadResults, readArtifact, SCHEMA_VERSION, type Manifest } from '../store.js';
+import { groupId } from '../protocol.js';
 
 export const FINDING_KINDS = [
   'determinism-regression', 'results-changed', 'slower', 'inconclusive', 'missing-cell', 'newly-unsupported', 'newly-failing', 'new-cell', 'faster',
@@ -140,7 +141,7 @@ export function compare(baselineDir: string, currentDir: string, slowdownThresho
   }
   // The cost of determinism: median paired det/nondet ratios now against the baseline's.
   for (const m of cur.summary.modes) {
-    const key = `${m.workload}|${m.backend}|${m.device}|t${m.threads}`;
+    const key = groupId(m);
     const bm = base.summary.modes.find((x) => x.workload === m.workload && x.backend === m.backend && x.device === m.device && x.threads === m.threads);
     if (!bm) continue;
     const ratios = (s: Summary) => pairedRatios(s, m.workload, m.backend, m.device, m.threads);

@@ -5,7 +5,8 @@
  * determinism on and a single initial weight moved by 1 ULP? Each spread comes with a bootstrap
  * 95% CI; a Brown–Forsythe test says whether the final-loss spread of (b) and (c) differs from (a).
  */
-import { isOk, type NoiseArm, type OkRecord, type RunRecord } from '../protocol.js';
+import { cellKey, isOk, type NoiseArm, type OkRecord, type RunRecord } from '../protocol.js';
+import { groupBy } from './group.js';
 import { bootstrapCI, brownForsythe, type Interval, type VarianceTest } from './stats.js';
 
 export interface ArmSpread {
@@ -61,13 +62,8 @@ function meanPairDistance(distances: number[][], indices: number[]): number {
 
 export function analyzeNoise(runs: RunRecord[], load: (digest: string) => Float32Array): NoiseDecomposition[] {
   const armRuns = runs.filter((r): r is OkRecord => isOk(r) && !r.warmup && r.arm !== undefined);
-  const groups = new Map<string, OkRecord[]>();
-  for (const r of armRuns) {
-    const key = `${r.workload}|${r.backend}|${r.device}`;
-    groups.set(key, [...(groups.get(key) ?? []), r]);
-  }
   const out: NoiseDecomposition[] = [];
-  for (const group of groups.values()) {
+  for (const group of groupBy(armRuns, (r) => cellKey(r, ['workload', 'backend', 'device'])).values()) {
     const losses: Partial<Record<NoiseArm, number[]>> = {};
     const arms: ArmSpread[] = (['seeds', 'implementation', 'ulp'] as const).map((arm) => {
       const mine = group.filter((r) => r.arm === arm);

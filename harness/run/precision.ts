@@ -6,7 +6,7 @@
  * share of the time budget is spent.
  */
 import type { Plan } from '../plan.js';
-import { isOk, type Mode, type RunRecord, type RunRequest } from '../protocol.js';
+import { groupId, isOk, type Mode, type RunRecord, type RunRequest } from '../protocol.js';
 import type { Runner } from './runner.js';
 import { pairedRatioCI, type RatioCI } from '../analysis/stats.js';
 import type { ResultsWriter } from '../store.js';
@@ -32,13 +32,11 @@ export interface PrecisionOutcome {
   stoppedBecause: 'precision reached' | 'time budget spent' | 'pair limit reached' | 'runs failed' | 'interrupted';
 }
 
-const groupKey = (r: RunRequest) => `${r.workload}|${r.backend}|${r.device}|t${r.threads}`;
-
 export async function runPaired(runner: Runner, plan: Plan, writer: ResultsWriter, o: PrecisionOptions): Promise<{ outcomes: PrecisionOutcome[]; stopped: boolean }> {
   const minPairs = o.minPairs ?? 5;
   const maxPairs = o.maxPairs ?? 500;
   const templates = new Map<string, RunRequest>();
-  for (const r of plan.runs) if (!templates.has(groupKey(r))) templates.set(groupKey(r), r);
+  for (const r of plan.runs) if (!templates.has(groupId(r))) templates.set(groupId(r), r);
   const groupBudgetMs = o.budgetMs / Math.max(1, templates.size);
   let runIndex = 0;
   const outcomes: PrecisionOutcome[] = [];
