@@ -19,7 +19,7 @@ mkdir -p "$stage/app" "$stage/runtime" "$stage/lib" dist
 
 # the app and its production dependencies (dev ones pruned, other platforms' binaries removed; the
 # optional platform packages of esbuild and resvg are this platform's and stay)
-cp -r bin harness workloads reports scripts package.json package-lock.json README.md .npmrc "$stage/app/"
+cp -r bin harness workloads reports scripts package.json package-lock.json README.md "$stage/app/"
 cp -r node_modules "$stage/app/node_modules"
 (cd "$stage/app" && npm prune --omit=dev --no-audit --no-fund >/dev/null 2>&1)
 find "$stage/app/node_modules" \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.ts.map' \) -type f -delete

@@ -75,7 +75,7 @@ test('every backend has an availability probe; an unavailable one says why and h
     // no adapter at all, or (CI's lavapipe) only a software one, which is not offered as a GPU
     'ort-webgpu': /(WebGPU provider found no usable GPU|WebGPU provider has no GPU to run on): .+ Vulkan loader \(Debian: libvulkan1/,
     'tfjs-webgpu': /(Dawn found no WebGPU adapter|Dawn's only adapter is a software one).* Vulkan loader \(Debian: libvulkan1/,
-    'ort-cuda': /CUDA execution provider is not installed: npm install onnxruntime-node --onnxruntime-node-install=cuda12|CUDA provider does not run here: ./,
+    'ort-cuda': /CUDA execution provider is not installed: .*ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node|CUDA provider does not run here: ./,
     torch: /torch is not importable by .+: pip install torch, or pass --python PATH|cannot be started .+ --python PATH/,
   };
   for (const b of BACKENDS) {

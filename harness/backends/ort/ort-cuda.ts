@@ -15,7 +15,8 @@ import type { WorkloadSpec } from '../../../workloads/types.js';
 import { GPU_EP_CAPABILITIES, loadOrt, ortLoadFailure, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';
 import type { Availability, Backend, Session, SessionOptions, Support } from '../types.js';
 
-const INSTALL = 'npm install onnxruntime-node --onnxruntime-node-install=cuda12 on a host with network access (needs CUDA 12 and cuDNN 9)';
+// package.json's allowScripts keeps onnxruntime-node's install script (a download) from running by default
+const INSTALL = 'on a host with network access, set "onnxruntime-node": true under allowScripts in package.json and run ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (needs CUDA 12 and cuDNN 9)';
 
 /** The CUDA provider library next to onnxruntime-node's binding, if it was installed. */
 function cudaProviderInstalled(): boolean {
