@@ -8,6 +8,9 @@ import type { RunRequest } from '../protocol.js';
 import runTask from './worker.js';
 
 await loadPlugins();
+// detbench started this process in a group of its own and ends it by closing the IPC channel (or
+// killing it); a parent that died without doing so leaves the channel closed too
+process.on('disconnect', () => process.exit(0));
 process.on('message', async (req: RunRequest) => {
   const result = await runTask(req);
   process.send!(result);

@@ -45,13 +45,12 @@ export async function runPaired(runner: Runner, plan: Plan, writer: ResultsWrite
     const start = performance.now();
     const run = async (mode: Mode, repeat: number, warmup: boolean) => {
       const record = await runner.runOne({ ...template, mode, repeat, warmup, runIndex: runIndex++ }, writer, o.timeoutMs);
-      o.onRecord?.(record);
+      if (record) o.onRecord?.(record);
       return record;
     };
-    await run('det', -1, true);
-    await run('nondet', -1, true);
     const det: number[] = [], nondet: number[] = [];
     let outcome: PrecisionOutcome['stoppedBecause'] | null = null;
+    if (!(await run('det', -1, true)) || !(await run('nondet', -1, true))) outcome = 'interrupted';
     let ci: RatioCI | null = null;
     for (let pair = 0; outcome === null; pair++) {
       if (o.shouldStop?.()) {
@@ -59,9 +58,14 @@ export async function runPaired(runner: Runner, plan: Plan, writer: ResultsWrite
         break;
       }
       const order: Mode[] = pair % 2 === 0 ? ['det', 'nondet'] : ['nondet', 'det'];
-      const records = new Map<Mode, RunRecord>();
+      const records = new Map<Mode, RunRecord | null>();
       for (const mode of order) records.set(mode, await run(mode, pair, false));
       const d = records.get('det')!, n = records.get('nondet')!;
+      if (!d || !n) {
+        // abandoned by an interruption
+        outcome = 'interrupted';
+        break;
+      }
       if (!isOk(d) || !isOk(n)) {
         outcome = 'runs failed';
         break;

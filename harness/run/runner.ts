@@ -6,8 +6,9 @@
  * (the default) when timings matter, more for determinism checks only.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { TSX_LOADER } from './child-probe.js';
+import { TSX_IMPORT } from './tsx.mjs';
 import { findBackend } from '../backends/index.js';
 import type { Availability } from '../backends/types.js';
 import type { RunRecord, RunRequest, TraceRef, WorkerResult } from '../protocol.js';
@@ -23,10 +24,17 @@ export interface RunnerOptions {
 
 
 class Timeout extends Error {}
+/** How long a worker thread may take to start before its run is given up (a start-up that hangs). */
+const WORKER_START_MS = 120_000;
+/** The run was stopped by an interruption (`abandon`): it has no result and gets no record. */
+class Abandoned extends Error {}
 
 /** A child process per (backend, mode), restarted after a timeout or a crash. */
 class ChildLanes {
   private children = new Map<string, ChildProcess>();
+
+  private inFlight = new Set<ChildProcess>();
+  private abandoned = new WeakSet<ChildProcess>();
 
   async run(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
     const backend = findBackend(req.backend)!;
@@ -34,10 +42,12 @@ class ChildLanes {
     let child = this.children.get(key);
     if (!child || child.exitCode !== null || child.killed) {
       child = fork(new URL('./child.ts', import.meta.url), [], {
-        execArgv: ['--import', TSX_LOADER],
+        execArgv: ['--import', TSX_IMPORT],
         env: { ...process.env, ...backend.processEnv?.(req.mode) },
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+        // a process group of its own: a signal to detbench's group must not end the run (signals.ts)
+        detached: true,
       });
       this.children.set(key, child);
       await new Promise<void>((resolve, reject) => {
@@ -46,6 +56,7 @@ class ChildLanes {
       });
     }
     const c = child;
+    this.inFlight.add(c);
     return new Promise<WorkerResult>((resolve, reject) => {
       const timer = setTimeout(() => {
         c.kill('SIGKILL');
@@ -53,7 +64,7 @@ class ChildLanes {
       }, timeoutMs);
       const onExit = (code: number | null, signal: string | null) => {
         clearTimeout(timer);
-        reject(new Error(`child process exited (code ${code}, signal ${signal}) during the run`));
+        reject(this.abandoned.has(c) ? new Abandoned() : new Error(`child process exited (code ${code}, signal ${signal}) during the run`));
       };
       c.once('exit', onExit);
       c.once('message', (result: WorkerResult) => {
@@ -62,7 +73,15 @@ class ChildLanes {
         resolve(result);
       });
       c.send(req);
-    });
+    }).finally(() => this.inFlight.delete(c));
+  }
+
+  /** Kills the children whose run is in flight: those runs end as Abandoned. */
+  abandon(): void {
+    for (const c of this.inFlight) {
+      this.abandoned.add(c);
+      c.kill('SIGKILL');
+    }
   }
 
   close(): void {
@@ -77,6 +96,7 @@ class ChildLanes {
 export class Runner {
   private pool: Piscina;
   private children = new ChildLanes();
+  private inFlight = new Set<AbortController>();
 
   constructor(readonly concurrency: number) {
     this.pool = new Piscina({
@@ -98,20 +118,38 @@ export class Runner {
 
   /** Starts what the runs will need (data-parallel shard pools) before the first run is timed. */
   async prewarm(runs: RunRequest[]): Promise<void> {
-    if (this.concurrency === 1) await this.pool.run(runs.filter((r) => !findBackend(r.backend)?.info.ownProcess), { name: 'prewarm' });
+    if (this.concurrency === 1) await this.pool.run(runs.filter((r) => !findBackend(r.backend)?.info.processPerMode), { name: 'prewarm' });
   }
 
   private async execute(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
-    if (findBackend(req.backend)?.info.ownProcess) return this.children.run(req, timeoutMs);
+    if (findBackend(req.backend)?.info.processPerMode) return this.children.run(req, timeoutMs);
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new Timeout()), timeoutMs);
+    // the run's clock starts when a worker thread takes it, not while a new thread loads (worker-entry.mjs)
+    let timer = setTimeout(() => controller.abort(new Timeout()), Math.max(WORKER_START_MS, timeoutMs));
+    const { port1, port2 } = new MessageChannel();
+    port1.once('message', () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => controller.abort(new Timeout()), timeoutMs);
+    });
+    this.inFlight.add(controller);
     try {
-      return (await this.pool.run(req, { signal: controller.signal })) as WorkerResult;
+      return (await this.pool.run({ req, started: port2 }, { signal: controller.signal, transferList: [port2] })) as WorkerResult;
     } catch (err) {
-      throw controller.signal.aborted ? new Timeout() : err;
+      throw controller.signal.aborted ? (controller.signal.reason instanceof Abandoned ? controller.signal.reason : new Timeout()) : err;
     } finally {
       clearTimeout(timer);
+      port1.close();
+      this.inFlight.delete(controller);
     }
+  }
+
+  /**
+   * Ends the runs in flight now (their worker threads are terminated, their child processes killed);
+   * they get no record. For an interruption whose grace period has run out (signals.ts).
+   */
+  abandon(): void {
+    for (const c of this.inFlight) c.abort(new Abandoned());
+    this.children.abandon();
   }
 
   async run(runs: RunRequest[], writer: ResultsWriter, options: RunnerOptions): Promise<{ stopped: boolean }> {
@@ -125,6 +163,10 @@ export class Runner {
           return;
         }
         const record = await this.runOne(runs[next++], writer, options.timeoutMs);
+        if (record === null) {
+          stopped = true;
+          return;
+        }
         done++;
         options.onRecord?.(record, done, runs.length);
       }
@@ -133,8 +175,8 @@ export class Runner {
     return { stopped };
   }
 
-  /** Executes one run and appends its record, whatever happens. */
-  async runOne(req: RunRequest, writer: ResultsWriter, timeoutMs: number): Promise<RunRecord> {
+  /** Executes one run and appends its record, whatever happens — null only when it was abandoned. */
+  async runOne(req: RunRequest, writer: ResultsWriter, timeoutMs: number): Promise<RunRecord | null> {
     const startedAt = new Date().toISOString();
     const t0 = performance.now();
     let result: WorkerResult | Error;
@@ -143,6 +185,7 @@ export class Runner {
     } catch (err) {
       result = err as Error;
     }
+    if (result instanceof Abandoned) return null;
     const record = toRecord(req, startedAt, performance.now() - t0, result, writer, timeoutMs);
     writer.append(record);
     return record;

@@ -1,7 +1,5 @@
-// See worker-entry.mjs: a data-parallel shard worker registers tsx before loading shard-worker.ts.
-import { register as registerCjs } from 'tsx/cjs/api';
-import { register as registerEsm } from 'tsx/esm/api';
+// A data-parallel shard worker thread: registers tsx (see tsx.mjs), then loads shard-worker.ts.
+import { registerTsx } from './tsx.mjs';
 
-registerCjs();
-registerEsm();
+registerTsx();
 await import('./shard-worker.ts');

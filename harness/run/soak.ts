@@ -7,14 +7,6 @@ import type { Plan } from '../plan.js';
 import { cellId, type RunRecord, type RunRequest } from '../protocol.js';
 import type { Runner } from './runner.js';
 import type { ResultsWriter } from '../store.js';
-import { UsageError, message } from '../errors.js';
-
-/** "90s", "10m", "1.5h" → seconds. A bare number is refused: its unit would be a guess. */
-export function parseDuration(text: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$/.exec(text);
-  if (!m) throw new UsageError(message.soak(text));
-  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
-}
 
 export interface SoakOptions {
   soakMs: number;
@@ -37,7 +29,9 @@ export async function runSoak(runner: Runner, plan: Plan, writer: ResultsWriter,
       if (options.shouldStop()) return { stopped: true, runs };
       if (performance.now() >= deadline) break;
       const request: RunRequest = { ...template, runIndex: runIndex++, repeat: template.repeat + round, soak: true };
-      options.onRecord?.(await runner.runOne(request, writer, options.timeoutMs));
+      const record = await runner.runOne(request, writer, options.timeoutMs);
+      if (!record) return { stopped: true, runs };
+      options.onRecord?.(record);
       runs++;
     }
   }

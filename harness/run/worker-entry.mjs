@@ -1,12 +1,17 @@
-// Worker threads do not inherit the tsx loader of the main thread (Node 20), so each worker
-// registers tsx itself — ESM hooks for our .ts files, CJS hooks because tfjs gradients load
-// through require — before loading its TypeScript entry point.
-import { register as registerCjs } from 'tsx/cjs/api';
-import { register as registerEsm } from 'tsx/esm/api';
+// A runner worker thread: registers tsx (see tsx.mjs), then loads its TypeScript entry point.
+import { registerTsx } from './tsx.mjs';
 
-registerCjs();
-registerEsm();
+registerTsx();
 const worker = await import('./worker.ts');
-export default worker.default;
+
+/**
+ * A run: `started` hears the moment the task begins, so the run's timeout does not count the thread's
+ * start-up (loading tsx and the backends' libraries takes seconds on a busy machine).
+ */
+export default function run({ req, started }) {
+  started.postMessage('started');
+  started.close();
+  return worker.default(req);
+}
 export const probe = worker.probe;
 export const prewarm = worker.prewarm;
