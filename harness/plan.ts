@@ -49,7 +49,9 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
     if (!probe?.available) {
       if (suite.backendsExplicit) {
         for (const w of suite.workloads) for (const mode of suite.modes) {
-          const key = { workload: w.id, backend: backendId, device: backend.info.deviceKind, mode, threads: suite.threads[0] };
+          // an unavailable backend's cells are placeholders: named by the device it would most likely use
+          const device = backend.info.deviceKinds.includes('cpu') ? 'cpu' : 'gpu';
+          const key = { workload: w.id, backend: backendId, device, mode, threads: suite.threads[0] };
           cells.push({ ...key, id: cellId(key), status: 'unavailable', reason: probe && !probe.available ? probe.reason : 'not probed' });
         }
       }

@@ -18,13 +18,21 @@ export type Availability =
 
 export type Support = { ok: true } | { ok: false; reason: string };
 
+export const DEVICE_KINDS = ['cpu', 'gpu'] as const;
+export type DeviceKind = (typeof DEVICE_KINDS)[number];
+
 export interface BackendInfo {
   id: string;
   /** Human-readable: library, execution provider, device kind. */
   description: string;
-  deviceKind: 'cpu' | 'gpu';
-  /** Needs a process of its own per mode (process-wide switches read once at load time). */
-  ownProcess: boolean;
+  /** What it can compute on: torch runs on the CPU and on CUDA GPUs; a suite of GPUs picks backends that can run on one. */
+  deviceKinds: readonly DeviceKind[];
+  /**
+   * Runs in a child process per mode, started with `processEnv(mode)`: its switches are process-wide
+   * settings a native library reads once at load time. (torch is false: it drives a Python subprocess
+   * of its own from a worker thread, one per session.)
+   */
+  processPerMode: boolean;
   /** Whether the `threads` axis of a cell changes anything for this backend. */
   threadControl: boolean;
   /** Primitives it compiles and whether it trains or only runs forward passes. */
@@ -107,7 +115,7 @@ export interface Backend {
   probe(): Promise<Availability>;
   supports(spec: WorkloadSpec): Support;
   open(options: SessionOptions): Promise<Session>;
-  /** For `ownProcess` backends: the environment the child process for a mode must start with. */
+  /** For `processPerMode` backends: the environment the child process for a mode must start with. */
   processEnv?(mode: Mode): Record<string, string | undefined>;
 }
 
@@ -122,7 +130,7 @@ export function supportOf(backend: Backend, spec: WorkloadSpec): Support {
   if (!own.ok) return own;
   const id = backend.info.id;
   if (spec.kind === 'infer' && spec.op === 'atomicSum' && !backend.info.wgsl) return { ok: false, reason: `${id} cannot run WGSL kernels: atomic-sum runs on tfjs-webgpu` };
-  if (spec.kind === 'train' && spec.dataParallel && backend.info.deviceKind === 'gpu') {
+  if (spec.kind === 'train' && spec.dataParallel && backend.info.deviceKinds.includes('gpu')) {
     return { ok: false, reason: `${id} is a GPU backend: the data-parallel control runs its shards in CPU worker threads, on the CPU backends` };
   }
   return own;

@@ -30,8 +30,8 @@ export const ortCpu: Backend = {
   info: {
     id: 'ort-cpu',
     description: 'onnxruntime-node, CPU execution provider, ONNX graphs built by detbench',
-    deviceKind: 'cpu',
-    ownProcess: false,
+    deviceKinds: ['cpu'],
+    processPerMode: false,
     threadControl: true,
     capabilities:
       'infer: attention, reduce-sum, matmul, index-add (ScatterElements add); train: dense/relu/softmax-xent models through an ONNX graph of one SGD step (no conv2d, pooling or embedding training graphs)',

@@ -40,8 +40,8 @@ export const ortCuda: Backend = {
   info: {
     id: 'ort-cuda',
     description: 'onnxruntime-node, CUDA execution provider (installed separately)',
-    deviceKind: 'gpu',
-    ownProcess: false,
+    deviceKinds: ['gpu'],
+    processPerMode: false,
     threadControl: false,
     capabilities: GPU_EP_CAPABILITIES,
   },

@@ -16,8 +16,8 @@ export const ortWebgpu: Backend = {
   info: {
     id: 'ort-webgpu',
     description: 'onnxruntime-node, bundled WebGPU execution provider (Dawn: Vulkan on Linux, Metal on macOS, D3D12 on Windows)',
-    deviceKind: 'gpu',
-    ownProcess: false,
+    deviceKinds: ['gpu'],
+    processPerMode: false,
     threadControl: false,
     capabilities: GPU_EP_CAPABILITIES,
   },

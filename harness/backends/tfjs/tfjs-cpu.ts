@@ -12,8 +12,8 @@ export const tfjsCpu: Backend = {
   info: {
     id: 'tfjs-cpu',
     description: 'TensorFlow.js, @tensorflow/tfjs-backend-cpu (plain JavaScript kernels)',
-    deviceKind: 'cpu',
-    ownProcess: false,
+    deviceKinds: ['cpu'],
+    processPerMode: false,
     threadControl: false,
     capabilities: 'train and infer: dense, conv2d, relu, max/avg pooling, embedding, mean pooling, softmax-xent, SGD, attention, reduce-sum, matmul, index-add (unsortedSegmentSum)',
   },

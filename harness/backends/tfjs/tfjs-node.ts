@@ -25,8 +25,8 @@ function makeTfjsNode(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu'
     info: {
       id,
       description: `TensorFlow.js on libtensorflow, ${pkg}${deviceKind === 'gpu' ? ' (CUDA)' : ''}`,
-      deviceKind,
-      ownProcess: true,
+      deviceKinds: [deviceKind],
+      processPerMode: true,
       threadControl: false,
       capabilities: 'train and infer with the same primitives as tfjs-cpu',
     },

@@ -12,10 +12,10 @@ export const tfjsWasm: Backend = {
   info: {
     id: 'tfjs-wasm',
     description: 'TensorFlow.js, @tensorflow/tfjs-backend-wasm (XNNPACK compiled to WebAssembly, SIMD where available)',
-    deviceKind: 'cpu',
+    deviceKinds: ['cpu'],
     // Node.js gets the single-threaded build (WASM_HAS_MULTITHREAD_SUPPORT is false there), so the
     // threads axis changes nothing; the probe records it.
-    ownProcess: false,
+    processPerMode: false,
     threadControl: false,
     capabilities:
       'train and infer with the same primitives as tfjs-cpu; kernels missing from the wasm backend (e.g. Conv2DBackpropFilter, UnsortedSegmentSum) make a run unsupported',

@@ -31,8 +31,8 @@ export const tfjsWebgpu: Backend = {
   info: {
     id: 'tfjs-webgpu',
     description: 'TensorFlow.js, @tensorflow/tfjs-backend-webgpu on Dawn (the webgpu package: Vulkan on Linux, Metal on macOS, D3D12 on Windows)',
-    deviceKind: 'gpu',
-    ownProcess: true,
+    deviceKinds: ['gpu'],
+    processPerMode: true,
     threadControl: false,
     wgsl: true,
     capabilities: 'train and infer with the same primitives as tfjs-cpu, plus the WGSL atomic-sum negative control; kernels missing from the webgpu backend make a run unsupported',
