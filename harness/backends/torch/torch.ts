@@ -72,7 +72,9 @@ class TorchProcess {
   }
 
   static start(mode: Mode): TorchProcess {
-    const child = spawn(python(), ['-u', WORKER], { env: { ...process.env, ...torchEnv(mode) }, stdio: ['pipe', 'pipe', 'pipe'] });
+    // a process group of its own: a signal to detbench's group must not end the run (run/signals.ts);
+    // the worker leaves when its stdin closes
+    const child = spawn(python(), ['-u', WORKER], { env: { ...process.env, ...torchEnv(mode) }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     return new TorchProcess(child);
   }
 
@@ -110,8 +112,8 @@ export const torchBackend: Backend = {
   info: {
     id: 'torch',
     description: 'PyTorch in a Python subprocess (JSON-lines protocol v1, raw float32 files), CUDA when available',
-    deviceKind: 'gpu',
-    ownProcess: false,
+    deviceKinds: ['cpu', 'gpu'],
+    processPerMode: false,
     // torch.set_num_threads on the CPU: its reductions split work per intra-op thread
     threadControl: true,
     capabilities: 'train and infer: every primitive (dense, conv2d, pooling, embedding, mean pooling, softmax-xent, SGD, attention, reduce-sum, matmul, index-add via index_add_); no data-parallel driver or WGSL',
