@@ -1,13 +1,17 @@
 #!/usr/bin/env node
-// Runs harness/cli.ts with the tsx loader registered for this process and every worker thread it
-// starts (worker threads inherit --import; a loader registered at run time would not reach them).
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+// The detbench command. It registers the tsx loader in this process (TypeScript runs without a build
+// step; see harness/run/tsx.mjs) and runs the CLI here, in one process: a signal sent to the process
+// group reaches one detbench, which handles it once (harness/run/signals.ts). Signals that arrive
+// while the code is still loading are kept and handed over, so Ctrl-C works from the first moment.
+const early = [];
+const keep = (signal) => early.push({ signal, at: performance.now() });
+process.on('SIGINT', keep);
+process.on('SIGTERM', keep);
+if (process.env.DETBENCH_DEBUG === '1') process.stderr.write('detbench: [debug] SIGINT and SIGTERM are handled from here on\n');
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const tsx = path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs');
-const child = spawn(process.execPath, ['--import', pathToFileURL(tsx).href, path.join(root, 'harness/cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 2 : 1)));
+const { registerTsx } = await import('../harness/run/tsx.mjs');
+registerTsx();
+const { run } = await import('../harness/cli.ts');
+process.off('SIGINT', keep);
+process.off('SIGTERM', keep);
+await run(process.argv.slice(2), early);

@@ -1,14 +1,19 @@
 /**
  * detbench — is your training reproducible on this machine and stack, and what does it cost?
  *
- *   suite file / flags ──► plan ──► run ──► record ──► analyze ──► summary (and exit code)
+ * The command line: commander wiring and printing. Each command reads as its pipeline:
  *
- * Exit codes: 0 every det cell bitwise stable and every negative control seen; 1 findings
- * (instability, a silent negative control, failed runs, cross-backend drift beyond tolerance);
- * 2 bad input; 3 incomplete results (interrupted or killed).
+ *   run       flags ─► resolveRunOptions ─► runSession (probe ─► plan ─► run ─► record ─► analyze ─► report) ─► print
+ *   analyze   folder ─► loadResults ─► analyze ─► print
+ *   report    folder ─► renderReport (HTML, Markdown, SVG/PNG charts)
+ *   compare   baseline + current ─► compare ─► print (and --save)
+ *   merge     folders ─► mergeResults ─► analyze ─► print
+ *
+ * Exit codes (errors.ts EXIT): 0 every det cell bitwise stable and every negative control seen;
+ * 1 findings; 2 bad input; 3 incomplete (interrupted, killed) or inconclusive; 4 internal error.
  */
+import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { analyze, type Summary } from './analysis/analyze.js';
@@ -16,25 +21,23 @@ import { hardwareKey, latestBaseline, listBaselines, saveBaseline } from './base
 import { compare, comparisonText } from './analysis/compare.js';
 import { BACKENDS, loadPlugins } from './backends/index.js';
 import type { Availability } from './backends/types.js';
-import { loadSuite, resolveSuite, type ResolvedSuite, type SuiteInput } from './config.js';
-import { fingerprint, fingerprintWarnings } from './env.js';
+import { resolveRunOptions, resolveSlowdownThreshold, type RunFlags } from './config.js';
+import { fingerprint, PROJECT_DIR } from './env.js';
 import { EXIT, UsageError, message } from './errors.js';
 import { mergeResults } from './merge.js';
-import { precisionText, runPaired } from './run/precision.js';
-import { parseDuration, runSoak } from './run/soak.js';
-import { makePlan, parseShard, restrictToGpus, shardPlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
+import { precisionText } from './run/precision.js';
 import { Runner } from './run/runner.js';
-import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, writeAtomic, type Manifest } from './store.js';
+import { runSession } from './run/session.js';
+import type { EarlySignal } from './run/signals.js';
+import { loadResults, prepareFolder, TOOL_VERSION, writeAtomic } from './store.js';
 import { summaryTable } from '../reports/table.js';
 import { WORKLOADS } from '../workloads/index.js';
-
-const PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const VERSION = '0.1.0';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 /** Numbers stay numbers; anything else is passed through so the validator can quote it. */
 const num = (s: string): number => (s.trim() !== '' && Number.isFinite(Number(s)) ? Number(s) : (s as unknown as number));
+const log = (line: string) => process.stderr.write(line + '\n');
 
 /** Probes in a worker thread of a short-lived runner (backends' libraries never load in this thread). */
 async function probeAll(ids: string[]): Promise<Record<string, Availability>> {
@@ -51,165 +54,48 @@ function exitCodeOf(summary: Summary): number {
   return summary.findings.length ? EXIT.findings : EXIT.ok;
 }
 
-interface RunFlags {
-  suite: string;
-  backends?: string[];
-  workloads?: string[];
-  repeats?: number;
-  threads?: number[];
-  modes?: Mode[];
-  seed?: number;
-  timeout?: number;
-  out: string;
-  json?: boolean;
-  checkOnly?: boolean;
-  concurrency?: number;
-  /** commander's negation of --no-report */
-  report: boolean;
-  shard?: string;
-  trace?: boolean;
-  precision?: number;
-  budget?: number;
-  python?: string;
-  duration?: string;
-}
-
-async function runCommand(flags: RunFlags): Promise<number> {
-  // before any worker starts: workers and the torch backend's subprocesses inherit it
-  if (flags.python) process.env.DETBENCH_PYTHON = flags.python;
-  // plan
-  const { input, source } = loadSuite(flags.suite);
-  const overrides: SuiteInput = {
-    backends: flags.backends, workloads: flags.workloads, repeats: flags.repeats,
-    threads: flags.threads, modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout, trace: flags.trace,
-    soakSec: flags.duration === undefined ? undefined : parseDuration(flags.duration),
-  };
-  const suite = resolveSuite(input, overrides, source);
-  if (flags.precision !== undefined && !(typeof flags.precision === 'number' && flags.precision > 0 && flags.precision < 1)) throw new UsageError(message.precision(flags.precision));
-  if (flags.budget !== undefined && !(typeof flags.budget === 'number' && flags.budget > 0)) throw new UsageError(message.budget(flags.budget));
-  const concurrency = flags.concurrency ?? (flags.checkOnly ? Math.max(1, (await import('node:os')).availableParallelism()) : 1);
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(message.concurrency(flags.concurrency));
-  const log = (line: string) => process.stderr.write(line + '\n');
-
-  const runner = new Runner(concurrency);
-  try {
-    return await runSuite(runner, suite, flags, concurrency, log);
-  } finally {
-    await runner.close();
-  }
-}
-
-async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, concurrency: number, log: (line: string) => void): Promise<number> {
-  const probed = await runner.probe(suite.backends);
-  const availability = suite.devices === 'gpu' ? restrictToGpus(probed) : probed;
-  const available = suite.backends.filter((id) => availability[id].available);
-  if (available.length === 0) {
-    const reasons = suite.backends.map((id) => { const a = availability[id]; return a.available ? id : `${id}: ${a.reason}`; });
-    throw new UsageError(suite.devices === 'gpu' ? message.noGpuBackendsAvailable(reasons) : message.noBackendsAvailable(reasons));
-  }
-  for (const id of suite.backends) {
-    const a = availability[id];
-    log(a.available ? `backend ${id} ${a.version}: available${a.notes.length ? ` (${a.notes.join('; ')})` : ''}` : `backend ${id}: unavailable — ${a.reason}`);
-  }
-  const shard = flags.shard ? parseShard(flags.shard) : null;
-  const plan = shard ? shardPlan(makePlan(suite, availability), shard) : makePlan(suite, availability);
-  plan.notes.forEach((n) => log(`note: ${n}`));
-
-  // record: the folder exists before the first run, so a crash leaves a readable partial result
-  const dir = path.resolve(flags.out, newRunId());
-  const environment = fingerprint(PROJECT_DIR);
-  const manifest: Manifest = {
-    schemaVersion: SCHEMA_VERSION,
-    tool: { name: 'detbench', version: VERSION },
-    runId: path.basename(dir),
-    createdAt: new Date().toISOString(),
-    suite,
-    shard,
-    plannedRuns: plan.runs.length,
-    cells: plan.cells,
-    backends: availability,
-    environment,
-    warnings: [...fingerprintWarnings(environment), ...plan.notes, ...(concurrency > 1 ? [`concurrency ${concurrency}: timings are not comparable (determinism check only)`] : [])],
-  };
-  const writer = ResultsWriter.create(dir, manifest);
-  log(`${plan.runs.length} runs (${suite.repeats} repeats + 1 warm-up per cell) → ${dir}`);
-
-  // run
-  await runner.prewarm(plan.runs);
-  let stop = false;
-  const onSignal = () => {
-    if (stop) process.exit(EXIT.incomplete);
-    stop = true;
-    log('interrupt: finishing the current run, then stopping (again to quit at once)');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  const progress = progressReporter(plan.runs.length, !flags.json && process.stderr.isTTY === true);
-  let stopped: boolean;
-  let precisionNote = '';
-  if (flags.precision !== undefined) {
-    let done = 0;
-    const paired = await runPaired(runner, plan, writer, {
-      precision: flags.precision,
-      budgetMs: (flags.budget ?? 300) * 1000,
-      timeoutMs: suite.timeoutMs,
-      shouldStop: () => stop,
-      onRecord: (r) => progress.update(r, ++done, Math.max(done, plan.runs.length)),
-    });
-    stopped = paired.stopped;
-    writer.writeJson('precision.json', { target: flags.precision, budgetSec: flags.budget ?? 300, outcomes: paired.outcomes });
-    precisionNote = '\n' + precisionText(paired.outcomes, flags.precision);
-  } else {
-    const okDetCells = new Set<string>();
-    const onRecord = (r: RunRecord, done: number, all: number) => {
-      if (r.status === 'ok' && r.mode === 'det') okDetCells.add(r.cell);
-      progress.update(r, done, all);
-    };
-    stopped = (await runner.run(plan.runs, writer, { timeoutMs: suite.timeoutMs, onRecord, shouldStop: () => stop })).stopped;
-    if (!stopped && suite.soakMs > 0) {
-      progress.stop();
-      log(`soak: repeating det runs of ${okDetCells.size} cells for ${(suite.soakMs / 1000).toFixed(0)} s`);
-      let soakRuns = 0;
-      const soaked = await runSoak(runner, plan, writer, {
-        soakMs: suite.soakMs, timeoutMs: suite.timeoutMs, okCells: okDetCells, shouldStop: () => stop,
-        onRecord: (r) => { soakRuns++; if (!flags.json) log(`[soak ${soakRuns}] ${r.workload} ${r.backend} ${r.device}: ${r.status}${r.status === 'ok' ? ` ${r.artifact.sha256.slice(0, 12)}` : ''}`); },
-      });
-      stopped = soaked.stopped;
-      log(`soak: ${soaked.runs} det runs`);
-    }
-  }
-  progress.stop();
-  writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped });
-
-  // analyze, report
-  const results = loadResults(dir);
-  const summary = analyze(results);
-  writer.writeJson('summary.json', summary);
-  let reportFiles: string[] = [];
-  if (flags.report) {
-    log('rendering the report…');
-    const { renderReport } = await import('../reports/index.js');
-    reportFiles = (await renderReport(dir, {}, { results, summary })).files;
-  }
-  const html = reportFiles.find((f) => f.endsWith('report.html'));
+async function runCommand(flags: RunFlags, early: readonly EarlySignal[]): Promise<number> {
+  const options = resolveRunOptions(flags, os.availableParallelism());
+  const progress = progressReporter(!options.json && process.stderr.isTTY === true);
+  const outcome = await runSession(options, early, {
+    log,
+    onRecord: progress.update,
+    onSoakRecord: (r, n) => {
+      if (!options.json) log(`[soak ${n}] ${r.workload} ${r.backend} ${r.device}: ${r.status}${r.status === 'ok' ? ` ${r.artifact.sha256.slice(0, 12)}` : ''}`);
+    },
+    onRunsDone: progress.stop,
+  });
+  const { dir, summary } = outcome;
+  const html = outcome.reportFiles.find((f) => f.endsWith('report.html'));
+  const precisionNote = outcome.precision && options.paired ? '\n' + precisionText(outcome.precision, options.paired.precision) : '';
   process.stdout.write(
-    flags.json
+    options.json
       ? JSON.stringify({ resultsDir: dir, report: html ?? null, summary }, null, 2) + '\n'
       : summaryTable(summary, dir) + precisionNote + (html ? `\nReport: ${html}` : '') + '\n',
   );
   return exitCodeOf(summary);
 }
 
-function progressReporter(total: number, tty: boolean) {
+/** One line per run, or a progress bar with ETA on a terminal (started by the first record). */
+function progressReporter(tty: boolean) {
   if (tty) {
-    const bar = new cliProgress.SingleBar(
-      { format: 'running |{bar}| {value}/{total} runs | ETA {eta_formatted} | {last}', hideCursor: true, etaBuffer: 20 },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(total, 0, { last: '' });
+    let bar: cliProgress.SingleBar | null = null;
     return {
-      update: (r: RunRecord, done: number) => bar.update(done, { last: `${r.workload} ${r.backend} ${r.mode} t${r.threads}: ${r.status}` }),
-      stop: () => bar.stop(),
+      update: (r: RunRecord, done: number, all: number) => {
+        if (!bar) {
+          bar = new cliProgress.SingleBar(
+            { format: 'running |{bar}| {value}/{total} runs | ETA {eta_formatted} | {last}', hideCursor: true, etaBuffer: 20 },
+            cliProgress.Presets.shades_classic,
+          );
+          bar.start(all, 0, { last: '' });
+        }
+        bar.setTotal(all);
+        bar.update(done, { last: `${r.workload} ${r.backend} ${r.mode} t${r.threads}: ${r.status}` });
+      },
+      stop: () => {
+        bar?.stop();
+        bar = null;
+      },
     };
   }
   return {
@@ -230,7 +116,7 @@ async function backendsCommand(json: boolean): Promise<number> {
   for (const b of BACKENDS) {
     const a = availability[b.info.id];
     process.stdout.write(`${b.info.id.padEnd(14)} ${a.available ? `available  ${a.version}  devices: ${a.devices.join(', ')}${a.notes.length ? `  (${a.notes.join('; ')})` : ''}` : `unavailable  ${a.reason}`}\n`);
-    process.stdout.write(`${''.padEnd(14)} ${b.info.description}; ${b.info.capabilities}${b.info.ownProcess ? '; runs in a process of its own per mode' : ''}\n`);
+    process.stdout.write(`${''.padEnd(14)} ${b.info.description}; ${b.info.capabilities}${b.info.processPerMode ? '; runs in a process of its own per mode' : ''}\n`);
   }
   return EXIT.ok;
 }
@@ -254,12 +140,15 @@ function analyzeCommand(dir: string, json: boolean): number {
   return exitCodeOf(summary);
 }
 
-export async function main(argv: string[]): Promise<number> {
-  await loadPlugins();
+/**
+ * Runs one command and returns its exit code. `early`: signals that reached the process before it was
+ * ready to handle them (bin/detbench.mjs keeps them); `run` handles them as if they came now.
+ */
+export async function main(argv: string[], early: readonly EarlySignal[] = []): Promise<number> {
   let code: number = EXIT.ok;
   const program = new Command('detbench')
     .description('Runs identical seeded workloads repeatedly on every available backend, with determinism on and off, and compares the results bitwise.')
-    .version(VERSION)
+    .version(TOOL_VERSION)
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'detbench: ')) });
 
@@ -286,7 +175,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--trace', 'record the weights after every training step: first divergent step and divergence growth')
     .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
     .action(async (flags: RunFlags) => {
-      code = await runCommand(flags);
+      code = await runCommand(flags, early);
     });
 
   program.command('backends').description('list backends, whether each is available here and why not').option('--json').option('--python <path>', 'the Python (with torch) for the torch backend').action(async (o: { json?: boolean; python?: string }) => {
@@ -310,7 +199,9 @@ export async function main(argv: string[]): Promise<number> {
       // vega, vega-lite and resvg load only for the commands that draw
       const { parseFormats, renderReport } = await import('../reports/index.js');
       const formats = o.format ? parseFormats(o.format) : undefined;
-      const { summary, files } = await renderReport(path.resolve(dir), { out: o.out, formats, slowdownThreshold: o.slowdownThreshold });
+      const slowdownThreshold = resolveSlowdownThreshold(o.slowdownThreshold);
+      const out = o.out === undefined ? undefined : prepareFolder(o.out, '--out');
+      const { summary, files } = await renderReport(path.resolve(dir), { out, formats, slowdownThreshold });
       files.forEach((f) => process.stdout.write(`${f}\n`));
       code = summary.complete ? EXIT.ok : EXIT.incomplete;
     });
@@ -322,12 +213,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('--json', 'print the comparison as JSON')
     .option('--save <dir>', 'also write compare.json and compare.txt into this folder')
     .action((baseline: string, current: string, o: { slowdownThreshold?: number; json?: boolean; save?: string }) => {
-      const result = compare(path.resolve(baseline), path.resolve(current), o.slowdownThreshold ?? 1.25);
+      const threshold = resolveSlowdownThreshold(o.slowdownThreshold);
+      const save = o.save === undefined ? null : prepareFolder(o.save, '--save');
+      const result = compare(path.resolve(baseline), path.resolve(current), threshold);
       const json = JSON.stringify(result, null, 2) + '\n';
       const text = comparisonText(result) + '\n';
-      if (o.save) {
-        writeAtomic(path.join(o.save, 'compare.json'), json);
-        writeAtomic(path.join(o.save, 'compare.txt'), text);
+      if (save) {
+        writeAtomic(path.join(save, 'compare.json'), json);
+        writeAtomic(path.join(save, 'compare.txt'), text);
       }
       process.stdout.write(o.json ? json : text);
       code = result.exitCode;
@@ -339,7 +232,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--out <dir>', 'folder that receives the merged results folder', 'results')
     .option('--json', 'print the summary as JSON')
     .action((dirs: string[], o: { out: string; json?: boolean }) => {
-      const merged = mergeResults(dirs.map((d) => path.resolve(d)), o.out);
+      const merged = mergeResults(dirs.map((d) => path.resolve(d)), prepareFolder(o.out, '--out'));
       const summary = analyze(loadResults(merged));
       writeAtomic(path.join(merged, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
       process.stdout.write(o.json ? JSON.stringify({ resultsDir: merged, summary }, null, 2) + '\n' : summaryTable(summary, merged) + '\n');
@@ -348,12 +241,13 @@ export async function main(argv: string[]): Promise<number> {
 
   const baseline = program.command('baseline').description('save and find baselines (by summary hash, per hardware) for nightly comparisons');
   const baselineDir = (o: { dir?: string }) => path.resolve(o.dir ?? path.join('results', 'baselines'));
+  const baselineDirToWrite = (o: { dir?: string }) => prepareFolder(o.dir ?? path.join('results', 'baselines'), '--dir');
   baseline
     .command('save <results>')
     .description('store a finished run as a baseline of this hardware')
     .option('--dir <dir>', 'baselines folder (default results/baselines)')
     .action((results: string, o: { dir?: string }) => {
-      const { entry, created } = saveBaseline(path.resolve(results), baselineDir(o));
+      const { entry, created } = saveBaseline(path.resolve(results), baselineDirToWrite(o));
       process.stdout.write(`${created ? 'saved' : 'already saved'}: ${entry.dir}\n`);
     });
   baseline
@@ -378,6 +272,8 @@ export async function main(argv: string[]): Promise<number> {
     });
 
   try {
+    // plugins first: a bad DETBENCH_PLUGINS is bad input for every command
+    await loadPlugins();
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
@@ -390,12 +286,19 @@ export async function main(argv: string[]): Promise<number> {
   return code;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err) => {
-      process.stderr.write(`detbench: internal error: ${(err as Error).stack ?? err}\n`);
-      process.exit(1);
-    },
-  );
+/** The process's end: main's exit code, or one line and exit 4 for a bug (the stack with DETBENCH_DEBUG=1). */
+export async function run(argv: string[], early: readonly EarlySignal[] = []): Promise<never> {
+  let code: number;
+  try {
+    code = await main(argv, early);
+  } catch (err) {
+    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
+    process.stderr.write(`detbench: ${message.internal(why)}\n`);
+    if (process.env.DETBENCH_DEBUG === '1') process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
+    code = EXIT.internal;
+  }
+  // stdout may be a pipe still draining (--json): exit once it is written
+  process.exitCode = code;
+  await new Promise<void>((resolve) => (process.stdout.writableNeedDrain ? process.stdout.once('drain', resolve) : resolve()));
+  process.exit(code);
 }

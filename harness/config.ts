@@ -6,7 +6,10 @@ import fs from 'node:fs';
 import YAML from 'yaml';
 import { backendIds, findBackend } from './backends/index.js';
 import { UsageError, message } from './errors.js';
+import { parseShard, type Shard } from './plan.js';
 import { MODES, isMode, type Mode } from './protocol.js';
+import { prepareFolder } from './store.js';
+import { DEFAULT_GRACE_SEC } from './run/signals.js';
 import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, findWorkload } from '../workloads/index.js';
 import type { SizeParams } from '../workloads/types.js';
 
@@ -98,6 +101,11 @@ export function loadSuite(suite: string): { input: SuiteInput; source: string } 
 }
 
 const isWhole = (x: unknown, min: number): x is number => typeof x === 'number' && Number.isInteger(x) && x >= min;
+const isMapping = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
+
+/** Node's timers hold at most 2^31 − 1 ms; below 1 ms a timeout rounds to nothing. */
+export const MAX_TIMEOUT_SEC = Math.floor((2 ** 31 - 1) / 1000);
+export const MIN_TIMEOUT_SEC = 0.001;
 
 function nameList(field: string, value: unknown): string[] | undefined {
   if (value === undefined) return undefined;
@@ -114,6 +122,8 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
   const workloadIds = nameList('workloads', s.workloads) ?? DEFAULT_WORKLOAD_IDS;
   for (const id of workloadIds) if (!findWorkload(id)) throw new UsageError(message.unknownWorkload(id, WORKLOAD_IDS));
   const backendList = nameList('backends', s.backends);
+  if (backendList?.length === 0) throw new UsageError(message.emptyList('backends', backendIds()));
+  if (s.workloads !== undefined && workloadIds.length === 0) throw new UsageError(message.emptyList('workloads', WORKLOAD_IDS));
   for (const id of backendList ?? []) if (!backendIds().includes(id)) throw new UsageError(message.unknownBackend(id, backendIds()));
   const devices = s.devices ?? 'all';
   if (devices !== 'all' && devices !== 'gpu') throw new UsageError(message.devices(devices));
@@ -127,21 +137,26 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
   const modes = s.modes ?? [...MODES];
   if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isMode)) throw new UsageError(message.modes(modes));
   const seed = s.seed ?? 0;
-  if (!isWhole(seed, 0)) throw new UsageError(message.seed(seed));
+  // beyond 2^53 − 1 a seed is not the number the user typed (9007199254740993 reads as …992)
+  if (!isWhole(seed, 0) || !Number.isSafeInteger(seed)) throw new UsageError(message.seed(seed));
   const timeoutSec = s.timeoutSec ?? 120;
-  if (typeof timeoutSec !== 'number' || !(timeoutSec > 0)) throw new UsageError(message.timeout(timeoutSec));
+  // setTimeout fires at once past 2^31 − 1 ms (24.8 days), and a timeout under 1 ms rounds to none
+  if (typeof timeoutSec !== 'number' || !(timeoutSec >= MIN_TIMEOUT_SEC && timeoutSec <= MAX_TIMEOUT_SEC)) throw new UsageError(message.timeout(timeoutSec, MIN_TIMEOUT_SEC, MAX_TIMEOUT_SEC));
 
   if (s.trace !== undefined && typeof s.trace !== 'boolean') throw new UsageError(message.trace(s.trace));
-  const params = s.params ?? {};
+  if (s.name !== undefined && (typeof s.name !== 'string' || s.name.trim() === '')) throw new UsageError(message.suiteName(s.name));
+  const params: unknown = s.params ?? {};
+  if (!isMapping(params)) throw new UsageError(message.suiteParams(params));
+  for (const [id, value] of Object.entries(params)) if (!isMapping(value)) throw new UsageError(message.suiteParamsOf(id, value));
   const workloads = workloadIds.map((id) => {
     const def = findWorkload(id)!;
     const known = Object.keys(def.presets[preset]);
-    const overridesFor = params[id] ?? {};
+    const overridesFor = (params[id] ?? {}) as Record<string, unknown>;
     for (const [key, value] of Object.entries(overridesFor)) {
       if (!known.includes(key)) throw new UsageError(message.workloadParam(id, key, known));
       if (!isWhole(value, 1)) throw new UsageError(message.workloadParamValue(id, key, value));
     }
-    return { id, params: { ...def.presets[preset], ...overridesFor } };
+    return { id, params: { ...def.presets[preset], ...(overridesFor as SizeParams) } };
   });
   for (const id of Object.keys(params)) if (!findWorkload(id)) throw new UsageError(message.unknownWorkload(id, WORKLOAD_IDS));
 
@@ -157,7 +172,7 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
     source,
     preset,
     workloads,
-    backends: backendList ?? (devices === 'gpu' ? backendIds().filter((id) => findBackend(id)!.info.deviceKind === 'gpu') : backendIds()),
+    backends: backendList ?? (devices === 'gpu' ? backendIds().filter((id) => findBackend(id)!.info.deviceKinds.includes('gpu')) : backendIds()),
     backendsExplicit: backendList !== undefined,
     modes: [...new Set(modes)],
     threads: [...new Set(threads)].sort((a, b) => a - b),
@@ -168,4 +183,101 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
     devices,
     soakMs: Math.round(soakSec * 1000),
   };
+}
+
+/** "90s", "10m", "1.5h" → seconds. A bare number is refused: its unit would be a guess. */
+export function parseDuration(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(s|m|h)\s*$/.exec(text);
+  if (!m) throw new UsageError(message.soak(text));
+  return Number(m[1]) * { s: 1, m: 60, h: 3600 }[m[2] as 's' | 'm' | 'h'];
+}
+
+/** `detbench run`'s flags as commander hands them over (numbers unparsed where they were not numbers). */
+export interface RunFlags {
+  suite: string;
+  backends?: string[];
+  workloads?: string[];
+  repeats?: number;
+  threads?: number[];
+  modes?: Mode[];
+  seed?: number;
+  timeout?: number;
+  out: string;
+  json?: boolean;
+  checkOnly?: boolean;
+  concurrency?: number;
+  /** commander's negation of --no-report */
+  report: boolean;
+  shard?: string;
+  trace?: boolean;
+  precision?: number;
+  budget?: number;
+  python?: string;
+  duration?: string;
+}
+
+/** Everything `detbench run` needs, validated: nothing downstream checks a flag again. */
+export interface RunOptions {
+  suite: ResolvedSuite;
+  /** The folder that receives the results folder (exists and is writable). */
+  outRoot: string;
+  /** Runs in flight at once: 1 unless --check-only or --concurrency says otherwise. */
+  concurrency: number;
+  shard: Shard | null;
+  /** `--precision`: paired det/nondet runs until the slowdown CI is this tight, or the budget is spent. */
+  paired: { precision: number; budgetMs: number } | null;
+  report: boolean;
+  json: boolean;
+  /** The Python for the torch backend, when given. */
+  python: string | null;
+  /** After a first signal, how long the run in flight may go on before it is abandoned (signals.ts). */
+  graceMs: number;
+}
+
+export const DEFAULT_PRECISION_BUDGET_SEC = 300;
+export const DEFAULT_SLOWDOWN_THRESHOLD = 1.25;
+
+/**
+ * Every flag of `detbench run`, validated once and before anything starts (no backend is probed and
+ * no folder is written for a bad flag or an unusable --out).
+ */
+export function resolveRunOptions(flags: RunFlags, cores: number): RunOptions {
+  const { input, source } = loadSuite(flags.suite);
+  const overrides: SuiteInput = {
+    backends: flags.backends, workloads: flags.workloads, repeats: flags.repeats,
+    threads: flags.threads, modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout, trace: flags.trace,
+    soakSec: flags.duration === undefined ? undefined : parseDuration(flags.duration),
+  };
+  const suite = resolveSuite(input, overrides, source);
+  if (flags.precision !== undefined && !(typeof flags.precision === 'number' && flags.precision > 0 && flags.precision < 1)) throw new UsageError(message.precision(flags.precision));
+  if (flags.budget !== undefined && !(typeof flags.budget === 'number' && flags.budget > 0)) throw new UsageError(message.budget(flags.budget));
+  if (flags.budget !== undefined && flags.precision === undefined) throw new UsageError(message.budgetWithoutPrecision());
+  const concurrency = flags.concurrency ?? (flags.checkOnly ? Math.max(1, cores) : 1);
+  if (!isWhole(concurrency, 1)) throw new UsageError(message.concurrency(flags.concurrency));
+  if (flags.python !== undefined && flags.python.trim() === '') throw new UsageError(message.python(flags.python));
+  return {
+    suite,
+    outRoot: prepareFolder(flags.out, '--out'),
+    concurrency,
+    shard: flags.shard === undefined ? null : parseShard(flags.shard),
+    paired: flags.precision === undefined ? null : { precision: flags.precision, budgetMs: (flags.budget ?? DEFAULT_PRECISION_BUDGET_SEC) * 1000 },
+    report: flags.report,
+    json: flags.json === true,
+    python: flags.python ?? null,
+    graceMs: graceSec(process.env.DETBENCH_GRACE_SEC) * 1000,
+  };
+}
+
+function graceSec(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_GRACE_SEC;
+  const sec = text.trim() === '' ? NaN : Number(text);
+  if (!(sec >= 0 && sec <= 3600)) throw new UsageError(message.grace(text));
+  return sec;
+}
+
+/** `--slowdown-threshold` of report and compare. */
+export function resolveSlowdownThreshold(value: number | undefined): number {
+  const threshold = value ?? DEFAULT_SLOWDOWN_THRESHOLD;
+  if (typeof threshold !== 'number' || !(threshold > 0) || !Number.isFinite(threshold)) throw new UsageError(message.slowdownThreshold(value));
+  return threshold;
 }

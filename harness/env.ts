@@ -7,6 +7,10 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The detbench checkout (or the bundle's app folder) this code runs from. */
+export const PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Packages whose versions can change numbers; absent ones are recorded as null. */
 export const TRACKED_PACKAGES = [
@@ -73,7 +77,7 @@ function buildInfo(projectDir: string): { commit: string | null; dirty: boolean 
 export function fingerprint(projectDir: string): Fingerprint {
   const cpus = os.cpus();
   const built = buildInfo(projectDir);
-  const status = built ? null : run('git', ['status', '--porcelain', '--untracked-files=no'], projectDir);
+  const status = built ? null : run('git', ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no'], projectDir);
   const userAgent = process.env.npm_config_user_agent?.match(/npm\/(\S+)/)?.[1];
   return {
     node: process.version,

@@ -8,7 +8,8 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const EXIT = { ok: 0, findings: 1, usage: 2, incomplete: 3 } as const;
+/** 0 clean, 1 findings, 2 bad input, 3 incomplete or inconclusive, 4 internal error (a bug in detbench). */
+export const EXIT = { ok: 0, findings: 1, usage: 2, incomplete: 3, internal: 4 } as const;
 
 const list = (xs: readonly string[]) => xs.join(', ');
 
@@ -17,8 +18,13 @@ export const message = {
   unknownWorkload: (id: string, known: readonly string[]) => `unknown workload "${id}": choose from ${list(known)} (see \`detbench workloads\`)`,
   repeats: (got: unknown) => `\`repeats\` must be a whole number ≥ 2, got ${JSON.stringify(got)}`,
   threads: (got: unknown) => `\`threads\` must be a list of whole numbers ≥ 1 (e.g. 1,2), got ${JSON.stringify(got)}`,
-  seed: (got: unknown) => `\`seed\` must be a whole number ≥ 0, got ${JSON.stringify(got)}`,
-  timeout: (got: unknown) => `\`timeoutSec\` must be a number > 0 (seconds per run), got ${JSON.stringify(got)}`,
+  seed: (got: unknown) => `\`seed\` must be a whole number from 0 to 9007199254740991 (2^53 − 1, the largest a JSON number holds exactly), got ${JSON.stringify(got)}`,
+  suiteName: (got: unknown) => `suite field \`name\` must be a non-empty string, got ${JSON.stringify(got)}`,
+  suiteParams: (got: unknown) => `suite field \`params\` must map workload ids to their size parameters (e.g. params: { matmul: { m: 512 } }), got ${JSON.stringify(got)}`,
+  suiteParamsOf: (id: string, got: unknown) => `suite field \`params.${id}\` must map parameter names to whole numbers (e.g. { m: 512 }), got ${JSON.stringify(got)}`,
+  emptyList: (field: string, known: readonly string[]) => `\`${field}\` names nothing: give at least one of ${list(known)}`,
+  timeout: (got: unknown, min: number, max: number) =>
+    `\`timeoutSec\` (--timeout) must be a number of seconds per run from ${min} to ${max} (24.8 days, the longest timer Node.js keeps), got ${JSON.stringify(got)}`,
   modes: (got: unknown) => `\`modes\` must be a non-empty list of det and nondet, got ${JSON.stringify(got)}`,
   preset: (got: unknown) => `\`preset\` must be quick or standard, got ${JSON.stringify(got)}`,
   suiteNotFound: (path: string) => `suite file ${path} does not exist: pass quick, standard, noise, acceptance or the path of a YAML or JSON suite file`,
@@ -52,5 +58,14 @@ export const message = {
   budget: (got: unknown) => `\`--budget\` must be a number of seconds > 0, got ${JSON.stringify(got)}`,
   suiteKind: (got: unknown) => `suite field \`kind\` must be determinism or noise, got ${JSON.stringify(got)}`,
   noiseNeedsTraining: (id: string) => `the noise suite decomposes training noise: ${id} is not a training workload (use mlp-train, conv-train, embedding-train or dataparallel-train)`,
+  budgetWithoutPrecision: () => '`--budget` is the time budget of `--precision`: give --precision too (e.g. --precision 0.02 --budget 600)',
+  python: (got: unknown) => `\`--python\` must be the path of a Python executable, got ${JSON.stringify(got)}`,
+  folder: (flag: string, dir: string, why: string) => `cannot use ${dir} (${flag}) as a folder to write to: ${why}; pass ${flag} a folder you can create and write`,
+  pluginMissing: (file: string) => `DETBENCH_PLUGINS names ${file}, which does not exist: fix the path or unset DETBENCH_PLUGINS`,
+  pluginLoad: (file: string, why: string) => `DETBENCH_PLUGINS: ${file} cannot be loaded (${why}): fix the module or unset DETBENCH_PLUGINS`,
+  pluginShape: (file: string) => `DETBENCH_PLUGINS: ${file} must export \`backends\`, an array of Backend objects (see harness/backends/types.ts)`,
+  pluginDuplicate: (file: string, id: string) => `DETBENCH_PLUGINS: ${file} defines backend "${id}", which already exists: give it another id`,
+  grace: (got: string) => `DETBENCH_GRACE_SEC must be a number of seconds from 0 to 3600 (how long a run in flight may go on after Ctrl-C or SIGTERM), got ${JSON.stringify(got)}`,
+  internal: (why: string) => `internal error: ${why} — please report it, with DETBENCH_DEBUG=1 for the stack`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
 };

@@ -8,12 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError, message } from './errors.js';
 import type { Fingerprint } from './env.js';
-import type { PlannedCell, Shard } from './plan.js';
+import type { Plan, PlannedCell, Shard } from './plan.js';
 import type { RunRecord } from './protocol.js';
 import type { ResolvedSuite } from './config.js';
 import type { Availability } from './backends/types.js';
 
 export const SCHEMA_VERSION = 1;
+/** detbench's own version, recorded in every manifest (package.json says the same). */
+export const TOOL_VERSION = '0.1.0';
 
 export interface Manifest {
   schemaVersion: number;
@@ -48,6 +50,31 @@ export interface Completion {
   interrupted: boolean;
 }
 
+/** The manifest of a new run: what was asked, what was found, what will run, on what. */
+export function newManifest(o: {
+  runId: string;
+  suite: ResolvedSuite;
+  shard: Shard | null;
+  plan: Plan;
+  backends: Record<string, Availability>;
+  environment: Fingerprint;
+  warnings: string[];
+}): Manifest {
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    tool: { name: 'detbench', version: TOOL_VERSION },
+    runId: o.runId,
+    createdAt: new Date().toISOString(),
+    suite: o.suite,
+    shard: o.shard,
+    plannedRuns: o.plan.runs.length,
+    cells: o.plan.cells,
+    backends: o.backends,
+    environment: o.environment,
+    warnings: o.warnings,
+  };
+}
+
 export function newRunId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[:.]/g, '-').replace(/-\d{3}Z$/, 'Z');
   return `${stamp}-${Math.random().toString(16).slice(2, 6)}`;
@@ -67,6 +94,57 @@ export function writeAtomic(file: string, data: string | Uint8Array): void {
   fs.renameSync(tmp, file);
 }
 
+/**
+ * Makes sure `dir` is a folder this process can write, creating it and its missing parents one level
+ * at a time, and returns its absolute path. Node's recursive mkdir spins forever on procfs
+ * (`/proc/x` answers ENOENT however often it is asked), so every level is created on its own and any
+ * refusal is a usage error naming the flag.
+ */
+export function prepareFolder(dir: string, flag: string): string {
+  const abs = path.resolve(dir);
+  const fail = (why: string): never => {
+    throw new UsageError(message.folder(flag, dir, why));
+  };
+  const missing: string[] = [];
+  let existing = abs;
+  for (;;) {
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.statSync(existing);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' && (err as NodeJS.ErrnoException).code !== 'ENOTDIR') fail(errorText(err));
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && fs.lstatSync(existing, { throwIfNoEntry: false })?.isSymbolicLink()) fail(`${existing} is a symbolic link to nothing`);
+    }
+    if (stat) {
+      if (!stat.isDirectory()) fail(`${existing} is not a folder`);
+      break;
+    }
+    missing.unshift(existing);
+    const parent = path.dirname(existing);
+    if (parent === existing) fail('no part of the path exists');
+    existing = parent;
+  }
+  for (const level of missing) {
+    try {
+      fs.mkdirSync(level);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') fail(errorText(err));
+    }
+  }
+  try {
+    fs.accessSync(abs, fs.constants.W_OK | fs.constants.X_OK);
+  } catch (err) {
+    fail(errorText(err));
+  }
+  return abs;
+}
+
+const errorText = (err: unknown) => {
+  const e = err as NodeJS.ErrnoException;
+  const words: Record<string, string> = { EACCES: 'permission denied', EPERM: 'operation not permitted', EROFS: 'read-only file system', ENOSPC: 'no space left', ENOENT: 'this file system does not allow a folder there', ENOTDIR: 'a part of the path is not a folder' };
+  return (e.code && words[e.code]) ?? e.message;
+};
+
 export class ResultsWriter {
   private fd: number;
   private count = 0;
@@ -75,9 +153,15 @@ export class ResultsWriter {
     this.fd = fs.openSync(path.join(dir, 'runs.jsonl'), 'a');
   }
 
+  /** `dir`'s parent must exist (prepareFolder); `dir` itself must not: results are never overwritten. */
   static create(dir: string, manifest: Manifest): ResultsWriter {
-    if (fs.existsSync(dir)) throw new UsageError(message.outExists(dir));
-    fs.mkdirSync(path.join(dir, 'artifacts'), { recursive: true });
+    try {
+      fs.mkdirSync(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new UsageError(message.outExists(dir));
+      throw err;
+    }
+    fs.mkdirSync(path.join(dir, 'artifacts'));
     writeAtomic(path.join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
     return new ResultsWriter(dir);
   }
@@ -107,9 +191,18 @@ export class ResultsWriter {
     writeAtomic(file, JSON.stringify(value, null, 2) + '\n');
   }
 
-  finish(completion: Completion): void {
+  private finished = false;
+
+  /** Writes complete.json once; later calls do nothing (an interruption may race the normal end). */
+  finishIfOpen(completion: Completion): void {
+    if (this.finished) return;
+    this.finished = true;
     writeAtomic(path.join(this.dir, 'complete.json'), JSON.stringify(completion, null, 2) + '\n');
     fs.closeSync(this.fd);
+  }
+
+  finish(completion: Completion): void {
+    this.finishIfOpen(completion);
   }
 }
 
