@@ -196,10 +196,10 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .option('--format <list>', 'comma-separated: html, md, json, png (default all)', list)
     .option('--slowdown-threshold <ratio>', 'det/nondet time ratio counted as "slower" (default 1.25)', num)
     .action(async (dir: string, o: { out?: string; format?: string[]; slowdownThreshold?: number }) => {
+      const slowdownThreshold = resolveSlowdownThreshold(o.slowdownThreshold);
       // vega, vega-lite and resvg load only for the commands that draw
       const { parseFormats, renderReport } = await import('../reports/index.js');
       const formats = o.format ? parseFormats(o.format) : undefined;
-      const slowdownThreshold = resolveSlowdownThreshold(o.slowdownThreshold);
       const out = o.out === undefined ? undefined : prepareFolder(o.out, '--out');
       const { summary, files } = await renderReport(path.resolve(dir), { out, formats, slowdownThreshold });
       files.forEach((f) => process.stdout.write(`${f}\n`));

@@ -255,16 +255,19 @@ export function resolveRunOptions(flags: RunFlags, cores: number): RunOptions {
   const concurrency = flags.concurrency ?? (flags.checkOnly ? Math.max(1, cores) : 1);
   if (!isWhole(concurrency, 1)) throw new UsageError(message.concurrency(flags.concurrency));
   if (flags.python !== undefined && flags.python.trim() === '') throw new UsageError(message.python(flags.python));
+  const shard = flags.shard === undefined ? null : parseShard(flags.shard);
+  const graceMs = graceSec(process.env.DETBENCH_GRACE_SEC) * 1000;
   return {
     suite,
+    // last: the folder is created only for a run whose every other flag is good
     outRoot: prepareFolder(flags.out, '--out'),
     concurrency,
-    shard: flags.shard === undefined ? null : parseShard(flags.shard),
+    shard,
     paired: flags.precision === undefined ? null : { precision: flags.precision, budgetMs: (flags.budget ?? DEFAULT_PRECISION_BUDGET_SEC) * 1000 },
     report: flags.report,
     json: flags.json === true,
     python: flags.python ?? null,
-    graceMs: graceSec(process.env.DETBENCH_GRACE_SEC) * 1000,
+    graceMs,
   };
 }
 

@@ -6,6 +6,9 @@
  * (the default) when timings matter, more for determinism checks only.
  */
 import { fork, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { TSX_IMPORT } from './tsx.mjs';
@@ -98,8 +101,13 @@ export class Runner {
   private children = new ChildLanes();
   private inFlight = new Set<AbortController>();
 
+  /** Temporary files of this runner's backends (scratch.ts), removed by close(). */
+  private readonly scratch = fs.mkdtempSync(path.join(os.tmpdir(), `detbench-scratch-${process.pid}-`));
+
   constructor(readonly concurrency: number) {
+    keepLibrariesInside();
     this.pool = new Piscina({
+      workerData: { scratch: this.scratch },
       filename: new URL('./worker-entry.mjs', import.meta.url).href,
       minThreads: concurrency,
       maxThreads: concurrency,
@@ -194,7 +202,33 @@ export class Runner {
   async close(): Promise<void> {
     this.children.close();
     await this.pool.destroy();
+    this.removeScratch();
   }
+
+  /** Synchronous, for an exit that cannot wait for close(). */
+  removeScratch(): void {
+    fs.rmSync(this.scratch, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Nothing may be written outside the folders the user gave, and the libraries detbench loads keep
+ * files in the home folder unless told not to: onnxruntime-node (1.30, Linux) its telemetry in
+ * ~/.cache/Microsoft/DeveloperTools/.onnxruntime/ and /tmp/mat-debug-PID.log; Mesa (the WebGPU
+ * backends on Vulkan) its shader cache in ~/.cache/mesa_shader_cache_db; NVIDIA's driver its shader
+ * cache and CUDA its JIT cache (~/.nv). Set here, in the main thread, before any worker thread or child
+ * process starts (a worker's process.env is a copy native libraries never read); a value the user set
+ * is kept, and the fingerprint records them either way.
+ */
+export const QUIET_LIBRARY_ENV = {
+  ORT_DISABLE_TELEMETRY: '1',
+  MESA_SHADER_CACHE_DISABLE: 'true',
+  __GL_SHADER_DISK_CACHE: '0',
+  CUDA_CACHE_DISABLE: '1',
+} as const;
+
+function keepLibrariesInside(): void {
+  for (const [name, value] of Object.entries(QUIET_LIBRARY_ENV)) process.env[name] ??= value;
 }
 
 /** Runs a list of runs in a fresh Runner (what tests and scripts need). */

@@ -43,10 +43,14 @@ export interface SessionOutcome {
 export async function runSession(options: RunOptions, early: readonly EarlySignal[], hooks: SessionHooks): Promise<SessionOutcome> {
   const { suite } = options;
   const interrupts = new Interrupts(hooks.log, options.graceMs).install(early);
-  // what a second signal leaves behind: at least a manifest and complete.json marked interrupted
+  // before any worker starts: workers and the torch backend's subprocesses inherit it
+  if (options.python) process.env.DETBENCH_PYTHON = options.python;
+  const runner = new Runner(options.concurrency);
   let writer: ResultsWriter | null = null;
   let folder: { dir: string; environment: Fingerprint; backends: Record<string, Availability> } | null = null;
+  // what a second signal leaves behind: at least a manifest and complete.json marked interrupted
   interrupts.setEmergency(() => {
+    runner.removeScratch();
     if (writer) writer.finishIfOpen({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: true });
     else if (folder) createFolder(folder.dir, { cells: [], runs: [], notes: [] }, folder.backends, folder.environment).finishIfOpen({ finishedAt: new Date().toISOString(), runs: 0, interrupted: true });
   });
@@ -60,9 +64,6 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
       ],
     }));
 
-  // before any worker starts: workers and the torch backend's subprocesses inherit it
-  if (options.python) process.env.DETBENCH_PYTHON = options.python;
-  const runner = new Runner(options.concurrency);
   interrupts.onFirst(() => setTimeout(() => runner.abandon(), options.graceMs).unref());
   try {
     const dir = path.join(options.outRoot, newRunId());

@@ -3,7 +3,9 @@
  * (backend, mode, threads); setup (inputs, compilation) is timed apart from compute. A thrown error
  * becomes an `error` result (or `unsupported` for an op the backend lacks); the worker never throws.
  */
+import { workerData } from 'node:worker_threads';
 import { findBackend, loadPlugins } from '../backends/index.js';
+import { setScratchRoot } from './scratch.js';
 import { UnsupportedOpError, supportOf, type Availability, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
 import type { DeterminismRecord, RunRequest, WorkerResult } from '../protocol.js';
@@ -13,6 +15,7 @@ import type { Execution } from '../backends/types.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec } from '../../workloads/types.js';
 
 await loadPlugins();
+if (typeof workerData?.scratch === 'string') setScratchRoot(workerData.scratch);
 
 const sessions = new Map<string, Promise<Session>>();
 const shardPools = new Map<string, Promise<ShardPool>>();

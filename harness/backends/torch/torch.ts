@@ -19,7 +19,6 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +26,7 @@ import type { DeterminismRecord, Mode } from '../../protocol.js';
 import { paramShapes } from '../../../workloads/params.js';
 import type { NamedTensor, WorkloadSpec } from '../../../workloads/types.js';
 import { capture } from '../../run/child-probe.js';
+import { scratchRoot } from '../../run/scratch.js';
 import { UnsupportedOpError, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from '../types.js';
 
 export const TORCH_PROTOCOL = 1;
@@ -160,7 +160,7 @@ export const torchBackend: Backend = {
       switches: Object.entries(expect).map(([name, value]) => ({ name, value: String(hello.flags[name]), verified: hello.flags[name] === value })),
       summary: `torch ${hello.torch}, CUDA ${hello.cuda ?? 'none'}, cuDNN ${hello.cudnn ?? 'none'}${hello.devices.length ? `, ${hello.devices.join('; ')}` : ''}: ${det ? 'deterministic algorithms, cuDNN deterministic, no benchmark, CUBLAS_WORKSPACE_CONFIG=:4096:8' : 'defaults with cudnn.benchmark'}`,
     };
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-torch-'));
+    const dir = fs.mkdtempSync(path.join(scratchRoot(), 'detbench-torch-'));
     // Input files are written once per input set (the worker thread caches inputs per workload), and
     // the Python worker keeps the last set it loaded on the device: a run pays for neither again.
     const written = new WeakMap<NamedTensor[], ReturnType<typeof writeTensor>[]>();
