@@ -3,7 +3,8 @@
  * allows nothing external and no script at all). Every string that comes from a results folder is
  * escaped here, in one place.
  */
-import { expectedToVary, type Summary } from '../harness/analysis/analyze.js';
+import { expectedToVary } from '../harness/analysis/cells.js';
+import type { Summary } from '../harness/analysis/summary.js';
 import { formatInterval } from '../harness/analysis/noise.js';
 import type { Manifest } from '../harness/store.js';
 import type { Chart } from './specs.js';

@@ -1,5 +1,5 @@
 /** The Markdown summary for a PR comment or a nightly log: a pure function of summary.json. */
-import type { CellSummary, Summary } from '../harness/analysis/analyze.js';
+import type { CellSummary, Summary } from '../harness/analysis/summary.js';
 import { groupBy } from '../harness/analysis/group.js';
 import { groupId } from '../harness/protocol.js';
 import type { Manifest } from '../harness/store.js';

@@ -3,7 +3,7 @@
  * sentence on how to read it (shown under the chart in the HTML report).
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { CellSummary, Summary } from '../harness/analysis/analyze.js';
+import type { CellSummary, Summary } from '../harness/analysis/summary.js';
 import { ULP_BUCKETS } from '../harness/analysis/diff.js';
 
 export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';

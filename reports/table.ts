@@ -2,7 +2,7 @@
  * The plain-text summary printed at the end of `detbench run` and by `detbench analyze`: a pure
  * function of summary.json (never imports a backend).
  */
-import type { CellSummary, Summary } from '../harness/analysis/analyze.js';
+import type { CellSummary, Summary } from '../harness/analysis/summary.js';
 import { groupBy } from '../harness/analysis/group.js';
 import { noiseText } from '../harness/analysis/noise.js';
 import { groupId } from '../harness/protocol.js';

@@ -6,7 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { analyze, type CellSummary, type Summary } from './analyze.js';
+import { analyze } from './analyze.js';
+import type { CellSummary, Summary } from './summary.js';
 import { diffFloat32, type DiffSummary } from './diff.js';
 import { EXIT, UsageError, message } from '../errors.js';
 import { ratioOfMediansCI, type RatioCI } from './stats.js';
