@@ -5,7 +5,7 @@
  */
 import { expectedToVary } from '../harness/analysis/cells.js';
 import type { Summary } from '../harness/analysis/summary.js';
-import { formatInterval } from '../harness/analysis/noise.js';
+import { formatInterval } from './text.js';
 import type { Manifest } from '../harness/store.js';
 import type { Chart } from './specs.js';
 import { BACKEND_ONLY, matrixStatus, slowdownRows } from './specs.js';

@@ -4,7 +4,7 @@
  */
 import type { CellSummary, Summary } from '../harness/analysis/summary.js';
 import { groupBy } from '../harness/analysis/group.js';
-import { noiseText } from '../harness/analysis/noise.js';
+import { noiseText } from './text.js';
 import { groupId } from '../harness/protocol.js';
 
 function table(rows: string[][]): string {

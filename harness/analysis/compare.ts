@@ -178,18 +178,3 @@ function artifactDiff(dirA: string, a: string, dirB: string, b: string): DiffSum
     return null;
   }
 }
-
-export function comparisonText(c: Comparison): string {
-  const lines = [`compare ${c.baseline.runId} (baseline) → ${c.current.runId} (current), slowdown threshold ${c.slowdownThreshold}×`];
-  if (c.fingerprintChanges.length) {
-    lines.push('Environment changes:');
-    for (const x of c.fingerprintChanges) lines.push(`  ${x.field}: ${JSON.stringify(x.baseline)} → ${JSON.stringify(x.current)}`);
-  }
-  const bySeverity = (s: Severity) => c.findings.filter((f) => f.severity === s);
-  for (const [title, severity] of [['Regressions', 'regression'], ['Inconclusive', 'inconclusive'], ['Notes', 'info']] as const) {
-    const list = bySeverity(severity);
-    if (list.length) lines.push(`${title}:`, ...list.map((f) => `  - [${f.kind}] ${f.text}`));
-  }
-  lines.push(c.exitCode === EXIT.ok ? 'No regression.' : c.exitCode === EXIT.findings ? `${bySeverity('regression').length} regression(s).` : 'No regression found, but some timings are inconclusive.');
-  return lines.join('\n');
-}
