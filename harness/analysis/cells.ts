@@ -1,10 +1,10 @@
 /** Per-cell analysis: each planned cell's runs against its modal run, and det against nondet. */
 import { diffFloat32, type DiffSummary } from './diff.js';
-import { isOk, type OkRecord, type RunRecord, type RunStatus } from '../protocol.js';
-import { describe } from './stats.js';
+import { groupId, isOk, type Mode, type OkRecord, type RunRecord, type RunStatus } from '../protocol.js';
+import { brownForsythe, describe, pairedRatioCI } from './stats.js';
 import type { LoadedResults } from '../store.js';
-import { modalDigest } from './group.js';
-import type { CellSummary, CellVerdict, Divergence, RunDiff } from './summary.js';
+import { groupBy, modalDigest } from './group.js';
+import type { CellSummary, CellVerdict, Divergence, ModeComparison, NegativeControl, RunDiff } from './summary.js';
 import { findWorkload } from '../../workloads/index.js';
 import { isNegativeControlOn } from '../../workloads/types.js';
 
@@ -63,6 +63,43 @@ export function summarizeCell(planned: LoadedResults['manifest']['cells'][number
     message: planned.reason ?? nonOk?.message ?? null,
     determinism: runs.find((r) => r.determinism)?.determinism ?? null,
   };
+}
+
+/**
+ * det against nondet per cell group: stable with determinism, varying without it, and the cost of
+ * determinism from compute times paired by repeat (soak runs left out: they are det only).
+ */
+export function compareModes(cells: CellSummary[], counted: RunRecord[]): ModeComparison[] {
+  const okByGroup = groupBy(counted.filter((r): r is OkRecord => isOk(r) && !r.soak), groupId);
+  const modes: ModeComparison[] = [];
+  for (const group of groupBy(cells, groupId).values()) {
+    if (group.some((c) => c.arm)) continue; // noise-decomposition cells are analysed in noise.ts
+    const det = group.find((c) => c.mode === 'det');
+    const nondet = group.find((c) => c.mode === 'nondet');
+    const ok = okByGroup.get(groupId(group[0])) ?? [];
+    const okTimes = (mode: Mode) => new Map(ok.filter((r) => r.mode === mode).map((r) => [r.repeat, r.computeMs]));
+    const detTimes = okTimes('det'), nondetTimes = okTimes('nondet');
+    const repeats = [...detTimes.keys()].filter((k) => nondetTimes.has(k)).sort((a, b) => a - b);
+    const hasData = (c?: CellSummary) => c !== undefined && c.distinctDigests > 0;
+    modes.push({
+      workload: group[0].workload, backend: group[0].backend, device: group[0].device, threads: group[0].threads,
+      detStable: hasData(det) ? det!.distinctDigests === 1 && det!.verdict === 'bitwise-stable' : null,
+      nondetVaries: hasData(nondet) ? nondet!.distinctDigests > 1 : null,
+      slowdown: pairedRatioCI(repeats.map((k) => detTimes.get(k)!), repeats.map((k) => nondetTimes.get(k)!)),
+      timingSpread: brownForsythe([[...detTimes.values()], [...nondetTimes.values()]]),
+    });
+  }
+  return modes;
+}
+
+/** Each negative control's nondet cell: did it differ run to run, as it must? */
+export function negativeControlsOf(cells: CellSummary[]): NegativeControl[] {
+  return cells
+    .filter((c) => c.mode === 'nondet' && !c.arm && isNegativeControlOn(findWorkload(c.workload)?.negativeControl, c.device) && c.distinctDigests > 0)
+    .map((c) => ({
+      workload: c.workload, backend: c.backend, device: c.device, threads: c.threads,
+      seen: c.distinctDigests > 1, distinctDigests: c.distinctDigests, runs: c.runs.length,
+    }));
 }
 
 export function safeDiff(load: (d: string) => Float32Array, a: string, b: string): DiffSummary | null {
