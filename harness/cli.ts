@@ -20,6 +20,7 @@ import type { Availability } from './backends/types.js';
 import { loadSuite, resolveSuite, type ResolvedSuite, type SuiteInput } from './config.js';
 import { fingerprint, fingerprintWarnings } from './env.js';
 import { EXIT, UsageError, message } from './errors.js';
+import { exitCodeFor } from './analysis/findings.js';
 import { mergeResults } from './merge.js';
 import { runPaired } from './run/precision.js';
 import { parseDuration, runSoak } from './run/soak.js';
@@ -50,7 +51,7 @@ async function probeAll(ids: string[]): Promise<Record<string, Availability>> {
 
 function exitCodeOf(summary: Summary): number {
   if (!summary.complete) return EXIT.incomplete;
-  return summary.findings.length ? EXIT.findings : EXIT.ok;
+  return exitCodeFor(summary.findings);
 }
 
 interface RunFlags {

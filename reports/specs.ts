@@ -236,10 +236,10 @@ function crossBackend(summary: Summary): Chart {
 }
 
 function threadInvariance(summary: Summary): Chart {
-  const values = summary.threads.map((t) => ({
+  const values = summary.invariance.filter((t) => t.axis === 'threads').map((t) => ({
     workload: t.workload,
     backend: t.backend,
-    comparison: `${t.baseThreads} vs ${t.threads} threads`,
+    comparison: `${t.base} vs ${t.value} threads`,
     result: t.bitwiseEqual ? 'bitwise equal' : 'differ',
     label: t.bitwiseEqual ? '=' : `≤${t.diff?.maxUlp ?? '?'} ULP`,
   }));

@@ -3,11 +3,12 @@
  * comparison of two results folders. Pure functions of what harness/ computed.
  */
 import { EXIT } from '../harness/errors.js';
-import type { Comparison, Severity } from '../harness/analysis/compare.js';
+import type { Comparison } from '../harness/analysis/compare.js';
 import type { NoiseDecomposition } from '../harness/analysis/noise.js';
 import type { Interval } from '../harness/analysis/stats.js';
 import type { NoiseArm } from '../harness/protocol.js';
 import type { PrecisionOutcome } from '../harness/run/precision.js';
+import { bySeverity, findingText } from './findings.js';
 
 const ARM_LABELS: Record<NoiseArm, string> = {
   seeds: 'seeds (det on, different seeds)',
@@ -48,11 +49,16 @@ export function comparisonText(c: Comparison): string {
     lines.push('Environment changes:');
     for (const x of c.fingerprintChanges) lines.push(`  ${x.field}: ${JSON.stringify(x.baseline)} → ${JSON.stringify(x.current)}`);
   }
-  const bySeverity = (s: Severity) => c.findings.filter((f) => f.severity === s);
-  for (const [title, severity] of [['Regressions', 'regression'], ['Inconclusive', 'inconclusive'], ['Notes', 'info']] as const) {
-    const list = bySeverity(severity);
-    if (list.length) lines.push(`${title}:`, ...list.map((f) => `  - [${f.kind}] ${f.text}`));
-  }
-  lines.push(c.exitCode === EXIT.ok ? 'No regression.' : c.exitCode === EXIT.findings ? `${bySeverity('regression').length} regression(s).` : 'No regression found, but some timings are inconclusive.');
+  for (const group of bySeverity(c.findings)) lines.push(`${group.title}:`, ...group.findings.map((f) => `  - [${f.kind}] ${findingText(f)}`));
+  lines.push(comparisonOutcome(c));
   return lines.join('\n');
+}
+
+/** The last line of a comparison: what its exit code means here. */
+function comparisonOutcome(c: Comparison): string {
+  const count = (severity: string) => c.findings.filter((f) => f.severity === severity).length;
+  if (c.exitCode === EXIT.ok) return 'No regression.';
+  if (c.exitCode === EXIT.findings) return `${count('fail')} finding(s): regressions, or problems the baseline had too (exit 1).`;
+  if (count('incomplete')) return 'INCOMPLETE: a side did not finish, so this comparison is no verdict (exit 3).';
+  return 'No regression found, but the comparison is inconclusive (exit 3).';
 }

@@ -1,13 +1,13 @@
 /**
- * Agreement across cells: det results compared across backends, thread counts, devices of a host,
- * machines of a fleet, and over time (soak).
+ * Agreement across cells: det results compared across backends, the values of each invariance axis
+ * (thread count), devices of a host, machines of a fleet, and over time (soak).
  */
 import { diffFloat32 } from './diff.js';
-import { cellKey, isOk, type OkRecord, type RunRecord } from '../protocol.js';
+import { CELL_KEY_FIELDS, cellKey, isOk, type OkRecord, type RunRecord } from '../protocol.js';
 import type { LoadedResults } from '../store.js';
 import { groupBy, modalDigest } from './group.js';
 import { safeDiff } from './cells.js';
-import type { CellSummary, CrossBackend, DeviceCell, FleetCell, SoakCell, ThreadInvariance } from './summary.js';
+import { INVARIANCE_AXES, type AxisInvariance, type CellSummary, type CrossBackend, type DeviceCell, type FleetCell, type InvarianceAxis, type SoakCell } from './summary.js';
 import { findWorkload } from '../../workloads/index.js';
 
 /**
@@ -32,29 +32,36 @@ export function compareBackends(cells: CellSummary[], load: (d: string) => Float
     for (const c of candidates.slice(1)) {
       const a = load(ref.modalDigest!), b = load(c.modalDigest!);
       if (a.length !== b.length) {
-        out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, tolerance, status: 'incomparable', diff: null, note: `artifact sizes differ (${a.length} vs ${b.length} elements)` });
+        out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, referenceCell: ref.cell, cell: c.cell, tolerance, status: 'incomparable', diff: null, note: `artifact sizes differ (${a.length} vs ${b.length} elements)` });
         continue;
       }
       const diff = diffFloat32(a, b);
       const status = diff.bitwiseEqual ? 'bitwise-equal' : diff.relL2 !== null && diff.nanPairs === 0 && diff.relL2 <= tolerance.relL2 ? 'within-tolerance' : 'outside-tolerance';
-      out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, tolerance, status, diff });
+      out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, referenceCell: ref.cell, cell: c.cell, tolerance, status, diff });
     }
   }
   return out;
 }
 
-/** det artifacts at the lowest thread count against every other thread count ("the new machine has more cores"). */
-export function compareThreads(cells: CellSummary[], load: (d: string) => Float32Array): ThreadInvariance[] {
-  const out: ThreadInvariance[] = [];
+/**
+ * Each invariance axis the same way: det cells grouped by every other key field, the result at the
+ * axis's lowest value against the result at each other value ("the new machine has more cores").
+ */
+export function compareInvariance(cells: CellSummary[], load: (d: string) => Float32Array): AxisInvariance[] {
+  return INVARIANCE_AXES.flatMap((axis) => compareAcross(axis, cells, load));
+}
+
+function compareAcross(axis: InvarianceAxis, cells: CellSummary[], load: (d: string) => Float32Array): AxisInvariance[] {
+  const out: AxisInvariance[] = [];
+  const others = CELL_KEY_FIELDS.filter((f) => f !== axis);
   const det = cells.filter((c) => c.mode === 'det' && c.modalDigest && !c.arm);
-  for (const group of groupBy(det, (c) => cellKey(c, ['workload', 'backend', 'device'])).values()) {
+  for (const group of groupBy(det, (c) => cellKey(c, others)).values()) {
     if (group.length < 2) continue;
-    const sorted = [...group].sort((a, b) => a.threads - b.threads);
-    const base = sorted[0];
-    for (const c of sorted.slice(1)) {
+    const [base, ...rest] = [...group].sort((a, b) => a[axis] - b[axis]);
+    for (const c of rest) {
       const equal = c.modalDigest === base.modalDigest;
       out.push({
-        workload: c.workload, backend: c.backend, device: c.device, baseThreads: base.threads, threads: c.threads,
+        axis, workload: c.workload, backend: c.backend, device: c.device, base: base[axis], value: c[axis], baseCell: base.cell, cell: c.cell,
         bitwiseEqual: equal, diff: equal ? null : safeDiff(load, base.modalDigest!, c.modalDigest!),
       });
     }
@@ -62,20 +69,19 @@ export function compareThreads(cells: CellSummary[], load: (d: string) => Float3
   return out;
 }
 
-
 /**
  * Rows that should agree, grouped by what makes them identical (hardware model, GPU name): in a group
  * of at least three with a strict majority, the rows that differ from the majority are suspects.
  */
-function oddOnesOut<R extends { group: string; digest: string; label: string }>(rows: R[]): string[] {
-  const suspects: string[] = [];
+function oddOnesOut<R extends { group: string; digest: string }>(rows: R[]): R[] {
+  const suspects: R[] = [];
   for (const group of new Set(rows.map((r) => r.group))) {
     const siblings = rows.filter((r) => r.group === group);
     if (siblings.length < 3) continue; // a majority needs at least three identical members
     const votes = new Map<string, number>();
     siblings.forEach((r) => votes.set(r.digest, (votes.get(r.digest) ?? 0) + 1));
     const [majority, n] = [...votes].sort((a, b) => b[1] - a[1])[0];
-    if (n * 2 > siblings.length) siblings.filter((r) => r.digest !== majority).forEach((r) => suspects.push(r.label));
+    if (n * 2 > siblings.length) suspects.push(...siblings.filter((r) => r.digest !== majority));
   }
   return suspects;
 }
@@ -93,7 +99,7 @@ export function compareDevices(cells: CellSummary[], backends: LoadedResults['ma
       workload: group[0].workload, backend: group[0].backend, threads: group[0].threads,
       devices,
       agree: new Set(devices.map((d) => d.modalDigest)).size === 1,
-      suspects: oddOnesOut(devices.map((d) => ({ group: d.name, digest: d.modalDigest, label: `${d.device} (${d.name})` }))),
+      suspects: oddOnesOut(devices.map((d) => ({ group: d.name, digest: d.modalDigest, device: d.device }))).map((r) => r.device),
     });
   }
   return out;
@@ -143,7 +149,7 @@ export function compareMachines(results: LoadedResults): FleetCell[] {
       const m = machines[machine];
       return { machine, hostname: m?.hostname ?? `machine ${machine}`, hardware: m?.hardware ?? 'unknown', modalDigest: modalDigest(mine.map((r) => r.artifact.sha256))!.digest };
     });
-    const suspects = oddOnesOut(rows.map((r) => ({ group: r.hardware, digest: r.modalDigest, label: `${r.hostname} (machine ${r.machine})` })));
+    const suspects = oddOnesOut(rows.map((r) => ({ group: r.hardware, digest: r.modalDigest, machine: r.machine }))).map((r) => r.machine);
     out.push({ cell, machines: rows, agree: new Set(rows.map((r) => r.modalDigest)).size === 1, suspects });
   }
   return out;

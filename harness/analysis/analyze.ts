@@ -1,13 +1,14 @@
 /**
- * analyze: a results folder → findings and verdicts (summary.json). Reads records and artifacts
- * only; never imports a backend.
+ * analyze: a results folder → summary.json: each cell against its modal run (cells.ts), det results
+ * across backends, invariance axes, devices, machines and time (agreement.ts), typed findings
+ * (findings.ts). Reads records and artifacts only; never imports a backend.
  */
 import { analyzeNoise } from './noise.js';
 import { groupBy } from './group.js';
 import { readArtifact, type LoadedResults } from '../store.js';
 import { compareModes, expectedToVary, negativeControlsOf, summarizeCell } from './cells.js';
-import { compareBackends, compareDevices, compareMachines, compareThreads, soakCells } from './agreement.js';
-import { deriveFindings, expectedVariationNotes } from './findings.js';
+import { compareBackends, compareDevices, compareInvariance, compareMachines, soakCells } from './agreement.js';
+import { deriveFindings } from './findings.js';
 import { SUMMARY_VERSION, type CellSummary, type Summary } from './summary.js';
 
 export function analyze(results: LoadedResults): Summary {
@@ -24,27 +25,27 @@ export function analyze(results: LoadedResults): Summary {
 
   const modes = compareModes(cells, counted);
   const crossBackend = compareBackends(cells, load, results.manifest.suite.backends);
-  const threads = compareThreads(cells, load);
+  const invariance = compareInvariance(cells, load);
   const negativeControls = negativeControlsOf(cells);
 
   const fleet = compareMachines(results);
   const devices = compareDevices(cells, results.manifest.backends);
   const soak = soakCells(cells, counted);
   const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0 && !c.arm && !expectedToVary(c));
-  const notes = expectedVariationNotes(cells);
-  const findings = deriveFindings({ cells, crossBackend, negativeControls, fleet, devices, soak }, detCells, results);
+  const complete = results.complete, recordedRuns = results.runs.length, plannedRuns = results.manifest.plannedRuns;
+  const findings = deriveFindings({ cells, crossBackend, invariance, negativeControls, fleet, devices, soak, complete, recordedRuns, plannedRuns }, detCells);
 
   return {
     summaryVersion: SUMMARY_VERSION,
     runId: results.manifest.runId,
-    complete: results.complete,
-    plannedRuns: results.manifest.plannedRuns,
-    recordedRuns: results.runs.length,
-    warnings: [...results.manifest.warnings, ...results.readWarnings, ...new Set(results.runs.flatMap((r) => r.warnings ?? [])), ...notes],
+    complete,
+    plannedRuns,
+    recordedRuns,
+    warnings: [...results.manifest.warnings, ...results.readWarnings, ...new Set(results.runs.flatMap((r) => r.warnings ?? []))],
     cells,
     modes,
     crossBackend,
-    threads,
+    invariance,
     negativeControls,
     fleet,
     devices,

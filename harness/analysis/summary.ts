@@ -7,7 +7,12 @@ import type { CellKey, RunRecord, RunStatus } from '../protocol.js';
 import type { NoiseDecomposition } from './noise.js';
 import type { Describe, RatioCI, VarianceTest } from './stats.js';
 
-export const SUMMARY_VERSION = 1;
+/**
+ * Bumped whenever the shape of summary.json changes; a reader given another version analyses the
+ * folder's runs again, or refuses a summary it cannot rebuild (a saved baseline keeps no runs).
+ * 2: typed findings; `invariance[]` instead of `threads[]`; suspects by device id and machine index.
+ */
+export const SUMMARY_VERSION = 2;
 
 export const CELL_VERDICTS = ['bitwise-stable', 'unstable', 'unsupported', 'unavailable', 'failed', 'no-data'] as const;
 export type CellVerdict = (typeof CELL_VERDICTS)[number];
@@ -77,18 +82,34 @@ export interface CrossBackend {
   reference: string;
   backend: string;
   threads: number;
+  /** The det cells compared (each backend's first device). */
+  referenceCell: string;
+  cell: string;
   tolerance: { relL2: number };
   status: 'bitwise-equal' | 'within-tolerance' | 'outside-tolerance' | 'incomparable';
   diff: DiffSummary | null;
   note?: string;
 }
 
-export interface ThreadInvariance {
+/**
+ * Invariance axes: cell-key fields whose value must not change det bits on a sound stack, each
+ * compared the same way (agreement.ts). Data-loader workers, batch size, resume-from-checkpoint and
+ * precision join as they become cell-key fields.
+ */
+export const INVARIANCE_AXES = ['threads'] as const;
+export type InvarianceAxis = (typeof INVARIANCE_AXES)[number];
+
+/** The det result of a cell at the lowest value of an axis against the same cell at another value. */
+export interface AxisInvariance {
+  axis: InvarianceAxis;
   workload: string;
   backend: string;
   device: string;
-  baseThreads: number;
-  threads: number;
+  /** The axis's lowest value in this group, and the value compared with it. */
+  base: number;
+  value: number;
+  baseCell: string;
+  cell: string;
   bitwiseEqual: boolean;
   diff: DiffSummary | null;
 }
@@ -110,8 +131,8 @@ export interface FleetCell {
   machines: Array<{ machine: number; hostname: string; hardware: string; modalDigest: string }>;
   /** Every machine gave the same bits. */
   agree: boolean;
-  /** Machines whose det result differs from the majority of their identical-hardware siblings. */
-  suspects: string[];
+  /** Machines (their `machine` index) whose det result differs from the majority of their identical-hardware siblings. */
+  suspects: number[];
 }
 
 /** The same det cell on several devices (GPUs) of one host: identical devices must give identical bits. */
@@ -121,7 +142,7 @@ export interface DeviceCell {
   threads: number;
   devices: Array<{ device: string; name: string; modalDigest: string }>;
   agree: boolean;
-  /** Devices whose det result differs from the majority of their identical siblings. */
+  /** Devices (ids, e.g. cuda:1) whose det result differs from the majority of their identical siblings. */
   suspects: string[];
 }
 
@@ -151,7 +172,8 @@ export interface Summary {
   cells: CellSummary[];
   modes: ModeComparison[];
   crossBackend: CrossBackend[];
-  threads: ThreadInvariance[];
+  /** Det results across the values of each invariance axis (thread count today). */
+  invariance: AxisInvariance[];
   negativeControls: NegativeControl[];
   /** Per det cell across the machines of a merged folder (empty otherwise). */
   fleet: FleetCell[];
@@ -161,7 +183,76 @@ export interface Summary {
   soak: SoakCell[];
   /** The noise decomposition (noise suite only; empty otherwise). */
   noise: NoiseDecomposition[];
-  /** One line each: what a user must look at (also decides `detbench run`'s exit code). */
-  findings: string[];
+  /** What a user must look at; their severities decide `detbench run`'s exit code (findings.ts). */
+  findings: Finding[];
   verdict: { detStableCells: number; detCells: number; reproducible: boolean };
 }
+
+/**
+ * What a finding is about: one cell (every key field), or a group of cells (the fields they share:
+ * a det/nondet pair, one workload on one backend across devices); `id` is its key in cellKey's format.
+ */
+export interface FindingSubject extends Partial<CellKey> {
+  id: string;
+}
+
+/** Most decisive first: a command exits with the code of the first severity its findings have (findings.ts). */
+export const SEVERITIES = ['incomplete', 'fail', 'inconclusive', 'info'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+export const isSeverity = (x: unknown): x is Severity => SEVERITIES.includes(x as Severity);
+
+/** Every kind of finding, of the analysis of one folder and of compare; their words are in reports/findings.ts. */
+export const FINDING_KINDS = [
+  // one results folder
+  'incomplete-results', 'det-unstable', 'negative-control-not-seen', 'runs-failed', 'outside-tolerance', 'invariance-broken',
+  'devices-disagree', 'suspect-device', 'suspect-machine', 'soak-changed', 'varies-as-expected',
+  // compare: a baseline and a current folder
+  'no-data', 'determinism-regression', 'still-unstable', 'results-changed', 'slower', 'slower-inconclusive', 'faster',
+  'missing-cell', 'newly-unsupported', 'newly-failing', 'new-cell',
+] as const;
+export type FindingKind = (typeof FINDING_KINDS)[number];
+export const isFindingKind = (x: unknown): x is FindingKind => FINDING_KINDS.includes(x as FindingKind);
+
+export type ComparedSide = 'baseline' | 'current';
+export const SPEED_MEASURES = ['computeMs', 'slowdownRatio'] as const;
+export type SpeedMeasure = (typeof SPEED_MEASURES)[number];
+/** A time ratio, current / baseline, against the threshold: compute time of a cell, or its det/nondet slowdown. */
+export type SpeedEvidence = RatioCI & { measure: SpeedMeasure; threshold: number };
+
+/** Each kind's evidence: counts, distances, digests, keys and the backends' own messages; never our prose. */
+export interface FindingEvidence {
+  'incomplete-results': { side?: ComparedSide; recordedRuns: number; plannedRuns: number };
+  'det-unstable': { distinctDigests: number; runs: number; maxUlp: number; maxRelL2: number; withinTolerance: boolean | null };
+  'negative-control-not-seen': { distinctDigests: number; runs: number };
+  'runs-failed': { statuses: Partial<Record<RunStatus, number>>; message: string | null };
+  'outside-tolerance': { reference: string; referenceCell: string; relL2: number | null; toleranceRelL2: number; maxUlp: number; nanPairs: number };
+  'invariance-broken': { axis: InvarianceAxis; base: number; value: number; baseCell: string; maxUlp: number | null; relL2: number | null };
+  'devices-disagree': { devices: Array<{ device: string; name: string; modalDigest: string }> };
+  'suspect-device': { device: string; name: string };
+  'suspect-machine': { machine: number; hostname: string; hardware: string };
+  'soak-changed': { afterSec: number; repeat: number; runs: number; distinctDigests: number };
+  'varies-as-expected': { distinctDigests: number; runs: number };
+  'no-data': { side: ComparedSide; recordedRuns: number; plannedRuns: number };
+  'determinism-regression': { baselineDistinct: number; currentDistinct: number; maxUlp: number };
+  'still-unstable': { baselineDistinct: number; currentDistinct: number; maxUlp: number };
+  'results-changed': { baselineDigest: string; currentDigest: string; diff: DiffSummary | null; fingerprintChanges: string[] };
+  slower: SpeedEvidence;
+  'slower-inconclusive': SpeedEvidence;
+  faster: SpeedEvidence;
+  'missing-cell': Record<string, never>;
+  'newly-unsupported': { verdict: 'unsupported' | 'unavailable'; message: string | null };
+  'newly-failing': { statuses: Partial<Record<RunStatus, number>>; message: string | null };
+  'new-cell': Record<string, never>;
+}
+
+export interface FindingOf<K extends FindingKind> {
+  kind: K;
+  severity: Severity;
+  cell?: FindingSubject;
+  evidence: FindingEvidence[K];
+}
+export type Finding = { [K in FindingKind]: FindingOf<K> }[FindingKind];
+
+// Evidence for a kind that is not in FINDING_KINDS would never be produced: refuse it at compile time.
+const noStrayEvidence: Record<Exclude<keyof FindingEvidence, FindingKind>, never> = {};
+void noStrayEvidence;
