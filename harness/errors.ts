@@ -39,6 +39,8 @@ export const message = {
   resultsMissing: (dir: string) => `${dir} is not a detbench results folder: it has no manifest.json (pass a folder written by \`detbench run\`)`,
   resultsSchema: (dir: string, got: unknown, want: number) =>
     `${dir} has results schema version ${JSON.stringify(got)}, this detbench reads version ${want}: use the detbench version that wrote it`,
+  summaryVersion: (file: string, got: unknown, want: number) =>
+    `${file} has summary version ${JSON.stringify(got) ?? 'none'} and this detbench reads version ${want}; the folder has no runs to analyse again (a saved baseline keeps only its summary): save it again from its results folder (\`source\` in its baseline.json) with \`detbench baseline save RESULTS_DIR\`, or compare with the detbench version that saved it`,
   resultsCorrupt: (file: string, why: string) => `${file} cannot be read: ${why}`,
   reportFormat: (got: string, known: readonly string[]) => `unknown report format "${got}": choose from ${list(known)}`,
   slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,

@@ -14,7 +14,7 @@ import { UsageError, message } from '../errors.js';
 import { cellSubject, exitCodeFor, finding, subjectOf } from './findings.js';
 import { ratioOfMediansCI, type RatioCI } from './stats.js';
 import { loadResults, readArtifact, SCHEMA_VERSION, type Manifest } from '../store.js';
-import type { CellSummary, ComparedSide, Finding, FindingSubject, SpeedMeasure, Summary } from './summary.js';
+import { SUMMARY_VERSION, type CellSummary, type ComparedSide, type Finding, type FindingSubject, type SpeedMeasure, type Summary } from './summary.js';
 
 export interface Comparison {
   baseline: { dir: string; runId: string };
@@ -32,7 +32,11 @@ interface Side {
   summary: Summary;
 }
 
-/** A results folder (analysed now) or a saved baseline (summary.json + modal artifacts). */
+/**
+ * A results folder (analysed now, so a summary.json of any version in it is never read) or a saved
+ * baseline (summary.json + modal artifacts, no runs): its summary must be of this version, since
+ * there are no runs to analyse again.
+ */
 export function loadSide(dir: string): Side {
   const manifestFile = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifestFile)) throw new UsageError(message.resultsMissing(dir));
@@ -44,7 +48,15 @@ export function loadSide(dir: string): Side {
   if (!fs.existsSync(summaryFile)) throw new UsageError(message.resultsMissing(dir));
   const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
   if (manifest.schemaVersion !== SCHEMA_VERSION) throw new UsageError(message.resultsSchema(dir, manifest.schemaVersion, SCHEMA_VERSION));
-  return { dir, manifest, summary: JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as Summary };
+  let summary: Summary;
+  try {
+    summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as Summary;
+  } catch (err) {
+    throw new UsageError(message.resultsCorrupt(summaryFile, (err as Error).message));
+  }
+  const version = (summary as Partial<Summary> | null)?.summaryVersion;
+  if (version !== SUMMARY_VERSION) throw new UsageError(message.summaryVersion(summaryFile, version, SUMMARY_VERSION));
+  return { dir, manifest, summary };
 }
 
 function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
