@@ -5,7 +5,7 @@
  *
  * Exit codes: 0 every det cell bitwise stable and every negative control seen; 1 findings
  * (instability, a silent negative control, failed runs, cross-backend drift beyond tolerance);
- * 2 bad input; 3 incomplete results (interrupted or killed).
+ * 2 bad input; 3 incomplete results (interrupted or killed); 4 internal error (one line).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { BACKENDS, loadPlugins } from './backends/index.js';
 import type { Availability } from './backends/types.js';
 import { loadSuite, resolveSuite, type ResolvedSuite, type SuiteInput } from './config.js';
 import { fingerprint, fingerprintWarnings } from './env.js';
-import { EXIT, UsageError, message } from './errors.js';
+import { EXIT, UsageError, internalErrorReport, message } from './errors.js';
 import { exitCodeFor } from './analysis/findings.js';
 import { mergeResults } from './merge.js';
 import { runPaired } from './run/precision.js';
@@ -388,17 +388,19 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`detbench: ${err.message}\n`);
       return EXIT.usage;
     }
-    throw err;
+    process.stderr.write(internalErrorReport(err));
+    return EXIT.internal;
   }
   return code;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err) => {
-      process.stderr.write(`detbench: internal error: ${(err as Error).stack ?? err}\n`);
-      process.exit(1);
-    },
-  );
+  // anything that escapes main (a plugin that fails to load, an error thrown in a callback) is a bug too
+  const crash = (err: unknown) => {
+    process.stderr.write(internalErrorReport(err));
+    process.exit(EXIT.internal);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+  main(process.argv.slice(2)).then((code) => process.exit(code), crash);
 }

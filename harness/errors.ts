@@ -8,7 +8,21 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const EXIT = { ok: 0, findings: 1, usage: 2, incomplete: 3 } as const;
+/**
+ * 0 clean · 1 findings · 2 bad input · 3 incomplete or inconclusive · 4 internal error (a bug in
+ * detbench or in a plugin: never a verdict, so a nightly job must not read it as a regression).
+ */
+export const EXIT = { ok: 0, findings: 1, usage: 2, incomplete: 3, internal: 4 } as const;
+
+/**
+ * What the CLI prints for an exception nobody expected (exit 4): one line, and the stack only when
+ * DETBENCH_DEBUG=1, so a user sees what to report instead of a wall of frames.
+ */
+export function internalErrorReport(err: unknown, debug = process.env.DETBENCH_DEBUG === '1'): string {
+  const what = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+  const stack = debug && err instanceof Error && err.stack ? `${err.stack}\n` : '';
+  return `detbench: ${message.internalError(what)}\n${stack}`;
+}
 
 const list = (xs: readonly string[]) => xs.join(', ');
 
@@ -54,5 +68,6 @@ export const message = {
   budget: (got: unknown) => `\`--budget\` must be a number of seconds > 0, got ${JSON.stringify(got)}`,
   suiteKind: (got: unknown) => `suite field \`kind\` must be determinism or noise, got ${JSON.stringify(got)}`,
   noiseNeedsTraining: (id: string) => `the noise suite decomposes training noise: ${id} is not a training workload (use mlp-train, conv-train, embedding-train or dataparallel-train)`,
+  internalError: (what: string) => `internal error: ${what} — please report it, with DETBENCH_DEBUG=1 for the stack`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
 };
