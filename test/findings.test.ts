@@ -9,9 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { compareInvariance } from '../harness/analysis/agreement.ts';
 import { compare } from '../harness/analysis/compare.ts';
-import { exitCodeFor, finding, FINDING_SEVERITY } from '../harness/analysis/findings.ts';
-import { FINDING_KINDS, isFindingKind, isSeverity, SEVERITIES, type Finding, type FindingEvidence, type FindingKind } from '../harness/analysis/summary.ts';
+import { deriveFindings, exitCodeFor, finding, FINDING_SEVERITY } from '../harness/analysis/findings.ts';
+import { FINDING_KINDS, isFindingKind, isSeverity, SEVERITIES, type CellSummary, type Finding, type FindingEvidence, type FindingKind } from '../harness/analysis/summary.ts';
+import { cellId } from '../harness/protocol.ts';
 import { EXIT } from '../harness/errors.ts';
 import { findingText } from '../reports/findings.ts';
 import { escapeHtml } from '../reports/html.ts';
@@ -71,6 +73,20 @@ test('exit codes: incomplete before findings, findings before inconclusive, note
   assert.equal(of('slower-inconclusive', 'det-unstable'), EXIT.findings);
   assert.equal(of('det-unstable', 'incomplete-results'), EXIT.incomplete);
   assert.deepEqual(new Set(Object.values(FINDING_SEVERITY)), new Set(SEVERITIES));
+});
+
+test('an invariance axis: det results at each thread count against the lowest, per workload, backend and device', () => {
+  const artifacts: Record<string, Float32Array> = { a: new Float32Array([1, 2]), b: new Float32Array([1, 2.0000002]) };
+  const cell = (device: string, threads: number, modalDigest: string) => {
+    const key = { workload: 'matmul', backend: 'ort-cpu', device, mode: 'det' as const, threads };
+    return { ...key, cell: cellId(key), modalDigest, distinctDigests: 1, verdict: 'bitwise-stable', runs: [] } as unknown as CellSummary;
+  };
+  const cells = [cell('cpu', 2, 'b'), cell('cpu', 1, 'a'), cell('cpu', 4, 'a'), cell('other', 2, 'b')];
+  const rows = compareInvariance(cells, (d) => artifacts[d]);
+  assert.deepEqual(rows.map((r) => [r.axis, r.device, r.base, r.value, r.bitwiseEqual, r.diff?.maxUlp ?? null]), [['threads', 'cpu', 1, 2, false, 1], ['threads', 'cpu', 1, 4, true, null]]);
+  const findings = deriveFindings({ cells, crossBackend: [], invariance: rows, negativeControls: [], fleet: [], devices: [], soak: [], complete: true, recordedRuns: 0, plannedRuns: 0 }, cells);
+  assert.deepEqual(findings.map((f) => [f.kind, f.severity, f.cell?.id]), [['invariance-broken', 'info', 'matmul|ort-cpu|cpu|det|t2']]);
+  assert.equal(exitCodeFor(findings), EXIT.ok, 'a thread-count difference is a note');
 });
 
 const suite: FixtureOptions = { workloads: ['matmul'], backends: ['tfjs-cpu'], repeats: 4 };
