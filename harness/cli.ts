@@ -16,22 +16,24 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
-import { analyze, type Summary } from './analysis/analyze.js';
+import { analyze } from './analysis/analyze.js';
+import { exitCodeFor } from './analysis/findings.js';
+import type { Summary } from './analysis/summary.js';
 import { hardwareKey, latestBaseline, listBaselines, saveBaseline } from './baselines.js';
-import { compare, comparisonText } from './analysis/compare.js';
+import { compare } from './analysis/compare.js';
 import { BACKENDS, loadPlugins } from './backends/index.js';
 import type { Availability } from './backends/types.js';
 import { resolveRunOptions, resolveSlowdownThreshold, type RunFlags } from './config.js';
 import { fingerprint, PROJECT_DIR } from './env.js';
-import { EXIT, UsageError, message } from './errors.js';
+import { EXIT, UsageError, internalErrorReport, message } from './errors.js';
 import { mergeResults } from './merge.js';
 import type { Mode, RunRecord } from './protocol.js';
-import { precisionText } from './run/precision.js';
 import { Runner } from './run/runner.js';
 import { runSession } from './run/session.js';
 import type { EarlySignal } from './run/signals.js';
 import { loadResults, prepareFolder, TOOL_VERSION, writeAtomic } from './store.js';
 import { summaryTable } from '../reports/table.js';
+import { comparisonText, precisionText } from '../reports/text.js';
 import { WORKLOADS } from '../workloads/index.js';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -51,7 +53,7 @@ async function probeAll(ids: string[]): Promise<Record<string, Availability>> {
 
 function exitCodeOf(summary: Summary): number {
   if (!summary.complete) return EXIT.incomplete;
-  return summary.findings.length ? EXIT.findings : EXIT.ok;
+  return exitCodeFor(summary.findings);
 }
 
 async function runCommand(flags: RunFlags, early: readonly EarlySignal[]): Promise<number> {
@@ -281,22 +283,24 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
       process.stderr.write(`detbench: ${err.message}\n`);
       return EXIT.usage;
     }
-    throw err;
+    process.stderr.write(internalErrorReport(err));
+    return EXIT.internal;
   }
   return code;
 }
 
-/** The process's end: main's exit code, or one line and exit 4 for a bug (the stack with DETBENCH_DEBUG=1). */
+/**
+ * The process's end: main's exit code, or one line and exit 4 for a bug (the stack with
+ * DETBENCH_DEBUG=1) — for anything that escapes main too (an error thrown in a callback).
+ */
 export async function run(argv: string[], early: readonly EarlySignal[] = []): Promise<never> {
-  let code: number;
-  try {
-    code = await main(argv, early);
-  } catch (err) {
-    const why = err instanceof Error ? err.message.split('\n')[0] : String(err);
-    process.stderr.write(`detbench: ${message.internal(why)}\n`);
-    if (process.env.DETBENCH_DEBUG === '1') process.stderr.write(`${(err as Error)?.stack ?? err}\n`);
-    code = EXIT.internal;
-  }
+  const crash = (err: unknown) => {
+    process.stderr.write(internalErrorReport(err));
+    process.exit(EXIT.internal);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
+  const code = await main(argv, early);
   // stdout may be a pipe still draining (--json): exit once it is written
   process.exitCode = code;
   await new Promise<void>((resolve) => (process.stdout.writableNeedDrain ? process.stdout.once('drain', resolve) : resolve()));

@@ -8,8 +8,21 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** 0 clean, 1 findings, 2 bad input, 3 incomplete or inconclusive, 4 internal error (a bug in detbench). */
+/**
+ * 0 clean · 1 findings · 2 bad input · 3 incomplete or inconclusive · 4 internal error (a bug in
+ * detbench or in a plugin: never a verdict, so a nightly job must not read it as a regression).
+ */
 export const EXIT = { ok: 0, findings: 1, usage: 2, incomplete: 3, internal: 4 } as const;
+
+/**
+ * What the CLI prints for an exception nobody expected (exit 4): one line, and the stack only when
+ * DETBENCH_DEBUG=1, so a user sees what to report instead of a wall of frames.
+ */
+export function internalErrorReport(err: unknown, debug = process.env.DETBENCH_DEBUG === '1'): string {
+  const what = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ').trim();
+  const stack = debug && err instanceof Error && err.stack ? `${err.stack}\n` : '';
+  return `detbench: ${message.internalError(what)}\n${stack}`;
+}
 
 const list = (xs: readonly string[]) => xs.join(', ');
 
@@ -45,6 +58,8 @@ export const message = {
   resultsMissing: (dir: string) => `${dir} is not a detbench results folder: it has no manifest.json (pass a folder written by \`detbench run\`)`,
   resultsSchema: (dir: string, got: unknown, want: number) =>
     `${dir} has results schema version ${JSON.stringify(got)}, this detbench reads version ${want}: use the detbench version that wrote it`,
+  summaryVersion: (file: string, got: unknown, want: number) =>
+    `${file} has summary version ${JSON.stringify(got) ?? 'none'} and this detbench reads version ${want}; the folder has no runs to analyse again (a saved baseline keeps only its summary): save it again from its results folder (\`source\` in its baseline.json) with \`detbench baseline save RESULTS_DIR\`, or compare with the detbench version that saved it`,
   resultsCorrupt: (file: string, why: string) => `${file} cannot be read: ${why}`,
   reportFormat: (got: string, known: readonly string[]) => `unknown report format "${got}": choose from ${list(known)}`,
   slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,
@@ -66,6 +81,6 @@ export const message = {
   pluginShape: (file: string) => `DETBENCH_PLUGINS: ${file} must export \`backends\`, an array of Backend objects (see harness/backends/types.ts)`,
   pluginDuplicate: (file: string, id: string) => `DETBENCH_PLUGINS: ${file} defines backend "${id}", which already exists: give it another id`,
   grace: (got: string) => `DETBENCH_GRACE_SEC must be a number of seconds from 0 to 3600 (how long a run in flight may go on after Ctrl-C or SIGTERM), got ${JSON.stringify(got)}`,
-  internal: (why: string) => `internal error: ${why} — please report it, with DETBENCH_DEBUG=1 for the stack`,
+  internalError: (what: string) => `internal error: ${what} — please report it, with DETBENCH_DEBUG=1 for the stack`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
 };

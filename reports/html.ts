@@ -3,9 +3,11 @@
  * allows nothing external and no script at all). Every string that comes from a results folder is
  * escaped here, in one place.
  */
-import { expectedToVary, type Summary } from '../harness/analysis/analyze.js';
-import { formatInterval } from '../harness/analysis/noise.js';
+import { expectedToVary } from '../harness/analysis/cells.js';
+import type { Summary } from '../harness/analysis/summary.js';
+import { formatInterval } from './text.js';
 import type { Manifest } from '../harness/store.js';
+import { bySeverity, findingText, NO_FINDINGS, SEVERITY_TITLE } from './findings.js';
 import type { Chart } from './specs.js';
 import { BACKEND_ONLY, matrixStatus, slowdownRows } from './specs.js';
 
@@ -22,29 +24,25 @@ export interface RenderedChart extends Chart {
   files: string[];
 }
 
-/** The verdict summary: what is reproducible here, what is not, what determinism costs. */
-export function verdictLines(summary: Summary, threshold: number): { reproducible: string[]; notReproducible: string[]; cost: string[] } {
+/**
+ * The verdict besides the findings: what is reproducible here, what varies without determinism (as
+ * it may), and what determinism costs. Findings are said by the catalogue (findings.ts), not here.
+ */
+export function verdictLines(summary: Summary, threshold: number): { reproducible: string[]; variesWithoutDeterminism: string[]; cost: string[] } {
   const backends = [...new Set(summary.cells.map((c) => c.backend))];
   const reproducible: string[] = [];
-  const notReproducible: string[] = [];
+  const variesWithoutDeterminism: string[] = [];
   for (const b of backends) {
     const det = summary.cells.filter((c) => c.backend === b && c.mode === 'det' && c.distinctDigests > 0 && !expectedToVary(c));
     const stable = det.filter((c) => c.verdict === 'bitwise-stable');
     if (det.length) reproducible.push(`${b}: ${stable.length} of ${det.length} workload cells bit-for-bit identical across repeats with determinism on`);
-    for (const c of det.filter((x) => x.verdict !== 'bitwise-stable')) notReproducible.push(`${c.workload} on ${b} (${c.threads} thread(s)) is not reproducible even with determinism on: ${c.distinctDigests} distinct results, up to ${c.maxUlp} ULP apart`);
     const varies = summary.cells.filter((c) => c.backend === b && c.mode === 'nondet' && c.verdict === 'unstable');
-    for (const c of varies) notReproducible.push(`without determinism, ${c.workload} on ${b} (${c.threads} thread(s)) gave ${c.distinctDigests} distinct results in ${c.runs.length} runs${c.withinTolerance ? ', all within tolerance' : ''}`);
+    for (const c of varies) variesWithoutDeterminism.push(`${c.workload} on ${b} (${c.threads} thread(s)) gave ${c.distinctDigests} distinct results in ${c.runs.length} runs${c.withinTolerance ? ', all within tolerance' : ''}`);
   }
-  for (const t of summary.threads.filter((x) => !x.bitwiseEqual)) notReproducible.push(`${t.workload} on ${t.backend}: ${t.baseThreads} and ${t.threads} threads give different bits (up to ${t.diff?.maxUlp ?? '?'} ULP)`);
-  for (const d of (summary.devices ?? []).filter((x) => !x.agree)) notReproducible.push(`${d.workload} on ${d.backend}: the devices of this host give different det bits (${d.devices.map((x) => x.device).join(', ')})${d.suspects.length ? `; suspect: ${d.suspects.join(', ')}` : ''}`);
-  const agreeing = (summary.devices ?? []).filter((x) => x.agree);
+  const agreeing = summary.devices.filter((x) => x.agree);
   if (agreeing.length) reproducible.push(`${agreeing.length} workload cell(s) give the same det bits on every device of this host (${[...new Set(agreeing.flatMap((d) => d.devices.map((x) => x.device)))].join(', ')})`);
-  for (const c of summary.soak ?? []) {
-    if (c.firstChange) notReproducible.push(`soak: ${c.workload} on ${c.backend} (${c.device}) changed its det bits ${c.firstChange.afterSec.toFixed(0)} s into the soak`);
-  }
-  const steady = (summary.soak ?? []).filter((c) => !c.firstChange);
+  const steady = summary.soak.filter((c) => !c.firstChange);
   if (steady.length) reproducible.push(`soak: ${steady.length} det cell(s) kept their bits over ${steady.reduce((n, c) => n + c.runs, 0)} repeated runs (up to ${Math.max(...steady.map((c) => c.seconds)).toFixed(0)} s each)`);
-  for (const n of summary.negativeControls.filter((x) => !x.seen)) notReproducible.push(`the negative control ${n.workload} on ${n.backend} did not vary: this machine may hide nondeterminism, so stable verdicts are unconfirmed`);
   const rows = slowdownRows(summary, threshold, BACKEND_ONLY);
   const cost: string[] = [];
   for (const b of backends) {
@@ -59,10 +57,17 @@ export function verdictLines(summary: Summary, threshold: number): { reproducibl
         (unsure ? `; ${unsure} cell(s) inconclusive at this many repeats` : ''),
     );
   }
-  return { reproducible, notReproducible, cost };
+  return { reproducible, variesWithoutDeterminism, cost };
 }
 
 const list = (items: string[], empty: string) => (items.length ? `<ul>${items.map((i) => `<li>${escapeHtml(i)}</li>`).join('')}</ul>` : `<p class="muted">${escapeHtml(empty)}</p>`);
+
+/** One section per severity, findings in the catalogue's words; "none" when nothing fails. */
+function findingSections(summary: Summary): string {
+  const groups = bySeverity(summary.findings);
+  const none = groups.some((g) => g.severity === 'fail') ? '' : `<section class="findings" id="findings-fail"><h3>${SEVERITY_TITLE.fail}</h3>${list([], NO_FINDINGS)}</section>`;
+  return none + groups.map((g) => `<section class="findings" id="findings-${g.severity}"><h3>${escapeHtml(g.title)}</h3>${list(g.findings.map(findingText), '')}</section>`).join('');
+}
 
 function environment(manifest: Manifest): string {
   const env = manifest.environment;
@@ -146,11 +151,11 @@ table.env th { background: #f3f3f3; white-space: nowrap; } table.cells { width: 
 ${banner}
 <h2 id="verdict">${escapeHtml(headline)}</h2>
 <div class="verdict">
+${findingSections(summary)}
 <section><h3>Reproducible here</h3>${list(v.reproducible, 'nothing ran with determinism on')}</section>
-<section><h3>Not reproducible</h3>${list(v.notReproducible, 'nothing: every deterministic cell gave identical bits, and every cell without determinism did too')}</section>
+<section><h3>Varies without determinism</h3>${list(v.variesWithoutDeterminism, 'nothing: every cell without determinism gave identical bits too')}</section>
 <section><h3>What determinism costs</h3>${list(v.cost, 'no paired timings')}</section>
 </div>
-${summary.findings.length ? `<h3>Findings</h3>${list(summary.findings, '')}` : ''}
 ${warnings}
 ${charts}
 ${noiseSection(summary)}

@@ -4,7 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { analyze, type Summary } from '../harness/analysis/analyze.js';
+import { analyze } from '../harness/analysis/analyze.js';
+import type { Summary } from '../harness/analysis/summary.js';
 import { UsageError, message } from '../harness/errors.js';
 import { loadResults, writeAtomic, type LoadedResults } from '../harness/store.js';
 import { renderHtml, type RenderedChart } from './html.js';

@@ -1,8 +1,9 @@
 /** The Markdown summary for a PR comment or a nightly log: a pure function of summary.json. */
-import type { CellSummary, Summary } from '../harness/analysis/analyze.js';
+import type { CellSummary, Summary } from '../harness/analysis/summary.js';
 import { groupBy } from '../harness/analysis/group.js';
 import { groupId } from '../harness/protocol.js';
 import type { Manifest } from '../harness/store.js';
+import { bySeverity, findingText, NO_FINDINGS, SEVERITY_TITLE } from './findings.js';
 import { verdictLines } from './html.js';
 import { matrixStatus } from './specs.js';
 
@@ -25,8 +26,11 @@ export function renderMarkdown(manifest: Manifest, summary: Summary, threshold: 
     if (!items.length) return;
     out.push(`**${title}**`, '', ...items.map((i) => `- ${e(i)}`), '');
   };
+  const groups = bySeverity(summary.findings);
+  if (!groups.some((g) => g.severity === 'fail')) out.push(`**${SEVERITY_TITLE.fail}**: ${NO_FINDINGS}`, '');
+  for (const g of groups) section(g.title, g.findings.map(findingText));
   section('Reproducible here', v.reproducible);
-  section('Not reproducible', v.notReproducible);
+  section('Varies without determinism', v.variesWithoutDeterminism);
   section('What determinism costs', v.cost);
   out.push('| workload | backend | threads | det | nondet | det/nondet time [95% CI] |', '|---|---|---|---|---|---|');
   for (const group of groupBy(summary.cells, groupId).values()) {
@@ -36,7 +40,6 @@ export function renderMarkdown(manifest: Manifest, summary: Summary, threshold: 
     out.push(`| ${e(first.workload)} | ${e(first.backend)} | ${first.threads} | ${e(cellText(group.find((c) => c.mode === 'det')))} | ${e(cellText(group.find((c) => c.mode === 'nondet')))} | ${s ? `${s.ratio.toFixed(2)}× [${s.low.toFixed(2)}, ${s.high.toFixed(2)}]` : '–'} |`);
   }
   out.push('');
-  section('Findings', summary.findings);
   section('Warnings', summary.warnings);
   return out.join('\n');
 }

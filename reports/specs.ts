@@ -3,7 +3,7 @@
  * sentence on how to read it (shown under the chart in the HTML report).
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { CellSummary, Summary } from '../harness/analysis/analyze.js';
+import type { CellSummary, Summary } from '../harness/analysis/summary.js';
 import { ULP_BUCKETS } from '../harness/analysis/diff.js';
 
 export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -236,10 +236,10 @@ function crossBackend(summary: Summary): Chart {
 }
 
 function threadInvariance(summary: Summary): Chart {
-  const values = summary.threads.map((t) => ({
+  const values = summary.invariance.filter((t) => t.axis === 'threads').map((t) => ({
     workload: t.workload,
     backend: t.backend,
-    comparison: `${t.baseThreads} vs ${t.threads} threads`,
+    comparison: `${t.base} vs ${t.value} threads`,
     result: t.bitwiseEqual ? 'bitwise equal' : 'differ',
     label: t.bitwiseEqual ? '=' : `≤${t.diff?.maxUlp ?? '?'} ULP`,
   }));

@@ -2,9 +2,10 @@
  * The plain-text summary printed at the end of `detbench run` and by `detbench analyze`: a pure
  * function of summary.json (never imports a backend).
  */
-import type { CellSummary, Summary } from '../harness/analysis/analyze.js';
+import { INVARIANCE_AXES, type CellSummary, type Finding, type InvarianceAxis, type Summary } from '../harness/analysis/summary.js';
 import { groupBy } from '../harness/analysis/group.js';
-import { noiseText } from '../harness/analysis/noise.js';
+import { AXIS_VALUE, bySeverity, findingText } from './findings.js';
+import { noiseText } from './text.js';
 import { groupId } from '../harness/protocol.js';
 
 function table(rows: string[][]): string {
@@ -29,7 +30,7 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   if (summary.cells.length > 0 && summary.cells.every((c) => c.arm)) {
     // the noise suite: its decomposition is the whole answer
     lines.push(noiseText(summary.noise));
-    if (summary.findings.length) lines.push('Findings:', ...summary.findings.map((f) => `  - ${f}`));
+    lines.push(...findingLines(summary.findings));
     if (summary.warnings.length) lines.push('Warnings:', ...summary.warnings.map((w) => `  - ${w}`));
     lines.push(`Results: ${resultsDir}`);
     return lines.join('\n');
@@ -56,11 +57,12 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   }
   lines.push(table(rows));
 
-  if (summary.threads.length) {
-    lines.push('', 'Thread-count invariance (det):');
-    for (const t of summary.threads) {
-      lines.push(`  ${t.workload} on ${t.backend}: ${t.baseThreads} vs ${t.threads} threads ${t.bitwiseEqual ? 'bitwise equal' : `DIFFER (max ${t.diff?.maxUlp ?? '?'} ULP)`}`);
-    }
+  for (const axis of INVARIANCE_AXES) {
+    const rows = summary.invariance.filter((t) => t.axis === axis);
+    if (!rows.length) continue;
+    lines.push('', `${AXIS_TITLE[axis]} (det):`);
+    const say = AXIS_VALUE[axis];
+    for (const t of rows) lines.push(`  ${t.workload} on ${t.backend}: ${say(t.base)} vs ${say(t.value)} ${t.bitwiseEqual ? 'bitwise equal' : `DIFFER (max ${t.diff?.maxUlp ?? '?'} ULP)`}`);
   }
   if (summary.negativeControls.length) {
     lines.push('', 'Negative controls (must differ without determinism):');
@@ -68,7 +70,10 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   }
   if (summary.devices?.length) {
     lines.push('', 'Devices of this host (det bits must match across identical devices):');
-    for (const d of summary.devices) lines.push(`  ${d.workload} on ${d.backend}: ${d.devices.map((x) => x.device).join(', ')} ${d.agree ? 'agree' : `DIFFER${d.suspects.length ? ` (suspect: ${d.suspects.join(', ')})` : ''}`}`);
+    for (const d of summary.devices) {
+      const suspects = d.devices.filter((x) => d.suspects.includes(x.device)).map((x) => `${x.device} (${x.name})`);
+      lines.push(`  ${d.workload} on ${d.backend}: ${d.devices.map((x) => x.device).join(', ')} ${d.agree ? 'agree' : `DIFFER${suspects.length ? ` (suspect: ${suspects.join(', ')})` : ''}`}`);
+    }
   }
   if (summary.soak?.length) {
     lines.push('', 'Soak (det runs repeated after the suite):');
@@ -77,8 +82,15 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   if (summary.noise.length) lines.push('', noiseText(summary.noise));
   const v = summary.verdict;
   lines.push('', `Verdict: ${v.detStableCells} of ${v.detCells} det cells bitwise stable${summary.complete ? '' : ' (INCOMPLETE results)'}.`);
-  if (summary.findings.length) lines.push('Findings:', ...summary.findings.map((f) => `  - ${f}`));
+  lines.push(...findingLines(summary.findings));
   if (summary.warnings.length) lines.push('Warnings:', ...summary.warnings.map((w) => `  - ${w}`));
   lines.push(`Results: ${resultsDir}`);
   return lines.join('\n');
+}
+
+const AXIS_TITLE: { readonly [A in InvarianceAxis]: string } = { threads: 'Thread-count invariance' };
+
+/** Findings under their severity's heading, in the catalogue's words. */
+function findingLines(findings: readonly Finding[]): string[] {
+  return bySeverity(findings).flatMap((g) => [`${g.title}:`, ...g.findings.map((f) => `  - ${findingText(f)}`)]);
 }

@@ -28,16 +28,16 @@ test('identical GPUs that agree: one device row, no findings', () => {
 test('one of three identical GPUs gives other det bits: it is named as suspect', () => {
   const s = summarize(['cuda:0', 'cuda:1', 'cuda:2'], 'cuda:1');
   assert.equal(s.devices[0].agree, false);
-  assert.deepEqual(s.devices[0].suspects, ['cuda:1 (Fixture GPU)']);
-  assert.deepEqual(s.findings, ['suspect GPU: cuda:1 (Fixture GPU) gave different det bits for matmul on torch than its identical siblings']);
+  assert.deepEqual(s.devices[0].suspects, ['cuda:1']);
+  assert.deepEqual(s.findings.map((f) => [f.kind, f.severity, f.cell?.workload, f.cell?.backend, f.evidence]), [['suspect-device', 'fail', 'matmul', 'torch', { device: 'cuda:1', name: 'Fixture GPU' }]]);
   assert.match(summaryTable(s, 'x'), /matmul on torch: cuda:0, cuda:1, cuda:2 DIFFER \(suspect: cuda:1 \(Fixture GPU\)\)/);
 });
 
 test('two identical GPUs that disagree: flagged, but neither can be named', () => {
   const s = summarize(['cuda:0', 'cuda:1'], 'cuda:0');
   assert.deepEqual(s.devices[0].suspects, []);
-  assert.equal(s.findings.length, 1);
-  assert.match(s.findings[0], /^matmul on torch: the devices of this host disagree in det .*the odd one out cannot be named$/);
+  assert.deepEqual(s.findings.map((f) => f.kind), ['devices-disagree']);
+  assert.deepEqual(s.findings[0].kind === 'devices-disagree' && s.findings[0].evidence.devices.map((d) => d.device), ['cuda:0', 'cuda:1']);
 });
 
 test('charts tell the devices of one backend apart', () => {
@@ -53,13 +53,13 @@ test('one device: nothing to compare', () => {
 test('a GPU negative control varying in det: expected on a backend with no switch (a note), a finding on one with a switch', () => {
   const results = (control: 'controlled' | 'uncontrolled', devices: string[]) =>
     analyze(loadResults(makeResults(root, { workloads: ['index-add', 'matmul'], backends: ['b'], repeats: 3, devices, control, detUnstable: true })));
+  const failing = (s: ReturnType<typeof results>) => s.findings.filter((f) => f.severity === 'fail').map((f) => `${f.kind} ${f.cell?.workload}`);
   const webgpu = results('uncontrolled', ['webgpu:0']);
-  assert.equal(webgpu.findings.length, 1, 'matmul is a finding; index-add is not');
-  assert.match(webgpu.findings[0], /^matmul on b \(webgpu:0, 1 thread\(s\)\) is not bitwise stable with determinism on/);
+  assert.deepEqual(failing(webgpu), ['det-unstable matmul'], 'matmul is a finding; index-add is not');
   assert.equal(webgpu.verdict.detCells, 1);
-  assert.ok(webgpu.warnings.some((w) => w.startsWith('index-add on b (webgpu:0) varies with determinism on too')));
+  assert.deepEqual(webgpu.findings.filter((f) => f.severity === 'info').map((f) => `${f.kind} ${f.cell?.workload}`), ['varies-as-expected index-add']);
   const torch = results('controlled', ['cuda:0']);
-  assert.equal(torch.findings.length, 2, 'with a switch, det must be stable for the control too');
+  assert.deepEqual(failing(torch), ['det-unstable index-add', 'det-unstable matmul'], 'with a switch, det must be stable for the control too');
   const cpu = results('uncontrolled', ['cpu']);
-  assert.equal(cpu.findings.length, 2, 'on a CPU index-add is no control: it must be stable');
+  assert.deepEqual(failing(cpu), ['det-unstable index-add', 'det-unstable matmul'], 'on a CPU index-add is no control: it must be stable');
 });

@@ -118,7 +118,7 @@ test('SIGKILL part-way: finished runs stay readable and the folder is reported i
   const summary = JSON.parse(r.stdout);
   assert.equal(summary.complete, false);
   assert.ok(summary.recordedRuns >= recorded - 1);
-  assert.ok(summary.findings.some((f: string) => /incomplete results/.test(f)));
+  assert.ok(summary.findings.some((f: { kind: string }) => f.kind === 'incomplete-results'));
 });
 
 test('compare: a folder with itself exits 0; another ORT thread setting or a perturbed input exits 1 with the right finding', () => {
@@ -217,7 +217,7 @@ test('--duration soaks det cells after the suite: unchanged bits pass; bits that
   assert.equal(drift.status, 1, drift.stderr);
   const b = JSON.parse(drift.stdout).summary;
   assert.equal(b.soak[0].firstChange.repeat, 2, 'the first soak run (after warm-up and two repeats of each mode) is the first with new bits');
-  assert.ok(b.findings.some((f: string) => f.startsWith('soak: matmul on fake-drift (cpu) changed its det bits')));
+  assert.ok(b.findings.some((f: { kind: string; cell: { workload: string; backend: string } }) => f.kind === 'soak-changed' && f.cell.workload === 'matmul' && f.cell.backend === 'fake-drift'));
   const det = b.cells.find((c: { mode: string }) => c.mode === 'det');
   assert.equal(det.verdict, 'unstable');
 });

@@ -4,7 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { hardwareKey, latestBaseline, listBaselines, saveBaseline } from '../harness/baselines.ts';
-import { compare, type FindingKind } from '../harness/analysis/compare.ts';
+import { compare } from '../harness/analysis/compare.ts';
+import type { FindingKind } from '../harness/analysis/summary.ts';
+import { findingText } from '../reports/findings.ts';
 import { EXIT, UsageError } from '../harness/errors.ts';
 import { makeResults, type FixtureOptions } from './fixtures/results.ts';
 
@@ -39,7 +41,7 @@ test('det no longer bitwise stable: determinism-regression, exit 1', () => {
 test('timing-only differences inside noise are never a regression (0 or 3)', () => {
   for (let seed = 2; seed < 12; seed++) {
     const c = compare(baseline, makeResults(root, { ...base, seed, timeScale: 1.1, timeJitter: 0.3 }));
-    assert.ok(c.exitCode === EXIT.ok || c.exitCode === EXIT.incomplete, `seed ${seed}: exit ${c.exitCode} ${c.findings.map((f) => f.text).join('; ')}`);
+    assert.ok(c.exitCode === EXIT.ok || c.exitCode === EXIT.incomplete, `seed ${seed}: exit ${c.exitCode} ${c.findings.map(findingText).join('; ')}`);
     assert.ok(!kinds(c).has('slower'));
   }
 });
@@ -51,7 +53,7 @@ test('clearly slower: slower, exit 1; straddling the threshold: inconclusive, ex
   // mean ratio 1.08 × 1.15 / 1.025 ≈ 1.21 with wide spread: the CI straddles 1.25 (seeded data, same every run)
   const borderline = compare(baseline, makeResults(root, { ...base, timeScale: 1.08, timeJitter: 0.3 }));
   assert.equal(borderline.exitCode, EXIT.incomplete);
-  assert.ok(kinds(borderline).has('inconclusive') && !kinds(borderline).has('slower'));
+  assert.ok(kinds(borderline).has('slower-inconclusive') && !kinds(borderline).has('slower'));
 });
 
 test('a cell missing or newly failing: exit 1; a new cell is only a note', () => {

@@ -25,8 +25,8 @@ test('identical machines agree; one that gives other det bits is flagged as susp
   assert.ok(merged.runs.every((r) => typeof r.machine === 'number'));
   const summary = analyze(merged);
   assert.equal(summary.fleet[0].agree, false);
-  assert.deepEqual(summary.fleet[0].suspects, ['plain (machine 3)']);
-  assert.ok(summary.findings.some((f) => /suspect hardware: plain \(machine 3\)/.test(f)));
+  assert.deepEqual(summary.fleet[0].suspects, [3]);
+  assert.ok(summary.findings.some((f) => f.kind === 'suspect-machine' && f.evidence.machine === 3 && f.evidence.hostname === 'plain' && f.cell?.workload === 'matmul'));
 });
 
 test('folders of different suites are not merged; an incomplete source makes the merge incomplete', () => {

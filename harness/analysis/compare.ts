@@ -1,32 +1,20 @@
 /**
- * compare: a baseline and a current results folder (or saved baseline) → regressions and an exit
+ * compare: a baseline and a current results folder (or saved baseline) → typed findings and an exit
  * code for nightly jobs. Cells are matched by (workload, backend, device, mode, threads).
  *
- *   0 no regression · 1 regression · 2 bad input · 3 inconclusive (timing CI straddles the threshold)
+ *   0 no regression · 1 a regression, or a det cell unstable in both · 2 bad input
+ *   3 incomplete (either side), nothing to compare, or a timing CI that straddles the threshold
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { analyze, type CellSummary, type Summary } from './analyze.js';
+import { analyze } from './analyze.js';
+import { expectedToVary } from './cells.js';
 import { diffFloat32, type DiffSummary } from './diff.js';
-import { EXIT, UsageError, message } from '../errors.js';
+import { UsageError, message } from '../errors.js';
+import { cellSubject, exitCodeFor, finding, subjectOf } from './findings.js';
 import { ratioOfMediansCI, type RatioCI } from './stats.js';
 import { loadResults, readArtifact, SCHEMA_VERSION, type Manifest } from '../store.js';
-import { groupId } from '../protocol.js';
-
-export const FINDING_KINDS = [
-  'determinism-regression', 'results-changed', 'slower', 'inconclusive', 'missing-cell', 'newly-unsupported', 'newly-failing', 'new-cell', 'faster',
-] as const;
-export type FindingKind = (typeof FINDING_KINDS)[number];
-export type Severity = 'regression' | 'inconclusive' | 'info';
-
-export interface CompareFinding {
-  kind: FindingKind;
-  severity: Severity;
-  cell: string;
-  /** One line a person can act on. */
-  text: string;
-  evidence: Record<string, unknown>;
-}
+import { SUMMARY_VERSION, type CellSummary, type ComparedSide, type Finding, type FindingSubject, type SpeedMeasure, type Summary } from './summary.js';
 
 export interface Comparison {
   baseline: { dir: string; runId: string };
@@ -34,7 +22,7 @@ export interface Comparison {
   slowdownThreshold: number;
   /** Environment fields that differ: what may explain changed numbers. */
   fingerprintChanges: Array<{ field: string; baseline: unknown; current: unknown }>;
-  findings: CompareFinding[];
+  findings: Finding[];
   exitCode: number;
 }
 
@@ -44,7 +32,11 @@ interface Side {
   summary: Summary;
 }
 
-/** A results folder (analysed now) or a saved baseline (summary.json + modal artifacts). */
+/**
+ * A results folder (analysed now, so a summary.json of any version in it is never read) or a saved
+ * baseline (summary.json + modal artifacts, no runs): its summary must be of this version, since
+ * there are no runs to analyse again.
+ */
 export function loadSide(dir: string): Side {
   const manifestFile = path.join(dir, 'manifest.json');
   if (!fs.existsSync(manifestFile)) throw new UsageError(message.resultsMissing(dir));
@@ -56,7 +48,15 @@ export function loadSide(dir: string): Side {
   if (!fs.existsSync(summaryFile)) throw new UsageError(message.resultsMissing(dir));
   const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
   if (manifest.schemaVersion !== SCHEMA_VERSION) throw new UsageError(message.resultsSchema(dir, manifest.schemaVersion, SCHEMA_VERSION));
-  return { dir, manifest, summary: JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as Summary };
+  let summary: Summary;
+  try {
+    summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as Summary;
+  } catch (err) {
+    throw new UsageError(message.resultsCorrupt(summaryFile, (err as Error).message));
+  }
+  const version = (summary as Partial<Summary> | null)?.summaryVersion;
+  if (version !== SUMMARY_VERSION) throw new UsageError(message.summaryVersion(summaryFile, version, SUMMARY_VERSION));
+  return { dir, manifest, summary };
 }
 
 function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
@@ -76,87 +76,89 @@ export function fingerprintChanges(a: Manifest, b: Manifest): Comparison['finger
 }
 
 const times = (c: CellSummary) => c.runs.map((r) => r.computeMs);
-const fmtCI = (ci: RatioCI) => `${ci.ratio.toFixed(2)}× [${ci.low.toFixed(2)}, ${ci.high.toFixed(2)}]`;
 
 /**
- * "slower" only when the whole CI lies above the threshold; "inconclusive" when it straddles the
- * threshold and the point estimate is slower than the baseline at all (a ratio ≤ 1 is no sign of a
- * slowdown however wide its CI: a folder compared with itself has ratio 1 exactly).
+ * "slower" only when the whole CI lies above the threshold; "slower-inconclusive" when it straddles
+ * the threshold and the point estimate is slower than the baseline at all (a ratio ≤ 1 is no sign of
+ * a slowdown however wide its CI: a folder compared with itself has ratio 1 exactly).
  */
-function speedFinding(cell: string, measure: string, ci: RatioCI | null, threshold: number): CompareFinding | null {
+function speedFinding(cell: FindingSubject, measure: SpeedMeasure, ci: RatioCI | null, threshold: number): Finding | null {
   if (!ci) return null;
   const evidence = { measure, ...ci, threshold };
-  if (ci.low > threshold) return { kind: 'slower', severity: 'regression', cell, text: `${cell}: ${measure} is ${fmtCI(ci)} the baseline's, above the ${threshold}× threshold`, evidence };
-  if (ci.high > threshold && ci.ratio > 1) return { kind: 'inconclusive', severity: 'inconclusive', cell, text: `${cell}: ${measure} ratio ${fmtCI(ci)} straddles the ${threshold}× threshold: more repeats needed`, evidence };
-  if (ci.high < 1 / threshold) return { kind: 'faster', severity: 'info', cell, text: `${cell}: ${measure} is ${fmtCI(ci)} the baseline's`, evidence };
+  if (ci.low > threshold) return finding('slower', cell, evidence);
+  if (ci.high > threshold && ci.ratio > 1) return finding('slower-inconclusive', cell, evidence);
+  if (ci.high < 1 / threshold) return finding('faster', cell, evidence);
   return null;
 }
+
+/** A side whose suite did not finish, or a current side with no result at all: nothing it lacks can be judged. */
+function completeness(side: ComparedSide, s: Summary): Finding[] {
+  const counts = { side, recordedRuns: s.recordedRuns, plannedRuns: s.plannedRuns };
+  if (!s.complete) return [finding('incomplete-results', undefined, counts)];
+  if (side === 'current' && !s.cells.some(hasData)) return [finding('no-data', undefined, counts)];
+  return [];
+}
+
+const hasData = (c: CellSummary) => c.distinctDigests > 0;
 
 export function compare(baselineDir: string, currentDir: string, slowdownThreshold = 1.25): Comparison {
   if (!(slowdownThreshold > 0)) throw new UsageError(message.slowdownThreshold(slowdownThreshold));
   const base = loadSide(baselineDir);
   const cur = loadSide(currentDir);
   const changes = fingerprintChanges(base.manifest, cur.manifest);
-  const findings: CompareFinding[] = [];
+  const findings: Finding[] = [...completeness('baseline', base.summary), ...completeness('current', cur.summary)];
   const curCells = new Map(cur.summary.cells.map((c) => [c.cell, c]));
   const baseCells = new Map(base.summary.cells.map((c) => [c.cell, c]));
-  const hasData = (c: CellSummary) => c.distinctDigests > 0;
 
   for (const b of base.summary.cells) {
     const c = curCells.get(b.cell);
+    const at = cellSubject(b);
     if (!c) {
-      if (hasData(b)) findings.push({ kind: 'missing-cell', severity: 'regression', cell: b.cell, text: `${b.cell} ran in the baseline but not now`, evidence: {} });
+      if (hasData(b)) findings.push(finding('missing-cell', at, {}));
       continue;
     }
     if (hasData(b) && (c.verdict === 'unsupported' || c.verdict === 'unavailable')) {
-      findings.push({ kind: 'newly-unsupported', severity: 'regression', cell: b.cell, text: `${b.cell} is now ${c.verdict}: ${c.message ?? ''}`, evidence: { message: c.message } });
+      findings.push(finding('newly-unsupported', at, { verdict: c.verdict, message: c.message }));
       continue;
     }
     if (c.verdict === 'failed' && b.verdict !== 'failed') {
-      findings.push({ kind: 'newly-failing', severity: 'regression', cell: b.cell, text: `${b.cell} now fails: ${c.message ?? ''}`, evidence: { statuses: c.statuses, message: c.message } });
+      findings.push(finding('newly-failing', at, { statuses: c.statuses, message: c.message }));
       continue;
     }
     if (!hasData(b) || !hasData(c)) continue;
-    if (b.mode === 'det' && b.verdict === 'bitwise-stable' && c.verdict !== 'bitwise-stable') {
-      findings.push({
-        kind: 'determinism-regression', severity: 'regression', cell: b.cell,
-        text: `${b.cell} was bitwise stable with determinism on and now gives ${c.distinctDigests} distinct results (up to ${c.maxUlp} ULP apart)`,
-        evidence: { baselineDistinct: b.distinctDigests, currentDistinct: c.distinctDigests, maxUlp: c.maxUlp },
-      });
+    if (b.mode === 'det' && c.verdict !== 'bitwise-stable' && !expectedToVary(c)) {
+      const evidence = { baselineDistinct: b.distinctDigests, currentDistinct: c.distinctDigests, maxUlp: c.maxUlp };
+      if (b.verdict === 'bitwise-stable') findings.push(finding('determinism-regression', at, evidence));
+      else if (b.verdict === 'unstable') findings.push(finding('still-unstable', at, evidence));
     }
     if (b.mode === 'det' && b.modalDigest && c.modalDigest && b.modalDigest !== c.modalDigest) {
-      const diff = artifactDiff(base.dir, b.modalDigest, cur.dir, c.modalDigest);
-      const why = changes.length ? `; changed: ${changes.slice(0, 6).map((x) => x.field).join(', ')}${changes.length > 6 ? ` and ${changes.length - 6} more` : ''}` : '; no environment field changed';
-      findings.push({
-        kind: 'results-changed', severity: 'regression', cell: b.cell,
-        text: `${b.cell}: the deterministic result changed${diff ? ` (max ${diff.maxUlp} ULP, relL2 ${diff.relL2?.toExponential(2)})` : ''}${why}`,
-        evidence: { baselineDigest: b.modalDigest, currentDigest: c.modalDigest, diff, fingerprintChanges: changes.map((x) => x.field) },
-      });
+      findings.push(finding('results-changed', at, {
+        baselineDigest: b.modalDigest, currentDigest: c.modalDigest, diff: artifactDiff(base.dir, b.modalDigest, cur.dir, c.modalDigest), fingerprintChanges: changes.map((x) => x.field),
+      }));
     }
-    const speed = speedFinding(b.cell, `${b.mode} compute time`, ratioOfMediansCI(times(c), times(b)), slowdownThreshold);
+    const speed = speedFinding(at, 'computeMs', ratioOfMediansCI(times(c), times(b)), slowdownThreshold);
     if (speed) findings.push(speed);
   }
   for (const c of cur.summary.cells) {
-    if (!baseCells.has(c.cell) && hasData(c)) findings.push({ kind: 'new-cell', severity: 'info', cell: c.cell, text: `${c.cell} is new (not in the baseline)`, evidence: {} });
+    if (!baseCells.has(c.cell) && hasData(c)) findings.push(finding('new-cell', cellSubject(c), {}));
   }
   // The cost of determinism: median paired det/nondet ratios now against the baseline's.
   for (const m of cur.summary.modes) {
-    const key = groupId(m);
     const bm = base.summary.modes.find((x) => x.workload === m.workload && x.backend === m.backend && x.device === m.device && x.threads === m.threads);
     if (!bm) continue;
     const ratios = (s: Summary) => pairedRatios(s, m.workload, m.backend, m.device, m.threads);
-    const speed = speedFinding(key, 'det/nondet slowdown', ratioOfMediansCI(ratios(cur.summary), ratios(base.summary)), slowdownThreshold);
+    const group = subjectOf(m, ['workload', 'backend', 'device', 'threads']);
+    const speed = speedFinding(group, 'slowdownRatio', ratioOfMediansCI(ratios(cur.summary), ratios(base.summary)), slowdownThreshold);
     if (speed) findings.push(speed);
   }
 
-  const exitCode = findings.some((f) => f.severity === 'regression') ? EXIT.findings : findings.some((f) => f.severity === 'inconclusive') ? EXIT.incomplete : EXIT.ok;
   return {
     baseline: { dir: base.dir, runId: base.manifest.runId },
     current: { dir: cur.dir, runId: cur.manifest.runId },
     slowdownThreshold,
     fingerprintChanges: changes,
     findings,
-    exitCode,
+    exitCode: exitCodeFor(findings),
   };
 }
 
@@ -176,19 +178,4 @@ function artifactDiff(dirA: string, a: string, dirB: string, b: string): DiffSum
     // A baseline saved without this artifact (or a different artifact size) has no element-wise diff.
     return null;
   }
-}
-
-export function comparisonText(c: Comparison): string {
-  const lines = [`compare ${c.baseline.runId} (baseline) → ${c.current.runId} (current), slowdown threshold ${c.slowdownThreshold}×`];
-  if (c.fingerprintChanges.length) {
-    lines.push('Environment changes:');
-    for (const x of c.fingerprintChanges) lines.push(`  ${x.field}: ${JSON.stringify(x.baseline)} → ${JSON.stringify(x.current)}`);
-  }
-  const bySeverity = (s: Severity) => c.findings.filter((f) => f.severity === s);
-  for (const [title, severity] of [['Regressions', 'regression'], ['Inconclusive', 'inconclusive'], ['Notes', 'info']] as const) {
-    const list = bySeverity(severity);
-    if (list.length) lines.push(`${title}:`, ...list.map((f) => `  - [${f.kind}] ${f.text}`));
-  }
-  lines.push(c.exitCode === EXIT.ok ? 'No regression.' : c.exitCode === EXIT.findings ? `${bySeverity('regression').length} regression(s).` : 'No regression found, but some timings are inconclusive.');
-  return lines.join('\n');
 }

@@ -92,25 +92,3 @@ export function analyzeNoise(runs: RunRecord[], load: (digest: string) => Float3
   }
   return out;
 }
-
-const ARM_LABELS: Record<NoiseArm, string> = {
-  seeds: 'seeds (det on, different seeds)',
-  implementation: 'implementation (det off, one seed)',
-  ulp: '1 ULP (det on, one weight ±1 ULP)',
-};
-
-/** `value [low, high]` in exponent notation, or – when there is no interval. */
-export const formatInterval = (i: Interval | null) => (i ? `${i.value.toExponential(2)} [${i.low.toExponential(2)}, ${i.high.toExponential(2)}]` : '–');
-
-export function noiseText(decompositions: NoiseDecomposition[]): string {
-  const lines: string[] = [];
-  for (const d of decompositions) {
-    lines.push(`Noise decomposition (Summers & Dinneen 2021): ${d.workload} on ${d.backend} (${d.device}), final-loss sd and mean pairwise relative weight distance, with 95% CIs:`);
-    for (const a of d.arms) {
-      const test = a.arm === 'seeds' ? null : d.versusSeeds[a.arm];
-      const vs = a.arm === 'seeds' ? '' : test ? `  Brown–Forsythe vs seeds: p = ${test.pValue.toPrecision(2)} (${test.equalAt5Percent ? 'not distinguishable' : 'different spread'})` : '  Brown–Forsythe vs seeds: undefined (no spread)';
-      lines.push(`  ${ARM_LABELS[a.arm].padEnd(36)} ${a.runs} runs, ${a.distinctResults} distinct  loss sd ${formatInterval(a.lossSd)}  weights ${formatInterval(a.weightSpread)}${vs}`);
-    }
-  }
-  return lines.join('\n');
-}

@@ -48,11 +48,23 @@ export function describe(values: number[]): Describe | null {
   };
 }
 
+/**
+ * The two ways a time ratio is estimated here: runs paired by repeat (det and nondet of one
+ * repeat ran back to back, so drift hits both) give the median of their ratios; two independent
+ * samples (a cell's times in two results folders) give the ratio of their medians.
+ */
+export const RATIO_ESTIMATORS = ['median-of-paired-ratios', 'ratio-of-medians'] as const;
+export type RatioEstimator = (typeof RATIO_ESTIMATORS)[number];
+
 export interface RatioCI {
-  /** Median of the paired ratios a_i / b_i. */
+  /** Which statistic `ratio` is: see RATIO_ESTIMATORS. */
+  estimator: RatioEstimator;
+  /** The point estimate: median(a_i / b_i) for paired samples, median(a) / median(b) for independent ones. */
   ratio: number;
+  /** Percentile-bootstrap 95% CI of the same statistic. */
   low: number;
   high: number;
+  /** Paired samples: the pairs used; independent samples: the smaller sample's size. */
   pairs: number;
   resamples: number;
 }
@@ -66,7 +78,7 @@ export function pairedRatioCI(a: number[], b: number[], resamples = 2000, seed =
   if (a.length !== b.length) throw new Error('paired samples must have the same length');
   const ratios = a.map((x, i) => x / b[i]).filter((r) => Number.isFinite(r));
   const ci = bootstrapCI(ratios.length, (idx) => Number(mathMedian(idx.map((i) => ratios[i]))), resamples, seed, 'paired-ratio');
-  return ci && { ratio: ci.value, low: ci.low, high: ci.high, pairs: ratios.length, resamples };
+  return ci && { estimator: 'median-of-paired-ratios', ratio: ci.value, low: ci.low, high: ci.high, pairs: ratios.length, resamples };
 }
 
 /** Linear-interpolation quantile of sorted data (Hyndman & Fan 1996, type 7, as R's default). */
@@ -128,6 +140,7 @@ export function ratioOfMediansCI(a: number[], b: number[], resamples = 2000, see
   }
   ratios.sort();
   return {
+    estimator: 'ratio-of-medians',
     ratio: Number(mathMedian(a)) / Number(mathMedian(b)),
     low: quantileSorted(ratios, 0.025),
     high: quantileSorted(ratios, 0.975),

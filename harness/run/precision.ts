@@ -91,14 +91,3 @@ export async function runPaired(runner: Runner, plan: Plan, writer: ResultsWrite
   }
   return { outcomes, stopped: false };
 }
-
-export function precisionText(outcomes: PrecisionOutcome[], target: number): string {
-  const lines = [`Paired det/nondet slowdown (target CI half-width ±${(target * 100).toFixed(1)}%):`];
-  for (const p of outcomes) {
-    const s = p.slowdown;
-    lines.push(
-      `  ${p.group}: ${s ? `${s.ratio.toFixed(3)}× [${s.low.toFixed(3)}, ${s.high.toFixed(3)}], half-width ±${(p.relativeHalfWidth! * 100).toFixed(2)}%` : 'no ratio'} after ${p.pairs} pairs — ${p.stoppedBecause}`,
-    );
-  }
-  return lines.join('\n');
-}

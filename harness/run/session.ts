@@ -8,7 +8,8 @@
  * period and is then abandoned, and the folder is finished as interrupted, analysed and reported.
  */
 import path from 'node:path';
-import { analyze, type Summary } from '../analysis/analyze.js';
+import { analyze } from '../analysis/analyze.js';
+import type { Summary } from '../analysis/summary.js';
 import type { Availability } from '../backends/types.js';
 import type { RunOptions } from '../config.js';
 import { fingerprint, fingerprintWarnings, PROJECT_DIR, type Fingerprint } from '../env.js';

@@ -1,0 +1,156 @@
+/**
+ * Agreement across cells: det results compared across backends, the values of each invariance axis
+ * (thread count), devices of a host, machines of a fleet, and over time (soak).
+ */
+import { diffFloat32 } from './diff.js';
+import { CELL_KEY_FIELDS, cellKey, isOk, type OkRecord, type RunRecord } from '../protocol.js';
+import type { LoadedResults } from '../store.js';
+import { groupBy, modalDigest } from './group.js';
+import { safeDiff } from './cells.js';
+import { INVARIANCE_AXES, type AxisInvariance, type CellSummary, type CrossBackend, type DeviceCell, type FleetCell, type InvarianceAxis, type SoakCell } from './summary.js';
+import { findWorkload } from '../../workloads/index.js';
+
+/**
+ * Each backend's modal det artifact against the reference backend's: the first, in the suite's
+ * backend order (the registry's order unless the user chose one), that has data.
+ */
+export function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array, order: string[]): CrossBackend[] {
+  const out: CrossBackend[] = [];
+  const rank = (id: string) => (order.indexOf(id) === -1 ? order.length : order.indexOf(id));
+  const workloads = [...new Set(cells.map((c) => c.workload))];
+  for (const workload of workloads) {
+    const det = cells.filter((c) => c.workload === workload && c.mode === 'det' && c.modalDigest && !c.arm);
+    if (det.length < 2) continue;
+    const minThreads = Math.min(...det.map((c) => c.threads));
+    // one cell per backend (its first device): devices of one backend are compared in compareDevices
+    const candidates = det
+      .filter((c) => c.threads === minThreads)
+      .sort((a, b) => rank(a.backend) - rank(b.backend))
+      .filter((c, i, all) => all.findIndex((x) => x.backend === c.backend) === i);
+    const ref = candidates[0];
+    const tolerance = findWorkload(workload)?.tolerance ?? { relL2: 0 };
+    for (const c of candidates.slice(1)) {
+      const a = load(ref.modalDigest!), b = load(c.modalDigest!);
+      if (a.length !== b.length) {
+        out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, referenceCell: ref.cell, cell: c.cell, tolerance, status: 'incomparable', diff: null, note: `artifact sizes differ (${a.length} vs ${b.length} elements)` });
+        continue;
+      }
+      const diff = diffFloat32(a, b);
+      const status = diff.bitwiseEqual ? 'bitwise-equal' : diff.relL2 !== null && diff.nanPairs === 0 && diff.relL2 <= tolerance.relL2 ? 'within-tolerance' : 'outside-tolerance';
+      out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, referenceCell: ref.cell, cell: c.cell, tolerance, status, diff });
+    }
+  }
+  return out;
+}
+
+/**
+ * Each invariance axis the same way: det cells grouped by every other key field, the result at the
+ * axis's lowest value against the result at each other value ("the new machine has more cores").
+ */
+export function compareInvariance(cells: CellSummary[], load: (d: string) => Float32Array): AxisInvariance[] {
+  return INVARIANCE_AXES.flatMap((axis) => compareAcross(axis, cells, load));
+}
+
+function compareAcross(axis: InvarianceAxis, cells: CellSummary[], load: (d: string) => Float32Array): AxisInvariance[] {
+  const out: AxisInvariance[] = [];
+  const others = CELL_KEY_FIELDS.filter((f) => f !== axis);
+  const det = cells.filter((c) => c.mode === 'det' && c.modalDigest && !c.arm);
+  for (const group of groupBy(det, (c) => cellKey(c, others)).values()) {
+    if (group.length < 2) continue;
+    const [base, ...rest] = [...group].sort((a, b) => a[axis] - b[axis]);
+    for (const c of rest) {
+      const equal = c.modalDigest === base.modalDigest;
+      out.push({
+        axis, workload: c.workload, backend: c.backend, device: c.device, base: base[axis], value: c[axis], baseCell: base.cell, cell: c.cell,
+        bitwiseEqual: equal, diff: equal ? null : safeDiff(load, base.modalDigest!, c.modalDigest!),
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Rows that should agree, grouped by what makes them identical (hardware model, GPU name): in a group
+ * of at least three with a strict majority, the rows that differ from the majority are suspects.
+ */
+function oddOnesOut<R extends { group: string; digest: string }>(rows: R[]): R[] {
+  const suspects: R[] = [];
+  for (const group of new Set(rows.map((r) => r.group))) {
+    const siblings = rows.filter((r) => r.group === group);
+    if (siblings.length < 3) continue; // a majority needs at least three identical members
+    const votes = new Map<string, number>();
+    siblings.forEach((r) => votes.set(r.digest, (votes.get(r.digest) ?? 0) + 1));
+    const [majority, n] = [...votes].sort((a, b) => b[1] - a[1])[0];
+    if (n * 2 > siblings.length) suspects.push(...siblings.filter((r) => r.digest !== majority));
+  }
+  return suspects;
+}
+
+/** det cells of one backend on ≥ 2 devices of this host (each GPU is a device in the plan). */
+export function compareDevices(cells: CellSummary[], backends: LoadedResults['manifest']['backends']): DeviceCell[] {
+  const det = cells.filter((c) => c.mode === 'det' && !c.arm && c.modalDigest);
+  const out: DeviceCell[] = [];
+  for (const group of groupBy(det, (c) => cellKey(c, ['workload', 'backend', 'threads'])).values()) {
+    if (group.length < 2) continue;
+    const probe = backends[group[0].backend];
+    const names = probe?.available ? probe.deviceNames ?? {} : {};
+    const devices = group.map((c) => ({ device: c.device, name: names[c.device] ?? c.device, modalDigest: c.modalDigest! }));
+    out.push({
+      workload: group[0].workload, backend: group[0].backend, threads: group[0].threads,
+      devices,
+      agree: new Set(devices.map((d) => d.modalDigest)).size === 1,
+      suspects: oddOnesOut(devices.map((d) => ({ group: d.name, digest: d.modalDigest, device: d.device }))).map((r) => r.device),
+    });
+  }
+  return out;
+}
+
+export function soakCells(cells: CellSummary[], counted: RunRecord[]): SoakCell[] {
+  if (!counted.some((r) => r.soak)) return [];
+  const byCell = new Map<string, { suite: OkRecord[]; soak: OkRecord[] }>();
+  for (const r of counted) {
+    if (!isOk(r)) continue;
+    const group = byCell.get(r.cell) ?? { suite: [], soak: [] };
+    (r.soak ? group.soak : group.suite).push(r);
+    byCell.set(r.cell, group);
+  }
+  const out: SoakCell[] = [];
+  for (const c of cells) {
+    const group = byCell.get(c.cell);
+    if (!group?.soak.length) continue;
+    const { suite, soak } = group;
+    const reference = modalDigest(suite.map((r) => r.artifact.sha256))?.digest ?? soak[0].artifact.sha256;
+    const t0 = Date.parse(soak[0].startedAt);
+    const last = soak[soak.length - 1];
+    const changed = soak.find((r) => r.artifact.sha256 !== reference);
+    out.push({
+      cell: c.cell, workload: c.workload, backend: c.backend, device: c.device, threads: c.threads,
+      runs: soak.length,
+      seconds: (Date.parse(last.startedAt) + last.wallMs - t0) / 1000,
+      // the cell's ok runs are its suite runs and its soak runs
+      distinctDigests: c.distinctDigests,
+      firstChange: changed ? { repeat: changed.repeat, afterSec: (Date.parse(changed.startedAt) - t0) / 1000 } : null,
+    });
+  }
+  return out;
+}
+
+/** det cells run on ≥ 2 machines: does each machine agree with its identical-hardware siblings? */
+export function compareMachines(results: LoadedResults): FleetCell[] {
+  const machines = results.manifest.machines ?? [];
+  if (machines.length < 2) return [];
+  const det = results.runs.filter((r): r is OkRecord => isOk(r) && !r.warmup && r.mode === 'det' && r.machine !== undefined);
+  const out: FleetCell[] = [];
+  for (const [cell, runs] of groupBy(det, (r) => r.cell)) {
+    const perMachine = groupBy(runs, (r) => String(r.machine));
+    if (perMachine.size < 2) continue;
+    const rows = [...perMachine.values()].map((mine) => {
+      const machine = mine[0].machine!;
+      const m = machines[machine];
+      return { machine, hostname: m?.hostname ?? `machine ${machine}`, hardware: m?.hardware ?? 'unknown', modalDigest: modalDigest(mine.map((r) => r.artifact.sha256))!.digest };
+    });
+    const suspects = oddOnesOut(rows.map((r) => ({ group: r.hardware, digest: r.modalDigest, machine: r.machine }))).map((r) => r.machine);
+    out.push({ cell, machines: rows, agree: new Set(rows.map((r) => r.modalDigest)).size === 1, suspects });
+  }
+  return out;
+}

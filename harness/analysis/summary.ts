@@ -1,0 +1,258 @@
+/**
+ * The summary schema (summary.json): what analysis writes and reports, compare and baselines read.
+ * Types only; the analysis that fills them lives in cells.ts, agreement.ts and analyze.ts.
+ */
+import type { DiffSummary } from './diff.js';
+import type { CellKey, RunRecord, RunStatus } from '../protocol.js';
+import type { NoiseDecomposition } from './noise.js';
+import type { Describe, RatioCI, VarianceTest } from './stats.js';
+
+/**
+ * Bumped whenever the shape of summary.json changes; a reader given another version analyses the
+ * folder's runs again, or refuses a summary it cannot rebuild (a saved baseline keeps no runs).
+ * 2: typed findings; `invariance[]` instead of `threads[]`; suspects by device id and machine index.
+ */
+export const SUMMARY_VERSION = 2;
+
+export const CELL_VERDICTS = ['bitwise-stable', 'unstable', 'unsupported', 'unavailable', 'failed', 'no-data'] as const;
+export type CellVerdict = (typeof CELL_VERDICTS)[number];
+
+export interface RunDiff {
+  runIndex: number;
+  repeat: number;
+  sha256: string;
+  computeMs: number;
+  loss: number | null;
+  outputL2: number;
+  /** Null for runs identical to the modal run. */
+  diff: DiffSummary | null;
+}
+
+export interface CellSummary extends CellKey {
+  cell: string;
+  verdict: CellVerdict;
+  /** Counted runs (warm-ups excluded) by status. */
+  statuses: Partial<Record<RunStatus, number>>;
+  distinctDigests: number;
+  modalDigest: string | null;
+  modalShare: number | null;
+  runs: RunDiff[];
+  /** Worst difference of any run against the modal run. */
+  maxUlp: number;
+  maxRelL2: number;
+  /** The workload's cross-backend tolerance (relative L2), also used to call run-to-run spread "numerically close". */
+  toleranceRelL2: number;
+  /** Runs differ bitwise but all lie within the tolerance of the modal run (null when bitwise stable or no data). */
+  withinTolerance: boolean | null;
+  computeMs: Describe | null;
+  loss: Describe | null;
+  outputL2: Describe | null;
+  /** With --trace: when runs start to differ from the modal run, and how fast they drift apart. */
+  divergence: Divergence | null;
+  /** First message of a failed or unsupported run. */
+  message: string | null;
+  determinism: RunRecord['determinism'];
+}
+
+export interface Divergence {
+  steps: number;
+  /** First training step (0-based) after which some run's weights differ from the modal run's; null if none ever do. */
+  firstDivergentStep: number | null;
+  /** Per step, the largest relative L2 distance of any run's weights from the modal run's. */
+  relL2ByStep: number[];
+}
+
+export interface ModeComparison {
+  workload: string;
+  backend: string;
+  device: string;
+  threads: number;
+  /** Bitwise stable with determinism on (null: no det data). */
+  detStable: boolean | null;
+  /** More than one distinct result with determinism off (null: no nondet data). */
+  nondetVaries: boolean | null;
+  /** det / nondet compute time, paired by repeat, median ratio with a bootstrap 95% CI. */
+  slowdown: RatioCI | null;
+  /** Brown–Forsythe test of equal compute-time spread in det and nondet. */
+  timingSpread: VarianceTest | null;
+}
+
+export interface CrossBackend {
+  workload: string;
+  reference: string;
+  backend: string;
+  threads: number;
+  /** The det cells compared (each backend's first device). */
+  referenceCell: string;
+  cell: string;
+  tolerance: { relL2: number };
+  status: 'bitwise-equal' | 'within-tolerance' | 'outside-tolerance' | 'incomparable';
+  diff: DiffSummary | null;
+  note?: string;
+}
+
+/**
+ * Invariance axes: cell-key fields whose value must not change det bits on a sound stack, each
+ * compared the same way (agreement.ts). Data-loader workers, batch size, resume-from-checkpoint and
+ * precision join as they become cell-key fields.
+ */
+export const INVARIANCE_AXES = ['threads'] as const;
+export type InvarianceAxis = (typeof INVARIANCE_AXES)[number];
+
+/** The det result of a cell at the lowest value of an axis against the same cell at another value. */
+export interface AxisInvariance {
+  axis: InvarianceAxis;
+  workload: string;
+  backend: string;
+  device: string;
+  /** The axis's lowest value in this group, and the value compared with it. */
+  base: number;
+  value: number;
+  baseCell: string;
+  cell: string;
+  bitwiseEqual: boolean;
+  diff: DiffSummary | null;
+}
+
+export interface NegativeControl {
+  workload: string;
+  backend: string;
+  device: string;
+  threads: number;
+  /** The control differed run to run without determinism, as it must for a "stable" verdict to mean anything. */
+  seen: boolean;
+  distinctDigests: number;
+  runs: number;
+}
+
+/** The same det cell on several machines of a merged folder. */
+export interface FleetCell {
+  cell: string;
+  machines: Array<{ machine: number; hostname: string; hardware: string; modalDigest: string }>;
+  /** Every machine gave the same bits. */
+  agree: boolean;
+  /** Machines (their `machine` index) whose det result differs from the majority of their identical-hardware siblings. */
+  suspects: number[];
+}
+
+/** The same det cell on several devices (GPUs) of one host: identical devices must give identical bits. */
+export interface DeviceCell {
+  workload: string;
+  backend: string;
+  threads: number;
+  devices: Array<{ device: string; name: string; modalDigest: string }>;
+  agree: boolean;
+  /** Devices (ids, e.g. cuda:1) whose det result differs from the majority of their identical siblings. */
+  suspects: string[];
+}
+
+/** Det runs repeated after the suite (`--duration`): did the bits ever change? */
+export interface SoakCell {
+  cell: string;
+  workload: string;
+  backend: string;
+  device: string;
+  threads: number;
+  runs: number;
+  /** From the first soak run's start to the last one's end. */
+  seconds: number;
+  /** Distinct results among the soak runs and the suite's det runs of the cell. */
+  distinctDigests: number;
+  /** The first soak run whose bits differ from the suite's modal det result, if any. */
+  firstChange: { repeat: number; afterSec: number } | null;
+}
+
+export interface Summary {
+  summaryVersion: number;
+  runId: string;
+  complete: boolean;
+  plannedRuns: number;
+  recordedRuns: number;
+  warnings: string[];
+  cells: CellSummary[];
+  modes: ModeComparison[];
+  crossBackend: CrossBackend[];
+  /** Det results across the values of each invariance axis (thread count today). */
+  invariance: AxisInvariance[];
+  negativeControls: NegativeControl[];
+  /** Per det cell across the machines of a merged folder (empty otherwise). */
+  fleet: FleetCell[];
+  /** Per det cell across the devices (GPUs) of this host, where a backend ran on several. */
+  devices: DeviceCell[];
+  /** Per det cell soaked with `--duration` (empty otherwise). */
+  soak: SoakCell[];
+  /** The noise decomposition (noise suite only; empty otherwise). */
+  noise: NoiseDecomposition[];
+  /** What a user must look at; their severities decide `detbench run`'s exit code (findings.ts). */
+  findings: Finding[];
+  verdict: { detStableCells: number; detCells: number; reproducible: boolean };
+}
+
+/**
+ * What a finding is about: one cell (every key field), or a group of cells (the fields they share:
+ * a det/nondet pair, one workload on one backend across devices); `id` is its key in cellKey's format.
+ */
+export interface FindingSubject extends Partial<CellKey> {
+  id: string;
+}
+
+/** Most decisive first: a command exits with the code of the first severity its findings have (findings.ts). */
+export const SEVERITIES = ['incomplete', 'fail', 'inconclusive', 'info'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+export const isSeverity = (x: unknown): x is Severity => SEVERITIES.includes(x as Severity);
+
+/** Every kind of finding, of the analysis of one folder and of compare; their words are in reports/findings.ts. */
+export const FINDING_KINDS = [
+  // one results folder
+  'incomplete-results', 'det-unstable', 'negative-control-not-seen', 'runs-failed', 'outside-tolerance', 'invariance-broken',
+  'devices-disagree', 'suspect-device', 'suspect-machine', 'soak-changed', 'varies-as-expected',
+  // compare: a baseline and a current folder
+  'no-data', 'determinism-regression', 'still-unstable', 'results-changed', 'slower', 'slower-inconclusive', 'faster',
+  'missing-cell', 'newly-unsupported', 'newly-failing', 'new-cell',
+] as const;
+export type FindingKind = (typeof FINDING_KINDS)[number];
+export const isFindingKind = (x: unknown): x is FindingKind => FINDING_KINDS.includes(x as FindingKind);
+
+export type ComparedSide = 'baseline' | 'current';
+export const SPEED_MEASURES = ['computeMs', 'slowdownRatio'] as const;
+export type SpeedMeasure = (typeof SPEED_MEASURES)[number];
+/** A time ratio, current / baseline, against the threshold: compute time of a cell, or its det/nondet slowdown. */
+export type SpeedEvidence = RatioCI & { measure: SpeedMeasure; threshold: number };
+
+/** Each kind's evidence: counts, distances, digests, keys and the backends' own messages; never our prose. */
+export interface FindingEvidence {
+  'incomplete-results': { side?: ComparedSide; recordedRuns: number; plannedRuns: number };
+  'det-unstable': { distinctDigests: number; runs: number; maxUlp: number; maxRelL2: number; withinTolerance: boolean | null };
+  'negative-control-not-seen': { distinctDigests: number; runs: number };
+  'runs-failed': { statuses: Partial<Record<RunStatus, number>>; message: string | null };
+  'outside-tolerance': { reference: string; referenceCell: string; relL2: number | null; toleranceRelL2: number; maxUlp: number; nanPairs: number };
+  'invariance-broken': { axis: InvarianceAxis; base: number; value: number; baseCell: string; maxUlp: number | null; relL2: number | null };
+  'devices-disagree': { devices: Array<{ device: string; name: string; modalDigest: string }> };
+  'suspect-device': { device: string; name: string };
+  'suspect-machine': { machine: number; hostname: string; hardware: string };
+  'soak-changed': { afterSec: number; repeat: number; runs: number; distinctDigests: number };
+  'varies-as-expected': { distinctDigests: number; runs: number };
+  'no-data': { side: ComparedSide; recordedRuns: number; plannedRuns: number };
+  'determinism-regression': { baselineDistinct: number; currentDistinct: number; maxUlp: number };
+  'still-unstable': { baselineDistinct: number; currentDistinct: number; maxUlp: number };
+  'results-changed': { baselineDigest: string; currentDigest: string; diff: DiffSummary | null; fingerprintChanges: string[] };
+  slower: SpeedEvidence;
+  'slower-inconclusive': SpeedEvidence;
+  faster: SpeedEvidence;
+  'missing-cell': Record<string, never>;
+  'newly-unsupported': { verdict: 'unsupported' | 'unavailable'; message: string | null };
+  'newly-failing': { statuses: Partial<Record<RunStatus, number>>; message: string | null };
+  'new-cell': Record<string, never>;
+}
+
+export interface FindingOf<K extends FindingKind> {
+  kind: K;
+  severity: Severity;
+  cell?: FindingSubject;
+  evidence: FindingEvidence[K];
+}
+export type Finding = { [K in FindingKind]: FindingOf<K> }[FindingKind];
+
+// Evidence for a kind that is not in FINDING_KINDS would never be produced: refuse it at compile time.
+const noStrayEvidence: Record<Exclude<keyof FindingEvidence, FindingKind>, never> = {};
+void noStrayEvidence;

@@ -1,0 +1,95 @@
+/**
+ * The findings catalogue: each finding kind's words, written once. The terminal summary, Markdown,
+ * HTML and compare's text all say a finding through `findingText`; summary.json and compare.json hold
+ * only its kind, subject and evidence.
+ */
+import { SEVERITIES, type Finding, type FindingEvidence, type FindingKind, type FindingSubject, type InvarianceAxis, type Severity, type SpeedEvidence } from '../harness/analysis/summary.js';
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+const sci = (x: number | null | undefined) => (x === null || x === undefined ? '?' : x.toExponential(2));
+const ratio = (e: SpeedEvidence) => `${e.ratio.toFixed(2)}× [${e.low.toFixed(2)}, ${e.high.toFixed(2)}]`;
+const statuses = (s: Partial<Record<string, number>>) => Object.entries(s).map(([status, n]) => `${n} ${status}`).join(', ');
+const quoted = (message: string | null) => (message ? `: ${message}` : '');
+
+/** How a value of each invariance axis is said. */
+export const AXIS_VALUE: { readonly [A in InvarianceAxis]: (value: number) => string } = {
+  threads: (n) => plural(n, 'thread'),
+};
+
+const MEASURE: { readonly [M in SpeedEvidence['measure']]: string } = {
+  computeMs: 'compute time',
+  slowdownRatio: 'det/nondet slowdown',
+};
+
+/** "mlp-train on tfjs-cpu (cpu, det, 2 threads)": whichever key fields the subject has. */
+export function subjectText(s: FindingSubject | undefined): string {
+  if (!s) return 'this run';
+  if (s.workload === undefined || s.backend === undefined) return s.id;
+  const details = [s.device, s.mode, s.threads === undefined ? undefined : AXIS_VALUE.threads(s.threads), s.arm].filter((x) => x !== undefined);
+  return `${s.workload} on ${s.backend}${details.length ? ` (${details.join(', ')})` : ''}`;
+}
+
+type Words = { readonly [K in FindingKind]: (e: FindingEvidence[K], at: string) => string };
+
+const WORDS: Words = {
+  'incomplete-results': (e) =>
+    `${e.side ? `the ${e.side} results are` : 'results are'} incomplete: ${e.recordedRuns} of ${e.plannedRuns} planned runs recorded (interrupted or killed), so verdicts cover only what finished`,
+  'det-unstable': (e, at) =>
+    `${at} is not bitwise stable with determinism on: ${e.distinctDigests} distinct results in ${e.runs} runs, up to ${e.maxUlp} ULP apart${e.withinTolerance ? ", all within the workload's tolerance" : ''}`,
+  'negative-control-not-seen': (e, at) =>
+    `negative control ${at} gave ${plural(e.distinctDigests, 'distinct result')} in ${e.runs} nondet runs: this harness could not see nondeterminism here, so "stable" verdicts are unconfirmed`,
+  'runs-failed': (e, at) => `${at}: runs failed (${statuses(e.statuses)})${quoted(e.message)}`,
+  'outside-tolerance': (e, at) =>
+    `${at} differs from ${e.reference} beyond the workload's tolerance: relL2 ${sci(e.relL2)} > ${e.toleranceRelL2}${e.nanPairs ? `, ${plural(e.nanPairs, 'NaN pair')}` : ''} (up to ${e.maxUlp} ULP)`,
+  'invariance-broken': (e, at) =>
+    `${at}: ${AXIS_VALUE[e.axis](e.base)} and ${AXIS_VALUE[e.axis](e.value)} give different det bits (up to ${e.maxUlp ?? '?'} ULP, relL2 ${sci(e.relL2)})`,
+  'devices-disagree': (e, at) =>
+    `${at}: the devices of this host disagree in det (${e.devices.map((d) => `${d.device} ${d.modalDigest.slice(0, 12)}`).join(', ')}); with fewer than three identical devices the odd one out cannot be named`,
+  'suspect-device': (e, at) => `suspect GPU: ${e.device} (${e.name}) gave different det bits for ${at} than its identical siblings`,
+  'suspect-machine': (e, at) => `suspect hardware: ${e.hostname} (machine ${e.machine}, ${e.hardware}) gave different det bits for ${at} than its identical siblings`,
+  'soak-changed': (e, at) =>
+    `soak: ${at} changed its det bits ${e.afterSec.toFixed(0)} s into the soak (repeat ${e.repeat}; ${e.distinctDigests} distinct results, ${plural(e.runs, 'soak run')})`,
+  'varies-as-expected': (e, at) =>
+    `${at} varies with determinism on too (${e.distinctDigests} distinct results in ${e.runs} runs), as expected: a negative control on a backend with no determinism switch`,
+  'no-data': (e) => `the ${e.side} results hold no result to compare (${e.recordedRuns} of ${e.plannedRuns} planned runs recorded)`,
+  'determinism-regression': (e, at) =>
+    `${at} was bitwise stable with determinism on and now gives ${e.currentDistinct} distinct results (up to ${e.maxUlp} ULP apart)`,
+  'still-unstable': (e, at) =>
+    `${at} is still not bitwise stable with determinism on: ${e.currentDistinct} distinct results now (up to ${e.maxUlp} ULP apart), ${e.baselineDistinct} in the baseline`,
+  'results-changed': (e, at) => {
+    const fields = e.fingerprintChanges;
+    const why = fields.length ? `changed: ${fields.slice(0, 6).join(', ')}${fields.length > 6 ? ` and ${fields.length - 6} more` : ''}` : 'no environment field changed';
+    return `${at}: the deterministic result changed${e.diff ? ` (up to ${e.diff.maxUlp} ULP, relL2 ${sci(e.diff.relL2)})` : ''}; ${why}`;
+  },
+  slower: (e, at) => `${at}: ${MEASURE[e.measure]} is ${ratio(e)} the baseline's, above the ${e.threshold}× threshold`,
+  'slower-inconclusive': (e, at) => `${at}: ${MEASURE[e.measure]} ratio ${ratio(e)} straddles the ${e.threshold}× threshold: more repeats needed`,
+  faster: (e, at) => `${at}: ${MEASURE[e.measure]} is ${ratio(e)} the baseline's`,
+  'missing-cell': (_e, at) => `${at} ran in the baseline but not now`,
+  'newly-unsupported': (e, at) => `${at} is now ${e.verdict}${quoted(e.message)}`,
+  'newly-failing': (e, at) => `${at} now fails (${statuses(e.statuses)})${quoted(e.message)}`,
+  'new-cell': (_e, at) => `${at} is new (not in the baseline)`,
+};
+
+/** One finding in words. */
+export function findingText(f: Finding): string {
+  const words = WORDS[f.kind] as (e: Finding['evidence'], at: string) => string;
+  return words(f.evidence, subjectText(f.cell));
+}
+
+/** Said where a run has no failing finding. */
+export const NO_FINDINGS = 'none: every det cell bitwise stable, every negative control seen, no run failed';
+
+/** The heading of each severity's list, in the order the lists are shown. */
+export const SEVERITY_TITLE: { readonly [S in Severity]: string } = {
+  incomplete: 'Incomplete',
+  fail: 'Findings',
+  inconclusive: 'Inconclusive',
+  info: 'Notes',
+};
+
+/** Findings in lists by severity, most decisive first; empty lists left out. */
+export function bySeverity(findings: readonly Finding[]): Array<{ severity: Severity; title: string; findings: Finding[] }> {
+  return SEVERITIES
+    .map((severity) => ({ severity, title: SEVERITY_TITLE[severity], findings: findings.filter((f) => f.severity === severity) }))
+    .filter((g) => g.findings.length > 0);
+}

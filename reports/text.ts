@@ -1,0 +1,64 @@
+/**
+ * Plain-text renderers for the terminal: the noise decomposition, the --precision outcome and the
+ * comparison of two results folders. Pure functions of what harness/ computed.
+ */
+import { EXIT } from '../harness/errors.js';
+import type { Comparison } from '../harness/analysis/compare.js';
+import type { NoiseDecomposition } from '../harness/analysis/noise.js';
+import type { Interval } from '../harness/analysis/stats.js';
+import type { NoiseArm } from '../harness/protocol.js';
+import type { PrecisionOutcome } from '../harness/run/precision.js';
+import { bySeverity, findingText } from './findings.js';
+
+const ARM_LABELS: Record<NoiseArm, string> = {
+  seeds: 'seeds (det on, different seeds)',
+  implementation: 'implementation (det off, one seed)',
+  ulp: '1 ULP (det on, one weight ±1 ULP)',
+};
+
+/** `value [low, high]` in exponent notation, or – when there is no interval. */
+export const formatInterval = (i: Interval | null) => (i ? `${i.value.toExponential(2)} [${i.low.toExponential(2)}, ${i.high.toExponential(2)}]` : '–');
+
+export function noiseText(decompositions: NoiseDecomposition[]): string {
+  const lines: string[] = [];
+  for (const d of decompositions) {
+    lines.push(`Noise decomposition (Summers & Dinneen 2021): ${d.workload} on ${d.backend} (${d.device}), final-loss sd and mean pairwise relative weight distance, with 95% CIs:`);
+    for (const a of d.arms) {
+      const test = a.arm === 'seeds' ? null : d.versusSeeds[a.arm];
+      const vs = a.arm === 'seeds' ? '' : test ? `  Brown–Forsythe vs seeds: p = ${test.pValue.toPrecision(2)} (${test.equalAt5Percent ? 'not distinguishable' : 'different spread'})` : '  Brown–Forsythe vs seeds: undefined (no spread)';
+      lines.push(`  ${ARM_LABELS[a.arm].padEnd(36)} ${a.runs} runs, ${a.distinctResults} distinct  loss sd ${formatInterval(a.lossSd)}  weights ${formatInterval(a.weightSpread)}${vs}`);
+    }
+  }
+  return lines.join('\n');
+}
+
+export function precisionText(outcomes: PrecisionOutcome[], target: number): string {
+  const lines = [`Paired det/nondet slowdown (target CI half-width ±${(target * 100).toFixed(1)}%):`];
+  for (const p of outcomes) {
+    const s = p.slowdown;
+    lines.push(
+      `  ${p.group}: ${s ? `${s.ratio.toFixed(3)}× [${s.low.toFixed(3)}, ${s.high.toFixed(3)}], half-width ±${(p.relativeHalfWidth! * 100).toFixed(2)}%` : 'no ratio'} after ${p.pairs} pairs — ${p.stoppedBecause}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function comparisonText(c: Comparison): string {
+  const lines = [`compare ${c.baseline.runId} (baseline) → ${c.current.runId} (current), slowdown threshold ${c.slowdownThreshold}×`];
+  if (c.fingerprintChanges.length) {
+    lines.push('Environment changes:');
+    for (const x of c.fingerprintChanges) lines.push(`  ${x.field}: ${JSON.stringify(x.baseline)} → ${JSON.stringify(x.current)}`);
+  }
+  for (const group of bySeverity(c.findings)) lines.push(`${group.title}:`, ...group.findings.map((f) => `  - [${f.kind}] ${findingText(f)}`));
+  lines.push(comparisonOutcome(c));
+  return lines.join('\n');
+}
+
+/** The last line of a comparison: what its exit code means here. */
+function comparisonOutcome(c: Comparison): string {
+  const count = (severity: string) => c.findings.filter((f) => f.severity === severity).length;
+  if (c.exitCode === EXIT.ok) return 'No regression.';
+  if (c.exitCode === EXIT.findings) return `${count('fail')} finding(s): regressions, or problems the baseline had too (exit 1).`;
+  if (count('incomplete')) return 'INCOMPLETE: a side did not finish, so this comparison is no verdict (exit 3).';
+  return 'No regression found, but the comparison is inconclusive (exit 3).';
+}

@@ -1,0 +1,36 @@
+/**
+ * Exit 4 is an internal error, never a verdict: an exception nobody expected prints one line that
+ * says what to report, and the stack only with DETBENCH_DEBUG=1.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { EXIT, internalErrorReport, message } from '../harness/errors.ts';
+
+const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
+const plugin = fileURLToPath(new URL('./fixtures/findings-backends.ts', import.meta.url));
+const out = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-exit-'));
+const stackLine = /^\s+at /m;
+
+test('the internal-error report: one line; the stack only when asked for', () => {
+  const err = new Error('two\nlines');
+  assert.equal(internalErrorReport(err, false), `detbench: ${message.internalError('two lines')}\n`);
+  const debug = internalErrorReport(err, true);
+  assert.ok(debug.startsWith(`detbench: ${message.internalError('two lines')}\n`));
+  assert.match(debug, stackLine);
+  assert.equal(internalErrorReport('not an Error', true), `detbench: ${message.internalError('not an Error')}\n`);
+});
+
+test('a backend that throws where none may: exit 4 and one line, not exit 1 and a stack', () => {
+  const r = spawnSync(process.execPath, [bin, 'run', '--backends', 'fake-buggy', '--workloads', 'matmul', '--repeats', '2', '--no-report', '--out', out], {
+    encoding: 'utf8', timeout: 120_000, env: { ...process.env, DETBENCH_PLUGINS: plugin, DETBENCH_DEBUG: '' },
+  });
+  assert.equal(r.status, EXIT.internal, r.stderr);
+  const line = `detbench: ${message.internalError('fake-buggy: supports() is broken (a second line that must not reach the terminal)')}`;
+  assert.deepEqual(r.stderr.split('\n').filter((l) => l.includes('internal error')), [line]);
+  assert.doesNotMatch(r.stderr, stackLine);
+});
