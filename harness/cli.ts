@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { analyze, type Summary } from './analysis/analyze.js';
+import { describeTolerance } from './analysis/tolerance.js';
 import { hardwareKey, latestBaseline, listBaselines, saveBaseline } from './baselines.js';
 import { compare, comparisonText } from './analysis/compare.js';
 import { BACKENDS, loadPlugins } from './backends/index.js';
@@ -242,7 +243,7 @@ function workloadsCommand(json: boolean): number {
   }
   for (const w of WORKLOADS) {
     const params = Object.entries(w.presets.quick).map(([k, v]) => `${k}=${v}`).join(' ');
-    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; tolerance relL2 ≤ ${w.tolerance.relL2}${w.negativeControl === 'always' ? '; negative control' : w.negativeControl === 'gpu' ? '; negative control on GPUs' : ''}${w.gpuOnly ? '; left out of suites unless named' : ''}\n`);
+    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; tolerance ${describeTolerance(w.tolerance)}${w.negativeControl === 'always' ? '; negative control' : w.negativeControl === 'gpu' ? '; negative control on GPUs' : ''}${w.gpuOnly ? '; left out of suites unless named' : ''}\n`);
   }
   return EXIT.ok;
 }

@@ -9,7 +9,8 @@ import { brownForsythe, describe, pairedRatioCI, type Describe, type RatioCI, ty
 import { readArtifact, type LoadedResults } from '../store.js';
 import { groupBy, modalDigest } from './group.js';
 import { findWorkload } from '../../workloads/index.js';
-import { isNegativeControlOn } from '../../workloads/types.js';
+import { isNegativeControlOn, type Tolerance } from '../../workloads/types.js';
+import { describeTolerance, toleranceJudge, type ToleranceJudge } from './tolerance.js';
 
 export const SUMMARY_VERSION = 1;
 
@@ -81,8 +82,10 @@ export interface CrossBackend {
   reference: string;
   backend: string;
   threads: number;
-  tolerance: { relL2: number };
+  tolerance: Tolerance;
   status: 'bitwise-equal' | 'within-tolerance' | 'outside-tolerance' | 'incomparable';
+  /** What was compared with tolerance.relL2: ‖a − b‖₂ relative to what the tolerance is relative to (null: incomparable, NaN or infinite). */
+  distance: number | null;
   diff: DiffSummary | null;
   note?: string;
 }
@@ -185,10 +188,11 @@ export function analyze(results: LoadedResults): Summary {
     return a;
   };
   const counted = results.runs.filter((r) => !r.warmup);
+  const judge = toleranceJudge(results.manifest.suite);
 
   const cells: CellSummary[] = results.manifest.cells.map((planned) => {
     const runs = counted.filter((r) => r.cell === planned.id);
-    return summarizeCell(planned, runs, load);
+    return summarizeCell(planned, runs, load, judge);
   });
 
   const modes: ModeComparison[] = [];
@@ -213,7 +217,7 @@ export function analyze(results: LoadedResults): Summary {
     });
   }
 
-  const crossBackend = compareBackends(cells, load, results.manifest.suite.backends);
+  const crossBackend = compareBackends(cells, load, results.manifest.suite.backends, judge);
   const threads = compareThreads(cells, load);
   const negativeControls: NegativeControl[] = cells
     .filter((c) => c.mode === 'nondet' && !c.arm && isNegativeControlOn(findWorkload(c.workload)?.negativeControl, c.device) && c.distinctDigests > 0)
@@ -233,7 +237,7 @@ export function analyze(results: LoadedResults): Summary {
   for (const c of detCells) if (c.verdict === 'unstable') findings.push(`${c.workload} on ${c.backend} (${c.device}, ${c.threads} thread(s)) is not bitwise stable with determinism on: ${c.distinctDigests} distinct results, max ${c.maxUlp} ULP`);
   for (const n of negativeControls) if (!n.seen) findings.push(`negative control ${n.workload} on ${n.backend} gave 1 distinct result in ${n.runs} nondet runs: this harness could not see nondeterminism here, so "stable" verdicts are unconfirmed`);
   for (const c of cells) if (c.verdict === 'failed') findings.push(`${c.cell}: runs failed (${Object.entries(c.statuses).map(([s, n]) => `${n} ${s}`).join(', ')}): ${c.message ?? ''}`);
-  for (const x of crossBackend) if (x.status === 'outside-tolerance') findings.push(`${x.workload}: ${x.backend} differs from ${x.reference} beyond tolerance (relL2 ${x.diff?.relL2?.toExponential(2)} > ${x.tolerance.relL2})`);
+  for (const x of crossBackend) if (x.status === 'outside-tolerance') findings.push(`${x.workload}: ${x.backend} differs from ${x.reference} beyond tolerance (${x.distance?.toExponential(2) ?? 'NaN or infinite'}; ${describeTolerance(x.tolerance)})`);
   for (const f of fleet) for (const s of f.suspects) findings.push(`suspect hardware: ${s} gave different det bits for ${f.cell} than its identical siblings`);
   for (const d of devices) {
     for (const s of d.suspects) findings.push(`suspect GPU: ${s} gave different det bits for ${d.workload} on ${d.backend} than its identical siblings`);
@@ -267,7 +271,7 @@ export function analyze(results: LoadedResults): Summary {
   };
 }
 
-function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs: RunRecord[], load: (d: string) => Float32Array): CellSummary {
+function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs: RunRecord[], load: (d: string) => Float32Array, judge: ToleranceJudge): CellSummary {
   const ok = runs.filter(isOk);
   const statuses: Partial<Record<RunStatus, number>> = {};
   runs.forEach((r) => (statuses[r.status] = (statuses[r.status] ?? 0) + 1));
@@ -307,7 +311,7 @@ function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs
     maxUlp: Math.max(0, ...runDiffs.map((d) => d.diff?.maxUlp ?? 0)),
     maxRelL2,
     toleranceRelL2,
-    withinTolerance: verdict === 'unstable' ? runDiffs.every((d) => d.diff === null || (d.diff.relL2 !== null && d.diff.nanPairs === 0 && d.diff.relL2 <= toleranceRelL2)) : null,
+    withinTolerance: verdict === 'unstable' ? runDiffs.every((d) => d.diff === null || judge(planned.workload, load(modal!), load(d.sha256), d.diff).within) : null,
     computeMs: describe(ok.map((r) => r.computeMs)),
     loss: describe(ok.map((r) => r.loss).filter((l): l is number => l !== null)),
     outputL2: describe(ok.map((r) => r.outputL2)),
@@ -326,7 +330,7 @@ function safeDiff(load: (d: string) => Float32Array, a: string, b: string): Diff
  * Each backend's modal det artifact against the reference backend's: the first, in the suite's
  * backend order (the registry's order unless the user chose one), that has data.
  */
-function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array, order: string[]): CrossBackend[] {
+function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array, order: string[], judge: ToleranceJudge): CrossBackend[] {
   const out: CrossBackend[] = [];
   const rank = (id: string) => (order.indexOf(id) === -1 ? order.length : order.indexOf(id));
   const workloads = [...new Set(cells.map((c) => c.workload))];
@@ -344,12 +348,13 @@ function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array
     for (const c of candidates.slice(1)) {
       const a = load(ref.modalDigest!), b = load(c.modalDigest!);
       if (a.length !== b.length) {
-        out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, tolerance, status: 'incomparable', diff: null, note: `artifact sizes differ (${a.length} vs ${b.length} elements)` });
+        out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, tolerance, status: 'incomparable', distance: null, diff: null, note: `artifact sizes differ (${a.length} vs ${b.length} elements)` });
         continue;
       }
       const diff = diffFloat32(a, b);
-      const status = diff.bitwiseEqual ? 'bitwise-equal' : diff.relL2 !== null && diff.nanPairs === 0 && diff.relL2 <= tolerance.relL2 ? 'within-tolerance' : 'outside-tolerance';
-      out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, tolerance, status, diff });
+      const { within, distance } = judge(workload, a, b, diff);
+      const status = diff.bitwiseEqual ? 'bitwise-equal' : within ? 'within-tolerance' : 'outside-tolerance';
+      out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, tolerance, status, distance, diff });
     }
   }
   return out;
