@@ -13,6 +13,7 @@ import { diffFloat32 } from '../harness/analysis/diff.ts';
 import { describeTolerance, judge, relativeDistance, termMagnitudes } from '../harness/analysis/tolerance.ts';
 import { cellId } from '../harness/protocol.ts';
 import { loadResults, ResultsWriter, SCHEMA_VERSION, type Manifest } from '../harness/store.ts';
+import { UsageError } from '../harness/errors.ts';
 import { findWorkload, resolveWorkload, WORKLOADS } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
 import type { ResolvedWorkload, Tolerance } from '../workloads/types.ts';
@@ -106,7 +107,7 @@ test('reduce-sum, standard preset (4M terms) at seed 18: every order within tole
 });
 
 /** A results folder of reduce-sum on the quick preset: each backend's det artifact is the given sum. */
-function reduceSumResults(seed: number, sums: Record<string, number>): string {
+function reduceSumResults(seed: number, sums: Record<string, number>, params: Record<string, unknown> = { length: 1 << 16 }): string {
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-tolerance-')), 'results');
   const backends = Object.keys(sums);
   const cells = backends.map((backend) => {
@@ -116,7 +117,7 @@ function reduceSumResults(seed: number, sums: Record<string, number>): string {
   const manifest: Manifest = {
     schemaVersion: SCHEMA_VERSION, tool: { name: 'detbench', version: 'test' }, runId: 'tolerance', createdAt: 'now',
     suite: {
-      name: 'quick', source: 'builtin:quick', preset: 'quick', workloads: [{ id: 'reduce-sum', params: { length: 1 << 16 } }], backends, backendsExplicit: true,
+      name: 'quick', source: 'builtin:quick', preset: 'quick', workloads: [{ id: 'reduce-sum', params: params as { length: number } }], backends, backendsExplicit: true,
       modes: ['det'], threads: [1], repeats: 2, seed, timeoutMs: 1000, trace: false, kind: 'determinism', devices: 'all', soakMs: 0,
     },
     plannedRuns: cells.length * 2, cells,
@@ -161,4 +162,11 @@ test('analyze judges reduce-sum relative to Σ|x| of the suite’s inputs: the n
   const broken = analyze(loadResults(reduceSumResults(seed, wrong)));
   assert.equal(broken.crossBackend.find((c) => c.backend === 'ort-cpu')!.status, 'outside-tolerance');
   assert.match(broken.findings.join('\n'), /reduce-sum: ort-cpu differs from tfjs-cpu beyond tolerance \(.*; ‖a − b‖ ≤ 5e-7·Σ\|terms\|\)/);
+});
+
+test('a results folder whose reduce-sum size or seed could not have been run is refused in one line before any input is generated', () => {
+  for (const [params, seed, field] of [[{ length: 1e15 }, 0, /reduce-sum's length is 1000000000000000/], [{ length: '65536' }, 0, /reduce-sum's length is "65536"/], [{ length: 1 << 16 }, -1, /suite.seed is -1/]] as const) {
+    const dir = reduceSumResults(seed, { 'tfjs-cpu': 1, 'tfjs-wasm': 1.5 }, params);
+    assert.throws(() => analyze(loadResults(dir)), (err: Error) => err instanceof UsageError && err.message.startsWith(path.join(dir, 'manifest.json')) && field.test(err.message), String(field));
+  }
 });

@@ -2,6 +2,7 @@
  * analyze: a results folder → findings and verdicts (summary.json). Reads records and artifacts
  * only; never imports a backend.
  */
+import path from 'node:path';
 import { diffFloat32, type DiffSummary } from './diff.js';
 import { cellKey, groupId, isOk, type CellKey, type Mode, type OkRecord, type RunRecord, type RunStatus } from '../protocol.js';
 import { analyzeNoise, type NoiseDecomposition } from './noise.js';
@@ -188,7 +189,7 @@ export function analyze(results: LoadedResults): Summary {
     return a;
   };
   const counted = results.runs.filter((r) => !r.warmup);
-  const judge = toleranceJudge(results.manifest.suite);
+  const judge = toleranceJudge(results.manifest.suite, path.join(results.dir, 'manifest.json'));
 
   const cells: CellSummary[] = results.manifest.cells.map((planned) => {
     const runs = counted.filter((r) => r.cell === planned.id);

@@ -14,9 +14,10 @@
  */
 import { diffFloat32, type DiffSummary } from './diff.js';
 import type { ResolvedSuite } from '../config.js';
+import { message, UsageError } from '../errors.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
-import type { ResolvedWorkload, Tolerance } from '../../workloads/types.js';
+import type { ResolvedWorkload, SizeParams, Tolerance } from '../../workloads/types.js';
 
 export interface ToleranceVerdict {
   /** ‖a − b‖₂ / ‖s‖₂, s being what the tolerance is relative to; null when not finite or NaNs differ. */
@@ -87,16 +88,22 @@ export function describeTolerance(t: Tolerance): string {
  * The judge of one results folder: every workload's declared tolerance, with magnitudes computed
  * from the suite's inputs (workload, preset and parameters, seed) once per workload, when first needed.
  * They are recomputed by this version's input generator: for a folder written by a version with other
- * inputs, Σ|x| moves by O(1/√n) of itself, which does not change what the tolerance accepts.
+ * inputs, Σ|x| moves by O(1/√n) of itself, which does not change what the tolerance accepts. The
+ * folder is untrusted: a seed or size that could not have been run is refused (UsageError, naming
+ * `manifestFile`) before anything is generated.
  */
-export function toleranceJudge(suite: Pick<ResolvedSuite, 'preset' | 'seed' | 'workloads'>) {
+export function toleranceJudge(suite: Pick<ResolvedSuite, 'preset' | 'seed' | 'workloads'>, manifestFile: string) {
   const cache = new Map<string, Float64Array>();
   const magnitudesOf = (workloadId: string) => {
     let m = cache.get(workloadId);
     if (!m) {
       const def = findWorkload(workloadId)!;
-      const params = suite.workloads.find((w) => w.id === workloadId)?.params ?? {};
-      m = termMagnitudes(resolveWorkload(def, suite.preset, params), suite.seed);
+      if (!Object.hasOwn(def.presets, suite.preset)) throw new UsageError(message.resultsCorrupt(manifestFile, `suite.preset is ${JSON.stringify(suite.preset)}, not one of ${Object.keys(def.presets).join(', ')}`));
+      const params: Record<string, unknown> = { ...def.presets[suite.preset], ...suite.workloads.find((w) => w.id === workloadId)?.params };
+      const bad = Object.entries(params).find(([, v]) => typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v >= 2 ** 31);
+      if (bad) throw new UsageError(message.resultsCorrupt(manifestFile, `suite.workloads: ${workloadId}'s ${bad[0]} is ${JSON.stringify(bad[1])}, not a whole number from 1 to 2^31 − 1, so its inputs cannot be recomputed to judge its tolerance`));
+      if (!Number.isSafeInteger(suite.seed) || suite.seed < 0) throw new UsageError(message.resultsCorrupt(manifestFile, `suite.seed is ${JSON.stringify(suite.seed)}, not a whole number ≥ 0`));
+      m = termMagnitudes(resolveWorkload(def, suite.preset, params as SizeParams), suite.seed);
       cache.set(workloadId, m);
     }
     return m;
