@@ -19,6 +19,7 @@ import cliProgress from 'cli-progress';
 import { analyze } from './analysis/analyze.js';
 import { exitCodeFor } from './analysis/findings.js';
 import type { Summary } from './analysis/summary.js';
+import { describeTolerance } from './analysis/tolerance.js';
 import { hardwareKey, latestBaseline, listBaselines, saveBaseline } from './baselines.js';
 import { compare } from './analysis/compare.js';
 import { BACKENDS, loadPlugins } from './backends/index.js';
@@ -130,7 +131,7 @@ function workloadsCommand(json: boolean): number {
   }
   for (const w of WORKLOADS) {
     const params = Object.entries(w.presets.quick).map(([k, v]) => `${k}=${v}`).join(' ');
-    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; tolerance relL2 ≤ ${w.tolerance.relL2}${w.negativeControl === 'always' ? '; negative control' : w.negativeControl === 'gpu' ? '; negative control on GPUs' : ''}${w.gpuOnly ? '; left out of suites unless named' : ''}\n`);
+    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; tolerance ${describeTolerance(w.tolerance)}${w.negativeControl === 'always' ? '; negative control' : w.negativeControl === 'gpu' ? '; negative control on GPUs' : ''}${w.gpuOnly ? '; left out of suites unless named' : ''}\n`);
   }
   return EXIT.ok;
 }

@@ -132,6 +132,17 @@ interface RecordBase extends RunRequest {
   warnings: string[];
 }
 
+/**
+ * One run, as appended to runs.jsonl. An `ok` record holds:
+ * - `artifact`: what the run produced — for a training workload the weights after the last of its
+ *   `steps` updates, for the others the outputs;
+ * - `loss` (training workloads; null otherwise): the mean softmax cross-entropy of the last step's
+ *   batch, computed by the backend in float32 with the weights *before* the last update (after
+ *   steps − 1 of them) — the value the last gradient was taken of, so it does not describe the
+ *   artifact's weights and is not an evaluation loss. dataparallel-train records the mean of its
+ *   shards' losses;
+ * - `outputL2`: the L2 norm of the artifact.
+ */
 export type RunRecord = RecordBase &
   (
     | { status: 'ok'; setupMs: number; computeMs: number; loss: number | null; outputL2: number; artifact: ArtifactRef; stepTrace?: TraceRef }

@@ -3,6 +3,7 @@
  * HTML and compare's text all say a finding through `findingText`; summary.json and compare.json hold
  * only its kind, subject and evidence.
  */
+import { describeTolerance } from '../harness/analysis/tolerance.js';
 import { SEVERITIES, type Finding, type FindingEvidence, type FindingKind, type FindingSubject, type InvarianceAxis, type Severity, type SpeedEvidence } from '../harness/analysis/summary.js';
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
@@ -40,7 +41,7 @@ const WORDS: Words = {
     `negative control ${at} gave ${plural(e.distinctDigests, 'distinct result')} in ${e.runs} nondet runs: this harness could not see nondeterminism here, so "stable" verdicts are unconfirmed`,
   'runs-failed': (e, at) => `${at}: runs failed (${statuses(e.statuses)})${quoted(e.message)}`,
   'outside-tolerance': (e, at) =>
-    `${at} differs from ${e.reference} beyond the workload's tolerance: relL2 ${sci(e.relL2)} > ${e.toleranceRelL2}${e.nanPairs ? `, ${plural(e.nanPairs, 'NaN pair')}` : ''} (up to ${e.maxUlp} ULP)`,
+    `${at} differs from ${e.reference} beyond the workload's tolerance: ${e.distance === null ? 'NaN or infinite' : sci(e.distance)}, allowed ${describeTolerance(e.tolerance)}${e.nanPairs ? `, ${plural(e.nanPairs, 'NaN pair')}` : ''} (up to ${e.maxUlp} ULP)`,
   'invariance-broken': (e, at) =>
     `${at}: ${AXIS_VALUE[e.axis](e.base)} and ${AXIS_VALUE[e.axis](e.value)} give different det bits (up to ${e.maxUlp ?? '?'} ULP, relL2 ${sci(e.relL2)})`,
   'devices-disagree': (e, at) =>

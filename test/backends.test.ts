@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { BACKENDS, findBackend } from '../harness/backends/index.ts';
 import type { Execution } from '../harness/backends/types.ts';
 import { diffFloat32 } from '../harness/analysis/diff.ts';
+import { describeTolerance, judgeRun } from '../harness/analysis/tolerance.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
 
@@ -28,14 +29,14 @@ const flat = (e: Execution) => Float32Array.from(e.outputs.flatMap((t) => Array.
 
 for (const workloadId of ['mlp-train', 'attention-infer', 'reduce-sum', 'matmul']) {
   test(`${workloadId}: tfjs-cpu, tfjs-wasm and ort-cpu agree within tolerance, each stable twice`, async () => {
-    const tolerance = findWorkload(workloadId)!.tolerance.relL2;
+    const workload = resolveWorkload(findWorkload(workloadId)!, 'quick');
     const reference = flat(await execute('tfjs-cpu', workloadId));
     for (const backend of ['tfjs-cpu', 'tfjs-wasm', 'ort-cpu']) {
       const a = flat(await execute(backend, workloadId));
       const b = flat(await execute(backend, workloadId));
       assert.equal(diffFloat32(a, b).bitwiseEqual, true, `${backend} ${workloadId} differs run to run in det`);
-      const d = diffFloat32(reference, a);
-      assert.ok(d.relL2 !== null && d.relL2 <= tolerance, `${backend} vs tfjs-cpu relL2 ${d.relL2} > ${tolerance}`);
+      const v = judgeRun(workload, 0, reference, a);
+      assert.ok(v.within, `${backend} vs tfjs-cpu: ${v.distance} beyond ${describeTolerance(workload.tolerance)}`);
     }
   });
 }

@@ -32,7 +32,7 @@ const EXAMPLES: { [K in FindingKind]: FindingEvidence[K] } = {
   'det-unstable': { distinctDigests: 3, runs: 5, maxUlp: 12, maxRelL2: 1e-7, withinTolerance: true },
   'negative-control-not-seen': { distinctDigests: 1, runs: 5 },
   'runs-failed': { statuses: { ok: 2, error: 3 }, message: 'out of memory' },
-  'outside-tolerance': { reference: 'ort-cpu', referenceCell: 'matmul|ort-cpu|cpu|det|t1', relL2: 0.1, toleranceRelL2: 1e-5, maxUlp: 900, nanPairs: 0 },
+  'outside-tolerance': { reference: 'ort-cpu', referenceCell: 'matmul|ort-cpu|cpu|det|t1', distance: 0.1, tolerance: { relL2: 1e-5 }, maxUlp: 900, nanPairs: 0 },
   'invariance-broken': { axis: 'threads', base: 1, value: 2, baseCell: 'matmul|tfjs-cpu|cpu|det|t1', maxUlp: 7, relL2: 1e-7 },
   'devices-disagree': { devices: [{ device: 'cuda:0', name: 'H100', modalDigest: 'a'.repeat(64) }, { device: 'cuda:1', name: 'H100', modalDigest: 'b'.repeat(64) }] },
   'suspect-device': { device: 'cuda:1', name: 'H100' },

@@ -13,6 +13,7 @@ import { torchBackend } from '../harness/backends/torch/torch.ts';
 import { findBackend } from '../harness/backends/index.ts';
 import { supportOf, type Execution } from '../harness/backends/types.ts';
 import { diffFloat32 } from '../harness/analysis/diff.ts';
+import { describeTolerance, judgeRun } from '../harness/analysis/tolerance.ts';
 import { paramShapes } from '../workloads/params.ts';
 import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
@@ -66,8 +67,8 @@ for (const workloadId of DEFAULT_WORKLOAD_IDS.filter((id) => id !== 'dataparalle
     const [a, b] = await run('torch', workloadId, 'det', 2);
     assert.ok(diffFloat32(flat(a), flat(b)).bitwiseEqual);
     const [reference] = await run('tfjs-cpu', workloadId, 'det');
-    const d = diffFloat32(flat(reference), flat(a));
-    assert.ok(d.relL2 !== null && d.relL2 <= findWorkload(workloadId)!.tolerance.relL2, `${workloadId}: relL2 ${d.relL2}`);
+    const v = judgeRun(resolveWorkload(findWorkload(workloadId)!, 'quick'), 0, flat(reference), flat(a));
+    assert.ok(v.within, `${workloadId}: ${v.distance} beyond ${describeTolerance(findWorkload(workloadId)!.tolerance)}`);
     if (findWorkload(workloadId)!.build(findWorkload(workloadId)!.presets.quick).kind === 'train') assert.ok(a.loss !== null && Number.isFinite(a.loss));
   });
 }

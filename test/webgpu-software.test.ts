@@ -12,7 +12,7 @@ import { findBackend } from '../harness/backends/index.ts';
 import { supportOf, type Execution } from '../harness/backends/types.ts';
 import { webgpuHost } from '../harness/backends/webgpu/webgpu-host.ts';
 import { atomicSumProgram } from '../harness/backends/webgpu/wgsl-atomic-sum.ts';
-import { diffFloat32 } from '../harness/analysis/diff.ts';
+import { describeTolerance, judgeRun } from '../harness/analysis/tolerance.ts';
 import { normalStream, tensorKey } from '../harness/rng.ts';
 import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
@@ -53,8 +53,8 @@ test('tfjs-webgpu and ort-webgpu compute every workload they express within tole
     const reference = flat(await execute('tfjs-cpu', id));
     for (const backendId of ['tfjs-webgpu', 'ort-webgpu']) {
       if (!supportOf(findBackend(backendId)!, resolveWorkload(findWorkload(id)!, 'quick').spec).ok) continue;
-      const d = diffFloat32(reference, flat(await execute(backendId, id)));
-      assert.ok(d.relL2 !== null && d.relL2 <= findWorkload(id)!.tolerance.relL2, `${id} on ${backendId}: relL2 ${d.relL2}`);
+      const v = judgeRun(resolveWorkload(findWorkload(id)!, 'quick'), 0, reference, flat(await execute(backendId, id)));
+      assert.ok(v.within, `${id} on ${backendId}: ${v.distance} beyond ${describeTolerance(findWorkload(id)!.tolerance)}`);
       checked.push(`${id}/${backendId}`);
     }
   }

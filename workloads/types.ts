@@ -45,9 +45,15 @@ export type InferSpec =
 
 export type WorkloadSpec = TrainSpec | InferSpec;
 
-/** How close a backend's det artifact must be to the reference backend's (relative L2 norm of the difference). */
+/**
+ * How close a backend's det artifact must be to the reference backend's: ‖a − b‖₂ / ‖r‖₂ ≤ relL2, where
+ * r is the reference output, or, with `relativeTo: 'magnitudes'` (outputs that are sums whose terms
+ * may cancel, such as a sum of zero-mean inputs), the same sums taken over the terms' magnitudes
+ * (Σ|x| for one sum). harness/analysis/tolerance.ts says why and judges.
+ */
 export interface Tolerance {
   relL2: number;
+  relativeTo?: 'output' | 'magnitudes';
 }
 
 export type SizeParams = Record<string, number>;

@@ -9,12 +9,13 @@ import { groupBy, modalDigest } from './group.js';
 import { safeDiff } from './cells.js';
 import { INVARIANCE_AXES, type AxisInvariance, type CellSummary, type CrossBackend, type DeviceCell, type FleetCell, type InvarianceAxis, type SoakCell } from './summary.js';
 import { findWorkload } from '../../workloads/index.js';
+import type { ToleranceJudge } from './tolerance.js';
 
 /**
  * Each backend's modal det artifact against the reference backend's: the first, in the suite's
  * backend order (the registry's order unless the user chose one), that has data.
  */
-export function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array, order: string[]): CrossBackend[] {
+export function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array, order: string[], judge: ToleranceJudge): CrossBackend[] {
   const out: CrossBackend[] = [];
   const rank = (id: string) => (order.indexOf(id) === -1 ? order.length : order.indexOf(id));
   const workloads = [...new Set(cells.map((c) => c.workload))];
@@ -32,12 +33,13 @@ export function compareBackends(cells: CellSummary[], load: (d: string) => Float
     for (const c of candidates.slice(1)) {
       const a = load(ref.modalDigest!), b = load(c.modalDigest!);
       if (a.length !== b.length) {
-        out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, referenceCell: ref.cell, cell: c.cell, tolerance, status: 'incomparable', diff: null, note: `artifact sizes differ (${a.length} vs ${b.length} elements)` });
+        out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, referenceCell: ref.cell, cell: c.cell, tolerance, status: 'incomparable', distance: null, diff: null, note: `artifact sizes differ (${a.length} vs ${b.length} elements)` });
         continue;
       }
       const diff = diffFloat32(a, b);
-      const status = diff.bitwiseEqual ? 'bitwise-equal' : diff.relL2 !== null && diff.nanPairs === 0 && diff.relL2 <= tolerance.relL2 ? 'within-tolerance' : 'outside-tolerance';
-      out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, referenceCell: ref.cell, cell: c.cell, tolerance, status, diff });
+      const { within, distance } = judge(workload, a, b, diff);
+      const status = diff.bitwiseEqual ? 'bitwise-equal' : within ? 'within-tolerance' : 'outside-tolerance';
+      out.push({ workload, reference: ref.backend, backend: c.backend, threads: minThreads, referenceCell: ref.cell, cell: c.cell, tolerance, status, distance, diff });
     }
   }
   return out;

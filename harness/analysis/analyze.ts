@@ -3,6 +3,7 @@
  * across backends, invariance axes, devices, machines and time (agreement.ts), typed findings
  * (findings.ts). Reads records and artifacts only; never imports a backend.
  */
+import path from 'node:path';
 import { analyzeNoise } from './noise.js';
 import { groupBy } from './group.js';
 import { readArtifact, type LoadedResults } from '../store.js';
@@ -10,6 +11,7 @@ import { compareModes, expectedToVary, negativeControlsOf, summarizeCell } from 
 import { compareBackends, compareDevices, compareInvariance, compareMachines, soakCells } from './agreement.js';
 import { deriveFindings } from './findings.js';
 import { SUMMARY_VERSION, type CellSummary, type Summary } from './summary.js';
+import { toleranceJudge } from './tolerance.js';
 
 export function analyze(results: LoadedResults): Summary {
   const artifacts = new Map<string, Float32Array>();
@@ -19,12 +21,13 @@ export function analyze(results: LoadedResults): Summary {
     return a;
   };
   const counted = results.runs.filter((r) => !r.warmup);
+  const judge = toleranceJudge(results.manifest.suite, path.join(results.dir, 'manifest.json'));
 
   const byCell = groupBy(counted, (r) => r.cell);
-  const cells: CellSummary[] = results.manifest.cells.map((planned) => summarizeCell(planned, byCell.get(planned.id) ?? [], load));
+  const cells: CellSummary[] = results.manifest.cells.map((planned) => summarizeCell(planned, byCell.get(planned.id) ?? [], load, judge));
 
   const modes = compareModes(cells, counted);
-  const crossBackend = compareBackends(cells, load, results.manifest.suite.backends);
+  const crossBackend = compareBackends(cells, load, results.manifest.suite.backends, judge);
   const invariance = compareInvariance(cells, load);
   const negativeControls = negativeControlsOf(cells);
 

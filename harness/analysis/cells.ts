@@ -7,6 +7,7 @@ import { groupBy, modalDigest } from './group.js';
 import type { CellSummary, CellVerdict, Divergence, ModeComparison, NegativeControl, RunDiff } from './summary.js';
 import { findWorkload } from '../../workloads/index.js';
 import { isNegativeControlOn } from '../../workloads/types.js';
+import type { ToleranceJudge } from './tolerance.js';
 
 /**
  * A negative control on a backend with no determinism switch varies in det as in nondet, by
@@ -15,7 +16,7 @@ import { isNegativeControlOn } from '../../workloads/types.js';
 export const expectedToVary = (c: CellSummary): boolean =>
   isNegativeControlOn(findWorkload(c.workload)?.negativeControl, c.device) && c.determinism?.control === 'uncontrolled';
 
-export function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs: RunRecord[], load: (d: string) => Float32Array): CellSummary {
+export function summarizeCell(planned: LoadedResults['manifest']['cells'][number], runs: RunRecord[], load: (d: string) => Float32Array, judge: ToleranceJudge): CellSummary {
   const ok = runs.filter(isOk);
   const statuses: Partial<Record<RunStatus, number>> = {};
   runs.forEach((r) => (statuses[r.status] = (statuses[r.status] ?? 0) + 1));
@@ -55,7 +56,7 @@ export function summarizeCell(planned: LoadedResults['manifest']['cells'][number
     maxUlp: Math.max(0, ...runDiffs.map((d) => d.diff?.maxUlp ?? 0)),
     maxRelL2,
     toleranceRelL2,
-    withinTolerance: verdict === 'unstable' ? runDiffs.every((d) => d.diff === null || (d.diff.relL2 !== null && d.diff.nanPairs === 0 && d.diff.relL2 <= toleranceRelL2)) : null,
+    withinTolerance: verdict === 'unstable' ? runDiffs.every((d) => d.diff === null || judge(planned.workload, load(modal!), load(d.sha256), d.diff).within) : null,
     computeMs: describe(ok.map((r) => r.computeMs)),
     loss: describe(ok.map((r) => r.loss).filter((l): l is number => l !== null)),
     outputL2: describe(ok.map((r) => r.outputL2)),

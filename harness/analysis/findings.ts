@@ -91,7 +91,7 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
   for (const x of s.crossBackend) {
     if (x.status !== 'outside-tolerance') continue;
     findings.push(finding('outside-tolerance', subject(x.cell), {
-      reference: x.reference, referenceCell: x.referenceCell, relL2: x.diff?.relL2 ?? null, toleranceRelL2: x.tolerance.relL2, maxUlp: x.diff?.maxUlp ?? 0, nanPairs: x.diff?.nanPairs ?? 0,
+      reference: x.reference, referenceCell: x.referenceCell, distance: x.distance, tolerance: x.tolerance, maxUlp: x.diff?.maxUlp ?? 0, nanPairs: x.diff?.nanPairs ?? 0,
     }));
   }
   for (const a of s.invariance) {

@@ -6,6 +6,7 @@ import type { DiffSummary } from './diff.js';
 import type { CellKey, RunRecord, RunStatus } from '../protocol.js';
 import type { NoiseDecomposition } from './noise.js';
 import type { Describe, RatioCI, VarianceTest } from './stats.js';
+import type { Tolerance } from '../../workloads/types.js';
 
 /**
  * Bumped whenever the shape of summary.json changes; a reader given another version analyses the
@@ -85,8 +86,10 @@ export interface CrossBackend {
   /** The det cells compared (each backend's first device). */
   referenceCell: string;
   cell: string;
-  tolerance: { relL2: number };
+  tolerance: Tolerance;
   status: 'bitwise-equal' | 'within-tolerance' | 'outside-tolerance' | 'incomparable';
+  /** What was compared with tolerance.relL2: ‖a − b‖₂ relative to what the tolerance is relative to (null: incomparable, NaN or infinite). */
+  distance: number | null;
   diff: DiffSummary | null;
   note?: string;
 }
@@ -225,7 +228,7 @@ export interface FindingEvidence {
   'det-unstable': { distinctDigests: number; runs: number; maxUlp: number; maxRelL2: number; withinTolerance: boolean | null };
   'negative-control-not-seen': { distinctDigests: number; runs: number };
   'runs-failed': { statuses: Partial<Record<RunStatus, number>>; message: string | null };
-  'outside-tolerance': { reference: string; referenceCell: string; relL2: number | null; toleranceRelL2: number; maxUlp: number; nanPairs: number };
+  'outside-tolerance': { reference: string; referenceCell: string; distance: number | null; tolerance: Tolerance; maxUlp: number; nanPairs: number };
   'invariance-broken': { axis: InvarianceAxis; base: number; value: number; baseCell: string; maxUlp: number | null; relL2: number | null };
   'devices-disagree': { devices: Array<{ device: string; name: string; modalDigest: string }> };
   'suspect-device': { device: string; name: string };
