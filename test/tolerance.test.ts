@@ -14,6 +14,7 @@ import { describeTolerance, judge, relativeDistance, termMagnitudes } from '../h
 import { cellId } from '../harness/protocol.ts';
 import { loadResults, ResultsWriter, SCHEMA_VERSION, type Manifest } from '../harness/store.ts';
 import { UsageError } from '../harness/errors.ts';
+import { findingText } from '../reports/findings.ts';
 import { findWorkload, resolveWorkload, WORKLOADS } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
 import type { ResolvedWorkload, Tolerance } from '../workloads/types.ts';
@@ -161,7 +162,11 @@ test('analyze judges reduce-sum relative to Σ|x| of the suite’s inputs: the n
   const wrong = { ...sums, 'ort-cpu': sequentialFloat64(x.subarray(k + 1)) + sequentialFloat64(x.subarray(0, k)) };
   const broken = analyze(loadResults(reduceSumResults(seed, wrong)));
   assert.equal(broken.crossBackend.find((c) => c.backend === 'ort-cpu')!.status, 'outside-tolerance');
-  assert.match(broken.findings.join('\n'), /reduce-sum: ort-cpu differs from tfjs-cpu beyond tolerance \(.*; ‖a − b‖ ≤ 5e-7·Σ\|terms\|\)/);
+  const outside = broken.findings.filter((f) => f.kind === 'outside-tolerance');
+  assert.equal(outside.length, 1);
+  const evidence = outside[0].evidence as { distance: number; tolerance: Tolerance };
+  assert.ok(evidence.distance > 5e-7 && evidence.tolerance.relativeTo === 'magnitudes');
+  assert.ok(findingText(outside[0]).includes(describeTolerance(evidence.tolerance)), 'the words say what the bound is relative to');
 });
 
 test('a results folder whose reduce-sum size or seed could not have been run is refused in one line before any input is generated', () => {
