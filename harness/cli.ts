@@ -27,6 +27,7 @@ import type { Availability } from './backends/types.js';
 import { resolveRunOptions, resolveSlowdownThreshold, type RunFlags } from './config.js';
 import { fingerprint, PROJECT_DIR } from './env.js';
 import { EXIT, UsageError, internalErrorReport, message } from './errors.js';
+import { doctor } from './doctor.js';
 import { mergeResults } from './merge.js';
 import type { Mode, RunRecord } from './protocol.js';
 import { Runner } from './run/runner.js';
@@ -34,7 +35,7 @@ import { runSession } from './run/session.js';
 import type { EarlySignal } from './run/signals.js';
 import { loadResults, prepareFolder, TOOL_VERSION, writeAtomic } from './store.js';
 import { summaryTable } from '../reports/table.js';
-import { comparisonText, precisionText } from '../reports/text.js';
+import { comparisonText, doctorText, precisionText } from '../reports/text.js';
 import { WORKLOADS } from '../workloads/index.js';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -185,6 +186,16 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     if (o.python) process.env.DETBENCH_PYTHON = o.python;
     code = await backendsCommand(!!o.json);
   });
+  program
+    .command('doctor')
+    .description('check this host and stack against the known causes of irreproducible training (exit 1 when a check fails)')
+    .option('--json')
+    .option('--python <path>', 'the Python whose torch to check (default $DETBENCH_PYTHON or python3)')
+    .action(async (o: { json?: boolean; python?: string }) => {
+      const report = await doctor({ fingerprint: fingerprint(PROJECT_DIR), python: o.python ?? process.env.DETBENCH_PYTHON ?? 'python3' });
+      process.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : doctorText(report) + '\n');
+      code = report.ok ? EXIT.ok : EXIT.findings;
+    });
   program.command('workloads').description('list workloads and what nondeterminism each probes').option('--json').action((o: { json?: boolean }) => {
     code = workloadsCommand(!!o.json);
   });

@@ -9,6 +9,7 @@ import type { Interval } from '../harness/analysis/stats.js';
 import type { NoiseArm } from '../harness/protocol.js';
 import type { PrecisionOutcome } from '../harness/run/precision.js';
 import { bySeverity, findingText } from './findings.js';
+import type { CheckStatus, DoctorReport } from '../harness/doctor.js';
 
 const ARM_LABELS: Record<NoiseArm, string> = {
   seeds: 'seeds (det on, different seeds)',
@@ -61,4 +62,18 @@ function comparisonOutcome(c: Comparison): string {
   if (c.exitCode === EXIT.findings) return `${count('fail')} finding(s): regressions, or problems the baseline had too (exit 1).`;
   if (count('incomplete')) return 'INCOMPLETE: a side did not finish, so this comparison is no verdict (exit 3).';
   return 'No regression found, but the comparison is inconclusive (exit 3).';
+}
+
+const MARK: Record<CheckStatus, string> = { pass: '✓', warn: '!', fail: '✗', info: '·' };
+
+/** `detbench doctor`'s checklist: one line per check, its fix under it when something needs doing. */
+export function doctorText(report: DoctorReport): string {
+  const lines = ['detbench doctor — known causes of irreproducible training, on this host:'];
+  for (const c of report.checks) {
+    lines.push(`  ${MARK[c.status]} ${c.id}: ${c.found}`);
+    if (c.fix && c.status !== 'pass') lines.push(`      fix: ${c.fix}`);
+  }
+  const count = (s: CheckStatus) => report.checks.filter((c) => c.status === s).length;
+  lines.push(`${report.checks.length} checks: ${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail, ${count('info')} info.`);
+  return lines.join('\n');
 }
