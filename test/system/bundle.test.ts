@@ -10,7 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const repo = fileURLToPath(new URL('..', import.meta.url));
+const repo = fileURLToPath(new URL('../..', import.meta.url));
 
 test('npm run bundle: one tar.xz ≤ 60 MB that runs the quick suite on the CPU backends from a clean environment', () => {
   const build = spawnSync('bash', ['scripts/bundle.sh'], { cwd: repo, encoding: 'utf8', timeout: 600_000 });

@@ -10,8 +10,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
-import { renderReport } from '../reports/index.ts';
-import { HOSTILE, makeResults } from './fixtures/results.ts';
+import { renderReport } from '../../reports/index.ts';
+import { HOSTILE, makeResults } from '../fixtures/results.ts';
 
 const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-browser-'));

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-const repo = fileURLToPath(new URL('..', import.meta.url));
+const repo = fileURLToPath(new URL('../..', import.meta.url));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-slurm-'));
 const conf = path.join(work, 'slurm.conf');
 const env = { ...process.env, SLURM_CONF: conf };

@@ -9,13 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { torchBackend } from '../harness/backends/torch/torch.ts';
-import { findBackend } from '../harness/backends/index.ts';
-import { supportOf, type Execution } from '../harness/backends/types.ts';
-import { diffFloat32 } from '../harness/analysis/diff.ts';
-import { paramShapes } from '../workloads/params.ts';
-import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
-import { workloadInputs } from '../workloads/inputs.ts';
+import { torchBackend } from '../../harness/backends/torch/torch.ts';
+import { findBackend } from '../../harness/backends/index.ts';
+import { supportOf, type Execution } from '../../harness/backends/types.ts';
+import { diffFloat32 } from '../../harness/analysis/diff.ts';
+import { paramShapes } from '../../workloads/params.ts';
+import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../../workloads/index.ts';
+import { workloadInputs } from '../../workloads/inputs.ts';
 
 process.env.DETBENCH_PYTHON ??= '/usr/bin/python3';
 const python = process.env.DETBENCH_PYTHON;
@@ -99,7 +99,7 @@ test('a torch worker whose stdin closes mid-run leaves without finishing it (a t
     return { name, shape: [n, n], dtype: 'float32', path: file };
   });
   const run = { id: 1, op: 'run', spec: { kind: 'infer', op: 'matmul', m: n, k: n, n }, device: 'cpu', inputs, params: [], out: path.join(dir, 'out.f32') };
-  const worker = fileURLToPath(new URL('../harness/backends/torch/worker.py', import.meta.url));
+  const worker = fileURLToPath(new URL('../../harness/backends/torch/worker.py', import.meta.url));
   const env = { ...process.env, DETBENCH_TORCH_MODE: 'det' };
   // with the default grace, a request sent just before stdin closes is still answered …
   const answered = spawnSync(python, ['-u', worker], { input: JSON.stringify(run) + '\n', encoding: 'utf8', timeout: 120_000, env });
@@ -113,7 +113,7 @@ test('a torch worker whose stdin closes mid-run leaves without finishing it (a t
 });
 
 test('PyTorch’s own "no deterministic implementation" error is recognised as unsupported; other errors are not', () => {
-  const dir = fileURLToPath(new URL('../harness/backends/torch/', import.meta.url));
+  const dir = fileURLToPath(new URL('../../harness/backends/torch/', import.meta.url));
   const script = [
     'import sys, torch; sys.path.insert(0, sys.argv[1]); import worker',
     'try:\n  torch.zeros(3).put_(torch.tensor([0]), torch.tensor([1.0]))\nexcept Exception as e:\n  print(worker.unsupported(e), str(e).split(",")[0])',

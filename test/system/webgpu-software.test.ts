@@ -7,15 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { dawn } from '../harness/backends/webgpu/dawn.ts';
-import { findBackend } from '../harness/backends/index.ts';
-import { supportOf, type Execution } from '../harness/backends/types.ts';
-import { webgpuHost } from '../harness/backends/webgpu/webgpu-host.ts';
-import { atomicSumProgram } from '../harness/backends/webgpu/wgsl-atomic-sum.ts';
-import { diffFloat32 } from '../harness/analysis/diff.ts';
-import { normalStream, tensorKey } from '../harness/rng.ts';
-import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
-import { workloadInputs } from '../workloads/inputs.ts';
+import { dawn } from '../../harness/backends/webgpu/dawn.ts';
+import { findBackend } from '../../harness/backends/index.ts';
+import { supportOf, type Execution } from '../../harness/backends/types.ts';
+import { webgpuHost } from '../../harness/backends/webgpu/webgpu-host.ts';
+import { atomicSumProgram } from '../../harness/backends/webgpu/wgsl-atomic-sum.ts';
+import { diffFloat32 } from '../../harness/analysis/diff.ts';
+import { normalStream, tensorKey } from '../../harness/rng.ts';
+import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../../workloads/index.ts';
+import { workloadInputs } from '../../workloads/inputs.ts';
 
 const INSTALL = 'install Mesa ≥ 24 lavapipe: apt-get install -t bookworm-backports mesa-vulkan-drivers (see .ci/run)';
 
