@@ -3,11 +3,9 @@
  * within each workload's tolerance, and give the same bits twice.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { BACKENDS, findBackend } from '../harness/backends/index.ts';
-import type { Execution } from '../harness/backends/types.ts';
+import { supportOf, type Execution } from '../harness/backends/types.ts';
 import { diffFloat32 } from '../harness/analysis/diff.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
@@ -86,12 +84,10 @@ test('every backend has an availability probe; an unavailable one says why and h
   }
 });
 
-test('the torch worker speaks protocol v1 even without torch: every request gets a reply naming the reason', () => {
-  const worker = fileURLToPath(new URL('../harness/backends/torch/worker.py', import.meta.url));
-  // -S: no site-packages, so torch is not importable whatever this machine has installed
-  const r = spawnSync('python3', ['-S', '-u', worker], { input: '{"id": 7, "op": "hello"}\n{"id": 8, "op": "run"}\n', encoding: 'utf8', timeout: 60_000 });
-  assert.equal(r.status, 0, r.stderr);
-  const replies = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(replies.map((x) => [x.id, x.ok]), [[7, false], [8, false]]);
-  assert.match(replies[0].error, /^torch is not importable: ModuleNotFoundError/);
+test('the data-parallel control and WGSL kernels are plan-time unsupported on torch, with reasons', () => {
+  for (const id of ['dataparallel-train', 'atomic-sum']) {
+    const s = supportOf(findBackend('torch')!, resolveWorkload(findWorkload(id)!, 'quick').spec);
+    assert.equal(s.ok, false);
+    assert.ok(!s.ok && s.reason.length > 10);
+  }
 });

@@ -7,12 +7,12 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { systemTest } from './components.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
-test('npm run bundle: one tar.xz ≤ 60 MB that runs the quick suite on the CPU backends from a clean environment', () => {
+systemTest('npm run bundle: one tar.xz ≤ 60 MB that runs the quick suite on the CPU backends from a clean environment', 'bundle', () => {
   const build = spawnSync('bash', ['scripts/bundle.sh'], { cwd: repo, encoding: 'utf8', timeout: 600_000 });
   assert.equal(build.status, 0, build.stderr);
   const version = JSON.parse(fs.readFileSync(path.join(repo, 'package.json'), 'utf8')).version;
