@@ -26,14 +26,16 @@ test('error, timeout and crash become records and the suite goes on', async () =
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-runner-')), 'r');
   const manifest = { schemaVersion: SCHEMA_VERSION, plannedRuns: runs.length, cells: [], warnings: [] } as unknown as Manifest;
   const writer = ResultsWriter.create(dir, manifest);
-  await runAll(runs, writer, { concurrency: 1, timeoutMs: 2000 });
+  // The timeout also covers starting a worker thread (the first run's, and the one that replaces the
+  // crashed worker): far above that on a busy 2-core machine, so only the hang reaches it.
+  await runAll(runs, writer, { concurrency: 1, timeoutMs: 5000 });
   writer.finish({ finishedAt: '', runs: writer.written, interrupted: false });
 
   const records = loadResults(dir).runs.sort((a, b) => a.runIndex - b.runIndex);
   assert.deepEqual(records.map((r) => r.status), ['ok', 'error', 'timeout', 'crashed', 'ok']);
   const [, error, timeout, crashed] = records;
   assert.ok('message' in error && /fake failure/.test(error.message));
-  assert.ok(timeout.status === 'timeout' && timeout.timeoutMs === 2000);
+  assert.ok(timeout.status === 'timeout' && timeout.timeoutMs === 5000);
   assert.ok('message' in crashed && crashed.message.length > 0);
   assert.deepEqual(records[0].warnings, ['fake backend']);
 });
