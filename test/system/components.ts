@@ -81,7 +81,7 @@ export const COMPONENTS = {
     what: 'xz, tar and git (the offline bundle is built, unpacked and run, and records its commit)',
     install: 'apt-get install xz-utils tar git',
     missing: () => {
-      const absent = ['xz', 'tar', 'git'].filter((b) => !onPath(b));
+      const absent = ['xz', 'tar', 'git', 'timeout'].filter((b) => !onPath(b));
       return absent.length ? `not on PATH: ${absent.join(', ')}` : null;
     },
   },
