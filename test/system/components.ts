@@ -53,7 +53,7 @@ export const COMPONENTS = {
     install: 'apt-get install python3, or set DETBENCH_PYTHON',
     missing: () => {
       const r = spawnSync(PLAIN_PYTHON, ['-S', '-c', 'import sys; assert sys.version_info[0] == 3'], { encoding: 'utf8', timeout: 60_000 });
-      return r.status === 0 ? null : `${PLAIN_PYTHON} is not a working Python 3 (${(r.error?.message ?? r.stderr ?? '').trim().split('\n').at(-1)})`;
+      return r.status === 0 ? null : `${PLAIN_PYTHON} is not a working Python 3 (${(r.error?.message || r.stderr || '').trim().split('\n').at(-1)})`;
     },
   },
   torch: {
@@ -62,7 +62,7 @@ export const COMPONENTS = {
     install: 'apt-get install python3-torch, or set DETBENCH_PYTHON to a Python that has torch',
     missing: () => {
       const r = spawnSync(TORCH_PYTHON, ['-c', 'import torch'], { encoding: 'utf8', timeout: 60_000 });
-      return r.status === 0 ? null : `${TORCH_PYTHON} cannot import torch (${(r.stderr ?? r.error?.message ?? '').trim().split('\n').at(-1)})`;
+      return r.status === 0 ? null : `${TORCH_PYTHON} cannot import torch (${(r.error?.message || r.stderr || '').trim().split('\n').at(-1)})`;
     },
   },
   lavapipe: {
@@ -70,6 +70,10 @@ export const COMPONENTS = {
     what: "Mesa ≥ 24's lavapipe, a software Vulkan driver on which WebGPU computes for real",
     install: 'apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1 (see .ci/run)',
     missing: () => {
+      // the Vulkan loader reads only the drivers these name, when set (the CLI tests hide GPUs this way)
+      const variable = ['VK_DRIVER_FILES', 'VK_ICD_FILENAMES'].find((v) => process.env[v]);
+      const named = variable ? process.env[variable]!.split(':').filter(Boolean) : null;
+      if (named && !named.some((f) => fs.existsSync(f) && fs.readFileSync(f, 'utf8').includes('lvp'))) return `${variable}=${process.env[variable!]} leaves lavapipe out`;
       const r = spawnSync('dpkg-query', ['-W', '-f', '${Version}', 'mesa-vulkan-drivers'], { encoding: 'utf8' });
       const version = r.status === 0 ? r.stdout.trim() : '';
       if (!version) return 'mesa-vulkan-drivers is not installed';
@@ -78,8 +82,8 @@ export const COMPONENTS = {
   },
   bundle: {
     name: 'bundle',
-    what: 'xz, tar and git (the offline bundle is built, unpacked and run, and records its commit)',
-    install: 'apt-get install xz-utils tar git',
+    what: 'xz, tar, git and timeout (the offline bundle is built, unpacked and run, and records its commit)',
+    install: 'apt-get install xz-utils tar git coreutils',
     missing: () => {
       const absent = ['xz', 'tar', 'git', 'timeout'].filter((b) => !onPath(b));
       return absent.length ? `not on PATH: ${absent.join(', ')}` : null;
