@@ -3,11 +3,9 @@
  * within each workload's tolerance, and give the same bits twice.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { BACKENDS, findBackend } from '../harness/backends/index.ts';
-import type { Execution } from '../harness/backends/types.ts';
+import { BACKENDS, backendIds, findBackend } from '../harness/backends/index.ts';
+import { supportOf, type Execution } from '../harness/backends/types.ts';
 import { diffFloat32 } from '../harness/analysis/diff.ts';
 import { describeTolerance, judgeRun } from '../harness/analysis/tolerance.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
@@ -69,7 +67,8 @@ test('ort-cpu says what det and nondet mean, and that it cannot verify them', as
   assert.deepEqual(nondet.determinism.switches.map((s) => s.name), ['intraOpNumThreads']);
 });
 
-test('every backend has an availability probe; an unavailable one says why and how to get it', async () => {
+test('every backend answers its probe: available with a version and its devices, or unavailable with the reason and the fix', async () => {
+  // the fix each known backend names when it is unavailable; any other must at least say what to do
   const fixes: Record<string, RegExp> = {
     'tfjs-node': /npm install @tensorflow\/tfjs-node/,
     'tfjs-node-gpu': /@tensorflow\/tfjs-node-gpu.*CUDA 11\.2 \+ cuDNN 8\.1/,
@@ -79,20 +78,29 @@ test('every backend has an availability probe; an unavailable one says why and h
     'ort-cuda': /CUDA execution provider is not installed: .*ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node|CUDA provider does not run here: ./,
     torch: /torch is not importable by .+: pip install torch, or pass --python PATH|cannot be started .+ --python PATH/,
   };
-  for (const b of BACKENDS) {
-    const a = await b.probe();
-    if (a.available) continue;
-    assert.ok(fixes[b.info.id], `${b.info.id} is unavailable on this CPU machine: ${a.reason}`);
-    assert.match(a.reason, fixes[b.info.id]);
+  const anyFix = /\b(install|set|pass|run|use)\b/;
+  const probed = await Promise.all(BACKENDS.map(async (b) => ({ backend: b, a: await b.probe() })));
+  assert.equal(probed.length, backendIds().length);
+  for (const { backend, a } of probed) {
+    const id = backend.info.id;
+    if (a.available) {
+      assert.match(a.version, /\d/, `${id}: version ${a.version}`);
+      assert.ok(a.devices.length > 0 && a.devices.every((d) => /^(cpu|gpu|[a-z]+:\d+)$/.test(d)), `${id}: devices ${a.devices}`);
+      if (backend.info.deviceKinds.every((k) => k === 'cpu')) assert.deepEqual(a.devices, ['cpu'], id);
+      assert.ok(a.notes.every((n) => typeof n === 'string' && n.length > 0), `${id}: notes ${a.notes}`);
+    } else {
+      assert.equal(a.reason.split('\n').length, 1, `${id}: one line`);
+      assert.match(a.reason, fixes[id] ?? anyFix, `${id}: ${a.reason}`);
+    }
   }
+  // these need nothing but their npm packages: available on every host
+  for (const id of ['tfjs-cpu', 'tfjs-wasm', 'ort-cpu']) assert.ok(probed.find((p) => p.backend.info.id === id)?.a.available, `${id} is not available`);
 });
 
-test('the torch worker speaks protocol v1 even without torch: every request gets a reply naming the reason', () => {
-  const worker = fileURLToPath(new URL('../harness/backends/torch/worker.py', import.meta.url));
-  // -S: no site-packages, so torch is not importable whatever this machine has installed
-  const r = spawnSync('python3', ['-S', '-u', worker], { input: '{"id": 7, "op": "hello"}\n{"id": 8, "op": "run"}\n', encoding: 'utf8', timeout: 60_000 });
-  assert.equal(r.status, 0, r.stderr);
-  const replies = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(replies.map((x) => [x.id, x.ok]), [[7, false], [8, false]]);
-  assert.match(replies[0].error, /^torch is not importable: ModuleNotFoundError/);
+test('the data-parallel control and WGSL kernels are plan-time unsupported on torch, with reasons', () => {
+  for (const id of ['dataparallel-train', 'atomic-sum']) {
+    const s = supportOf(findBackend('torch')!, resolveWorkload(findWorkload(id)!, 'quick').spec);
+    assert.equal(s.ok, false);
+    assert.ok(!s.ok && s.reason.length > 10);
+  }
 });

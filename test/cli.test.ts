@@ -1,24 +1,26 @@
 /**
- * The CLI as a user meets it: bad input is one line and exit 2; a real run writes a complete
- * results folder; a run killed with SIGKILL leaves every finished run readable and is reported
- * as incomplete.
+ * The CLI as a user meets it, with the real CPU backends: bad input is one line and exit 2; a real
+ * run writes a complete results folder, det bitwise stable and the negative control seen; a backend
+ * that is not here is named with its reason. The run strategies (a kill part-way, compare,
+ * --precision, soak) are in cli-fake.test.ts, on fake backends whose bits and times are exact.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { backendIds } from '../harness/backends/index.ts';
+import { BUILTIN_SUITES, resolveSuite } from '../harness/config.ts';
 import { message } from '../harness/errors.ts';
 import { WORKLOAD_IDS } from '../workloads/index.ts';
+import { detbench, detbenchHere } from './fixtures/cli.ts';
 
-const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-cli-'));
-const detbench = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 120_000 });
+/** No CUDA device, no Vulkan driver: the GPU backends are unavailable on any host, GPU hosts included. */
+const noGpus = { ...process.env, CUDA_VISIBLE_DEVICES: '', VK_ICD_FILENAMES: '/nonexistent.json', VK_DRIVER_FILES: '/nonexistent.json' };
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-test('bad input: one clear line each, exit 2', () => {
+test('bad input: one clear line each, exit 2', async () => {
   const malformed = path.join(out, 'bad.yaml');
   fs.writeFileSync(malformed, 'workloads: [matmul\n');
   const truncated = path.join(out, 'truncated');
@@ -36,8 +38,9 @@ test('bad input: one clear line each, exit 2', () => {
     [['report', truncated], new RegExp(`^${path.join(truncated, 'manifest.json')} cannot be read: `)],
     [['report', truncated, '--format', 'pdf'], message.reportFormat('pdf', ['html', 'md', 'json', 'png'])],
   ];
+  // in this process: each case stops before a run starts (the spawned cases below show the same line and exit code from the process)
   for (const [args, expected] of cases) {
-    const r = detbench(...args, ...(args[0] === 'run' ? ['--out', out] : []));
+    const r = await detbenchHere([...args, ...(args[0] === 'run' ? ['--out', out] : [])]);
     assert.equal(r.status, 2, `${args.join(' ')} → exit ${r.status}: ${r.stderr}`);
     const lines = r.stderr.trim().split('\n');
     assert.equal(lines.length, 1, `${args.join(' ')} printed ${lines.length} lines: ${r.stderr}`);
@@ -47,31 +50,68 @@ test('bad input: one clear line each, exit 2', () => {
   }
 });
 
-test('backends lists every backend with its availability', () => {
-  const r = detbench('backends', '--json');
-  assert.equal(r.status, 0);
-  const list = JSON.parse(r.stdout) as Array<{ id: string; availability: { available: boolean; reason?: string } }>;
+test('backends lists every backend with its availability; those not here, asked for by name, get one line with every reason, exit 2, and nothing hangs', async () => {
+  const listed = await detbench(['backends', '--json'], noGpus);
+  assert.equal(listed.status, 0, listed.stderr);
+  const list = JSON.parse(listed.stdout) as Array<{ id: string; availability: { available: boolean; reason?: string } }>;
   assert.deepEqual(list.map((b) => b.id), backendIds());
   assert.ok(list.find((b) => b.id === 'tfjs-cpu')!.availability.available);
+  const unavailable = list.filter((b) => !b.availability.available);
+  assert.ok(unavailable.length > 0, 'with the GPUs hidden, the GPU backends are not available');
+  const r = await detbench(['run', '--backends', unavailable.map((b) => b.id).join(','), '--workloads', 'matmul', '--out', out], noGpus);
+  assert.equal(r.status, 2, r.stderr);
+  assert.equal(r.stderr.trim(), `detbench: ${message.noBackendsAvailable(unavailable.map((b) => `${b.id}: ${b.availability.reason}`))}`);
 });
 
-test('a real run writes manifest, runs and artifacts and a summary; det is bitwise stable; the negative control is seen', () => {
-  // 5 nondet runs of the negative control: measured 60 of 60 distinct on 2 cores for each backend,
-  // so all 5 agreeing would need a collision never seen in 1,770 pairs, four times over.
-  const r = detbench('run', '--backends', 'tfjs-cpu,ort-cpu', '--workloads', 'matmul,dataparallel-train', '--repeats', '5', '--trace', '--out', out, '--json');
-  assert.equal(r.status, 0, r.stderr);
-  const { resultsDir, summary } = JSON.parse(r.stdout);
+test('--suite acceptance on a host without a usable GPU: one line naming every GPU backend and why, exit 2', async () => {
+  // GPUs hidden, so this holds on a GPU host too; torch (if any) on the CPU only
+  const r = await detbench(['run', '--suite', 'acceptance', '--out', out], noGpus);
+  assert.equal(r.status, 2, r.stderr);
+  const line = r.stderr.trim();
+  assert.equal(line.split('\n').length, 1);
+  assert.match(line, /^detbench: this suite runs on GPUs, and no GPU backend is available here: /);
+  const gpuBackends = resolveSuite(BUILTIN_SUITES.acceptance, {}, 'builtin:acceptance').backends;
+  for (const id of backendIds()) {
+    const named = new RegExp(`(: |; )${escape(id)}: `);
+    if (gpuBackends.includes(id)) assert.match(line, named);
+    else assert.doesNotMatch(line, named);
+  }
+});
+
+test('real runs write manifest, runs, artifacts, a summary and the report; det is bitwise stable; the negative control is seen', async () => {
+  // tfjs-cpu, tfjs-wasm and ort-cpu computing through the CLI, with the report; and the CPU negative
+  // control on ort-cpu at 1 and 2 threads. 5 nondet runs of it: measured 60 of 60 distinct on
+  // 2 cores, so all 5 agreeing would need a collision never seen in 1,770 pairs, four times over.
+  // (tfjs-cpu's control runs in the bundle's quick suite, npm run test:system: it takes ten times longer.)
+  const [backends, control] = await Promise.all([
+    detbench(['run', '--backends', 'tfjs-cpu,tfjs-wasm,ort-cpu', '--workloads', 'matmul', '--repeats', '2', '--out', out, '--json']),
+    detbench(['run', '--backends', 'ort-cpu', '--workloads', 'matmul,dataparallel-train', '--repeats', '5', '--trace', '--no-report', '--out', out, '--json']),
+  ]);
+  assert.equal(backends.status, 0, backends.stderr);
+  const { resultsDir, summary } = JSON.parse(backends.stdout);
   for (const f of ['manifest.json', 'runs.jsonl', 'complete.json', 'summary.json', 'report.html', 'report.md', 'charts/determinism-matrix.svg', 'charts/determinism-matrix.png']) {
     assert.ok(fs.existsSync(path.join(resultsDir, f)), f);
   }
   assert.ok(fs.readdirSync(path.join(resultsDir, 'artifacts')).length > 0);
   assert.equal(summary.complete, true);
   assert.equal(summary.verdict.reproducible, true);
-  for (const c of summary.cells.filter((c: { mode: string }) => c.mode === 'det')) assert.equal(c.verdict, 'bitwise-stable', c.cell);
-  assert.equal(summary.negativeControls.length, 3); // tfjs-cpu at 1 thread, ort-cpu at 1 and 2
-  for (const n of summary.negativeControls) assert.ok(n.seen && n.distinctDigests >= 2, JSON.stringify(n));
+  const det = summary.cells.filter((c: { mode: string }) => c.mode === 'det');
+  assert.deepEqual([...new Set(det.map((c: { backend: string }) => c.backend))], ['tfjs-cpu', 'tfjs-wasm', 'ort-cpu']);
+  for (const c of det) assert.equal(c.verdict, 'bitwise-stable', c.cell);
+  const cross = summary.crossBackend.find((x: { workload: string }) => x.workload === 'matmul');
+  assert.ok(cross && typeof cross.diff?.maxUlp === 'number');
+  const manifest = JSON.parse(fs.readFileSync(path.join(resultsDir, 'manifest.json'), 'utf8'));
+  assert.equal(manifest.environment.node, process.version);
+  assert.ok(manifest.environment.packages['onnxruntime-node']);
+
+  assert.equal(control.status, 0, control.stderr);
+  const traced = JSON.parse(control.stdout).summary;
+  assert.equal(traced.complete, true);
+  for (const c of traced.cells.filter((c: { mode: string }) => c.mode === 'det')) assert.equal(c.verdict, 'bitwise-stable', c.cell);
+  assert.equal(traced.negativeControls.length, 2); // ort-cpu at 1 and 2 threads
+  for (const n of traced.negativeControls) assert.ok(n.seen && n.distinctDigests >= 2, JSON.stringify(n));
   // --trace: det never diverges; the negative control's first divergent step is found and its drift recorded per step
-  for (const c of summary.cells.filter((c: { workload: string }) => c.workload === 'dataparallel-train')) {
+  for (const c of traced.cells.filter((c: { workload: string }) => c.workload === 'dataparallel-train')) {
     assert.equal(c.divergence.steps, 12);
     if (c.mode === 'det') assert.equal(c.divergence.firstDivergentStep, null);
     else {
@@ -79,88 +119,11 @@ test('a real run writes manifest, runs and artifacts and a summary; det is bitwi
       assert.ok(c.divergence.relL2ByStep.at(-1) > 0);
     }
   }
-  assert.equal(summary.cells.find((c: { workload: string }) => c.workload === 'matmul').divergence, null);
-  const cross = summary.crossBackend.find((x: { workload: string }) => x.workload === 'matmul');
-  assert.ok(cross && typeof cross.diff?.maxUlp === 'number');
-  const manifest = JSON.parse(fs.readFileSync(path.join(resultsDir, 'manifest.json'), 'utf8'));
-  assert.equal(manifest.environment.node, process.version);
-  assert.ok(manifest.environment.packages['onnxruntime-node']);
+  assert.equal(traced.cells.find((c: { workload: string }) => c.workload === 'matmul').divergence, null, 'an inference workload has no steps');
 });
 
-test('SIGKILL part-way: finished runs stay readable and the folder is reported incomplete (exit 3)', async () => {
-  const killDir = fs.mkdtempSync(path.join(out, 'kill-'));
-  const child = spawn(process.execPath, [bin, 'run', '--backends', 'tfjs-cpu', '--workloads', 'mlp-train', '--repeats', '200', '--out', killDir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  // Wait until a few runs are recorded, then kill the whole tree without warning.
-  const runsFile = () => {
-    const [dir] = fs.readdirSync(killDir);
-    return dir ? path.join(killDir, dir, 'runs.jsonl') : null;
-  };
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const f = runsFile();
-    if (f && fs.existsSync(f) && fs.readFileSync(f, 'utf8').split('\n').length > 6) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  // bin/detbench.mjs runs the CLI as its child: kill both, as `kill -9` on a process group would.
-  const grandchildren = spawnSync('pgrep', ['-P', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
-  for (const pid of grandchildren) process.kill(Number(pid), 'SIGKILL');
-  child.kill('SIGKILL');
-  await new Promise((r) => child.on('exit', r));
-
-  const resultsDir = path.join(killDir, fs.readdirSync(killDir)[0]);
-  const recorded = fs.readFileSync(path.join(resultsDir, 'runs.jsonl'), 'utf8').split('\n').filter(Boolean).length;
-  assert.ok(recorded >= 5, `only ${recorded} runs recorded before the kill: ${err}`);
-  assert.ok(!fs.existsSync(path.join(resultsDir, 'complete.json')));
-  const r = detbench('analyze', resultsDir, '--json');
-  assert.equal(r.status, 3, r.stderr);
-  const summary = JSON.parse(r.stdout);
-  assert.equal(summary.complete, false);
-  assert.ok(summary.recordedRuns >= recorded - 1);
-  assert.ok(summary.findings.some((f: { kind: string }) => f.kind === 'incomplete-results'));
-});
-
-test('compare: a folder with itself exits 0; another ORT thread setting or a perturbed input exits 1 with the right finding', () => {
-  const run = (...args: string[]) => {
-    const r = detbench('run', '--backends', 'ort-cpu', '--workloads', 'matmul,mlp-train', '--repeats', '3', '--no-report', '--out', out, '--json', ...args);
-    assert.ok(r.status === 0, r.stderr);
-    return JSON.parse(r.stdout).resultsDir as string;
-  };
-  const a = run('--threads', '1');
-  const b = run('--threads', '2');
-  const c = run('--threads', '1', '--seed', '1');
-  const cmp = (x: string, y: string) => {
-    const r = detbench('compare', x, y, '--json');
-    return { status: r.status, result: JSON.parse(r.stdout) as { findings: Array<{ kind: string; severity: string }>; fingerprintChanges: Array<{ field: string }> } };
-  };
-  assert.equal(cmp(a, a).status, 0);
-  const threads = cmp(a, b);
-  assert.equal(threads.status, 1);
-  assert.ok(threads.result.findings.some((f) => f.kind === 'missing-cell'));
-  const seed = cmp(a, c);
-  assert.equal(seed.status, 1);
-  assert.ok(seed.result.findings.some((f) => f.kind === 'results-changed'));
-  assert.ok(seed.result.fingerprintChanges.some((f) => f.field === 'suite.seed'));
-});
-
-test('--precision 0.02 adds det/nondet pairs until the slowdown CI half-width is within ±2%, and prints it', () => {
-  const r = detbench('run', '--backends', 'tfjs-cpu', '--workloads', 'mlp-train', '--precision', '0.02', '--budget', '120', '--no-report', '--out', out);
-  assert.equal(r.status, 0, r.stderr);
-  const m = /mlp-train\|tfjs-cpu\|cpu\|t1: ([\d.]+)× \[([\d.]+), ([\d.]+)\], half-width ±([\d.]+)% after (\d+) pairs — precision reached/.exec(r.stdout);
-  assert.ok(m, r.stdout);
-  assert.ok(Number(m[4]) <= 2, `half-width ${m[4]}%`);
-  assert.ok(Number(m[5]) >= 5);
-  const dir = /Results: (.+)/.exec(r.stdout)![1].trim();
-  const precision = JSON.parse(fs.readFileSync(path.join(dir, 'precision.json'), 'utf8'));
-  assert.equal(precision.outcomes[0].stoppedBecause, 'precision reached');
-  // every pair is in runs.jsonl, so the analysis sees the same CI
-  const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8'));
-  assert.equal(summary.modes[0].slowdown.pairs, Number(m[5]));
-});
-
-test('--suite noise: three spreads with CIs and Brown–Forsythe tests against seed noise', () => {
-  const r = detbench('run', '--suite', 'noise', '--backends', 'ort-cpu', '--repeats', '8', '--no-report', '--out', out, '--json');
+test('--suite noise: three spreads with CIs and Brown–Forsythe tests against seed noise', async () => {
+  const r = await detbench(['run', '--suite', 'noise', '--backends', 'ort-cpu', '--repeats', '8', '--no-report', '--out', out, '--json']);
   assert.equal(r.status, 0, r.stderr);
   const { summary } = JSON.parse(r.stdout);
   assert.equal(summary.noise.length, 1);
@@ -178,75 +141,4 @@ test('--suite noise: three spreads with CIs and Brown–Forsythe tests against s
   assert.ok(d.versusSeeds.implementation && d.versusSeeds.ulp);
   // the noise arms are not determinism cells: no false instability verdicts
   assert.deepEqual(summary.findings, []);
-});
-
-test('an unavailable backend asked for by name: one line with its reason, exit 2, nothing hangs', () => {
-  const list = JSON.parse(detbench('backends', '--json').stdout) as Array<{ id: string; availability: { available: boolean; reason?: string } }>;
-  const unavailable = list.filter((b) => !b.availability.available);
-  assert.ok(unavailable.length > 0, 'this test expects a machine without GPUs or libtensorflow');
-  for (const b of unavailable) {
-    const r = detbench('run', '--backends', b.id, '--workloads', 'matmul', '--out', out);
-    assert.equal(r.status, 2, `${b.id}: exit ${r.status}`);
-    assert.equal(r.stderr.trim(), `detbench: ${message.noBackendsAvailable([`${b.id}: ${b.availability.reason}`])}`);
-  }
-});
-
-test('--suite acceptance on a host without a usable GPU: one line naming every GPU backend and why, exit 2', () => {
-  // GPUs hidden, so this holds on a GPU host too: no CUDA devices, no Vulkan drivers; torch (if any) on the CPU only
-  const env = { ...process.env, CUDA_VISIBLE_DEVICES: '', VK_ICD_FILENAMES: '/nonexistent.json', VK_DRIVER_FILES: '/nonexistent.json' };
-  const r = spawnSync(process.execPath, [bin, 'run', '--suite', 'acceptance', '--out', out], { encoding: 'utf8', timeout: 120_000, env });
-  assert.equal(r.status, 2, r.stderr);
-  const line = r.stderr.trim();
-  assert.equal(line.split('\n').length, 1);
-  assert.match(line, /^detbench: this suite runs on GPUs, and no GPU backend is available here: /);
-  for (const id of ['tfjs-node-gpu', 'tfjs-webgpu', 'ort-webgpu', 'ort-cuda', 'torch']) assert.match(line, new RegExp(`${id}: `));
-  assert.doesNotMatch(line, /tfjs-cpu|ort-cpu/);
-});
-
-test('--duration soaks det cells after the suite: unchanged bits pass; bits that change are caught with when', () => {
-  const steady = detbench('run', '--backends', 'tfjs-cpu', '--workloads', 'matmul', '--repeats', '2', '--duration', '2s', '--no-report', '--json', '--out', out);
-  assert.equal(steady.status, 0, steady.stderr);
-  const a = JSON.parse(steady.stdout).summary;
-  assert.equal(a.soak.length, 1);
-  assert.ok(a.soak[0].runs >= 2 && a.soak[0].firstChange === null && a.soak[0].distinctDigests === 1);
-
-  const plugin = fileURLToPath(new URL('./fixtures/fake-backends.ts', import.meta.url));
-  const drift = spawnSync(process.execPath, [bin, 'run', '--backends', 'fake-drift', '--workloads', 'matmul', '--repeats', '2', '--duration', '1s', '--no-report', '--json', '--out', out], {
-    encoding: 'utf8', timeout: 120_000, env: { ...process.env, DETBENCH_PLUGINS: plugin },
-  });
-  assert.equal(drift.status, 1, drift.stderr);
-  const b = JSON.parse(drift.stdout).summary;
-  assert.equal(b.soak[0].firstChange.repeat, 2, 'the first soak run (after warm-up and two repeats of each mode) is the first with new bits');
-  assert.ok(b.findings.some((f: { kind: string; cell: { workload: string; backend: string } }) => f.kind === 'soak-changed' && f.cell.workload === 'matmul' && f.cell.backend === 'fake-drift'));
-  const det = b.cells.find((c: { mode: string }) => c.mode === 'det');
-  assert.equal(det.verdict, 'unstable');
-});
-
-test('WebGPU backends through the runner on a software adapter: tfjs-webgpu in its own processes, real records, no process left behind', () => {
-  // every process the run starts inherits this variable: afterwards, none may be left
-  const mark = `webgpu-${process.pid}-${Date.now()}`;
-  const marked = () =>
-    fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
-      try {
-        return fs.readFileSync(`/proc/${pid}/environ`, 'latin1').includes(`DETBENCH_TEST_MARK=${mark}`);
-      } catch {
-        return false; // ended meanwhile, or not ours to read
-      }
-    });
-  const r = spawnSync(process.execPath, [bin, 'run', '--backends', 'tfjs-webgpu,ort-webgpu', '--workloads', 'matmul,atomic-sum', '--repeats', '2', '--no-report', '--json', '--out', out], {
-    encoding: 'utf8', timeout: 300_000, env: { ...process.env, DETBENCH_WEBGPU_SOFTWARE: '1', DETBENCH_TEST_MARK: mark },
-  });
-  assert.ok(r.status === 0 || r.status === 1, r.stderr.slice(-2000));
-  const { summary } = JSON.parse(r.stdout);
-  assert.equal(summary.complete, true);
-  const cell = (backend: string, workload: string, mode: string) => summary.cells.find((c: { backend: string; workload: string; mode: string }) => c.backend === backend && c.workload === workload && c.mode === mode);
-  assert.equal(cell('tfjs-webgpu', 'matmul', 'det').device, 'cpu');
-  assert.equal(cell('tfjs-webgpu', 'matmul', 'det').statuses.ok, 2);
-  assert.equal(cell('tfjs-webgpu', 'atomic-sum', 'nondet').statuses.ok, 2);
-  assert.equal(cell('ort-webgpu', 'matmul', 'det').determinism.control, 'uncontrolled');
-  assert.equal(cell('ort-webgpu', 'atomic-sum', 'det').verdict, 'unsupported');
-  // the runner signals its children as it closes; give them a moment to be gone
-  const deadline = Date.now() + 10_000;
-  while (marked().length > 0 && Date.now() < deadline) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
-  assert.deepEqual(marked(), [], 'every process the run started has ended');
 });

@@ -117,7 +117,7 @@ test('a run whose negative control is not seen: typed findings in summary.json, 
   const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
   const plugin = fileURLToPath(new URL('./fixtures/findings-backends.ts', import.meta.url));
   const out = fs.mkdtempSync(path.join(root, 'run-'));
-  const r = spawnSync(process.execPath, [bin, 'run', '--backends', 'fake-exact', '--workloads', 'dataparallel-train', '--modes', 'det,nondet', '--repeats', '2', '--out', out], {
+  const r = spawnSync(process.execPath, [bin, 'run', '--backends', 'fake-exact-gradients', '--workloads', 'dataparallel-train', '--modes', 'det,nondet', '--repeats', '2', '--out', out], {
     encoding: 'utf8', timeout: 180_000, env: { ...process.env, DETBENCH_PLUGINS: plugin },
   });
   assert.equal(r.status, EXIT.findings, r.stderr);
@@ -125,7 +125,7 @@ test('a run whose negative control is not seen: typed findings in summary.json, 
   const summary = JSON.parse(fs.readFileSync(path.join(dir, 'summary.json'), 'utf8')) as { findings: Finding[] };
   assert.ok(summary.findings.every((f) => isFindingKind(f.kind) && isSeverity(f.severity)));
   const control = summary.findings.filter((f) => f.kind === 'negative-control-not-seen');
-  assert.deepEqual(control.map((f) => [f.cell?.workload, f.cell?.backend, f.cell?.mode, f.evidence]), [['dataparallel-train', 'fake-exact', 'nondet', { distinctDigests: 1, runs: 2 }]]);
+  assert.deepEqual(control.map((f) => [f.cell?.workload, f.cell?.backend, f.cell?.mode, f.evidence]), [['dataparallel-train', 'fake-exact-gradients', 'nondet', { distinctDigests: 1, runs: 2 }]]);
   const markdown = fs.readFileSync(path.join(dir, 'report.md'), 'utf8');
   const html = fs.readFileSync(path.join(dir, 'report.html'), 'utf8');
   for (const f of summary.findings) {

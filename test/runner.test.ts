@@ -26,6 +26,8 @@ test('error, timeout and crash become records and the suite goes on', async () =
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-runner-')), 'r');
   const manifest = { schemaVersion: SCHEMA_VERSION, plannedRuns: runs.length, cells: [], warnings: [] } as unknown as Manifest;
   const writer = ResultsWriter.create(dir, manifest);
+  // A run's clock starts when a worker thread takes it (not while a replacement thread loads), so only
+  // the hang reaches the timeout, however busy the machine.
   await runAll(runs, writer, { concurrency: 1, timeoutMs: 2000 });
   writer.finish({ finishedAt: '', runs: writer.written, interrupted: false });
 

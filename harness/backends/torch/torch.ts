@@ -15,7 +15,7 @@
  * implementation raises in PyTorch and comes back as `unsupported` with PyTorch's message.
  *
  * Python is `$DETBENCH_PYTHON` (or `detbench run --python PATH`), else python3. CI runs it on the CPU
- * with Debian's python3-torch (test/torch.test.ts); CUDA is unverified there (no GPU).
+ * with Debian's python3-torch (test/system/torch.test.ts); CUDA is unverified there (no GPU).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';

@@ -6,27 +6,25 @@
  * the numbers of tfjs-webgpu, ort-webgpu and the WGSL control; GPU-specific behaviour needs a GPU host.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { dawn } from '../harness/backends/webgpu/dawn.ts';
-import { findBackend } from '../harness/backends/index.ts';
-import { supportOf, type Execution } from '../harness/backends/types.ts';
-import { webgpuHost } from '../harness/backends/webgpu/webgpu-host.ts';
-import { atomicSumProgram } from '../harness/backends/webgpu/wgsl-atomic-sum.ts';
-import { describeTolerance, judgeRun } from '../harness/analysis/tolerance.ts';
-import { normalStream, tensorKey } from '../harness/rng.ts';
-import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
-import { workloadInputs } from '../workloads/inputs.ts';
+import { dawn } from '../../harness/backends/webgpu/dawn.ts';
+import { findBackend } from '../../harness/backends/index.ts';
+import { supportOf, type Execution } from '../../harness/backends/types.ts';
+import { webgpuHost } from '../../harness/backends/webgpu/webgpu-host.ts';
+import { atomicSumProgram } from '../../harness/backends/webgpu/wgsl-atomic-sum.ts';
+import { describeTolerance, judgeRun } from '../../harness/analysis/tolerance.ts';
+import { normalStream, tensorKey } from '../../harness/rng.ts';
+import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../../workloads/index.ts';
+import { workloadInputs } from '../../workloads/inputs.ts';
+import { systemTest } from './components.ts';
 
-const INSTALL = 'install Mesa ≥ 24 lavapipe: apt-get install -t bookworm-backports mesa-vulkan-drivers (see .ci/run)';
-
-test('without DETBENCH_WEBGPU_SOFTWARE a software adapter is not offered as a GPU; with it, it is device cpu', async () => {
+systemTest('without DETBENCH_WEBGPU_SOFTWARE a software adapter is not offered as a GPU; with it, it is device cpu', 'lavapipe', async () => {
   delete process.env.DETBENCH_WEBGPU_SOFTWARE;
   const refused = await webgpuHost('adapter');
-  assert.ok(!refused.ok, `expected only a software adapter on this machine (${INSTALL})`);
+  assert.ok(!refused.ok, 'expected only a software adapter on this machine');
   assert.match(refused.reason, /^Dawn's only adapter is a software one \(llvmpipe.*set DETBENCH_WEBGPU_SOFTWARE=1$/);
   process.env.DETBENCH_WEBGPU_SOFTWARE = '1';
   const host = await webgpuHost('tfjs');
-  assert.ok(host.ok, host.ok ? '' : `${host.reason} — ${INSTALL}`);
+  assert.ok(host.ok, host.ok ? '' : host.reason);
   assert.deepEqual(host.devices, ['cpu']);
   const ort = await findBackend('ort-webgpu')!.probe();
   assert.ok(ort.available && ort.devices[0] === 'cpu', JSON.stringify(ort));
@@ -46,7 +44,7 @@ async function execute(backendId: string, workloadId: string): Promise<Execution
   }
 }
 
-test('tfjs-webgpu and ort-webgpu compute every workload they express within tolerance of tfjs-cpu', async () => {
+systemTest('tfjs-webgpu and ort-webgpu compute every workload they express within tolerance of tfjs-cpu', 'lavapipe', async () => {
   process.env.DETBENCH_WEBGPU_SOFTWARE = '1';
   const checked: string[] = [];
   for (const id of DEFAULT_WORKLOAD_IDS.filter((w) => w !== 'dataparallel-train')) {
@@ -62,7 +60,7 @@ test('tfjs-webgpu and ort-webgpu compute every workload they express within tole
   assert.equal(checked.length, 7 + 5, checked.join(' '));
 });
 
-test('the WGSL atomic-sum control: the right sum, and run-to-run different (≥ 2 distinct in 100 runs of 4M elements)', async () => {
+systemTest('the WGSL atomic-sum control: the right sum, and run-to-run different (≥ 2 distinct in 100 runs of 4M elements)', 'lavapipe', async () => {
   const device = await (await (await dawn()).requestAdapter())!.requestDevice();
   const x = normalStream(tensorKey('atomic-sum', 0, 'x'), 1 << 22);
   const exact = x.reduce((s, v) => s + v, 0); // float64

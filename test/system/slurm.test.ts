@@ -3,29 +3,47 @@
  * slurmctld and slurmd on localhost with a private configuration, submits the shipped array-job
  * script as a 2-shard array, merges the two results folders and checks the merged analysis gives the
  * same digests as the unsharded run. `.ci/run` installs slurm-wlm; it needs root (as CI runs).
+ * Its ports are free ones picked at the start, so it runs beside another Slurm.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { systemTest } from './components.ts';
 
-const repo = fileURLToPath(new URL('..', import.meta.url));
-const work = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-slurm-'));
-const conf = path.join(work, 'slurm.conf');
-const env = { ...process.env, SLURM_CONF: conf };
-const started: string[] = [];
+const repo = fileURLToPath(new URL('../..', import.meta.url));
 
-before(() => {
-  for (const bin of ['munged', 'slurmctld', 'slurmd', 'sbatch']) {
-    assert.equal(spawnSync('sh', ['-c', `command -v ${bin}`]).status, 0, `${bin} not found: apt-get install slurm-wlm munge`);
-  }
+/**
+ * Ports nobody listens on now: each bound to port 0 (the kernel picks a free one) and held until all
+ * are picked, so they differ; released for slurmctld and slurmd to bind a moment later.
+ */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
+      const server = net.createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve(server));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
+}
+
+/** A private single-node Slurm (munged shared), stopped when the test ends: its work folder and environment. */
+async function startSlurm(t: TestContext): Promise<{ work: string; env: NodeJS.ProcessEnv }> {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-slurm-'));
+  const conf = path.join(work, 'slurm.conf');
+  const env = { ...process.env, SLURM_CONF: conf };
+  const [ctldPort, slurmdPort] = await freePorts(2);
   for (const d of ['state', 'spool', 'log']) fs.mkdirSync(path.join(work, d));
   fs.writeFileSync(conf, [
     'ClusterName=detbench-test', 'SlurmctldHost=localhost', 'SlurmUser=root', 'SlurmdUser=root',
-    'SlurmctldPort=16917', 'SlurmdPort=16918', 'AuthType=auth/munge', 'ProctrackType=proctrack/linuxproc', 'TaskPlugin=task/none',
+    `SlurmctldPort=${ctldPort}`, `SlurmdPort=${slurmdPort}`, 'AuthType=auth/munge', 'ProctrackType=proctrack/linuxproc', 'TaskPlugin=task/none',
     'ReturnToService=2', `SlurmctldPidFile=${work}/slurmctld.pid`, `SlurmdPidFile=${work}/slurmd.pid`, `SlurmdSpoolDir=${work}/spool`,
     `StateSaveLocation=${work}/state`, `SlurmctldLogFile=${work}/log/slurmctld.log`, `SlurmdLogFile=${work}/log/slurmd.log`,
     'SchedulerType=sched/backfill', 'SelectType=select/cons_tres', 'SelectTypeParameters=CR_CPU', 'JobCompType=jobcomp/none',
@@ -38,31 +56,29 @@ before(() => {
     execFileSync('chown', ['munge:munge', '/run/munge']);
     execFileSync('runuser', ['-u', 'munge', '--', '/usr/sbin/munged']);
   }
+  t.after(() => {
+    for (const pidFile of ['slurmctld.pid', 'slurmd.pid'].map((f) => path.join(work, f))) {
+      if (fs.existsSync(pidFile)) spawnSync('kill', [fs.readFileSync(pidFile, 'utf8').trim()]);
+    }
+  });
   execFileSync('slurmctld', ['-f', conf], { env });
-  started.push(path.join(work, 'slurmctld.pid'));
   execFileSync('slurmd', ['-f', conf, '-N', 'localhost'], { env });
-  started.push(path.join(work, 'slurmd.pid'));
   // wait until the node is idle
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const state = spawnSync('sinfo', ['-h', '-o', '%t'], { env, encoding: 'utf8' }).stdout.trim();
-    if (state === 'idle') return;
+    if (state === 'idle') return { work, env };
     execFileSync('sleep', ['0.5']);
   }
   assert.fail(`slurm node never became idle: ${fs.readFileSync(path.join(work, 'log/slurmctld.log'), 'utf8').slice(-2000)}`);
-});
-
-after(() => {
-  for (const pidFile of started) {
-    if (fs.existsSync(pidFile)) spawnSync('kill', [fs.readFileSync(pidFile, 'utf8').trim()]);
-  }
-});
+}
 
 const detbench = (...args: string[]) => spawnSync(process.execPath, [path.join(repo, 'bin/detbench.mjs'), ...args], { encoding: 'utf8', cwd: repo, timeout: 300_000 });
 const digests = (summaryFile: string) =>
   Object.fromEntries((JSON.parse(fs.readFileSync(summaryFile, 'utf8')).cells as Array<{ cell: string; modalDigest: string | null }>).map((c) => [c.cell, c.modalDigest]));
 
-test('a 2-shard Slurm array job merges into the unsharded run’s digests', () => {
+systemTest('a 2-shard Slurm array job merges into the unsharded run’s digests', 'slurm', async (t) => {
+  const { work, env } = await startSlurm(t);
   const flags = ['--backends', 'tfjs-cpu,ort-cpu', '--workloads', 'matmul,mlp-train,reduce-sum', '--repeats', '2', '--threads', '1', '--no-report'];
   const full = detbench('run', ...flags, '--out', path.join(work, 'full'), '--json');
   assert.equal(full.status, 0, full.stderr);

@@ -7,26 +7,22 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import type { TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
-import { renderReport } from '../reports/index.ts';
-import { HOSTILE, makeResults } from './fixtures/results.ts';
+import { chromium } from 'playwright-core';
+import { renderReport } from '../../reports/index.ts';
+import { HOSTILE, makeResults } from '../fixtures/results.ts';
+import { CHROMIUM, systemTest } from './components.ts';
 
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-browser-'));
-let browser: Browser;
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-browser-'));
 
-before(async () => {
-  assert.ok(fs.existsSync(executablePath), `no Chromium at ${executablePath}: apt-get install chromium, or set CHROMIUM_PATH`);
-  browser = await chromium.launch({
-    executablePath,
+/** A page of a Chromium of the test's own, closed when the test ends, with the page's errors. */
+async function open(t: TestContext, file: string) {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-});
-after(async () => browser?.close());
-
-async function open(file: string) {
+  t.after(() => browser.close());
   const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
   const errors: string[] = [];
   page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
@@ -35,10 +31,11 @@ async function open(file: string) {
   return { page, errors };
 }
 
-test('every chart renders with marks, the verdict is shown, no console errors', async () => {
+systemTest('every chart renders with marks, the verdict is shown, no console errors', 'chromium', async (t) => {
+  const root = tmp();
   const dir = makeResults(root, { workloads: ['mlp-train', 'matmul'], backends: ['tfjs-cpu', 'ort-cpu', 'broken'], repeats: 4 });
   await renderReport(dir);
-  const { page, errors } = await open(path.join(dir, 'report.html'));
+  const { page, errors } = await open(t, path.join(dir, 'report.html'));
   const figures = await page.$$eval('figure.chart', (figs) =>
     figs.map((f) => ({
       id: f.id,
@@ -62,10 +59,10 @@ test('every chart renders with marks, the verdict is shown, no console errors', 
   assert.deepEqual(errors, []);
 });
 
-test('a hostile results folder: no script runs, no injected element exists', async () => {
-  const dir = makeResults(root, { workloads: [HOSTILE, 'matmul'], backends: [HOSTILE, 'ort-cpu'], repeats: 3, text: HOSTILE });
+systemTest('a hostile results folder: no script runs, no injected element exists', 'chromium', async (t) => {
+  const dir = makeResults(tmp(), { workloads: [HOSTILE, 'matmul'], backends: [HOSTILE, 'ort-cpu'], repeats: 3, text: HOSTILE });
   await renderReport(dir);
-  const { page, errors } = await open(path.join(dir, 'report.html'));
+  const { page, errors } = await open(t, path.join(dir, 'report.html'));
   assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
   assert.equal(await page.$$eval('script, img, iframe, object, embed', (els) => els.length), 0);
   const handlers = await page.$$eval('*', (els) => els.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => a.name)));
