@@ -102,3 +102,43 @@ systemTest('a 2-shard Slurm array job merges into the unsharded run’s digests'
   const mergedManifest = JSON.parse(fs.readFileSync(path.join(resultsDir, 'manifest.json'), 'utf8'));
   assert.equal(mergedManifest.machines.length, 2);
 });
+
+systemTest('scancel of an array shard leaves that shard finished as interrupted, and merge says incomplete', 'slurm', async (t) => {
+  const { work, env } = await startSlurm(t);
+  const fleet = path.join(work, 'fleet');
+  // a plan long enough to be cancelled part-way: fake-slow runs take 300 ms each
+  const plugin = path.join(repo, 'test/fixtures/fake-backends.ts');
+  const jobEnv = { ...env, DETBENCH_PLUGINS: plugin, DETBENCH_FAKE_SLOW_MS: '300' };
+  const flags = ['--backends', 'fake-slow', '--workloads', 'matmul,reduce-sum', '--repeats', '60', '--no-report'];
+  const submit = spawnSync('sbatch', ['--parsable', '--array=1-2', `--output=${work}/job-%a.log`, 'scripts/slurm/detbench-array.sbatch', fleet, ...flags], { cwd: repo, env: jobEnv, encoding: 'utf8' });
+  assert.equal(submit.status, 0, submit.stderr);
+  const job = submit.stdout.trim().split(';')[0];
+  const runsOf = (shard: string) => {
+    const dir = path.join(fleet, `shard-${shard}`);
+    const [run] = fs.existsSync(dir) ? fs.readdirSync(dir) : [];
+    const file = run && path.join(dir, run, 'runs.jsonl');
+    return file && fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0;
+  };
+  const deadline = Date.now() + 120_000;
+  while (runsOf('1') < 3) {
+    assert.ok(Date.now() < deadline, `shard 1 never recorded 3 runs: ${fs.existsSync(`${work}/job-1.log`) ? fs.readFileSync(`${work}/job-1.log`, 'utf8').slice(-1500) : ''}`);
+    execFileSync('sleep', ['0.2']);
+  }
+  execFileSync('scancel', [`${job}_1`], { env });
+  // wait for the whole array to be over (shard 2 runs to its end)
+  while (spawnSync('squeue', ['-h', '-j', job], { env, encoding: 'utf8' }).stdout.trim() !== '') {
+    assert.ok(Date.now() < deadline + 240_000, 'the array job never ended');
+    execFileSync('sleep', ['0.5']);
+  }
+  const shards = ['1', '2'].map((i) => path.join(fleet, `shard-${i}`, fs.readdirSync(path.join(fleet, `shard-${i}`))[0]));
+  const completion = JSON.parse(fs.readFileSync(path.join(shards[0], 'complete.json'), 'utf8'));
+  assert.equal(completion.interrupted, true, 'the cancelled shard finished its folder as interrupted');
+  assert.ok(fs.existsSync(path.join(shards[0], 'summary.json')), 'and analysed it');
+  assert.equal(JSON.parse(fs.readFileSync(path.join(shards[1], 'complete.json'), 'utf8')).interrupted, false);
+
+  const merged = spawnSync(process.execPath, [path.join(repo, 'bin/detbench.mjs'), 'merge', ...shards, '--out', fleet, '--json'], { encoding: 'utf8', cwd: repo, env: jobEnv });
+  assert.equal(merged.status, 3, `merge of an interrupted shard is incomplete: ${merged.stderr}`);
+  const { summary } = JSON.parse(merged.stdout);
+  assert.equal(summary.complete, false);
+  assert.ok(summary.findings.some((f: { kind: string }) => f.kind === 'incomplete-results'));
+});
