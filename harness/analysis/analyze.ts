@@ -6,7 +6,7 @@ import { diffFloat32, type DiffSummary } from './diff.js';
 import { cellKey, groupId, isOk, type CellKey, type Mode, type OkRecord, type RunRecord, type RunStatus } from '../protocol.js';
 import { analyzeNoise, type NoiseDecomposition } from './noise.js';
 import { brownForsythe, describe, pairedRatioCI, type Describe, type RatioCI, type VarianceTest } from './stats.js';
-import { readArtifact, type LoadedResults } from '../store.js';
+import { loadArtifact, type LoadedResults } from '../store.js';
 import { groupBy, modalDigest } from './group.js';
 import { findWorkload } from '../../workloads/index.js';
 import { isNegativeControlOn } from '../../workloads/types.js';
@@ -181,7 +181,7 @@ export function analyze(results: LoadedResults): Summary {
   const artifacts = new Map<string, Float32Array>();
   const load = (digest: string) => {
     let a = artifacts.get(digest);
-    if (!a) artifacts.set(digest, (a = readArtifact(results.dir, digest)));
+    if (!a) artifacts.set(digest, (a = loadArtifact(results, digest)));
     return a;
   };
   const counted = results.runs.filter((r) => !r.warmup);

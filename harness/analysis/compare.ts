@@ -4,13 +4,12 @@
  *
  *   0 no regression · 1 regression · 2 bad input · 3 inconclusive (timing CI straddles the threshold)
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { analyze, type CellSummary, type Summary } from './analyze.js';
 import { diffFloat32, type DiffSummary } from './diff.js';
 import { EXIT, UsageError, message } from '../errors.js';
 import { ratioOfMediansCI, type RatioCI } from './stats.js';
-import { loadResults, readArtifact, SCHEMA_VERSION, type Manifest } from '../store.js';
+import { hasFile, loadResults, readArtifact, readArtifactBytes, readJson, readManifest, type ArtifactClaim, type Manifest } from '../store.js';
 import { groupId } from '../protocol.js';
 
 export const FINDING_KINDS = [
@@ -42,21 +41,27 @@ interface Side {
   dir: string;
   manifest: Manifest;
   summary: Summary;
+  /** The artifacts this side may be asked for (by modal digest), with what is known of each. */
+  artifacts: Map<string, ArtifactClaim>;
 }
 
-/** A results folder (analysed now) or a saved baseline (summary.json + modal artifacts). */
+/** A results folder (analysed now) or a saved baseline (summary.json + modal artifacts), validated. */
 export function loadSide(dir: string): Side {
-  const manifestFile = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(manifestFile)) throw new UsageError(message.resultsMissing(dir));
-  const summaryFile = path.join(dir, 'summary.json');
-  if (fs.existsSync(path.join(dir, 'runs.jsonl'))) {
+  if (hasFile(dir, 'runs.jsonl') || !hasFile(dir, 'summary.json')) {
     const results = loadResults(dir);
-    return { dir, manifest: results.manifest, summary: analyze(results) };
+    return { dir, manifest: results.manifest, summary: analyze(results), artifacts: results.artifacts };
   }
-  if (!fs.existsSync(summaryFile)) throw new UsageError(message.resultsMissing(dir));
-  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
-  if (manifest.schemaVersion !== SCHEMA_VERSION) throw new UsageError(message.resultsSchema(dir, manifest.schemaVersion, SCHEMA_VERSION));
-  return { dir, manifest, summary: JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as Summary };
+  const manifest = readManifest(dir);
+  const summaryFile = path.join(dir, 'summary.json');
+  // validated as far as compare reads it (harness/schema.ts: savedSummarySchema); the rest is not used
+  const summary = readJson(summaryFile, 'summary', { notJson: message.baselineCorrupt, invalid: message.baselineInvalid }) as unknown as Summary;
+  const artifacts = new Map<string, ArtifactClaim>();
+  // what `baseline save` stores and compare diffs: the modal artifact of each det cell
+  summary.cells.forEach((c, i) => {
+    if (c.mode === 'det' && c.modalDigest) artifacts.set(c.modalDigest, { bytes: null, by: `${summaryFile} cells[${i}].modalDigest` });
+  });
+  for (const [digest, claim] of artifacts) readArtifactBytes(dir, digest, claim);
+  return { dir, manifest, summary, artifacts };
 }
 
 function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
@@ -125,7 +130,7 @@ export function compare(baselineDir: string, currentDir: string, slowdownThresho
       });
     }
     if (b.mode === 'det' && b.modalDigest && c.modalDigest && b.modalDigest !== c.modalDigest) {
-      const diff = artifactDiff(base.dir, b.modalDigest, cur.dir, c.modalDigest);
+      const diff = artifactDiff(base, b.modalDigest, cur, c.modalDigest);
       const why = changes.length ? `; changed: ${changes.slice(0, 6).map((x) => x.field).join(', ')}${changes.length > 6 ? ` and ${changes.length - 6} more` : ''}` : '; no environment field changed';
       findings.push({
         kind: 'results-changed', severity: 'regression', cell: b.cell,
@@ -168,14 +173,10 @@ function pairedRatios(s: Summary, workload: string, backend: string, device: str
   return det.runs.filter((r) => nondetByRepeat.has(r.repeat)).map((r) => r.computeMs / nondetByRepeat.get(r.repeat)!);
 }
 
-function artifactDiff(dirA: string, a: string, dirB: string, b: string): DiffSummary | null {
-  try {
-    const x = readArtifact(dirA, a), y = readArtifact(dirB, b);
-    return x.length === y.length ? diffFloat32(x, y) : null;
-  } catch {
-    // A baseline saved without this artifact (or a different artifact size) has no element-wise diff.
-    return null;
-  }
+function artifactDiff(a: Side, digestA: string, b: Side, digestB: string): DiffSummary | null {
+  const x = readArtifact(a.dir, digestA, a.artifacts.get(digestA)!), y = readArtifact(b.dir, digestB, b.artifacts.get(digestB)!);
+  // another shape (other sizes or preset) has no element-wise diff
+  return x.length === y.length ? diffFloat32(x, y) : null;
 }
 
 export function comparisonText(c: Comparison): string {
