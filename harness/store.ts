@@ -140,7 +140,14 @@ export class ResultsWriter {
 
   finish(completion: Completion): void {
     writeAtomic(path.join(this.dir, 'complete.json'), JSON.stringify(completion, null, 2) + '\n');
+    this.close();
+  }
+
+  /** Closes runs.jsonl (finish does; this is for a writer given up half-way). */
+  close(): void {
+    if (this.fd < 0) return;
     fs.closeSync(this.fd);
+    this.fd = -1;
   }
 }
 

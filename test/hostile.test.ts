@@ -16,6 +16,7 @@ import { saveBaseline } from '../harness/baselines.ts';
 import { loadSide } from '../harness/analysis/compare.ts';
 import { message } from '../harness/errors.ts';
 import { cellId, type RunRecord } from '../harness/protocol.ts';
+import { problemOf } from '../harness/schema.ts';
 import { artifactPath, loadResults, writeAtomic } from '../harness/store.ts';
 import { outside, startCliHost } from './fixtures/in-process.ts';
 import { makeResults } from './fixtures/results.ts';
@@ -275,6 +276,52 @@ test('a killed run stays readable and incomplete (exit 3), even with 0 runs; a t
   const lost = good();
   setLines(lost, lines(lost).slice(0, -1));
   assert.equal((await detbench(['analyze', lost], [lost])).code, 3);
+});
+
+test('merge: two traced folders merge with every trace artifact; a damaged source leaves --out untouched', async () => {
+  const a = good(), b = makeResults(root, { ...traced, seed: 2 });
+  const out = fs.mkdtempSync(path.join(root, 'out-'));
+  const r = await detbench(['merge', a, b, '--out', out, '--json'], [a, b, out]);
+  assert.ok(r.code === 0 || r.code === 1, r.stderr);
+  const merged = (JSON.parse(r.stdout) as { resultsDir: string }).resultsDir;
+  assert.deepEqual(fs.readdirSync(out), [path.basename(merged)], 'only the merged folder, no temporary one');
+  const results = loadResults(merged);
+  assert.ok(results.runs.some((x) => x.status === 'ok' && x.stepTrace));
+  for (const digest of results.artifacts.keys()) assert.ok(fs.statSync(artifactPath(merged, digest)).isFile(), `${digest} copied`);
+  assert.ok(results.artifacts.size > results.runs.filter((x) => x.status === 'ok').length / 2, 'trace artifacts are among them');
+  const analyzed = await detbench(['analyze', merged, '--json'], [merged]);
+  assert.ok((JSON.parse(analyzed.stdout) as { cells: Array<{ divergence: unknown }> }).cells.some((c) => c.divergence !== null));
+
+  const damaged = good();
+  const file = artifactPath(damaged, firstOk(damaged).record.stepTrace!.sha256);
+  const bytes = fs.readFileSync(file);
+  bytes[0] ^= 1;
+  fs.writeFileSync(file, bytes);
+  const empty = fs.mkdtempSync(path.join(root, 'out-'));
+  await refused(['merge', a, damaged, '--out', empty], [a, damaged, empty], message.artifactCorrupt(file));
+  assert.deepEqual(fs.readdirSync(empty), []);
+});
+
+test('a folder written by a real traced run validates against the schema, saves as a baseline, and merges with itself', async () => {
+  const out = fs.mkdtempSync(path.join(root, 'real-'));
+  const run = await host.detbench(['run', '--backends', 'tfjs-cpu', '--workloads', 'mlp-train', '--modes', 'det', '--repeats', '2', '--threads', '1', '--trace', '--no-report', '--json', '--out', out]);
+  assert.equal(run.code, 0, run.stderr);
+  const dir = (JSON.parse(run.stdout) as { resultsDir: string }).resultsDir;
+  assert.equal(problemOf('manifest', JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'))), null);
+  assert.equal(problemOf('completion', JSON.parse(fs.readFileSync(path.join(dir, 'complete.json'), 'utf8'))), null);
+  const records = lines(dir).map((l) => JSON.parse(l) as RunRecord);
+  for (const r of records) assert.equal(problemOf('record', r), null);
+  assert.ok(records.every((r) => r.status === 'ok' && r.stepTrace), 'every run traced');
+
+  const { entry } = saveBaseline(dir, path.join(out, 'baselines'));
+  assert.equal(problemOf('baseline', JSON.parse(fs.readFileSync(path.join(entry.dir, 'baseline.json'), 'utf8'))), null);
+  assert.equal(problemOf('summary', JSON.parse(fs.readFileSync(path.join(entry.dir, 'summary.json'), 'utf8'))), null);
+
+  const merged = await detbench(['merge', dir, dir, '--out', path.join(out, 'merged'), '--json'], [dir, out]);
+  assert.equal(merged.code, 0, merged.stderr);
+  const m = loadResults((JSON.parse(merged.stdout) as { resultsDir: string }).resultsDir);
+  assert.equal(m.runs.length, 2 * records.length);
+  assert.equal(m.manifest.machines?.length, 2);
 });
 
 test('the real CLI process: one line and exit 2 on a folder with a garbage manifest, never a stack', () => {
