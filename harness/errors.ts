@@ -54,6 +54,8 @@ export const message = {
   artifactCorrupt: (file: string) => `${file} does not match its name (the sha256 of its content differs): the artifact is damaged; ${DAMAGED}`,
   baselineCorrupt: (file: string, why: string) => `${file} cannot be read: ${oneLine(why)}; ${BASELINE_FIX}`,
   baselineInvalid: (file: string, field: string, problem: string) => `${file}: ${field ? `\`${field}\` ` : ''}${problem}; ${BASELINE_FIX}`,
+  nonFinite: (field: string, value: number) =>
+    `the run's \`${field}\` is ${value}, which a results file cannot hold (JSON has no NaN or Infinity): the workload diverged or the backend returned garbage`,
   reportFormat: (got: string, known: readonly string[]) => `unknown report format "${got}": choose from ${list(known)}`,
   slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,
   baselineIncomplete: (dir: string) => `${dir} is incomplete (interrupted or killed): a baseline must come from a finished run; run the suite again`,

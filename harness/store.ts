@@ -123,6 +123,10 @@ export class ResultsWriter {
 
   /** Appends one record and flushes it to disk before returning. */
   append(record: RunRecord): void {
+    // JSON.stringify would write NaN and ±Infinity as null, and the record would read back as another
+    // one (or not at all): the runner turns such a run into an error record before it gets here.
+    const bad = nonFiniteField(record);
+    if (bad) throw new Error(`${message.nonFinite(bad.field, bad.value)} (run ${record.runIndex} reached the writer unchecked)`);
     fs.writeSync(this.fd, JSON.stringify(record) + '\n');
     fs.fdatasyncSync(this.fd);
     this.count++;
@@ -149,6 +153,17 @@ export class ResultsWriter {
     fs.closeSync(this.fd);
     this.fd = -1;
   }
+}
+
+/** The first number in a value that JSON cannot hold (NaN, ±Infinity), with its field; null if none. */
+export function nonFiniteField(value: unknown, field = ''): { field: string; value: number } | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : { field, value };
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return null;
+  for (const [k, v] of Object.entries(value)) {
+    const bad = nonFiniteField(v, Array.isArray(value) ? `${field}[${k}]` : field ? `${field}.${k}` : k);
+    if (bad) return bad;
+  }
+  return null;
 }
 
 export const artifactPath = (dir: string, digest: string) => path.join(dir, 'artifacts', `${digest}.f32`);

@@ -14,12 +14,14 @@ import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { saveBaseline } from '../harness/baselines.ts';
 import { loadSide } from '../harness/analysis/compare.ts';
+import { loadPlugins } from '../harness/backends/index.ts';
 import { message } from '../harness/errors.ts';
-import { cellId, type RunRecord } from '../harness/protocol.ts';
+import { cellId, type RunRecord, type RunRequest } from '../harness/protocol.ts';
+import { runAll } from '../harness/run/runner.ts';
 import { problemOf } from '../harness/schema.ts';
-import { artifactPath, loadResults, writeAtomic } from '../harness/store.ts';
+import { ResultsWriter, artifactPath, loadResults, nonFiniteField, writeAtomic } from '../harness/store.ts';
 import { outside, startCliHost } from './fixtures/in-process.ts';
-import { makeResults } from './fixtures/results.ts';
+import { fixtureManifest, makeResults } from './fixtures/results.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-hostile-'));
 const traced = { workloads: ['matmul'], backends: ['tfjs-cpu', 'ort-cpu'], repeats: 2, traceSteps: 3 };
@@ -300,6 +302,25 @@ test('merge: two traced folders merge with every trace artifact; a damaged sourc
   const empty = fs.mkdtempSync(path.join(root, 'out-'));
   await refused(['merge', a, damaged, '--out', empty], [a, damaged, empty], message.artifactCorrupt(file));
   assert.deepEqual(fs.readdirSync(empty), []);
+});
+
+test('NaN and Infinity never become null: the writer refuses them, the runner records such a run as an error', async () => {
+  assert.deepEqual(nonFiniteField({ a: [1, { b: NaN }] }), { field: 'a[1].b', value: NaN });
+  assert.equal(nonFiniteField({ a: [1, { b: 2 }], c: null }), null);
+
+  process.env.DETBENCH_PLUGINS = fileURLToPath(new URL('./fixtures/fake-backends.ts', import.meta.url));
+  await loadPlugins();
+  const runs: RunRequest[] = [0, 1].map((runIndex) => ({
+    workload: 'matmul', backend: runIndex ? 'fake-mixed' : 'fake-nan', device: 'cpu', mode: 'det', threads: 1, runIndex, repeat: runIndex, warmup: false, seed: 0, preset: 'quick', params: {},
+  }));
+  const dir = path.join(fs.mkdtempSync(path.join(root, 'nan-')), 'r');
+  const writer = ResultsWriter.create(dir, fixtureManifest(runs, runs.length));
+  await runAll(runs, writer, { concurrency: 1, timeoutMs: 5000 });
+  const [nan, ok] = runs.map((_, i) => loadResults(dir).runs.find((x) => x.runIndex === i)!);
+  assert.deepEqual({ status: nan.status, message: 'message' in nan ? nan.message : '' }, { status: 'error', message: message.nonFinite('outputL2', NaN) });
+  assert.equal(ok.status, 'ok');
+  assert.throws(() => writer.append({ ...(ok as Extract<RunRecord, { status: 'ok' }>), runIndex: 2, computeMs: Infinity }), (e: unknown) => (e as Error).message.startsWith(message.nonFinite('computeMs', Infinity)));
+  writer.finish({ finishedAt: '', runs: 2, interrupted: false });
 });
 
 test('a folder written by a real traced run validates against the schema, saves as a baseline, and merges with itself', async () => {
