@@ -291,9 +291,10 @@ function recordChecks(manifest: Manifest) {
     if (machines === undefined ? r.machine !== undefined : r.machine === undefined || r.machine >= machines) {
       fail(where, `\`machine\` is ${quote(r.machine ?? null)}, but manifest.json lists ${machines ?? 'no'} machines`);
     }
-    const run = `${r.machine ?? ''}/${r.runIndex}`;
+    // (the cell is part of the key: the noise plan gives its two warm-ups one run index)
+    const run = `${r.machine ?? ''}/${r.runIndex}/${r.cell}`;
     const before = seen.get(run);
-    if (before) fail(where, `run ${r.runIndex}${r.machine === undefined ? '' : ` of machine ${r.machine}`} is already recorded at ${before}`);
+    if (before) fail(where, `run ${r.runIndex} of ${quote(r.cell)}${r.machine === undefined ? '' : ` on machine ${r.machine}`} is already recorded at ${before}`);
     seen.set(run, where);
     if (r.status !== 'ok') return;
     artifact(r.artifact.sha256, r.artifact.bytes, where);

@@ -156,7 +156,7 @@ test('records that are not records: null, 42, {}, null or string fields, negativ
     ['Infinity (1e999)', (d) => editRecord(d, firstOk(d).i, (r) => (r.outputL2 = 'INF'), (t) => t.replace('"INF"', '1e999')), (d) => message.resultsInvalid(`${runsOf(d)} line ${firstOk(d).i + 1}`, 'outputL2', 'must be number (a finite number), got Infinity')],
     ['an unknown status', (d) => editRecord(d, 0, (r) => (r.status = 'fine')), (d) => message.resultsInvalid(`${runsOf(d)} line 1`, 'status', 'must be one of ok, unsupported, error, crashed, timeout, got "fine"')],
     ['an unknown field', (d) => editRecord(d, 0, (r) => (r.cheat = 1)), (d) => message.resultsInvalid(`${runsOf(d)} line 1`, 'cheat', 'is not a field this version of detbench writes')],
-    ['a record counted twice', (d) => setLines(d, [...lines(d), lines(d)[0]]), (d) => message.resultsInconsistent(`${runsOf(d)} line ${lines(d).length}`, `run 0 is already recorded at ${runsOf(d)} line 1`)],
+    ['a record counted twice', (d) => setLines(d, [...lines(d), lines(d)[0]]), (d) => message.resultsInconsistent(`${runsOf(d)} line ${lines(d).length}`, `run 0 of "matmul|tfjs-cpu|cpu|det|t1" is already recorded at ${runsOf(d)} line 1`)],
     [
       'a record of a cell the manifest does not plan',
       (d) => editRecord(d, 0, (r) => { r.workload = 'reduce-sum'; r.cell = cellId(r as unknown as RunRecord); }),
