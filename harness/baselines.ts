@@ -9,7 +9,7 @@ import path from 'node:path';
 import { analyze } from './analysis/analyze.js';
 import type { Fingerprint } from './env.js';
 import { UsageError, message } from './errors.js';
-import { artifactPath, loadResults } from './store.js';
+import { artifactPath, isOwnFolder, loadResults, ownFolder, readArtifactBytes, readJson } from './store.js';
 
 export interface BaselineEntry {
   hash: string;
@@ -40,28 +40,44 @@ export function saveBaseline(resultsDir: string, root: string): { entry: Baselin
     hash, hardware, savedAt: new Date().toISOString(), runId: results.manifest.runId, source: path.resolve(resultsDir),
     gitCommit: results.manifest.environment.git.commit, dir,
   };
-  if (fs.existsSync(path.join(dir, 'baseline.json'))) return { entry: JSON.parse(fs.readFileSync(path.join(dir, 'baseline.json'), 'utf8')), created: false };
+  // the baselines folder may come from a repository: a link in it is refused, never followed
+  const saved = isOwnFolder(path.join(root, hardware)) && isOwnFolder(dir) ? readEntry(dir) : null;
+  if (saved) return { entry: saved, created: false };
+  // every artifact is read and checked (digest, size, regular file) before anything is written
+  const modal = summary.cells.filter((c) => c.mode === 'det' && c.modalDigest).map((c) => c.modalDigest!);
+  const artifacts = new Map(modal.map((d) => [d, readArtifactBytes(resultsDir, d, results.artifacts.get(d)!)]));
+  ownFolder(path.join(root, hardware));
   const tmp = `${dir}.tmp-${process.pid}`;
+  fs.rmSync(tmp, { recursive: true, force: true });
   fs.mkdirSync(path.join(tmp, 'artifacts'), { recursive: true });
-  fs.copyFileSync(path.join(resultsDir, 'manifest.json'), path.join(tmp, 'manifest.json'));
+  // the validated manifest, not a copy of the file: what is saved is what was checked
+  fs.writeFileSync(path.join(tmp, 'manifest.json'), JSON.stringify(results.manifest, null, 2) + '\n');
   fs.writeFileSync(path.join(tmp, 'summary.json'), summaryText);
-  for (const c of summary.cells) {
-    if (c.mode === 'det' && c.modalDigest) fs.copyFileSync(artifactPath(resultsDir, c.modalDigest), artifactPath(tmp, c.modalDigest));
-  }
+  for (const [digest, bytes] of artifacts) fs.writeFileSync(artifactPath(tmp, digest), bytes);
   fs.writeFileSync(path.join(tmp, 'baseline.json'), JSON.stringify(entry, null, 2) + '\n');
   fs.renameSync(tmp, dir);
   return { entry, created: true };
 }
 
+const BASELINE_DAMAGE = { notJson: message.baselineCorrupt, invalid: message.baselineInvalid };
+
+/** A saved baseline's entry, validated, with `dir` where it lies now; null when there is none. */
+function readEntry(dir: string): BaselineEntry | null {
+  const entry = readJson(path.join(dir, 'baseline.json'), 'baseline', BASELINE_DAMAGE);
+  return entry && { ...entry, dir };
+}
+
+/** Folders directly under `dir`, never through a symbolic link (a link to elsewhere is not followed). */
+const subfolders = (dir: string) =>
+  fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.includes('.tmp-')).map((e) => path.join(dir, e.name));
+
 export function listBaselines(root: string): BaselineEntry[] {
   if (!fs.existsSync(root)) return [];
   const entries: BaselineEntry[] = [];
-  for (const hw of fs.readdirSync(root)) {
-    const hwDir = path.join(root, hw);
-    if (!fs.statSync(hwDir).isDirectory()) continue;
-    for (const hash of fs.readdirSync(hwDir)) {
-      const file = path.join(hwDir, hash, 'baseline.json');
-      if (fs.existsSync(file)) entries.push({ ...(JSON.parse(fs.readFileSync(file, 'utf8')) as BaselineEntry), dir: path.join(hwDir, hash) });
+  for (const hwDir of subfolders(root)) {
+    for (const dir of subfolders(hwDir)) {
+      const entry = readEntry(dir);
+      if (entry) entries.push(entry);
     }
   }
   return entries.sort((a, b) => a.savedAt.localeCompare(b.savedAt));

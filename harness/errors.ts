@@ -25,6 +25,10 @@ export function internalErrorReport(err: unknown, debug = process.env.DETBENCH_D
 }
 
 const list = (xs: readonly string[]) => xs.join(', ');
+/** Every message is one line, whatever a damaged file put into it. */
+const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
+const BASELINE_FIX = 'remove this baseline folder and save it again with `detbench baseline save RESULTS_DIR`';
+const DAMAGED = 'the folder was damaged or edited after detbench wrote it: use an intact copy, or run the suite again';
 
 export const message = {
   unknownBackend: (id: string, known: readonly string[]) => `unknown backend "${id}": choose from ${list(known)} (see \`detbench backends\`)`,
@@ -60,7 +64,19 @@ export const message = {
     `${dir} has results schema version ${JSON.stringify(got)}, this detbench reads version ${want}: use the detbench version that wrote it`,
   summaryVersion: (file: string, got: unknown, want: number) =>
     `${file} has summary version ${JSON.stringify(got) ?? 'none'} and this detbench reads version ${want}; the folder has no runs to analyse again (a saved baseline keeps only its summary): save it again from its results folder (\`source\` in its baseline.json) with \`detbench baseline save RESULTS_DIR\`, or compare with the detbench version that saved it`,
-  resultsCorrupt: (file: string, why: string) => `${file} cannot be read: ${why}`,
+  resultsCorrupt: (file: string, why: string) => `${file} cannot be read: ${oneLine(why)}; ${DAMAGED}`,
+  resultsInvalid: (file: string, field: string, problem: string) => `${file}: ${field ? `\`${field}\` ` : ''}${problem}; ${DAMAGED}`,
+  resultsInconsistent: (file: string, what: string) => `${file}: ${what}; ${DAMAGED}`,
+  notRegularFile: (file: string, kind: string) =>
+    `${file} is ${kind}: a results folder holds plain files and folders only, never links to files elsewhere; copy the folder with the files themselves (cp -rL), or run the suite again`,
+  cannotWrite: (file: string, why: string) => `cannot write ${file}: ${oneLine(why)}; choose a folder you can write to (or remove what is in the way)`,
+  artifactMissing: (file: string, by: string) => `${file} is missing (${by} refers to it): copy the results folder together with its artifacts/ folder, or run the suite again`,
+  artifactSize: (file: string, got: number, want: number) => `${file} is ${got} bytes, but its record says ${want}: the artifact was truncated or replaced; ${DAMAGED}`,
+  artifactCorrupt: (file: string) => `${file} does not match its name (the sha256 of its content differs): the artifact is damaged; ${DAMAGED}`,
+  baselineCorrupt: (file: string, why: string) => `${file} cannot be read: ${oneLine(why)}; ${BASELINE_FIX}`,
+  baselineInvalid: (file: string, field: string, problem: string) => `${file}: ${field ? `\`${field}\` ` : ''}${problem}; ${BASELINE_FIX}`,
+  nonFinite: (field: string, value: number) =>
+    `the run's \`${field}\` is ${value}, which a results file cannot hold (JSON has no NaN or Infinity): the workload diverged or the backend returned garbage`,
   reportFormat: (got: string, known: readonly string[]) => `unknown report format "${got}": choose from ${list(known)}`,
   slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,
   baselineIncomplete: (dir: string) => `${dir} is incomplete (interrupted or killed): a baseline must come from a finished run; run the suite again`,

@@ -1,13 +1,17 @@
 /**
  * merge: results folders from many machines (shards of one plan, or the same suite on a fleet) →
  * one folder. Each source becomes a machine entry with its own fingerprint; every record says which
- * machine ran it; artifacts are copied once.
+ * machine ran it; artifacts (final results and per-step traces) are copied once.
+ *
+ * The sources are untrusted: every one is read and checked in full by loadResults (records,
+ * manifests, and each artifact's digest and size) before anything is written, and the merged folder
+ * is written under a temporary name inside --out and renamed into place only when it is whole.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { hardwareKey } from './baselines.js';
 import { UsageError, message } from './errors.js';
-import { ResultsWriter, artifactPath, loadResults, newRunId, type LoadedResults, type Manifest } from './store.js';
+import { ResultsWriter, artifactPath, loadResults, newRunId, readArtifactBytes, type LoadedResults, type Manifest } from './store.js';
 
 const suiteIdentity = (m: Manifest) => JSON.stringify({ preset: m.suite.preset, workloads: m.suite.workloads, seed: m.suite.seed, repeats: m.suite.repeats, modes: m.suite.modes });
 
@@ -18,11 +22,13 @@ export function mergeResults(dirs: string[], outRoot: string): string {
   for (const s of sources.slice(1)) {
     if (suiteIdentity(s.manifest) !== suiteIdentity(first.manifest)) throw new UsageError(message.mergeSuites(first.dir, s.dir));
   }
+
   const cells = new Map(first.manifest.cells.map((c) => [c.id, c]));
   for (const s of sources.slice(1)) for (const c of s.manifest.cells) if (!cells.has(c.id)) cells.set(c.id, c);
+  const runId = `${newRunId()}-merged`;
   const manifest: Manifest = {
     ...first.manifest,
-    runId: `${newRunId()}-merged`,
+    runId,
     createdAt: new Date().toISOString(),
     shard: null,
     cells: [...cells.values()],
@@ -38,14 +44,29 @@ export function mergeResults(dirs: string[], outRoot: string): string {
     })),
     warnings: [...new Set(sources.flatMap((s) => [...s.manifest.warnings, ...s.readWarnings]))],
   };
-  const dir = path.join(path.resolve(outRoot), manifest.runId);
-  const writer = ResultsWriter.create(dir, manifest);
-  sources.forEach((s, machine) => {
-    for (const r of s.runs) {
-      if (r.status === 'ok' && !fs.existsSync(artifactPath(dir, r.artifact.sha256))) fs.copyFileSync(artifactPath(s.dir, r.artifact.sha256), artifactPath(dir, r.artifact.sha256));
-      writer.append({ ...r, machine });
-    }
-  });
-  writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: sources.some((s) => !s.complete) });
+
+  const root = path.resolve(outRoot);
+  const dir = path.join(root, runId);
+  const tmp = path.join(root, `.${runId}.tmp-${process.pid}`);
+  const writer = ResultsWriter.create(tmp, manifest);
+  try {
+    const copied = new Set<string>();
+    sources.forEach((s, machine) => {
+      for (const [digest, claim] of s.artifacts) {
+        if (copied.has(digest)) continue;
+        // loadResults checked every artifact; reading checks it again, so the merged folder never
+        // holds bytes that were not verified (even if a source changed in between)
+        fs.writeFileSync(artifactPath(tmp, digest), readArtifactBytes(s.dir, digest, claim), { flag: 'wx' });
+        copied.add(digest);
+      }
+      for (const r of s.runs) writer.append({ ...r, machine });
+    });
+    writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: sources.some((s) => !s.complete) });
+    fs.renameSync(tmp, dir);
+  } catch (err) {
+    writer.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
   return dir;
 }

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { UsageError, message } from './errors.js';
 import type { Fingerprint } from './env.js';
 import type { Plan, PlannedCell, Shard } from './plan.js';
-import type { RunRecord } from './protocol.js';
+import { cellId, type RunRecord } from './protocol.js';
 import type { ResolvedSuite } from './config.js';
+import { DIGEST, problemOf, quote, type FileKind, type FileType } from './schema.js';
 import type { Availability } from './backends/types.js';
 
 export const SCHEMA_VERSION = 1;
@@ -86,12 +87,42 @@ export function sha256(bytes: Uint8Array): string {
 
 /**
  * Write-then-rename, so a reader never sees half a file. It replaces an existing file: callers that
- * must never overwrite (artifacts, manifest, complete.json) check first.
+ * must never overwrite (artifacts, manifest, complete.json) check first. Neither step follows a
+ * symbolic link: the temporary file is created exclusively (a link of that name, planted in a
+ * folder from elsewhere, is removed, not written through), and rename replaces a link at `file`.
  */
 export function writeAtomic(file: string, data: string | Uint8Array): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(tmp, data);
-  fs.renameSync(tmp, file);
+  try {
+    try {
+      fs.writeFileSync(tmp, data, { flag: 'wx' });
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err;
+      fs.rmSync(tmp);
+      fs.writeFileSync(tmp, data, { flag: 'wx' });
+    }
+    fs.renameSync(tmp, file);
+  } catch (err) {
+    fs.rmSync(tmp, { force: true });
+    throw new UsageError(message.cannotWrite(file, (err as Error).message));
+  }
+}
+
+/** Whether a folder exists, as a real folder: false when absent; a link (to a folder elsewhere) or a file is refused. */
+export function isOwnFolder(dir: string): boolean {
+  const st = lstat(dir);
+  if (st && !st.isDirectory()) throw new UsageError(message.notRegularFile(dir, kindOf(st)));
+  return st !== null;
+}
+
+/** Creates a folder (and its parents) inside one the user gave, or checks that it is a real folder and no link to one elsewhere. */
+export function ownFolder(dir: string): void {
+  if (isOwnFolder(dir)) return;
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new UsageError(message.cannotWrite(dir, (err as Error).message));
+  }
 }
 
 /**
@@ -176,6 +207,10 @@ export class ResultsWriter {
 
   /** Appends one record and flushes it to disk before returning. */
   append(record: RunRecord): void {
+    // JSON.stringify would write NaN and ±Infinity as null, and the record would read back as another
+    // one (or not at all): the runner turns such a run into an error record before it gets here.
+    const bad = nonFiniteField(record);
+    if (bad) throw new Error(`${message.nonFinite(bad.field, bad.value)} (run ${record.runIndex} reached the writer unchecked)`);
     fs.writeSync(this.fd, JSON.stringify(record) + '\n');
     fs.fdatasyncSync(this.fd);
     this.count++;
@@ -198,7 +233,14 @@ export class ResultsWriter {
     if (this.finished) return;
     this.finished = true;
     writeAtomic(path.join(this.dir, 'complete.json'), JSON.stringify(completion, null, 2) + '\n');
+    this.close();
+  }
+
+  /** Closes runs.jsonl (finish does; this is for a writer given up half-way). */
+  close(): void {
+    if (this.fd < 0) return;
     fs.closeSync(this.fd);
+    this.fd = -1;
   }
 
   finish(completion: Completion): void {
@@ -206,7 +248,26 @@ export class ResultsWriter {
   }
 }
 
+/** The first number in a value that JSON cannot hold (NaN, ±Infinity), with its field; null if none. */
+export function nonFiniteField(value: unknown, field = ''): { field: string; value: number } | null {
+  if (typeof value === 'number') return Number.isFinite(value) ? null : { field, value };
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return null;
+  for (const [k, v] of Object.entries(value)) {
+    const bad = nonFiniteField(v, Array.isArray(value) ? `${field}[${k}]` : field ? `${field}.${k}` : k);
+    if (bad) return bad;
+  }
+  return null;
+}
+
 export const artifactPath = (dir: string, digest: string) => path.join(dir, 'artifacts', `${digest}.f32`);
+
+/** What the records say of an artifact, known before it is opened: its size, and which record names it. */
+export interface ArtifactClaim {
+  /** From the record (`artifact.bytes`; `stepTrace.steps` × that for a trace); null where no record says (a saved baseline). */
+  bytes: number | null;
+  /** `…/runs.jsonl line 12`: named when the artifact is missing or damaged. */
+  by: string;
+}
 
 export interface LoadedResults {
   dir: string;
@@ -217,49 +278,248 @@ export interface LoadedResults {
   complete: boolean;
   /** Problems found while reading, e.g. a truncated last line from a killed run. */
   readWarnings: string[];
+  /** Every artifact a record refers to (final results and per-step traces), by digest. */
+  artifacts: Map<string, ArtifactClaim>;
 }
 
+/**
+ * Reads a results folder, trusting nothing in it: the manifest, every record and complete.json are
+ * validated against their schema (harness/schema.ts) and against each other, and every artifact a
+ * record names is checked (readArtifactBytes); any problem is a UsageError naming the file, the line
+ * and the field. Only a last line cut short by a kill is tolerated (left out, and the folder reads
+ * as incomplete).
+ */
 export function loadResults(dir: string): LoadedResults {
-  const manifestFile = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(manifestFile)) throw new UsageError(message.resultsMissing(dir));
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
-  } catch (err) {
-    throw new UsageError(message.resultsCorrupt(manifestFile, (err as Error).message));
-  }
-  if (manifest.schemaVersion !== SCHEMA_VERSION) throw new UsageError(message.resultsSchema(dir, manifest.schemaVersion, SCHEMA_VERSION));
+  const manifest = readManifest(dir);
+  const runsFile = path.join(dir, 'runs.jsonl');
+  const text = readText(runsFile) ?? '';
+  const lines = text.split('\n');
+  let last = lines.length - 1;
+  while (last >= 0 && lines[last].trim() === '') last--;
 
   const readWarnings: string[] = [];
-  const runsFile = path.join(dir, 'runs.jsonl');
-  const text = fs.existsSync(runsFile) ? fs.readFileSync(runsFile, 'utf8') : '';
-  const lines = text.split('\n');
   const runs: RunRecord[] = [];
-  lines.forEach((line, i) => {
-    if (line.trim() === '') return;
+  const check = recordChecks(manifest);
+  for (let i = 0; i <= last; i++) {
+    if (lines[i].trim() === '') continue;
+    const where = `${runsFile} line ${i + 1}`;
+    let value: unknown;
     try {
-      runs.push(JSON.parse(line) as RunRecord);
+      value = JSON.parse(lines[i]);
     } catch (err) {
-      // Only the last line can be cut short by a kill mid-write; anywhere else the file is damaged.
-      const last = i === lines.length - 1 || lines.slice(i + 1).every((l) => l.trim() === '');
-      if (!last) throw new UsageError(message.resultsCorrupt(`${runsFile} line ${i + 1}`, (err as Error).message));
+      // Each record is written with its newline in one write: only an unterminated last line can be
+      // one cut short by a kill; anywhere else the file is damaged.
+      if (i < last || text.endsWith('\n')) throw new UsageError(message.resultsCorrupt(where, (err as Error).message));
       readWarnings.push(`runs.jsonl ends with a partial record (line ${i + 1}), left out: the run was interrupted while writing it`);
+      continue;
     }
-  });
+    const problem = problemOf('record', value);
+    if (problem) throw new UsageError(message.resultsInvalid(where, problem.field, problem.problem));
+    check(value as RunRecord, where);
+    runs.push(value as RunRecord);
+  }
+
+  // A folder that loads is whole: every artifact a record names is there, a regular file of the
+  // recorded size whose content has its digest (read once here, one at a time).
+  for (const [digest, claim] of check.artifacts) readArtifactBytes(dir, digest, claim);
+
   const completeFile = path.join(dir, 'complete.json');
-  const completion = fs.existsSync(completeFile) ? (JSON.parse(fs.readFileSync(completeFile, 'utf8')) as Completion) : null;
-  const complete = completion !== null && !completion.interrupted && runs.length >= manifest.plannedRuns;
+  const completion = readJson(completeFile, 'completion');
+  let complete = completion !== null && !completion.interrupted && runs.length >= manifest.plannedRuns;
+  if (completion && runs.length < completion.runs) {
+    complete = false;
+    readWarnings.push(`complete.json says ${completion.runs} runs were recorded, runs.jsonl holds ${runs.length}: records are missing`);
+  }
   if (!complete) {
     readWarnings.push(
       `incomplete results: ${runs.length} of ${manifest.plannedRuns} planned runs recorded${completion?.interrupted ? ' (interrupted)' : completion ? '' : ' and the suite never finished'}`,
     );
   }
-  return { dir, manifest, runs, completion, complete, readWarnings };
+  return { dir, manifest, runs, completion, complete, readWarnings, artifacts: check.artifacts };
 }
 
-export function readArtifact(dir: string, digest: string): Float32Array {
-  const bytes = fs.readFileSync(artifactPath(dir, digest));
-  if (sha256(bytes) !== digest) throw new Error(`artifact ${digest} is corrupt: its content does not match its name`);
+/** The manifest of a results folder or saved baseline, validated. */
+export function readManifest(dir: string): Manifest {
+  const file = path.join(dir, 'manifest.json');
+  const value = parseJson(file);
+  if (value === ABSENT) throw new UsageError(message.resultsMissing(dir));
+  if (value !== null && typeof value === 'object' && 'schemaVersion' in value && value.schemaVersion !== SCHEMA_VERSION) {
+    throw new UsageError(message.resultsSchema(dir, value.schemaVersion, SCHEMA_VERSION));
+  }
+  const problem = problemOf('manifest', value);
+  if (problem) throw new UsageError(message.resultsInvalid(file, problem.field, problem.problem));
+  const manifest = value as Manifest;
+  const ids = new Set<string>();
+  manifest.cells.forEach((c, i) => {
+    if (c.id !== cellId(c)) throw new UsageError(message.resultsInconsistent(file, `\`cells[${i}].id\` is ${quote(c.id)}, but its fields make ${quote(cellId(c))}`));
+    if (ids.has(c.id)) throw new UsageError(message.resultsInconsistent(file, `\`cells[${i}]\` repeats cell ${quote(c.id)}`));
+    ids.add(c.id);
+  });
+  manifest.machines?.forEach((m, i) => {
+    if (m.machine !== i) throw new UsageError(message.resultsInconsistent(file, `\`machines[${i}].machine\` is ${m.machine}, not ${i}`));
+  });
+  return manifest;
+}
+
+/**
+ * What schemas cannot say about one record: it belongs to a planned cell, its run is recorded once,
+ * its machine exists, and each artifact it names has one size. Collects the artifacts as it goes.
+ */
+function recordChecks(manifest: Manifest) {
+  const cells = new Set(manifest.cells.map((c) => c.id));
+  const machines = manifest.machines?.length;
+  const seen = new Map<string, string>();
+  const artifacts = new Map<string, ArtifactClaim>();
+  const fail = (where: string, what: string) => {
+    throw new UsageError(message.resultsInconsistent(where, what));
+  };
+  const artifact = (digest: string, bytes: number, where: string) => {
+    const known = artifacts.get(digest);
+    if (known && known.bytes !== bytes) fail(where, `artifact ${digest} is ${bytes} bytes here and ${known.bytes} bytes at ${known.by}`);
+    if (!known) artifacts.set(digest, { bytes, by: where });
+  };
+  const check = (r: RunRecord, where: string) => {
+    if (r.cell !== cellId(r)) fail(where, `\`cell\` is ${quote(r.cell)}, but the record's fields make ${quote(cellId(r))}`);
+    if (!cells.has(r.cell)) fail(where, `\`cell\` ${quote(r.cell)} is not a cell of manifest.json`);
+    if (machines === undefined ? r.machine !== undefined : r.machine === undefined || r.machine >= machines) {
+      fail(where, `\`machine\` is ${quote(r.machine ?? null)}, but manifest.json lists ${machines ?? 'no'} machines`);
+    }
+    // (the cell is part of the key: the noise plan gives its two warm-ups one run index)
+    const run = `${r.machine ?? ''}/${r.runIndex}/${r.cell}`;
+    const before = seen.get(run);
+    if (before) fail(where, `run ${r.runIndex} of ${quote(r.cell)}${r.machine === undefined ? '' : ` on machine ${r.machine}`} is already recorded at ${before}`);
+    seen.set(run, where);
+    if (r.status !== 'ok') return;
+    artifact(r.artifact.sha256, r.artifact.bytes, where);
+    if (r.stepTrace) {
+      if (r.stepTrace.stepDigests.length !== r.stepTrace.steps) fail(where, `\`stepTrace\` has ${r.stepTrace.stepDigests.length} step digests for ${r.stepTrace.steps} steps`);
+      // the trace holds the weights after each step: as many floats per step as the final artifact
+      artifact(r.stepTrace.sha256, r.stepTrace.steps * r.artifact.bytes, where);
+    }
+  };
+  return Object.assign(check, { artifacts });
+}
+
+/** The messages for a damaged file: a results folder's, or a saved baseline's (whose fix differs). */
+export interface DamageMessages {
+  notJson: (file: string, why: string) => string;
+  invalid: (file: string, field: string, problem: string) => string;
+}
+const RESULTS_DAMAGE: DamageMessages = { notJson: message.resultsCorrupt, invalid: message.resultsInvalid };
+
+/** A JSON file of a results folder or baseline, validated; null when it does not exist. */
+export function readJson<K extends FileKind>(file: string, kind: K, damage = RESULTS_DAMAGE): FileType<K> | null {
+  const value = parseJson(file, damage);
+  if (value === ABSENT) return null;
+  const problem = problemOf(kind, value);
+  if (problem) throw new UsageError(damage.invalid(file, problem.field, problem.problem));
+  return value as FileType<K>;
+}
+
+const ABSENT = Symbol('absent');
+
+function parseJson(file: string, damage = RESULTS_DAMAGE): unknown {
+  const text = readText(file);
+  if (text === null) return ABSENT;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new UsageError(damage.notJson(file, (err as Error).message));
+  }
+}
+
+const kindOf = (st: fs.Stats) =>
+  st.isSymbolicLink() ? 'a symbolic link' : st.isDirectory() ? 'a folder' : st.isFIFO() ? 'a named pipe' : st.isSocket() ? 'a socket' : st.isFile() ? 'a file' : 'a device';
+
+const errno = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+/** lstat that says "absent" for a missing file (or a missing folder on its way) instead of throwing. */
+function lstat(file: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(file);
+  } catch (err) {
+    if (errno(err) === 'ENOENT' || errno(err) === 'ENOTDIR') return null;
+    throw new UsageError(message.resultsCorrupt(file, (err as Error).message));
+  }
+}
+
+/**
+ * The bytes of a regular file, never through a symbolic link (lstat first for a clear message;
+ * O_NOFOLLOW against a swap in between), never blocking on a named pipe; null when absent.
+ */
+function readRegular(file: string, expectBytes?: (size: number) => void): Buffer | null {
+  const st = lstat(file);
+  if (!st) return null;
+  if (!st.isFile()) throw new UsageError(message.notRegularFile(file, kindOf(st)));
+  expectBytes?.(st.size);
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (err) {
+    if (errno(err) === 'ELOOP') throw new UsageError(message.notRegularFile(file, 'a symbolic link'));
+    throw new UsageError(message.resultsCorrupt(file, (err as Error).message));
+  }
+  try {
+    const now = fs.fstatSync(fd);
+    if (!now.isFile()) throw new UsageError(message.notRegularFile(file, kindOf(now)));
+    expectBytes?.(now.size);
+    return fs.readFileSync(fd);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(message.resultsCorrupt(file, (err as Error).message));
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function readText(file: string): string | null {
+  const bytes = readRegular(file);
+  if (bytes === null) return null;
+  try {
+    return bytes.toString('utf8');
+  } catch (err) {
+    // larger than the longest string V8 can hold
+    throw new UsageError(message.resultsCorrupt(file, (err as Error).message));
+  }
+}
+
+/** Whether a results folder has this file (a regular one; anything else is refused when read). */
+export const hasFile = (dir: string, name: string) => lstat(path.join(dir, name)) !== null;
+
+/**
+ * An artifact's bytes, after checking that its name is a digest, that it is a regular file inside
+ * the folder's own artifacts/ (no link, no `..`), that its size is the one its record gives (before
+ * reading it), and that its content has that digest.
+ */
+export function readArtifactBytes(dir: string, digest: string, claim: ArtifactClaim): Uint8Array {
+  if (!DIGEST_RE.test(digest)) throw new UsageError(message.resultsInconsistent(claim.by, `${quote(digest)} is not a sha256 digest`));
+  const folder = path.join(dir, 'artifacts');
+  const file = artifactPath(dir, digest);
+  const st = lstat(folder);
+  if (!st) throw new UsageError(message.artifactMissing(file, claim.by));
+  if (!st.isDirectory()) throw new UsageError(message.notRegularFile(folder, kindOf(st)));
+  const bytes = readRegular(file, (size) => {
+    if (claim.bytes !== null && size !== claim.bytes) throw new UsageError(message.artifactSize(file, size, claim.bytes));
+  });
+  if (bytes === null) throw new UsageError(message.artifactMissing(file, claim.by));
+  if (sha256(bytes) !== digest) throw new UsageError(message.artifactCorrupt(file));
+  return bytes;
+}
+
+const DIGEST_RE = new RegExp(DIGEST);
+
+/** An artifact as float32 values (see readArtifactBytes for what is checked). */
+export function readArtifact(dir: string, digest: string, claim: ArtifactClaim): Float32Array {
+  const bytes = readArtifactBytes(dir, digest, claim);
+  if (bytes.byteLength % 4 !== 0) throw new UsageError(message.resultsInconsistent(artifactPath(dir, digest), `is ${bytes.byteLength} bytes, not a whole number of float32 values`));
   const aligned = bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes);
   return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
+}
+
+/** An artifact that a record of this folder refers to. */
+export function loadArtifact(results: LoadedResults, digest: string): Float32Array {
+  const claim = results.artifacts.get(digest);
+  // analysis only asks for digests it took from the records
+  if (!claim) throw new Error(`artifact ${digest} is referred to by no record of ${results.dir}`);
+  return readArtifact(results.dir, digest, claim);
 }

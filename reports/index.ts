@@ -2,12 +2,11 @@
  * report: a results folder → report.html, report.md, summary.json and every chart as SVG and PNG.
  * Reads the folder and nothing else (never a backend).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { analyze } from '../harness/analysis/analyze.js';
 import type { Summary } from '../harness/analysis/summary.js';
 import { UsageError, message } from '../harness/errors.js';
-import { loadResults, writeAtomic, type LoadedResults } from '../harness/store.js';
+import { loadResults, ownFolder, writeAtomic, type LoadedResults } from '../harness/store.js';
 import { renderHtml, type RenderedChart } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import { toPng, toSvg } from './render.js';
@@ -46,7 +45,8 @@ export async function renderReport(resultsDir: string, options: ReportOptions = 
   const results = analysed?.results ?? loadResults(resultsDir);
   const summary = analysed?.summary ?? analyze(results);
   const out = path.resolve(options.out ?? resultsDir);
-  fs.mkdirSync(path.join(out, 'charts'), { recursive: true });
+  // a results folder from elsewhere may hold `charts` as a link to a folder outside it
+  ownFolder(path.join(out, 'charts'));
   const files: string[] = [];
   const emit = (name: string, data: string | Uint8Array) => {
     // reports are derived data: a newer report replaces an older one

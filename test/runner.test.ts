@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { loadPlugins } from '../harness/backends/index.ts';
 import type { RunRequest } from '../harness/protocol.ts';
 import { runAll } from '../harness/run/runner.ts';
-import { loadResults, readArtifact, ResultsWriter, SCHEMA_VERSION, type Manifest } from '../harness/store.ts';
+import { loadResults, readArtifact, ResultsWriter } from '../harness/store.ts';
+import { fixtureManifest } from './fixtures/results.ts';
 
 const plugin = fileURLToPath(new URL('./fixtures/fake-backends.ts', import.meta.url));
 
@@ -24,8 +25,7 @@ test('error, timeout and crash become records and the suite goes on', async () =
     workload, backend: 'fake-mixed', device: 'cpu', mode: 'det', threads: 1, runIndex, repeat: runIndex, warmup: false, seed: 0, preset: 'quick', params: {},
   }));
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-runner-')), 'r');
-  const manifest = { schemaVersion: SCHEMA_VERSION, plannedRuns: runs.length, cells: [], warnings: [] } as unknown as Manifest;
-  const writer = ResultsWriter.create(dir, manifest);
+  const writer = ResultsWriter.create(dir, fixtureManifest(runs, runs.length));
   // A run's clock starts when a worker thread takes it (not while a replacement thread loads), so only
   // the hang reaches the timeout, however busy the machine.
   await runAll(runs, writer, { concurrency: 1, timeoutMs: 2000 });
@@ -50,7 +50,7 @@ test('own-process backends: one child per mode with its environment; a crash or 
     workload, backend: 'fake-process', device: 'cpu', mode, threads: 1, runIndex, repeat: runIndex, warmup: false, seed: 0, preset: 'quick', params: {},
   }));
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-runner-')), 'r');
-  const writer = ResultsWriter.create(dir, { schemaVersion: SCHEMA_VERSION, plannedRuns: runs.length, cells: [], warnings: [] } as unknown as Manifest);
+  const writer = ResultsWriter.create(dir, fixtureManifest(runs, runs.length));
   await runAll(runs, writer, { concurrency: 1, timeoutMs: 3000 });
   writer.finish({ finishedAt: '', runs: writer.written, interrupted: false });
 
@@ -59,7 +59,7 @@ test('own-process backends: one child per mode with its environment; a crash or 
   const pid = (i: number) => {
     const r = records[i];
     assert.ok(r.status === 'ok');
-    return readArtifact(dir, r.artifact.sha256)[0];
+    return readArtifact(dir, r.artifact.sha256, { bytes: r.artifact.bytes, by: 'test' })[0];
   };
   assert.equal(pid(0), pid(2), 'det runs share one child');
   assert.notEqual(pid(0), pid(1), 'det and nondet run in different processes');

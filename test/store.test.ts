@@ -4,22 +4,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { message, UsageError } from '../harness/errors.ts';
-import type { RunRecord } from '../harness/protocol.ts';
+import { cellId, type RunRecord } from '../harness/protocol.ts';
 import { loadResults, readArtifact, ResultsWriter, SCHEMA_VERSION, type Manifest } from '../harness/store.ts';
+import { fixtureManifest } from './fixtures/results.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-store-'));
 
-function manifest(plannedRuns: number): Manifest {
-  return {
-    schemaVersion: SCHEMA_VERSION, tool: { name: 'detbench', version: 'test' }, runId: 'r', createdAt: '', plannedRuns,
-    suite: {} as Manifest['suite'], cells: [], backends: {}, environment: {} as Manifest['environment'], warnings: [],
-  };
-}
+const cell = { workload: 'matmul', backend: 'b', device: 'cpu', mode: 'det', threads: 1 } as const;
+const manifest = (plannedRuns: number): Manifest => fixtureManifest([cell], plannedRuns);
 
 function record(runIndex: number, sha256: string): RunRecord {
   return {
     workload: 'matmul', backend: 'b', device: 'cpu', mode: 'det', threads: 1, runIndex, repeat: runIndex, warmup: false, seed: 0,
-    preset: 'quick', params: {}, cell: 'c', startedAt: '', wallMs: 1, determinism: null, warnings: [],
+    preset: 'quick', params: {}, cell: cellId(cell), startedAt: '', wallMs: 1, determinism: null, warnings: [],
     status: 'ok', setupMs: 0, computeMs: 1, loss: null, outputL2: 1, artifact: { sha256, bytes: 12, tensors: [] },
   };
 }
@@ -38,7 +35,7 @@ test('records round-trip; identical artifacts are stored once; a finished folder
   const r = loadResults(dir);
   assert.equal(r.complete, true);
   assert.equal(r.runs.length, 2);
-  assert.deepEqual(Array.from(readArtifact(dir, d1)), [1, 2, 3]);
+  assert.deepEqual(Array.from(readArtifact(dir, d1, { bytes: 12, by: 'test' })), [1, 2, 3]);
 });
 
 test('results are never overwritten', () => {
@@ -50,7 +47,7 @@ test('results are never overwritten', () => {
 test('a killed run (no complete.json, truncated last line) keeps every finished record and reads as incomplete', () => {
   const dir = path.join(root, 'c');
   const w = ResultsWriter.create(dir, manifest(3));
-  const d = w.writeArtifact(new Uint8Array(4));
+  const d = w.writeArtifact(new Uint8Array(12));
   w.append(record(0, d));
   w.append(record(1, d));
   fs.appendFileSync(path.join(dir, 'runs.jsonl'), '{"workload":"matm');
@@ -64,9 +61,9 @@ test('a killed run (no complete.json, truncated last line) keeps every finished 
 test('damage before the last line, a missing manifest or another schema version is refused with a reason', () => {
   const dir = path.join(root, 'd');
   const w = ResultsWriter.create(dir, manifest(3));
-  w.append(record(0, 'x'));
+  w.append(record(0, '0'.repeat(64)));
   fs.appendFileSync(path.join(dir, 'runs.jsonl'), 'garbage\n');
-  w.append(record(1, 'x'));
+  w.append(record(1, '0'.repeat(64)));
   assert.throws(() => loadResults(dir), (e: unknown) => e instanceof UsageError && /line 2/.test(e.message));
 
   assert.throws(() => loadResults(path.join(root, 'none')), (e: unknown) => e instanceof UsageError && e.message === message.resultsMissing(path.join(root, 'none')));
@@ -81,5 +78,5 @@ test('a corrupt artifact is detected by its digest', () => {
   const w = ResultsWriter.create(dir, manifest(1));
   const d = w.writeArtifact(new Uint8Array(new Float32Array([5]).buffer));
   fs.writeFileSync(path.join(dir, 'artifacts', `${d}.f32`), new Uint8Array(new Float32Array([6]).buffer));
-  assert.throws(() => readArtifact(dir, d), /corrupt/);
+  assert.throws(() => readArtifact(dir, d, { bytes: 4, by: 'test' }), (e: unknown) => e instanceof UsageError && e.message === message.artifactCorrupt(path.join(dir, 'artifacts', `${d}.f32`)));
 });

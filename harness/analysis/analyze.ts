@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { analyzeNoise } from './noise.js';
 import { groupBy } from './group.js';
-import { readArtifact, type LoadedResults } from '../store.js';
+import { loadArtifact, type LoadedResults } from '../store.js';
 import { compareModes, expectedToVary, negativeControlsOf, summarizeCell } from './cells.js';
 import { compareBackends, compareDevices, compareInvariance, compareMachines, soakCells } from './agreement.js';
 import { deriveFindings } from './findings.js';
@@ -17,7 +17,7 @@ export function analyze(results: LoadedResults): Summary {
   const artifacts = new Map<string, Float32Array>();
   const load = (digest: string) => {
     let a = artifacts.get(digest);
-    if (!a) artifacts.set(digest, (a = readArtifact(results.dir, digest)));
+    if (!a) artifacts.set(digest, (a = loadArtifact(results, digest)));
     return a;
   };
   const counted = results.runs.filter((r) => !r.warmup);

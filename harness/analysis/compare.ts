@@ -5,7 +5,6 @@
  *   0 no regression · 1 a regression, or a det cell unstable in both · 2 bad input
  *   3 incomplete (either side), nothing to compare, or a timing CI that straddles the threshold
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { analyze } from './analyze.js';
 import { expectedToVary } from './cells.js';
@@ -13,7 +12,7 @@ import { diffFloat32, type DiffSummary } from './diff.js';
 import { UsageError, message } from '../errors.js';
 import { cellSubject, exitCodeFor, finding, subjectOf } from './findings.js';
 import { ratioOfMediansCI, type RatioCI } from './stats.js';
-import { loadResults, readArtifact, SCHEMA_VERSION, type Manifest } from '../store.js';
+import { hasFile, loadResults, readArtifact, readArtifactBytes, readJson, readManifest, type ArtifactClaim, type Manifest } from '../store.js';
 import { SUMMARY_VERSION, type CellSummary, type ComparedSide, type Finding, type FindingSubject, type SpeedMeasure, type Summary } from './summary.js';
 
 export interface Comparison {
@@ -30,6 +29,8 @@ interface Side {
   dir: string;
   manifest: Manifest;
   summary: Summary;
+  /** The artifacts this side may be asked for (by modal digest), with what is known of each. */
+  artifacts: Map<string, ArtifactClaim>;
 }
 
 /**
@@ -38,25 +39,22 @@ interface Side {
  * there are no runs to analyse again.
  */
 export function loadSide(dir: string): Side {
-  const manifestFile = path.join(dir, 'manifest.json');
-  if (!fs.existsSync(manifestFile)) throw new UsageError(message.resultsMissing(dir));
-  const summaryFile = path.join(dir, 'summary.json');
-  if (fs.existsSync(path.join(dir, 'runs.jsonl'))) {
+  if (hasFile(dir, 'runs.jsonl') || !hasFile(dir, 'summary.json')) {
     const results = loadResults(dir);
-    return { dir, manifest: results.manifest, summary: analyze(results) };
+    return { dir, manifest: results.manifest, summary: analyze(results), artifacts: results.artifacts };
   }
-  if (!fs.existsSync(summaryFile)) throw new UsageError(message.resultsMissing(dir));
-  const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest;
-  if (manifest.schemaVersion !== SCHEMA_VERSION) throw new UsageError(message.resultsSchema(dir, manifest.schemaVersion, SCHEMA_VERSION));
-  let summary: Summary;
-  try {
-    summary = JSON.parse(fs.readFileSync(summaryFile, 'utf8')) as Summary;
-  } catch (err) {
-    throw new UsageError(message.resultsCorrupt(summaryFile, (err as Error).message));
-  }
-  const version = (summary as Partial<Summary> | null)?.summaryVersion;
-  if (version !== SUMMARY_VERSION) throw new UsageError(message.summaryVersion(summaryFile, version, SUMMARY_VERSION));
-  return { dir, manifest, summary };
+  const manifest = readManifest(dir);
+  const summaryFile = path.join(dir, 'summary.json');
+  // validated as far as compare reads it (harness/schema.ts: savedSummarySchema); the rest is not used
+  const summary = readJson(summaryFile, 'summary', { notJson: message.baselineCorrupt, invalid: message.baselineInvalid }) as unknown as Summary;
+  if (summary.summaryVersion !== SUMMARY_VERSION) throw new UsageError(message.summaryVersion(summaryFile, summary.summaryVersion, SUMMARY_VERSION));
+  const artifacts = new Map<string, ArtifactClaim>();
+  // what `baseline save` stores and compare diffs: the modal artifact of each det cell
+  summary.cells.forEach((c, i) => {
+    if (c.mode === 'det' && c.modalDigest) artifacts.set(c.modalDigest, { bytes: null, by: `${summaryFile} cells[${i}].modalDigest` });
+  });
+  for (const [digest, claim] of artifacts) readArtifactBytes(dir, digest, claim);
+  return { dir, manifest, summary, artifacts };
 }
 
 function flatten(value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
@@ -133,7 +131,7 @@ export function compare(baselineDir: string, currentDir: string, slowdownThresho
     }
     if (b.mode === 'det' && b.modalDigest && c.modalDigest && b.modalDigest !== c.modalDigest) {
       findings.push(finding('results-changed', at, {
-        baselineDigest: b.modalDigest, currentDigest: c.modalDigest, diff: artifactDiff(base.dir, b.modalDigest, cur.dir, c.modalDigest), fingerprintChanges: changes.map((x) => x.field),
+        baselineDigest: b.modalDigest, currentDigest: c.modalDigest, diff: artifactDiff(base, b.modalDigest, cur, c.modalDigest), fingerprintChanges: changes.map((x) => x.field),
       }));
     }
     const speed = speedFinding(at, 'computeMs', ratioOfMediansCI(times(c), times(b)), slowdownThreshold);
@@ -170,12 +168,8 @@ function pairedRatios(s: Summary, workload: string, backend: string, device: str
   return det.runs.filter((r) => nondetByRepeat.has(r.repeat)).map((r) => r.computeMs / nondetByRepeat.get(r.repeat)!);
 }
 
-function artifactDiff(dirA: string, a: string, dirB: string, b: string): DiffSummary | null {
-  try {
-    const x = readArtifact(dirA, a), y = readArtifact(dirB, b);
-    return x.length === y.length ? diffFloat32(x, y) : null;
-  } catch {
-    // A baseline saved without this artifact (or a different artifact size) has no element-wise diff.
-    return null;
-  }
+function artifactDiff(a: Side, digestA: string, b: Side, digestB: string): DiffSummary | null {
+  const x = readArtifact(a.dir, digestA, a.artifacts.get(digestA)!), y = readArtifact(b.dir, digestB, b.artifacts.get(digestB)!);
+  // another shape (other sizes or preset) has no element-wise diff
+  return x.length === y.length ? diffFloat32(x, y) : null;
 }

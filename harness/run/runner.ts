@@ -16,7 +16,8 @@ import { findBackend } from '../backends/index.js';
 import type { Availability } from '../backends/types.js';
 import type { RunRecord, RunRequest, TraceRef, WorkerResult } from '../protocol.js';
 import { cellId } from '../protocol.js';
-import { sha256, type ResultsWriter } from '../store.js';
+import { nonFiniteField, sha256, type ResultsWriter } from '../store.js';
+import { message } from '../errors.js';
 
 export interface RunnerOptions {
   timeoutMs: number;
@@ -255,7 +256,7 @@ function toRecord(req: RunRequest, startedAt: string, wallMs: number, result: Wo
   let sq = 0;
   for (const v of result.artifact) sq += v * v;
   const trace = result.trace ? traceRef(result.trace, result.artifact.length, writer) : undefined;
-  return {
+  const record: RunRecord = {
     ...base,
     determinism: result.determinism,
     warnings: result.warnings,
@@ -267,6 +268,9 @@ function toRecord(req: RunRequest, startedAt: string, wallMs: number, result: Wo
     artifact: { sha256, bytes: bytes.byteLength, tensors: result.tensors },
     ...(trace ? { stepTrace: trace } : {}),
   };
+  // A NaN loss or an infinite norm cannot be written as JSON (it would silently become null)
+  const bad = nonFiniteField(record);
+  return bad ? { ...base, determinism: result.determinism, warnings: result.warnings, status: 'error', message: message.nonFinite(bad.field, bad.value) } : record;
 }
 
 /** Stores the per-step weights as one artifact and digests each step's slice. */

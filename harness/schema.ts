@@ -1,0 +1,343 @@
+/**
+ * The schema of every file a reader trusts: manifest.json, each runs.jsonl record, complete.json,
+ * a saved baseline's baseline.json, and summary.json as far as `compare` reads it. Results folders
+ * travel between machines and people, so readers treat them as untrusted input: ajv validates each
+ * file against these JSON Schemas (draft-07) before any field is used.
+ *
+ * The schemas are built with a few typed helpers (`object`, `tagged`, …) that carry the TypeScript
+ * type each schema accepts, and the checks at the end of this file fail `tsc` when a schema and the
+ * type it describes (Manifest, RunRecord, Completion, BaselineEntry) drift apart in either direction:
+ * a field added to RunRecord must be added here, and the other way round.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { BaselineEntry } from './baselines.js';
+import type { Summary } from './analysis/summary.js';
+import { MODES, NOISE_ARMS, type RunRecord } from './protocol.js';
+import type { Completion, Manifest } from './store.js';
+
+// ── typed schema helpers ─────────────────────────────────────────────────────────────────────────
+
+declare const STATIC: unique symbol;
+/** A JSON Schema that accepts exactly the values of type T (the type exists for tsc only). */
+export interface Schema<T> {
+  readonly [STATIC]?: T;
+  readonly [keyword: string]: unknown;
+}
+/** The type of the values a schema accepts. */
+export type Static<S> = S extends Schema<infer T> ? T : never;
+type Props = Record<string, Schema<unknown>>;
+type StaticProps<P extends Props> = { [K in keyof P]: Static<P[K]> };
+
+const schema = <T>(s: Record<string, unknown>) => s as Schema<T>;
+
+const str = (extra: { pattern?: string } = {}) => schema<string>({ type: 'string', ...extra });
+const oneOf = <const L extends readonly string[]>(values: L) => schema<L[number]>({ type: 'string', enum: [...values] });
+const constant = <const L extends string>(value: L) => schema<L>({ type: 'string', const: value });
+const bool = () => schema<boolean>({ type: 'boolean' });
+interface Range { minimum?: number; exclusiveMinimum?: number; maximum?: number; multipleOf?: number }
+/** Finite numbers only: ajv runs with strictNumbers, so NaN and ±Infinity (JSON's 1e999) are refused. */
+const num = (range: Range = {}) => schema<number>({ type: 'number', ...range });
+const int = (range: Range = {}) => schema<number>({ type: 'integer', maximum: Number.MAX_SAFE_INTEGER, ...range });
+const array = <T>(items: Schema<T>) => schema<T[]>({ type: 'array', items });
+/** An object whose keys are free and whose values all match `values`. */
+const record = <T>(values: Schema<T>) => schema<Record<string, T>>({ type: 'object', additionalProperties: values });
+
+/** null or what `s` accepts. A primitive keeps one `type` list so the error says "must be number,null". */
+function nullable<T>(s: Schema<T>): Schema<T | null> {
+  const type = s.type;
+  return typeof type === 'string' && type !== 'object' && type !== 'array' ? schema({ ...s, type: [type, 'null'] }) : schema({ anyOf: [s, { type: 'null' }] });
+}
+
+/**
+ * An object with exactly these fields: `required` ones and `optional` ones, nothing else (a field
+ * this version does not know is refused, as a misspelt one would be).
+ */
+function object<R extends Props, O extends Props = Record<never, never>>(required: R, optional?: O): Schema<StaticProps<R> & Partial<StaticProps<O>>> {
+  return schema({ type: 'object', properties: { ...required, ...optional }, required: Object.keys(required), additionalProperties: false });
+}
+
+/** Like `object`, but fields beyond these are let through unchecked (for files read only in part). */
+function partOf<R extends Props>(required: R): Schema<StaticProps<R>> {
+  return schema({ type: 'object', properties: required, required: Object.keys(required) });
+}
+
+/**
+ * A union tagged by a string field (`status: ok | error | …`): ajv's discriminator picks the branch
+ * by the tag, so an error names the field of that branch rather than every branch's complaint.
+ */
+function tagged<S extends Schema<unknown>>(tag: string, branches: readonly S[]): Schema<Static<S>> {
+  const values = branches.flatMap((b) => {
+    const t = (b.properties as Record<string, { const?: string; enum?: string[] }>)[tag];
+    return t.enum ?? [t.const!];
+  });
+  TAG_VALUES.set(tag, values);
+  return schema({ type: 'object', discriminator: { propertyName: tag }, required: [tag], oneOf: branches });
+}
+/** The values of each union tag, for the message when a tag has another value. */
+const TAG_VALUES = new Map<string, string[]>();
+
+/** A union tagged by a boolean field (`available: true | false`). */
+function byFlag<A, B>(flag: string, whenTrue: Schema<A>, whenFalse: Schema<B>): Schema<A | B> {
+  return schema({
+    type: 'object', required: [flag], properties: { [flag]: { type: 'boolean' } },
+    if: { type: 'object', properties: { [flag]: { const: true } } }, then: whenTrue, else: whenFalse,
+  });
+}
+
+// ── the files ────────────────────────────────────────────────────────────────────────────────────
+
+/** Artifacts are named by the sha256 of their bytes; nothing else may name a file. */
+export const DIGEST = '^[0-9a-f]{64}$';
+const digest = () => str({ pattern: DIGEST });
+const texts = () => array(str());
+const ms = () => num({ minimum: 0 });
+
+const cellKey = {
+  workload: str(), backend: str(), device: str(), mode: oneOf(MODES), threads: int({ minimum: 1 }),
+};
+const sizeParams = () => record(num());
+const shard = object({ index: int({ minimum: 1 }), count: int({ minimum: 1 }) });
+
+const fingerprint = object({
+  node: str(),
+  npm: nullable(str()),
+  packages: record(nullable(str())),
+  os: object({ platform: str(), release: str(), arch: str(), type: str() }),
+  cpu: object({ model: str(), cores: int({ minimum: 0 }) }),
+  memoryBytes: num({ minimum: 0 }),
+  hostname: str(),
+  env: record(str()),
+  git: object({ commit: nullable(str()), dirty: nullable(bool()) }),
+});
+
+const availability = byFlag(
+  'available',
+  object({ available: schema<true>({ const: true }), version: str(), devices: texts(), notes: texts() }, { deviceNames: record(str()) }),
+  object({ available: schema<false>({ const: false }), reason: str() }),
+);
+
+export const manifestSchema = object(
+  {
+    schemaVersion: int({ minimum: 1 }),
+    tool: object({ name: constant('detbench'), version: str() }),
+    runId: str(),
+    createdAt: str(),
+    suite: object({
+      name: str(),
+      kind: oneOf(['determinism', 'noise']),
+      source: str(),
+      preset: oneOf(['quick', 'standard']),
+      workloads: array(object({ id: str(), params: sizeParams() })),
+      backends: texts(),
+      backendsExplicit: bool(),
+      modes: array(oneOf(MODES)),
+      threads: array(int({ minimum: 1 })),
+      repeats: int({ minimum: 1 }),
+      seed: int({ minimum: 0 }),
+      timeoutMs: num({ exclusiveMinimum: 0 }),
+      trace: bool(),
+      devices: oneOf(['all', 'gpu']),
+      soakMs: ms(),
+    }),
+    plannedRuns: int({ minimum: 0 }),
+    cells: array(object({ ...cellKey, id: str(), status: oneOf(['planned', 'unsupported', 'unavailable']) }, { arm: oneOf(NOISE_ARMS), reason: str() })),
+    backends: record(availability),
+    environment: fingerprint,
+    warnings: texts(),
+  },
+  {
+    shard: nullable(shard),
+    machines: array(object({
+      machine: int({ minimum: 0 }), hostname: str(), hardware: str(), sourceRunId: str(), shard: nullable(shard), environment: fingerprint,
+    })),
+  },
+);
+
+const determinism = object({
+  mode: oneOf(MODES),
+  control: oneOf(['controlled', 'uncontrolled']),
+  switches: array(object({ name: str(), value: str(), verified: nullable(bool()) }, { note: str() })),
+  summary: str(),
+});
+
+const recordBase = {
+  ...cellKey,
+  runIndex: int({ minimum: 0 }),
+  /** -1 for warm-up runs. */
+  repeat: int({ minimum: -1 }),
+  warmup: bool(),
+  seed: int({ minimum: 0 }),
+  preset: oneOf(['quick', 'standard']),
+  params: sizeParams(),
+  cell: str(),
+  startedAt: str(),
+  wallMs: ms(),
+  determinism: nullable(determinism),
+  warnings: texts(),
+};
+const recordOptional = {
+  arm: oneOf(NOISE_ARMS),
+  trace: bool(),
+  perturb: object({ tensor: str(), index: int({ minimum: 0 }) }),
+  soak: bool(),
+  machine: int({ minimum: 0 }),
+};
+
+export const runRecordSchema = tagged('status', [
+  object(
+    {
+      ...recordBase,
+      status: constant('ok'),
+      setupMs: ms(),
+      computeMs: ms(),
+      loss: nullable(num()),
+      outputL2: num({ minimum: 0 }),
+      artifact: object({
+        sha256: digest(),
+        // raw float32
+        bytes: int({ minimum: 0, multipleOf: 4 }),
+        tensors: array(object({ name: str(), shape: array(int({ minimum: 0 })), offset: int({ minimum: 0 }) })),
+      }),
+    },
+    {
+      ...recordOptional,
+      stepTrace: object({ sha256: digest(), steps: int({ minimum: 1 }), stepDigests: array(str({ pattern: '^[0-9a-f]{16}$' })) }),
+    },
+  ),
+  object({ ...recordBase, status: oneOf(['unsupported', 'error', 'crashed']), message: str() }, recordOptional),
+  object({ ...recordBase, status: constant('timeout'), message: str(), timeoutMs: num({ exclusiveMinimum: 0 }) }, recordOptional),
+]);
+
+export const completionSchema = object({ finishedAt: str(), runs: int({ minimum: 0 }), interrupted: bool() });
+
+export const baselineEntrySchema = object({
+  hash: str({ pattern: '^[0-9a-f]{16}$' }), hardware: str(), savedAt: str(), runId: str(), source: str(), gitCommit: nullable(str()), dir: str(),
+});
+
+/**
+ * summary.json of a saved baseline, as far as `compare` reads it. Only these fields are checked:
+ * the rest of the summary (findings included, which are changing shape) passes through untouched.
+ * When compare reads a new field, add it here.
+ */
+export const savedSummarySchema = partOf({
+  summaryVersion: int({ minimum: 1 }),
+  runId: str(),
+  complete: bool(),
+  cells: array(partOf({
+    ...cellKey,
+    cell: str(),
+    verdict: str(),
+    statuses: record(int({ minimum: 0 })),
+    distinctDigests: int({ minimum: 0 }),
+    modalDigest: nullable(digest()),
+    maxUlp: num({ minimum: 0 }),
+    message: nullable(str()),
+    runs: array(partOf({ repeat: int({ minimum: -1 }), computeMs: ms() })),
+  })),
+  modes: array(partOf({ workload: str(), backend: str(), device: str(), threads: int({ minimum: 1 }) })),
+  findings: schema<unknown[]>({ type: 'array' }),
+});
+
+// ── validation ───────────────────────────────────────────────────────────────────────────────────
+
+const ajv = new Ajv({ strictNumbers: true, discriminator: true, allowUnionTypes: true });
+
+export const FILE_SCHEMAS = {
+  manifest: manifestSchema,
+  record: runRecordSchema,
+  completion: completionSchema,
+  baseline: baselineEntrySchema,
+  summary: savedSummarySchema,
+} as const;
+export type FileKind = keyof typeof FILE_SCHEMAS;
+export type FileType<K extends FileKind> = Static<(typeof FILE_SCHEMAS)[K]>;
+
+const validators = new Map<FileKind, ValidateFunction>();
+const validatorOf = (kind: FileKind) => {
+  let v = validators.get(kind);
+  if (!v) validators.set(kind, (v = ajv.compile(FILE_SCHEMAS[kind])));
+  return v;
+};
+
+/** What is wrong with a value: the field (`artifact.sha256`, `cells[3].mode`; '' for the whole value) and why. */
+export interface Problem {
+  field: string;
+  problem: string;
+}
+
+/** Checks a parsed file: null when it is valid, otherwise its first problem. */
+export function problemOf(kind: FileKind, value: unknown): Problem | null {
+  const v = validatorOf(kind);
+  if (v(value)) return null;
+  return describe(v.errors![0], value);
+}
+
+/** One step of a field name: `.mode`, `[3]`, or `["odd key"]` for a key that is not a plain name. */
+function step(out: string, key: string): string {
+  if (/^\d+$/.test(key)) return `${out}[${key}]`;
+  if (/^[A-Za-z_$][\w$-]*$/.test(key)) return out ? `${out}.${key}` : key;
+  return `${out}[${quote(key)}]`;
+}
+
+/** JSON pointer `/cells/3/mode` → `cells[3].mode`. */
+const fieldName = (pointer: string) => pointer.split('/').slice(1).map(unescapePointer).reduce(step, '');
+const unescapePointer = (p: string) => p.replace(/~1/g, '/').replace(/~0/g, '~');
+
+/** A value as it appears in the message: JSON, cut short, never spanning lines. */
+export function quote(value: unknown): string {
+  // JSON.stringify would show NaN and Infinity as null
+  const text = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
+  return text.length > 40 ? `${text.slice(0, 37)}…` : text;
+}
+
+function at(value: unknown, pointer: string): unknown {
+  let v = value;
+  for (const p of pointer.split('/').slice(1)) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[unescapePointer(p)] : undefined;
+  return v;
+}
+
+function describe(e: ErrorObject, root: unknown): Problem {
+  const field = fieldName(e.instancePath);
+  const got = at(root, e.instancePath);
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return { field: step(field, String(p.missingProperty)), problem: 'is missing' };
+    case 'additionalProperties':
+      return { field: step(field, String(p.additionalProperty)), problem: 'is not a field this version of detbench writes' };
+    case 'discriminator':
+      return { field: step(field, String(p.tag)), problem: `must be one of ${TAG_VALUES.get(String(p.tag))!.join(', ')}, got ${quote(p.tagValue)}` };
+    case 'pattern':
+      return { field, problem: `must be ${p.pattern === DIGEST ? 'a sha256 digest (64 lowercase hex digits)' : `hex digits (${String(p.pattern)})`}, got ${quote(got)}` };
+    case 'enum':
+      return { field, problem: `must be one of ${(p.allowedValues as unknown[]).join(', ')}, got ${quote(got)}` };
+    case 'const':
+      return { field, problem: `must be ${quote(p.allowedValue)}, got ${quote(got)}` };
+    case 'type': {
+      const finite = typeof got === 'number' && !Number.isFinite(got) && /number|integer/.test(String(p.type)) ? ' (a finite number)' : '';
+      return { field, problem: `must be ${String(p.type).replace(',', ' or ')}${finite}, got ${quote(got)}` };
+    }
+    default:
+      return { field, problem: `${e.message ?? 'is not valid'}, got ${quote(got)}` };
+  }
+}
+
+// ── the schemas and the types cannot drift apart ─────────────────────────────────────────────────
+
+/** Intersections flattened, modifiers kept, so two spellings of one type compare equal. */
+type Normalize<T> = T extends readonly (infer U)[] ? Normalize<U>[] : T extends object ? { -readonly [K in keyof T]: Normalize<T[K]> } : T;
+/** True when A and B are the same type (every field, optionality and nullability included). */
+type Same<A, B> = (<X>() => X extends Normalize<A> ? 1 : 2) extends <X>() => X extends Normalize<B> ? 1 : 2 ? true : false;
+
+/**
+ * `tsc` fails here when a schema above accepts other values than its type: fix the schema (or the
+ * type) until each is `true`. The saved summary is checked one way only (everything analyze writes
+ * passes), since compare reads part of it.
+ */
+export const SCHEMAS_MATCH_TYPES: {
+  manifest: Same<FileType<'manifest'>, Manifest>;
+  record: Same<FileType<'record'>, RunRecord>;
+  completion: Same<FileType<'completion'>, Completion>;
+  baseline: Same<FileType<'baseline'>, BaselineEntry>;
+  summary: Summary extends FileType<'summary'> ? true : false;
+} = { manifest: true, record: true, completion: true, baseline: true, summary: true };
