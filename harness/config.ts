@@ -10,6 +10,7 @@ import { parseShard, type Shard } from './plan.js';
 import { MODES, isMode, type Mode } from './protocol.js';
 import { prepareFolder } from './store.js';
 import { DEFAULT_GRACE_SEC } from './run/signals.js';
+import { DEFAULT_SLOWDOWN_THRESHOLD } from './analysis/summary.js';
 import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, findWorkload } from '../workloads/index.js';
 import type { SizeParams } from '../workloads/types.js';
 
@@ -235,7 +236,6 @@ export interface RunOptions {
 }
 
 export const DEFAULT_PRECISION_BUDGET_SEC = 300;
-export const DEFAULT_SLOWDOWN_THRESHOLD = 1.25;
 
 /**
  * Every flag of `detbench run`, validated once and before anything starts (no backend is probed and

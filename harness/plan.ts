@@ -109,7 +109,9 @@ function planNoise(suite: ResolvedSuite, workload: ReturnType<typeof resolveWork
   const request = (arm: NoiseArm, mode: Mode, repeat: number, warmup: boolean, extra: Partial<RunRequest> = {}): RunRequest => ({
     arm, workload: workload.id, backend, device, mode, threads, runIndex: runs.length, repeat, warmup, seed: suite.seed, preset: suite.preset, params: workload.params, ...extra,
   });
-  runs.push(request('seeds', 'det', -1, true), request('implementation', 'nondet', -1, true));
+  // one push each: a request takes its runIndex from the runs pushed so far
+  runs.push(request('seeds', 'det', -1, true));
+  runs.push(request('implementation', 'nondet', -1, true));
   for (let i = 0; i < suite.repeats; i++) {
     runs.push(request('seeds', 'det', i, false, { seed: suite.seed + i }));
     runs.push(request('implementation', 'nondet', i, false));

@@ -407,10 +407,14 @@ export interface DamageMessages {
 }
 const RESULTS_DAMAGE: DamageMessages = { notJson: message.resultsCorrupt, invalid: message.resultsInvalid };
 
-/** A JSON file of a results folder or baseline, validated; null when it does not exist. */
-export function readJson<K extends FileKind>(file: string, kind: K, damage = RESULTS_DAMAGE): FileType<K> | null {
+/**
+ * A JSON file of a results folder or baseline, validated; null when it does not exist. `before` sees
+ * the parsed value first (a version check says more than the schema of another version would).
+ */
+export function readJson<K extends FileKind>(file: string, kind: K, damage = RESULTS_DAMAGE, before?: (value: unknown) => void): FileType<K> | null {
   const value = parseJson(file, damage);
   if (value === ABSENT) return null;
+  before?.(value);
   const problem = problemOf(kind, value);
   if (problem) throw new UsageError(damage.invalid(file, problem.field, problem.problem));
   return value as FileType<K>;

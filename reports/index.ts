@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { analyze } from '../harness/analysis/analyze.js';
-import type { Summary } from '../harness/analysis/summary.js';
+import { DEFAULT_SLOWDOWN_THRESHOLD, type Summary } from '../harness/analysis/summary.js';
 import { UsageError, message } from '../harness/errors.js';
 import { loadResults, ownFolder, writeAtomic, type LoadedResults } from '../harness/store.js';
 import { renderHtml, type RenderedChart } from './html.js';
@@ -39,8 +39,8 @@ export function parseFormats(list: string[]): ReportFormat[] {
  * both), so neither is done twice.
  */
 export async function renderReport(resultsDir: string, options: ReportOptions = {}, analysed?: { results: LoadedResults; summary: Summary }): Promise<ReportResult> {
-  const threshold = options.slowdownThreshold ?? 1.25;
-  if (!(threshold > 0)) throw new UsageError(message.slowdownThreshold(threshold));
+  // validated where the flag is read (config.resolveSlowdownThreshold)
+  const threshold = options.slowdownThreshold ?? DEFAULT_SLOWDOWN_THRESHOLD;
   const formats = new Set(options.formats ?? REPORT_FORMATS);
   const results = analysed?.results ?? loadResults(resultsDir);
   const summary = analysed?.summary ?? analyze(results);

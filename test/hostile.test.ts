@@ -5,6 +5,7 @@
  * the CLI's main() in one long-lived child (test/fixtures/in-process.ts) with every file system call
  * recorded.
  */
+import { SUMMARY_VERSION } from '../harness/analysis/summary.ts';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -206,7 +207,7 @@ test('compare on a folder with a garbage manifest says the manifest is invalid, 
   await refused(['compare', other, dir], [dir, other], new RegExp(`^${escape(manifest)} cannot be read: `));
   // a saved baseline (no runs.jsonl) with a garbage manifest or summary
   const saved = saveBaseline(good(), fs.mkdtempSync(path.join(root, 'baselines-'))).entry.dir;
-  fs.writeFileSync(path.join(saved, 'summary.json'), '{"summaryVersion": 1, "cells": "no"}');
+  fs.writeFileSync(path.join(saved, 'summary.json'), `{"summaryVersion": ${SUMMARY_VERSION}, "cells": "no"}`);
   await refused(['compare', saved, other], [saved, other], message.baselineInvalid(path.join(saved, 'summary.json'), 'runId', 'is missing'));
   fs.writeFileSync(path.join(saved, 'manifest.json'), '[]');
   await refused(['compare', saved, other], [saved, other], message.resultsInvalid(path.join(saved, 'manifest.json'), '', 'must be object, got []'));

@@ -13,7 +13,7 @@ import { UsageError, message } from '../errors.js';
 import { cellSubject, exitCodeFor, finding, subjectOf } from './findings.js';
 import { ratioOfMediansCI, type RatioCI } from './stats.js';
 import { hasFile, loadResults, readArtifact, readArtifactBytes, readJson, readManifest, type ArtifactClaim, type Manifest } from '../store.js';
-import { SUMMARY_VERSION, type CellSummary, type ComparedSide, type Finding, type FindingSubject, type SpeedMeasure, type Summary } from './summary.js';
+import { DEFAULT_SLOWDOWN_THRESHOLD, SUMMARY_VERSION, type CellSummary, type ComparedSide, type Finding, type FindingSubject, type SpeedMeasure, type Summary } from './summary.js';
 
 export interface Comparison {
   baseline: { dir: string; runId: string };
@@ -46,8 +46,11 @@ export function loadSide(dir: string): Side {
   const manifest = readManifest(dir);
   const summaryFile = path.join(dir, 'summary.json');
   // validated as far as compare reads it (harness/schema.ts: savedSummarySchema); the rest is not used
-  const summary = readJson(summaryFile, 'summary', { notJson: message.baselineCorrupt, invalid: message.baselineInvalid }) as unknown as Summary;
-  if (summary.summaryVersion !== SUMMARY_VERSION) throw new UsageError(message.summaryVersion(summaryFile, summary.summaryVersion, SUMMARY_VERSION));
+  const checkVersion = (value: unknown) => {
+    const version = (value as Partial<Summary> | null)?.summaryVersion;
+    if (version !== SUMMARY_VERSION) throw new UsageError(message.summaryVersion(summaryFile, version, SUMMARY_VERSION));
+  };
+  const summary = readJson(summaryFile, 'summary', { notJson: message.baselineCorrupt, invalid: message.baselineInvalid }, checkVersion) as unknown as Summary;
   const artifacts = new Map<string, ArtifactClaim>();
   // what `baseline save` stores and compare diffs: the modal artifact of each det cell
   summary.cells.forEach((c, i) => {
@@ -99,8 +102,8 @@ function completeness(side: ComparedSide, s: Summary): Finding[] {
 
 const hasData = (c: CellSummary) => c.distinctDigests > 0;
 
-export function compare(baselineDir: string, currentDir: string, slowdownThreshold = 1.25): Comparison {
-  if (!(slowdownThreshold > 0)) throw new UsageError(message.slowdownThreshold(slowdownThreshold));
+/** `slowdownThreshold` is validated where the flag is read (config.resolveSlowdownThreshold). */
+export function compare(baselineDir: string, currentDir: string, slowdownThreshold = DEFAULT_SLOWDOWN_THRESHOLD): Comparison {
   const base = loadSide(baselineDir);
   const cur = loadSide(currentDir);
   const changes = fingerprintChanges(base.manifest, cur.manifest);

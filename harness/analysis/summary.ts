@@ -13,6 +13,10 @@ import type { Tolerance } from '../../workloads/types.js';
  * folder's runs again, or refuses a summary it cannot rebuild (a saved baseline keeps no runs).
  * 2: typed findings; `invariance[]` instead of `threads[]`; suspects by device id and machine index.
  */
+
+/** A det/nondet (or current/baseline) time ratio above this counts as slower, unless --slowdown-threshold says otherwise. */
+export const DEFAULT_SLOWDOWN_THRESHOLD = 1.25;
+
 export const SUMMARY_VERSION = 2;
 
 export const CELL_VERDICTS = ['bitwise-stable', 'unstable', 'unsupported', 'unavailable', 'failed', 'no-data'] as const;
