@@ -12,6 +12,7 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { BaselineEntry } from './baselines.js';
 import type { Summary } from './analysis/summary.js';
+import { CHECK_STATUSES } from './doctor.js';
 import { MODES, NOISE_ARMS, type RunRecord } from './protocol.js';
 import type { Completion, Manifest } from './store.js';
 
@@ -150,6 +151,10 @@ export const manifestSchema = object(
     machines: array(object({
       machine: int({ minimum: 0 }), hostname: str(), hardware: str(), sourceRunId: str(), shard: nullable(shard), environment: fingerprint,
     })),
+    doctor: object({
+      checks: array(object({ id: str(), status: oneOf(CHECK_STATUSES), found: str() }, { fix: str() })),
+      ok: bool(),
+    }),
   },
 );
 

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError, message } from './errors.js';
+import type { DoctorReport } from './doctor.js';
 import type { Fingerprint } from './env.js';
 import type { Plan, PlannedCell, Shard } from './plan.js';
 import { cellId, type RunRecord } from './protocol.js';
@@ -28,6 +29,8 @@ export interface Manifest {
   shard?: Shard | null;
   /** Set by `detbench merge`: every machine whose runs are in this folder; records carry `machine`. */
   machines?: MachineEntry[];
+  /** `detbench doctor`'s checklist for this host and stack, taken when the run started. */
+  doctor?: DoctorReport;
   plannedRuns: number;
   cells: PlannedCell[];
   backends: Record<string, Availability>;
@@ -60,6 +63,7 @@ export function newManifest(o: {
   backends: Record<string, Availability>;
   environment: Fingerprint;
   warnings: string[];
+  doctor?: DoctorReport;
 }): Manifest {
   return {
     schemaVersion: SCHEMA_VERSION,
@@ -73,6 +77,7 @@ export function newManifest(o: {
     backends: o.backends,
     environment: o.environment,
     warnings: o.warnings,
+    ...(o.doctor ? { doctor: o.doctor } : {}),
   };
 }
 

@@ -83,6 +83,8 @@ function environment(manifest: Manifest): string {
     ...Object.entries(env.packages).map(([k, v]): [string, unknown] => [k, v ?? 'not installed']),
     ...Object.entries(env.env).map(([k, v]): [string, unknown] => [`$${k}`, v]),
     ...Object.entries(manifest.backends).map(([k, a]): [string, unknown] => [`backend ${k}`, a.available ? `available ${a.version}${a.notes.length ? ` — ${a.notes.join('; ')}` : ''}` : `unavailable — ${a.reason}`]),
+    // the doctor's checklist at the start of the run: what needs doing (passes are not news)
+    ...(manifest.doctor?.checks ?? []).filter((c) => c.status === 'warn' || c.status === 'fail').map((c): [string, unknown] => [`doctor: ${c.id} (${c.status})`, `${c.found}${c.fix ? ` — fix: ${c.fix}` : ''}`]),
   ];
   return `<table class="env">${rows.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`).join('')}</table>`;
 }

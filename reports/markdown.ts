@@ -41,5 +41,6 @@ export function renderMarkdown(manifest: Manifest, summary: Summary, threshold: 
   }
   out.push('');
   section('Warnings', summary.warnings);
+  section('Doctor (this host, at the start of the run)', (manifest.doctor?.checks ?? []).filter((c) => c.status === 'warn' || c.status === 'fail').map((c) => `${c.id} (${c.status}): ${c.found}${c.fix ? ` — fix: ${c.fix}` : ''}`));
   return out.join('\n');
 }

@@ -12,6 +12,7 @@ import { analyze } from '../analysis/analyze.js';
 import type { Summary } from '../analysis/summary.js';
 import type { Availability } from '../backends/types.js';
 import type { RunOptions } from '../config.js';
+import { doctor, type DoctorReport } from '../doctor.js';
 import { fingerprint, fingerprintWarnings, PROJECT_DIR, type Fingerprint } from '../env.js';
 import { UsageError, message } from '../errors.js';
 import { makePlan, restrictToGpus, shardPlan, type Plan } from '../plan.js';
@@ -55,9 +56,9 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     if (writer) writer.finishIfOpen({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: true });
     else if (folder) createFolder(folder.dir, { cells: [], runs: [], notes: [] }, folder.backends, folder.environment).finishIfOpen({ finishedAt: new Date().toISOString(), runs: 0, interrupted: true });
   });
-  const createFolder = (dir: string, plan: Plan, backends: Record<string, Availability>, environment: Fingerprint) =>
+  const createFolder = (dir: string, plan: Plan, backends: Record<string, Availability>, environment: Fingerprint, checklist?: DoctorReport) =>
     ResultsWriter.create(dir, newManifest({
-      runId: path.basename(dir), suite, shard: options.shard, plan, backends, environment,
+      runId: path.basename(dir), suite, shard: options.shard, plan, backends, environment, doctor: checklist,
       warnings: [
         ...fingerprintWarnings(environment),
         ...plan.notes,
@@ -71,8 +72,10 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     const environment = fingerprint(PROJECT_DIR);
     folder = { dir, environment, backends: {} };
 
-    // probe
+    // probe (and the doctor's checklist, beside it: with torch it starts a Python too)
+    const checking = doctor({ fingerprint: environment, python: suite.backends.includes('torch') ? options.python ?? process.env.DETBENCH_PYTHON ?? 'python3' : null });
     const probed = await runner.probe(suite.backends);
+    const checklist = await checking;
     const availability = suite.devices === 'gpu' ? restrictToGpus(probed) : probed;
     folder.backends = availability;
     if (!suite.backends.some((id) => availability[id].available)) {
@@ -90,7 +93,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     plan.notes.forEach((n) => hooks.log(`note: ${n}`));
 
     // record: the folder exists before the first run, so a crash leaves a readable partial result
-    writer = createFolder(dir, plan, availability, environment);
+    writer = createFolder(dir, plan, availability, environment, checklist);
     hooks.log(`${plan.runs.length} runs (${suite.repeats} repeats + 1 warm-up per cell) → ${dir}`);
 
     // run
