@@ -37,8 +37,20 @@ const tensorOf = (ort: Ort, data: Float32Array | Int32Array, shape: number[]): O
 
 export function ortSupports(id: string, spec: WorkloadSpec): Support {
   if (spec.kind === 'infer') return { ok: true };
-  const missing = trainGraphSupported(spec);
-  return missing ? { ok: false, reason: `${id} builds SGD-step graphs for dense/relu models only; this workload needs ${missing}` } : { ok: true };
+  const missing = trainGraphSupported(spec) ?? beyondPlainSgd(spec);
+  return missing
+    ? { ok: false, reason: `${id} builds SGD-step graphs for dense/relu models with plain SGD only, until detbench's ONNX differentiator lands (issue 11); this workload needs ${missing}` }
+    : { ok: true };
+}
+
+/** What of a training spec the hand-written SGD-step graph does not cover, besides its layers. */
+function beyondPlainSgd(spec: TrainSpec): string | null {
+  const gelu = spec.layers.find((l) => l.kind === 'dense' && (l.activation === 'gelu' || l.bias === false));
+  if (gelu) return 'dense layers with GELU or without bias';
+  if (spec.optimizer && spec.optimizer.kind !== 'sgd') return `the ${spec.optimizer.kind} optimizer`;
+  if (spec.schedule && spec.schedule.kind !== 'constant') return 'a learning-rate schedule';
+  if (spec.clipNorm !== undefined) return 'gradient clipping';
+  return null;
 }
 
 export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determinism: DeterminismRecord): Session {
