@@ -21,6 +21,7 @@ import { fingerprint, fingerprintWarnings } from './env.js';
 import { EXIT, UsageError, message } from './errors.js';
 import { mergeResults } from './merge.js';
 import { precisionText, runPaired } from './run/precision.js';
+import { runOracle } from './run/oracle.js';
 import { parseDuration, runSoak } from './run/soak.js';
 import { makePlan, parseShard, restrictToGpus, shardPlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
@@ -179,6 +180,8 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
     }
   }
   progress.stop();
+  // the float64 oracle of every workload that ran (oracle.json says why when there is none)
+  await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped, log });
   writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped });
 
   // analyze, report
