@@ -49,6 +49,7 @@ export const message = {
   mergeNothing: () => 'merge needs at least one results folder',
   mergeSuites: (a: string, b: string) => `cannot merge ${b} into ${a}: they ran different suites (workloads, sizes, seed or repeats differ); merge runs of one suite only`,
   trace: (got: unknown) => `\`trace\` must be true or false, got ${JSON.stringify(got)}`,
+  allowSlow: (got: unknown) => `\`allowSlow\` must be true or false, got ${JSON.stringify(got)}`,
   precision: (got: unknown) => `\`--precision\` must be a fraction between 0 and 1 (e.g. 0.02 for ±2%), got ${JSON.stringify(got)}`,
   budget: (got: unknown) => `\`--budget\` must be a number of seconds > 0, got ${JSON.stringify(got)}`,
   suiteKind: (got: unknown) => `suite field \`kind\` must be determinism or noise, got ${JSON.stringify(got)}`,
