@@ -8,6 +8,27 @@ import path from 'node:path';
 import { hardwareKey } from './baselines.js';
 import { UsageError, message } from './errors.js';
 import { ResultsWriter, artifactPath, loadResults, newRunId, type LoadedResults, type Manifest } from './store.js';
+import { ORACLE_FILE, readOracle, type OracleEntry, type OracleFile } from './analysis/oracle.js';
+
+/**
+ * The float64 oracles of the sources as one: each workload from the first source that computed it
+ * (shards of one plan share their inputs, so their oracles agree); when none was made, the first reason.
+ */
+function mergeOracles(dirs: string[]): { file: OracleFile; copies: Array<{ from: string; entry: OracleEntry }> } | null {
+  const read = dirs.map((d) => ({ dir: d, file: readOracle(d) })).filter((x): x is { dir: string; file: OracleFile } => x.file !== null);
+  if (read.length === 0) return null;
+  const made = read.filter((x) => x.file.made);
+  if (made.length === 0) return { file: read[0].file, copies: [] };
+  const byWorkload = new Map<string, { from: string; entry: OracleEntry }>();
+  for (const { dir, file } of made) {
+    for (const entry of file.workloads) {
+      const seen = byWorkload.get(entry.workload);
+      if (!seen || (seen.entry.status !== 'ok' && entry.status === 'ok')) byWorkload.set(entry.workload, { from: dir, entry });
+    }
+  }
+  const copies = [...byWorkload.values()];
+  return { file: { ...made[0].file, workloads: copies.map((c) => c.entry) }, copies };
+}
 
 const suiteIdentity = (m: Manifest) => JSON.stringify({ preset: m.suite.preset, workloads: m.suite.workloads, seed: m.suite.seed, repeats: m.suite.repeats, modes: m.suite.modes });
 
@@ -40,12 +61,23 @@ export function mergeResults(dirs: string[], outRoot: string): string {
   };
   const dir = path.join(path.resolve(outRoot), manifest.runId);
   const writer = ResultsWriter.create(dir, manifest);
+  const copy = (from: string, digest: string) => {
+    if (!fs.existsSync(artifactPath(dir, digest))) fs.copyFileSync(artifactPath(from, digest), artifactPath(dir, digest));
+  };
   sources.forEach((s, machine) => {
     for (const r of s.runs) {
-      if (r.status === 'ok' && !fs.existsSync(artifactPath(dir, r.artifact.sha256))) fs.copyFileSync(artifactPath(s.dir, r.artifact.sha256), artifactPath(dir, r.artifact.sha256));
+      if (r.status === 'ok') {
+        // the weights, and what else a record points to: per-step traces, held-out predictions
+        for (const digest of [r.artifact.sha256, r.stepTrace?.sha256, r.evaluation?.predictions]) if (digest) copy(s.dir, digest);
+      }
       writer.append({ ...r, machine });
     }
   });
+  const oracle = mergeOracles(sources.map((s) => s.dir));
+  if (oracle) {
+    for (const { from, entry } of oracle.copies) for (const digest of [entry.artifact?.sha256, entry.evaluation?.predictions]) if (digest) copy(from, digest);
+    writer.writeJson(ORACLE_FILE, oracle.file);
+  }
   writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: sources.some((s) => !s.complete) });
   return dir;
 }

@@ -12,6 +12,7 @@ import { analyze } from '../harness/analysis/analyze.ts';
 import { ORACLE_FILE, readOracle, type OracleFile } from '../harness/analysis/oracle.ts';
 import { resolveSuite } from '../harness/config.ts';
 import { message } from '../harness/errors.ts';
+import { mergeResults } from '../harness/merge.ts';
 import { runOracle } from '../harness/run/oracle.ts';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, sha256, type Manifest } from '../harness/store.ts';
 import { makeResults } from './fixtures/results.ts';
@@ -118,4 +119,21 @@ test('the noise suite and an interrupted run get no oracle, and say so', async (
   assert.match(noise.reason!, /noise suite compares runs with each other/);
   const stopped = await runOracle(resolveSuite({}, { workloads: ['matmul'] }, 'x'), ['matmul'], writerFor(), { interrupted: true, log: () => {} });
   assert.match(stopped.reason!, /interrupted before the float64 oracle ran/);
+});
+
+test('merge keeps the oracle and every artifact a record points to (held-out predictions included)', () => {
+  const a = fixture(), b = fixture();
+  writeOracle(a, 1 + 1e-7);
+  // give every ok record of b an evaluation whose predictions live only in b's artifacts
+  const predictions = new Uint8Array(new Float32Array([0, 1, 1, 0]).buffer);
+  const digest = sha256(predictions);
+  fs.writeFileSync(path.join(b, 'artifacts', `${digest}.f32`), predictions);
+  const runsFile = path.join(b, 'runs.jsonl');
+  const lines = fs.readFileSync(runsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  fs.writeFileSync(runsFile, lines.map((r) => JSON.stringify(r.status === 'ok' ? { ...r, evaluation: { loss: 1, accuracy: 0.5, units: 4, predictions: digest } } : r)).join('\n') + '\n');
+  const merged = mergeResults([a, b], path.join(root, 'merged'));
+  const summary = analyze(loadResults(merged));
+  assert.equal(summary.oracle.made, true);
+  assert.ok(summary.oracle.cells.length > 0 && summary.oracle.cells.every((c) => c.status === 'within-tolerance'));
+  assert.ok(summary.evaluation.length > 0 && summary.evaluation.every((e) => e.churnPairwise.max === 0));
 });
