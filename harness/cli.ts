@@ -24,7 +24,7 @@ import { hardwareKey, latestBaseline, listBaselines, saveBaseline } from './base
 import { compare } from './analysis/compare.js';
 import { BACKENDS, loadPlugins } from './backends/index.js';
 import type { Availability } from './backends/types.js';
-import { resolveRunOptions, resolveSlowdownThreshold, type RunFlags } from './config.js';
+import { PRESETS, resolveRunOptions, resolveSlowdownThreshold, type RunFlags } from './config.js';
 import { fingerprint, PROJECT_DIR } from './env.js';
 import { EXIT, UsageError, internalErrorReport, message } from './errors.js';
 import { doctor } from './doctor.js';
@@ -37,6 +37,7 @@ import { loadResults, prepareFolder, TOOL_VERSION, writeAtomic } from './store.j
 import { summaryTable } from '../reports/table.js';
 import { comparisonText, doctorText, precisionText } from '../reports/text.js';
 import { WORKLOADS } from '../workloads/index.js';
+import { flopsPerRun, formatFlops } from '../workloads/flops.js';
 
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 /** Numbers stay numbers; anything else is passed through so the validator can quote it. */
@@ -127,12 +128,14 @@ async function backendsCommand(json: boolean): Promise<number> {
 
 function workloadsCommand(json: boolean): number {
   if (json) {
-    process.stdout.write(JSON.stringify(WORKLOADS.map((w) => ({ id: w.id, probes: w.probes, tolerance: w.tolerance, presets: w.presets, negativeControl: w.negativeControl ?? false, gpuOnly: w.gpuOnly ?? false })), null, 2) + '\n');
+    const flops = (w: (typeof WORKLOADS)[number]) => Object.fromEntries(PRESETS.map((p) => [p, flopsPerRun(w.build(w.presets[p]))]));
+    process.stdout.write(JSON.stringify(WORKLOADS.map((w) => ({ id: w.id, probes: w.probes, tolerance: w.tolerance, presets: w.presets, flopsPerRun: flops(w), negativeControl: w.negativeControl ?? false, gpuOnly: w.gpuOnly ?? false })), null, 2) + '\n');
     return EXIT.ok;
   }
   for (const w of WORKLOADS) {
     const params = Object.entries(w.presets.quick).map(([k, v]) => `${k}=${v}`).join(' ');
-    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; tolerance ${describeTolerance(w.tolerance)}${w.negativeControl === 'always' ? '; negative control' : w.negativeControl === 'gpu' ? '; negative control on GPUs' : ''}${w.gpuOnly ? '; left out of suites unless named' : ''}\n`);
+    const sizes = PRESETS.map((p) => `${p} ${formatFlops(flopsPerRun(w.build(w.presets[p])))}`).join(', ');
+    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; per run: ${sizes}; tolerance ${describeTolerance(w.tolerance)}${w.negativeControl === 'always' ? '; negative control' : w.negativeControl === 'gpu' ? '; negative control on GPUs' : ''}${w.gpuOnly ? '; left out of suites unless named' : ''}\n`);
   }
   return EXIT.ok;
 }
@@ -177,6 +180,7 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .option('--python <path>', 'the Python (with torch) for the torch backend (default $DETBENCH_PYTHON or python3)')
     .option('--duration <time>', 'soak: after the suite, repeat det runs of every det cell for this long (e.g. 10m) and flag any change of bits')
     .option('--trace', 'record the weights after every training step: first divergent step and divergence growth')
+    .option('--allow-slow', 'run CPU cells of the gpu preset too (planned unsupported otherwise: TFLOPs per run)')
     .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
     .action(async (flags: RunFlags) => {
       code = await runCommand(flags, early);

@@ -12,10 +12,9 @@ import { prepareFolder } from './store.js';
 import { DEFAULT_GRACE_SEC } from './run/signals.js';
 import { DEFAULT_SLOWDOWN_THRESHOLD } from './analysis/summary.js';
 import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, findWorkload } from '../workloads/index.js';
-import type { SizeParams } from '../workloads/types.js';
+import { PRESETS, type Preset, type SizeParams } from '../workloads/types.js';
 
-export const PRESETS = ['quick', 'standard'] as const;
-export type Preset = (typeof PRESETS)[number];
+export { PRESETS, type Preset };
 
 /** What a suite file (or the flags) may say. Every field is optional. */
 export interface SuiteInput {
@@ -38,9 +37,11 @@ export interface SuiteInput {
   devices?: 'all' | 'gpu';
   /** Soak: after the suite, repeat det runs of every det cell for this long, flagging any change. */
   soakSec?: number;
+  /** Run CPU cells of the gpu preset too (otherwise planned `unsupported`: hours of CPU time). */
+  allowSlow?: boolean;
 }
 
-export const SUITE_FIELDS = ['name', 'kind', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params', 'trace', 'devices', 'soakSec'] as const;
+export const SUITE_FIELDS = ['name', 'kind', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params', 'trace', 'devices', 'soakSec', 'allowSlow'] as const;
 
 export interface ResolvedSuite {
   name: string;
@@ -61,6 +62,7 @@ export interface ResolvedSuite {
   devices: 'all' | 'gpu';
   /** 0: no soak. */
   soakMs: number;
+  allowSlow: boolean;
 }
 
 export const BUILTIN_SUITE_NAMES = ['quick', 'standard', 'noise', 'acceptance'] as const;
@@ -69,18 +71,18 @@ export const BUILTIN_SUITES: Record<(typeof BUILTIN_SUITE_NAMES)[number], SuiteI
   quick: { name: 'quick', preset: 'quick', repeats: 3, threads: [1, 2], timeoutSec: 60 },
   standard: { name: 'standard', preset: 'standard', repeats: 5, threads: [1, 2], timeoutSec: 300 },
   // The data-parallel model is the default: on CPUs its all-reduce order is the implementation noise.
-  // New hardware: every available GPU backend, the GPU-relevant workloads at the larger sizes, and
-  // both GPU negative controls; enough repeats that a control differs in nondet (≥ 2 of 8).
+  // New hardware: every available GPU backend, the GPU-relevant workloads at the gpu preset (sized
+  // so split-K GEMMs, cuDNN algorithm choice and 16M-element scatters are reached; TFLOPs per run
+  // for the two models), both GPU negative controls; enough repeats that a control differs in nondet
+  // (≥ 2 of 8).
   acceptance: {
     name: 'acceptance',
-    preset: 'standard',
+    preset: 'gpu',
     devices: 'gpu',
-    workloads: ['mlp-train', 'conv-train', 'embedding-train', 'attention-infer', 'reduce-sum', 'matmul', 'index-add', 'atomic-sum'],
+    workloads: ['mlp-train', 'conv-train', 'embedding-train', 'transformer-train', 'resnet-train', 'attention-infer', 'reduce-sum', 'matmul', 'index-add', 'atomic-sum'],
     repeats: 8,
     threads: [1],
-    timeoutSec: 120,
-    // GPU-sized scatter-add: 4M elements into 1,024 buckets (≈ 4,000 atomic adds per address)
-    params: { 'index-add': { length: 1 << 22, buckets: 1024 } },
+    timeoutSec: 300,
   },
   noise: { name: 'noise', kind: 'noise', preset: 'quick', workloads: ['dataparallel-train'], backends: ['tfjs-cpu', 'ort-cpu'], repeats: 20, threads: [1], timeoutSec: 60 },
 };
@@ -145,6 +147,7 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
   if (typeof timeoutSec !== 'number' || !(timeoutSec >= MIN_TIMEOUT_SEC && timeoutSec <= MAX_TIMEOUT_SEC)) throw new UsageError(message.timeout(timeoutSec, MIN_TIMEOUT_SEC, MAX_TIMEOUT_SEC));
 
   if (s.trace !== undefined && typeof s.trace !== 'boolean') throw new UsageError(message.trace(s.trace));
+  if (s.allowSlow !== undefined && typeof s.allowSlow !== 'boolean') throw new UsageError(message.allowSlow(s.allowSlow));
   if (s.name !== undefined && (typeof s.name !== 'string' || s.name.trim() === '')) throw new UsageError(message.suiteName(s.name));
   const params: unknown = s.params ?? {};
   if (!isMapping(params)) throw new UsageError(message.suiteParams(params));
@@ -183,6 +186,7 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
     trace: s.trace === true,
     devices,
     soakMs: Math.round(soakSec * 1000),
+    allowSlow: s.allowSlow === true,
   };
 }
 
@@ -215,6 +219,7 @@ export interface RunFlags {
   budget?: number;
   python?: string;
   duration?: string;
+  allowSlow?: boolean;
 }
 
 /** Everything `detbench run` needs, validated: nothing downstream checks a flag again. */
@@ -247,6 +252,7 @@ export function resolveRunOptions(flags: RunFlags, cores: number): RunOptions {
     backends: flags.backends, workloads: flags.workloads, repeats: flags.repeats,
     threads: flags.threads, modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout, trace: flags.trace,
     soakSec: flags.duration === undefined ? undefined : parseDuration(flags.duration),
+    allowSlow: flags.allowSlow,
   };
   const suite = resolveSuite(input, overrides, source);
   if (flags.precision !== undefined && !(typeof flags.precision === 'number' && flags.precision > 0 && flags.precision < 1)) throw new UsageError(message.precision(flags.precision));

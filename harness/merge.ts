@@ -11,7 +11,28 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { hardwareKey } from './baselines.js';
 import { UsageError, message } from './errors.js';
-import { ResultsWriter, artifactPath, loadResults, newRunId, readArtifactBytes, type LoadedResults, type Manifest } from './store.js';
+import { ResultsWriter, artifactPath, loadResults, newRunId, readArtifactBytes, type ArtifactClaim, type LoadedResults, type Manifest } from './store.js';
+import { ORACLE_FILE, type OracleEntry, type OracleFile } from './analysis/oracle.js';
+
+/**
+ * The float64 oracles of the sources as one: each workload from the first source that computed it
+ * (shards of one plan share their inputs, so their oracles agree); when none was made, the first reason.
+ */
+function mergeOracles(sources: LoadedResults[]): { file: OracleFile; copies: Array<{ from: string; entry: OracleEntry }> } | null {
+  const read = sources.map((s) => ({ dir: s.dir, file: s.oracle })).filter((x): x is { dir: string; file: OracleFile } => x.file !== null);
+  if (read.length === 0) return null;
+  const made = read.filter((x) => x.file.made);
+  if (made.length === 0) return { file: read[0].file, copies: [] };
+  const byWorkload = new Map<string, { from: string; entry: OracleEntry }>();
+  for (const { dir, file } of made) {
+    for (const entry of file.workloads) {
+      const seen = byWorkload.get(entry.workload);
+      if (!seen || (seen.entry.status !== 'ok' && entry.status === 'ok')) byWorkload.set(entry.workload, { from: dir, entry });
+    }
+  }
+  const copies = [...byWorkload.values()];
+  return { file: { ...made[0].file, workloads: copies.map((c) => c.entry) }, copies };
+}
 
 const suiteIdentity = (m: Manifest) => JSON.stringify({ preset: m.suite.preset, workloads: m.suite.workloads, seed: m.suite.seed, repeats: m.suite.repeats, modes: m.suite.modes });
 
@@ -51,16 +72,25 @@ export function mergeResults(dirs: string[], outRoot: string): string {
   const writer = ResultsWriter.create(tmp, manifest);
   try {
     const copied = new Set<string>();
+    // loadResults checked every artifact; reading checks it again, so the merged folder never holds
+    // bytes that were not verified (even if a source changed in between)
+    const copy = (from: string, digest: string, claim: ArtifactClaim) => {
+      if (copied.has(digest)) return;
+      fs.writeFileSync(artifactPath(tmp, digest), readArtifactBytes(from, digest, claim), { flag: 'wx' });
+      copied.add(digest);
+    };
     sources.forEach((s, machine) => {
-      for (const [digest, claim] of s.artifacts) {
-        if (copied.has(digest)) continue;
-        // loadResults checked every artifact; reading checks it again, so the merged folder never
-        // holds bytes that were not verified (even if a source changed in between)
-        fs.writeFileSync(artifactPath(tmp, digest), readArtifactBytes(s.dir, digest, claim), { flag: 'wx' });
-        copied.add(digest);
-      }
+      // the weights, and what else a record points to: per-step traces, held-out predictions
+      for (const [digest, claim] of s.artifacts) copy(s.dir, digest, claim);
       for (const r of s.runs) writer.append({ ...r, machine });
     });
+    const oracle = mergeOracles(sources);
+    if (oracle) {
+      for (const { from, entry } of oracle.copies) {
+        for (const digest of [entry.artifact?.sha256, entry.evaluation?.predictions]) if (digest) copy(from, digest, { bytes: null, by: path.join(from, ORACLE_FILE) });
+      }
+      writer.writeJson(ORACLE_FILE, oracle.file);
+    }
     writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: sources.some((s) => !s.complete) });
     fs.renameSync(tmp, dir);
   } catch (err) {

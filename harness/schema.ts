@@ -12,8 +12,10 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { BaselineEntry } from './baselines.js';
 import type { Summary } from './analysis/summary.js';
+import { ORACLE_VERSION, type OracleFile } from './analysis/oracle.js';
 import { CHECK_STATUSES } from './doctor.js';
 import { MODES, NOISE_ARMS, type RunRecord } from './protocol.js';
+import { PRESETS } from '../workloads/types.js';
 import type { Completion, Manifest } from './store.js';
 
 // ── typed schema helpers ─────────────────────────────────────────────────────────────────────────
@@ -127,7 +129,7 @@ export const manifestSchema = object(
       name: str(),
       kind: oneOf(['determinism', 'noise']),
       source: str(),
-      preset: oneOf(['quick', 'standard']),
+      preset: oneOf(PRESETS),
       workloads: array(object({ id: str(), params: sizeParams() })),
       backends: texts(),
       backendsExplicit: bool(),
@@ -139,6 +141,7 @@ export const manifestSchema = object(
       trace: bool(),
       devices: oneOf(['all', 'gpu']),
       soakMs: ms(),
+      allowSlow: bool(),
     }),
     plannedRuns: int({ minimum: 0 }),
     cells: array(object({ ...cellKey, id: str(), status: oneOf(['planned', 'unsupported', 'unavailable']) }, { arm: oneOf(NOISE_ARMS), reason: str() })),
@@ -172,7 +175,7 @@ const recordBase = {
   repeat: int({ minimum: -1 }),
   warmup: bool(),
   seed: int({ minimum: 0 }),
-  preset: oneOf(['quick', 'standard']),
+  preset: oneOf(PRESETS),
   params: sizeParams(),
   cell: str(),
   startedAt: str(),
@@ -188,6 +191,15 @@ const recordOptional = {
   machine: int({ minimum: 0 }),
 };
 
+const artifactRef = object({
+  sha256: digest(),
+  // raw float32
+  bytes: int({ minimum: 0, multipleOf: 4 }),
+  tensors: array(object({ name: str(), shape: array(int({ minimum: 0 })), offset: int({ minimum: 0 }) })),
+});
+
+const evaluationRef = object({ loss: num(), accuracy: num({ minimum: 0, maximum: 1 }), units: int({ minimum: 1 }), predictions: digest() });
+
 export const runRecordSchema = tagged('status', [
   object(
     {
@@ -197,21 +209,31 @@ export const runRecordSchema = tagged('status', [
       computeMs: ms(),
       loss: nullable(num()),
       outputL2: num({ minimum: 0 }),
-      artifact: object({
-        sha256: digest(),
-        // raw float32
-        bytes: int({ minimum: 0, multipleOf: 4 }),
-        tensors: array(object({ name: str(), shape: array(int({ minimum: 0 })), offset: int({ minimum: 0 }) })),
-      }),
+      artifact: artifactRef,
     },
     {
       ...recordOptional,
       stepTrace: object({ sha256: digest(), steps: int({ minimum: 1 }), stepDigests: array(str({ pattern: '^[0-9a-f]{16}$' })) }),
+      evaluation: evaluationRef,
     },
   ),
   object({ ...recordBase, status: oneOf(['unsupported', 'error', 'crashed']), message: str() }, recordOptional),
   object({ ...recordBase, status: constant('timeout'), message: str(), timeoutMs: num({ exclusiveMinimum: 0 }) }, recordOptional),
 ]);
+
+/** oracle.json: the float64 oracle's result per workload (harness/run/oracle.ts writes it). */
+export const oracleSchema = object(
+  {
+    oracleVersion: int({ minimum: ORACLE_VERSION, maximum: ORACLE_VERSION }),
+    made: bool(),
+    python: str(),
+    workloads: array(object(
+      { workload: str(), status: oneOf(['ok', 'error', 'timeout']) },
+      { message: str(), computeMs: ms(), loss: nullable(num()), artifact: artifactRef, evaluation: evaluationRef },
+    )),
+  },
+  { reason: str(), torch: str(), threads: int({ minimum: 1 }) },
+);
 
 export const completionSchema = object({ finishedAt: str(), runs: int({ minimum: 0 }), interrupted: bool() });
 
@@ -253,6 +275,7 @@ export const FILE_SCHEMAS = {
   completion: completionSchema,
   baseline: baselineEntrySchema,
   summary: savedSummarySchema,
+  oracle: oracleSchema,
 } as const;
 export type FileKind = keyof typeof FILE_SCHEMAS;
 export type FileType<K extends FileKind> = Static<(typeof FILE_SCHEMAS)[K]>;
@@ -344,5 +367,6 @@ export const SCHEMAS_MATCH_TYPES: {
   record: Same<FileType<'record'>, RunRecord>;
   completion: Same<FileType<'completion'>, Completion>;
   baseline: Same<FileType<'baseline'>, BaselineEntry>;
+  oracle: Same<FileType<'oracle'>, OracleFile>;
   summary: Summary extends FileType<'summary'> ? true : false;
-} = { manifest: true, record: true, completion: true, baseline: true, summary: true };
+} = { manifest: true, record: true, completion: true, baseline: true, oracle: true, summary: true };

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError, message } from './errors.js';
 import type { DoctorReport } from './doctor.js';
+import { ORACLE_FILE, type OracleFile } from './analysis/oracle.js';
 import type { Fingerprint } from './env.js';
 import type { Plan, PlannedCell, Shard } from './plan.js';
 import { cellId, type RunRecord } from './protocol.js';
@@ -15,7 +16,8 @@ import type { ResolvedSuite } from './config.js';
 import { DIGEST, problemOf, quote, type FileKind, type FileType } from './schema.js';
 import type { Availability } from './backends/types.js';
 
-export const SCHEMA_VERSION = 1;
+/** 2: suites gained allowSlow and the gpu preset, records their held-out evaluation, manifests the doctor's checklist. */
+export const SCHEMA_VERSION = 2;
 /** detbench's own version, recorded in every manifest (package.json says the same). */
 export const TOOL_VERSION = '0.1.0';
 
@@ -283,8 +285,10 @@ export interface LoadedResults {
   complete: boolean;
   /** Problems found while reading, e.g. a truncated last line from a killed run. */
   readWarnings: string[];
-  /** Every artifact a record refers to (final results and per-step traces), by digest. */
+  /** Every artifact a record refers to (final results, per-step traces, held-out predictions, the oracle's), by digest. */
   artifacts: Map<string, ArtifactClaim>;
+  /** oracle.json, validated; null when the folder has none. */
+  oracle: OracleFile | null;
 }
 
 /**
@@ -324,6 +328,15 @@ export function loadResults(dir: string): LoadedResults {
     runs.push(value as RunRecord);
   }
 
+  // the float64 oracle (run/oracle.ts), when the run made one: validated, its artifacts claimed too
+  const oracleFile = path.join(dir, ORACLE_FILE);
+  const oracle = readJson(oracleFile, 'oracle');
+  oracle?.workloads.forEach((w, i) => {
+    const where = `${oracleFile} workloads[${i}]`;
+    if (w.artifact) check.artifact(w.artifact.sha256, w.artifact.bytes, where);
+    if (w.evaluation) check.artifact(w.evaluation.predictions, w.evaluation.units * 4, where);
+  });
+
   // A folder that loads is whole: every artifact a record names is there, a regular file of the
   // recorded size whose content has its digest (read once here, one at a time).
   for (const [digest, claim] of check.artifacts) readArtifactBytes(dir, digest, claim);
@@ -340,7 +353,7 @@ export function loadResults(dir: string): LoadedResults {
       `incomplete results: ${runs.length} of ${manifest.plannedRuns} planned runs recorded${completion?.interrupted ? ' (interrupted)' : completion ? '' : ' and the suite never finished'}`,
     );
   }
-  return { dir, manifest, runs, completion, complete, readWarnings, artifacts: check.artifacts };
+  return { dir, manifest, runs, completion, complete, readWarnings, artifacts: check.artifacts, oracle };
 }
 
 /** The manifest of a results folder or saved baseline, validated. */
@@ -401,8 +414,10 @@ function recordChecks(manifest: Manifest) {
       // the trace holds the weights after each step: as many floats per step as the final artifact
       artifact(r.stepTrace.sha256, r.stepTrace.steps * r.artifact.bytes, where);
     }
+    // the held-out predictions: one float32 class id per prediction unit
+    if (r.evaluation) artifact(r.evaluation.predictions, r.evaluation.units * 4, where);
   };
-  return Object.assign(check, { artifacts });
+  return Object.assign(check, { artifacts, artifact });
 }
 
 /** The messages for a damaged file: a results folder's, or a saved baseline's (whose fix differs). */

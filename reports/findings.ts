@@ -42,6 +42,8 @@ const WORDS: Words = {
   'runs-failed': (e, at) => `${at}: runs failed (${statuses(e.statuses)})${quoted(e.message)}`,
   'outside-tolerance': (e, at) =>
     `${at} differs from ${e.reference} beyond the workload's tolerance: ${e.distance === null ? 'NaN or infinite' : sci(e.distance)}, allowed ${describeTolerance(e.tolerance)}${e.nanPairs ? `, ${plural(e.nanPairs, 'NaN pair')}` : ''} (up to ${e.maxUlp} ULP)`,
+  'oracle-outside-tolerance': (e, at) =>
+    `${at} is beyond the workload's tolerance of the float64 oracle: ${e.distance === null ? 'NaN or infinite' : sci(e.distance)}, allowed ${describeTolerance(e.tolerance)}${e.nanPairs ? `, ${plural(e.nanPairs, 'NaN pair')}` : ''} (up to ${e.maxUlp} ULP)`,
   'invariance-broken': (e, at) =>
     `${at}: ${AXIS_VALUE[e.axis](e.base)} and ${AXIS_VALUE[e.axis](e.value)} give different det bits (up to ${e.maxUlp ?? '?'} ULP, relL2 ${sci(e.relL2)})`,
   'devices-disagree': (e, at) =>

@@ -23,11 +23,11 @@ export const formatInterval = (i: Interval | null) => (i ? `${i.value.toExponent
 export function noiseText(decompositions: NoiseDecomposition[]): string {
   const lines: string[] = [];
   for (const d of decompositions) {
-    lines.push(`Noise decomposition (Summers & Dinneen 2021): ${d.workload} on ${d.backend} (${d.device}), final-loss sd and mean pairwise relative weight distance, with 95% CIs:`);
+    lines.push(`Noise decomposition (Summers & Dinneen 2021): ${d.workload} on ${d.backend} (${d.device}), final-loss sd, mean pairwise relative weight distance, held-out loss sd and prediction churn, with 95% CIs:`);
     for (const a of d.arms) {
       const test = a.arm === 'seeds' ? null : d.versusSeeds[a.arm];
       const vs = a.arm === 'seeds' ? '' : test ? `  Brown–Forsythe vs seeds: p = ${test.pValue.toPrecision(2)} (${test.equalAt5Percent ? 'not distinguishable' : 'different spread'})` : '  Brown–Forsythe vs seeds: undefined (no spread)';
-      lines.push(`  ${ARM_LABELS[a.arm].padEnd(36)} ${a.runs} runs, ${a.distinctResults} distinct  loss sd ${formatInterval(a.lossSd)}  weights ${formatInterval(a.weightSpread)}${vs}`);
+      lines.push(`  ${ARM_LABELS[a.arm].padEnd(36)} ${a.runs} runs, ${a.distinctResults} distinct  loss sd ${formatInterval(a.lossSd)}  weights ${formatInterval(a.weightSpread)}  eval loss sd ${formatInterval(a.evalLossSd ?? null)}  churn ${formatInterval(a.churn ?? null)}${vs}`);
     }
   }
   return lines.join('\n');

@@ -32,9 +32,9 @@ test('the acceptance suite: GPU backends only, both GPU negative controls, large
   // every backend that can run on a GPU, in registry order, and no other
   assert.deepEqual(s.backends, backendIds().filter((id) => findBackend(id)!.info.deviceKinds.includes('gpu')));
   assert.ok(s.backends.length > 0 && !s.backends.includes('tfjs-cpu') && !s.backends.includes('ort-cpu'));
-  assert.ok(['index-add', 'atomic-sum', 'embedding-train'].every((id) => s.workloads.some((w) => w.id === id)));
-  assert.equal(s.preset, 'standard');
-  assert.equal(s.workloads.find((w) => w.id === 'index-add')!.params.length, 1 << 22, 'GPU-sized scatter-add');
+  assert.ok(['index-add', 'atomic-sum', 'embedding-train', 'transformer-train', 'resnet-train'].every((id) => s.workloads.some((w) => w.id === id)));
+  assert.equal(s.preset, 'gpu');
+  assert.equal(s.workloads.find((w) => w.id === 'index-add')!.params.length, 1 << 24, 'GPU-sized scatter-add');
   assert.equal(s.soakMs, 600_000);
   assert.equal(parseDuration('90s'), 90);
   assert.equal(parseDuration('1.5h'), 5400);

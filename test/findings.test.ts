@@ -33,6 +33,7 @@ const EXAMPLES: { [K in FindingKind]: FindingEvidence[K] } = {
   'negative-control-not-seen': { distinctDigests: 1, runs: 5 },
   'runs-failed': { statuses: { ok: 2, error: 3 }, message: 'out of memory' },
   'outside-tolerance': { reference: 'ort-cpu', referenceCell: 'matmul|ort-cpu|cpu|det|t1', distance: 0.1, tolerance: { relL2: 1e-5 }, maxUlp: 900, nanPairs: 0 },
+  'oracle-outside-tolerance': { distance: 2e-4, tolerance: { relL2: 1e-5 }, maxUlp: 40, nanPairs: 0 },
   'invariance-broken': { axis: 'threads', base: 1, value: 2, baseCell: 'matmul|tfjs-cpu|cpu|det|t1', maxUlp: 7, relL2: 1e-7 },
   'devices-disagree': { devices: [{ device: 'cuda:0', name: 'H100', modalDigest: 'a'.repeat(64) }, { device: 'cuda:1', name: 'H100', modalDigest: 'b'.repeat(64) }] },
   'suspect-device': { device: 'cuda:1', name: 'H100' },
@@ -84,7 +85,8 @@ test('an invariance axis: det results at each thread count against the lowest, p
   const cells = [cell('cpu', 2, 'b'), cell('cpu', 1, 'a'), cell('cpu', 4, 'a'), cell('other', 2, 'b')];
   const rows = compareInvariance(cells, (d) => artifacts[d]);
   assert.deepEqual(rows.map((r) => [r.axis, r.device, r.base, r.value, r.bitwiseEqual, r.diff?.maxUlp ?? null]), [['threads', 'cpu', 1, 2, false, 1], ['threads', 'cpu', 1, 4, true, null]]);
-  const findings = deriveFindings({ cells, crossBackend: [], invariance: rows, negativeControls: [], fleet: [], devices: [], soak: [], complete: true, recordedRuns: 0, plannedRuns: 0 }, cells);
+  const oracle = { made: false, reason: 'none', python: null, torch: null, workloads: [], cells: [] };
+  const findings = deriveFindings({ cells, crossBackend: [], oracle, invariance: rows, negativeControls: [], fleet: [], devices: [], soak: [], complete: true, recordedRuns: 0, plannedRuns: 0 }, cells);
   assert.deepEqual(findings.map((f) => [f.kind, f.severity, f.cell?.id]), [['invariance-broken', 'info', 'matmul|ort-cpu|cpu|det|t2']]);
   assert.equal(exitCodeFor(findings), EXIT.ok, 'a thread-count difference is a note');
 });

@@ -119,7 +119,7 @@ function reduceSumResults(seed: number, sums: Record<string, number>, params: Re
     schemaVersion: SCHEMA_VERSION, tool: { name: 'detbench', version: 'test' }, runId: 'tolerance', createdAt: 'now',
     suite: {
       name: 'quick', source: 'builtin:quick', preset: 'quick', workloads: [{ id: 'reduce-sum', params: params as { length: number } }], backends, backendsExplicit: true,
-      modes: ['det'], threads: [1], repeats: 2, seed, timeoutMs: 1000, trace: false, kind: 'determinism', devices: 'all', soakMs: 0,
+      modes: ['det'], threads: [1], repeats: 2, seed, timeoutMs: 1000, trace: false, kind: 'determinism', devices: 'all', soakMs: 0, allowSlow: false,
     },
     plannedRuns: cells.length * 2, cells,
     backends: Object.fromEntries(backends.map((b) => [b, { available: true, version: 'test', devices: ['cpu'], notes: [] }])),

@@ -8,6 +8,6 @@ export const atomicSum: WorkloadDef<{ length: number }> = {
   tolerance: { relL2: 5e-7, relativeTo: 'magnitudes' },
   negativeControl: 'gpu',
   gpuOnly: true,
-  presets: { quick: { length: 1 << 16 }, standard: { length: 1 << 22 } },
+  presets: { quick: { length: 1 << 16 }, standard: { length: 1 << 22 }, gpu: { length: 1 << 24 } },
   build: (p) => ({ kind: 'infer', op: 'atomicSum', length: p.length }),
 };

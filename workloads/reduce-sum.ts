@@ -7,6 +7,6 @@ export const reduceSum: WorkloadDef<{ length: number }> = {
   // backend's order (test/fixtures/summation-orders.ts) stays within 1.5e-7 of Σ|x| of every other
   // over 1,000 quick seeds; a dropped term fails once |x| > 5e-7·Σ|x| (quick: 0.03, standard: 1.7).
   tolerance: { relL2: 5e-7, relativeTo: 'magnitudes' },
-  presets: { quick: { length: 1 << 16 }, standard: { length: 1 << 22 } },
+  presets: { quick: { length: 1 << 16 }, standard: { length: 1 << 22 }, gpu: { length: 1 << 26 } },
   build: (p) => ({ kind: 'infer', op: 'reduceSum', length: p.length }),
 };

@@ -12,6 +12,8 @@ import { compareBackends, compareDevices, compareInvariance, compareMachines, so
 import { deriveFindings } from './findings.js';
 import { SUMMARY_VERSION, type CellSummary, type Summary } from './summary.js';
 import { toleranceJudge } from './tolerance.js';
+import { evaluateCells } from './churn.js';
+import { compareWithOracle } from './oracle.js';
 
 export function analyze(results: LoadedResults): Summary {
   const artifacts = new Map<string, Float32Array>();
@@ -31,12 +33,13 @@ export function analyze(results: LoadedResults): Summary {
   const invariance = compareInvariance(cells, load);
   const negativeControls = negativeControlsOf(cells);
 
+  const oracle = compareWithOracle(results.oracle, cells, counted, load, judge);
   const fleet = compareMachines(results);
   const devices = compareDevices(cells, results.manifest.backends);
   const soak = soakCells(cells, counted);
   const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0 && !c.arm && !expectedToVary(c));
   const complete = results.complete, recordedRuns = results.runs.length, plannedRuns = results.manifest.plannedRuns;
-  const findings = deriveFindings({ cells, crossBackend, invariance, negativeControls, fleet, devices, soak, complete, recordedRuns, plannedRuns }, detCells);
+  const findings = deriveFindings({ cells, crossBackend, oracle: oracle.oracle, invariance, negativeControls, fleet, devices, soak, complete, recordedRuns, plannedRuns }, detCells);
 
   return {
     summaryVersion: SUMMARY_VERSION,
@@ -44,7 +47,7 @@ export function analyze(results: LoadedResults): Summary {
     complete,
     plannedRuns,
     recordedRuns,
-    warnings: [...results.manifest.warnings, ...results.readWarnings, ...new Set(results.runs.flatMap((r) => r.warnings ?? []))],
+    warnings: [...results.manifest.warnings, ...results.readWarnings, ...new Set(results.runs.flatMap((r) => r.warnings ?? [])), ...oracle.warnings],
     cells,
     modes,
     crossBackend,
@@ -53,6 +56,8 @@ export function analyze(results: LoadedResults): Summary {
     fleet,
     devices,
     soak,
+    evaluation: evaluateCells(cells, counted, load),
+    oracle: oracle.oracle,
     noise: analyzeNoise(results.runs, load),
     findings,
     verdict: {

@@ -22,6 +22,7 @@ export const FINDING_SEVERITY: { readonly [K in FindingKind]: Severity } = {
   'negative-control-not-seen': 'fail',
   'runs-failed': 'fail',
   'outside-tolerance': 'fail',
+  'oracle-outside-tolerance': 'fail',
   'invariance-broken': 'info',
   'devices-disagree': 'fail',
   'suspect-device': 'fail',
@@ -72,7 +73,7 @@ export function subjectOf(c: Partial<CellKey>, fields: readonly CellKeyField[]):
 /** One cell as a finding's subject. */
 export const cellSubject = (c: CellSummary): FindingSubject => ({ ...subjectOf(c, CELL_KEY_FIELDS), id: c.cell });
 
-type Analysed = Pick<Summary, 'cells' | 'crossBackend' | 'invariance' | 'negativeControls' | 'fleet' | 'devices' | 'soak' | 'complete' | 'recordedRuns' | 'plannedRuns'>;
+type Analysed = Pick<Summary, 'cells' | 'crossBackend' | 'oracle' | 'invariance' | 'negativeControls' | 'fleet' | 'devices' | 'soak' | 'complete' | 'recordedRuns' | 'plannedRuns'>;
 
 export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] {
   const findings: Finding[] = [];
@@ -93,6 +94,10 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
     findings.push(finding('outside-tolerance', subject(x.cell), {
       reference: x.reference, referenceCell: x.referenceCell, distance: x.distance, tolerance: x.tolerance, maxUlp: x.diff?.maxUlp ?? 0, nanPairs: x.diff?.nanPairs ?? 0,
     }));
+  }
+  for (const o of s.oracle.cells) {
+    if (o.status !== 'outside-tolerance') continue;
+    findings.push(finding('oracle-outside-tolerance', subject(o.cell), { distance: o.distance, tolerance: o.tolerance, maxUlp: o.diff?.maxUlp ?? 0, nanPairs: o.diff?.nanPairs ?? 0 }));
   }
   for (const a of s.invariance) {
     if (a.bitwiseEqual) continue;

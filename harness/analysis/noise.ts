@@ -7,6 +7,7 @@
  */
 import { cellKey, isOk, type NoiseArm, type OkRecord, type RunRecord } from '../protocol.js';
 import { groupBy } from './group.js';
+import { pairwiseChurn } from './churn.js';
 import { bootstrapCI, brownForsythe, type Interval, type VarianceTest } from './stats.js';
 
 export interface ArmSpread {
@@ -17,6 +18,10 @@ export interface ArmSpread {
   /** Mean pairwise distance of the runs' final weights, ‖wᵢ − wⱼ‖ / mean(‖wᵢ‖, ‖wⱼ‖). */
   weightSpread: Interval | null;
   distinctResults: number;
+  /** Sample standard deviation of the evaluation loss on the held-out set (null without evaluations). */
+  evalLossSd: Interval | null;
+  /** Mean pairwise prediction churn on the held-out set (Summers & Dinneen's measure; churn.ts). */
+  churn: Interval | null;
 }
 
 export interface NoiseDecomposition {
@@ -29,6 +34,8 @@ export interface NoiseDecomposition {
 }
 
 function sd(xs: number[]): number {
+  // identical values have no spread, although their float64 mean need not equal them exactly
+  if (xs.every((x) => x === xs[0])) return 0;
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   return Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1));
 }
@@ -70,12 +77,18 @@ export function analyzeNoise(runs: RunRecord[], load: (digest: string) => Float3
       const loss = mine.map((r) => r.loss).filter((l): l is number => l !== null);
       losses[arm] = loss;
       const distances = pairwiseDistances(mine.map((r) => load(r.artifact.sha256)));
+      // the held-out set is the same for every seed (workloads/teacher.ts), so churn compares like with like
+      const evaluated = mine.flatMap((r) => (r.evaluation ? [r.evaluation] : []));
+      const evalLoss = evaluated.map((e) => e.loss);
+      const churns = evaluated.length === mine.length ? pairwiseChurn(evaluated.map((e) => load(e.predictions))) : [];
       return {
         arm,
         runs: mine.length,
         lossSd: loss.length >= 2 ? bootstrapCI(loss.length, (idx) => sd(idx.map((i) => loss[i])), 1000, 0, `loss-${arm}`) : null,
         weightSpread: distances.length >= 2 ? bootstrapCI(distances.length, (idx) => meanPairDistance(distances, idx), 1000, 0, `weights-${arm}`) : null,
         distinctResults: new Set(mine.map((r) => r.artifact.sha256)).size,
+        evalLossSd: evalLoss.length >= 2 ? bootstrapCI(evalLoss.length, (idx) => sd(idx.map((i) => evalLoss[i])), 1000, 0, `eval-loss-${arm}`) : null,
+        churn: churns.length >= 2 ? bootstrapCI(churns.length, (idx) => meanPairDistance(churns, idx), 1000, 0, `churn-${arm}`) : null,
       };
     });
     const seeds = losses.seeds ?? [];

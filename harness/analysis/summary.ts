@@ -7,6 +7,8 @@ import type { CellKey, RunRecord, RunStatus } from '../protocol.js';
 import type { NoiseDecomposition } from './noise.js';
 import type { Describe, RatioCI, VarianceTest } from './stats.js';
 import type { Tolerance } from '../../workloads/types.js';
+import type { CellEvaluation } from './churn.js';
+import type { OracleSummary } from './oracle.js';
 
 /**
  * Bumped whenever the shape of summary.json changes; a reader given another version analyses the
@@ -17,7 +19,8 @@ import type { Tolerance } from '../../workloads/types.js';
 /** A det/nondet (or current/baseline) time ratio above this counts as slower, unless --slowdown-threshold says otherwise. */
 export const DEFAULT_SLOWDOWN_THRESHOLD = 1.25;
 
-export const SUMMARY_VERSION = 2;
+/** 3: the held-out evaluation and the float64 oracle (evaluation, oracle). */
+export const SUMMARY_VERSION = 3;
 
 export const CELL_VERDICTS = ['bitwise-stable', 'unstable', 'unsupported', 'unavailable', 'failed', 'no-data'] as const;
 export type CellVerdict = (typeof CELL_VERDICTS)[number];
@@ -188,6 +191,10 @@ export interface Summary {
   devices: DeviceCell[];
   /** Per det cell soaked with `--duration` (empty otherwise). */
   soak: SoakCell[];
+  /** Training cells: held-out loss and accuracy, and prediction churn between runs (churn.ts). */
+  evaluation: CellEvaluation[];
+  /** Every det cell against the float64 oracle, or why no comparison was made (oracle.ts). */
+  oracle: OracleSummary;
   /** The noise decomposition (noise suite only; empty otherwise). */
   noise: NoiseDecomposition[];
   /** What a user must look at; their severities decide `detbench run`'s exit code (findings.ts). */
@@ -211,7 +218,7 @@ export const isSeverity = (x: unknown): x is Severity => SEVERITIES.includes(x a
 /** Every kind of finding, of the analysis of one folder and of compare; their words are in reports/findings.ts. */
 export const FINDING_KINDS = [
   // one results folder
-  'incomplete-results', 'det-unstable', 'negative-control-not-seen', 'runs-failed', 'outside-tolerance', 'invariance-broken',
+  'incomplete-results', 'det-unstable', 'negative-control-not-seen', 'runs-failed', 'outside-tolerance', 'oracle-outside-tolerance', 'invariance-broken',
   'devices-disagree', 'suspect-device', 'suspect-machine', 'soak-changed', 'varies-as-expected',
   // compare: a baseline and a current folder
   'no-data', 'determinism-regression', 'still-unstable', 'results-changed', 'slower', 'slower-inconclusive', 'faster',
@@ -233,6 +240,7 @@ export interface FindingEvidence {
   'negative-control-not-seen': { distinctDigests: number; runs: number };
   'runs-failed': { statuses: Partial<Record<RunStatus, number>>; message: string | null };
   'outside-tolerance': { reference: string; referenceCell: string; distance: number | null; tolerance: Tolerance; maxUlp: number; nanPairs: number };
+  'oracle-outside-tolerance': { distance: number | null; tolerance: Tolerance; maxUlp: number; nanPairs: number };
   'invariance-broken': { axis: InvarianceAxis; base: number; value: number; baseCell: string; maxUlp: number | null; relL2: number | null };
   'devices-disagree': { devices: Array<{ device: string; name: string; modalDigest: string }> };
   'suspect-device': { device: string; name: string };

@@ -4,6 +4,7 @@
  */
 import type { DeterminismRecord, Mode } from '../protocol.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
+import { modelLayout } from '../../workloads/params.js';
 
 export type Availability =
   | {
@@ -51,8 +52,14 @@ export interface Execution {
   outputs: NamedTensor[];
   computeMs: number;
   loss: number | null;
-  /** With tracing on (training workloads): the weights after every step, [steps × parameters]. */
+  /** With tracing on (training workloads): the weights (and state) after every step, [steps × artifact]. */
   trace?: Float32Array;
+  /**
+   * Training workloads: the logits of the evaluation set `xEval` after the last step, in evaluation
+   * mode, [prediction units × classes] row-major; the harness derives loss, accuracy and predictions.
+   * Not timed as compute. Absent when the backend cannot evaluate (the record then says so).
+   */
+  evalLogits?: Float32Array;
 }
 
 export interface ExecuteOptions {
@@ -102,11 +109,16 @@ export class StepTrace {
 /** Gradients of the mean softmax cross-entropy of a shard, for the data-parallel driver. */
 export type GradientFn = (weights: Float32Array[], x: NamedTensor, y: Int32Array) => Promise<{ grads: Float32Array[]; loss: number }>;
 
+/** Logits of the model in evaluation mode for these weights and state (artifact order): the data-parallel driver's evaluation. */
+export type ForwardFn = (weights: Float32Array[], x: NamedTensor) => Promise<Float32Array>;
+
 export interface Session {
   readonly determinism: DeterminismRecord;
   readonly warnings: string[];
   prepare(workload: ResolvedWorkload, inputs: NamedTensor[]): Promise<Program>;
   gradients(spec: TrainSpec): Promise<GradientFn>;
+  /** Evaluation-mode forward passes, where the backend has them (optional). */
+  forward?(spec: TrainSpec): Promise<ForwardFn>;
   close(): Promise<void>;
 }
 
@@ -132,6 +144,11 @@ export function supportOf(backend: Backend, spec: WorkloadSpec): Support {
   if (spec.kind === 'infer' && spec.op === 'atomicSum' && !backend.info.wgsl) return { ok: false, reason: `${id} cannot run WGSL kernels: atomic-sum runs on tfjs-webgpu` };
   if (spec.kind === 'train' && spec.dataParallel && backend.info.deviceKinds.includes('gpu')) {
     return { ok: false, reason: `${id} is a GPU backend: the data-parallel control runs its shards in CPU worker threads, on the CPU backends` };
+  }
+  if (spec.kind === 'train' && spec.dataParallel) {
+    const layout = modelLayout(spec);
+    const beyond = (spec.optimizer && spec.optimizer.kind !== 'sgd') || (spec.schedule && spec.schedule.kind !== 'constant') || spec.clipNorm !== undefined || layout.state.length > 0 || layout.dropout.length > 0;
+    if (beyond) return { ok: false, reason: 'the data-parallel driver trains with plain SGD at a constant rate, without clipping, batch norm or dropout' };
   }
   return own;
 }

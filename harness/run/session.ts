@@ -21,6 +21,7 @@ import { loadResults, newManifest, newRunId, ResultsWriter, type LoadedResults }
 import { runPaired, type PrecisionOutcome } from './precision.js';
 import { Runner } from './runner.js';
 import { Interrupts, type EarlySignal } from './signals.js';
+import { runOracle } from './oracle.js';
 import { runSoak } from './soak.js';
 
 export interface SessionHooks {
@@ -129,6 +130,8 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
       }
     }
     hooks.onRunsDone();
+    // the float64 oracle of every workload that ran (oracle.json says why when there is none)
+    await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped || interrupts.requested, log: hooks.log });
     writer.finishIfOpen({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped || interrupts.requested });
 
     // analyze, report

@@ -171,6 +171,19 @@ export function trainStepGraph(spec: TrainSpec, batch: number, sgd: boolean): { 
   return { model: g.encode(sgd ? 'sgd-step' : 'gradients'), params, outputs };
 }
 
+/** The forward pass of a dense/relu model to its logits (evaluation: no loss, no update). */
+export function forwardGraph(spec: TrainSpec, batch: number): { model: Uint8Array; params: string[]; output: string } {
+  const g = new GraphBuilder();
+  const params = paramShapes(spec).map(([name, shape]) => g.input(name, shape));
+  let h = g.input('x', [batch, ...spec.input.shape]);
+  [...spec.layers.map((l) => (l.kind === 'dense' ? l.activation : 'none')), 'none' as const].forEach((activation, i) => {
+    const z = g.op('Add', [g.op('MatMul', [h, params[2 * i]]), params[2 * i + 1]]);
+    h = activation === 'relu' ? g.op('Relu', [z]) : z;
+  });
+  g.output('logits', h, [batch, spec.classes]);
+  return { model: g.encode('forward'), params, output: 'logits' };
+}
+
 /** One-hot float32 labels, as the ONNX graphs take them. */
 export function oneHot(labels: Int32Array, classes: number): Float32Array {
   const out = new Float32Array(labels.length * classes);

@@ -10,8 +10,8 @@ import { byName } from '../../../workloads/inputs.js';
 import { paramShapes } from '../../../workloads/params.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../../workloads/types.js';
 import { probeInChild } from '../../run/child-probe.js';
-import { inferGraph, oneHot, trainGraphSupported, trainStepGraph } from './onnx-graph.js';
-import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from '../types.js';
+import { forwardGraph, inferGraph, oneHot, trainGraphSupported, trainStepGraph } from './onnx-graph.js';
+import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type ForwardFn, type GradientFn, type Program, type Session, type Support } from '../types.js';
 
 export type Ort = typeof import('onnxruntime-node');
 
@@ -37,8 +37,20 @@ const tensorOf = (ort: Ort, data: Float32Array | Int32Array, shape: number[]): O
 
 export function ortSupports(id: string, spec: WorkloadSpec): Support {
   if (spec.kind === 'infer') return { ok: true };
-  const missing = trainGraphSupported(spec);
-  return missing ? { ok: false, reason: `${id} builds SGD-step graphs for dense/relu models only; this workload needs ${missing}` } : { ok: true };
+  const missing = trainGraphSupported(spec) ?? beyondPlainSgd(spec);
+  return missing
+    ? { ok: false, reason: `${id} builds SGD-step graphs for dense/relu models with plain SGD only, until detbench's ONNX differentiator lands (issue 11); this workload needs ${missing}` }
+    : { ok: true };
+}
+
+/** What of a training spec the hand-written SGD-step graph does not cover, besides its layers. */
+function beyondPlainSgd(spec: TrainSpec): string | null {
+  const gelu = spec.layers.find((l) => l.kind === 'dense' && (l.activation === 'gelu' || l.bias === false));
+  if (gelu) return 'dense layers with GELU or without bias';
+  if (spec.optimizer && spec.optimizer.kind !== 'sgd') return `the ${spec.optimizer.kind} optimizer`;
+  if (spec.schedule && spec.schedule.kind !== 'constant') return 'a learning-rate schedule';
+  if (spec.clipNorm !== undefined) return 'gradient clipping';
+  return null;
 }
 
 export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determinism: DeterminismRecord): Session {
@@ -60,6 +72,9 @@ export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determi
     },
     async gradients(spec) {
       return gradients(ort, create, spec);
+    },
+    async forward(spec) {
+      return forward(ort, create, spec);
     },
     async close() {},
   };
@@ -98,6 +113,8 @@ async function prepareInfer(ort: Ort, create: Create, workload: ResolvedWorkload
 async function prepareTrain(ort: Ort, create: Create, spec: TrainSpec, inputs: NamedTensor[]): Promise<Program> {
   const graph = trainStepGraph(spec, spec.batch, true);
   const session = await create(graph.model);
+  const evaluate = await forward(ort, create, spec);
+  const xEval = byName(inputs, 'xEval');
   const shapes = paramShapes(spec);
   const x = byName(inputs, 'x'), y = byName(inputs, 'y');
   const perX = x.data.length / spec.steps;
@@ -121,14 +138,37 @@ async function prepareTrain(ort: Ort, create: Create, spec: TrainSpec, inputs: N
         await trace.record(() => weights.map((w) => w.data as Float32Array));
       }
       const computeMs = performance.now() - start - trace.copyMs;
+      const trained = weights.map((w) => Float32Array.from(w.data as Float32Array));
       return {
-        outputs: shapes.map(([name, shape], i) => ({ name, shape, data: Float32Array.from(weights[i].data as Float32Array) })),
+        outputs: shapes.map(([name, shape], i) => ({ name, shape, data: trained[i] })),
         computeMs,
         loss,
         trace: trace.result(),
+        evalLogits: await evaluate(trained, xEval),
       };
     },
     dispose: () => void session.release(),
+  };
+}
+
+/** Evaluation logits of a dense/relu model, one session per batch size. */
+async function forward(ort: Ort, create: Create, spec: TrainSpec): Promise<ForwardFn> {
+  const missing = trainGraphSupported(spec);
+  if (missing) throw new UnsupportedOpError(`ort has no forward graph for ${missing}`);
+  const shapes = paramShapes(spec);
+  const sessions = new Map<number, { session: OrtSession; graph: ReturnType<typeof forwardGraph> }>();
+  return async (weights, x) => {
+    const batch = x.shape[0];
+    let entry = sessions.get(batch);
+    if (!entry) {
+      const graph = forwardGraph(spec, batch);
+      entry = { session: await create(graph.model), graph };
+      sessions.set(batch, entry);
+    }
+    const feeds: Record<string, OrtTensor> = { x: tensorOf(ort, x.data as Float32Array, x.shape) };
+    entry.graph.params.forEach((name, i) => (feeds[name] = tensorOf(ort, weights[i], shapes[i][1])));
+    const result = await entry.session.run(feeds);
+    return Float32Array.from(result[entry.graph.output].data as Float32Array);
   };
 }
 
