@@ -1,7 +1,8 @@
 /**
  * The onnxruntime machinery shared by the ort adapters (cpu, webgpu, cuda): ONNX graphs built by
- * detbench (onnx-graph.ts) run through one InferenceSession per program, weights fed back each
- * training step. Only the execution provider and its determinism switches differ per adapter.
+ * detbench (onnx-model.ts) run through one InferenceSession per program; a training step is one run
+ * whose updated parameters are fed back as the next run's inputs. Only the execution provider and its
+ * determinism switches differ per adapter.
  */
 import { createRequire } from 'node:module';
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-node';
@@ -10,7 +11,8 @@ import { byName } from '../../../workloads/inputs.js';
 import { paramShapes } from '../../../workloads/params.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../../workloads/types.js';
 import { probeInChild } from '../../run/child-probe.js';
-import { inferGraph, oneHot, trainGraphSupported, trainStepGraph } from './onnx-graph.js';
+import { sizeOf } from './onnx-graph.js';
+import { gradientGraph, inferGraph, oneHot, trainStepGraph, type GradientGraph } from './onnx-model.js';
 import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from '../types.js';
 
 export type Ort = typeof import('onnxruntime-node');
@@ -27,18 +29,25 @@ export async function ortLoadFailure(): Promise<string | null> {
   }
 }
 
+/** What the ort adapters compile. */
+export const ORT_CAPABILITIES =
+  'infer: attention, reduce-sum, matmul, index-add (ScatterElements add); train: every workload primitive, through one ONNX graph per training step (forward, reverse-mode gradients and the optimizer update) built by detbench';
+
 /** What the GPU execution providers run: ort-cpu's graphs, with nothing allowed to fall back to the CPU. */
-export const GPU_EP_CAPABILITIES = 'the same ONNX graphs as ort-cpu (forward passes; dense/relu training), CPU fallback disabled';
+export const GPU_EP_CAPABILITIES = 'the same ONNX graphs as ort-cpu (every workload primitive, forward and training), CPU fallback disabled';
 
 export const ortVersion = (): string => (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
 const tensorOf = (ort: Ort, data: Float32Array | Int32Array, shape: number[]): OrtTensor =>
   data instanceof Int32Array ? new ort.Tensor('int32', data, shape) : new ort.Tensor('float32', data, shape);
 
-export function ortSupports(id: string, spec: WorkloadSpec): Support {
-  if (spec.kind === 'infer') return { ok: true };
-  const missing = trainGraphSupported(spec);
-  return missing ? { ok: false, reason: `${id} builds SGD-step graphs for dense/relu models only; this workload needs ${missing}` } : { ok: true };
+/**
+ * Every primitive has a rule, so every workload has a graph; whether the execution provider has a
+ * kernel for each of its ops is only known when onnxruntime places the graph (an `unsupported` run
+ * with onnxruntime's words, see ortSession).
+ */
+export function ortSupports(_id: string, _spec: WorkloadSpec): Support {
+  return { ok: true };
 }
 
 export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determinism: DeterminismRecord): Session {
@@ -96,33 +105,36 @@ async function prepareInfer(ort: Ort, create: Create, workload: ResolvedWorkload
 }
 
 async function prepareTrain(ort: Ort, create: Create, spec: TrainSpec, inputs: NamedTensor[]): Promise<Program> {
-  const graph = trainStepGraph(spec, spec.batch, true);
+  const graph = trainStepGraph(spec);
   const session = await create(graph.model);
-  const shapes = paramShapes(spec);
+  const params = paramShapes(spec).length;
   const x = byName(inputs, 'x'), y = byName(inputs, 'y');
   const perX = x.data.length / spec.steps;
   const steps = Array.from({ length: spec.steps }, (_, s) => ({
-    x: tensorOf(ort, (x.data as Float32Array).subarray(s * perX, (s + 1) * perX), x.shape.slice(1)),
-    onehot: tensorOf(ort, oneHot((y.data as Int32Array).subarray(s * spec.batch, (s + 1) * spec.batch), spec.classes), [spec.batch, spec.classes]),
+    [graph.x]: tensorOf(ort, x.data.subarray(s * perX, (s + 1) * perX), [spec.batch, ...spec.input.shape]),
+    [graph.onehot]: tensorOf(ort, oneHot((y.data as Int32Array).subarray(s * spec.batch, (s + 1) * spec.batch), spec.classes), [spec.batch, spec.classes]),
   }));
   return {
     async execute(options?: ExecuteOptions): Promise<Execution> {
       const trace = new StepTrace(options?.trace === true);
-      // Weights are fed back each step: the outputs of step s are the parameter inputs of step s + 1.
-      let weights = shapes.map(([name, shape]) => tensorOf(ort, Float32Array.from(byName(inputs, name).data as Float32Array), shape));
+      // parameters from the harness, optimizer state from zeros; step s's outputs are step s + 1's inputs
+      let carried = graph.carried.map((c) => {
+        const data = 'tensor' in c.initial ? Float32Array.from(byName(inputs, c.initial.tensor).data as Float32Array) : new Float32Array(sizeOf(c.shape)).fill(c.initial.fill);
+        return tensorOf(ort, data, c.shape);
+      });
       let loss: number | null = null;
       const start = performance.now();
-      for (const step of steps) {
-        const feeds: Record<string, OrtTensor> = { x: step.x, onehot: step.onehot };
-        graph.params.forEach((name, i) => (feeds[name] = weights[i]));
+      for (const data of steps) {
+        const feeds: Record<string, OrtTensor> = { ...data };
+        graph.carried.forEach((c, i) => (feeds[c.input] = carried[i]));
         const result = await session.run(feeds);
-        weights = graph.outputs.map((name) => result[name]);
-        loss = (result.loss.data as Float32Array)[0];
-        await trace.record(() => weights.map((w) => w.data as Float32Array));
+        carried = graph.carried.map((c) => result[c.output]);
+        loss = (result[graph.loss].data as Float32Array)[0];
+        await trace.record(() => carried.slice(0, params).map((w) => w.data as Float32Array));
       }
       const computeMs = performance.now() - start - trace.copyMs;
       return {
-        outputs: shapes.map(([name, shape], i) => ({ name, shape, data: Float32Array.from(weights[i].data as Float32Array) })),
+        outputs: graph.carried.slice(0, params).map((c, i) => ({ name: c.input, shape: c.shape, data: Float32Array.from(carried[i].data as Float32Array) })),
         computeMs,
         loss,
         trace: trace.result(),
@@ -133,27 +145,27 @@ async function prepareTrain(ort: Ort, create: Create, spec: TrainSpec, inputs: N
 }
 
 async function gradients(ort: Ort, create: Create, spec: TrainSpec): Promise<GradientFn> {
-  const missing = trainGraphSupported(spec);
-  if (missing) throw new Error(`ort-cpu has no gradient graph for ${missing}`);
   const shapes = paramShapes(spec);
-  const sessions = new Map<number, { session: OrtSession; graph: ReturnType<typeof trainStepGraph> }>();
+  // one graph per shard size (the last shard of a batch may be smaller), built on first use
+  const sessions = new Map<number, { session: OrtSession; graph: GradientGraph }>();
   return async (weights, x, y) => {
     const batch = y.length;
     let entry = sessions.get(batch);
     if (!entry) {
-      const graph = trainStepGraph(spec, batch, false);
+      const graph = gradientGraph(spec, batch);
       entry = { session: await create(graph.model), graph };
       sessions.set(batch, entry);
     }
+    const { graph, session } = entry;
     const feeds: Record<string, OrtTensor> = {
-      x: tensorOf(ort, x.data as Float32Array, x.shape),
-      onehot: tensorOf(ort, oneHot(y, spec.classes), [batch, spec.classes]),
+      [graph.x]: tensorOf(ort, x.data, x.shape),
+      [graph.onehot]: tensorOf(ort, oneHot(y, spec.classes), [batch, spec.classes]),
     };
-    entry.graph.params.forEach((name, i) => (feeds[name] = tensorOf(ort, weights[i], shapes[i][1])));
-    const result = await entry.session.run(feeds);
+    graph.params.forEach((name, i) => (feeds[name] = tensorOf(ort, weights[i], shapes[i][1])));
+    const result = await session.run(feeds);
     return {
-      grads: entry.graph.outputs.map((name) => Float32Array.from(result[name].data as Float32Array)),
-      loss: (result.loss.data as Float32Array)[0],
+      grads: graph.grads.map((name) => Float32Array.from(result[name].data as Float32Array)),
+      loss: (result[graph.loss].data as Float32Array)[0],
     };
   };
 }
