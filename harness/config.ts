@@ -8,10 +8,9 @@ import { backendIds, findBackend } from './backends/index.js';
 import { UsageError, message } from './errors.js';
 import { MODES, isMode, type Mode } from './protocol.js';
 import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, findWorkload } from '../workloads/index.js';
-import type { SizeParams } from '../workloads/types.js';
+import { PRESETS, type Preset, type SizeParams } from '../workloads/types.js';
 
-export const PRESETS = ['quick', 'standard'] as const;
-export type Preset = (typeof PRESETS)[number];
+export { PRESETS, type Preset };
 
 /** What a suite file (or the flags) may say. Every field is optional. */
 export interface SuiteInput {

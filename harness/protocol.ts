@@ -2,7 +2,7 @@
  * What crosses between the runner and its workers, and what is written to runs.jsonl.
  * Everything here is JSON- and structured-clone-safe.
  */
-import type { SizeParams } from '../workloads/types.js';
+import type { Preset, SizeParams } from '../workloads/types.js';
 
 export const MODES = ['det', 'nondet'] as const;
 export type Mode = (typeof MODES)[number];
@@ -81,7 +81,7 @@ export interface RunRequest extends CellKey {
   repeat: number;
   warmup: boolean;
   seed: number;
-  preset: 'quick' | 'standard';
+  preset: Preset;
   params: SizeParams;
   /** Record the weights after every training step. */
   trace?: boolean;

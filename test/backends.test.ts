@@ -9,8 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { BACKENDS, findBackend } from '../harness/backends/index.ts';
 import type { Execution } from '../harness/backends/types.ts';
 import { diffFloat32 } from '../harness/analysis/diff.ts';
-import { workloadInputs } from '../workloads/inputs.ts';
+import { initialWeights, workloadInputs } from '../workloads/inputs.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
+import type { TrainSpec } from '../workloads/types.ts';
 
 async function execute(backendId: string, workloadId: string, mode: 'det' | 'nondet' = 'det'): Promise<Execution> {
   const backend = findBackend(backendId)!;
@@ -42,7 +43,8 @@ for (const workloadId of ['mlp-train', 'attention-infer', 'reduce-sum', 'matmul'
 
 test('training moves the weights and lowers nothing to NaN', async () => {
   const workload = resolveWorkload(findWorkload('mlp-train')!, 'quick');
-  const initial = Float32Array.from(workloadInputs(workload, 0).filter((t) => !['x', 'y'].includes(t.name)).flatMap((t) => Array.from(t.data)));
+  assert.equal(workload.spec.kind, 'train');
+  const initial = Float32Array.from(initialWeights(workload.id, 0, workload.spec as TrainSpec).flatMap((t) => Array.from(t.data)));
   const trained = await execute('ort-cpu', 'mlp-train');
   const after = flat(trained);
   assert.equal(after.length, initial.length);

@@ -7,6 +7,6 @@ export const atomicSum: WorkloadDef<{ length: number }> = {
   tolerance: { relL2: 1e-4 },
   negativeControl: 'gpu',
   gpuOnly: true,
-  presets: { quick: { length: 1 << 16 }, standard: { length: 1 << 22 } },
+  presets: { quick: { length: 1 << 16 }, standard: { length: 1 << 22 }, gpu: { length: 1 << 24 } },
   build: (p) => ({ kind: 'infer', op: 'atomicSum', length: p.length }),
 };

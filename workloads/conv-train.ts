@@ -7,6 +7,8 @@ export const convTrain: WorkloadDef<{ size: number; channels: number; filters: n
   presets: {
     quick: { size: 8, channels: 2, filters: 4, classes: 10, batch: 8, steps: 4 },
     standard: { size: 16, channels: 3, filters: 8, classes: 10, batch: 16, steps: 10 },
+    // 64×64 images, 16 → 128 → 128 channels: cuDNN chooses among its algorithms (and workspace sizes)
+    gpu: { size: 64, channels: 16, filters: 128, classes: 10, batch: 64, steps: 10 },
   },
   build: (p) => ({
     kind: 'train',
@@ -22,5 +24,7 @@ export const convTrain: WorkloadDef<{ size: number; channels: number; filters: n
     batch: p.batch,
     steps: p.steps,
     learningRate: 0.02,
+    teacher: { width: 8, hidden: 32 },
+    evalExamples: 64,
   }),
 };

@@ -9,6 +9,8 @@ export const dataparallelTrain: WorkloadDef<{ features: number; hidden: number; 
   presets: {
     quick: { features: 32, hidden: 64, classes: 10, batch: 64, steps: 12, shards: 8, workers: 4 },
     standard: { features: 64, hidden: 128, classes: 10, batch: 128, steps: 20, shards: 8, workers: 4 },
+    // a CPU control (GPU backends do not run it): the gpu preset keeps the standard sizes
+    gpu: { features: 64, hidden: 128, classes: 10, batch: 128, steps: 20, shards: 8, workers: 4 },
   },
   build: (p) => ({
     kind: 'train',
@@ -18,6 +20,8 @@ export const dataparallelTrain: WorkloadDef<{ features: number; hidden: number; 
     batch: p.batch,
     steps: p.steps,
     learningRate: 0.05,
+    teacher: { width: p.features, hidden: 32 },
+    evalExamples: 256,
     dataParallel: { shards: p.shards, workers: p.workers },
   }),
 };

@@ -7,6 +7,8 @@ export const embeddingTrain: WorkloadDef<{ vocab: number; dim: number; seq: numb
   presets: {
     quick: { vocab: 64, dim: 16, seq: 16, classes: 8, batch: 16, steps: 8 },
     standard: { vocab: 96, dim: 32, seq: 16, classes: 16, batch: 32, steps: 8 },
+    // 256 × 256 tokens × 256 dims: a 16.8M-element scatter-add of gradient rows per step
+    gpu: { vocab: 32768, dim: 256, seq: 256, classes: 16, batch: 256, steps: 10 },
   },
   build: (p) => ({
     kind: 'train',
@@ -17,5 +19,7 @@ export const embeddingTrain: WorkloadDef<{ vocab: number; dim: number; seq: numb
     batch: p.batch,
     steps: p.steps,
     learningRate: 0.5,
+    teacher: { width: 16, hidden: 32 },
+    evalExamples: 128,
   }),
 };

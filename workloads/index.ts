@@ -7,7 +7,7 @@ import { indexAdd } from './index-add.js';
 import { matmul } from './matmul.js';
 import { mlpTrain } from './mlp-train.js';
 import { reduceSum } from './reduce-sum.js';
-import type { ResolvedWorkload, SizeParams, WorkloadDef } from './types.js';
+import type { Preset, ResolvedWorkload, SizeParams, WorkloadDef } from './types.js';
 
 /** The registry, in report order. */
 export const WORKLOADS: readonly WorkloadDef<any>[] = [
@@ -32,7 +32,7 @@ export function findWorkload(id: string): WorkloadDef<any> | undefined {
 }
 
 /** Resolves a workload at a preset with per-parameter overrides (already validated by config). */
-export function resolveWorkload(def: WorkloadDef<any>, preset: 'quick' | 'standard', overrides: SizeParams = {}): ResolvedWorkload {
+export function resolveWorkload(def: WorkloadDef<any>, preset: Preset, overrides: SizeParams = {}): ResolvedWorkload {
   const params = { ...def.presets[preset], ...overrides };
   return { id: def.id, params, spec: def.build(params), tolerance: def.tolerance, negativeControl: def.negativeControl ?? false };
 }

@@ -1,12 +1,16 @@
-import { indexStream, normalStream, tensorKey } from '../harness/rng.js';
-import { fanIn, paramShapes } from './params.js';
+import { indexStream, normalStream, tensorKey, uniformStream } from '../harness/rng.js';
+import { artifactShapes, fanIn, labelShape, modelLayout } from './params.js';
+import { learningRates } from './schedule.js';
+import { teacherLabels } from './teacher.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec } from './types.js';
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * Every tensor a run needs, derived from (workload id, seed, tensor name) alone. Training data is laid
- * out per step: `x` is [steps, batch, ...input], `y` is [steps, batch] class ids.
+ * out per step: `x` is [steps, batch, ...input], `y` [steps, batch, ...label] class ids from the
+ * teacher; `lr` [steps] the learning rate of each step; `dropout.<path>` [steps, batch, ...] each
+ * dropout layer's masks; `xEval`, `yEval` the held-out evaluation set (workloads/types.ts, TrainSpec).
  */
 export function workloadInputs(workload: ResolvedWorkload, seed: number): NamedTensor[] {
   const normal = (name: string, shape: number[], scale = 1): NamedTensor => {
@@ -30,27 +34,55 @@ export function workloadInputs(workload: ResolvedWorkload, seed: number): NamedT
     }
   }
   const tensors: NamedTensor[] = initialWeights(workload.id, seed, spec);
-  const dataShape = [spec.steps, spec.batch, ...spec.input.shape];
-  if (spec.input.dtype === 'int32') {
+  const data = (name: string, examples: number): NamedTensor => {
+    const shape = [examples, ...spec.input.shape];
+    if (spec.input.dtype === 'float32') return normal(name, shape);
     const { vocab, skew } = spec.input;
-    tensors.push({ name: 'x', shape: dataShape, data: indexStream(tensorKey(workload.id, seed, 'x'), size(dataShape), vocab, skew) });
-  } else {
-    tensors.push(normal('x', dataShape));
-  }
-  tensors.push({
-    name: 'y',
-    shape: [spec.steps, spec.batch],
-    data: indexStream(tensorKey(workload.id, seed, 'y'), spec.steps * spec.batch, spec.classes),
-  });
+    return { name, shape, data: indexStream(tensorKey(workload.id, seed, name), size(shape), vocab, skew) };
+  };
+  const perToken = labelShape(spec).length === 1;
+  const x = data('x', spec.steps * spec.batch);
+  const xEval = data('xEval', spec.evalExamples);
+  tensors.push(
+    { ...x, shape: [spec.steps, spec.batch, ...spec.input.shape] },
+    { name: 'y', shape: [spec.steps, spec.batch, ...labelShape(spec)], data: teacherLabels(workload.id, seed, spec, x.data, spec.steps * spec.batch, perToken) },
+    { name: 'lr', shape: [spec.steps], data: learningRates(spec) },
+    ...dropoutMasks(workload.id, seed, spec),
+    xEval,
+    { name: 'yEval', shape: [spec.evalExamples, ...labelShape(spec)], data: teacherLabels(workload.id, seed, spec, xEval.data, spec.evalExamples, perToken) },
+  );
   return tensors;
 }
 
-/** He-scaled normal weights (embedding tables scaled by 1/√dim), zero biases. */
+/**
+ * Each dropout layer's masks [steps, batch, ...shape]: 0 where dropped, fl32(1/(1 − rate)) where
+ * kept; step s of layer `dropout.<path>` is the Philox stream keyed by (workload, seed,
+ * `dropout.<path>.step<s>`), dropping element e iff its uniform is below the rate.
+ */
+export function dropoutMasks(workloadId: string, seed: number, spec: TrainSpec): NamedTensor[] {
+  return modelLayout(spec).dropout.map(({ name, shape, rate }) => {
+    const perStep = spec.batch * size(shape);
+    const keep = Math.fround(1 / (1 - rate));
+    const data = new Float32Array(spec.steps * perStep);
+    for (let s = 0; s < spec.steps; s++) {
+      const u = uniformStream(tensorKey(workloadId, seed, `${name}.step${s}`), perStep);
+      for (let i = 0; i < perStep; i++) data[s * perStep + i] = u[i] < rate ? 0 : keep;
+    }
+    return { name, shape: [spec.steps, spec.batch, ...shape], data };
+  });
+}
+
+/**
+ * Initial parameters and state, in artifact order: `he` normal·√(2/fanIn), `embedding` normal·1/√dim,
+ * `zeros`, `ones` (workloads/types.ts, Init).
+ */
 export function initialWeights(workloadId: string, seed: number, spec: TrainSpec): NamedTensor[] {
-  return paramShapes(spec).map(([name, shape]) => {
-    if (name.endsWith('.b')) return { name, shape, data: new Float32Array(size(shape)) };
-    const scale = name.endsWith('.table') ? 1 / Math.sqrt(shape[1]) : Math.sqrt(2 / fanIn(shape));
-    const data = normalStream(tensorKey(workloadId, seed, name), size(shape));
+  return artifactShapes(spec).map(([name, shape, init]) => {
+    const n = size(shape);
+    if (init === 'zeros') return { name, shape, data: new Float32Array(n) };
+    if (init === 'ones') return { name, shape, data: new Float32Array(n).fill(1) };
+    const scale = init === 'embedding' ? 1 / Math.sqrt(shape[1]) : Math.sqrt(2 / fanIn(shape));
+    const data = normalStream(tensorKey(workloadId, seed, name), n);
     for (let i = 0; i < data.length; i++) data[i] *= scale;
     return { name, shape, data };
   });

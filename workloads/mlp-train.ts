@@ -7,6 +7,8 @@ export const mlpTrain: WorkloadDef<{ features: number; hidden: number; classes: 
   presets: {
     quick: { features: 32, hidden: 64, classes: 10, batch: 32, steps: 10 },
     standard: { features: 64, hidden: 128, classes: 10, batch: 64, steps: 30 },
+    // 1024×4096 and 4096×4096 products at batch 1024: cuBLAS picks split-K and tensor-core tiles
+    gpu: { features: 1024, hidden: 4096, classes: 1000, batch: 1024, steps: 20 },
   },
   build: (p) => ({
     kind: 'train',
@@ -19,5 +21,7 @@ export const mlpTrain: WorkloadDef<{ features: number; hidden: number; classes: 
     batch: p.batch,
     steps: p.steps,
     learningRate: 0.05,
+    teacher: { width: p.features, hidden: 32 },
+    evalExamples: 256,
   }),
 };

@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import type * as tfcore from '@tensorflow/tfjs-core';
 import { paramShapes } from '../../../workloads/params.js';
 import { byName } from '../../../workloads/inputs.js';
-import type { InferSpec, Layer, NamedTensor, ResolvedWorkload, TrainSpec } from '../../../workloads/types.js';
+import type { Activation, InferSpec, Layer, NamedTensor, ResolvedWorkload, TrainSpec } from '../../../workloads/types.js';
 import type { DeterminismRecord } from '../../protocol.js';
 import type { Execution, ExecuteOptions, GradientFn, Program, Session } from '../types.js';
 import { StepTrace, UnsupportedOpError } from '../types.js';
@@ -48,7 +48,10 @@ type T = tfcore.Tensor;
 function forward(tf: Tf, spec: TrainSpec, params: T[], x: T): T {
   let h = x;
   let p = 0;
-  const act = (t: T, a: 'relu' | 'none') => (a === 'relu' ? tf.relu(t) : t);
+  const act = (t: T, a: Activation) => {
+    if (a === 'gelu') throw new UnsupportedOpError('gelu is not compiled by the tfjs backends yet');
+    return a === 'relu' ? tf.relu(t) : t;
+  };
   for (const layer of spec.layers as Layer[]) {
     switch (layer.kind) {
       case 'dense':
