@@ -211,3 +211,14 @@ export function finiteDifference(f: (inputs: T64[]) => T64, inputs: T64[], which
   }
   return grad;
 }
+
+/** The tanh form of GELU (workloads/types.ts). */
+export const gelu = (x: T64): T64 => map(x, (v) => 0.5 * v * (1 + Math.tanh(0.7978845608028654 * (v + 0.044715 * v ** 3))));
+
+/** (x − μ)/√(σ² + ε) over `axes`, μ and σ² (biased) per remaining index: [normalised, μ, σ²]. */
+export function normalize(x: T64, axes: number[], epsilon: number): [T64, T64, T64] {
+  const mean = reduce(x, axes, true, 'mean');
+  const centred = elementwise(x, mean, (a, b) => a - b);
+  const variance = reduce(map(centred, (v) => v * v), axes, true, 'mean');
+  return [elementwise(centred, variance, (c, v) => c / Math.sqrt(v + epsilon)), mean, variance];
+}

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { loadOrt } from '../harness/backends/ort/ort-common.ts';
 import { Tape } from '../harness/backends/ort/onnx-grad.ts';
 import { GraphBuilder, type Value } from '../harness/backends/ort/onnx-graph.ts';
-import { RULES, type PrimitiveAttrs, type PrimitiveName } from '../harness/backends/ort/onnx-rules.ts';
+import { clipByGlobalNorm, OPTIMIZERS, RULES, type OptimizerHyper, type OptimizerKind, type OptimizerRule, type PrimitiveAttrs, type PrimitiveName } from '../harness/backends/ort/onnx-rules.ts';
 import { loadTfCore } from '../harness/backends/tfjs/tfjs-common.ts';
 import * as ref from './f64-reference.ts';
 
@@ -95,7 +95,7 @@ async function check<K extends PrimitiveName>(op: K, inputs: Input[], attrs: Pri
 const float = (shape: number[], seed: number, grad = true): Input => ({ shape, data: values(ref.size(shape), seed), grad });
 
 test('every primitive in the rule table has a gradient test here', () => {
-  const tested = ['matmul', 'add', 'sub', 'mul', 'scale', 'relu', 'transpose', 'reshape', 'conv2d', 'maxPool', 'avgPool', 'embedding', 'mean', 'reduceSum', 'softmaxCrossEntropy', 'attention', 'indexAdd'];
+  const tested = ['matmul', 'add', 'sub', 'mul', 'scale', 'relu', 'gelu', 'normalize', 'transpose', 'reshape', 'conv2d', 'maxPool', 'avgPool', 'embedding', 'mean', 'reduceSum', 'softmaxCrossEntropy', 'attention', 'indexAdd'];
   assert.deepEqual(Object.keys(RULES).sort(), tested.sort());
 });
 
@@ -117,6 +117,26 @@ test('scale, relu (no input within a step of its kink), transpose and reshape', 
   await check('relu', [{ shape: [4, 6], data: distinct(24, 2), grad: true }], {}, ([x]) => ref.map(x, (v) => Math.max(v, 0)));
   await check('transpose', [float([2, 3, 4], 3)], { perm: [2, 0, 1] }, ([x]) => ref.transpose(x, [2, 0, 1]));
   await check('reshape', [float([2, 3, 4], 4)], { shape: [6, 4] }, ([x]) => ({ data: x.data, shape: [6, 4] }));
+});
+
+test('gelu (tanh form) and normalize over the last axis (layer norm) and over batch and space (batch norm)', async () => {
+  await check('gelu', [{ shape: [3, 7], data: Float32Array.from(values(21, 1), (v) => 4 * v), grad: true }], {}, ([x]) => ref.gelu(x));
+  await check('normalize', [float([2, 3, 8], 2)], { axes: [2], epsilon: 1e-5 }, ([x]) => ref.normalize(x, [2], 1e-5)[0], 'normalize (layer norm)');
+  await check('normalize', [float([4, 3, 2, 2], 3)], { axes: [0, 2, 3], epsilon: 1e-5 }, ([x]) => ref.normalize(x, [0, 2, 3], 1e-5)[0], 'normalize (batch norm)');
+  // its statistics outputs: the mean and the biased variance, kept axes
+  const g = new GraphBuilder('stats');
+  const x = g.input('x', [4, 3, 2, 2]);
+  const [, mean, variance] = new Tape(g).apply('normalize', [x], { axes: [0, 2, 3], epsilon: 1e-5 });
+  g.output('mean', mean);
+  g.output('var', variance);
+  const data = values(48, 3);
+  const ort = await loadOrt();
+  const session = await ort.InferenceSession.create(g.encode(), { executionProviders: ['cpu'], intraOpNumThreads: 1, logSeverityLevel: 3 });
+  const out = await session.run({ x: new ort.Tensor('float32', data, [4, 3, 2, 2]) });
+  const [, m64, v64] = ref.normalize({ data: Float64Array.from(data), shape: [4, 3, 2, 2] }, [0, 2, 3], 1e-5);
+  close(out.mean.data as Float32Array, m64.data, 'batch mean', 1e-6);
+  close(out.var.data as Float32Array, v64.data, 'batch variance', 1e-6);
+  assert.deepEqual(out.mean.dims, [1, 3, 1, 1]);
 });
 
 test('conv2d: same padding, stride 2 with rows past the last window, asymmetric padding, a non-square kernel', async () => {
@@ -175,7 +195,8 @@ test('embedding: the gradient of repeated ids accumulates (a skewed id stream, i
 });
 
 test('mean over an axis and sums over axes (kept or dropped)', async () => {
-  await check('mean', [float([2, 6, 3], 1)], { axis: 1 }, ([x]) => ref.reduce(x, [1], false, 'mean'));
+  await check('mean', [float([2, 6, 3], 1)], { axes: [1] }, ([x]) => ref.reduce(x, [1], false, 'mean'));
+  await check('mean', [float([2, 3, 4, 5], 5)], { axes: [2, 3] }, ([x]) => ref.reduce(x, [2, 3], false, 'mean'), 'mean over space (global average pool)');
   await check('reduceSum', [float([3, 4, 5], 2)], { axes: [0, 2], keepdims: false }, ([x]) => ref.reduce(x, [0, 2], false, 'sum'), 'reduceSum dropped');
   await check('reduceSum', [float([64], 3)], { axes: [0], keepdims: true }, ([x]) => ref.reduce(x, [0], true, 'sum'), 'reduceSum kept');
 });
@@ -196,4 +217,80 @@ test('attention: q, k and v gradients, without and with the causal mask', async 
 test('index-add: the gradient of a scatter-add is a gather of the output gradient', async () => {
   const index = Int32Array.from([0, 3, 3, 1, 3, 4, 0, 3, 2, 3, 3, 1]);
   await check('indexAdd', [float([12], 1), { shape: [12], data: index }], { buckets: 5 }, ([src]) => ref.indexAdd(src, index, 5));
+});
+
+/** The optimizers of workloads/types.ts in float64, straight from their formulas. */
+function optimizer64(hyper: OptimizerHyper<OptimizerKind>, w: number[], grads: number[][], lrs: number[]): number[] {
+  w = [...w];
+  const s1 = w.map(() => 0), s2 = w.map(() => 0);
+  grads.forEach((g, k) => {
+    const t = k + 1, eta = lrs[k];
+    w.forEach((wi, i) => {
+      if (hyper.kind === 'sgd') w[i] = wi - eta * g[i];
+      else if (hyper.kind === 'momentum') {
+        s1[i] = hyper.momentum * s1[i] + (g[i] + hyper.weightDecay * wi);
+        w[i] = wi - eta * s1[i];
+      } else {
+        const decayed = wi - eta * hyper.weightDecay * wi;
+        s1[i] = hyper.beta1 * s1[i] + (1 - hyper.beta1) * g[i];
+        s2[i] = hyper.beta2 * s2[i] + (1 - hyper.beta2) * g[i] ** 2;
+        const mHat = s1[i] / (1 - hyper.beta1 ** t), vHat = s2[i] / (1 - hyper.beta2 ** t);
+        w[i] = decayed - (eta * mHat) / (Math.sqrt(vHat) + hyper.epsilon);
+      }
+    });
+  });
+  return w;
+}
+
+test('optimizers: SGD, momentum (coupled decay) and AdamW (bias correction, decoupled decay) over 4 steps against float64', async () => {
+  const hypers: Array<OptimizerHyper<OptimizerKind>> = [
+    { kind: 'sgd' },
+    { kind: 'momentum', momentum: 0.9, weightDecay: 5e-4 },
+    { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 },
+  ];
+  assert.deepEqual(hypers.map((h) => h.kind).sort(), Object.keys(OPTIMIZERS).sort(), 'an optimizer without a test');
+  const ort = await loadOrt();
+  for (const hyper of hypers) {
+    const rule = OPTIMIZERS[hyper.kind] as OptimizerRule<OptimizerHyper<OptimizerKind>>;
+    const g = new GraphBuilder(hyper.kind);
+    const [param, grad, lr] = [g.input('w', [6]), g.input('g', [6]), g.input('lr', [])];
+    const state = Object.fromEntries(rule.state.map((n) => [n, g.input(n, [6])]));
+    const stepInputs = Object.fromEntries(rule.stepInputs.map(({ name }) => [name, g.input(name, [])]));
+    const next = rule.update(g, { param, grad, state, learningRate: lr, stepInputs }, hyper);
+    g.output('w.next', next.param);
+    rule.state.forEach((n) => g.output(`${n}.next`, next.state[n]));
+    const session = await ort.InferenceSession.create(g.encode(), { executionProviders: ['cpu'], intraOpNumThreads: 1, logSeverityLevel: 3 });
+    const w0 = values(6, 1), grads = [2, 3, 4, 5].map((k) => Array.from(values(6, k))), lrs = [0.01, 0.02, 0.015, 0.005].map(Math.fround);
+    let w = new ort.Tensor('float32', w0, [6]);
+    let st = rule.state.map(() => new ort.Tensor('float32', new Float32Array(6), [6]));
+    for (let k = 0; k < 4; k++) {
+      const feeds: Record<string, InstanceType<typeof ort.Tensor>> = { w, g: new ort.Tensor('float32', Float32Array.from(grads[k]), [6]), lr: new ort.Tensor('float32', Float32Array.of(lrs[k]), []) };
+      rule.state.forEach((n, i) => (feeds[n] = st[i]));
+      rule.stepInputs.forEach(({ name, value }) => (feeds[name] = new ort.Tensor('float32', Float32Array.of(value(hyper, k + 1)), [])));
+      const out = await session.run(feeds);
+      w = out['w.next'] as typeof w;
+      st = rule.state.map((n) => out[`${n}.next`] as typeof w);
+    }
+    const expected = optimizer64(hyper, Array.from(w0), grads, lrs);
+    const moved = expected.map((e, i) => e - w0[i]);
+    // compare the change of the weights, which is what the optimizer computes
+    close(Array.from(w.data as Float32Array, (v, i) => v - w0[i]), moved, `${hyper.kind}: the weights' change`, 1e-5);
+  }
+});
+
+test('global-norm clipping scales every gradient by min(1, c/(‖g‖ + 1e-6)), and leaves them be under the threshold', async () => {
+  const ort = await loadOrt();
+  const grads64 = [Array.from(values(3, 1)), Array.from(values(4, 2))];
+  const norm = Math.sqrt(grads64.flat().reduce((s, v) => s + v * v, 0));
+  for (const c of [0.5 * norm, 2 * norm]) {
+    const g = new GraphBuilder('clip');
+    const inputs = [g.input('a', [3]), g.input('b', [2, 2])];
+    clipByGlobalNorm(g, inputs, c).forEach((d, i) => g.output(`out${i}`, d));
+    const session = await ort.InferenceSession.create(g.encode(), { executionProviders: ['cpu'], intraOpNumThreads: 1, logSeverityLevel: 3 });
+    const out = await session.run({ a: new ort.Tensor('float32', Float32Array.from(grads64[0]), [3]), b: new ort.Tensor('float32', Float32Array.from(grads64[1]), [2, 2]) });
+    const factor = Math.min(1, c / (norm + 1e-6));
+    const got = [...(out.out0.data as Float32Array), ...(out.out1.data as Float32Array)];
+    close(got, grads64.flat().map((v) => v * factor), `clip at ${c / norm}×‖g‖`, 1e-6);
+    if (factor === 1) assert.deepEqual(got, grads64.flat().map(Math.fround));
+  }
 });

@@ -11,6 +11,7 @@
  * gradient: it is a Conv over the batch axis (input and output gradient transposed), and the input
  * gradient is a ConvTranspose.
  */
+import { GELU_CUBIC, GELU_SQRT_2_OVER_PI } from '../../../workloads/types.js';
 import { GraphBuilder, sizeOf, type Value } from './onnx-graph.js';
 
 /** What a gradient rule sees of its primitive's forward application. */
@@ -38,6 +39,14 @@ export interface PrimitiveAttrs {
   /** x · factor. */
   scale: { factor: number };
   relu: Record<string, never>;
+  /** The tanh form of GELU: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (workloads/types.ts). */
+  gelu: Record<string, never>;
+  /**
+   * (x − μ)/√(σ² + ε) over `axes` (μ the mean, σ² the biased variance): layer norm over the last axis,
+   * batch norm over batch and space. Outputs [normalised, μ, σ²] (μ and σ² keep their axes, for
+   * batch norm's running statistics; they take no gradient).
+   */
+  normalize: { axes: number[]; epsilon: number };
   transpose: { perm: number[] };
   reshape: { shape: number[] };
   /** NCHW input, OIHW weights; pads [top, left, bottom, right]. */
@@ -47,8 +56,8 @@ export interface PrimitiveAttrs {
   avgPool: { size: number };
   /** Rows of a table ([vocab, dim]) gathered by integer ids. */
   embedding: Record<string, never>;
-  /** Mean over one axis (which goes away). */
-  mean: { axis: number };
+  /** Mean over axes (which go away). */
+  mean: { axes: number[] };
   /** Sum over axes. */
   reduceSum: { axes: number[]; keepdims: boolean };
   /** Mean softmax cross-entropy of logits [batch, classes] against one-hot labels: a scalar. */
@@ -140,6 +149,37 @@ export const RULES: { [K in PrimitiveName]: Rule<PrimitiveAttrs[K]> } = {
     backward: (g, { inputs: [x] }, [d]) => [g.where(g.greater(x, g.scalar(0)), d!, g.scalar(0))],
   },
 
+  gelu: {
+    forward(g, [x]) {
+      const inner = g.mul(g.add(x, g.mul(g.scalar(GELU_CUBIC), g.mul(g.mul(x, x), x))), g.scalar(GELU_SQRT_2_OVER_PI));
+      const t = g.tanh(inner);
+      return { outputs: [g.mul(g.mul(g.scalar(0.5), x), g.add(g.scalar(1), t))], saved: { t } };
+    },
+    backward(g, { inputs: [x], saved: { t } }, [d]) {
+      // d/dx = ½(1 + t) + ½·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(√(2/π)(x + 0.044715·x³))
+      const sech2 = g.sub(g.scalar(1), g.mul(t, t));
+      const dInner = g.mul(g.scalar(GELU_SQRT_2_OVER_PI), g.add(g.scalar(1), g.mul(g.scalar(3 * GELU_CUBIC), g.mul(x, x))));
+      const slope = g.add(g.mul(g.scalar(0.5), g.add(g.scalar(1), t)), g.mul(g.mul(g.scalar(0.5), x), g.mul(sech2, dInner)));
+      return [g.mul(d!, slope)];
+    },
+  },
+
+  normalize: {
+    forward(g, [x], { axes, epsilon }) {
+      const mean = g.reduceMean(x, axes, true);
+      const centred = g.sub(x, mean);
+      const variance = g.reduceMean(g.mul(centred, centred), axes, true);
+      const std = g.sqrt(g.add(variance, g.scalar(epsilon)));
+      return { outputs: [g.div(centred, std), mean, variance], saved: { std } };
+    },
+    backward(g, { outputs: [xhat], saved: { std }, attrs: { axes } }, [d, dMean, dVar]) {
+      if (dMean || dVar) throw new Error('normalize: the statistics outputs take no gradient');
+      // dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))/σ, means over the normalised axes (Ioffe & Szegedy 2015, §3)
+      const mean = (v: Value) => g.reduceMean(v, axes, true);
+      return [g.div(g.sub(g.sub(d!, mean(d!)), g.mul(xhat, mean(g.mul(d!, xhat)))), std)];
+    },
+  },
+
   transpose: {
     forward: (g, [x], { perm }) => ({ outputs: [g.transpose(x, perm)] }),
     backward: (g, { attrs }, [d]) => [g.transpose(d!, inverse(attrs.perm))],
@@ -207,10 +247,11 @@ export const RULES: { [K in PrimitiveName]: Rule<PrimitiveAttrs[K]> } = {
   },
 
   mean: {
-    forward: (g, [x], { axis }) => ({ outputs: [g.reduceMean(x, [axis], false)] }),
-    backward(g, { inputs: [x], attrs: { axis } }, [d]) {
-      const kept = x.shape.map((n, i) => (i === axis ? 1 : n));
-      return [g.expand(g.reshape(g.div(d!, g.scalar(x.shape[axis])), kept), x.shape)];
+    forward: (g, [x], { axes }) => ({ outputs: [g.reduceMean(x, axes, false)] }),
+    backward(g, { inputs: [x], attrs: { axes } }, [d]) {
+      const kept = x.shape.map((n, i) => (axes.includes(i) ? 1 : n));
+      const count = sizeOf(axes.map((a) => x.shape[a]));
+      return [g.expand(g.reshape(g.div(d!, g.scalar(count)), kept), x.shape)];
     },
   },
 
@@ -265,29 +306,83 @@ export const RULES: { [K in PrimitiveName]: Rule<PrimitiveAttrs[K]> } = {
   },
 };
 
-// ---- optimizers: the update of one parameter as ONNX nodes ----
+// ---- optimizers: the update of one parameter as ONNX nodes (workloads/types.ts, Optimizer) ----
 
 export interface OptimizerStep {
   param: Value;
+  /** The gradient, after clipping. */
   grad: Value;
   /** This parameter's optimizer state (fed back each step), by name. */
   state: Record<string, Value>;
+  /** η_t, this step's learning rate (a per-step input). */
+  learningRate: Value;
+  /** Per-step scalar inputs the optimizer asked for (see `stepInputs`), by name. */
+  stepInputs: Record<string, Value>;
 }
 
-export interface Optimizer<H> {
-  /** Names and shapes of the state one parameter of `shape` carries (zeros at the start). */
-  state(shape: readonly number[]): Record<string, readonly number[]>;
+export interface OptimizerRule<H> {
+  /** The state one parameter carries, by name (zeros before the first step). */
+  state: string[];
+  /** Scalars that depend on the step t = 1, 2, … only, computed by the harness in float64 and fed each step. */
+  stepInputs: Array<{ name: string; value: (hyper: H, t: number) => number }>;
   update(g: GraphBuilder, step: OptimizerStep, hyper: H): { param: Value; state: Record<string, Value> };
 }
 
-export interface OptimizerHypers {
-  /** w − lr·g. */
-  sgd: { learningRate: Value };
+type OptimizerSpec = import('../../../workloads/types.js').Optimizer;
+export type OptimizerKind = OptimizerSpec['kind'];
+export type OptimizerHyper<K extends OptimizerKind> = Extract<OptimizerSpec, { kind: K }>;
+
+/** β^t by repeated multiplication: exactly rounded float64 operations only, the same on every Node.js. */
+function power(beta: number, t: number): number {
+  let p = 1;
+  for (let i = 0; i < t; i++) p *= beta;
+  return p;
 }
 
-export const OPTIMIZERS: { [K in keyof OptimizerHypers]: Optimizer<OptimizerHypers[K]> } = {
+export const OPTIMIZERS: { [K in OptimizerKind]: OptimizerRule<OptimizerHyper<K>> } = {
   sgd: {
-    state: () => ({}),
-    update: (g, { param, grad }, { learningRate }) => ({ param: g.sub(param, g.mul(grad, learningRate)), state: {} }),
+    state: [],
+    stepInputs: [],
+    update: (g, { param, grad, learningRate }) => ({ param: g.sub(param, g.mul(learningRate, grad)), state: {} }),
+  },
+  momentum: {
+    state: ['velocity'],
+    stepInputs: [],
+    update(g, { param, grad, state, learningRate }, { momentum, weightDecay }) {
+      // PyTorch's SGD: g' = g + λ·w; v ← μ·v + g'; w ← w − η·v (v starts at 0, so v₁ = g'₁ as torch has it)
+      const decayed = weightDecay ? g.add(grad, g.mul(g.scalar(weightDecay), param)) : grad;
+      const velocity = g.add(g.mul(g.scalar(momentum), state.velocity), decayed);
+      return { param: g.sub(param, g.mul(learningRate, velocity)), state: { velocity } };
+    },
+  },
+  adamw: {
+    state: ['m', 'v'],
+    stepInputs: [
+      { name: 'adamw.bc1', value: ({ beta1 }, t) => 1 - power(beta1, t) },
+      { name: 'adamw.bc2', value: ({ beta2 }, t) => 1 - power(beta2, t) },
+    ],
+    update(g, { param, grad, state, learningRate, stepInputs }, { beta1, beta2, epsilon, weightDecay }) {
+      // Loshchilov & Hutter 2019: decoupled decay first, then Adam with bias correction
+      const decayed = g.sub(param, g.mul(g.mul(learningRate, g.scalar(weightDecay)), param));
+      const m = g.add(g.mul(g.scalar(beta1), state.m), g.mul(g.scalar(1 - beta1), grad));
+      const v = g.add(g.mul(g.scalar(beta2), state.v), g.mul(g.scalar(1 - beta2), g.mul(grad, grad)));
+      const mHat = g.div(m, stepInputs['adamw.bc1']);
+      const vHat = g.div(v, stepInputs['adamw.bc2']);
+      const stepSize = g.div(mHat, g.add(g.sqrt(vHat), g.scalar(epsilon)));
+      return { param: g.sub(decayed, g.mul(learningRate, stepSize)), state: { m, v } };
+    },
   },
 };
+
+/**
+ * Global-norm clipping (PyTorch's clip_grad_norm_): every gradient times min(1, c/(‖g‖ + 1e-6)),
+ * ‖g‖ the L2 norm of all gradients together (their squares summed per parameter, in order).
+ */
+export function clipByGlobalNorm(g: GraphBuilder, grads: Value[], clipNorm: number): Value[] {
+  const squares = grads.map((d) => g.reduceSum(g.mul(d, d), d.shape.map((_, i) => i), false));
+  const norm = g.sqrt(squares.reduce((a, b) => g.add(a, b)));
+  const coef = g.div(g.scalar(clipNorm), g.add(norm, g.scalar(1e-6)));
+  // min(1, coef) as Where: the WebGPU provider has no Min
+  const factor = g.where(g.greater(coef, g.scalar(1)), g.scalar(1), coef);
+  return grads.map((d) => g.mul(d, factor));
+}
