@@ -71,7 +71,7 @@ export class GraphBuilder {
   private inputs: Value[] = [];
   private outputs: Value[] = [];
   private counter = 0;
-  private scalars = new Map<string, Value>();
+  private cache = new Map<string, Value>();
 
   constructor(readonly graphName: string) {}
 
@@ -100,26 +100,31 @@ export class GraphBuilder {
   constant(data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'float32'): Value {
     if (data.length !== sizeOf(shape)) throw new Error(`constant of shape [${shape}] given ${data.length} values`);
     const name = `c${this.counter++}`;
+    const bytes = (a: Float32Array | Int32Array | BigInt64Array | Uint8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
     const raw =
-      dtype === 'float32' ? new Uint8Array(Float32Array.from(data).buffer)
-      : dtype === 'int32' ? new Uint8Array(Int32Array.from(data).buffer)
-      : dtype === 'int64' ? new Uint8Array(BigInt64Array.from(Array.from(data, (x) => BigInt(x))).buffer)
+      dtype === 'float32' ? bytes(data instanceof Float32Array ? data : Float32Array.from(data))
+      : dtype === 'int32' ? bytes(data instanceof Int32Array ? data : Int32Array.from(data))
+      : dtype === 'int64' ? bytes(BigInt64Array.from(Array.from(data, (x) => BigInt(x))))
       : Uint8Array.from(data, (x) => (x ? 1 : 0));
     this.initializers.push(onnx.TensorProto.create({ name, dims: [...shape], dataType: ELEM_TYPE[dtype], rawData: raw }));
     return { name, shape: [...shape], dtype };
   }
 
-  /** A float32 scalar constant, shared by every use of the same value. */
-  scalar(value: number): Value {
-    const key = Object.is(value, -0) ? '-0' : String(value);
-    let v = this.scalars.get(key);
-    if (!v) this.scalars.set(key, (v = this.constant([value], [])));
+  /** A constant made once per graph under `key` (e.g. a mask every attention layer shares). */
+  shared(key: string, make: () => Value): Value {
+    let v = this.cache.get(key);
+    if (!v) this.cache.set(key, (v = make()));
     return v;
   }
 
-  /** A 1-D int64 constant (shapes, axes, pads, slice bounds). */
+  /** A float32 scalar constant, shared by every use of the same value. */
+  scalar(value: number): Value {
+    return this.shared(`scalar ${Object.is(value, -0) ? '-0' : value}`, () => this.constant([value], []));
+  }
+
+  /** A 1-D int64 constant (shapes, axes, pads, slice bounds), shared by every use of the same values. */
   ints(values: readonly number[]): Value {
-    return this.constant(values, [values.length], 'int64');
+    return this.shared(`ints ${values.join(',')}`, () => this.constant(values, [values.length], 'int64'));
   }
 
   /** One node; the caller states the shapes and types of its outputs. */

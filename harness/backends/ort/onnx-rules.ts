@@ -220,7 +220,7 @@ export const RULES: { [K in PrimitiveName]: Rule<PrimitiveAttrs[K]> } = {
       // the gradient goes to the first maximum of each window in row-major order (tfjs and torch do the same)
       const win = windows(g, x, size);
       const isMax = g.cast(g.equal(win, g.reshape(y, [...y.shape, 1])), 'float32');
-      const before = g.matmul(isMax, g.constant(strictlyUpper(size * size), [size * size, size * size]));
+      const before = g.matmul(isMax, g.shared(`strictly upper ${size * size}`, () => g.constant(strictlyUpper(size * size), [size * size, size * size])));
       const first = g.greater(g.where(g.equal(before, g.scalar(0)), isMax, g.scalar(0)), g.scalar(0));
       // Where, not a product with the mask: the others get +0, as in tfjs (0 · −x would be −0)
       return [unwindows(g, g.where(first, g.reshape(d!, [...d!.shape, 1]), g.scalar(0)), size, x.shape)];
@@ -282,7 +282,11 @@ export const RULES: { [K in PrimitiveName]: Rule<PrimitiveAttrs[K]> } = {
       let scores = g.mul(g.matmul(q, g.transpose(k, swapLast(rank))), g.scalar(scale));
       if (causal) {
         const s = q.shape[rank - 2];
-        const allowed = g.constant(Array.from({ length: s * s }, (_, i) => (i % s <= Math.floor(i / s) ? 1 : 0)), [s, s], 'bool');
+        const allowed = g.shared(`causal ${s}`, () => {
+          const mask = new Uint8Array(s * s);
+          for (let i = 0; i < s; i++) mask.fill(1, i * s, i * s + i + 1);
+          return g.constant(mask, [s, s], 'bool');
+        });
         scores = g.where(allowed, scores, g.scalar(-Infinity));
       }
       const p = g.softmax(scores, -1);
