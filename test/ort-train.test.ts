@@ -64,6 +64,21 @@ function paramsBefore(id: string): number[] {
   return paramShapes(workload.spec as TrainSpec).flatMap(([n]) => Array.from(byName(inputs, n).data));
 }
 
+test('a session places each graph once: later runs of the cell reuse it, with the bits of a fresh session', async () => {
+  const workload = resolveWorkload(findWorkload('conv-train')!, 'quick');
+  const inputs = workloadInputs(workload, 0);
+  const session = await findBackend('ort-cpu')!.open({ mode: 'det', threads: 1, device: 'cpu' });
+  const runs: Float32Array[] = [];
+  for (let i = 0; i < 3; i++) {
+    const program = await session.prepare(workload, inputs);
+    runs.push(flat(await program.execute()));
+    program.dispose();
+  }
+  await session.close();
+  const fresh = flat(await execute('ort-cpu', 'conv-train', 1));
+  for (const r of runs) assert.ok(bits(r).equals(bits(fresh)));
+});
+
 test('dataparallel-train: ort-cpu shard gradients and loss agree with tfjs-cpu on a shard', async () => {
   const workload = resolveWorkload(findWorkload('dataparallel-train')!, 'quick');
   const spec = workload.spec as TrainSpec;

@@ -9,10 +9,10 @@ import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxru
 import type { DeterminismRecord } from '../../protocol.js';
 import { byName } from '../../../workloads/inputs.js';
 import { paramShapes } from '../../../workloads/params.js';
-import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../../workloads/types.js';
+import type { InferSpec, NamedTensor, TrainSpec, WorkloadSpec } from '../../../workloads/types.js';
 import { probeInChild } from '../../run/child-probe.js';
 import { sizeOf } from './onnx-graph.js';
-import { gradientGraph, inferGraph, oneHot, trainStepGraph, type GradientGraph } from './onnx-model.js';
+import { gradientGraph, inferGraph, oneHot, trainStepGraph } from './onnx-model.js';
 import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from '../types.js';
 
 export type Ort = typeof import('onnxruntime-node');
@@ -50,27 +50,47 @@ export function ortSupports(_id: string, _spec: WorkloadSpec): Support {
   return { ok: true };
 }
 
+/**
+ * A session of one execution provider. Each graph is built and placed once per session and reused by
+ * every run of its cell (building and placing transformer-train's step graph costs about as much as
+ * training it at the standard size): like torch's worker process, whatever onnxruntime picks once per
+ * session — cuDNN's convolution algorithms on CUDA, compiled shaders on WebGPU — is picked in the
+ * cell's warm-up run.
+ */
 export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determinism: DeterminismRecord): Session {
-  const create = async (model: Uint8Array) => {
-    try {
-      return await ort.InferenceSession.create(model, options);
-    } catch (err) {
-      // with CPU fallback disabled, a node the provider has no kernel for fails the session: unsupported
-      const message = (err as Error).message;
-      if (/fallback to CPU EP has been explicitly disabled/.test(message)) throw new UnsupportedOpError(message);
-      throw err;
+  const compiled = new Map<string, Promise<{ graph: unknown; session: OrtSession }>>();
+  const compile: Compile = <G extends { model: Uint8Array }>(key: string, build: () => G) => {
+    let entry = compiled.get(key);
+    if (!entry) {
+      entry = (async () => {
+        const graph = build();
+        try {
+          return { graph, session: await ort.InferenceSession.create(graph.model, options) };
+        } catch (err) {
+          // with CPU fallback disabled, a node the provider has no kernel for fails the session: unsupported
+          const message = (err as Error).message;
+          if (/fallback to CPU EP has been explicitly disabled/.test(message)) throw new UnsupportedOpError(message);
+          throw err;
+        }
+      })();
+      compiled.set(key, entry);
     }
+    return entry as Promise<{ graph: G; session: OrtSession }>;
   };
   return {
     determinism,
     warnings: [],
     async prepare(workload, inputs) {
-      return workload.spec.kind === 'infer' ? prepareInfer(ort, create, workload, inputs) : prepareTrain(ort, create, workload.spec, inputs);
+      return workload.spec.kind === 'infer' ? prepareInfer(ort, compile, workload.spec, inputs) : prepareTrain(ort, compile, workload.spec, inputs);
     },
     async gradients(spec) {
-      return gradients(ort, create, spec);
+      return gradients(ort, compile, spec);
     },
-    async close() {},
+    async close() {
+      const sessions = await Promise.allSettled(compiled.values());
+      compiled.clear();
+      await Promise.all(sessions.map((s) => (s.status === 'fulfilled' ? s.value.session.release() : undefined)));
+    },
   };
 }
 
@@ -85,12 +105,11 @@ export async function probeExecutionProvider(ep: string): Promise<string | null>
   return outcome.ok ? null : outcome.error.replace(/^.*\b(was false|failed)\.\s*/, '');
 }
 
-type Create = (model: Uint8Array) => Promise<OrtSession>;
+/** The placed session of a graph, built on first use under `key` (the graph kind and the spec). */
+type Compile = <G extends { model: Uint8Array }>(key: string, build: () => G) => Promise<{ graph: G; session: OrtSession }>;
 
-async function prepareInfer(ort: Ort, create: Create, workload: ResolvedWorkload, inputs: NamedTensor[]): Promise<Program> {
-  if (workload.spec.kind !== 'infer') throw new Error('not an inference workload');
-  const graph = inferGraph(workload.spec);
-  const session = await create(graph.model);
+async function prepareInfer(ort: Ort, compile: Compile, spec: InferSpec, inputs: NamedTensor[]): Promise<Program> {
+  const { graph, session } = await compile(`infer ${JSON.stringify(spec)}`, () => inferGraph(spec));
   const feeds = Object.fromEntries(graph.inputs.map((n) => [n, tensorOf(ort, byName(inputs, n).data, byName(inputs, n).shape)]));
   return {
     async execute(): Promise<Execution> {
@@ -100,7 +119,7 @@ async function prepareInfer(ort: Ort, create: Create, workload: ResolvedWorkload
       const out = result[graph.output];
       return { outputs: [{ name: 'out', shape: [...out.dims], data: Float32Array.from(out.data as Float32Array) }], computeMs, loss: null };
     },
-    dispose: () => void session.release(),
+    dispose() {},
   };
 }
 
@@ -110,9 +129,8 @@ function stepSlice(t: NamedTensor, step: number, steps: number): Float32Array | 
   return t.data.subarray(step * per, (step + 1) * per);
 }
 
-async function prepareTrain(ort: Ort, create: Create, spec: TrainSpec, inputs: NamedTensor[]): Promise<Program> {
-  const graph = trainStepGraph(spec);
-  const session = await create(graph.model);
+async function prepareTrain(ort: Ort, compile: Compile, spec: TrainSpec, inputs: NamedTensor[]): Promise<Program> {
+  const { graph, session } = await compile(`train ${JSON.stringify(spec)}`, () => trainStepGraph(spec));
   // every per-step feed is made here, in setup: the timed loop only runs the graph
   const steps = Array.from({ length: spec.steps }, (_, s) =>
     Object.fromEntries(
@@ -152,26 +170,19 @@ async function prepareTrain(ort: Ort, create: Create, spec: TrainSpec, inputs: N
         trace: trace.result(),
       };
     },
-    dispose: () => void session.release(),
+    dispose() {},
   };
 }
 
-async function gradients(ort: Ort, create: Create, spec: TrainSpec): Promise<GradientFn> {
+async function gradients(ort: Ort, compile: Compile, spec: TrainSpec): Promise<GradientFn> {
   const shapes = paramShapes(spec);
-  // one graph per shard size (the last shard of a batch may be smaller), built on first use
-  const sessions = new Map<number, { session: OrtSession; graph: GradientGraph }>();
   return async (weights, x, y) => {
-    const batch = y.length;
-    let entry = sessions.get(batch);
-    if (!entry) {
-      const graph = gradientGraph(spec, batch);
-      entry = { session: await create(graph.model), graph };
-      sessions.set(batch, entry);
-    }
-    const { graph, session } = entry;
+    // one graph per shard size (the last shard of a batch may be smaller)
+    const batch = x.shape[0];
+    const { graph, session } = await compile(`gradients ${batch} ${JSON.stringify(spec)}`, () => gradientGraph(spec, batch));
     const feeds: Record<string, OrtTensor> = {
       [graph.x]: tensorOf(ort, x.data, x.shape),
-      [graph.onehot]: tensorOf(ort, oneHot(y, spec.classes), [batch, spec.classes]),
+      [graph.onehot]: tensorOf(ort, oneHot(y, spec.classes), [y.length, spec.classes]),
     };
     graph.params.forEach((name, i) => (feeds[name] = tensorOf(ort, weights[i], shapes[i][1])));
     const result = await session.run(feeds);
