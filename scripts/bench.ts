@@ -5,12 +5,15 @@
  *   3. sha256 hashing of artifacts, target ≥ 1.5 GB/s;
  *   4. rendering the report of a 2,000-run results folder, target ≤ 10 s;
  *   5. harness overhead on torch: the same runs through detbench vs a plain Python loop in one
- *      process (scripts/torch-plain-loop.py), target ratio ≤ 1.10 on a GPU (skipped without torch).
+ *      process (scripts/torch-plain-loop.py), target ratio ≤ 1.10 on a GPU (skipped without torch);
+ *   6. harness overhead on ort-cpu: det runs of transformer-train (standard) through detbench vs the
+ *      same step graph in a plain loop of onnxruntime-node calls (scripts/bench-ort.ts), target ≤ 1.10.
  * Timings on a shared 2-core machine are noisy: each figure is the median of several repetitions.
  *
  * Flags: --skip-suite (no 1), --suite-args "…" (extra `detbench run` flags, e.g. "--repeats 3"),
  * --torch-workload ID (default mlp-train), --torch-preset quick|standard (default standard),
- * --torch-repeats N (default 20), --torch-only (only 5); the Python is $DETBENCH_PYTHON or python3.
+ * --torch-repeats N (default 20), --torch-only (only 5); the Python is $DETBENCH_PYTHON or python3;
+ * --ort-workload ID (default transformer-train), --ort-preset, --ort-repeats N (default 10), --ort-only (only 6).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,6 +30,7 @@ import { paramShapes } from '../workloads/params.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
 import { makeResults } from '../test/fixtures/results.ts';
+import { ortOverhead } from './bench-ort.ts';
 
 const argv = process.argv.slice(2);
 const skipSuite = argv.includes('--skip-suite');
@@ -153,11 +157,15 @@ function torchOverhead(): void {
 }
 
 console.log(`detbench bench on ${os.cpus()[0]?.model} × ${os.cpus().length}, Node ${process.version}`);
+const ort = () => ortOverhead(flag('--ort-workload') ?? 'transformer-train', (flag('--ort-preset') ?? 'standard') as 'quick' | 'standard', Number(flag('--ort-repeats') ?? 10));
 if (argv.includes('--torch-only')) {
   torchOverhead();
+} else if (argv.includes('--ort-only')) {
+  await ort();
 } else {
   if (!skipSuite) suiteOverhead();
   diffAndHash();
   await reportRendering();
   torchOverhead();
+  await ort();
 }
