@@ -21,6 +21,12 @@ const ELEM_TYPE: Record<DType, number> = {
   bool: onnx.TensorProto.DataType.BOOL,
 };
 
+/** A serialised model, and its nodes one kind at a time (see GraphBuilder.nodeModels). */
+export interface BuiltGraph {
+  model: Uint8Array;
+  nodeModels(): Array<{ opType: string; model: Uint8Array }>;
+}
+
 /** A tensor of the graph: its name, static shape and element type. */
 export interface Value {
   readonly name: string;
@@ -72,12 +78,15 @@ export class GraphBuilder {
   private outputs: Value[] = [];
   private counter = 0;
   private cache = new Map<string, Value>();
+  /** Every value by name (inputs, constants, node outputs): the types single-node models need. */
+  private values = new Map<string, Value>();
 
   constructor(readonly graphName: string) {}
 
   input(name: string, shape: readonly number[], dtype: DType = 'float32'): Value {
     const v = { name, shape: [...shape], dtype };
     this.inputs.push(v);
+    this.values.set(name, v);
     return v;
   }
 
@@ -107,7 +116,9 @@ export class GraphBuilder {
       : dtype === 'int64' ? bytes(BigInt64Array.from(Array.from(data, (x) => BigInt(x))))
       : Uint8Array.from(data, (x) => (x ? 1 : 0));
     this.initializers.push(onnx.TensorProto.create({ name, dims: [...shape], dataType: ELEM_TYPE[dtype], rawData: raw }));
-    return { name, shape: [...shape], dtype };
+    const v = { name, shape: [...shape], dtype };
+    this.values.set(name, v);
+    return v;
   }
 
   /** A constant made once per graph under `key` (e.g. a mask every attention layer shares). */
@@ -130,6 +141,7 @@ export class GraphBuilder {
   /** One node; the caller states the shapes and types of its outputs. */
   node(opType: string, inputs: Array<Value | null>, attrs: Record<string, Attr>, outs: Array<{ shape: readonly number[]; dtype: DType }>, names?: string[]): Value[] {
     const outputs = outs.map((o, i) => ({ name: names?.[i] ?? `t${this.counter++}`, shape: [...o.shape], dtype: o.dtype }));
+    for (const o of outputs) this.values.set(o.name, o);
     this.nodes.push(
       onnx.NodeProto.create({
         opType,
@@ -153,6 +165,7 @@ export class GraphBuilder {
   sub = (a: Value, b: Value) => this.binary('Sub', a, b);
   mul = (a: Value, b: Value) => this.binary('Mul', a, b);
   div = (a: Value, b: Value) => this.binary('Div', a, b);
+  min = (a: Value, b: Value) => this.binary('Min', a, b);
   greater = (a: Value, b: Value) => this.binary('Greater', a, b, 'bool');
   equal = (a: Value, b: Value) => this.binary('Equal', a, b, 'bool');
   private unary = (opType: string, a: Value, attrs: Record<string, Attr> = {}) => this.op1(opType, [a], a.shape, a.dtype, attrs);
@@ -277,6 +290,10 @@ export class GraphBuilder {
     return this.op1(op, [x], [n, c, Math.floor(h / size), Math.floor(w / size)], x.dtype, { kernel_shape: [size, size], strides: [size, size] });
   }
 
+  build(): BuiltGraph {
+    return { model: this.encode(), nodeModels: () => this.nodeModels() };
+  }
+
   encode(): Uint8Array {
     const graph = onnx.GraphProto.create({
       name: this.graphName,
@@ -287,6 +304,33 @@ export class GraphBuilder {
     });
     const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'detbench', opsetImport: [{ domain: '', version: OPSET }], graph });
     return onnx.ModelProto.encode(model).finish();
+  }
+
+  /**
+   * One model per kind of node in the graph (op type and input types), each holding just that node:
+   * placing them one by one names the ops an execution provider has no kernel for, which onnxruntime's
+   * own message does not.
+   */
+  nodeModels(): Array<{ opType: string; model: Uint8Array }> {
+    const seen = new Set<string>();
+    const models: Array<{ opType: string; model: Uint8Array }> = [];
+    const initializers = new Map(this.initializers.map((t) => [t.name!, t]));
+    for (const node of this.nodes) {
+      const ins = node.input!.filter((n) => n !== '');
+      const key = `${node.opType} ${ins.map((n) => this.values.get(n)!.dtype).join(',')}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const graph = onnx.GraphProto.create({
+        name: node.opType!,
+        node: [node],
+        initializer: [...new Set(ins.filter((n) => initializers.has(n)))].map((n) => initializers.get(n)!),
+        input: [...new Set(ins.filter((n) => !initializers.has(n)))].map((n) => valueInfo(this.values.get(n)!)),
+        output: node.output!.map((n) => valueInfo(this.values.get(n)!)),
+      });
+      const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'detbench', opsetImport: [{ domain: '', version: OPSET }], graph });
+      models.push({ opType: node.opType!, model: onnx.ModelProto.encode(model).finish() });
+    }
+    return models;
   }
 
   /** Node count by op type (tests and the bench look at graph size). */

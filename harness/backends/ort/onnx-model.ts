@@ -8,7 +8,7 @@
 import { modelLayout } from '../../../workloads/params.js';
 import { BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, LAYER_NORM_EPSILON, type InferSpec, type Layer, type TrainSpec } from '../../../workloads/types.js';
 import { Tape } from './onnx-grad.js';
-import { GraphBuilder, sizeOf, type Value } from './onnx-graph.js';
+import { GraphBuilder, sizeOf, type BuiltGraph, type Value } from './onnx-graph.js';
 import { clipByGlobalNorm, OPTIMIZERS, type OptimizerHyper, type OptimizerKind, type OptimizerRule } from './onnx-rules.js';
 
 /** A value carried from a step's outputs to the next step's inputs. */
@@ -28,8 +28,7 @@ export interface StepInput {
   from: { tensor: string } | { onehot: 'y'; classes: number } | { perStep: (t: number) => number };
 }
 
-export interface TrainGraph {
-  model: Uint8Array;
+export interface TrainGraph extends BuiltGraph {
   /** Parameters, then batch-norm statistics (artifact order), then optimizer state. */
   carried: Carried[];
   /** How many of `carried` are the artifact (parameters and statistics). */
@@ -38,8 +37,7 @@ export interface TrainGraph {
   loss: string;
 }
 
-export interface GradientGraph {
-  model: Uint8Array;
+export interface GradientGraph extends BuiltGraph {
   params: string[];
   x: string;
   onehot: string;
@@ -49,16 +47,14 @@ export interface GradientGraph {
 }
 
 /** Evaluation mode (dropout off, batch norm on its running statistics): logits [units, classes]. */
-export interface EvalGraph {
-  model: Uint8Array;
+export interface EvalGraph extends BuiltGraph {
   /** Parameters then statistics, artifact order. */
   weights: string[];
   x: string;
   logits: string;
 }
 
-export interface InferGraph {
-  model: Uint8Array;
+export interface InferGraph extends BuiltGraph {
   inputs: string[];
   output: string;
 }
@@ -296,7 +292,7 @@ export function trainStepGraph(spec: TrainSpec): TrainGraph {
     ...masks.map((m): StepInput => ({ input: m.name, shape: [...m.shape], from: { tensor: m.name } })),
     ...rule.stepInputs.map(({ name, value }): StepInput => ({ input: name, shape: [], from: { perStep: (t: number) => value(optimizer, t) } })),
   ];
-  return { model: g.encode(), carried: [...carried, ...optimizerState], artifactLength: carried.length, stepInputs, loss: 'loss' };
+  return { ...g.build(), carried: [...carried, ...optimizerState], artifactLength: carried.length, stepInputs, loss: 'loss' };
 }
 
 /** The gradients of one shard (for the data-parallel driver, which sums and applies them itself). */
@@ -308,7 +304,7 @@ export function gradientGraph(spec: TrainSpec, batch: number): GradientGraph {
   const loss = L.tape.apply1('softmaxCrossEntropy', [z, onehot], {});
   const grads = L.tape.gradients(loss, params).map((d, i) => g.output(`${layout.params[i][0]}.grad`, d).name);
   g.output('loss', loss);
-  return { model: g.encode(), params: layout.params.map(([n]) => n), x: x.name, onehot: onehot.name, grads, loss: 'loss' };
+  return { ...g.build(), params: layout.params.map(([n]) => n), x: x.name, onehot: onehot.name, grads, loss: 'loss' };
 }
 
 /** The model in evaluation mode on `batch` examples: logits [units, classes]. */
@@ -316,7 +312,7 @@ export function evalGraph(spec: TrainSpec, batch: number): EvalGraph {
   const g = new GraphBuilder('evaluation');
   const { layout, x, logits: z } = modelInputs(g, spec, batch, 'eval');
   g.output('logits', z);
-  return { model: g.encode(), weights: [...layout.params, ...layout.state].map(([n]) => n), x: x.name, logits: 'logits' };
+  return { ...g.build(), weights: [...layout.params, ...layout.state].map(([n]) => n), x: x.name, logits: 'logits' };
 }
 
 /** The forward pass of an inference workload, through the same rules. */
@@ -325,7 +321,7 @@ export function inferGraph(spec: InferSpec): InferGraph {
   const tape = new Tape(g);
   const done = (inputs: Value[], out: Value): InferGraph => {
     g.output('out', out);
-    return { model: g.encode(), inputs: inputs.map((v) => v.name), output: 'out' };
+    return { ...g.build(), inputs: inputs.map((v) => v.name), output: 'out' };
   };
   switch (spec.op) {
     case 'attention': {

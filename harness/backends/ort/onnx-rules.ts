@@ -5,9 +5,9 @@
  * onnx-model.ts lowers workloads to these primitives.
  *
  * Op choices hold for onnxruntime's CPU, WebGPU and CUDA providers alike. The WebGPU provider (as
- * bundled with onnxruntime-node 1.30, checked on lavapipe) has no LogSoftmax and no ArgMax, so
- * log-softmax is written out and max-pool's gradient finds the first maximum of each window with
- * Equal and a MatMul by a triangular matrix. There is no standard ONNX op for a convolution's weight
+ * bundled with onnxruntime-node 1.30, checked on lavapipe) has no LogSoftmax, and no kernel takes the
+ * int64 indices ArgMax returns (Cast, Equal), so log-softmax is written out and max-pool's gradient
+ * finds the first maximum of each window with Equal and a MatMul by a triangular matrix. There is no standard ONNX op for a convolution's weight
  * gradient: it is a Conv over the batch axis (input and output gradient transposed), and the input
  * gradient is a ConvTranspose.
  */
@@ -386,7 +386,6 @@ export function clipByGlobalNorm(g: GraphBuilder, grads: Value[], clipNorm: numb
   const squares = grads.map((d) => g.reduceSum(g.mul(d, d), d.shape.map((_, i) => i), false));
   const norm = g.sqrt(squares.reduce((a, b) => g.add(a, b)));
   const coef = g.div(g.scalar(clipNorm), g.add(norm, g.scalar(1e-6)));
-  // min(1, coef) as Where: the WebGPU provider has no Min
-  const factor = g.where(g.greater(coef, g.scalar(1)), g.scalar(1), coef);
+  const factor = g.min(coef, g.scalar(1));
   return grads.map((d) => g.mul(d, factor));
 }

@@ -11,7 +11,7 @@ import { byName } from '../../../workloads/inputs.js';
 import { paramShapes } from '../../../workloads/params.js';
 import type { InferSpec, NamedTensor, TrainSpec, WorkloadSpec } from '../../../workloads/types.js';
 import { probeInChild } from '../../run/child-probe.js';
-import { sizeOf } from './onnx-graph.js';
+import { sizeOf, type BuiltGraph } from './onnx-graph.js';
 import { gradientGraph, inferGraph, oneHot, trainStepGraph } from './onnx-model.js';
 import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from '../types.js';
 
@@ -59,19 +59,12 @@ export function ortSupports(_id: string, _spec: WorkloadSpec): Support {
  */
 export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determinism: DeterminismRecord): Session {
   const compiled = new Map<string, Promise<{ graph: unknown; session: OrtSession }>>();
-  const compile: Compile = <G extends { model: Uint8Array }>(key: string, build: () => G) => {
+  const compile: Compile = <G extends BuiltGraph>(key: string, build: () => G) => {
     let entry = compiled.get(key);
     if (!entry) {
       entry = (async () => {
         const graph = build();
-        try {
-          return { graph, session: await ort.InferenceSession.create(graph.model, options) };
-        } catch (err) {
-          // with CPU fallback disabled, a node the provider has no kernel for fails the session: unsupported
-          const message = (err as Error).message;
-          if (/fallback to CPU EP has been explicitly disabled/.test(message)) throw new UnsupportedOpError(message);
-          throw err;
-        }
+        return { graph, session: await placeGraph(ort, graph, options) };
       })();
       compiled.set(key, entry);
     }
@@ -105,8 +98,33 @@ export async function probeExecutionProvider(ep: string): Promise<string | null>
   return outcome.ok ? null : outcome.error.replace(/^.*\b(was false|failed)\.\s*/, '');
 }
 
+const NO_FALLBACK = /fallback to CPU EP has been explicitly disabled/;
+
+/**
+ * An InferenceSession of a graph. With CPU fallback disabled, a node the provider has no kernel for
+ * fails the session: that is an `unsupported` run, in onnxruntime's words, followed by the ops that
+ * fail alone (onnxruntime's sentence does not name them).
+ */
+export async function placeGraph(ort: Ort, graph: BuiltGraph, options: OrtSession.SessionOptions): Promise<OrtSession> {
+  try {
+    return await ort.InferenceSession.create(graph.model, options);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (!NO_FALLBACK.test(message)) throw err;
+    const missing: string[] = [];
+    for (const { opType, model } of graph.nodeModels()) {
+      try {
+        await (await ort.InferenceSession.create(model, options)).release();
+      } catch (alone) {
+        if (NO_FALLBACK.test((alone as Error).message) && !missing.includes(opType)) missing.push(opType);
+      }
+    }
+    throw new UnsupportedOpError(missing.length ? `${message} (ops with no kernel on this provider: ${missing.join(', ')})` : message);
+  }
+}
+
 /** The placed session of a graph, built on first use under `key` (the graph kind and the spec). */
-type Compile = <G extends { model: Uint8Array }>(key: string, build: () => G) => Promise<{ graph: G; session: OrtSession }>;
+type Compile = <G extends BuiltGraph>(key: string, build: () => G) => Promise<{ graph: G; session: OrtSession }>;
 
 async function prepareInfer(ort: Ort, compile: Compile, spec: InferSpec, inputs: NamedTensor[]): Promise<Program> {
   const { graph, session } = await compile(`infer ${JSON.stringify(spec)}`, () => inferGraph(spec));
