@@ -32,7 +32,7 @@ test('a layout names parameters by layer path, keeps batch-norm statistics as st
   assert.deepEqual(layout.params.map(([n, s, i]) => `${n}[${s}]${i}`), [
     'l0.table[10,4]embedding', 'l1.table[6,4]embedding',
     'l3.0.gamma[4]ones', 'l3.0.beta[4]zeros',
-    'l3.1.wq[4,4]he', 'l3.1.wk[4,4]he', 'l3.1.wv[4,4]he', 'l3.1.wo[4,4]he', 'l3.1.bq[4]zeros', 'l3.1.bk[4]zeros', 'l3.1.bv[4]zeros', 'l3.1.bo[4]zeros',
+    'l3.1.wq[4,4]he', 'l3.1.wk[4,4]he', 'l3.1.wv[4,4]he', 'l3.1.wo[4,4]he', 'l3.1.bq[4]zeros', 'l3.1.bv[4]zeros', 'l3.1.bo[4]zeros',
     'l4.gamma[4]ones', 'l4.beta[4]zeros', 'head.w[4,3]he', 'head.b[3]zeros',
   ]);
   assert.deepEqual(layout.state.map(([n, , i]) => `${n} ${i}`), ['l4.runningMean zeros', 'l4.runningVar ones']);

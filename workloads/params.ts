@@ -91,7 +91,8 @@ function layerOutput(layer: Layer, shape: number[], path: string, layout: ModelL
     case 'selfAttention': {
       if (shape.length !== 2 || last % layer.heads !== 0) throw new Error(`${path}: selfAttention needs [S, D] with D divisible by ${layer.heads} heads, got [${shape}]`);
       for (const m of ['q', 'k', 'v', 'o']) param(`w${m}`, [last, last], 'he');
-      for (const m of ['q', 'k', 'v', 'o']) param(`b${m}`, [last], 'zeros');
+      // no key bias (workloads/types.ts): its gradient is mathematically zero
+      for (const m of ['q', 'v', 'o']) param(`b${m}`, [last], 'zeros');
       return shape;
     }
     case 'residual': {

@@ -89,7 +89,10 @@ export type Layer =
   | { kind: 'dropout'; rate: number }
   /**
    * Causal multi-head self-attention on [S, D] (Vaswani et al. 2017; GPT-2's layer). With
-   * Wq, Wk, Wv, Wo [D, D] (`.wq` …) and bq, bk, bv, bo [D] (`.bq` …): Q = x·Wq + bq, K, V likewise;
+   * Wq, Wk, Wv, Wo [D, D] (`.wq` …) and bq, bv, bo [D] (`.bq`, `.bv`, `.bo`): Q = x·Wq + bq,
+   * K = x·Wk (no key bias: it adds a per-row constant q·bk to the scores, which softmax ignores, so its
+   * gradient is rounding noise alone, and an optimizer such as Adam turns that noise into updates of
+   * full size — a parameter that differs between backends by 100% and changes nothing), V = x·Wv + bv;
    * head h (0 ≤ h < heads) takes columns [h·dh, (h + 1)·dh) of each, dh = D/heads;
    * A_h = softmax(Q_h·K_hᵀ/√dh + C) row-wise, C[i][j] = 0 for j ≤ i and −∞ for j > i (a token sees
    * itself and earlier tokens: masked weights are exactly 0; any additive constant ≤ −1e9 gives the
