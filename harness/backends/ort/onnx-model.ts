@@ -210,7 +210,11 @@ function selfAttention(L: Lowering, x: Value, path: string, heads: number): Valu
   const { tape } = L;
   const [b, s, d] = x.shape;
   const dh = d / heads;
-  const project = (m: string) => tape.apply1('add', [tape.apply1('matmul', [x, L.value(`${path}.w${m}`)], {}), L.value(`${path}.b${m}`)], {});
+  const project = (m: string) => {
+    const z = tape.apply1('matmul', [x, L.value(`${path}.w${m}`)], {});
+    // K has no bias (workloads/types.ts: its gradient would be rounding noise alone)
+    return m === 'k' ? z : tape.apply1('add', [z, L.value(`${path}.b${m}`)], {});
+  };
   // [B, S, D] → [B, heads, S, dh]: head h is columns [h·dh, (h + 1)·dh)
   const split = (v: Value) => tape.apply1('transpose', [tape.apply1('reshape', [v], { shape: [b, s, heads, dh] })], { perm: [0, 2, 1, 3] });
   const [q, k, v] = ['q', 'k', 'v'].map((m) => split(project(m)));
