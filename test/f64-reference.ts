@@ -222,3 +222,110 @@ export function normalize(x: T64, axes: number[], epsilon: number): [T64, T64, T
   const variance = reduce(map(centred, (v) => v * v), axes, true, 'mean');
   return [elementwise(centred, variance, (c, v) => c / Math.sqrt(v + epsilon)), mean, variance];
 }
+
+/** ------- whole models, as workloads/types.ts defines them (NHWC, layer paths as names) ------- */
+
+type Spec = import('../workloads/types.ts').TrainSpec;
+type LayerDef = import('../workloads/types.ts').Layer;
+
+export interface ModelRun64 {
+  /** [prediction units, classes]. */
+  logits: T64;
+  /** Training: each batch-norm statistic after the step's update, by name. */
+  statistics: Map<string, T64>;
+}
+
+const reshape = (t: T64, shape: number[]): T64 => ({ data: t.data, shape });
+const add = (a: T64, b: T64) => elementwise(a, b, (x, y) => x + y);
+const mul = (a: T64, b: T64) => elementwise(a, b, (x, y) => x * y);
+
+/**
+ * The logits of a model in float64, training mode (batch statistics, dropout masks) or evaluation
+ * mode (running statistics, no dropout). `x` is [batch, …input] (token ids as numbers).
+ */
+export function model64(spec: Spec, tensors: Map<string, T64>, x: T64, mode: 'train' | 'eval'): ModelRun64 {
+  const get = (name: string) => tensors.get(name) ?? (() => { throw new Error(`no tensor ${name}`); })();
+  const statistics = new Map<string, T64>();
+  const act = (h: T64, fn: string) => (fn === 'relu' ? map(h, (v) => Math.max(v, 0)) : fn === 'gelu' ? gelu(h) : h);
+  const walk = (layers: LayerDef[], prefix: string, h: T64): T64 => {
+    layers.forEach((layer, i) => {
+      const path = prefix === 'l' ? `l${i}` : `${prefix}.${i}`;
+      const has = (n: string) => tensors.has(`${path}.${n}`);
+      switch (layer.kind) {
+        case 'dense':
+          h = matmul(h, get(`${path}.w`));
+          if (has('b')) h = add(h, get(`${path}.b`));
+          h = act(h, layer.activation);
+          break;
+        case 'conv2d': {
+          const k = layer.kernel, before = Math.floor((k - 1) / 2);
+          const out = conv2d(transpose(h, [0, 3, 1, 2]), transpose(get(`${path}.w`), [3, 2, 0, 1]), [1, 1], [before, before, k - 1 - before, k - 1 - before]);
+          h = transpose(out, [0, 2, 3, 1]);
+          if (has('b')) h = add(h, get(`${path}.b`));
+          h = act(h, layer.activation);
+          break;
+        }
+        case 'pool':
+          h = transpose(pool(transpose(h, [0, 3, 1, 2]), layer.size, layer.op), [0, 2, 3, 1]);
+          break;
+        case 'flatten':
+          h = reshape(h, [h.shape[0], size(h.shape.slice(1))]);
+          break;
+        case 'embedding':
+          h = gather(get(`${path}.table`), Int32Array.from(h.data), h.shape);
+          break;
+        case 'meanPool':
+          h = reduce(h, [1], false, 'mean');
+          break;
+        case 'globalAvgPool':
+          h = reduce(h, [1, 2], false, 'mean');
+          break;
+        case 'positionEmbedding':
+          h = add(h, get(`${path}.table`));
+          break;
+        case 'layerNorm':
+          h = add(mul(normalize(h, [h.shape.length - 1], 1e-5)[0], get(`${path}.gamma`)), get(`${path}.beta`));
+          break;
+        case 'batchNorm': {
+          const axes = h.shape.slice(0, -1).map((_, j) => j);
+          const c = h.shape.at(-1)!;
+          let xhat: T64;
+          if (mode === 'train') {
+            const [normalised, mean, variance] = normalize(h, axes, 1e-5);
+            xhat = normalised;
+            const n = size(axes.map((a) => h.shape[a]));
+            const update = (running: T64, batch: T64, scale: number) => ({ data: running.data.map((r, j) => 0.9 * r + 0.1 * batch.data[j] * scale), shape: running.shape });
+            statistics.set(`${path}.runningMean`, update(get(`${path}.runningMean`), mean, 1));
+            statistics.set(`${path}.runningVar`, update(get(`${path}.runningVar`), variance, n / (n - 1)));
+          } else {
+            const mean = reshape(get(`${path}.runningMean`), [c]), variance = get(`${path}.runningVar`);
+            xhat = elementwise(elementwise(h, mean, (v, m) => v - m), variance, (v, s) => v / Math.sqrt(s + 1e-5));
+          }
+          h = add(mul(xhat, get(`${path}.gamma`)), get(`${path}.beta`));
+          break;
+        }
+        case 'activation':
+          h = act(h, layer.fn);
+          break;
+        case 'dropout':
+          if (mode === 'train') h = mul(h, get(`dropout.${path}`));
+          break;
+        case 'selfAttention': {
+          const [b, s, d] = h.shape, heads = layer.heads, dh = d / heads;
+          const project = (m: string) => (has(`b${m}`) ? add(matmul(h, get(`${path}.w${m}`)), get(`${path}.b${m}`)) : matmul(h, get(`${path}.w${m}`)));
+          const split = (t: T64) => transpose(reshape(t, [b, s, heads, dh]), [0, 2, 1, 3]);
+          const o = attention(split(project('q')), split(project('k')), split(project('v')), 1 / Math.sqrt(dh), true);
+          h = add(matmul(reshape(transpose(o, [0, 2, 1, 3]), [b, s, d]), get(`${path}.wo`)), get(`${path}.bo`));
+          break;
+        }
+        case 'residual':
+          h = add(h, walk(layer.layers, path, h));
+          break;
+      }
+    });
+    return h;
+  };
+  const h = walk(spec.layers, 'l', x);
+  const logits = add(matmul(h, get('head.w')), get('head.b'));
+  return { logits: reshape(logits, [size(logits.shape) / spec.classes, spec.classes]), statistics };
+}

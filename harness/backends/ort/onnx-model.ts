@@ -39,6 +39,9 @@ export interface TrainGraph extends BuiltGraph {
 
 export interface GradientGraph extends BuiltGraph {
   params: string[];
+  /** Batch-norm statistics and dropout masks the forward pass reads (none for the data-parallel control). */
+  statistics: string[];
+  masks: string[];
   x: string;
   onehot: string;
   /** One per parameter, in parameter order. */
@@ -299,16 +302,16 @@ export function trainStepGraph(spec: TrainSpec): TrainGraph {
   return { ...g.build(), carried: [...carried, ...optimizerState], artifactLength: carried.length, stepInputs, loss: 'loss' };
 }
 
-/** The gradients of one shard (for the data-parallel driver, which sums and applies them itself). */
+/** The loss and its gradients on one batch, in training mode (the data-parallel driver's shards). */
 export function gradientGraph(spec: TrainSpec, batch: number): GradientGraph {
   const g = new GraphBuilder('gradients');
   const { L, layout, params, statistics, masks, x, units, logits: z } = modelInputs(g, spec, batch, 'train');
-  if (statistics.length || masks.length) throw new Error('the data-parallel driver trains models without batch norm or dropout');
   const onehot = g.input('onehot', [units, spec.classes]);
   const loss = L.tape.apply1('softmaxCrossEntropy', [z, onehot], {});
   const grads = L.tape.gradients(loss, params).map((d, i) => g.output(`${layout.params[i][0]}.grad`, d).name);
   g.output('loss', loss);
-  return { ...g.build(), params: layout.params.map(([n]) => n), x: x.name, onehot: onehot.name, grads, loss: 'loss' };
+  const names = (vs: Value[]) => vs.map((v) => v.name);
+  return { ...g.build(), params: names(params), statistics: names(statistics), masks: names(masks), x: x.name, onehot: onehot.name, grads, loss: 'loss' };
 }
 
 /** The model in evaluation mode on `batch` examples: logits [units, classes]. */

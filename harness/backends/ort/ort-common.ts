@@ -198,6 +198,7 @@ async function gradients(ort: Ort, compile: Compile, spec: TrainSpec): Promise<G
     // one graph per shard size (the last shard of a batch may be smaller)
     const batch = x.shape[0];
     const { graph, session } = await compile(`gradients ${batch} ${JSON.stringify(spec)}`, () => gradientGraph(spec, batch));
+    if (graph.statistics.length || graph.masks.length) throw new Error('the data-parallel driver feeds no batch-norm statistics or dropout masks to its shards');
     const feeds: Record<string, OrtTensor> = {
       [graph.x]: tensorOf(ort, x.data, x.shape),
       [graph.onehot]: tensorOf(ort, oneHot(y, spec.classes), [y.length, spec.classes]),
