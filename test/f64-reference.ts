@@ -193,14 +193,14 @@ export function indexAdd(src: T64, index: Int32Array, buckets: number): T64 {
 }
 
 /**
- * d/dx_j of Σ r·f(x) for every element j of input `which`, by central differences in float64
- * (step h·max(1, |x_j|)); the other inputs are held fixed.
+ * d/dx_j of Σ r·f(x) for every element j of input `which` (or those in `elements`, the rest left 0),
+ * by central differences in float64 (step h·max(1, |x_j|)); the other inputs are held fixed.
  */
-export function finiteDifference(f: (inputs: T64[]) => T64, inputs: T64[], which: number, r: F64, h = 1e-6): F64 {
+export function finiteDifference(f: (inputs: T64[]) => T64, inputs: T64[], which: number, r: F64, h = 1e-6, elements?: number[]): F64 {
   const L = (xs: T64[]) => f(xs).data.reduce((s, v, i) => s + v * r[i], 0);
   const x = inputs[which];
   const grad = new Float64Array(x.data.length);
-  for (let j = 0; j < x.data.length; j++) {
+  for (const j of elements ?? x.data.keys()) {
     const step = h * Math.max(1, Math.abs(x.data[j]));
     const at = (delta: number) => {
       const data = Float64Array.from(x.data);

@@ -131,8 +131,12 @@ for (const { label, spec } of MODELS) {
     const loss = (out[graph.loss].data as Float32Array)[0];
     assert.ok(Math.abs(loss - loss64(params64).data[0]) <= 1e-6 * Math.abs(loss), `loss ${loss} vs ${loss64(params64).data[0]}`);
     layout.params.forEach(([name], i) => {
-      const fd = ref.finiteDifference(loss64, params64, i, Float64Array.of(1));
-      close(out[graph.grads[i]].data as Float32Array, fd, `${label}: gradient of ${name}`, 2e-5);
+      // up to 12 elements of each parameter, spread over it (finite differences of the whole model are slow)
+      const n = params64[i].data.length, m = Math.min(n, 12);
+      const picked = Array.from({ length: m }, (_, k) => Math.floor((k * n) / m));
+      const fd = ref.finiteDifference(loss64, params64, i, Float64Array.of(1), 1e-6, picked);
+      const grad = out[graph.grads[i]].data as Float32Array;
+      close(picked.map((j) => grad[j]), picked.map((j) => fd[j]), `${label}: gradient of ${name} (elements ${picked})`, 2e-5);
     });
   });
 }
