@@ -1,8 +1,8 @@
 /**
  * The onnxruntime machinery shared by the ort adapters (cpu, webgpu, cuda): ONNX graphs built by
- * detbench (onnx-model.ts) run through one InferenceSession per program; a training step is one run
- * whose updated parameters are fed back as the next run's inputs. Only the execution provider and its
- * determinism switches differ per adapter.
+ * detbench (onnx-model.ts), each placed in one InferenceSession per detbench session; a training step
+ * is one session run whose updated parameters and state are fed back as the next run's inputs. Only
+ * the execution provider and its determinism switches differ per adapter.
  */
 import { createRequire } from 'node:module';
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-node';
@@ -44,7 +44,7 @@ const tensorOf = (ort: Ort, data: Float32Array | Int32Array, shape: number[]): O
 /**
  * Every primitive has a rule, so every workload has a graph; whether the execution provider has a
  * kernel for each of its ops is only known when onnxruntime places the graph (an `unsupported` run
- * with onnxruntime's words, see ortSession).
+ * with onnxruntime's words, see placeGraph).
  */
 export function ortSupports(_id: string, _spec: WorkloadSpec): Support {
   return { ok: true };
