@@ -16,11 +16,12 @@ import { hardwareKey, latestBaseline, listBaselines, saveBaseline } from './base
 import { compare, comparisonText } from './analysis/compare.js';
 import { BACKENDS, loadPlugins } from './backends/index.js';
 import type { Availability } from './backends/types.js';
-import { loadSuite, resolveSuite, type ResolvedSuite, type SuiteInput } from './config.js';
+import { PRESETS, loadSuite, resolveSuite, type ResolvedSuite, type SuiteInput } from './config.js';
 import { fingerprint, fingerprintWarnings } from './env.js';
 import { EXIT, UsageError, message } from './errors.js';
 import { mergeResults } from './merge.js';
 import { precisionText, runPaired } from './run/precision.js';
+import { runOracle } from './run/oracle.js';
 import { parseDuration, runSoak } from './run/soak.js';
 import { makePlan, parseShard, restrictToGpus, shardPlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
@@ -28,6 +29,7 @@ import { Runner } from './run/runner.js';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, writeAtomic, type Manifest } from './store.js';
 import { summaryTable } from '../reports/table.js';
 import { WORKLOADS } from '../workloads/index.js';
+import { flopsPerRun, formatFlops } from '../workloads/flops.js';
 
 const PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const VERSION = '0.1.0';
@@ -72,6 +74,7 @@ interface RunFlags {
   budget?: number;
   python?: string;
   duration?: string;
+  allowSlow?: boolean;
 }
 
 async function runCommand(flags: RunFlags): Promise<number> {
@@ -83,6 +86,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
     backends: flags.backends, workloads: flags.workloads, repeats: flags.repeats,
     threads: flags.threads, modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout, trace: flags.trace,
     soakSec: flags.duration === undefined ? undefined : parseDuration(flags.duration),
+    allowSlow: flags.allowSlow,
   };
   const suite = resolveSuite(input, overrides, source);
   if (flags.precision !== undefined && !(typeof flags.precision === 'number' && flags.precision > 0 && flags.precision < 1)) throw new UsageError(message.precision(flags.precision));
@@ -179,6 +183,8 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
     }
   }
   progress.stop();
+  // the float64 oracle of every workload that ran (oracle.json says why when there is none)
+  await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped, log });
   writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped });
 
   // analyze, report
@@ -237,12 +243,14 @@ async function backendsCommand(json: boolean): Promise<number> {
 
 function workloadsCommand(json: boolean): number {
   if (json) {
-    process.stdout.write(JSON.stringify(WORKLOADS.map((w) => ({ id: w.id, probes: w.probes, tolerance: w.tolerance, presets: w.presets, negativeControl: w.negativeControl ?? false, gpuOnly: w.gpuOnly ?? false })), null, 2) + '\n');
+    const flops = (w: (typeof WORKLOADS)[number]) => Object.fromEntries(PRESETS.map((p) => [p, flopsPerRun(w.build(w.presets[p]))]));
+    process.stdout.write(JSON.stringify(WORKLOADS.map((w) => ({ id: w.id, probes: w.probes, tolerance: w.tolerance, presets: w.presets, flopsPerRun: flops(w), negativeControl: w.negativeControl ?? false, gpuOnly: w.gpuOnly ?? false })), null, 2) + '\n');
     return EXIT.ok;
   }
   for (const w of WORKLOADS) {
     const params = Object.entries(w.presets.quick).map(([k, v]) => `${k}=${v}`).join(' ');
-    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; tolerance relL2 ≤ ${w.tolerance.relL2}${w.negativeControl === 'always' ? '; negative control' : w.negativeControl === 'gpu' ? '; negative control on GPUs' : ''}${w.gpuOnly ? '; left out of suites unless named' : ''}\n`);
+    const sizes = PRESETS.map((p) => `${p} ${formatFlops(flopsPerRun(w.build(w.presets[p])))}`).join(', ');
+    process.stdout.write(`${w.id.padEnd(20)} ${w.probes}\n${''.padEnd(20)} quick: ${params}; per run: ${sizes}; tolerance relL2 ≤ ${w.tolerance.relL2}${w.negativeControl === 'always' ? '; negative control' : w.negativeControl === 'gpu' ? '; negative control on GPUs' : ''}${w.gpuOnly ? '; left out of suites unless named' : ''}\n`);
   }
   return EXIT.ok;
 }
@@ -284,6 +292,7 @@ export async function main(argv: string[]): Promise<number> {
     .option('--python <path>', 'the Python (with torch) for the torch backend (default $DETBENCH_PYTHON or python3)')
     .option('--duration <time>', 'soak: after the suite, repeat det runs of every det cell for this long (e.g. 10m) and flag any change of bits')
     .option('--trace', 'record the weights after every training step: first divergent step and divergence growth')
+    .option('--allow-slow', 'run CPU cells of the gpu preset too (planned unsupported otherwise: TFLOPs per run)')
     .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
     .action(async (flags: RunFlags) => {
       code = await runCommand(flags);

@@ -33,9 +33,11 @@ export interface SuiteInput {
   devices?: 'all' | 'gpu';
   /** Soak: after the suite, repeat det runs of every det cell for this long, flagging any change. */
   soakSec?: number;
+  /** Run CPU cells of the gpu preset too (otherwise planned `unsupported`: hours of CPU time). */
+  allowSlow?: boolean;
 }
 
-export const SUITE_FIELDS = ['name', 'kind', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params', 'trace', 'devices', 'soakSec'] as const;
+export const SUITE_FIELDS = ['name', 'kind', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params', 'trace', 'devices', 'soakSec', 'allowSlow'] as const;
 
 export interface ResolvedSuite {
   name: string;
@@ -56,6 +58,7 @@ export interface ResolvedSuite {
   devices: 'all' | 'gpu';
   /** 0: no soak. */
   soakMs: number;
+  allowSlow: boolean;
 }
 
 export const BUILTIN_SUITE_NAMES = ['quick', 'standard', 'noise', 'acceptance'] as const;
@@ -64,18 +67,18 @@ export const BUILTIN_SUITES: Record<(typeof BUILTIN_SUITE_NAMES)[number], SuiteI
   quick: { name: 'quick', preset: 'quick', repeats: 3, threads: [1, 2], timeoutSec: 60 },
   standard: { name: 'standard', preset: 'standard', repeats: 5, threads: [1, 2], timeoutSec: 300 },
   // The data-parallel model is the default: on CPUs its all-reduce order is the implementation noise.
-  // New hardware: every available GPU backend, the GPU-relevant workloads at the larger sizes, and
-  // both GPU negative controls; enough repeats that a control differs in nondet (≥ 2 of 8).
+  // New hardware: every available GPU backend, the GPU-relevant workloads at the gpu preset (sized
+  // so split-K GEMMs, cuDNN algorithm choice and 16M-element scatters are reached; TFLOPs per run
+  // for the two models), both GPU negative controls; enough repeats that a control differs in nondet
+  // (≥ 2 of 8).
   acceptance: {
     name: 'acceptance',
-    preset: 'standard',
+    preset: 'gpu',
     devices: 'gpu',
-    workloads: ['mlp-train', 'conv-train', 'embedding-train', 'attention-infer', 'reduce-sum', 'matmul', 'index-add', 'atomic-sum'],
+    workloads: ['mlp-train', 'conv-train', 'embedding-train', 'transformer-train', 'resnet-train', 'attention-infer', 'reduce-sum', 'matmul', 'index-add', 'atomic-sum'],
     repeats: 8,
     threads: [1],
-    timeoutSec: 120,
-    // GPU-sized scatter-add: 4M elements into 1,024 buckets (≈ 4,000 atomic adds per address)
-    params: { 'index-add': { length: 1 << 22, buckets: 1024 } },
+    timeoutSec: 300,
   },
   noise: { name: 'noise', kind: 'noise', preset: 'quick', workloads: ['dataparallel-train'], backends: ['tfjs-cpu', 'ort-cpu'], repeats: 20, threads: [1], timeoutSec: 60 },
 };
@@ -131,6 +134,7 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
   if (typeof timeoutSec !== 'number' || !(timeoutSec > 0)) throw new UsageError(message.timeout(timeoutSec));
 
   if (s.trace !== undefined && typeof s.trace !== 'boolean') throw new UsageError(message.trace(s.trace));
+  if (s.allowSlow !== undefined && typeof s.allowSlow !== 'boolean') throw new UsageError(message.allowSlow(s.allowSlow));
   const params = s.params ?? {};
   const workloads = workloadIds.map((id) => {
     const def = findWorkload(id)!;
@@ -166,5 +170,6 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
     trace: s.trace === true,
     devices,
     soakMs: Math.round(soakSec * 1000),
+    allowSlow: s.allowSlow === true,
   };
 }

@@ -40,6 +40,7 @@ export const message = {
   resultsSchema: (dir: string, got: unknown, want: number) =>
     `${dir} has results schema version ${JSON.stringify(got)}, this detbench reads version ${want}: use the detbench version that wrote it`,
   resultsCorrupt: (file: string, why: string) => `${file} cannot be read: ${why}`,
+  oracleField: (file: string, field: string, want: string) => `${file}: field \`${field}\` must be ${want}; this file is written by \`detbench run\` — restore it, or move it out of the folder to analyse the rest without the oracle`,
   reportFormat: (got: string, known: readonly string[]) => `unknown report format "${got}": choose from ${list(known)}`,
   slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,
   baselineIncomplete: (dir: string) => `${dir} is incomplete (interrupted or killed): a baseline must come from a finished run; run the suite again`,
@@ -48,9 +49,10 @@ export const message = {
   mergeNothing: () => 'merge needs at least one results folder',
   mergeSuites: (a: string, b: string) => `cannot merge ${b} into ${a}: they ran different suites (workloads, sizes, seed or repeats differ); merge runs of one suite only`,
   trace: (got: unknown) => `\`trace\` must be true or false, got ${JSON.stringify(got)}`,
+  allowSlow: (got: unknown) => `\`allowSlow\` must be true or false, got ${JSON.stringify(got)}`,
   precision: (got: unknown) => `\`--precision\` must be a fraction between 0 and 1 (e.g. 0.02 for ±2%), got ${JSON.stringify(got)}`,
   budget: (got: unknown) => `\`--budget\` must be a number of seconds > 0, got ${JSON.stringify(got)}`,
   suiteKind: (got: unknown) => `suite field \`kind\` must be determinism or noise, got ${JSON.stringify(got)}`,
-  noiseNeedsTraining: (id: string) => `the noise suite decomposes training noise: ${id} is not a training workload (use mlp-train, conv-train, embedding-train or dataparallel-train)`,
+  noiseNeedsTraining: (id: string) => `the noise suite decomposes training noise: ${id} is not a training workload (use mlp-train, conv-train, embedding-train, transformer-train, resnet-train or dataparallel-train)`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
 };

@@ -4,12 +4,13 @@
  * det, nondet… — after one warm-up run per mode, so drift of a noisy machine lands on both modes.
  */
 import { findBackend } from './backends/index.js';
-import { supportOf, type Availability } from './backends/types.js';
+import { supportOf, type Availability, type Support } from './backends/types.js';
 import type { ResolvedSuite } from './config.js';
 import { cellId, groupId, type CellKey, type Mode, type NoiseArm, type RunRequest } from './protocol.js';
 import { paramShapes } from '../workloads/params.js';
 import { findWorkload, resolveWorkload } from '../workloads/index.js';
-import { isGpuDevice } from '../workloads/types.js';
+import { isGpuDevice, type WorkloadSpec } from '../workloads/types.js';
+import { flopsPerRun, formatFlops } from '../workloads/flops.js';
 import { UsageError, message } from './errors.js';
 
 export interface PlannedCell extends CellKey {
@@ -39,6 +40,15 @@ export function restrictToGpus(availability: Record<string, Availability>): Reco
   );
 }
 
+/**
+ * The gpu preset is sized for GPUs (TFLOPs per run for the models): on a CPU device its cells are
+ * planned unsupported, saying why, unless the suite allows slow runs (`--allow-slow`).
+ */
+function slowOnCpu(suite: ResolvedSuite, spec: WorkloadSpec, device: string): Support | null {
+  if (suite.preset !== 'gpu' || isGpuDevice(device) || suite.allowSlow) return null;
+  return { ok: false, reason: `the gpu preset is sized for GPUs (${formatFlops(flopsPerRun(spec))} per run) and would take too long on the CPU: pass --allow-slow to run it anyway` };
+}
+
 export function makePlan(suite: ResolvedSuite, availability: Record<string, Availability>): Plan {
   const cells: PlannedCell[] = [];
   const runs: RunRequest[] = [];
@@ -62,7 +72,7 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
       if (backend.info.threadControl && threads.length < suite.threads.length) notes.push(`${backendId} on ${device}: CPU thread counts do not apply to a GPU device, run at threads=${threads[0]} only`);
       for (const w of suite.workloads) {
         const resolved = resolveWorkload(findWorkload(w.id)!, suite.preset, w.params);
-        const support = supportOf(backend, resolved.spec);
+        const support = slowOnCpu(suite, resolved.spec, device) ?? supportOf(backend, resolved.spec);
         if (suite.kind === 'noise') {
           planNoise(suite, resolved, backendId, device, support, threads[0], cells, runs);
           continue;

@@ -98,6 +98,19 @@ export interface ArtifactRef {
   tensors: Array<{ name: string; shape: number[]; offset: number }>;
 }
 
+/**
+ * The evaluation of a trained model on its held-out set (harness/run/evaluation.ts): mean softmax
+ * cross-entropy and accuracy after the last step, and the artifact of predicted classes per unit.
+ */
+export interface EvaluationRef {
+  loss: number;
+  accuracy: number;
+  /** Prediction units (examples, or examples × tokens). */
+  units: number;
+  /** sha256 of the predicted classes, float32 per unit, stored like any artifact. */
+  predictions: string;
+}
+
 /** Per-step weights of a traced training run: one artifact of [steps × parameters] float32. */
 export interface TraceRef {
   sha256: string;
@@ -117,6 +130,8 @@ export type WorkerResult =
       tensors: ArtifactRef['tensors'];
       /** Weights after every step, [steps × parameters], when tracing. */
       trace?: Float32Array;
+      /** Training workloads whose backend evaluates: the held-out evaluation, predictions as float32 class ids. */
+      evaluation?: { loss: number; accuracy: number; units: number; predictions: Float32Array };
       determinism: DeterminismRecord;
       warnings: string[];
     }
@@ -134,7 +149,7 @@ interface RecordBase extends RunRequest {
 
 export type RunRecord = RecordBase &
   (
-    | { status: 'ok'; setupMs: number; computeMs: number; loss: number | null; outputL2: number; artifact: ArtifactRef; stepTrace?: TraceRef }
+    | { status: 'ok'; setupMs: number; computeMs: number; loss: number | null; outputL2: number; artifact: ArtifactRef; stepTrace?: TraceRef; evaluation?: EvaluationRef }
     | { status: 'unsupported' | 'error' | 'crashed'; message: string }
     | { status: 'timeout'; message: string; timeoutMs: number }
   );

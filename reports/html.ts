@@ -98,11 +98,11 @@ function noiseSection(summary: Summary): string {
   const rows = summary.noise.flatMap((d) =>
     d.arms.map((a) => {
       const test = a.arm === 'seeds' ? null : d.versusSeeds[a.arm];
-      return [d.workload, d.backend, a.arm, a.runs, a.distinctResults, formatInterval(a.lossSd), formatInterval(a.weightSpread), a.arm === 'seeds' ? '' : test ? `p = ${test.pValue.toPrecision(2)}` : 'no spread'];
+      return [d.workload, d.backend, a.arm, a.runs, a.distinctResults, formatInterval(a.lossSd), formatInterval(a.weightSpread), formatInterval(a.evalLossSd ?? null), formatInterval(a.churn ?? null), a.arm === 'seeds' ? '' : test ? `p = ${test.pValue.toPrecision(2)}` : 'no spread'];
     }),
   );
-  const head = ['workload', 'backend', 'arm', 'runs', 'distinct', 'final-loss sd [95% CI]', 'weight distance [95% CI]', 'Brown–Forsythe vs seeds'];
-  return `<h2 id="noise">Noise decomposition</h2><p>After Summers &amp; Dinneen (ICML 2021): the spread of final loss and weights across different seeds (determinism on), one seed with determinism off, and one seed with one initial weight moved by 1 ULP. Does implementation noise matter as much as seed noise here?</p><table class="cells"><thead><tr>${head
+  const head = ['workload', 'backend', 'arm', 'runs', 'distinct', 'final-loss sd [95% CI]', 'weight distance [95% CI]', 'held-out loss sd [95% CI]', 'prediction churn [95% CI]', 'Brown–Forsythe vs seeds'];
+  return `<h2 id="noise">Noise decomposition</h2><p>After Summers &amp; Dinneen (ICML 2021): the spread of final loss, weights, held-out loss and predictions (churn: the share of held-out predictions that differ between two runs) across different seeds (determinism on), one seed with determinism off, and one seed with one initial weight moved by 1 ULP. Does implementation noise matter as much as seed noise here?</p><table class="cells"><thead><tr>${head
     .map((h) => `<th>${escapeHtml(h)}</th>`)
     .join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }

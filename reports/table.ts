@@ -24,6 +24,25 @@ function cellText(c: CellSummary | undefined): string {
   }
 }
 
+/** Det cells against the float64 oracle: how many are within tolerance, and the worst distance. */
+function oracleLines(summary: Summary): string[] {
+  const o = summary.oracle;
+  if (!o) return [];
+  if (!o.made) return []; // the reason is among the warnings
+  const within = o.cells.filter((c) => c.status === 'within-tolerance').length;
+  const worst = [...o.cells].sort((a, b) => (b.diff?.relL2 ?? Infinity) - (a.diff?.relL2 ?? Infinity))[0];
+  return ['', `Float64 oracle (torch ${o.torch ?? '?'} on the CPU): ${within} of ${o.cells.length} det cells within tolerance${worst ? `; farthest ${worst.workload} on ${worst.backend} (relL2 ${worst.diff?.relL2?.toExponential(1) ?? '∞'}, tolerance ${worst.tolerance.relL2})` : ''}`];
+}
+
+/** Training cells whose runs predict differently on the held-out set (prediction churn). */
+function churnLines(summary: Summary): string[] {
+  const evaluated = (summary.evaluation ?? []).filter((e) => !e.arm);
+  if (!evaluated.length) return [];
+  const churned = evaluated.filter((e) => e.churnVsModal.max > 0);
+  if (!churned.length) return ['', `Prediction churn (held-out set): none — every run of each of ${evaluated.length} evaluated cells predicts the same classes`];
+  return ['', 'Prediction churn (held-out set, share of predictions that differ from the modal run):', ...churned.map((e) => `  ${e.workload} on ${e.backend} ${e.mode} (${e.threads} thread(s)): max ${(e.churnVsModal.max * 100).toFixed(2)} %, mean ${(e.churnVsModal.mean * 100).toFixed(2)} % of ${e.units}`)];
+}
+
 export function summaryTable(summary: Summary, resultsDir: string): string {
   const lines: string[] = [];
   if (summary.cells.length > 0 && summary.cells.every((c) => c.arm)) {
@@ -75,6 +94,7 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
     for (const c of summary.soak) lines.push(`  ${c.workload} on ${c.backend} (${c.device}, ${c.threads} thread(s)): ${c.runs} runs over ${c.seconds.toFixed(0)} s — ${c.firstChange ? `CHANGED ${c.firstChange.afterSec.toFixed(0)} s in (${c.distinctDigests} distinct)` : 'bits unchanged'}`);
   }
   if (summary.noise.length) lines.push('', noiseText(summary.noise));
+  lines.push(...oracleLines(summary), ...churnLines(summary));
   const v = summary.verdict;
   lines.push('', `Verdict: ${v.detStableCells} of ${v.detCells} det cells bitwise stable${summary.complete ? '' : ' (INCOMPLETE results)'}.`);
   if (summary.findings.length) lines.push('Findings:', ...summary.findings.map((f) => `  - ${f}`));

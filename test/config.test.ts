@@ -32,9 +32,9 @@ test('the acceptance suite: GPU backends only, both GPU negative controls, large
   const s = resolveSuite(BUILTIN_SUITES.acceptance, { soakSec: parseDuration('10m') }, 'builtin:acceptance');
   assert.deepEqual(s.backends, ['tfjs-node-gpu', 'tfjs-webgpu', 'ort-webgpu', 'ort-cuda', 'torch']);
   assert.ok(s.backends.every((id) => findBackend(id)!.info.deviceKind === 'gpu'));
-  assert.ok(['index-add', 'atomic-sum', 'embedding-train'].every((id) => s.workloads.some((w) => w.id === id)));
-  assert.equal(s.preset, 'standard');
-  assert.equal(s.workloads.find((w) => w.id === 'index-add')!.params.length, 1 << 22, 'GPU-sized scatter-add');
+  assert.ok(['index-add', 'atomic-sum', 'embedding-train', 'transformer-train', 'resnet-train'].every((id) => s.workloads.some((w) => w.id === id)));
+  assert.equal(s.preset, 'gpu');
+  assert.equal(s.workloads.find((w) => w.id === 'index-add')!.params.length, 1 << 24, 'GPU-sized scatter-add');
   assert.equal(s.soakMs, 600_000);
   assert.equal(parseDuration('90s'), 90);
   assert.equal(parseDuration('1.5h'), 5400);

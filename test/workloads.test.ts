@@ -8,7 +8,7 @@ import { normalStream, tensorKey, uniformStream } from '../harness/rng.ts';
 import { byName, dropoutMasks, workloadInputs } from '../workloads/inputs.ts';
 import { labelShape, modelLayout } from '../workloads/params.ts';
 import { cosExact, learningRates } from '../workloads/schedule.ts';
-import { teacherLabels } from '../workloads/teacher.ts';
+import { TASK_SEED, teacherLabels } from '../workloads/teacher.ts';
 import type { TrainSpec } from '../workloads/types.ts';
 
 const base: TrainSpec = {
@@ -80,12 +80,12 @@ test('dropout masks: 0 or fl32(1/(1 − rate)), each (seed, step, layer) its own
 test('teacher labels by hand: features → softsign MLP → first index of the largest logit', () => {
   // one hidden unit h = softsign(W1ᵀx): the label is argmax W2 when h > 0 and argmin W2 when h < 0
   const spec: TrainSpec = { ...base, input: { shape: [2], dtype: 'float32' }, teacher: { width: 2, hidden: 1 } };
-  const w1 = normalStream(tensorKey('t', 0, 'teacher.w1'), 2);
-  const w2 = Array.from(normalStream(tensorKey('t', 0, 'teacher.w2'), 3));
+  const w1 = normalStream(tensorKey('t', TASK_SEED, 'teacher.w1'), 2);
+  const w2 = Array.from(normalStream(tensorKey('t', TASK_SEED, 'teacher.w2'), 3));
   const argmax = w2.indexOf(Math.max(...w2)), argmin = w2.indexOf(Math.min(...w2));
   const x = new Float32Array([1, 0, 0, 1, -1, 0]);
   const sign = (h: number) => (h > 0 ? argmax : argmin);
-  assert.deepEqual(Array.from(teacherLabels('t', 0, spec, x, 3, false)), [sign(w1[0]), sign(w1[1]), sign(-w1[0])]);
+  assert.deepEqual(Array.from(teacherLabels('t', spec, x, 3, false)), [sign(w1[0]), sign(w1[1]), sign(-w1[0])]);
 });
 
 test('training inputs: teacher labels that use every class, an evaluation set, per-step rates; identical every time', () => {
@@ -100,4 +100,8 @@ test('training inputs: teacher labels that use every class, an evaluation set, p
   y.data.forEach((c) => counts[c]++);
   assert.ok(counts.every((n) => n >= 16), `classes unbalanced: ${counts}`);
   assert.deepEqual(workloadInputs(workload, 0).map((t) => Buffer.from(t.data.buffer).toString('base64')), inputs.map((t) => Buffer.from(t.data.buffer).toString('base64')));
+  // another seed draws other weights and training data, but learns the same task: the same held-out set
+  const other = workloadInputs(workload, 1);
+  for (const name of ['xEval', 'yEval']) assert.deepEqual(byName(other, name).data, byName(inputs, name).data);
+  for (const name of ['x', 'head.w']) assert.notDeepEqual(byName(other, name).data, byName(inputs, name).data);
 });

@@ -7,6 +7,8 @@ import { indexAdd } from './index-add.js';
 import { matmul } from './matmul.js';
 import { mlpTrain } from './mlp-train.js';
 import { reduceSum } from './reduce-sum.js';
+import { resnetTrain } from './resnet-train.js';
+import { transformerTrain } from './transformer-train.js';
 import type { Preset, ResolvedWorkload, SizeParams, WorkloadDef } from './types.js';
 
 /** The registry, in report order. */
@@ -14,6 +16,8 @@ export const WORKLOADS: readonly WorkloadDef<any>[] = [
   mlpTrain,
   convTrain,
   embeddingTrain,
+  transformerTrain,
+  resnetTrain,
   attentionInfer,
   reduceSum,
   matmul,

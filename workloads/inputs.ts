@@ -1,7 +1,7 @@
 import { indexStream, normalStream, tensorKey, uniformStream } from '../harness/rng.js';
 import { artifactShapes, fanIn, labelShape, modelLayout } from './params.js';
 import { learningRates } from './schedule.js';
-import { teacherLabels } from './teacher.js';
+import { TASK_SEED, teacherLabels } from './teacher.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec } from './types.js';
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -11,6 +11,7 @@ const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
  * out per step: `x` is [steps, batch, ...input], `y` [steps, batch, ...label] class ids from the
  * teacher; `lr` [steps] the learning rate of each step; `dropout.<path>` [steps, batch, ...] each
  * dropout layer's masks; `xEval`, `yEval` the held-out evaluation set (workloads/types.ts, TrainSpec).
+ * The task — the teacher and the held-out set — does not depend on the seed (workloads/teacher.ts).
  */
 export function workloadInputs(workload: ResolvedWorkload, seed: number): NamedTensor[] {
   const normal = (name: string, shape: number[], scale = 1): NamedTensor => {
@@ -34,22 +35,24 @@ export function workloadInputs(workload: ResolvedWorkload, seed: number): NamedT
     }
   }
   const tensors: NamedTensor[] = initialWeights(workload.id, seed, spec);
-  const data = (name: string, examples: number): NamedTensor => {
+  // the held-out set is part of the task (keyed by TASK_SEED like the teacher): the same for every seed
+  const data = (name: string, examples: number, keySeed: number): NamedTensor => {
     const shape = [examples, ...spec.input.shape];
-    if (spec.input.dtype === 'float32') return normal(name, shape);
+    const key = tensorKey(workload.id, keySeed, name);
+    if (spec.input.dtype === 'float32') return { name, shape, data: normalStream(key, size(shape)) };
     const { vocab, skew } = spec.input;
-    return { name, shape, data: indexStream(tensorKey(workload.id, seed, name), size(shape), vocab, skew) };
+    return { name, shape, data: indexStream(key, size(shape), vocab, skew) };
   };
   const perToken = labelShape(spec).length === 1;
-  const x = data('x', spec.steps * spec.batch);
-  const xEval = data('xEval', spec.evalExamples);
+  const x = data('x', spec.steps * spec.batch, seed);
+  const xEval = data('xEval', spec.evalExamples, TASK_SEED);
   tensors.push(
     { ...x, shape: [spec.steps, spec.batch, ...spec.input.shape] },
-    { name: 'y', shape: [spec.steps, spec.batch, ...labelShape(spec)], data: teacherLabels(workload.id, seed, spec, x.data, spec.steps * spec.batch, perToken) },
+    { name: 'y', shape: [spec.steps, spec.batch, ...labelShape(spec)], data: teacherLabels(workload.id, spec, x.data, spec.steps * spec.batch, perToken) },
     { name: 'lr', shape: [spec.steps], data: learningRates(spec) },
     ...dropoutMasks(workload.id, seed, spec),
     xEval,
-    { name: 'yEval', shape: [spec.evalExamples, ...labelShape(spec)], data: teacherLabels(workload.id, seed, spec, xEval.data, spec.evalExamples, perToken) },
+    { name: 'yEval', shape: [spec.evalExamples, ...labelShape(spec)], data: teacherLabels(workload.id, spec, xEval.data, spec.evalExamples, perToken) },
   );
   return tensors;
 }

@@ -31,8 +31,8 @@ export const resnetTrain: WorkloadDef<P> = {
     'a residual conv net trained with momentum SGD: convolution algorithm choice and weight-gradient reductions, batch-norm statistics (batch reductions and running averages) and the global-average-pool backward, compounded over steps',
   tolerance: { relL2: 1e-4 },
   presets: {
-    quick: { size: 8, channels: 3, width: 8, stages: 2, blocks: 1, classes: 10, batch: 8, steps: 6, evalExamples: 32 },
-    standard: { size: 16, channels: 3, width: 16, stages: 2, blocks: 2, classes: 10, batch: 16, steps: 20, evalExamples: 64 },
+    quick: { size: 8, channels: 3, width: 4, stages: 2, blocks: 1, classes: 10, batch: 4, steps: 3, evalExamples: 32 },
+    standard: { size: 8, channels: 3, width: 8, stages: 2, blocks: 1, classes: 10, batch: 8, steps: 10, evalExamples: 64 },
     // CIFAR-sized: 32×32×3, widths 64/128/256, 2 blocks per stage, batch 128 (see `detbench workloads --json`)
     gpu: { size: 32, channels: 3, width: 64, stages: 3, blocks: 2, classes: 10, batch: 128, steps: 8, evalExamples: 256 },
   },

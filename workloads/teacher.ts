@@ -1,7 +1,9 @@
 /**
  * The teacher that labels training and evaluation data (teacher–student: the task is learnable, so a
- * long run amplifies differences as real training does, instead of memorising random labels). Its
- * weights come from Philox (keys `teacher.*`); it is evaluated in float64 with exactly rounded
+ * long run amplifies differences as real training does, instead of memorising random labels). The
+ * teacher is part of the workload, like a dataset: its weights come from Philox keyed by (workload,
+ * TASK_SEED, `teacher.*`) whatever the run's seed, so runs with different seeds learn the same task
+ * and are evaluated on the same held-out set (the noise suite's seed arm compares them). It is evaluated in float64 with exactly rounded
  * operations only (+ − × ÷, |·|, comparisons) in a fixed order, so the labels are the same on every
  * machine and Node.js version given the same input bits. The definition is in workloads/types.ts
  * (Teacher); the scale factors below keep each pre-activation near unit variance.
@@ -11,9 +13,12 @@ import type { TrainSpec } from './types.js';
 
 const softsign = (z: number) => z / (1 + Math.abs(z));
 
+/** The seed of the task (teacher and held-out set): fixed, so the run seed varies only the run. */
+export const TASK_SEED = 0;
+
 /** Philox normal weights as float64, times `scale`. */
-function weights(workloadId: string, seed: number, name: string, n: number, scale: number): Float64Array {
-  const z = normalStream(tensorKey(workloadId, seed, `teacher.${name}`), n);
+function weights(workloadId: string, name: string, n: number, scale: number): Float64Array {
+  const z = normalStream(tensorKey(workloadId, TASK_SEED, `teacher.${name}`), n);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) out[i] = z[i] * scale;
   return out;
@@ -23,12 +28,12 @@ function weights(workloadId: string, seed: number, name: string, n: number, scal
  * Labels for `examples` examples laid out as `x` (row-major, `spec.input.shape` per example): one
  * class per example, or per token when `perToken` (then [examples, S]).
  */
-export function teacherLabels(workloadId: string, seed: number, spec: TrainSpec, x: Float32Array | Int32Array, examples: number, perToken: boolean): Int32Array {
+export function teacherLabels(workloadId: string, spec: TrainSpec, x: Float32Array | Int32Array, examples: number, perToken: boolean): Int32Array {
   const { width, hidden } = spec.teacher;
   const classes = spec.classes;
-  const w1 = weights(workloadId, seed, 'w1', width * hidden, 1 / Math.sqrt(width));
-  const w2 = weights(workloadId, seed, 'w2', hidden * classes, 1);
-  const features = featureFn(workloadId, seed, spec, x, perToken);
+  const w1 = weights(workloadId, 'w1', width * hidden, 1 / Math.sqrt(width));
+  const w2 = weights(workloadId, 'w2', hidden * classes, 1);
+  const features = featureFn(workloadId, spec, x, perToken);
   const units = perToken ? spec.input.shape[0] : 1;
   const labels = new Int32Array(examples * units);
   const f = new Float64Array(width);
@@ -55,7 +60,7 @@ export function teacherLabels(workloadId: string, seed: number, spec: TrainSpec,
 
 type Features = (example: number, unit: number, out: Float64Array) => void;
 
-function featureFn(workloadId: string, seed: number, spec: TrainSpec, x: Float32Array | Int32Array, perToken: boolean): Features {
+function featureFn(workloadId: string, spec: TrainSpec, x: Float32Array | Int32Array, perToken: boolean): Features {
   const { width } = spec.teacher;
   const shape = spec.input.shape;
   const perExample = shape.reduce((a, b) => a * b, 1);
@@ -65,7 +70,7 @@ function featureFn(workloadId: string, seed: number, spec: TrainSpec, x: Float32
     if (perToken) {
       // f_s = Σ_{j < window, j ≤ s} E_j[x_{s−j}]: the label of a token depends on it and the tokens before it
       const window = spec.teacher.window ?? 1;
-      const tables = Array.from({ length: window }, (_, j) => weights(workloadId, seed, `e${j}`, vocab * width, 1 / Math.sqrt(window)));
+      const tables = Array.from({ length: window }, (_, j) => weights(workloadId, `e${j}`, vocab * width, 1 / Math.sqrt(window)));
       return (e, s, out) => {
         out.fill(0);
         for (let j = 0; j < window && j <= s; j++) {
@@ -75,7 +80,7 @@ function featureFn(workloadId: string, seed: number, spec: TrainSpec, x: Float32
       };
     }
     // f = Σ_s E0[x_s] / √S: a bag of token embeddings
-    const table = weights(workloadId, seed, 'e0', vocab * width, 1);
+    const table = weights(workloadId, 'e0', vocab * width, 1);
     const norm = 1 / Math.sqrt(length);
     return (e, _u, out) => {
       out.fill(0);
@@ -89,7 +94,7 @@ function featureFn(workloadId: string, seed: number, spec: TrainSpec, x: Float32
   if (shape.length === 3) {
     // f = Σ_positions softsign(conv3×3(x, K)) / √(H·W), "same" zero padding, NHWC
     const [height, imageWidth, channels] = shape;
-    const kernel = weights(workloadId, seed, 'conv', 9 * channels * width, 1 / Math.sqrt(9 * channels));
+    const kernel = weights(workloadId, 'conv', 9 * channels * width, 1 / Math.sqrt(9 * channels));
     const norm = 1 / Math.sqrt(height * imageWidth);
     const acc = new Float64Array(width);
     return (e, _u, out) => {

@@ -14,8 +14,8 @@ export const transformerTrain: WorkloadDef<P> = {
     'a GPT-style decoder trained with AdamW: attention backward (softmax and the QKᵀ/AV products), layer-norm reductions, GELU, embedding-gradient scatter-adds and the global-norm reduction of clipping, compounded over steps',
   tolerance: { relL2: 1e-4 },
   presets: {
-    quick: { vocab: 32, seq: 16, dim: 32, heads: 2, blocks: 2, classes: 8, batch: 8, steps: 8, evalExamples: 16 },
-    standard: { vocab: 64, seq: 32, dim: 64, heads: 4, blocks: 2, classes: 16, batch: 16, steps: 20, evalExamples: 32 },
+    quick: { vocab: 16, seq: 8, dim: 16, heads: 2, blocks: 1, classes: 8, batch: 8, steps: 4, evalExamples: 16 },
+    standard: { vocab: 32, seq: 16, dim: 32, heads: 2, blocks: 2, classes: 16, batch: 8, steps: 16, evalExamples: 32 },
     // 6 blocks, d = 512, batch 32 × 256 tokens: ≈ 1 TFLOP per step (see `detbench workloads --json`)
     gpu: { vocab: 1024, seq: 256, dim: 512, heads: 8, blocks: 6, classes: 64, batch: 32, steps: 4, evalExamples: 32 },
   },

@@ -140,8 +140,10 @@ export type Schedule = { kind: 'constant' } | { kind: 'warmupCosine'; warmupStep
 
 /**
  * The teacher network that labels every training and evaluation example (teacher–student): a fixed
- * network with Philox weights (keys `teacher.*`), evaluated by the harness in float64 with exactly
- * rounded operations only, so labels are the same bits on every machine (workloads/teacher.ts).
+ * network with Philox weights keyed by (workload, 0, `teacher.*`) — the task, like the held-out set, is
+ * the same for every seed; the seed draws initial weights, training examples and dropout masks —,
+ * evaluated by the harness in float64 with exactly rounded operations only, so labels are the same
+ * bits on every machine (workloads/teacher.ts).
  * Per prediction unit it forms a feature vector f, then logits = W2ᵀ·softsign(W1ᵀ·f) with W1
  * [width, hidden] (normal/√width), W2 [hidden, classes] (normal), softsign(z) = z/(1 + |z|) (odd, so
  * the classes come out balanced), and the label is the first index of the largest logit. f is:

@@ -10,6 +10,8 @@ import { readArtifact, type LoadedResults } from '../store.js';
 import { groupBy, modalDigest } from './group.js';
 import { findWorkload } from '../../workloads/index.js';
 import { isNegativeControlOn } from '../../workloads/types.js';
+import { evaluateCells, type CellEvaluation } from './churn.js';
+import { compareWithOracle, type OracleSummary } from './oracle.js';
 
 export const SUMMARY_VERSION = 1;
 
@@ -165,6 +167,10 @@ export interface Summary {
   soak: SoakCell[];
   /** The noise decomposition (noise suite only; empty otherwise). */
   noise: NoiseDecomposition[];
+  /** Training cells: evaluation loss and accuracy, and prediction churn between runs (churn.ts). */
+  evaluation: CellEvaluation[];
+  /** Every det cell against the float64 oracle, or why no comparison was made (oracle.ts). */
+  oracle: OracleSummary;
   /** One line each: what a user must look at (also decides `detbench run`'s exit code). */
   findings: string[];
   verdict: { detStableCells: number; detCells: number; reproducible: boolean };
@@ -240,6 +246,8 @@ export function analyze(results: LoadedResults): Summary {
     if (!d.agree && d.suspects.length === 0) findings.push(`${d.workload} on ${d.backend}: the devices of this host disagree in det (${d.devices.map((x) => `${x.device} ${x.modalDigest.slice(0, 12)}`).join(', ')}); with fewer than three identical devices the odd one out cannot be named`);
   }
   for (const c of soak) if (c.firstChange) findings.push(`soak: ${c.workload} on ${c.backend} (${c.device}) changed its det bits ${c.firstChange.afterSec.toFixed(0)} s into the soak (repeat ${c.firstChange.repeat}; ${c.distinctDigests} distinct results)`);
+  const oracle = compareWithOracle(results.dir, cells, counted, load);
+  findings.push(...oracle.findings);
   if (!results.complete) findings.push(`incomplete results: ${results.runs.length} of ${results.manifest.plannedRuns} planned runs recorded`);
 
   return {
@@ -248,7 +256,7 @@ export function analyze(results: LoadedResults): Summary {
     complete: results.complete,
     plannedRuns: results.manifest.plannedRuns,
     recordedRuns: results.runs.length,
-    warnings: [...results.manifest.warnings, ...results.readWarnings, ...new Set(results.runs.flatMap((r) => r.warnings ?? [])), ...notes],
+    warnings: [...results.manifest.warnings, ...results.readWarnings, ...new Set(results.runs.flatMap((r) => r.warnings ?? [])), ...notes, ...oracle.warnings],
     cells,
     modes,
     crossBackend,
@@ -258,6 +266,8 @@ export function analyze(results: LoadedResults): Summary {
     devices,
     soak,
     noise: analyzeNoise(results.runs, load),
+    evaluation: evaluateCells(cells, counted, load),
+    oracle: oracle.oracle,
     findings,
     verdict: {
       detStableCells: detCells.filter((c) => c.verdict === 'bitwise-stable').length,

@@ -7,6 +7,7 @@
  */
 import { cellKey, isOk, type NoiseArm, type OkRecord, type RunRecord } from '../protocol.js';
 import { groupBy } from './group.js';
+import { pairwiseChurn } from './churn.js';
 import { bootstrapCI, brownForsythe, type Interval, type VarianceTest } from './stats.js';
 
 export interface ArmSpread {
@@ -17,6 +18,10 @@ export interface ArmSpread {
   /** Mean pairwise distance of the runs' final weights, ‖wᵢ − wⱼ‖ / mean(‖wᵢ‖, ‖wⱼ‖). */
   weightSpread: Interval | null;
   distinctResults: number;
+  /** Sample standard deviation of the evaluation loss on the held-out set (null without evaluations). */
+  evalLossSd: Interval | null;
+  /** Mean pairwise prediction churn on the held-out set (Summers & Dinneen's measure; churn.ts). */
+  churn: Interval | null;
 }
 
 export interface NoiseDecomposition {
@@ -70,12 +75,18 @@ export function analyzeNoise(runs: RunRecord[], load: (digest: string) => Float3
       const loss = mine.map((r) => r.loss).filter((l): l is number => l !== null);
       losses[arm] = loss;
       const distances = pairwiseDistances(mine.map((r) => load(r.artifact.sha256)));
+      // the held-out set is the same for every seed (workloads/teacher.ts), so churn compares like with like
+      const evaluated = mine.flatMap((r) => (r.evaluation ? [r.evaluation] : []));
+      const evalLoss = evaluated.map((e) => e.loss);
+      const churns = evaluated.length === mine.length ? pairwiseChurn(evaluated.map((e) => load(e.predictions))) : [];
       return {
         arm,
         runs: mine.length,
         lossSd: loss.length >= 2 ? bootstrapCI(loss.length, (idx) => sd(idx.map((i) => loss[i])), 1000, 0, `loss-${arm}`) : null,
         weightSpread: distances.length >= 2 ? bootstrapCI(distances.length, (idx) => meanPairDistance(distances, idx), 1000, 0, `weights-${arm}`) : null,
         distinctResults: new Set(mine.map((r) => r.artifact.sha256)).size,
+        evalLossSd: evalLoss.length >= 2 ? bootstrapCI(evalLoss.length, (idx) => sd(idx.map((i) => evalLoss[i])), 1000, 0, `eval-loss-${arm}`) : null,
+        churn: churns.length >= 2 ? bootstrapCI(churns.length, (idx) => meanPairDistance(churns, idx), 1000, 0, `churn-${arm}`) : null,
       };
     });
     const seeds = losses.seeds ?? [];
@@ -105,11 +116,11 @@ export const formatInterval = (i: Interval | null) => (i ? `${i.value.toExponent
 export function noiseText(decompositions: NoiseDecomposition[]): string {
   const lines: string[] = [];
   for (const d of decompositions) {
-    lines.push(`Noise decomposition (Summers & Dinneen 2021): ${d.workload} on ${d.backend} (${d.device}), final-loss sd and mean pairwise relative weight distance, with 95% CIs:`);
+    lines.push(`Noise decomposition (Summers & Dinneen 2021): ${d.workload} on ${d.backend} (${d.device}), final-loss sd, mean pairwise relative weight distance, held-out loss sd and prediction churn, with 95% CIs:`);
     for (const a of d.arms) {
       const test = a.arm === 'seeds' ? null : d.versusSeeds[a.arm];
       const vs = a.arm === 'seeds' ? '' : test ? `  Brown–Forsythe vs seeds: p = ${test.pValue.toPrecision(2)} (${test.equalAt5Percent ? 'not distinguishable' : 'different spread'})` : '  Brown–Forsythe vs seeds: undefined (no spread)';
-      lines.push(`  ${ARM_LABELS[a.arm].padEnd(36)} ${a.runs} runs, ${a.distinctResults} distinct  loss sd ${formatInterval(a.lossSd)}  weights ${formatInterval(a.weightSpread)}${vs}`);
+      lines.push(`  ${ARM_LABELS[a.arm].padEnd(36)} ${a.runs} runs, ${a.distinctResults} distinct  loss sd ${formatInterval(a.lossSd)}  weights ${formatInterval(a.weightSpread)}  eval loss sd ${formatInterval(a.evalLossSd ?? null)}  churn ${formatInterval(a.churn ?? null)}${vs}`);
     }
   }
   return lines.join('\n');

@@ -43,8 +43,14 @@ export interface Execution {
   outputs: NamedTensor[];
   computeMs: number;
   loss: number | null;
-  /** With tracing on (training workloads): the weights after every step, [steps × parameters]. */
+  /** With tracing on (training workloads): the weights (and state) after every step, [steps × artifact]. */
   trace?: Float32Array;
+  /**
+   * Training workloads: the logits of the evaluation set `xEval` after the last step, in evaluation
+   * mode, [prediction units × classes] row-major; the harness derives loss, accuracy and predictions.
+   * Not timed as compute. Absent when the backend cannot evaluate (the record then says so).
+   */
+  evalLogits?: Float32Array;
 }
 
 export interface ExecuteOptions {
@@ -94,11 +100,16 @@ export class StepTrace {
 /** Gradients of the mean softmax cross-entropy of a shard, for the data-parallel driver. */
 export type GradientFn = (weights: Float32Array[], x: NamedTensor, y: Int32Array) => Promise<{ grads: Float32Array[]; loss: number }>;
 
+/** Logits of the model in evaluation mode for these weights and state (artifact order): the data-parallel driver's evaluation. */
+export type ForwardFn = (weights: Float32Array[], x: NamedTensor) => Promise<Float32Array>;
+
 export interface Session {
   readonly determinism: DeterminismRecord;
   readonly warnings: string[];
   prepare(workload: ResolvedWorkload, inputs: NamedTensor[]): Promise<Program>;
   gradients(spec: TrainSpec): Promise<GradientFn>;
+  /** Evaluation-mode forward passes, where the backend has them (optional). */
+  forward?(spec: TrainSpec): Promise<ForwardFn>;
   close(): Promise<void>;
 }
 

@@ -178,6 +178,10 @@ function toRecord(req: RunRequest, startedAt: string, wallMs: number, result: Wo
   let sq = 0;
   for (const v of result.artifact) sq += v * v;
   const trace = result.trace ? traceRef(result.trace, result.artifact.length, writer) : undefined;
+  const evaluation = result.evaluation && {
+    loss: result.evaluation.loss, accuracy: result.evaluation.accuracy, units: result.evaluation.units,
+    predictions: writer.writeArtifact(new Uint8Array(result.evaluation.predictions.buffer, result.evaluation.predictions.byteOffset, result.evaluation.predictions.byteLength)),
+  };
   return {
     ...base,
     determinism: result.determinism,
@@ -189,6 +193,7 @@ function toRecord(req: RunRequest, startedAt: string, wallMs: number, result: Wo
     outputL2: Math.sqrt(sq),
     artifact: { sha256, bytes: bytes.byteLength, tensors: result.tensors },
     ...(trace ? { stepTrace: trace } : {}),
+    ...(evaluation ? { evaluation } : {}),
   };
 }
 

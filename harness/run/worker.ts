@@ -8,7 +8,8 @@ import { UnsupportedOpError, supportOf, type Availability, type Session } from '
 import { ShardPool, trainDataParallel } from './dataparallel.js';
 import type { DeterminismRecord, RunRequest, WorkerResult } from '../protocol.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
-import { workloadInputs } from '../../workloads/inputs.js';
+import { byName, workloadInputs } from '../../workloads/inputs.js';
+import { evaluate, type Evaluation } from './evaluation.js';
 import type { Execution } from '../backends/types.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec } from '../../workloads/types.js';
 
@@ -125,6 +126,7 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
       await pool.prepare(req.backend);
       setupMs = performance.now() - setupStart;
       execution = await trainDataParallel(pool, req.backend, spec, inputs, req.mode, req.trace);
+      if (s.forward) execution.evalLogits = await (await s.forward(spec))(execution.outputs.map((t) => t.data as Float32Array), byName(inputs, 'xEval'));
       determinism = {
         ...determinism,
         control: 'controlled',
@@ -140,7 +142,12 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
         program.dispose();
       }
     }
-    return { status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace, determinism, warnings };
+    let evaluation: Evaluation | undefined;
+    if (workload.spec.kind === 'train') {
+      if (execution.evalLogits) evaluation = evaluate(execution.evalLogits, byName(inputs, 'yEval').data as Int32Array, workload.spec.classes);
+      else warnings.push(`${req.backend} does not evaluate trained models yet: ${req.workload} has no evaluation loss, accuracy or predictions (no churn)`);
+    }
+    return { status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace, ...(evaluation ? { evaluation } : {}), determinism, warnings };
   } catch (err) {
     const e = err as Error & { unsupported?: boolean };
     const unsupported = err instanceof UnsupportedOpError || e.unsupported === true;

@@ -1,14 +1,16 @@
 /**
- * The TensorFlow.js compiler shared by the tfjs adapters (cpu, wasm, node): workload primitives →
- * tfjs ops, training with tfjs autograd and plain SGD. Inputs always come from the harness.
+ * The TensorFlow.js compiler shared by the tfjs adapters (cpu, wasm, node, webgpu): workload
+ * primitives → tfjs ops (the training primitives in tfjs-model.ts), training with tfjs autograd.
+ * Inputs always come from the harness.
  */
 import { createRequire } from 'node:module';
 import type * as tfcore from '@tensorflow/tfjs-core';
-import { paramShapes } from '../../../workloads/params.js';
+import { artifactShapes, labelShape, modelLayout } from '../../../workloads/params.js';
 import { byName } from '../../../workloads/inputs.js';
-import type { Activation, InferSpec, Layer, NamedTensor, ResolvedWorkload, TrainSpec } from '../../../workloads/types.js';
+import type { InferSpec, NamedTensor, ResolvedWorkload, TrainSpec } from '../../../workloads/types.js';
 import type { DeterminismRecord } from '../../protocol.js';
-import type { Execution, ExecuteOptions, GradientFn, Program, Session } from '../types.js';
+import type { Execution, ExecuteOptions, ForwardFn, GradientFn, Program, Session } from '../types.js';
+import { TfjsOptimizer, clipByGlobalNorm, forward, meanXent, tfjsLayout } from './tfjs-model.js';
 import { StepTrace, UnsupportedOpError } from '../types.js';
 
 export type Tf = typeof tfcore;
@@ -44,50 +46,6 @@ export function packageVersion(name: string): string {
 }
 
 type T = tfcore.Tensor;
-
-function forward(tf: Tf, spec: TrainSpec, params: T[], x: T): T {
-  let h = x;
-  let p = 0;
-  const act = (t: T, a: Activation) => {
-    if (a === 'gelu') throw new UnsupportedOpError('gelu is not compiled by the tfjs backends yet');
-    return a === 'relu' ? tf.relu(t) : t;
-  };
-  for (const layer of spec.layers as Layer[]) {
-    switch (layer.kind) {
-      case 'dense':
-        h = act(tf.add(tf.matMul(h as tfcore.Tensor2D, params[p] as tfcore.Tensor2D), params[p + 1]), layer.activation);
-        p += 2;
-        break;
-      case 'conv2d':
-        h = act(tf.add(tf.conv2d(h as tfcore.Tensor4D, params[p] as tfcore.Tensor4D, 1, 'same'), params[p + 1]), layer.activation);
-        p += 2;
-        break;
-      case 'pool':
-        h = layer.op === 'max'
-          ? tf.maxPool(h as tfcore.Tensor4D, layer.size, layer.size, 'valid')
-          : tf.avgPool(h as tfcore.Tensor4D, layer.size, layer.size, 'valid');
-        break;
-      case 'flatten':
-        h = tf.reshape(h, [h.shape[0], -1]);
-        break;
-      case 'embedding':
-        h = tf.gather(params[p], h);
-        p += 1;
-        break;
-      case 'meanPool':
-        h = tf.mean(h, 1);
-        break;
-    }
-  }
-  return tf.add(tf.matMul(h as tfcore.Tensor2D, params[p] as tfcore.Tensor2D), params[p + 1]);
-}
-
-/** Mean softmax cross-entropy: −Σ onehot·logSoftmax / batch. */
-function loss(tf: Tf, spec: TrainSpec, params: T[], x: T, y: T): tfcore.Scalar {
-  const logits = forward(tf, spec, params, x);
-  const onehot = tf.oneHot(y as tfcore.Tensor1D, spec.classes);
-  return tf.div(tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)))), spec.batch) as tfcore.Scalar;
-}
 
 function stepSlice(tf: Tf, data: NamedTensor, step: number): T {
   const [, ...rest] = data.shape;
@@ -129,44 +87,71 @@ export function compileTfjs(tf: Tf, workload: ResolvedWorkload, inputs: NamedTen
     };
   }
 
-  const names = paramShapes(spec).map(([n]) => n);
-  const initial = names.map((n) => byName(inputs, n));
-  const xs = Array.from({ length: spec.steps }, (_, s) => keep(stepSlice(tf, byName(inputs, 'x'), s)));
-  const ys = Array.from({ length: spec.steps }, (_, s) => keep(stepSlice(tf, byName(inputs, 'y'), s)));
+  return compileTraining(tf, spec, inputs, keep, dispose);
+}
+
+function compileTraining(tf: Tf, spec: TrainSpec, inputs: NamedTensor[], keep: <X extends T>(t: X) => X, dispose: () => void): Program {
+  const layout = tfjsLayout(spec);
+  const artifactNames = [...layout.params, ...layout.state];
+  const initial = artifactNames.map((n) => byName(inputs, n));
+  const steps = (name: string) => Array.from({ length: spec.steps }, (_, s) => keep(stepSlice(tf, byName(inputs, name), s)));
+  const xs = steps('x'), ys = steps('y');
+  const masks = layout.dropout.map((name) => steps(name));
+  const lrData = byName(inputs, 'lr').data;
+  const lrs = Array.from({ length: spec.steps }, (_, s) => keep(tf.scalar(lrData[s], 'float32')));
+  const xEval = byName(inputs, 'xEval');
+  const evalX = keep(tf.tensor(xEval.data, xEval.shape, xEval.data instanceof Int32Array ? 'int32' : 'float32'));
   return {
     async execute(options?: ExecuteOptions): Promise<Execution> {
       const trace = new StepTrace(options?.trace === true);
-      let params = initial.map((t) => tf.tensor(t.data, t.shape, 'float32'));
-      const lr = tf.scalar(spec.learningRate);
+      let params = layout.params.map((n) => { const t = byName(inputs, n); return tf.tensor(t.data, t.shape, 'float32'); });
+      let state = layout.state.map((n) => { const t = byName(inputs, n); return tf.tensor(t.data, t.shape, 'float32'); });
+      const optimizer = new TfjsOptimizer(tf, spec.optimizer ?? { kind: 'sgd' });
       let lastLoss: tfcore.Scalar | null = null;
+      const current = () => [...params, ...state];
       const start = performance.now();
       try {
         for (let s = 0; s < spec.steps; s++) {
-          const x = xs[s], y = ys[s];
-          const { value, grads } = tf.valueAndGrads((...p: T[]) => loss(tf, spec, p, x, y))(params);
-          const next = params.map((p, i) => tf.tidy(() => tf.sub(p, tf.mul(grads[i], lr))));
-          params.forEach((p) => p.dispose());
-          grads.forEach((g) => g.dispose());
-          lastLoss?.dispose();
+          const updates = new Map<string, T>();
+          const stepMasks = new Map(layout.dropout.map((name, i) => [name, masks[i][s]]));
+          const stateMap = new Map(layout.state.map((n, i) => [n, state[i]]));
+          const { value, grads } = tf.valueAndGrads((...p: T[]) => {
+            const tensors = new Map<string, T>([...layout.params.map((n, i) => [n, p[i]] as [string, T]), ...stateMap]);
+            return meanXent(tf, spec, forward(tf, spec, { training: true, tensors, masks: stepMasks, updates }, xs[s]), ys[s]);
+          })(params);
+          const clipped = spec.clipNorm === undefined ? grads : clipByGlobalNorm(tf, grads, spec.clipNorm);
+          const next = optimizer.step(params, clipped, lrs[s]);
+          [...params, ...grads, ...(clipped === grads ? [] : clipped)].forEach((t) => t.dispose());
           params = next;
+          if (layout.state.length) {
+            state.forEach((t) => t.dispose());
+            state = layout.state.map((n) => updates.get(n)!);
+          }
+          lastLoss?.dispose();
           lastLoss = value;
-          await trace.record(() => Promise.all(params.map((p) => p.data() as Promise<Float32Array>)));
+          await trace.record(() => Promise.all(current().map((p) => p.data() as Promise<Float32Array>)));
         }
       } catch (err) {
-        params.forEach((p) => p.dispose());
+        current().forEach((p) => p.dispose());
+        optimizer.dispose();
         classify(err);
       }
-      const datas = await Promise.all(params.map((p) => p.data() as Promise<Float32Array>));
+      const datas = await Promise.all(current().map((p) => p.data() as Promise<Float32Array>));
       const lossValue = lastLoss ? (await lastLoss.data())[0] : null;
       const computeMs = performance.now() - start - trace.copyMs;
-      params.forEach((p) => p.dispose());
+      const tensors = new Map(artifactNames.map((n, i) => [n, current()[i]]));
+      const logits = tf.tidy(() => forward(tf, spec, { training: false, tensors }, evalX));
+      const evalLogits = Float32Array.from((await logits.data()) as Float32Array);
+      logits.dispose();
+      current().forEach((p) => p.dispose());
+      optimizer.dispose();
       lastLoss?.dispose();
-      lr.dispose();
       return {
-        outputs: names.map((name, i) => ({ name, shape: initial[i].shape, data: Float32Array.from(datas[i]) })),
+        outputs: artifactNames.map((name, i) => ({ name, shape: initial[i].shape, data: Float32Array.from(datas[i]) })),
         computeMs,
         loss: lossValue,
         trace: trace.result(),
+        evalLogits,
       };
     },
     dispose,
@@ -191,15 +176,18 @@ function inferOp(tf: Tf, spec: InferSpec, feeds: T[]): T {
   }
 }
 
+/** Shard gradients for the data-parallel driver (plain models: no dropout masks, no batch-norm state). */
 export function tfjsGradients(tf: Tf, spec: TrainSpec): GradientFn {
-  const shapes = paramShapes(spec).map(([, s]) => s);
+  const layout = modelLayout(spec);
   return async (weights, x, y) => {
-    const shard = { ...spec, batch: y.length };
     const xt = tf.tensor(x.data, x.shape, x.data instanceof Int32Array ? 'int32' : 'float32');
-    const yt = tf.tensor(y, [y.length], 'int32');
-    const params = weights.map((w, i) => tf.tensor(w, shapes[i], 'float32'));
+    const yt = tf.tensor(y, [x.shape[0], ...labelShape(spec)], 'int32');
+    const params = weights.map((w, i) => tf.tensor(w, layout.params[i][1], 'float32'));
     try {
-      const { value, grads } = tf.valueAndGrads((...p: T[]) => loss(tf, shard, p, xt, yt))(params);
+      const { value, grads } = tf.valueAndGrads((...p: T[]) => {
+        const tensors = new Map(layout.params.map(([n], i) => [n, p[i]]));
+        return meanXent(tf, spec, forward(tf, spec, { training: true, tensors, updates: new Map() }, xt), yt);
+      })(params);
       const out = await Promise.all(grads.map((g) => g.data() as Promise<Float32Array>));
       const lossValue = (await value.data())[0];
       value.dispose();
@@ -209,6 +197,25 @@ export function tfjsGradients(tf: Tf, spec: TrainSpec): GradientFn {
       classify(err);
     } finally {
       [xt, yt, ...params].forEach((t) => t.dispose());
+    }
+  };
+}
+
+/** Evaluation-mode logits for weights and state given in artifact order. */
+export function tfjsForward(tf: Tf, spec: TrainSpec): ForwardFn {
+  const shapes = artifactShapes(spec);
+  return async (weights, x) => {
+    const xt = tf.tensor(x.data, x.shape, x.data instanceof Int32Array ? 'int32' : 'float32');
+    const tensors = new Map(shapes.map(([n, shape], i) => [n, tf.tensor(weights[i], shape, 'float32')]));
+    try {
+      const logits = tf.tidy(() => forward(tf, spec, { training: false, tensors }, xt));
+      const data = Float32Array.from((await logits.data()) as Float32Array);
+      logits.dispose();
+      return data;
+    } catch (err) {
+      classify(err);
+    } finally {
+      [xt, ...tensors.values()].forEach((t) => t.dispose());
     }
   };
 }
@@ -233,6 +240,10 @@ export async function tfjsSession(tf: Tf, backendName: string, determinism: (tf:
     async gradients(spec) {
       await use();
       return tfjsGradients(tf, spec);
+    },
+    async forward(spec) {
+      await use();
+      return tfjsForward(tf, spec);
     },
     async close() {},
   };

@@ -15,7 +15,7 @@ export const tfjsCpu: Backend = {
     deviceKind: 'cpu',
     ownProcess: false,
     threadControl: false,
-    capabilities: 'train and infer: dense, conv2d, relu, max/avg pooling, embedding, mean pooling, softmax-xent, SGD, attention, reduce-sum, matmul, index-add (unsortedSegmentSum)',
+    capabilities: 'train and infer: every training primitive (dense, conv2d, max/avg/global pooling, embedding, position embedding, mean pooling, layer and batch norm, relu, GELU, dropout masks, causal self-attention, residual, softmax-xent, SGD, momentum SGD, AdamW, global-norm clipping) with tfjs autograd, evaluation; attention, reduce-sum, matmul, index-add (unsortedSegmentSum)',
   },
   async probe(): Promise<Availability> {
     try {

@@ -6,9 +6,13 @@
  * defaults with cudnn.benchmark = True. The worker reads the flags back (`hello`), so every switch in
  * the record is verified; torch, CUDA and cuDNN versions and device names go into the record too.
  *
- * Protocol, version 1: JSON lines. Requests {id, op: "hello"} | {id, op: "run", spec, device,
- * inputs: [{name, shape, dtype: "float32"|"int32", path}], params: [names], out: path, trace} |
- * {id, op: "exit"}; replies {id, ok: true, …} or {id, ok: false, error, unsupported}. When stdin
+ * Protocol, version 2: JSON lines. Requests {id, op: "hello"} | {id, op: "run", spec, device,
+ * inputs: [{name, shape, dtype: "float32"|"int32", path}], params: [names], state: [names],
+ * dropout: [names], out: path, trace, dtype?: "float64"} | {id, op: "exit"}; replies {id, ok: true,
+ * outputs, loss, compute_ms, trace, eval} or {id, ok: false, error, unsupported}. The artifact (the
+ * parameters, then the state) is written to `out`, per-step weights to `out.trace`, the evaluation
+ * logits of training workloads to `out.eval`, all float32. `dtype: "float64"` computes in float64 (the
+ * oracle, harness/oracle.ts) and rounds the results to float32 once. When stdin
  * closes, requests already sent are answered and the worker leaves within 10 s, mid-run if need be
  * (a run abandoned by its timeout must not keep a GPU busy). Tensors are raw
  * little-endian files in a private temporary folder — never pickle. An op without a deterministic
@@ -24,14 +28,16 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { DeterminismRecord, Mode } from '../../protocol.js';
-import { paramShapes } from '../../../workloads/params.js';
-import type { NamedTensor, WorkloadSpec } from '../../../workloads/types.js';
+import { modelLayout } from '../../../workloads/params.js';
+import type { NamedTensor, ResolvedWorkload, WorkloadSpec } from '../../../workloads/types.js';
 import { capture } from '../../run/child-probe.js';
 import { UnsupportedOpError, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from '../types.js';
 
-export const TORCH_PROTOCOL = 1;
+export const TORCH_PROTOCOL = 2;
 const WORKER = fileURLToPath(new URL('./worker.py', import.meta.url));
-const python = () => process.env.DETBENCH_PYTHON || 'python3';
+/** The Python that runs torch: `$DETBENCH_PYTHON` (set by --python), else python3. */
+export const torchPython = () => process.env.DETBENCH_PYTHON || 'python3';
+const python = torchPython;
 
 export function torchEnv(mode: Mode): Record<string, string | undefined> {
   return mode === 'det' ? { DETBENCH_TORCH_MODE: 'det', CUBLAS_WORKSPACE_CONFIG: ':4096:8' } : { DETBENCH_TORCH_MODE: 'nondet', CUBLAS_WORKSPACE_CONFIG: undefined };
@@ -47,10 +53,11 @@ interface Hello {
 }
 
 /** One Python worker process and its request/reply loop. */
-class TorchProcess {
+export class TorchProcess {
   private nextId = 0;
   private waiting = new Map<number, { resolve: (r: Record<string, unknown>) => void; reject: (e: Error) => void }>();
   private stderr = '';
+  private dead: Error | null = null;
 
   private constructor(private child: ChildProcessWithoutNullStreams) {
     readline.createInterface({ input: child.stdout }).on('line', (line) => {
@@ -65,10 +72,16 @@ class TorchProcess {
       w?.resolve(message);
     });
     child.stderr.on('data', (d) => (this.stderr = (this.stderr + d).slice(-4000)));
-    child.on('exit', (code, signal) => {
-      for (const w of this.waiting.values()) w.reject(new Error(`the Python worker exited (code ${code}, signal ${signal}): ${this.stderr.trim().split('\n').slice(-3).join(' ')}`));
-      this.waiting.clear();
-    });
+    child.on('exit', (code, signal) => this.failAll(new Error(`the Python worker exited (code ${code}, signal ${signal}): ${this.stderr.trim().split('\n').slice(-3).join(' ')}`)));
+    // a Python that cannot be started: 'error' instead of 'exit', and writes to its stdin fail too
+    child.on('error', (err) => this.failAll(new Error(`${python()} cannot be started: ${err.message}`)));
+    child.stdin.on('error', () => {});
+  }
+
+  private failAll(err: Error): void {
+    this.dead = err;
+    for (const w of this.waiting.values()) w.reject(err);
+    this.waiting.clear();
   }
 
   static start(mode: Mode): TorchProcess {
@@ -78,6 +91,7 @@ class TorchProcess {
 
   request(message: Record<string, unknown>): Promise<Record<string, unknown>> {
     const id = this.nextId++;
+    if (this.dead) return Promise.reject(this.dead);
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.child.stdin.write(JSON.stringify({ ...message, id }) + '\n');
@@ -99,6 +113,34 @@ class TorchProcess {
   }
 }
 
+const readFloat32 = (file: string): Float32Array => {
+  const bytes = fs.readFileSync(file);
+  fs.rmSync(file, { force: true });
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+};
+
+/**
+ * One `run` request and its results: the artifact, the per-step trace and the evaluation logits,
+ * read back from their files (which are removed).
+ */
+export async function runRequest(
+  worker: TorchProcess, out: string, workload: ResolvedWorkload, files: ReturnType<typeof writeTensor>[],
+  options: { device: string; threads: number; trace?: boolean; dtype?: 'float64' },
+): Promise<Execution> {
+  const layout = workload.spec.kind === 'train' ? modelLayout(workload.spec) : null;
+  const r = await worker.call({
+    op: 'run', spec: workload.spec, device: options.device, threads: options.threads, inputs: files, out, trace: options.trace === true,
+    params: layout ? layout.params.map(([n]) => n) : [], state: layout ? layout.state.map(([n]) => n) : [], dropout: layout ? layout.dropout.map((d) => d.name) : [],
+    ...(options.dtype ? { dtype: options.dtype } : {}),
+  });
+  const data = readFloat32(out);
+  const meta = r.outputs as Array<{ name: string; shape: number[]; offset: number }>;
+  const outputs = meta.map((m, i) => ({ name: m.name, shape: m.shape, data: data.subarray(m.offset, i + 1 < meta.length ? meta[i + 1].offset : data.length) }));
+  const trace = r.trace ? readFloat32(`${out}.trace`) : undefined;
+  const evalLogits = r.eval ? readFloat32(`${out}.eval`) : undefined;
+  return { outputs, computeMs: r.compute_ms as number, loss: (r.loss as number | null) ?? null, trace, ...(evalLogits ? { evalLogits } : {}) };
+}
+
 /** A tensor as a protocol input: its raw little-endian file in `dir` and the entry naming it. */
 export function writeTensor(dir: string, t: NamedTensor): { name: string; shape: number[]; dtype: string; path: string } {
   const file = path.join(dir, `${t.name.replace(/[^\w.-]/g, '_')}.bin`);
@@ -114,7 +156,7 @@ export const torchBackend: Backend = {
     ownProcess: false,
     // torch.set_num_threads on the CPU: its reductions split work per intra-op thread
     threadControl: true,
-    capabilities: 'train and infer: every primitive (dense, conv2d, pooling, embedding, mean pooling, softmax-xent, SGD, attention, reduce-sum, matmul, index-add via index_add_); no data-parallel driver or WGSL',
+    capabilities: 'train and infer: every primitive (dense, conv2d, pooling, embedding, mean and global average pooling, layer and batch norm, GELU, dropout masks, causal self-attention, residual, softmax-xent, SGD, momentum SGD and AdamW from torch.optim, clip_grad_norm_, attention, reduce-sum, matmul, index-add via index_add_), evaluation, float64 (the oracle); no data-parallel driver or WGSL',
   },
   async probe(): Promise<Availability> {
     const code = 'import json, torch; print(json.dumps({"torch": torch.__version__, "cuda": torch.cuda.is_available(), "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}))';
@@ -173,23 +215,9 @@ export const torchBackend: Backend = {
           files = inputs.map((t) => writeTensor(sub, t));
           written.set(inputs, files);
         }
-        const params = workload.spec.kind === 'train' ? paramShapes(workload.spec).map(([n]) => n) : [];
         return {
           async execute(executeOptions): Promise<Execution> {
-            const out = path.join(dir, `out-${runs++}.f32`);
-            const r = await worker.call({ op: 'run', spec: workload.spec, device: options.device, threads: options.threads, inputs: files, params, out, trace: executeOptions?.trace === true });
-            const bytes = fs.readFileSync(out);
-            const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-            const meta = r.outputs as Array<{ name: string; shape: number[]; offset: number }>;
-            const outputs = meta.map((m, i) => ({ name: m.name, shape: m.shape, data: data.subarray(m.offset, i + 1 < meta.length ? meta[i + 1].offset : data.length) }));
-            let trace: Float32Array | undefined;
-            if (r.trace) {
-              const t = fs.readFileSync(`${out}.trace`);
-              trace = new Float32Array(t.buffer.slice(t.byteOffset, t.byteOffset + t.byteLength));
-              fs.rmSync(`${out}.trace`, { force: true });
-            }
-            fs.rmSync(out, { force: true });
-            return { outputs, computeMs: r.compute_ms as number, loss: (r.loss as number | null) ?? null, trace };
+            return runRequest(worker, path.join(dir, `out-${runs++}.f32`), workload, files, { device: options.device, threads: options.threads, trace: executeOptions?.trace === true });
           },
           dispose() {},
         };

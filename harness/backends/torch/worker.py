@@ -1,6 +1,6 @@
 """detbench's PyTorch worker: runs workloads sent by harness/backends/torch/torch.ts.
 
-Protocol version 1 (documented in harness/backends/torch/torch.ts): JSON lines on stdin and stdout, one
+Protocol version 2 (documented in harness/backends/torch/torch.ts): JSON lines on stdin and stdout, one
 request and one reply per line; tensors travel as raw little-endian files (float32, or int32 for
 token ids), never pickle. The determinism mode comes from the environment
 (DETBENCH_TORCH_MODE=det|nondet) and is applied before anything touches CUDA; CUBLAS_WORKSPACE_CONFIG
@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-PROTOCOL = 1
+PROTOCOL = 2
 MODE = os.environ.get("DETBENCH_TORCH_MODE", "nondet")
 
 
@@ -86,45 +86,124 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
-def forward(spec, params, x):
-    """The harness's primitives in PyTorch. Data and conv weights arrive in TensorFlow layouts (NHWC,
-    [kh, kw, cin, cout]) and are transposed here, so every backend starts from the same bits."""
-    h, p, nchw = x, 0, False
-    for layer in spec["layers"]:
+class Model:
+    """The training primitives of workloads/types.ts in PyTorch, by parameter name. Data and conv
+    weights arrive in TensorFlow layouts (NHWC, [kh, kw, cin, cout]) and are transposed here, so every
+    backend starts from the same bits; flatten goes back to NHWC order, as the other backends flatten."""
+
+    def __init__(self, spec, tensors):
+        self.spec = spec
+        self.tensors = tensors  # name -> parameter (requires grad) or running statistic
+
+    def forward(self, x, training, masks=None):
+        h, nchw = self.layers(self.spec["layers"], x, "l", training, masks or {}, False)
+        if nchw:
+            h = h.permute(0, 2, 3, 1)
+        return h @ self.tensors["head.w"] + self.tensors["head.b"]
+
+    def layers(self, layers, h, prefix, training, masks, nchw):
+        for i, layer in enumerate(layers):
+            path = "l%d" % i if prefix == "l" else "%s.%d" % (prefix, i)
+            h, nchw = self.layer(layer, h, path, training, masks, nchw)
+        return h, nchw
+
+    def layer(self, layer, h, path, training, masks, nchw):
+        F = torch.nn.functional
+        t = lambda name: self.tensors["%s.%s" % (path, name)]
         kind = layer["kind"]
         if kind == "dense":
-            h = h @ params[p] + params[p + 1]
-            p += 2
-            if layer["activation"] == "relu":
-                h = torch.relu(h)
-        elif kind == "conv2d":
+            h = h @ t("w")
+            if layer.get("bias", True):
+                h = h + t("b")
+            return activate(h, layer["activation"]), nchw
+        if kind == "conv2d":
             if not nchw:
                 h, nchw = h.permute(0, 3, 1, 2), True
-            h = torch.nn.functional.conv2d(h, params[p].permute(3, 2, 0, 1), params[p + 1], padding="same")
-            p += 2
-            if layer["activation"] == "relu":
-                h = torch.relu(h)
-        elif kind == "pool":
-            pool = torch.nn.functional.max_pool2d if layer["op"] == "max" else torch.nn.functional.avg_pool2d
-            h = pool(h, layer["size"], layer["size"])
-        elif kind == "flatten":
-            if nchw:  # flatten in NHWC order, as the other backends do
+            bias = t("b") if layer.get("bias", True) else None
+            return activate(F.conv2d(h, t("w").permute(3, 2, 0, 1), bias, padding="same"), layer["activation"]), nchw
+        if kind == "pool":
+            pool = F.max_pool2d if layer["op"] == "max" else F.avg_pool2d
+            return pool(h, layer["size"], layer["size"]), nchw
+        if kind == "flatten":
+            if nchw:
                 h, nchw = h.permute(0, 2, 3, 1), False
-            h = h.reshape(h.shape[0], -1)
-        elif kind == "embedding":
-            h = params[p][h.long()]
-            p += 1
-        elif kind == "meanPool":
-            h = h.mean(dim=1)
-        else:
-            raise ValueError("unknown layer %s" % kind)
-    return h @ params[p] + params[p + 1]
+            return h.reshape(h.shape[0], -1), nchw
+        if kind == "embedding":
+            return t("table")[h.long()], nchw
+        if kind == "meanPool":
+            return h.mean(dim=1), nchw
+        if kind == "positionEmbedding":
+            return h + t("table"), nchw
+        if kind == "layerNorm":
+            return F.layer_norm(h, (h.shape[-1],), t("gamma"), t("beta"), eps=LAYER_NORM_EPSILON), nchw
+        if kind == "batchNorm":
+            # PyTorch's own definition is the one declared: batch statistics (biased variance) in
+            # training, running statistics updated in place with the unbiased variance, momentum 0.1
+            return F.batch_norm(h, t("runningMean"), t("runningVar"), t("gamma"), t("beta"), training=training,
+                                momentum=BATCH_NORM_MOMENTUM, eps=BATCH_NORM_EPSILON), nchw
+        if kind == "activation":
+            return activate(h, layer["fn"]), nchw
+        if kind == "dropout":
+            if not training:
+                return h, nchw
+            mask = masks["dropout." + path]
+            return h * (mask.permute(0, 3, 1, 2) if nchw else mask), nchw
+        if kind == "selfAttention":
+            return self_attention(h, layer["heads"], t), nchw
+        if kind == "residual":
+            inner, inner_nchw = self.layers(layer["layers"], h, path, training, masks, nchw)
+            if inner_nchw != nchw:
+                raise ValueError("%s: a residual block must keep its layout" % path)
+            return h + inner, nchw
+        if kind == "globalAvgPool":
+            # a plain mean over height and width: its backward has deterministic kernels, unlike
+            # AdaptiveAvgPool2d's on CUDA
+            return (h.mean(dim=(2, 3)) if nchw else h.mean(dim=(1, 2))), False
+        raise ValueError("unknown layer %s" % kind)
 
 
-def mean_xent(spec, params, x, y):
-    logits = forward(spec, params, x)
-    onehot = torch.nn.functional.one_hot(y.long(), spec["classes"]).to(logits.dtype)
-    return -(onehot * torch.log_softmax(logits, dim=1)).sum() / spec["batch"]
+LAYER_NORM_EPSILON = 1e-5
+BATCH_NORM_EPSILON = 1e-5
+BATCH_NORM_MOMENTUM = 0.1
+
+
+def activate(h, fn):
+    if fn == "relu":
+        return torch.relu(h)
+    if fn == "gelu":
+        return torch.nn.functional.gelu(h, approximate="tanh")
+    return h
+
+
+def self_attention(x, heads, t):
+    """Causal multi-head self-attention (workloads/types.ts): masked scores are -inf, weights exactly 0."""
+    batch, seq, dim = x.shape
+    dh = dim // heads
+    split = lambda y: y.reshape(batch, seq, heads, dh).transpose(1, 2)
+    q, k, v = split(x @ t("wq") + t("bq")), split(x @ t("wk")), split(x @ t("wv") + t("bv"))  # no key bias
+    scores = (q @ k.transpose(-1, -2)) * (1 / math.sqrt(dh))
+    causal = torch.ones(seq, seq, dtype=torch.bool, device=x.device).triu(1)
+    weights = torch.softmax(scores.masked_fill(causal, float("-inf")), dim=-1)
+    o = (weights @ v).transpose(1, 2).reshape(batch, seq, dim)
+    return o @ t("wo") + t("bo")
+
+
+def mean_xent(logits, y, classes):
+    """Mean softmax cross-entropy over the prediction units (examples, or examples x tokens)."""
+    logits = logits.reshape(-1, classes)
+    onehot = torch.nn.functional.one_hot(y.reshape(-1).long(), classes).to(logits.dtype)
+    return -(onehot * torch.log_softmax(logits, dim=1)).sum() / logits.shape[0]
+
+
+def optimizer_for(spec, params):
+    """PyTorch's own optimizers, whose update rules are the ones workloads/types.ts declares."""
+    o = spec.get("optimizer") or {"kind": "sgd"}
+    lr = spec["learningRate"]
+    if o["kind"] == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=o["momentum"], weight_decay=o["weightDecay"])
+    if o["kind"] == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=(o["beta1"], o["beta2"]), eps=o["epsilon"], weight_decay=o["weightDecay"])
+    return torch.optim.SGD(params, lr=lr)
 
 
 _loaded = {"key": None, "tensors": None}
@@ -141,48 +220,62 @@ def load_inputs(request, device):
     return _loaded["tensors"]
 
 
-def compute(spec, tensors, names, device, trace=False):
-    """The timed part of a run: the workload on `device`, synchronised before and after.
-    Returns (outputs [(name, tensor)], loss, compute_ms, per-step weights or [])."""
+def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dtype=torch.float32):
+    """The timed part of a run: the workload on `device`, synchronised before and after; for training
+    workloads the evaluation forward pass follows, untimed. Returns (outputs [(name, tensor)], loss,
+    compute_ms, per-step weights or [], evaluation logits or None)."""
     steps = []
+    cast = lambda t: t.to(dtype) if t.is_floating_point() else t
     if spec["kind"] == "infer":
         sync(device)
         start = time.perf_counter()
         with torch.no_grad():
             if spec["op"] == "attention":
-                q, k, v = tensors["q"], tensors["k"], tensors["v"]
+                q, k, v = (cast(tensors[n]) for n in ("q", "k", "v"))
                 out = torch.softmax(q @ k.transpose(-1, -2) * (1 / math.sqrt(spec["dim"])), dim=-1) @ v
-            elif spec["op"] == "reduceSum":
-                out = tensors["x"].sum().reshape(1)
+            elif spec["op"] in ("reduceSum", "atomicSum"):  # atomic-sum's value is a plain sum (the oracle's)
+                out = cast(tensors["x"]).sum().reshape(1)
             elif spec["op"] == "indexAdd":
-                src = tensors["src"]
+                src = cast(tensors["src"])
                 out = torch.zeros(spec["buckets"], dtype=src.dtype, device=device).index_add_(0, tensors["index"].long(), src)
             else:
-                out = tensors["a"] @ tensors["b"]
+                out = cast(tensors["a"]) @ cast(tensors["b"])
         sync(device)
-        return [("out", out)], None, (time.perf_counter() - start) * 1000, steps
-    params = [tensors[n].clone().requires_grad_(True) for n in names]
-    xs, ys = tensors["x"], tensors["y"]
-    lr = spec["learningRate"]
+        return [("out", out)], None, (time.perf_counter() - start) * 1000, steps, None
+    params = [cast(tensors[n]).clone().requires_grad_(True) for n in names]
+    buffers = [cast(tensors[n]).clone() for n in state]
+    model = Model(spec, dict(zip(list(names) + list(state), params + buffers)))
+    xs, ys, lrs = tensors["x"], tensors["y"], tensors["lr"].tolist()
+    masks = {n: cast(tensors[n]) for n in dropout}
+    if xs.is_floating_point():
+        xs = cast(xs)
+    optimizer = optimizer_for(spec, params)
+    clip = spec.get("clipNorm")
     loss = None
     sync(device)
     start = time.perf_counter()
     copy_ms = 0.0
     for step in range(spec["steps"]):
-        value = mean_xent(spec, params, xs[step], ys[step])
+        value = mean_xent(model.forward(xs[step], True, {n: m[step] for n, m in masks.items()}), ys[step], spec["classes"])
+        optimizer.zero_grad(set_to_none=True)
         value.backward()
-        with torch.no_grad():
-            for w in params:
-                w -= lr * w.grad
-                w.grad = None
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        for group in optimizer.param_groups:
+            group["lr"] = lrs[step]
+        optimizer.step()
         loss = value
         if trace:
             t0 = time.perf_counter()
-            steps.append(torch.cat([w.detach().reshape(-1) for w in params]).float().cpu())
+            steps.append(torch.cat([w.detach().reshape(-1) for w in params + buffers]).float().cpu())
             copy_ms += (time.perf_counter() - t0) * 1000
     sync(device)
     compute_ms = (time.perf_counter() - start) * 1000 - copy_ms
-    return [(n, w.detach()) for n, w in zip(names, params)], (float(loss.item()) if loss is not None else None), compute_ms, steps
+    with torch.no_grad():
+        x_eval = tensors["xEval"]
+        logits = model.forward(cast(x_eval) if x_eval.is_floating_point() else x_eval, False).reshape(-1, spec["classes"])
+    outputs = [(n, w.detach()) for n, w in zip(list(names) + list(state), params + buffers)]
+    return outputs, (float(loss.item()) if loss is not None else None), compute_ms, steps, logits
 
 
 def run(request):
@@ -190,7 +283,9 @@ def run(request):
     if device.type == "cpu" and request.get("threads"):
         torch.set_num_threads(int(request["threads"]))  # intra-op threads: the cell's thread count
     tensors = load_inputs(request, device)
-    outputs, loss, compute_ms, trace = compute(request["spec"], tensors, request["params"], device, request.get("trace"))
+    dtype = torch.float64 if request.get("dtype") == "float64" else torch.float32
+    outputs, loss, compute_ms, trace, logits = compute(request["spec"], tensors, request["params"], device, request.get("trace"),
+                                                       request.get("state", ()), request.get("dropout", ()), dtype)
     meta, offset = [], 0
     with open(request["out"], "wb") as f:
         for name, t in outputs:
@@ -201,7 +296,10 @@ def run(request):
         with open(request["out"] + ".trace", "wb") as f:
             for t in trace:
                 f.write(raw_float32(t))
-    return {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace)}
+    if logits is not None:
+        with open(request["out"] + ".eval", "wb") as f:
+            f.write(raw_float32(logits))
+    return {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace), "eval": logits is not None}
 
 
 def unsupported(err):

@@ -1,0 +1,121 @@
+/**
+ * The float64 oracle as the analysis sees it (oracle.json in a results folder, validated as untrusted
+ * input) and what a run writes when no oracle can be made. The oracle computing for real (torch in
+ * float64) is a system test: test/system/models.test.ts.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { analyze } from '../harness/analysis/analyze.ts';
+import { ORACLE_FILE, readOracle, type OracleFile } from '../harness/analysis/oracle.ts';
+import { resolveSuite } from '../harness/config.ts';
+import { message } from '../harness/errors.ts';
+import { runOracle } from '../harness/run/oracle.ts';
+import { ResultsWriter, SCHEMA_VERSION, loadResults, sha256, type Manifest } from '../harness/store.ts';
+import { makeResults } from './fixtures/results.ts';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-oracle-test-'));
+const fixture = () => makeResults(root, { workloads: ['matmul'], backends: ['a', 'b', 'c'], repeats: 3 });
+
+/** Writes an oracle artifact (the fixture's det values times `scale`) and oracle.json. */
+function writeOracle(dir: string, scale: number, extra: Partial<OracleFile> = {}): void {
+  const values = new Float32Array(64).map((_, i) => Math.sin(i + 1) * scale);
+  const bytes = new Uint8Array(values.buffer);
+  const digest = sha256(bytes);
+  fs.writeFileSync(path.join(dir, 'artifacts', `${digest}.f32`), bytes);
+  const file: OracleFile = {
+    oracleVersion: 1, made: true, python: 'python3', torch: '1.13',
+    workloads: [{ workload: 'matmul', status: 'ok', loss: null, computeMs: 1, artifact: { sha256: digest, bytes: bytes.byteLength, tensors: [] } }],
+    ...extra,
+  };
+  fs.writeFileSync(path.join(dir, ORACLE_FILE), JSON.stringify(file));
+}
+
+test('no oracle.json: the summary says no comparison was made and why, as a warning, not a finding', () => {
+  const summary = analyze(loadResults(fixture()));
+  assert.equal(summary.oracle.made, false);
+  assert.match(summary.oracle.reason ?? '', /no oracle\.json/);
+  assert.ok(summary.warnings.some((w) => /^float64 oracle: no comparison was made/.test(w)));
+  assert.ok(!summary.findings.some((f) => /oracle/.test(f)));
+});
+
+test('an oracle that was not made carries its reason into the summary', () => {
+  const dir = fixture();
+  writeOracle(dir, 1, { made: false, reason: 'torch is missing here', workloads: [] });
+  const summary = analyze(loadResults(dir));
+  assert.equal(summary.oracle.reason, 'torch is missing here');
+  assert.ok(summary.warnings.includes('float64 oracle: no comparison was made — torch is missing here'));
+});
+
+test('each det cell against the oracle: within the workload tolerance, or a finding when beyond it', () => {
+  const close = fixture();
+  writeOracle(close, 1 + 1e-7);
+  const ok = analyze(loadResults(close)).oracle;
+  assert.equal(ok.made, true);
+  // the fixture's last backend (c) fails every run: no det data, no comparison
+  assert.deepEqual(ok.cells.map((c) => [c.backend, c.status]), [['a', 'within-tolerance'], ['b', 'within-tolerance']]);
+  assert.ok(ok.cells[0].diff!.relL2! > 0 && ok.cells[0].diff!.relL2! < 1e-6);
+
+  const far = fixture();
+  writeOracle(far, 1 + 1e-3);
+  const summary = analyze(loadResults(far));
+  assert.equal(summary.oracle.cells[0].status, 'outside-tolerance');
+  assert.ok(summary.findings.some((f) => /^matmul on a \(cpu, 1 thread\(s\)\) is beyond tolerance of the float64 oracle \(relL2 (9\.99e-4|1\.00e-3) > 0\.00001\)$/.test(f)), summary.findings.join('\n'));
+});
+
+test('a workload the oracle could not compute is named with its reason', () => {
+  const dir = fixture();
+  writeOracle(dir, 1, { workloads: [{ workload: 'matmul', status: 'timeout', message: 'no result within 60000 ms' }] });
+  const summary = analyze(loadResults(dir));
+  assert.deepEqual(summary.oracle.cells, []);
+  assert.ok(summary.warnings.some((w) => w === 'float64 oracle: matmul was not computed (timeout: no result within 60000 ms); its cells are not compared with it'));
+});
+
+test('a hostile oracle.json is refused with one message naming the field (never a path outside the folder)', () => {
+  const dir = fixture();
+  writeOracle(dir, 1);
+  const file = path.join(dir, ORACLE_FILE);
+  const good = JSON.parse(fs.readFileSync(file, 'utf8')) as OracleFile;
+  const cases: Array<[unknown, string, string]> = [
+    [{ ...good, workloads: [{ ...good.workloads[0], artifact: { sha256: '../../../etc/passwd' } }] }, 'workloads[0].artifact.sha256', 'a sha256 (64 hex digits)'],
+    [{ ...good, made: 'yes' }, 'made', 'true or false'],
+    [{ ...good, oracleVersion: 99 }, 'oracleVersion', '1'],
+    [{ ...good, workloads: [{ ...good.workloads[0], status: 'fine' }] }, 'workloads[0].status', 'ok, error or timeout'],
+  ];
+  for (const [content, field, want] of cases) {
+    fs.writeFileSync(file, JSON.stringify(content));
+    assert.throws(() => readOracle(dir), { name: 'UsageError', message: message.oracleField(file, field, want) });
+  }
+  fs.writeFileSync(file, '{"oracleVersion": 1,');
+  assert.throws(() => readOracle(dir), { name: 'UsageError' });
+});
+
+function writerFor(): ResultsWriter {
+  const dir = path.join(fs.mkdtempSync(path.join(root, 'run-')), 'results');
+  return ResultsWriter.create(dir, { schemaVersion: SCHEMA_VERSION, plannedRuns: 0, cells: [], warnings: [] } as unknown as Manifest);
+}
+
+test('without a Python that has torch, the run writes oracle.json saying why and how to fix it', async () => {
+  const saved = process.env.DETBENCH_PYTHON;
+  process.env.DETBENCH_PYTHON = path.join(root, 'no-such-python');
+  try {
+    const writer = writerFor();
+    const suite = resolveSuite({}, { workloads: ['matmul'] }, 'x');
+    const file = await runOracle(suite, ['matmul'], writer, { interrupted: false, log: () => {} });
+    assert.equal(file.made, false);
+    assert.match(file.reason!, /no-such-python cannot run torch \(.*cannot be started.*\): pass --python PATH/);
+    assert.deepEqual(readOracle(writer.dir), file);
+  } finally {
+    if (saved === undefined) delete process.env.DETBENCH_PYTHON;
+    else process.env.DETBENCH_PYTHON = saved;
+  }
+});
+
+test('the noise suite and an interrupted run get no oracle, and say so', async () => {
+  const noise = await runOracle(resolveSuite({ kind: 'noise', workloads: ['mlp-train'] }, {}, 'x'), ['mlp-train'], writerFor(), { interrupted: false, log: () => {} });
+  assert.match(noise.reason!, /noise suite compares runs with each other/);
+  const stopped = await runOracle(resolveSuite({}, { workloads: ['matmul'] }, 'x'), ['matmul'], writerFor(), { interrupted: true, log: () => {} });
+  assert.match(stopped.reason!, /interrupted before the float64 oracle ran/);
+});
