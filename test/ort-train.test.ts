@@ -11,7 +11,7 @@ import { gradientGraph, inferGraph, trainStepGraph } from '../harness/backends/o
 import { supportOf, type Execution } from '../harness/backends/types.ts';
 import { diffFloat32 } from '../harness/analysis/diff.ts';
 import { byName, workloadInputs } from '../workloads/inputs.ts';
-import { paramShapes } from '../workloads/params.ts';
+import { artifactShapes, paramShapes } from '../workloads/params.ts';
 import { findWorkload, resolveWorkload, WORKLOADS } from '../workloads/index.ts';
 import type { TrainSpec } from '../workloads/types.ts';
 
@@ -45,23 +45,28 @@ test('ort-cpu supports every workload but the WGSL one', () => {
 });
 
 for (const id of TRAIN) {
-  test(`${id}: ort-cpu within tolerance of tfjs-cpu, det bitwise stable at 1 and 2 threads`, async () => {
-    const reference = flat(await execute('tfjs-cpu', id, 1));
+  test(`${id}: ort-cpu within tolerance of tfjs-cpu (weights and held-out logits), det bitwise stable at 1 and 2 threads`, async () => {
+    const tfjs = await execute('tfjs-cpu', id, 1);
+    const tolerance = findWorkload(id)!.tolerance.relL2;
     for (const threads of [1, 2]) {
-      const [a, b] = [flat(await execute('ort-cpu', id, threads)), flat(await execute('ort-cpu', id, threads))];
+      const [first, second] = [await execute('ort-cpu', id, threads), await execute('ort-cpu', id, threads)];
+      const [a, b] = [flat(first), flat(second)];
       assert.ok(bits(a).equals(bits(b)), `${id} at ${threads} threads: two det runs differ`);
-      const d = diffFloat32(reference, a);
-      assert.ok(d.relL2 !== null && d.relL2 <= findWorkload(id)!.tolerance.relL2, `${id} at ${threads} threads: relL2 ${d.relL2} vs tfjs-cpu`);
+      const d = diffFloat32(flat(tfjs), a);
+      assert.ok(d.relL2 !== null && d.relL2 <= tolerance, `${id} at ${threads} threads: relL2 ${d.relL2} vs tfjs-cpu`);
+      const logits = diffFloat32(tfjs.evalLogits!, first.evalLogits!);
+      assert.ok(logits.relL2 !== null && logits.relL2 <= tolerance, `${id} at ${threads} threads: evaluation logits relL2 ${logits.relL2} vs tfjs-cpu`);
       // and it trained: the weights moved
       assert.ok(diffFloat32(Float32Array.from(paramsBefore(id)), a).relL2! > 1e-4, `${id}: the weights did not move`);
     }
   });
 }
 
+/** The artifact (parameters, then batch-norm statistics) before the first step. */
 function paramsBefore(id: string): number[] {
   const workload = resolveWorkload(findWorkload(id)!, 'quick');
   const inputs = workloadInputs(workload, 0);
-  return paramShapes(workload.spec as TrainSpec).flatMap(([n]) => Array.from(byName(inputs, n).data));
+  return artifactShapes(workload.spec as TrainSpec).flatMap(([n]) => Array.from(byName(inputs, n).data));
 }
 
 test('a session places each graph once: later runs of the cell reuse it, with the bits of a fresh session', async () => {

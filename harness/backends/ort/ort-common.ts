@@ -8,11 +8,11 @@ import { createRequire } from 'node:module';
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import type { DeterminismRecord } from '../../protocol.js';
 import { byName } from '../../../workloads/inputs.js';
-import { paramShapes } from '../../../workloads/params.js';
+import { artifactShapes, paramShapes } from '../../../workloads/params.js';
 import type { InferSpec, NamedTensor, TrainSpec, WorkloadSpec } from '../../../workloads/types.js';
 import { probeInChild } from '../../run/child-probe.js';
 import { sizeOf, type BuiltGraph } from './onnx-graph.js';
-import { gradientGraph, inferGraph, oneHot, trainStepGraph } from './onnx-model.js';
+import { evalGraph, gradientGraph, inferGraph, oneHot, trainStepGraph } from './onnx-model.js';
 import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from '../types.js';
 
 export type Ort = typeof import('onnxruntime-node');
@@ -78,6 +78,12 @@ export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determi
     },
     async gradients(spec) {
       return gradients(ort, compile, spec);
+    },
+    async forward(spec) {
+      return async (weights, x) => {
+        const evaluate = await evaluation(ort, compile, spec, x);
+        return evaluate(weights.map((w, i) => tensorOf(ort, w, evaluate.shapes[i])));
+      };
     },
     async close() {
       const sessions = await Promise.allSettled(compiled.values());
@@ -163,6 +169,7 @@ async function prepareTrain(ort: Ort, compile: Compile, spec: TrainSpec, inputs:
     ),
   );
   const artifact = graph.carried.slice(0, graph.artifactLength);
+  const evaluate = await evaluation(ort, compile, spec, byName(inputs, 'xEval'));
   return {
     async execute(options?: ExecuteOptions): Promise<Execution> {
       const trace = new StepTrace(options?.trace === true);
@@ -186,10 +193,28 @@ async function prepareTrain(ort: Ort, compile: Compile, spec: TrainSpec, inputs:
         computeMs,
         loss,
         trace: trace.result(),
+        // after the timed steps: the held-out set in evaluation mode, on the final parameters and statistics
+        evalLogits: await evaluate(carried.slice(0, graph.artifactLength)),
       };
     },
     dispose() {},
   };
+}
+
+/**
+ * The model in evaluation mode on a fixed batch `x`: a function of the parameters and statistics
+ * (artifact order) to the logits [units × classes].
+ */
+async function evaluation(ort: Ort, compile: Compile, spec: TrainSpec, x: NamedTensor) {
+  const batch = x.shape[0];
+  const { graph, session } = await compile(`evaluation ${batch} ${JSON.stringify(spec)}`, () => evalGraph(spec, batch));
+  const input = tensorOf(ort, x.data, x.shape);
+  const evaluate = async (weights: OrtTensor[]): Promise<Float32Array> => {
+    const feeds: Record<string, OrtTensor> = { [graph.x]: input };
+    graph.weights.forEach((name, i) => (feeds[name] = weights[i]));
+    return Float32Array.from((await session.run(feeds))[graph.logits].data as Float32Array);
+  };
+  return Object.assign(evaluate, { shapes: artifactShapes(spec).map(([, shape]) => shape) });
 }
 
 async function gradients(ort: Ort, compile: Compile, spec: TrainSpec): Promise<GradientFn> {
