@@ -7,11 +7,11 @@
  * Op choices hold for onnxruntime's CPU, WebGPU and CUDA providers alike. The WebGPU provider (as
  * bundled with onnxruntime-node 1.30, checked on lavapipe) has no LogSoftmax, and no kernel takes the
  * int64 indices ArgMax returns (Cast, Equal), so log-softmax is written out and max-pool's gradient
- * finds the first maximum of each window with Equal and a MatMul by a triangular matrix. There is no standard ONNX op for a convolution's weight
- * gradient: it is a Conv over the batch axis (input and output gradient transposed), and the input
- * gradient is a ConvTranspose.
+ * finds the first maximum of each window with Equal and a MatMul by a triangular matrix. There is no
+ * standard ONNX op for a convolution's weight gradient: it is a Conv over the batch axis (input and
+ * output gradient transposed), and the input gradient is a ConvTranspose.
  */
-import { GELU_CUBIC, GELU_SQRT_2_OVER_PI } from '../../../workloads/types.js';
+import { GELU_CUBIC, GELU_SQRT_2_OVER_PI, type Optimizer as OptimizerSpec } from '../../../workloads/types.js';
 import { GraphBuilder, sizeOf, type Value } from './onnx-graph.js';
 
 /** What a gradient rule sees of its primitive's forward application. */
@@ -332,7 +332,6 @@ export interface OptimizerRule<H> {
   update(g: GraphBuilder, step: OptimizerStep, hyper: H): { param: Value; state: Record<string, Value> };
 }
 
-type OptimizerSpec = import('../../../workloads/types.js').Optimizer;
 export type OptimizerKind = OptimizerSpec['kind'];
 export type OptimizerHyper<K extends OptimizerKind> = Extract<OptimizerSpec, { kind: K }>;
 
