@@ -6,14 +6,16 @@
  *   4. rendering the report of a 2,000-run results folder, target ≤ 10 s;
  *   5. harness overhead on torch: the same runs through detbench vs a plain Python loop in one
  *      process (scripts/torch-plain-loop.py), target ratio ≤ 1.10 on a GPU (skipped without torch);
- *   6. harness overhead on ort-cpu: det runs of transformer-train (standard) through detbench vs the
- *      same step graph in a plain loop of onnxruntime-node calls (scripts/bench-ort.ts), target ≤ 1.10.
+ *   6. the det run time of transformer-train (standard) through detbench vs the same computation in
+ *      a plain loop of that library, per CPU backend (tfjs: the compiled program executed in a loop in
+ *      one process; ort-cpu: the same step graph in a plain loop of onnxruntime-node calls,
+ *      scripts/bench-ort.ts; torch: scripts/torch-plain-loop.py), target ≤ 1.10.
  * Timings on a shared 2-core machine are noisy: each figure is the median of several repetitions.
  *
  * Flags: --skip-suite (no 1), --suite-args "…" (extra `detbench run` flags, e.g. "--repeats 3"),
  * --torch-workload ID (default mlp-train), --torch-preset quick|standard (default standard),
- * --torch-repeats N (default 20), --torch-only (only 5); the Python is $DETBENCH_PYTHON or python3;
- * --ort-workload ID (default transformer-train), --ort-preset, --ort-repeats N (default 10), --ort-only (only 6).
+ * --torch-repeats N (default 20), --torch-only (only 5), --models-only (only 6), --ort-only (only
+ * ort-cpu's part of 6), --model-repeats N (default 10); the Python is $DETBENCH_PYTHON or python3.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -26,7 +28,9 @@ import { normalStream, tensorKey } from '../harness/rng.ts';
 import { loadResults, sha256 } from '../harness/store.ts';
 import { renderReport } from '../reports/index.ts';
 import { torchEnv, writeTensor } from '../harness/backends/torch/torch.ts';
-import { paramShapes } from '../workloads/params.ts';
+import { modelLayout } from '../workloads/params.ts';
+import { findBackend } from '../harness/backends/index.ts';
+import { supportOf } from '../harness/backends/types.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
 import { makeResults } from '../test/fixtures/results.ts';
@@ -111,20 +115,20 @@ async function reportRendering(): Promise<void> {
   console.log(`4. report (analysis + 6 charts as SVG and PNG + HTML + Markdown) of a ${runs}-run results folder: ${median(times).toFixed(2)} s median of 3 (target ≤ 10 s)`);
 }
 
-function torchOverhead(): void {
+function torchOverhead(workloadOverride?: string): void {
   const python = process.env.DETBENCH_PYTHON || 'python3';
   const check = spawnSync(python, ['-c', 'import torch; print(torch.__version__, torch.cuda.is_available())'], { encoding: 'utf8' });
   if (check.status !== 0) {
     console.log(`5. torch overhead: skipped, ${python} has no torch (set DETBENCH_PYTHON)`);
     return;
   }
-  const workloadId = flag('--torch-workload') ?? 'mlp-train';
+  const workloadId = workloadOverride ?? flag('--torch-workload') ?? 'mlp-train';
   const preset = (flag('--torch-preset') ?? 'standard') as 'quick' | 'standard';
   const repeats = Number(flag('--torch-repeats') ?? 20);
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-bench-torch-'));
   const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
   const [version, cuda] = check.stdout.trim().split(' ');
-  console.log(`5. torch overhead: ${workloadId} (${preset}), det, 1 CPU thread, ${repeats} runs, torch ${version} on ${cuda === 'True' ? 'CUDA' : 'the CPU'}…`);
+  console.log(`${workloadOverride ? '6.' : '5.'} torch overhead: ${workloadId} (${preset}), det, 1 CPU thread, ${repeats} runs, torch ${version} on ${cuda === 'True' ? 'CUDA' : 'the CPU'}…`);
 
   const t0 = performance.now();
   const r = spawnSync(process.execPath, [bin, 'run', '--suite', preset, '--backends', 'torch', '--workloads', workloadId, '--modes', 'det', '--threads', '1', '--repeats', String(repeats), '--out', out, '--json', '--no-report'], { encoding: 'utf8', maxBuffer: 1 << 28 });
@@ -139,9 +143,10 @@ function torchOverhead(): void {
   // the same runs, by a plain loop: the same inputs (as files, loaded once), the same compute code
   const workload = resolveWorkload(findWorkload(workloadId)!, preset);
   const inputs = workloadInputs(workload, 0).map((t) => writeTensor(out, t));
-  const params = workload.spec.kind === 'train' ? paramShapes(workload.spec).map(([n]) => n) : [];
+  const layout = workload.spec.kind === 'train' ? modelLayout(workload.spec) : null;
+  const names = { params: layout?.params.map(([n]) => n) ?? [], state: layout?.state.map(([n]) => n) ?? [], dropout: layout?.dropout.map((d) => d.name) ?? [] };
   const requestFile = path.join(out, 'request.json');
-  fs.writeFileSync(requestFile, JSON.stringify({ spec: workload.spec, device, threads: 1, inputs, params }));
+  fs.writeFileSync(requestFile, JSON.stringify({ spec: workload.spec, device, threads: 1, inputs, ...names }));
   const plain = spawnSync(python, [fileURLToPath(new URL('./torch-plain-loop.py', import.meta.url)), requestFile, String(repeats)], {
     encoding: 'utf8', env: { ...process.env, ...torchEnv('det') },
   });
@@ -156,16 +161,79 @@ function torchOverhead(): void {
   console.log(`   ratio detbench / plain loop: ${(median(detbenchMs) / median(plainMs)).toFixed(3)} (medians), ${(sum(detbenchMs) / sum(plainMs)).toFixed(3)} (sums)  (target ≤ 1.10 on a GPU); whole detbench command ${commandS.toFixed(1)} s`);
 }
 
+/** det runs of one workload on one backend through `detbench run` (1 thread): the records. */
+function detbenchRuns(backend: string, workloadId: string, preset: string, repeats: number): { runs: ReturnType<typeof loadResults>['runs']; error?: string } {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-bench-model-'));
+  const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
+  const r = spawnSync(process.execPath, [bin, 'run', '--suite', preset, '--backends', backend, '--workloads', workloadId, '--modes', 'det', '--threads', '1', '--repeats', String(repeats), '--out', out, '--json', '--no-report'], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  if (r.status !== 0 && r.status !== 1) return { runs: [], error: `detbench failed (exit ${r.status}): ${r.stderr.split('\n').slice(-3).join(' ')}` };
+  return { runs: loadResults((JSON.parse(r.stdout) as { resultsDir: string }).resultsDir).runs.filter((x) => !x.warmup) };
+}
+
+/** 6: transformer-train (standard) per CPU backend, through detbench vs a plain loop of the library. */
+async function modelOverhead(): Promise<void> {
+  const workloadId = 'transformer-train';
+  const preset = 'standard';
+  const repeats = Number(flag('--model-repeats') ?? 10);
+  const workload = resolveWorkload(findWorkload(workloadId)!, preset);
+  console.log(`6. ${workloadId} (${preset}), det, 1 thread, ${repeats} runs: wall time of a run through detbench vs the same computation in a plain loop`);
+  for (const backendId of ['tfjs-cpu', 'tfjs-wasm', 'ort-cpu', 'torch']) {
+    const backend = findBackend(backendId)!;
+    const support = supportOf(backend, workload.spec);
+    if (!support.ok) {
+      console.log(`   ${backendId.padEnd(9)} unsupported: ${support.reason}`);
+      continue;
+    }
+    if (backendId === 'torch') {
+      console.log(`   torch     (below, as in 5)`);
+      continue;
+    }
+    if (backendId === 'ort-cpu') {
+      // the plain loop is onnxruntime-node itself around the same step graph, not detbench's program
+      await ortOverhead(workloadId, preset, repeats);
+      continue;
+    }
+    const probe = await backend.probe();
+    if (!probe.available) {
+      console.log(`   ${backendId.padEnd(9)} unavailable: ${probe.reason}`);
+      continue;
+    }
+    const { runs, error } = detbenchRuns(backendId, workloadId, preset, repeats);
+    const ok = runs.filter(isOk);
+    if (error || ok.length === 0) {
+      console.log(`   ${backendId.padEnd(9)} ${error ?? `no ok run: ${runs.map((x) => ('message' in x ? x.message : x.status)).find(Boolean)}`}`);
+      continue;
+    }
+    // the plain loop: the same compiled computation, prepared once, executed and read back per iteration
+    const session = await backend.open({ mode: 'det', threads: 1, device: 'cpu' });
+    const program = await session.prepare(workload, workloadInputs(workload, 0));
+    const plainMs: number[] = [];
+    for (let i = 0; i <= repeats; i++) {
+      const t0 = performance.now();
+      await program.execute();
+      if (i > 0) plainMs.push(performance.now() - t0); // the first is a warm-up, as detbench's is
+    }
+    program.dispose();
+    await session.close();
+    const detbenchMs = ok.map((x) => x.wallMs);
+    console.log(`   ${backendId.padEnd(9)} per run, median: detbench ${median(detbenchMs).toFixed(0)} ms (compute ${median(ok.map((x) => x.computeMs)).toFixed(0)} ms) vs plain loop ${median(plainMs).toFixed(0)} ms: ratio ${(median(detbenchMs) / median(plainMs)).toFixed(3)} (target ≤ 1.10)`);
+  }
+}
+
 console.log(`detbench bench on ${os.cpus()[0]?.model} × ${os.cpus().length}, Node ${process.version}`);
-const ort = () => ortOverhead(flag('--ort-workload') ?? 'transformer-train', (flag('--ort-preset') ?? 'standard') as 'quick' | 'standard', Number(flag('--ort-repeats') ?? 10));
 if (argv.includes('--torch-only')) {
   torchOverhead();
 } else if (argv.includes('--ort-only')) {
-  await ort();
+  console.log('6. transformer-train (standard), det, 1 thread: ort-cpu through detbench vs a plain loop of onnxruntime-node calls');
+  await ortOverhead('transformer-train', 'standard', Number(flag('--model-repeats') ?? 10));
+} else if (argv.includes('--models-only')) {
+  await modelOverhead();
+  torchOverhead('transformer-train');
 } else {
   if (!skipSuite) suiteOverhead();
   diffAndHash();
   await reportRendering();
   torchOverhead();
-  await ort();
+  await modelOverhead();
+  torchOverhead('transformer-train');
 }

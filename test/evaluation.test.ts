@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { churn, pairwiseChurn } from '../harness/analysis/churn.ts';
+import { analyzeNoise } from '../harness/analysis/noise.ts';
+import type { RunRecord } from '../harness/protocol.ts';
 import { evaluate } from '../harness/run/evaluation.ts';
 
 test('evaluate: mean cross-entropy, accuracy and the first index of the largest logit', () => {
@@ -41,4 +43,28 @@ test('churn is a metric on prediction vectors: zero on itself, symmetric, in [0,
       assert.ok(churn(x, z) <= churn(x, y) + churn(y, z) + 1e-12);
     }),
   );
+});
+
+test('the noise decomposition gives each arm its held-out loss spread and mean pairwise churn (identical runs: exactly 0)', () => {
+  const store = new Map<string, Float32Array>();
+  const put = (name: string, values: number[]) => (store.set(name, Float32Array.from(values)), name);
+  const weights = put('w', [1, 2, 3]);
+  const runs = (['seeds', 'implementation', 'ulp'] as const).flatMap((arm) =>
+    [0, 1, 2].map((i) => ({
+      arm, workload: 'mlp-train', backend: 'b', device: 'cpu', mode: arm === 'implementation' ? 'nondet' : 'det', threads: 1,
+      runIndex: i, repeat: i, warmup: false, seed: 0, preset: 'quick', params: {}, cell: `${arm}`, startedAt: '', wallMs: 1,
+      determinism: null, warnings: [], status: 'ok', setupMs: 0, computeMs: 1, loss: 1, outputL2: 1,
+      artifact: { sha256: weights, bytes: 12, tensors: [] },
+      // seeds: predictions [0,0,0,0], [0,0,1,1], [1,1,1,1] → pairwise churn 0.5, 1, 0.5; others identical
+      evaluation: { loss: arm === 'seeds' ? 1 + i / 10 : 1.3, accuracy: 0.5, units: 4, predictions: put(`${arm}${i}`, arm === 'seeds' ? [i === 2 ? 1 : 0, i === 2 ? 1 : 0, i ? 1 : 0, i ? 1 : 0] : [0, 1, 0, 1]) },
+    })),
+  ) as unknown as RunRecord[];
+  const [d] = analyzeNoise(runs, (digest) => store.get(digest)!);
+  const arm = (name: string) => d.arms.find((a) => a.arm === name)!;
+  assert.ok(Math.abs(arm('seeds').churn!.value - 2 / 3) < 1e-12, `${arm('seeds').churn!.value}`);
+  assert.ok(Math.abs(arm('seeds').evalLossSd!.value - 0.1) < 1e-12);
+  for (const name of ['implementation', 'ulp']) {
+    assert.equal(arm(name).churn!.value, 0);
+    assert.equal(arm(name).evalLossSd!.value, 0);
+  }
 });

@@ -58,8 +58,8 @@ test('tfjs-webgpu and ort-webgpu compute every workload they express within tole
       checked.push(`${id}/${backendId}`);
     }
   }
-  // tfjs-webgpu and ort-webgpu run all 7
-  assert.equal(checked.length, 7 + 7, checked.join(' '));
+  // tfjs-webgpu and ort-webgpu run all 9
+  assert.equal(checked.length, 9 + 9, checked.join(' '));
 });
 
 test('the WGSL atomic-sum control: the right sum, and run-to-run different (≥ 2 distinct in 100 runs of 4M elements)', async () => {

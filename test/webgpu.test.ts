@@ -7,11 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
 import { dawn } from '../harness/backends/webgpu/dawn.ts';
 import { tfjsWebgpu } from '../harness/backends/tfjs/tfjs-webgpu.ts';
 import { supportOf } from '../harness/backends/types.ts';
 import { ATOMIC_SUM_WGSL, atomicSumProgram } from '../harness/backends/webgpu/wgsl-atomic-sum.ts';
-import { paramShapes } from '../workloads/params.ts';
+import { artifactShapes } from '../workloads/params.ts';
 import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
 
@@ -22,15 +23,20 @@ test('tfjs-webgpu compiles and dispatches every workload it supports on Dawn (nu
   assert.equal(session.determinism.control, 'uncontrolled');
   assert.deepEqual(session.determinism.switches, [{ name: 'WEBGPU_CPU_FORWARD', value: 'false', verified: true }]);
   const ids = [...DEFAULT_WORKLOAD_IDS.filter((id) => id !== 'dataparallel-train'), 'atomic-sum'];
+  // the device tfjs-backend-webgpu dispatches on: every shader and pipeline must pass Dawn's validation
+  const device = (tf.engine().backend as unknown as { device: GPUDevice }).device;
   for (const id of ids) {
     const workload = resolveWorkload(findWorkload(id)!, 'quick');
     assert.ok(supportOf(tfjsWebgpu, workload.spec).ok, id);
+    device.pushErrorScope('validation');
     const program = await session.prepare(workload, workloadInputs(workload, 0));
     const run = await program.execute({ trace: true });
     program.dispose();
+    const invalid = await device.popErrorScope();
+    assert.equal(invalid, null, `${id}: ${invalid?.message.split('\n')[0]}`);
     const spec = workload.spec;
     if (spec.kind === 'train') {
-      const shapes = paramShapes(spec);
+      const shapes = artifactShapes(spec);
       assert.deepEqual(run.outputs.map((o) => o.shape), shapes.map(([, s]) => s), id);
       const perStep = shapes.reduce((n, [, s]) => n + s.reduce((a, b) => a * b, 1), 0);
       assert.equal(run.trace?.length, spec.steps * perStep, `${id}: one weight snapshot per step`);

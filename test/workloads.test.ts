@@ -4,6 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { findBackend } from '../harness/backends/index.ts';
+import { supportOf } from '../harness/backends/types.ts';
 import { normalStream, tensorKey, uniformStream } from '../harness/rng.ts';
 import { byName, dropoutMasks, workloadInputs } from '../workloads/inputs.ts';
 import { labelShape, modelLayout } from '../workloads/params.ts';
@@ -104,4 +106,20 @@ test('training inputs: teacher labels that use every class, an evaluation set, p
   const other = workloadInputs(workload, 1);
   for (const name of ['xEval', 'yEval']) assert.deepEqual(byName(other, name).data, byName(inputs, name).data);
   for (const name of ['x', 'head.w']) assert.notDeepEqual(byName(other, name).data, byName(inputs, name).data);
+});
+
+test('the data-parallel driver refuses what it does not implement (optimizers, schedules, clipping, state, dropout), saying so', () => {
+  const tfjsCpu = findBackend('tfjs-cpu')!;
+  const plain: TrainSpec = { ...base, layers: [{ kind: 'dense', units: 4, activation: 'relu' }], dataParallel: { shards: 2, workers: 2 } };
+  assert.deepEqual(supportOf(tfjsCpu, plain), { ok: true });
+  for (const spec of [
+    { ...plain, optimizer: { kind: 'adamw', beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 } },
+    { ...plain, schedule: { kind: 'warmupCosine', warmupSteps: 1, minFactor: 0 } },
+    { ...plain, clipNorm: 1 },
+    { ...plain, layers: [{ kind: 'batchNorm' }] },
+    { ...plain, layers: [{ kind: 'dropout', rate: 0.5 }] },
+  ] as TrainSpec[]) {
+    const s = supportOf(tfjsCpu, spec);
+    assert.ok(!s.ok && /data-parallel driver trains with plain SGD/.test(s.reason), JSON.stringify(spec));
+  }
 });

@@ -34,6 +34,8 @@ export interface NoiseDecomposition {
 }
 
 function sd(xs: number[]): number {
+  // identical values have no spread, although their float64 mean need not equal them exactly
+  if (xs.every((x) => x === xs[0])) return 0;
   const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
   return Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1));
 }

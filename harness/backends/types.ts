@@ -4,6 +4,7 @@
  */
 import type { DeterminismRecord, Mode } from '../protocol.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
+import { modelLayout } from '../../workloads/params.js';
 
 export type Availability =
   | {
@@ -135,6 +136,11 @@ export function supportOf(backend: Backend, spec: WorkloadSpec): Support {
   if (spec.kind === 'infer' && spec.op === 'atomicSum' && !backend.info.wgsl) return { ok: false, reason: `${id} cannot run WGSL kernels: atomic-sum runs on tfjs-webgpu` };
   if (spec.kind === 'train' && spec.dataParallel && backend.info.deviceKind === 'gpu') {
     return { ok: false, reason: `${id} is a GPU backend: the data-parallel control runs its shards in CPU worker threads, on the CPU backends` };
+  }
+  if (spec.kind === 'train' && spec.dataParallel) {
+    const layout = modelLayout(spec);
+    const beyond = (spec.optimizer && spec.optimizer.kind !== 'sgd') || (spec.schedule && spec.schedule.kind !== 'constant') || spec.clipNorm !== undefined || layout.state.length > 0 || layout.dropout.length > 0;
+    if (beyond) return { ok: false, reason: 'the data-parallel driver trains with plain SGD at a constant rate, without clipping, batch norm or dropout' };
   }
   return own;
 }

@@ -145,10 +145,14 @@ export function meanXent(tf: Tf, spec: TrainSpec, logits: T, y: T): tfcore.Scala
   return tf.div(tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(flatLogits)))), labels.shape[0]) as tfcore.Scalar;
 }
 
-/** g ← g·min(1, c/(‖g‖ + 1e-6)), ‖g‖ over every gradient together (PyTorch's clip_grad_norm_). */
+/**
+ * g ← g·min(1, c/(‖g‖ + 1e-6)), ‖g‖ over every gradient together (PyTorch's clip_grad_norm_). The
+ * per-tensor sums of squares are added one by one in parameter order: tf.addN of a model's worth of
+ * tensors exceeds WebGPU's 8 storage buffers per shader stage (Dawn refuses the pipeline).
+ */
 export function clipByGlobalNorm(tf: Tf, grads: T[], clipNorm: number): T[] {
   return tf.tidy(() => {
-    const norm = tf.sqrt(tf.addN(grads.map((g) => tf.sum(tf.mul(g, g)))));
+    const norm = tf.sqrt(grads.map((g) => tf.sum(tf.mul(g, g))).reduce((a, b) => tf.add(a, b)));
     const coef = tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6)));
     return grads.map((g) => tf.mul(g, coef));
   });
