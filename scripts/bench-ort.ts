@@ -1,8 +1,8 @@
 /**
- * npm run bench, section 6: ort-cpu's harness overhead on a training workload. The det runs of one
- * cell through `detbench run` against the same step graph run by a plain loop of onnxruntime-node
- * calls in this process: one InferenceSession with ort-cpu's det options, the inputs made once, and
- * per iteration the steps (weights fed back) and a copy of the final weights. Target ≤ 1.10.
+ * npm run bench, ort-cpu's part of section 6: the det runs of one cell through `detbench run` against
+ * the same step graph run by a plain loop of onnxruntime-node calls in this process — one
+ * InferenceSession with ort-cpu's det options, the inputs made once, and per iteration the steps
+ * (weights fed back) and a copy of the final weights. Target ≤ 1.10.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,13 +22,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 export async function ortOverhead(workloadId: string, preset: 'quick' | 'standard', repeats: number): Promise<void> {
   const def = findWorkload(workloadId);
   if (!def) {
-    console.log(`6. ort-cpu overhead: skipped, no workload ${workloadId} here`);
+    console.log(`   ort-cpu   skipped: no workload ${workloadId} here`);
     return;
   }
   // rounds of detbench runs and plain-loop iterations in turn, so a busy spell of a shared machine
   // does not land on one side only
   const rounds = 3, perRound = Math.max(2, Math.ceil(repeats / rounds));
-  console.log(`6. ort-cpu overhead: ${workloadId} (${preset}), det, 1 thread, ${rounds} rounds of ${perRound} runs through detbench and ${perRound} iterations of a plain loop of onnxruntime-node calls…`);
+  console.log(`   ort-cpu   ${rounds} rounds of ${perRound} runs of ${workloadId} (${preset}) through detbench and ${perRound} iterations of a plain loop of onnxruntime-node calls…`);
   const plain = await plainLoop(def, preset);
   const wallMs: number[] = [], computeMs: number[] = [], plainMs: number[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -39,8 +39,7 @@ export async function ortOverhead(workloadId: string, preset: 'quick' | 'standar
     plainMs.push(...(await plain.iterations(perRound)));
   }
   await plain.close();
-  console.log(`   per run, median of ${wallMs.length}: detbench ${median(wallMs).toFixed(1)} ms wall (compute ${median(computeMs).toFixed(1)} ms) vs plain loop ${median(plainMs).toFixed(1)} ms`);
-  console.log(`   ratio detbench / plain loop: ${(median(wallMs) / median(plainMs)).toFixed(3)} wall, ${(median(computeMs) / median(plainMs)).toFixed(3)} compute  (target ≤ 1.10)`);
+  console.log(`   ort-cpu   per run, median of ${wallMs.length}: detbench ${median(wallMs).toFixed(0)} ms (compute ${median(computeMs).toFixed(0)} ms) vs plain loop ${median(plainMs).toFixed(0)} ms: ratio ${(median(wallMs) / median(plainMs)).toFixed(3)} (target ≤ 1.10)`);
 }
 
 /** The counted det runs of one `detbench run` of the cell (its warm-up left out), or null when it failed. */
@@ -49,11 +48,11 @@ function detbenchRuns(workloadId: string, preset: string, repeats: number): Arra
   const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
   const r = spawnSync(process.execPath, [bin, 'run', '--suite', preset, '--backends', 'ort-cpu', '--workloads', workloadId, '--modes', 'det', '--threads', '1', '--repeats', String(repeats), '--out', out, '--json', '--no-report'], { encoding: 'utf8', maxBuffer: 1 << 28 });
   if (r.status !== 0 && r.status !== 1) {
-    console.log(`   detbench failed (exit ${r.status}): ${r.stderr.split('\n').slice(-3).join(' ')}`);
+    console.log(`   ort-cpu   detbench failed (exit ${r.status}): ${r.stderr.split('\n').slice(-3).join(' ')}`);
     return null;
   }
   const records = loadResults((JSON.parse(r.stdout) as { resultsDir: string }).resultsDir).runs.filter((x) => isOk(x) && !x.warmup);
-  if (records.length === 0) console.log(`   no ok runs: see ${out}`);
+  if (records.length === 0) console.log(`   ort-cpu   no ok runs: see ${out}`);
   return records.length ? records.map((x) => ({ wallMs: x.wallMs, computeMs: (x as { computeMs: number }).computeMs })) : null;
 }
 
