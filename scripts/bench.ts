@@ -8,13 +8,14 @@
  *      process (scripts/torch-plain-loop.py), target ratio ≤ 1.10 on a GPU (skipped without torch);
  *   6. the det run time of transformer-train (standard) through detbench vs the same computation in
  *      a plain loop of that library, per CPU backend (tfjs: the compiled program executed in a loop in
- *      one process; torch: scripts/torch-plain-loop.py), target ≤ 1.10.
+ *      one process; ort-cpu: the same step graph in a plain loop of onnxruntime-node calls,
+ *      scripts/bench-ort.ts; torch: scripts/torch-plain-loop.py), target ≤ 1.10.
  * Timings on a shared 2-core machine are noisy: each figure is the median of several repetitions.
  *
  * Flags: --skip-suite (no 1), --suite-args "…" (extra `detbench run` flags, e.g. "--repeats 3"),
  * --torch-workload ID (default mlp-train), --torch-preset quick|standard (default standard),
- * --torch-repeats N (default 20), --torch-only (only 5), --models-only (only 6), --model-repeats N
- * (default 10); the Python is $DETBENCH_PYTHON or python3.
+ * --torch-repeats N (default 20), --torch-only (only 5), --models-only (only 6), --ort-only (only
+ * ort-cpu's part of 6), --model-repeats N (default 10); the Python is $DETBENCH_PYTHON or python3.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,6 +34,7 @@ import { supportOf } from '../harness/backends/types.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
 import { makeResults } from '../test/fixtures/results.ts';
+import { ortOverhead } from './bench-ort.ts';
 
 const argv = process.argv.slice(2);
 const skipSuite = argv.includes('--skip-suite');
@@ -186,6 +188,11 @@ async function modelOverhead(): Promise<void> {
       console.log(`   torch     (below, as in 5)`);
       continue;
     }
+    if (backendId === 'ort-cpu') {
+      // the plain loop is onnxruntime-node itself around the same step graph, not detbench's program
+      await ortOverhead(workloadId, preset, repeats);
+      continue;
+    }
     const probe = await backend.probe();
     if (!probe.available) {
       console.log(`   ${backendId.padEnd(9)} unavailable: ${probe.reason}`);
@@ -216,6 +223,9 @@ async function modelOverhead(): Promise<void> {
 console.log(`detbench bench on ${os.cpus()[0]?.model} × ${os.cpus().length}, Node ${process.version}`);
 if (argv.includes('--torch-only')) {
   torchOverhead();
+} else if (argv.includes('--ort-only')) {
+  console.log('6. transformer-train (standard), det, 1 thread: ort-cpu through detbench vs a plain loop of onnxruntime-node calls');
+  await ortOverhead('transformer-train', 'standard', Number(flag('--model-repeats') ?? 10));
 } else if (argv.includes('--models-only')) {
   await modelOverhead();
   torchOverhead('transformer-train');

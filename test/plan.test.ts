@@ -18,11 +18,11 @@ test('modes are interleaved after one warm-up per mode', () => {
 });
 
 test('a workload a backend cannot express is a plan-time unsupported cell, with runs for the rest', () => {
-  const suite = resolveSuite({}, { backends: ['ort-cpu'], workloads: ['conv-train', 'matmul'], repeats: 2, threads: [1, 2] }, 'x');
+  const suite = resolveSuite({}, { backends: ['ort-cpu'], workloads: ['atomic-sum', 'matmul'], repeats: 2, threads: [1, 2] }, 'x');
   const plan = makePlan(suite, { 'ort-cpu': available });
-  const conv = plan.cells.filter((c) => c.workload === 'conv-train');
-  assert.equal(conv.length, 4); // 2 modes × 2 thread counts, all shown
-  assert.ok(conv.every((c) => c.status === 'unsupported' && /conv2d/.test(c.reason ?? '')));
+  const wgsl = plan.cells.filter((c) => c.workload === 'atomic-sum');
+  assert.equal(wgsl.length, 4); // 2 modes × 2 thread counts, all shown
+  assert.ok(wgsl.every((c) => c.status === 'unsupported' && /WGSL/.test(c.reason ?? '')));
   assert.ok(plan.runs.every((r) => r.workload === 'matmul'));
   assert.equal(plan.runs.length, 2 * (2 + 2 * 2));
 });

@@ -56,9 +56,8 @@ systemTest('tfjs-webgpu and ort-webgpu compute every workload they express withi
       checked.push(`${id}/${backendId}`);
     }
   }
-  // tfjs-webgpu runs all 9; ort-webgpu all but conv-train, embedding-train, transformer-train and
-  // resnet-train (dense training graphs only)
-  assert.equal(checked.length, 9 + 5, checked.join(' '));
+  // tfjs-webgpu and ort-webgpu run all 9
+  assert.equal(checked.length, 9 + 9, checked.join(' '));
 });
 
 systemTest('the WGSL atomic-sum control: the right sum, and run-to-run different (≥ 2 distinct in 100 runs of 4M elements)', 'lavapipe', async () => {

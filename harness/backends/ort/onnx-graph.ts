@@ -1,192 +1,342 @@
 /**
- * ONNX graphs for the workload primitives, built in TypeScript and serialised with onnx-proto:
- * forward passes of the inference workloads, and one SGD step (or the gradients alone, for the
- * data-parallel driver) of dense/relu/softmax-xent models. Opset 17, float32 throughout.
+ * An ONNX graph builder with static shapes, serialised with onnx-proto. Every value carries its shape
+ * and element type, so the gradient rules (onnx-rules.ts) can reduce broadcasts and size their
+ * results without asking onnxruntime. Opset 17 (LayerNormalization's opset), float32 throughout;
+ * every op used here is one that onnxruntime's CPU, WebGPU and CUDA providers implement (see
+ * onnx-rules.ts for the choices made for the WebGPU provider).
  */
 import onnxProto from 'onnx-proto';
-import { paramShapes } from '../../../workloads/params.js';
-import type { InferSpec, TrainSpec } from '../../../workloads/types.js';
 
 const { onnx } = onnxProto;
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
-const INT32 = onnx.TensorProto.DataType.INT32;
 
-type Attr = number | number[] | string;
+export const OPSET = 17;
 
-class GraphBuilder {
+export const DTYPES = ['float32', 'int32', 'int64', 'bool'] as const;
+export type DType = (typeof DTYPES)[number];
+
+const ELEM_TYPE: Record<DType, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  int32: onnx.TensorProto.DataType.INT32,
+  int64: onnx.TensorProto.DataType.INT64,
+  bool: onnx.TensorProto.DataType.BOOL,
+};
+
+/** A serialised model, and its nodes one kind at a time (see GraphBuilder.nodeModels). */
+export interface BuiltGraph {
+  model: Uint8Array;
+  nodeModels(): Array<{ opType: string; model: Uint8Array }>;
+}
+
+/** A tensor of the graph: its name, static shape and element type. */
+export interface Value {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+}
+
+/** A float attribute (ONNX tells INT from FLOAT attributes; a JS number cannot). */
+export interface FloatAttr {
+  float: number;
+}
+export type Attr = number | number[] | string | FloatAttr;
+
+export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** numpy broadcasting of two static shapes; throws on a mismatch (a bug in a rule, never user input). */
+export function broadcastShape(a: readonly number[], b: readonly number[]): number[] {
+  const rank = Math.max(a.length, b.length);
+  return Array.from({ length: rank }, (_, i) => {
+    const x = a[a.length - rank + i] ?? 1;
+    const y = b[b.length - rank + i] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) throw new Error(`cannot broadcast [${a}] with [${b}]`);
+    return x === 1 ? y : x;
+  });
+}
+
+const normAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
+
+function attribute(key: string, v: Attr) {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'string') return onnx.AttributeProto.create({ name: key, type: T.STRING, s: new TextEncoder().encode(v) });
+  if (Array.isArray(v)) return onnx.AttributeProto.create({ name: key, type: T.INTS, ints: v });
+  if (typeof v === 'object') return onnx.AttributeProto.create({ name: key, type: T.FLOAT, f: v.float });
+  if (!Number.isInteger(v)) throw new Error(`attribute ${key}=${v}: write {float: ${v}} for a float attribute`);
+  return onnx.AttributeProto.create({ name: key, type: T.INT, i: v });
+}
+
+function valueInfo(v: Value) {
+  return onnx.ValueInfoProto.create({
+    name: v.name,
+    type: { tensorType: { elemType: ELEM_TYPE[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
+  });
+}
+
+export class GraphBuilder {
   private nodes: ReturnType<typeof onnx.NodeProto.create>[] = [];
   private initializers: ReturnType<typeof onnx.TensorProto.create>[] = [];
-  private inputs: ReturnType<typeof onnx.ValueInfoProto.create>[] = [];
-  private outputs: ReturnType<typeof onnx.ValueInfoProto.create>[] = [];
+  private inputs: Value[] = [];
+  private outputs: Value[] = [];
   private counter = 0;
+  private cache = new Map<string, Value>();
+  /** Every value by name (inputs, constants, node outputs): the types single-node models need. */
+  private values = new Map<string, Value>();
 
-  input(name: string, shape: number[], elemType: number = FLOAT): string {
-    this.inputs.push(valueInfo(name, shape, elemType));
-    return name;
+  constructor(readonly graphName: string) {}
+
+  input(name: string, shape: readonly number[], dtype: DType = 'float32'): Value {
+    const v = { name, shape: [...shape], dtype };
+    this.inputs.push(v);
+    this.values.set(name, v);
+    return v;
   }
-  output(name: string, from: string, shape: number[]): void {
-    this.op('Identity', [from], {}, name);
-    this.outputs.push(valueInfo(name, shape));
+
+  /** Names `from` as a graph output (through an Identity, so an input or a shared value can be one too). */
+  output(name: string, from: Value): Value {
+    const [v] = this.node('Identity', [from], {}, [{ shape: from.shape, dtype: from.dtype }], [name]);
+    this.outputs.push(v);
+    return v;
   }
-  scalar(value: number): string {
+
+  get inputNames(): string[] {
+    return this.inputs.map((v) => v.name);
+  }
+
+  get outputNames(): string[] {
+    return this.outputs.map((v) => v.name);
+  }
+
+  /** A constant tensor (an initializer), stored raw little-endian. */
+  constant(data: ArrayLike<number>, shape: readonly number[], dtype: DType = 'float32'): Value {
+    if (data.length !== sizeOf(shape)) throw new Error(`constant of shape [${shape}] given ${data.length} values`);
     const name = `c${this.counter++}`;
-    this.initializers.push(onnx.TensorProto.create({ name, dims: [], dataType: FLOAT, floatData: [value] }));
-    return name;
+    const bytes = (a: Float32Array | Int32Array | BigInt64Array | Uint8Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+    const raw =
+      dtype === 'float32' ? bytes(data instanceof Float32Array ? data : Float32Array.from(data))
+      : dtype === 'int32' ? bytes(data instanceof Int32Array ? data : Int32Array.from(data))
+      : dtype === 'int64' ? bytes(BigInt64Array.from(Array.from(data, (x) => BigInt(x))))
+      : Uint8Array.from(data, (x) => (x ? 1 : 0));
+    this.initializers.push(onnx.TensorProto.create({ name, dims: [...shape], dataType: ELEM_TYPE[dtype], rawData: raw }));
+    const v = { name, shape: [...shape], dtype };
+    this.values.set(name, v);
+    return v;
   }
-  zeros(length: number): string {
-    const name = `c${this.counter++}`;
-    this.initializers.push(onnx.TensorProto.create({ name, dims: [length], dataType: FLOAT, floatData: new Array<number>(length).fill(0) }));
-    return name;
+
+  /** A constant made once per graph under `key` (e.g. a mask every attention layer shares). */
+  shared(key: string, make: () => Value): Value {
+    let v = this.cache.get(key);
+    if (!v) this.cache.set(key, (v = make()));
+    return v;
   }
-  ints(values: number[]): string {
-    const name = `c${this.counter++}`;
-    this.initializers.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: INT64, int64Data: values }));
-    return name;
+
+  /** A float32 scalar constant, shared by every use of the same value. */
+  scalar(value: number): Value {
+    return this.shared(`scalar ${Object.is(value, -0) ? '-0' : value}`, () => this.constant([value], []));
   }
-  op(opType: string, inputs: string[], attrs: Record<string, Attr> = {}, name = `t${this.counter++}`): string {
-    const attribute = Object.entries(attrs).map(([key, v]) =>
-      typeof v === 'string'
-        ? onnx.AttributeProto.create({ name: key, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(v) })
-        : Array.isArray(v)
-        ? onnx.AttributeProto.create({ name: key, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
-        : Number.isInteger(v)
-          ? onnx.AttributeProto.create({ name: key, type: onnx.AttributeProto.AttributeType.INT, i: v })
-          : onnx.AttributeProto.create({ name: key, type: onnx.AttributeProto.AttributeType.FLOAT, f: v }),
+
+  /** A 1-D int64 constant (shapes, axes, pads, slice bounds), shared by every use of the same values. */
+  ints(values: readonly number[]): Value {
+    return this.shared(`ints ${values.join(',')}`, () => this.constant(values, [values.length], 'int64'));
+  }
+
+  /** One node; the caller states the shapes and types of its outputs. */
+  node(opType: string, inputs: Array<Value | null>, attrs: Record<string, Attr>, outs: Array<{ shape: readonly number[]; dtype: DType }>, names?: string[]): Value[] {
+    const outputs = outs.map((o, i) => ({ name: names?.[i] ?? `t${this.counter++}`, shape: [...o.shape], dtype: o.dtype }));
+    for (const o of outputs) this.values.set(o.name, o);
+    this.nodes.push(
+      onnx.NodeProto.create({
+        opType,
+        input: inputs.map((v) => v?.name ?? ''),
+        output: outputs.map((o) => o.name),
+        attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+      }),
     );
-    this.nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: [name], attribute }));
-    return name;
+    return outputs;
   }
-  encode(graphName: string): Uint8Array {
+
+  private op1(opType: string, inputs: Array<Value | null>, shape: readonly number[], dtype: DType, attrs: Record<string, Attr> = {}): Value {
+    return this.node(opType, inputs, attrs, [{ shape, dtype }])[0];
+  }
+
+  // element-wise
+  private binary(opType: string, a: Value, b: Value, dtype: DType = a.dtype): Value {
+    return this.op1(opType, [a, b], broadcastShape(a.shape, b.shape), dtype);
+  }
+  add = (a: Value, b: Value) => this.binary('Add', a, b);
+  sub = (a: Value, b: Value) => this.binary('Sub', a, b);
+  mul = (a: Value, b: Value) => this.binary('Mul', a, b);
+  div = (a: Value, b: Value) => this.binary('Div', a, b);
+  min = (a: Value, b: Value) => this.binary('Min', a, b);
+  greater = (a: Value, b: Value) => this.binary('Greater', a, b, 'bool');
+  equal = (a: Value, b: Value) => this.binary('Equal', a, b, 'bool');
+  private unary = (opType: string, a: Value, attrs: Record<string, Attr> = {}) => this.op1(opType, [a], a.shape, a.dtype, attrs);
+  neg = (a: Value) => this.unary('Neg', a);
+  exp = (a: Value) => this.unary('Exp', a);
+  log = (a: Value) => this.unary('Log', a);
+  sqrt = (a: Value) => this.unary('Sqrt', a);
+  relu = (a: Value) => this.unary('Relu', a);
+  tanh = (a: Value) => this.unary('Tanh', a);
+  erf = (a: Value) => this.unary('Erf', a);
+  cos = (a: Value) => this.unary('Cos', a);
+  softmax = (a: Value, axis: number) => this.unary('Softmax', a, { axis });
+  cast = (a: Value, dtype: DType) => this.op1('Cast', [a], a.shape, dtype, { to: ELEM_TYPE[dtype] });
+
+  where(cond: Value, a: Value, b: Value): Value {
+    return this.op1('Where', [cond, a, b], broadcastShape(cond.shape, broadcastShape(a.shape, b.shape)), a.dtype);
+  }
+
+  /** MatMul with numpy semantics for rank ≥ 2 (leading dimensions broadcast). */
+  matmul(a: Value, b: Value): Value {
+    const [m, k] = a.shape.slice(-2), [k2, n] = b.shape.slice(-2);
+    if (k !== k2) throw new Error(`MatMul [${a.shape}]·[${b.shape}]`);
+    const lead = broadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    return this.op1('MatMul', [a, b], [...lead, m, n], a.dtype);
+  }
+
+  transpose(a: Value, perm: number[]): Value {
+    return this.op1('Transpose', [a], perm.map((p) => a.shape[p]), a.dtype, { perm });
+  }
+
+  reshape(a: Value, shape: readonly number[]): Value {
+    if (sizeOf(shape) !== sizeOf(a.shape)) throw new Error(`Reshape [${a.shape}] → [${shape}]`);
+    if (shape.length === a.shape.length && shape.every((d, i) => d === a.shape[i])) return a;
+    return this.op1('Reshape', [a, this.ints(shape)], shape, a.dtype);
+  }
+
+  expand(a: Value, shape: readonly number[]): Value {
+    return this.op1('Expand', [a, this.ints(shape)], broadcastShape(a.shape, shape), a.dtype);
+  }
+
+  private reducedShape(a: Value, axes: number[], keepdims: boolean): number[] {
+    const ax = axes.map((x) => normAxis(x, a.shape.length));
+    return keepdims ? a.shape.map((d, i) => (ax.includes(i) ? 1 : d)) : a.shape.filter((_, i) => !ax.includes(i));
+  }
+  /** Sum over `axes` (opset 13+: axes as an input). */
+  reduceSum(a: Value, axes: number[], keepdims: boolean): Value {
+    return this.op1('ReduceSum', [a, this.ints(axes)], this.reducedShape(a, axes, keepdims), a.dtype, { keepdims: keepdims ? 1 : 0 });
+  }
+  /** Mean over `axes` (opset 17: axes as an attribute). */
+  reduceMean(a: Value, axes: number[], keepdims: boolean): Value {
+    return this.op1('ReduceMean', [a], this.reducedShape(a, axes, keepdims), a.dtype, { axes, keepdims: keepdims ? 1 : 0 });
+  }
+  reduceMax(a: Value, axes: number[], keepdims: boolean): Value {
+    return this.op1('ReduceMax', [a], this.reducedShape(a, axes, keepdims), a.dtype, { axes, keepdims: keepdims ? 1 : 0 });
+  }
+  /** Index of the first maximum along `axis` (select_last_index 0: ties go to the lowest index). */
+  argMax(a: Value, axis: number, keepdims: boolean): Value {
+    return this.op1('ArgMax', [a], this.reducedShape(a, [axis], keepdims), 'int64', { axis, keepdims: keepdims ? 1 : 0 });
+  }
+
+  gather(data: Value, indices: Value, axis = 0): Value {
+    const ax = normAxis(axis, data.shape.length);
+    return this.op1('Gather', [data, indices], [...data.shape.slice(0, ax), ...indices.shape, ...data.shape.slice(ax + 1)], data.dtype, { axis });
+  }
+
+  /** data with updates added at `indices` along `axis` (ScatterElements, reduction add: opset 16+). */
+  scatterAdd(data: Value, indices: Value, updates: Value, axis: number): Value {
+    return this.op1('ScatterElements', [data, indices, updates], data.shape, data.dtype, { axis, reduction: 'add' });
+  }
+
+  /** Zeros of a shape (Expand of a scalar: no initializer the size of the tensor). */
+  zeros(shape: readonly number[]): Value {
+    return this.expand(this.scalar(0), shape);
+  }
+
+  slice(a: Value, starts: number[], ends: number[], axes: number[]): Value {
+    const shape = [...a.shape];
+    axes.forEach((ax, i) => (shape[normAxis(ax, a.shape.length)] = ends[i] - starts[i]));
+    return this.op1('Slice', [a, this.ints(starts), this.ints(ends), this.ints(axes)], shape, a.dtype);
+  }
+
+  /** Zero padding: `pads` is [begin of each axis…, end of each axis…] as in ONNX. */
+  pad(a: Value, pads: number[]): Value {
+    if (pads.every((p) => p === 0)) return a;
+    const r = a.shape.length;
+    return this.op1('Pad', [a, this.ints(pads)], a.shape.map((d, i) => d + pads[i] + pads[i + r]), a.dtype);
+  }
+
+  concat(values: Value[], axis: number): Value {
+    const ax = normAxis(axis, values[0].shape.length);
+    const shape = [...values[0].shape];
+    shape[ax] = values.reduce((s, v) => s + v.shape[ax], 0);
+    return this.op1('Concat', values, shape, values[0].dtype, { axis });
+  }
+
+  /** 2-D convolution, NCHW input and OIHW weights; pads are [top, left, bottom, right]. */
+  conv(x: Value, w: Value, o: { strides: number[]; pads: number[]; dilations?: number[] }): Value {
+    const dil = o.dilations ?? [1, 1];
+    const out = [0, 1].map((i) => Math.floor((x.shape[2 + i] + o.pads[i] + o.pads[i + 2] - dil[i] * (w.shape[2 + i] - 1) - 1) / o.strides[i]) + 1);
+    return this.op1('Conv', [x, w], [x.shape[0], w.shape[0], ...out], x.dtype, {
+      kernel_shape: w.shape.slice(2),
+      strides: o.strides,
+      pads: o.pads,
+      dilations: dil,
+    });
+  }
+
+  /** The transpose of `conv` (its gradient with respect to the input): weights are [C_in of conv, C_out of conv, kH, kW]. */
+  convTranspose(dy: Value, w: Value, o: { strides: number[]; pads: number[]; outputPadding: number[] }): Value {
+    const out = [0, 1].map((i) => o.strides[i] * (dy.shape[2 + i] - 1) + o.outputPadding[i] + w.shape[2 + i] - o.pads[i] - o.pads[i + 2]);
+    return this.op1('ConvTranspose', [dy, w], [dy.shape[0], w.shape[1], ...out], dy.dtype, {
+      kernel_shape: w.shape.slice(2),
+      strides: o.strides,
+      pads: o.pads,
+      output_padding: o.outputPadding,
+    });
+  }
+
+  /** Max or average pooling over non-padded size × size windows with stride = size (NCHW). */
+  pool(op: 'MaxPool' | 'AveragePool', x: Value, size: number): Value {
+    const [n, c, h, w] = x.shape;
+    return this.op1(op, [x], [n, c, Math.floor(h / size), Math.floor(w / size)], x.dtype, { kernel_shape: [size, size], strides: [size, size] });
+  }
+
+  build(): BuiltGraph {
+    return { model: this.encode(), nodeModels: () => this.nodeModels() };
+  }
+
+  encode(): Uint8Array {
     const graph = onnx.GraphProto.create({
-      name: graphName,
+      name: this.graphName,
       node: this.nodes,
       initializer: this.initializers,
-      input: this.inputs,
-      output: this.outputs,
+      input: this.inputs.map(valueInfo),
+      output: this.outputs.map(valueInfo),
     });
-    const model = onnx.ModelProto.create({
-      irVersion: 8,
-      producerName: 'detbench',
-      opsetImport: [{ domain: '', version: 17 }],
-      graph,
-    });
+    const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'detbench', opsetImport: [{ domain: '', version: OPSET }], graph });
     return onnx.ModelProto.encode(model).finish();
   }
-}
 
-function valueInfo(name: string, shape: number[], elemType: number = FLOAT) {
-  return onnx.ValueInfoProto.create({
-    name,
-    type: { tensorType: { elemType, shape: { dim: shape.map((d) => ({ dimValue: d })) } } },
-  });
-}
-
-export function inferGraph(spec: InferSpec): { model: Uint8Array; inputs: string[]; output: string } {
-  const g = new GraphBuilder();
-  switch (spec.op) {
-    case 'attention': {
-      const shape = [spec.heads, spec.seq, spec.dim];
-      const [q, k, v] = ['q', 'k', 'v'].map((n) => g.input(n, shape));
-      const kt = g.op('Transpose', [k], { perm: [0, 2, 1] });
-      const scores = g.op('Mul', [g.op('MatMul', [q, kt]), g.scalar(1 / Math.sqrt(spec.dim))]);
-      g.output('out', g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), v]), shape);
-      return { model: g.encode('attention'), inputs: ['q', 'k', 'v'], output: 'out' };
+  /**
+   * One model per kind of node in the graph (op type and input types), each holding just that node:
+   * placing them one by one names the ops an execution provider has no kernel for, which onnxruntime's
+   * own message does not.
+   */
+  nodeModels(): Array<{ opType: string; model: Uint8Array }> {
+    const seen = new Set<string>();
+    const models: Array<{ opType: string; model: Uint8Array }> = [];
+    const initializers = new Map(this.initializers.map((t) => [t.name!, t]));
+    for (const node of this.nodes) {
+      const ins = node.input!.filter((n) => n !== '');
+      const key = `${node.opType} ${ins.map((n) => this.values.get(n)!.dtype).join(',')}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const graph = onnx.GraphProto.create({
+        name: node.opType!,
+        node: [node],
+        initializer: [...new Set(ins.filter((n) => initializers.has(n)))].map((n) => initializers.get(n)!),
+        input: [...new Set(ins.filter((n) => !initializers.has(n)))].map((n) => valueInfo(this.values.get(n)!)),
+        output: node.output!.map((n) => valueInfo(this.values.get(n)!)),
+      });
+      const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'detbench', opsetImport: [{ domain: '', version: OPSET }], graph });
+      models.push({ opType: node.opType!, model: onnx.ModelProto.encode(model).finish() });
     }
-    case 'reduceSum': {
-      const x = g.input('x', [spec.length]);
-      g.output('out', g.op('ReduceSum', [x, g.ints([0])], { keepdims: 1 }), [1]);
-      return { model: g.encode('reduce-sum'), inputs: ['x'], output: 'out' };
-    }
-    case 'matmul': {
-      const a = g.input('a', [spec.m, spec.k]);
-      const b = g.input('b', [spec.k, spec.n]);
-      g.output('out', g.op('MatMul', [a, b]), [spec.m, spec.n]);
-      return { model: g.encode('matmul'), inputs: ['a', 'b'], output: 'out' };
-    }
-    case 'indexAdd': {
-      const src = g.input('src', [spec.length]);
-      const index = g.input('index', [spec.length], INT32);
-      g.output('out', g.op('ScatterElements', [g.zeros(spec.buckets), index, src], { axis: 0, reduction: 'add' }), [spec.buckets]);
-      return { model: g.encode('index-add'), inputs: ['src', 'index'], output: 'out' };
-    }
-    case 'atomicSum':
-      throw new Error('atomic-sum is a WGSL kernel: it has no ONNX graph');
-  }
-}
-
-/** Whether the SGD-step graph generator covers this model (dense layers only, float inputs). */
-export function trainGraphSupported(spec: TrainSpec): string | null {
-  if (spec.input.dtype !== 'float32') return 'integer (embedding) inputs';
-  const other = spec.layers.find((l) => l.kind !== 'dense');
-  return other ? `${other.kind} layers` : null;
-}
-
-/**
- * One step of a dense/relu MLP with mean softmax cross-entropy, written out forward and backward:
- * dlogits = (softmax − onehot) / batch; dW = hᵀ·dz; db = Σ_batch dz; dh = dz·Wᵀ; relu' = [z > 0].
- * With `sgd`, the outputs are the updated parameters `<name>.next` (w − lr·dw); without, the
- * gradients `<name>.grad`. Both also output `loss`.
- */
-export function trainStepGraph(spec: TrainSpec, batch: number, sgd: boolean): { model: Uint8Array; params: string[]; outputs: string[] } {
-  const g = new GraphBuilder();
-  const shapes = paramShapes(spec);
-  const params = shapes.map(([name, shape]) => g.input(name, shape));
-  const x = g.input('x', [batch, ...spec.input.shape]);
-  const onehot = g.input('onehot', [batch, spec.classes]);
-
-  const layerInputs: string[] = [];
-  const preActivations: Array<string | null> = [];
-  let h = x;
-  const dense = [...spec.layers.map((l) => (l.kind === 'dense' ? l.activation : 'none')), 'none' as const];
-  dense.forEach((activation, i) => {
-    layerInputs.push(h);
-    const z = g.op('Add', [g.op('MatMul', [h, params[2 * i]]), params[2 * i + 1]]);
-    preActivations.push(activation === 'relu' ? z : null);
-    h = activation === 'relu' ? g.op('Relu', [z]) : z;
-  });
-  // log-softmax written out (z − max − log Σ exp(z − max)): onnxruntime's WebGPU provider has no LogSoftmax
-  const shifted = g.op('Sub', [h, g.op('ReduceMax', [h], { axes: [1], keepdims: 1 })]);
-  const logSoftmax = g.op('Sub', [shifted, g.op('Log', [g.op('ReduceSum', [g.op('Exp', [shifted]), g.ints([1])], { keepdims: 1 })])]);
-  const batchScale = g.scalar(1 / batch);
-  const loss = g.op('Mul', [g.op('Neg', [g.op('ReduceSum', [g.op('Mul', [onehot, logSoftmax])], { keepdims: 0 })]), batchScale]);
-
-  let dz = g.op('Mul', [g.op('Sub', [g.op('Exp', [logSoftmax]), onehot]), batchScale]);
-  const grads: string[] = new Array(params.length);
-  for (let i = dense.length - 1; i >= 0; i--) {
-    const z = preActivations[i];
-    if (z) dz = g.op('Where', [g.op('Greater', [z, g.scalar(0)]), dz, g.scalar(0)]);
-    grads[2 * i] = g.op('MatMul', [g.op('Transpose', [layerInputs[i]], { perm: [1, 0] }), dz]);
-    grads[2 * i + 1] = g.op('ReduceSum', [dz, g.ints([0])], { keepdims: 0 });
-    if (i > 0) dz = g.op('MatMul', [dz, g.op('Transpose', [params[2 * i]], { perm: [1, 0] })]);
+    return models;
   }
 
-  const lr = sgd ? g.scalar(spec.learningRate) : '';
-  const outputs = shapes.map(([name, shape], i) => {
-    const out = sgd ? `${name}.next` : `${name}.grad`;
-    g.output(out, sgd ? g.op('Sub', [params[i], g.op('Mul', [grads[i], lr])]) : grads[i], shape);
-    return out;
-  });
-  g.output('loss', loss, []);
-  return { model: g.encode(sgd ? 'sgd-step' : 'gradients'), params, outputs };
-}
-
-/** The forward pass of a dense/relu model to its logits (evaluation: no loss, no update). */
-export function forwardGraph(spec: TrainSpec, batch: number): { model: Uint8Array; params: string[]; output: string } {
-  const g = new GraphBuilder();
-  const params = paramShapes(spec).map(([name, shape]) => g.input(name, shape));
-  let h = g.input('x', [batch, ...spec.input.shape]);
-  [...spec.layers.map((l) => (l.kind === 'dense' ? l.activation : 'none')), 'none' as const].forEach((activation, i) => {
-    const z = g.op('Add', [g.op('MatMul', [h, params[2 * i]]), params[2 * i + 1]]);
-    h = activation === 'relu' ? g.op('Relu', [z]) : z;
-  });
-  g.output('logits', h, [batch, spec.classes]);
-  return { model: g.encode('forward'), params, output: 'logits' };
-}
-
-/** One-hot float32 labels, as the ONNX graphs take them. */
-export function oneHot(labels: Int32Array, classes: number): Float32Array {
-  const out = new Float32Array(labels.length * classes);
-  labels.forEach((c, i) => (out[i * classes + c] = 1));
-  return out;
+  /** Node count by op type (tests and the bench look at graph size). */
+  opCounts(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const n of this.nodes) counts[n.opType!] = (counts[n.opType!] ?? 0) + 1;
+    return counts;
+  }
 }

@@ -1,17 +1,19 @@
 /**
  * The onnxruntime machinery shared by the ort adapters (cpu, webgpu, cuda): ONNX graphs built by
- * detbench (onnx-graph.ts) run through one InferenceSession per program, weights fed back each
- * training step. Only the execution provider and its determinism switches differ per adapter.
+ * detbench (onnx-model.ts), each placed in one InferenceSession per detbench session; a training step
+ * is one session run whose updated parameters and state are fed back as the next run's inputs. Only
+ * the execution provider and its determinism switches differ per adapter.
  */
 import { createRequire } from 'node:module';
 import type { InferenceSession as OrtSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import type { DeterminismRecord } from '../../protocol.js';
 import { byName } from '../../../workloads/inputs.js';
-import { paramShapes } from '../../../workloads/params.js';
-import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../../workloads/types.js';
+import { artifactShapes, paramShapes } from '../../../workloads/params.js';
+import type { InferSpec, NamedTensor, TrainSpec, WorkloadSpec } from '../../../workloads/types.js';
 import { probeInChild } from '../../run/child-probe.js';
-import { forwardGraph, inferGraph, oneHot, trainGraphSupported, trainStepGraph } from './onnx-graph.js';
-import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type ForwardFn, type GradientFn, type Program, type Session, type Support } from '../types.js';
+import { sizeOf, type BuiltGraph } from './onnx-graph.js';
+import { evalGraph, gradientGraph, inferGraph, oneHot, trainStepGraph } from './onnx-model.js';
+import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from '../types.js';
 
 export type Ort = typeof import('onnxruntime-node');
 
@@ -27,56 +29,67 @@ export async function ortLoadFailure(): Promise<string | null> {
   }
 }
 
+/** What the ort adapters compile. */
+export const ORT_CAPABILITIES =
+  'infer: attention, reduce-sum, matmul, index-add (ScatterElements add); train: every workload primitive, through one ONNX graph per training step (forward, reverse-mode gradients and the optimizer update) built by detbench';
+
 /** What the GPU execution providers run: ort-cpu's graphs, with nothing allowed to fall back to the CPU. */
-export const GPU_EP_CAPABILITIES = 'the same ONNX graphs as ort-cpu (forward passes; dense/relu training), CPU fallback disabled';
+export const GPU_EP_CAPABILITIES = 'the same ONNX graphs as ort-cpu (every workload primitive, forward and training), CPU fallback disabled';
 
 export const ortVersion = (): string => (createRequire(import.meta.url)('onnxruntime-node/package.json') as { version: string }).version;
 
 const tensorOf = (ort: Ort, data: Float32Array | Int32Array, shape: number[]): OrtTensor =>
   data instanceof Int32Array ? new ort.Tensor('int32', data, shape) : new ort.Tensor('float32', data, shape);
 
-export function ortSupports(id: string, spec: WorkloadSpec): Support {
-  if (spec.kind === 'infer') return { ok: true };
-  const missing = trainGraphSupported(spec) ?? beyondPlainSgd(spec);
-  return missing
-    ? { ok: false, reason: `${id} builds SGD-step graphs for dense/relu models with plain SGD only, until detbench's ONNX differentiator lands (issue 11); this workload needs ${missing}` }
-    : { ok: true };
+/**
+ * Every primitive has a rule, so every workload has a graph; whether the execution provider has a
+ * kernel for each of its ops is only known when onnxruntime places the graph (an `unsupported` run
+ * with onnxruntime's words, see placeGraph).
+ */
+export function ortSupports(_id: string, _spec: WorkloadSpec): Support {
+  return { ok: true };
 }
 
-/** What of a training spec the hand-written SGD-step graph does not cover, besides its layers. */
-function beyondPlainSgd(spec: TrainSpec): string | null {
-  const gelu = spec.layers.find((l) => l.kind === 'dense' && (l.activation === 'gelu' || l.bias === false));
-  if (gelu) return 'dense layers with GELU or without bias';
-  if (spec.optimizer && spec.optimizer.kind !== 'sgd') return `the ${spec.optimizer.kind} optimizer`;
-  if (spec.schedule && spec.schedule.kind !== 'constant') return 'a learning-rate schedule';
-  if (spec.clipNorm !== undefined) return 'gradient clipping';
-  return null;
-}
-
+/**
+ * A session of one execution provider. Each graph is built and placed once per session and reused by
+ * every run of its cell (building and placing transformer-train's step graph costs about as much as
+ * training it at the standard size): like torch's worker process, whatever onnxruntime picks once per
+ * session — cuDNN's convolution algorithms on CUDA, compiled shaders on WebGPU — is picked in the
+ * cell's warm-up run.
+ */
 export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determinism: DeterminismRecord): Session {
-  const create = async (model: Uint8Array) => {
-    try {
-      return await ort.InferenceSession.create(model, options);
-    } catch (err) {
-      // with CPU fallback disabled, a node the provider has no kernel for fails the session: unsupported
-      const message = (err as Error).message;
-      if (/fallback to CPU EP has been explicitly disabled/.test(message)) throw new UnsupportedOpError(message);
-      throw err;
+  const compiled = new Map<string, Promise<{ graph: unknown; session: OrtSession }>>();
+  const compile: Compile = <G extends BuiltGraph>(key: string, build: () => G) => {
+    let entry = compiled.get(key);
+    if (!entry) {
+      entry = (async () => {
+        const graph = build();
+        return { graph, session: await placeGraph(ort, graph, options) };
+      })();
+      compiled.set(key, entry);
     }
+    return entry as Promise<{ graph: G; session: OrtSession }>;
   };
   return {
     determinism,
     warnings: [],
     async prepare(workload, inputs) {
-      return workload.spec.kind === 'infer' ? prepareInfer(ort, create, workload, inputs) : prepareTrain(ort, create, workload.spec, inputs);
+      return workload.spec.kind === 'infer' ? prepareInfer(ort, compile, workload.spec, inputs) : prepareTrain(ort, compile, workload.spec, inputs);
     },
     async gradients(spec) {
-      return gradients(ort, create, spec);
+      return gradients(ort, compile, spec);
     },
     async forward(spec) {
-      return forward(ort, create, spec);
+      return async (weights, x) => {
+        const evaluate = await evaluation(ort, compile, spec, x);
+        return evaluate(weights.map((w, i) => tensorOf(ort, w, evaluate.shapes[i])));
+      };
     },
-    async close() {},
+    async close() {
+      const sessions = await Promise.allSettled(compiled.values());
+      compiled.clear();
+      await Promise.all(sessions.map((s) => (s.status === 'fulfilled' ? s.value.session.release() : undefined)));
+    },
   };
 }
 
@@ -91,12 +104,36 @@ export async function probeExecutionProvider(ep: string): Promise<string | null>
   return outcome.ok ? null : outcome.error.replace(/^.*\b(was false|failed)\.\s*/, '');
 }
 
-type Create = (model: Uint8Array) => Promise<OrtSession>;
+const NO_FALLBACK = /fallback to CPU EP has been explicitly disabled/;
 
-async function prepareInfer(ort: Ort, create: Create, workload: ResolvedWorkload, inputs: NamedTensor[]): Promise<Program> {
-  if (workload.spec.kind !== 'infer') throw new Error('not an inference workload');
-  const graph = inferGraph(workload.spec);
-  const session = await create(graph.model);
+/**
+ * An InferenceSession of a graph. With CPU fallback disabled, a node the provider has no kernel for
+ * fails the session: that is an `unsupported` run, in onnxruntime's words, followed by the ops that
+ * fail alone (onnxruntime's sentence does not name them).
+ */
+export async function placeGraph(ort: Ort, graph: BuiltGraph, options: OrtSession.SessionOptions): Promise<OrtSession> {
+  try {
+    return await ort.InferenceSession.create(graph.model, options);
+  } catch (err) {
+    const message = (err as Error).message;
+    if (!NO_FALLBACK.test(message)) throw err;
+    const missing: string[] = [];
+    for (const { opType, model } of graph.nodeModels()) {
+      try {
+        await (await ort.InferenceSession.create(model, options)).release();
+      } catch (alone) {
+        if (NO_FALLBACK.test((alone as Error).message) && !missing.includes(opType)) missing.push(opType);
+      }
+    }
+    throw new UnsupportedOpError(missing.length ? `${message} (ops with no kernel on this provider: ${missing.join(', ')})` : message);
+  }
+}
+
+/** The placed session of a graph, built on first use under `key` (the graph kind and the spec). */
+type Compile = <G extends BuiltGraph>(key: string, build: () => G) => Promise<{ graph: G; session: OrtSession }>;
+
+async function prepareInfer(ort: Ort, compile: Compile, spec: InferSpec, inputs: NamedTensor[]): Promise<Program> {
+  const { graph, session } = await compile(`infer ${JSON.stringify(spec)}`, () => inferGraph(spec));
   const feeds = Object.fromEntries(graph.inputs.map((n) => [n, tensorOf(ort, byName(inputs, n).data, byName(inputs, n).shape)]));
   return {
     async execute(): Promise<Execution> {
@@ -106,94 +143,96 @@ async function prepareInfer(ort: Ort, create: Create, workload: ResolvedWorkload
       const out = result[graph.output];
       return { outputs: [{ name: 'out', shape: [...out.dims], data: Float32Array.from(out.data as Float32Array) }], computeMs, loss: null };
     },
-    dispose: () => void session.release(),
+    dispose() {},
   };
 }
 
-async function prepareTrain(ort: Ort, create: Create, spec: TrainSpec, inputs: NamedTensor[]): Promise<Program> {
-  const graph = trainStepGraph(spec, spec.batch, true);
-  const session = await create(graph.model);
-  const evaluate = await forward(ort, create, spec);
-  const xEval = byName(inputs, 'xEval');
-  const shapes = paramShapes(spec);
-  const x = byName(inputs, 'x'), y = byName(inputs, 'y');
-  const perX = x.data.length / spec.steps;
-  const steps = Array.from({ length: spec.steps }, (_, s) => ({
-    x: tensorOf(ort, (x.data as Float32Array).subarray(s * perX, (s + 1) * perX), x.shape.slice(1)),
-    onehot: tensorOf(ort, oneHot((y.data as Int32Array).subarray(s * spec.batch, (s + 1) * spec.batch), spec.classes), [spec.batch, spec.classes]),
-  }));
+/** Step s's slice of a harness tensor laid out [steps, …]. */
+function stepSlice(t: NamedTensor, step: number, steps: number): Float32Array | Int32Array {
+  const per = t.data.length / steps;
+  return t.data.subarray(step * per, (step + 1) * per);
+}
+
+async function prepareTrain(ort: Ort, compile: Compile, spec: TrainSpec, inputs: NamedTensor[]): Promise<Program> {
+  const { graph, session } = await compile(`train ${JSON.stringify(spec)}`, () => trainStepGraph(spec));
+  // every per-step feed is made here, in setup: the timed loop only runs the graph
+  const steps = Array.from({ length: spec.steps }, (_, s) =>
+    Object.fromEntries(
+      graph.stepInputs.map((f) => {
+        const from = f.from;
+        const data =
+          'tensor' in from ? stepSlice(byName(inputs, from.tensor), s, spec.steps)
+          : 'onehot' in from ? oneHot(stepSlice(byName(inputs, from.onehot), s, spec.steps) as Int32Array, from.classes)
+          : Float32Array.of(from.perStep(s + 1));
+        return [f.input, tensorOf(ort, data, f.shape)];
+      }),
+    ),
+  );
+  const artifact = graph.carried.slice(0, graph.artifactLength);
+  const evaluate = await evaluation(ort, compile, spec, byName(inputs, 'xEval'));
   return {
     async execute(options?: ExecuteOptions): Promise<Execution> {
       const trace = new StepTrace(options?.trace === true);
-      // Weights are fed back each step: the outputs of step s are the parameter inputs of step s + 1.
-      let weights = shapes.map(([name, shape]) => tensorOf(ort, Float32Array.from(byName(inputs, name).data as Float32Array), shape));
+      // parameters and statistics from the harness, optimizer state from zeros; step s's outputs are step s + 1's inputs
+      let carried = graph.carried.map((c) =>
+        tensorOf(ort, c.initial === 'zeros' ? new Float32Array(sizeOf(c.shape)) : Float32Array.from(byName(inputs, c.initial.tensor).data as Float32Array), c.shape),
+      );
       let loss: number | null = null;
       const start = performance.now();
-      for (const step of steps) {
-        const feeds: Record<string, OrtTensor> = { x: step.x, onehot: step.onehot };
-        graph.params.forEach((name, i) => (feeds[name] = weights[i]));
+      for (const data of steps) {
+        const feeds: Record<string, OrtTensor> = { ...data };
+        graph.carried.forEach((c, i) => (feeds[c.input] = carried[i]));
         const result = await session.run(feeds);
-        weights = graph.outputs.map((name) => result[name]);
-        loss = (result.loss.data as Float32Array)[0];
-        await trace.record(() => weights.map((w) => w.data as Float32Array));
+        carried = graph.carried.map((c) => result[c.output]);
+        loss = (result[graph.loss].data as Float32Array)[0];
+        await trace.record(() => carried.slice(0, graph.artifactLength).map((w) => w.data as Float32Array));
       }
       const computeMs = performance.now() - start - trace.copyMs;
-      const trained = weights.map((w) => Float32Array.from(w.data as Float32Array));
       return {
-        outputs: shapes.map(([name, shape], i) => ({ name, shape, data: trained[i] })),
+        outputs: artifact.map((c, i) => ({ name: c.input, shape: c.shape, data: Float32Array.from(carried[i].data as Float32Array) })),
         computeMs,
         loss,
         trace: trace.result(),
-        evalLogits: await evaluate(trained, xEval),
+        // after the timed steps: the held-out set in evaluation mode, on the final parameters and statistics
+        evalLogits: await evaluate(carried.slice(0, graph.artifactLength)),
       };
     },
-    dispose: () => void session.release(),
+    dispose() {},
   };
 }
 
-/** Evaluation logits of a dense/relu model, one session per batch size. */
-async function forward(ort: Ort, create: Create, spec: TrainSpec): Promise<ForwardFn> {
-  const missing = trainGraphSupported(spec);
-  if (missing) throw new UnsupportedOpError(`ort has no forward graph for ${missing}`);
-  const shapes = paramShapes(spec);
-  const sessions = new Map<number, { session: OrtSession; graph: ReturnType<typeof forwardGraph> }>();
-  return async (weights, x) => {
-    const batch = x.shape[0];
-    let entry = sessions.get(batch);
-    if (!entry) {
-      const graph = forwardGraph(spec, batch);
-      entry = { session: await create(graph.model), graph };
-      sessions.set(batch, entry);
-    }
-    const feeds: Record<string, OrtTensor> = { x: tensorOf(ort, x.data as Float32Array, x.shape) };
-    entry.graph.params.forEach((name, i) => (feeds[name] = tensorOf(ort, weights[i], shapes[i][1])));
-    const result = await entry.session.run(feeds);
-    return Float32Array.from(result[entry.graph.output].data as Float32Array);
+/**
+ * The model in evaluation mode on a fixed batch `x`: a function of the parameters and statistics
+ * (artifact order) to the logits [units × classes].
+ */
+async function evaluation(ort: Ort, compile: Compile, spec: TrainSpec, x: NamedTensor) {
+  const batch = x.shape[0];
+  const { graph, session } = await compile(`evaluation ${batch} ${JSON.stringify(spec)}`, () => evalGraph(spec, batch));
+  const input = tensorOf(ort, x.data, x.shape);
+  const evaluate = async (weights: OrtTensor[]): Promise<Float32Array> => {
+    const feeds: Record<string, OrtTensor> = { [graph.x]: input };
+    graph.weights.forEach((name, i) => (feeds[name] = weights[i]));
+    return Float32Array.from((await session.run(feeds))[graph.logits].data as Float32Array);
   };
+  return Object.assign(evaluate, { shapes: artifactShapes(spec).map(([, shape]) => shape) });
 }
 
-async function gradients(ort: Ort, create: Create, spec: TrainSpec): Promise<GradientFn> {
-  const missing = trainGraphSupported(spec);
-  if (missing) throw new Error(`ort-cpu has no gradient graph for ${missing}`);
+async function gradients(ort: Ort, compile: Compile, spec: TrainSpec): Promise<GradientFn> {
   const shapes = paramShapes(spec);
-  const sessions = new Map<number, { session: OrtSession; graph: ReturnType<typeof trainStepGraph> }>();
   return async (weights, x, y) => {
-    const batch = y.length;
-    let entry = sessions.get(batch);
-    if (!entry) {
-      const graph = trainStepGraph(spec, batch, false);
-      entry = { session: await create(graph.model), graph };
-      sessions.set(batch, entry);
-    }
+    // one graph per shard size (the last shard of a batch may be smaller)
+    const batch = x.shape[0];
+    const { graph, session } = await compile(`gradients ${batch} ${JSON.stringify(spec)}`, () => gradientGraph(spec, batch));
+    if (graph.statistics.length || graph.masks.length) throw new Error('the data-parallel driver feeds no batch-norm statistics or dropout masks to its shards');
     const feeds: Record<string, OrtTensor> = {
-      x: tensorOf(ort, x.data as Float32Array, x.shape),
-      onehot: tensorOf(ort, oneHot(y, spec.classes), [batch, spec.classes]),
+      [graph.x]: tensorOf(ort, x.data, x.shape),
+      [graph.onehot]: tensorOf(ort, oneHot(y, spec.classes), [y.length, spec.classes]),
     };
-    entry.graph.params.forEach((name, i) => (feeds[name] = tensorOf(ort, weights[i], shapes[i][1])));
-    const result = await entry.session.run(feeds);
+    graph.params.forEach((name, i) => (feeds[name] = tensorOf(ort, weights[i], shapes[i][1])));
+    const result = await session.run(feeds);
     return {
-      grads: entry.graph.outputs.map((name) => Float32Array.from(result[name].data as Float32Array)),
-      loss: (result.loss.data as Float32Array)[0],
+      grads: graph.grads.map((name) => Float32Array.from(result[name].data as Float32Array)),
+      loss: (result[graph.loss].data as Float32Array)[0],
     };
   };
 }

@@ -1,7 +1,7 @@
 import type { InferenceSession as OrtSession } from 'onnxruntime-node';
 import type { Switch } from '../../protocol.js';
 import type { WorkloadSpec } from '../../../workloads/types.js';
-import { loadOrt, ortLoadFailure, ortSession, ortSupports, ortVersion } from './ort-common.js';
+import { loadOrt, ORT_CAPABILITIES, ortLoadFailure, ortSession, ortSupports, ortVersion } from './ort-common.js';
 import type { Availability, Backend, Session, SessionOptions, Support } from '../types.js';
 
 /**
@@ -33,8 +33,7 @@ export const ortCpu: Backend = {
     deviceKinds: ['cpu'],
     processPerMode: false,
     threadControl: true,
-    capabilities:
-      'infer: attention, reduce-sum, matmul, index-add (ScatterElements add); train: dense/relu/softmax-xent models through an ONNX graph of one SGD step (no conv2d, pooling or embedding training graphs)',
+    capabilities: ORT_CAPABILITIES,
   },
   async probe(): Promise<Availability> {
     const loadFailure = await ortLoadFailure();

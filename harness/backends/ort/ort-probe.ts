@@ -2,7 +2,7 @@
  * Child-process probe of one onnxruntime execution provider (see probeExecutionProvider): prints
  * {"ok":true} or {"ok":false,"error":"…"} as its last line.
  */
-import { inferGraph } from './onnx-graph.js';
+import { inferGraph } from './onnx-model.js';
 import { loadOrt } from './ort-common.js';
 
 const ep = process.argv[2];
