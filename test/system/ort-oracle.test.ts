@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Summary } from '../../harness/analysis/analyze.ts';
+import type { Summary } from '../../harness/analysis/summary.ts';
 import { WORKLOADS } from '../../workloads/index.ts';
 import { TORCH_PYTHON, systemTest } from './components.ts';
 
