@@ -60,6 +60,14 @@ test('a step smaller than the penalty allows stays one segment; the same step wi
   assert.deepEqual(starts(fitSteps(y, { noiseFloor: 0.5 }).segments), [0, 4], '4 > 3.3');
 });
 
+test('steps smaller than minStep are merged, the closest pair first; larger ones stay', () => {
+  const y = [10, 10, 10, 14, 14, 14, 16, 16, 16];
+  const lowNoise = { noiseFloor: 0.2 };
+  assert.deepEqual(starts(fitSteps(y, lowNoise).segments), [0, 3, 6]);
+  assert.deepEqual(fitSteps(y, { ...lowNoise, minStep: 3 }).segments, [{ start: 0, end: 3, level: 10 }, { start: 3, end: 9, level: 15 }]);
+  assert.deepEqual(fitSteps(y, { ...lowNoise, minStep: 6 }).segments, [{ start: 0, end: 9, level: 14 }]);
+});
+
 /** The least cost over every partition into segments of ≥ 2 (brute force). */
 function bruteCost(y: number[], penalty: number): number {
   const cost = (l: number, r: number) => {

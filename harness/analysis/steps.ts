@@ -24,6 +24,10 @@
  * - Every segment spans at least two nights (asv reports a regression only when it lasts
  *   `min_size = 2` commits). One noisy night therefore never makes a step: cutting it out would need
  *   a segment of its own. The price is that a step in the very latest night is seen the night after.
+ * - Neighbouring segments whose levels differ by less than `minStep` are merged, the closest pair
+ *   first (asv does not report a change below `regressions_thresholds`, 5 % by default). With few
+ *   nights the noise estimate is itself noisy (its MAD rests on a handful of differences), and a
+ *   fit can split off a couple of nights that differ by a few per cent; such a "step" is noise.
  */
 
 export interface Segment {
@@ -48,6 +52,8 @@ export interface StepOptions {
   minSegment?: number;
   /** The least noise scale assumed, in the series' units (default 0). */
   noiseFloor?: number;
+  /** Neighbouring segments closer than this (in the series' units) are one (default 0). */
+  minStep?: number;
 }
 
 /** asv's weight per segment, 4 ln n / n on log Σ|r|, as a multiple of σ̂ ln n (see the top of this file). */
@@ -179,10 +185,25 @@ export function fitSegments(y: readonly number[], penalty: number, minSegment = 
   return segments.reverse();
 }
 
+/** Merges neighbouring segments whose levels differ by less than `minStep`, the closest pair first. */
+export function mergeSmallSteps(y: readonly number[], segments: readonly Segment[], minStep: number): Segment[] {
+  const out = [...segments];
+  for (;;) {
+    let closest = -1;
+    for (let k = 1; k < out.length; k++) {
+      const d = Math.abs(out[k].level - out[k - 1].level);
+      if (d < minStep && (closest < 0 || d < Math.abs(out[closest].level - out[closest - 1].level))) closest = k;
+    }
+    if (closest < 0) return out;
+    const start = out[closest - 1].start, end = out[closest].end;
+    out.splice(closest - 1, 2, { start, end, level: median(y.slice(start, end)) });
+  }
+}
+
 /** Steps of a series, with the penalty made from its own noise (see the top of this file). */
 export function fitSteps(y: readonly number[], options: StepOptions = {}): StepFit {
   const minSegment = options.minSegment ?? 2;
   const noise = Math.max(robustNoise(y), options.noiseFloor ?? 0);
   const penalty = PENALTY_PER_NOISE_LOG_N * noise * Math.log(Math.max(y.length, 2));
-  return { segments: fitSegments(y, penalty, minSegment), noise, penalty };
+  return { segments: mergeSmallSteps(y, fitSegments(y, penalty, minSegment), options.minStep ?? 0), noise, penalty };
 }
