@@ -306,6 +306,25 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     });
 
   program
+    .command('publish <dirs...>')
+    .description('a static site of the history of results folders and baseline stores: latest verdicts, a page per cell and per machine (incremental)')
+    .requiredOption('--out <dir>', 'the site folder (new, empty, or an earlier publish)')
+    .option('--slowdown-threshold <ratio>', 'a step slower than this fails (default 1.25)', num)
+    .option('--json', 'print what was published as JSON')
+    .action(async (dirs: string[], o: { out: string; slowdownThreshold?: number; json?: boolean }) => {
+      const threshold = resolveSlowdownThreshold(o.slowdownThreshold);
+      const site = prepareFolder(o.out, '--out');
+      // vega, vega-lite and resvg load only for the commands that draw
+      const { publishSite } = await import('../reports/publish/site.js');
+      const r = await publishSite(dirs.map((d) => path.resolve(d)), site, threshold, log);
+      const { history: _history, ...outcome } = r;
+      process.stdout.write(o.json
+        ? JSON.stringify({ ...outcome, index: path.join(site, 'index.html') }, null, 2) + '\n'
+        : `${path.join(site, 'index.html')}\n${r.nights} night(s) of ${r.machines} machine(s): ${r.written.length} of ${r.pages} page(s) written, ${r.removed.length} removed, ${r.nightsRead} night(s) read (${(r.seconds.read + r.seconds.history + r.seconds.render).toFixed(1)} s)\n`);
+      code = EXIT.ok;
+    });
+
+  program
     .command('merge <dirs...>')
     .description('merge results folders from several machines or shards into one new folder, then analyse it')
     .option('--out <dir>', 'folder that receives the merged results folder', 'results')

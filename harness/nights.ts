@@ -258,17 +258,25 @@ export type NightCache = Map<string, { stamp: string; night: Night }>;
 
 /**
  * The nights under `roots`, oldest first, one per run id (a saved baseline is a copy of a run: the
- * results folder is kept when both are given). `cache` is used and updated.
+ * results folder is kept, marked as saved, when both are found). `cache` is used, and left holding
+ * exactly the folders found.
  */
 export function loadNights(roots: readonly string[], cache: NightCache = new Map()): Night[] {
   const nights: Night[] = [];
-  for (const dir of findNightDirs(roots)) {
+  const dirs = findNightDirs(roots);
+  for (const dir of dirs) {
     const stamp = nightStamp(dir);
     const cached = cache.get(dir);
-    const night = cached && cached.stamp === stamp ? cached.night : readNight(dir);
+    if (cached && cached.stamp === stamp) {
+      nights.push(cached.night);
+      continue;
+    }
+    const night = readNight(dir);
     cache.set(dir, { stamp, night });
     nights.push(night);
   }
+  const found = new Set(dirs);
+  for (const dir of [...cache.keys()]) if (!found.has(dir)) cache.delete(dir);
   const byRun = new Map<string, Night>();
   for (const n of nights) {
     const seen = byRun.get(n.runId);
