@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 import { fitSegments, fitSteps, median, PENALTY_PER_NOISE_LOG_N, robustNoise, type Segment } from '../harness/analysis/steps.ts';
 import { medianCI, EXACT_MEDIAN_CI_MAX } from '../harness/analysis/stats.ts';
+import { seededUniforms } from '../harness/rng.ts';
 
 const starts = (segments: Segment[]) => segments.map((s) => s.start);
 const floor = { noiseFloor: 1 };
@@ -66,6 +67,31 @@ test('steps smaller than minStep are merged, the closest pair first; larger ones
   assert.deepEqual(starts(fitSteps(y, lowNoise).segments), [0, 3, 6]);
   assert.deepEqual(fitSteps(y, { ...lowNoise, minStep: 3 }).segments, [{ start: 0, end: 3, level: 10 }, { start: 3, end: 9, level: 15 }]);
   assert.deepEqual(fitSteps(y, { ...lowNoise, minStep: 6 }).segments, [{ start: 0, end: 9, level: 14 }]);
+});
+
+test('seeded noisy nights (log times, 3 % noise): no step in 300 steady series, the 30 % step at its night in 300 others', () => {
+  const uniform = seededUniforms(21, 'steps-test');
+  // normal (Marsaglia's polar method), Laplace and uniform noise, each of sd 1
+  const normal = () => {
+    for (;;) {
+      const a = 2 * uniform() - 1, b = 2 * uniform() - 1, s = a * a + b * b;
+      if (s > 0 && s < 1) return a * Math.sqrt((-2 * Math.log(s)) / s);
+    }
+  };
+  const laplace = () => {
+    const v = uniform() - 0.5;
+    return (-Math.sign(v) * Math.log(1 - 2 * Math.abs(v))) / Math.SQRT2;
+  };
+  const flat = () => (2 * uniform() - 1) * Math.sqrt(3);
+  const options = { noiseFloor: 1e-3, minStep: Math.log(1.05) };
+  for (const noise of [normal, laplace, flat]) {
+    for (let k = 0; k < 100; k++) {
+      const steady = Array.from({ length: 30 }, () => 0.03 * noise());
+      assert.deepEqual(starts(fitSteps(steady, options).segments), [0], `${noise.name} #${k}`);
+      const stepped = Array.from({ length: 30 }, (_, i) => 0.03 * noise() + (i >= 19 ? Math.log(1.3) : 0));
+      assert.deepEqual(starts(fitSteps(stepped, options).segments), [0, 19], `${noise.name} #${k}`);
+    }
+  }
 });
 
 /** The least cost over every partition into segments of ≥ minSegment (brute force). */
