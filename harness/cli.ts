@@ -6,8 +6,13 @@
  *   run       flags ─► resolveRunOptions ─► runSession (probe ─► plan ─► run ─► record ─► analyze ─► report) ─► print
  *   analyze   folder ─► loadResults ─► analyze ─► print
  *   report    folder ─► renderReport (HTML, Markdown, SVG/PNG charts)
- *   compare   baseline + current ─► compare ─► print (and --save)
+ *   compare   baseline + current ─► compare ─► confirm (re-run flagged cells) ─► expectations ─► print (--save, --junit)
  *   merge     folders ─► mergeResults ─► analyze ─► print
+ *   history   folders ─► loadNights ─► buildHistory (step detection) ─► expectations ─► print
+ *   publish   folders ─► loadNights ─► buildHistory ─► the site's pages (only those whose inputs changed)
+ *
+ * --junit writes a JUnit XML report; with GITHUB_ACTIONS=true, run and compare also append their
+ * Markdown to $GITHUB_STEP_SUMMARY and print ::error/::warning annotations.
  *
  * Exit codes (errors.ts EXIT): 0 every det cell bitwise stable and every negative control seen;
  * 1 findings; 2 bad input; 3 incomplete (interrupted, killed) or inconclusive; 4 internal error.
@@ -17,25 +22,32 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { analyze } from './analysis/analyze.js';
-import { exitCodeFor } from './analysis/findings.js';
-import type { Summary } from './analysis/summary.js';
+import { cellSubject, exitCodeFor } from './analysis/findings.js';
+import { DEFAULT_SLOWDOWN_THRESHOLD, type Finding, type Summary } from './analysis/summary.js';
 import { describeTolerance } from './analysis/tolerance.js';
 import { hardwareKey, latestBaseline, listBaselines, saveBaseline } from './baselines.js';
-import { compare } from './analysis/compare.js';
+import { compare, withFindings, type Comparison } from './analysis/compare.js';
+import { buildHistory } from './analysis/history.js';
 import { BACKENDS, loadPlugins } from './backends/index.js';
 import type { Availability } from './backends/types.js';
-import { PRESETS, resolveRunOptions, resolveSlowdownThreshold, type RunFlags } from './config.js';
+import { PRESETS, resolveConfirm, resolveOutputFile, resolveRunOptions, resolveSlowdownThreshold, type RunFlags } from './config.js';
 import { fingerprint, PROJECT_DIR } from './env.js';
 import { EXIT, UsageError, internalErrorReport, message } from './errors.js';
 import { doctor } from './doctor.js';
+import { applyExpectations, loadExpectations, type Expectation } from './expectations.js';
 import { mergeResults } from './merge.js';
+import { loadNights } from './nights.js';
 import type { Mode, RunRecord } from './protocol.js';
 import { Runner } from './run/runner.js';
+import { checkConfirmDir, confirmComparison } from './run/confirm.js';
 import { runSession } from './run/session.js';
 import type { EarlySignal } from './run/signals.js';
 import { loadResults, prepareFolder, TOOL_VERSION, writeAtomic } from './store.js';
+import { inGitHubActions, writeGitHubOutput } from '../reports/github.js';
+import { junitXml } from '../reports/junit.js';
+import { comparisonMarkdown, renderMarkdown } from '../reports/markdown.js';
 import { summaryTable } from '../reports/table.js';
-import { comparisonText, doctorText, precisionText } from '../reports/text.js';
+import { comparisonText, doctorText, historyText, precisionText } from '../reports/text.js';
 import { WORKLOADS } from '../workloads/index.js';
 import { flopsPerRun, formatFlops } from '../workloads/flops.js';
 
@@ -59,7 +71,13 @@ function exitCodeOf(summary: Summary): number {
   return exitCodeFor(summary.findings);
 }
 
+/** `--expect FILE`, read and checked before anything runs. */
+const expectationsOf = (file: string | undefined): Expectation[] | null => (file === undefined ? null : loadExpectations(file));
+const withExpectations = (findings: Finding[], expectations: Expectation[] | null) => (expectations ? applyExpectations(findings, expectations) : findings);
+
 async function runCommand(flags: RunFlags, early: readonly EarlySignal[]): Promise<number> {
+  const expectations = expectationsOf(flags.expect);
+  const junit = flags.junit === undefined ? null : resolveOutputFile(flags.junit, '--junit');
   const options = resolveRunOptions(flags, os.availableParallelism());
   const progress = progressReporter(!options.json && process.stderr.isTTY === true);
   const outcome = await runSession(options, early, {
@@ -70,7 +88,14 @@ async function runCommand(flags: RunFlags, early: readonly EarlySignal[]): Promi
     },
     onRunsDone: progress.stop,
   });
-  const { dir, summary } = outcome;
+  const { dir } = outcome;
+  // expectations change what is said and the exit code, not summary.json: the analysis stays as it was
+  const summary: Summary = { ...outcome.summary, findings: withExpectations(outcome.summary.findings, expectations) };
+  if (junit) {
+    const cells = summary.cells.map((c) => ({ ...cellSubject(c), verdict: c.verdict, message: c.message, seconds: c.runs.reduce((s, r) => s + r.computeMs, 0) / 1000 }));
+    writeAtomic(junit, junitXml(`detbench run ${summary.runId}`, cells, summary.findings, { timestamp: outcome.results.manifest.createdAt, hostname: outcome.results.manifest.environment.hostname }));
+  }
+  if (inGitHubActions()) writeGitHubOutput(renderMarkdown(outcome.results.manifest, summary, DEFAULT_SLOWDOWN_THRESHOLD), summary.findings, options.json ? process.stderr : process.stdout);
   const html = outcome.reportFiles.find((f) => f.endsWith('report.html'));
   const precisionNote = outcome.precision && options.paired ? '\n' + precisionText(outcome.precision, options.paired.precision) : '';
   process.stdout.write(
@@ -140,6 +165,44 @@ function workloadsCommand(json: boolean): number {
   return EXIT.ok;
 }
 
+interface CompareFlags {
+  slowdownThreshold?: number;
+  json?: boolean;
+  save?: string;
+  confirm?: number;
+  confirmDir?: string;
+  expect?: string;
+  junit?: string;
+  allowHardwareChange?: boolean;
+}
+
+/** compare: every flag checked before anything is read or run; then compare, confirm, expectations, outputs. */
+async function compareCommand(baseline: string, current: string, o: CompareFlags): Promise<number> {
+  const threshold = resolveSlowdownThreshold(o.slowdownThreshold);
+  const reruns = resolveConfirm(o.confirm);
+  const expectations = expectationsOf(o.expect);
+  const save = o.save === undefined ? null : prepareFolder(o.save, '--save');
+  const junit = o.junit === undefined ? null : resolveOutputFile(o.junit, '--junit');
+  const allowHardwareChange = o.allowHardwareChange === true;
+  let result: Comparison = compare(baseline, current, threshold, { allowHardwareChange });
+  if (reruns !== null) {
+    const dir = o.confirmDir ?? path.join(current, 'confirm');
+    checkConfirmDir(baseline, dir);
+    result = await confirmComparison(result, baseline, current, { reruns, dir: prepareFolder(dir, '--confirm-dir'), slowdownThreshold: threshold, allowHardwareChange, log });
+  }
+  if (expectations) result = withFindings(result, applyExpectations(result.findings, expectations));
+  const json = JSON.stringify(result, null, 2) + '\n';
+  const text = comparisonText(result) + '\n';
+  if (save) {
+    writeAtomic(path.join(save, 'compare.json'), json);
+    writeAtomic(path.join(save, 'compare.txt'), text);
+  }
+  if (junit) writeAtomic(junit, junitXml(`detbench compare ${result.baseline.runId} → ${result.current.runId}`, result.cells, result.findings, { timestamp: new Date().toISOString(), hostname: os.hostname() }));
+  if (inGitHubActions()) writeGitHubOutput(comparisonMarkdown(result), result.findings, o.json ? process.stderr : process.stdout);
+  process.stdout.write(o.json ? json : text);
+  return result.exitCode;
+}
+
 function analyzeCommand(dir: string, json: boolean): number {
   const results = loadResults(path.resolve(dir));
   const summary = analyze(results);
@@ -182,6 +245,8 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .option('--trace', 'record the weights after every training step: first divergent step and divergence growth')
     .option('--allow-slow', 'run CPU cells of the gpu preset too (planned unsupported otherwise: TFLOPs per run)')
     .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
+    .option('--junit <file>', 'also write a JUnit XML report: a testcase per cell, findings as failures')
+    .option('--expect <file>', 'known findings (YAML: cell pattern, expected verdict, reason, expiry) become notes')
     .action(async (flags: RunFlags) => {
       code = await runCommand(flags, early);
     });
@@ -230,18 +295,48 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .option('--slowdown-threshold <ratio>', 'a time ratio counts as slower only when its whole 95% CI is above this (default 1.25)', num)
     .option('--json', 'print the comparison as JSON')
     .option('--save <dir>', 'also write compare.json and compare.txt into this folder')
-    .action((baseline: string, current: string, o: { slowdownThreshold?: number; json?: boolean; save?: string }) => {
+    .option('--confirm <n>', 're-run the flagged cells N times in fresh processes; a finding stands only if it repeats', num)
+    .option('--confirm-dir <dir>', 'where the re-runs write their results (default CURRENT/confirm; never the baseline)')
+    .option('--expect <file>', 'known findings (YAML: cell pattern, expected verdict, reason, expiry) become notes')
+    .option('--junit <file>', 'also write a JUnit XML report: a testcase per cell, findings as failures')
+    .option('--allow-hardware-change', 'compare with a baseline of other hardware instead of refusing it')
+    .action(async (baseline: string, current: string, o: CompareFlags) => {
+      code = await compareCommand(path.resolve(baseline), path.resolve(current), o);
+    });
+
+  program
+    .command('history <dirs...>')
+    .description('the nights of results folders and baseline stores: where each timing, stability and result stepped (exit 1 when the latest night is past a failing step)')
+    .option('--slowdown-threshold <ratio>', 'a step slower than this fails (default 1.25)', num)
+    .option('--expect <file>', 'known findings (YAML: cell pattern, expected verdict, reason, expiry) become notes')
+    .option('--json', 'print the history as JSON')
+    .action((dirs: string[], o: { slowdownThreshold?: number; expect?: string; json?: boolean }) => {
       const threshold = resolveSlowdownThreshold(o.slowdownThreshold);
-      const save = o.save === undefined ? null : prepareFolder(o.save, '--save');
-      const result = compare(path.resolve(baseline), path.resolve(current), threshold);
-      const json = JSON.stringify(result, null, 2) + '\n';
-      const text = comparisonText(result) + '\n';
-      if (save) {
-        writeAtomic(path.join(save, 'compare.json'), json);
-        writeAtomic(path.join(save, 'compare.txt'), text);
-      }
-      process.stdout.write(o.json ? json : text);
-      code = result.exitCode;
+      const expectations = expectationsOf(o.expect);
+      const built = buildHistory(loadNights(dirs.map((d) => path.resolve(d))), threshold);
+      const findings = withExpectations(built.findings, expectations);
+      const history = { ...built, findings, exitCode: exitCodeFor(findings) };
+      process.stdout.write(o.json ? JSON.stringify(history, null, 2) + '\n' : historyText(history) + '\n');
+      code = history.exitCode;
+    });
+
+  program
+    .command('publish <dirs...>')
+    .description('a static site of the history of results folders and baseline stores: latest verdicts, a page per cell and per machine (incremental)')
+    .requiredOption('--out <dir>', 'the site folder (new, empty, or an earlier publish)')
+    .option('--slowdown-threshold <ratio>', 'a step slower than this fails (default 1.25)', num)
+    .option('--json', 'print what was published as JSON')
+    .action(async (dirs: string[], o: { out: string; slowdownThreshold?: number; json?: boolean }) => {
+      const threshold = resolveSlowdownThreshold(o.slowdownThreshold);
+      const site = prepareFolder(o.out, '--out');
+      // vega, vega-lite and resvg load only for the commands that draw
+      const { publishSite } = await import('../reports/publish/site.js');
+      const r = await publishSite(dirs.map((d) => path.resolve(d)), site, threshold, log);
+      const { history: _history, ...outcome } = r;
+      process.stdout.write(o.json
+        ? JSON.stringify({ ...outcome, index: path.join(site, 'index.html') }, null, 2) + '\n'
+        : `${path.join(site, 'index.html')}\n${r.nights} night(s) of ${r.machines} machine(s): ${r.written.length} of ${r.pages} page(s) written, ${r.removed.length} removed, ${r.nightsRead} night(s) read (${(r.seconds.read + r.seconds.history + r.seconds.render).toFixed(1)} s)\n`);
+      code = EXIT.ok;
     });
 
   program

@@ -3,6 +3,7 @@
  * Everything is validated here, once, into a ResolvedSuite; the caller's objects are never mutated.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import YAML from 'yaml';
 import { backendIds, findBackend } from './backends/index.js';
 import { UsageError, message } from './errors.js';
@@ -220,6 +221,10 @@ export interface RunFlags {
   python?: string;
   duration?: string;
   allowSlow?: boolean;
+  /** `--junit FILE`: a JUnit XML report of the run. */
+  junit?: string;
+  /** `--expect FILE`: known findings (harness/expectations.ts). */
+  expect?: string;
 }
 
 /** Everything `detbench run` needs, validated: nothing downstream checks a flag again. */
@@ -289,4 +294,26 @@ export function resolveSlowdownThreshold(value: number | undefined): number {
   const threshold = value ?? DEFAULT_SLOWDOWN_THRESHOLD;
   if (typeof threshold !== 'number' || !(threshold > 0) || !Number.isFinite(threshold)) throw new UsageError(message.slowdownThreshold(value));
   return threshold;
+}
+
+/**
+ * A file a command writes (`--junit`): its folder is created if missing (prepareFolder's rules), and
+ * the path must not be a folder. Returns the absolute path.
+ */
+export function resolveOutputFile(file: string, flag: string): string {
+  if (file.trim() === '') throw new UsageError(message.outputFile(flag, JSON.stringify(file), 'it is empty'));
+  const abs = path.resolve(file);
+  if (fs.statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(message.outputFile(flag, file, 'it is a folder'));
+  prepareFolder(path.dirname(abs), flag);
+  return abs;
+}
+
+/** The most re-runs `compare --confirm` does: each is a whole run of the flagged cells. */
+export const MAX_CONFIRM_RERUNS = 20;
+
+/** `--confirm N` of compare. */
+export function resolveConfirm(value: number | undefined): number | null {
+  if (value === undefined) return null;
+  if (!(typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_CONFIRM_RERUNS)) throw new UsageError(message.confirmCount(value));
+  return value;
 }

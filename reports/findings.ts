@@ -4,7 +4,9 @@
  * only its kind, subject and evidence.
  */
 import { describeTolerance } from '../harness/analysis/tolerance.js';
-import { SEVERITIES, type Finding, type FindingEvidence, type FindingKind, type FindingSubject, type InvarianceAxis, type Severity, type SpeedEvidence } from '../harness/analysis/summary.js';
+import {
+  SEVERITIES, type ExpectationRef, type Finding, type FindingEvidence, type FindingKind, type FindingSubject, type InvarianceAxis, type NightRef, type Severity, type SpeedEvidence, type StepEvidence, type StepPlace,
+} from '../harness/analysis/summary.js';
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const sci = (x: number | null | undefined) => (x === null || x === undefined ? '?' : x.toExponential(2));
@@ -29,6 +31,16 @@ export function subjectText(s: FindingSubject | undefined): string {
   const details = [s.device, s.mode, s.threads === undefined ? undefined : AXIS_VALUE.threads(s.threads), s.arm].filter((x) => x !== undefined);
   return `${s.workload} on ${s.backend}${details.length ? ` (${details.join(', ')})` : ''}`;
 }
+
+/** A night as a reader finds it: when, to the minute, and its run id. */
+const night = (n: NightRef) => `${n.createdAt.replace('T', ' ').slice(0, 16)} (run ${n.runId})`;
+const nights = (n: number) => plural(n, 'night');
+const place = (p: StepPlace) => `from ${night(p.firstAfter)} on, ${nights(p.nightsAfter)} since and ${nights(p.nightsBefore)} before; the last night before was ${night(p.lastBefore)}`;
+/** A level of a step: a compute time in ms, or a det/nondet ratio. */
+const level = (e: StepEvidence, x: number) => (e.measure === 'computeMs' ? `${x.toPrecision(3)} ms` : `${x.toFixed(2)}×`);
+const step = (e: StepEvidence, at: string) =>
+  `${at} on ${e.machine}: ${e.mode ? `${e.mode} ` : ''}${MEASURE[e.measure]} stepped to ${e.ratio.toFixed(2)}× (${level(e, e.before)} → ${level(e, e.after)}) ${place(e)}`;
+const expectation = (x: ExpectationRef) => `"${x.pattern}" (${x.expect}: ${x.reason})`;
 
 type Words = { readonly [K in FindingKind]: (e: FindingEvidence[K], at: string) => string };
 
@@ -71,6 +83,19 @@ const WORDS: Words = {
   'newly-unsupported': (e, at) => `${at} is now ${e.verdict}${quoted(e.message)}`,
   'newly-failing': (e, at) => `${at} now fails (${statuses(e.statuses)})${quoted(e.message)}`,
   'new-cell': (_e, at) => `${at} is new (not in the baseline)`,
+  'step-slower': (e, at) => `${step(e, at)}; above the ${e.threshold}× threshold`,
+  'step-faster': (e, at) => step(e, at),
+  'step-unstable': (e, at) =>
+    `${at} on ${e.machine} is no longer bitwise stable with determinism on: ${e.distinctDigests} distinct results in ${e.runs} runs in the latest night, ${place(e)}`,
+  'step-results-changed': (e, at) => {
+    const fields = e.fingerprintChanges;
+    const why = fields.length ? `changed with it: ${fields.slice(0, 6).join(', ')}${fields.length > 6 ? ` and ${fields.length - 6} more` : ''}` : 'no environment field changed';
+    return `${at} on ${e.machine}: the deterministic result changed (${e.beforeDigest.slice(0, 12)} → ${e.afterDigest.slice(0, 12)}) ${place(e)}; ${why}`;
+  },
+  'not-confirmed': (e) => `not confirmed, repeated in ${e.repeated} of ${plural(e.reruns, 're-run')}: ${findingText(e.finding)}`,
+  expected: (e) => `expected (${e.expectation.reason}${e.expectation.expires ? `, until ${e.expectation.expires}` : ''}): ${findingText(e.finding)}`,
+  'expectation-expired': (e) => `the expectation ${expectation(e.expectation)} expired on ${e.expectation.expires}: what it matches counts again; fix the cause or renew it`,
+  'expectation-unmatched': (e) => `the expectation ${expectation(e.expectation)} matched no finding: if the issue is fixed, remove it`,
 };
 
 /** One finding in words. */

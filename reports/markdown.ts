@@ -1,10 +1,12 @@
 /** The Markdown summary for a PR comment or a nightly log: a pure function of summary.json. */
+import type { Comparison } from '../harness/analysis/compare.js';
 import type { CellSummary, Summary } from '../harness/analysis/summary.js';
 import { groupBy } from '../harness/analysis/group.js';
 import { groupId } from '../harness/protocol.js';
 import type { Manifest } from '../harness/store.js';
 import { bySeverity, findingText, NO_FINDINGS, SEVERITY_TITLE } from './findings.js';
 import { verdictLines } from './html.js';
+import { comparisonOutcome, confirmationLines } from './text.js';
 import { matrixStatus } from './specs.js';
 
 /** Names from a results folder cannot break the table or smuggle HTML into a rendered comment. */
@@ -42,5 +44,20 @@ export function renderMarkdown(manifest: Manifest, summary: Summary, threshold: 
   out.push('');
   section('Warnings', summary.warnings);
   section('Doctor (this host, at the start of the run)', (manifest.doctor?.checks ?? []).filter((c) => c.status === 'warn' || c.status === 'fail').map((c) => `${c.id} (${c.status}): ${c.found}${c.fix ? ` — fix: ${c.fix}` : ''}`));
+  return out.join('\n');
+}
+
+/** compare's outcome as Markdown (a CI step summary): what changed, the findings, what was confirmed. */
+export function comparisonMarkdown(c: Comparison): string {
+  const e = escapeMarkdown;
+  const out = [`## detbench compare: ${e(comparisonOutcome(c))}`, '', `Baseline \`${e(c.baseline.runId)}\` → current \`${e(c.current.runId)}\`, slowdown threshold ${c.slowdownThreshold}×.`, ''];
+  if (c.fingerprintChanges.length) {
+    out.push('| environment field | baseline | current |', '|---|---|---|');
+    for (const x of c.fingerprintChanges) out.push(`| ${e(x.field)} | ${e(JSON.stringify(x.baseline))} | ${e(JSON.stringify(x.current))} |`);
+    out.push('');
+  }
+  for (const g of bySeverity(c.findings)) out.push(`**${g.title}**`, '', ...g.findings.map((f) => `- \`${f.kind}\` ${e(findingText(f))}`), '');
+  const confirmation = confirmationLines(c);
+  if (confirmation.length) out.push(`**${e(confirmation[0])}**`, '', ...confirmation.slice(1).map((l) => `- ${e(l.trim().replace(/^- /, ''))}`), '');
   return out.join('\n');
 }

@@ -10,12 +10,15 @@
  *      a plain loop of that library, per CPU backend (tfjs: the compiled program executed in a loop in
  *      one process; ort-cpu: the same step graph in a plain loop of onnxruntime-node calls,
  *      scripts/bench-ort.ts; torch: scripts/torch-plain-loop.py), target ≤ 1.10.
+ *   7. publishing the site of 1,000 nights × 50 cells (synthetic nights, test/fixtures/history.ts),
+ *      target ≤ 30 s; then again with nothing changed, and with one more night (incremental).
  * Timings on a shared 2-core machine are noisy: each figure is the median of several repetitions.
  *
  * Flags: --skip-suite (no 1), --suite-args "…" (extra `detbench run` flags, e.g. "--repeats 3"),
  * --torch-workload ID (default mlp-train), --torch-preset quick|standard (default standard),
  * --torch-repeats N (default 20), --torch-only (only 5), --models-only (only 6), --ort-only (only
  * ort-cpu's part of 6), --model-repeats N (default 10); the Python is $DETBENCH_PYTHON or python3.
+ * --publish-only (only 7), --publish-nights N (default 1000).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -35,6 +38,8 @@ import { findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
 import { makeResults } from '../test/fixtures/results.ts';
 import { ortOverhead } from './bench-ort.ts';
+import { makeHistory } from '../test/fixtures/history.ts';
+import { publishSite } from '../reports/publish/site.ts';
 
 const argv = process.argv.slice(2);
 const skipSuite = argv.includes('--skip-suite');
@@ -220,6 +225,37 @@ async function modelOverhead(): Promise<void> {
   }
 }
 
+/** 7: publishing a site of many nights, from scratch and incrementally. */
+async function publishing(): Promise<void> {
+  const nights = Number(flag('--publish-nights') ?? 1000);
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-bench-history-'));
+  // 5 workloads × 5 backends × det and nondet = 50 cells (25 det/nondet pairs, a page each), 3 runs a cell and night
+  const shape = { workloads: ['w1', 'w2', 'w3', 'w4', 'w5'], backends: ['b1', 'b2', 'b3', 'b4', 'b5'], slower: { night: Math.floor(nights * 0.7), backend: 'b1', factor: 1.3 } };
+  let t0 = performance.now();
+  makeHistory(root, { ...shape, nights });
+  console.log(`7. publish: ${nights} synthetic nights × 50 cells written in ${((performance.now() - t0) / 1000).toFixed(1)} s; publishing (a fresh site each time, median of 3)…`);
+  const times: number[] = [];
+  let last: Awaited<ReturnType<typeof publishSite>> | null = null;
+  let site = '';
+  for (let i = 0; i < 3; i++) {
+    site = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-bench-site-'));
+    t0 = performance.now();
+    last = await publishSite([root], site, 1.25);
+    times.push((performance.now() - t0) / 1000);
+  }
+  const s = last!.seconds;
+  console.log(`   from scratch: ${median(times).toFixed(1)} s (${times.map((t) => t.toFixed(1)).join(', ')}; the last: read ${s.read.toFixed(1)} s, history and step detection ${s.history.toFixed(1)} s, render ${s.render.toFixed(1)} s), ${last!.pages} pages (target ≤ 30 s)`);
+  t0 = performance.now();
+  const again = await publishSite([root], site, 1.25);
+  console.log(`   again, nothing changed: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${again.written.length} pages written, ${again.nightsRead} nights read`);
+  // one more night: another folder of the same shape, a day after the last
+  const extra = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-bench-night-'));
+  makeHistory(extra, { ...shape, nights: 1, start: new Date(Date.parse('2026-01-01T02:00:00Z') + nights * 86_400_000).toISOString(), seed: 2 });
+  t0 = performance.now();
+  const more = await publishSite([root, extra], site, 1.25);
+  console.log(`   one night more: ${((performance.now() - t0) / 1000).toFixed(1)} s, ${more.written.length} of ${more.pages} pages written, ${more.nightsRead} night read`);
+}
+
 console.log(`detbench bench on ${os.cpus()[0]?.model} × ${os.cpus().length}, Node ${process.version}`);
 if (argv.includes('--torch-only')) {
   torchOverhead();
@@ -229,6 +265,8 @@ if (argv.includes('--torch-only')) {
 } else if (argv.includes('--models-only')) {
   await modelOverhead();
   torchOverhead('transformer-train');
+} else if (argv.includes('--publish-only')) {
+  await publishing();
 } else {
   if (!skipSuite) suiteOverhead();
   diffAndHash();
@@ -236,4 +274,5 @@ if (argv.includes('--torch-only')) {
   torchOverhead();
   await modelOverhead();
   torchOverhead('transformer-train');
+  await publishing();
 }

@@ -15,6 +15,10 @@ import {
  * on some sound stacks (torch and onnxruntime on CPUs split reductions by thread), so a difference is
  * shown everywhere but does not fail a run. `still-unstable` fails: a det cell unstable in the
  * baseline keeps a nightly red until it is fixed or left out of the suite, never accepted silently.
+ * A history's latest step fails while the latest night is past it (slower, unstable, other bits),
+ * like a regression compare finds. A finding that a re-run did not repeat, or that an expectation
+ * file names, becomes a note that carries it whole (`not-confirmed`, `expected`): shown, not failing.
+ * An expired expectation is a note too: what it matched fails again on its own.
  */
 export const FINDING_SEVERITY: { readonly [K in FindingKind]: Severity } = {
   'incomplete-results': 'incomplete',
@@ -40,6 +44,14 @@ export const FINDING_SEVERITY: { readonly [K in FindingKind]: Severity } = {
   'newly-unsupported': 'fail',
   'newly-failing': 'fail',
   'new-cell': 'info',
+  'step-slower': 'fail',
+  'step-faster': 'info',
+  'step-unstable': 'fail',
+  'step-results-changed': 'fail',
+  'not-confirmed': 'info',
+  expected: 'info',
+  'expectation-expired': 'info',
+  'expectation-unmatched': 'info',
 };
 
 /** The exit code of each severity: incomplete and inconclusive are both 3, as the CLI documents. */

@@ -3,7 +3,7 @@
  * Types only; the analysis that fills them lives in cells.ts, agreement.ts and analyze.ts.
  */
 import type { DiffSummary } from './diff.js';
-import type { CellKey, RunRecord, RunStatus } from '../protocol.js';
+import type { CellKey, Mode, RunRecord, RunStatus } from '../protocol.js';
 import type { NoiseDecomposition } from './noise.js';
 import type { Describe, RatioCI, VarianceTest } from './stats.js';
 import type { Tolerance } from '../../workloads/types.js';
@@ -223,6 +223,12 @@ export const FINDING_KINDS = [
   // compare: a baseline and a current folder
   'no-data', 'determinism-regression', 'still-unstable', 'results-changed', 'slower', 'slower-inconclusive', 'faster',
   'missing-cell', 'newly-unsupported', 'newly-failing', 'new-cell',
+  // history: the nights of a machine (the latest step of a series, where the latest night is past it)
+  'step-slower', 'step-faster', 'step-unstable', 'step-results-changed',
+  // compare --confirm: a finding that did not repeat when its cells ran again
+  'not-confirmed',
+  // --expect: known findings, and expectations that expired or matched nothing
+  'expected', 'expectation-expired', 'expectation-unmatched',
 ] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
 export const isFindingKind = (x: unknown): x is FindingKind => FINDING_KINDS.includes(x as FindingKind);
@@ -232,6 +238,35 @@ export const SPEED_MEASURES = ['computeMs', 'slowdownRatio'] as const;
 export type SpeedMeasure = (typeof SPEED_MEASURES)[number];
 /** A time ratio, current / baseline, against the threshold: compute time of a cell, or its det/nondet slowdown. */
 export type SpeedEvidence = RatioCI & { measure: SpeedMeasure; threshold: number };
+
+/** One night of a history: its results folder's run id and when it was created. */
+export interface NightRef {
+  runId: string;
+  createdAt: string;
+}
+
+/** Where a step of a history lies: the machine, the last night before it, the first after, and how many nights each side holds. */
+export interface StepPlace {
+  machine: string;
+  lastBefore: NightRef;
+  firstAfter: NightRef;
+  nightsBefore: number;
+  nightsAfter: number;
+}
+
+/** A timing step: the levels (medians of the nights) on each side and their ratio, after / before. */
+export type StepEvidence = StepPlace & { measure: SpeedMeasure; mode: Mode | null; before: number; after: number; ratio: number; threshold: number };
+
+/** What an expectation file says about a known finding (harness/expectations.ts). */
+export interface ExpectationRef {
+  /** The cell pattern, as written. */
+  pattern: string;
+  /** The expected verdict or finding kind, as written. */
+  expect: string;
+  reason: string;
+  /** YYYY-MM-DD, or null for no expiry. */
+  expires: string | null;
+}
 
 /** Each kind's evidence: counts, distances, digests, keys and the backends' own messages; never our prose. */
 export interface FindingEvidence {
@@ -258,6 +293,16 @@ export interface FindingEvidence {
   'newly-unsupported': { verdict: 'unsupported' | 'unavailable'; message: string | null };
   'newly-failing': { statuses: Partial<Record<RunStatus, number>>; message: string | null };
   'new-cell': Record<string, never>;
+  'step-slower': StepEvidence;
+  'step-faster': StepEvidence;
+  'step-unstable': StepPlace & { distinctDigests: number; runs: number };
+  'step-results-changed': StepPlace & { beforeDigest: string; afterDigest: string; fingerprintChanges: string[] };
+  /** The finding as compare first found it, and how many of the re-runs found it again. */
+  'not-confirmed': { finding: Finding; repeated: number; reruns: number };
+  /** The finding as found, and the expectation that made it a note. */
+  expected: { finding: Finding; expectation: ExpectationRef };
+  'expectation-expired': { expectation: ExpectationRef };
+  'expectation-unmatched': { expectation: ExpectationRef };
 }
 
 export interface FindingOf<K extends FindingKind> {
