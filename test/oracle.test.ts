@@ -136,7 +136,9 @@ test('merge keeps the oracle and every artifact a record points to (held-out pre
   const runsFile = path.join(b, 'runs.jsonl');
   const lines = fs.readFileSync(runsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   fs.writeFileSync(runsFile, lines.map((r) => JSON.stringify(r.status === 'ok' ? { ...r, evaluation: { loss: 1, accuracy: 0.5, units: 4, predictions: digest } } : r)).join('\n') + '\n');
-  const merged = mergeResults([a, b], path.join(root, 'merged'));
+  const out = path.join(root, 'merged');
+  fs.mkdirSync(out); // the CLI prepares --out (prepareFolder) before it merges
+  const merged = mergeResults([a, b], out);
   const summary = analyze(loadResults(merged));
   assert.equal(summary.oracle.made, true);
   assert.ok(summary.oracle.cells.length > 0 && summary.oracle.cells.every((c) => c.status === 'within-tolerance'));
