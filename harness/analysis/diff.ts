@@ -94,7 +94,7 @@ export function diffFloat32(reference: Float32Array, other: Float32Array): DiffS
     if (counts[v] > 0 && maxUlp < SMALL_ULPS) maxUlp = v;
   }
   for (let k = 0; k < ULP_BUCKETS; k++) histogram[k] += counts[SMALL_ULPS + k];
-  const refNorm = Math.sqrt(sumOfSquares(reference));
+  const refNorm = diffSq === 0 ? 0 : Math.sqrt(sumOfSquares(reference));
   const relL2 = diffSq === 0 ? 0 : refNorm === 0 ? null : Math.sqrt(diffSq) / refNorm;
   return {
     elements: n, bitwiseEqual: false, differing: acc[DIFFERING], firstDifferingIndex: first, nanPairs, maxUlp,
@@ -141,9 +141,12 @@ function diffSparse(ia: Int32Array, ib: Int32Array, reference: Float32Array, oth
  * sign test on the bits, and the integer maths wraps (`| 0`) so that it needs no overflow checks.
  */
 function diffDense(ia: Int32Array, ib: Int32Array, reference: Float32Array, other: Float32Array, start: number, end: number, counts: Uint32Array, acc: Float64Array): void {
-  let differing = acc[DIFFERING], nanPairs = acc[NAN_PAIRS], maxUlp = acc[MAX_ULP], maxAbs = acc[MAX_ABS], maxRel = acc[MAX_REL], diffSq = acc[DIFF_SQ];
+  // `| 0`: int32 counters and loop bounds (an artifact has fewer than 2^31 elements), not float64 or tagged
+  let differing = acc[DIFFERING] | 0, nanPairs = acc[NAN_PAIRS] | 0;
+  let maxUlp = acc[MAX_ULP], maxAbs = acc[MAX_ABS], maxRel = acc[MAX_REL], diffSq = acc[DIFF_SQ];
   let loose = maxRel * LOOSE;
-  for (let i = start; i < end; i++) {
+  const stop = end | 0;
+  for (let i = start | 0; i < stop; i++) {
     const bitsA = ia[i], bitsB = ib[i];
     if (bitsA !== bitsB) {
       differing++;
