@@ -6,6 +6,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+if (process.env.DETBENCH_TIMELINE === '1' || process.env.DETBENCH_DEBUG === '1') {
+  // see harness/run/timeline.ts
+  process.stderr.write(`detbench timeline ${(performance.timeOrigin + performance.now()).toFixed(1)} bin\n`);
+}
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const tsx = path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs');
 const child = spawn(process.execPath, ['--import', pathToFileURL(tsx).href, path.join(root, 'harness/cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });

@@ -25,6 +25,7 @@ import { parseDuration, runSoak } from './run/soak.js';
 import { makePlan, parseShard, restrictToGpus, shardPlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
 import { Runner } from './run/runner.js';
+import { mark } from './run/timeline.js';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, writeAtomic, type Manifest } from './store.js';
 import { summaryTable } from '../reports/table.js';
 import { WORKLOADS } from '../workloads/index.js';
@@ -185,6 +186,7 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
   const results = loadResults(dir);
   const summary = analyze(results);
   writer.writeJson('summary.json', summary);
+  mark('analyzed');
   let reportFiles: string[] = [];
   if (flags.report) {
     log('rendering the report…');

@@ -13,6 +13,7 @@ import type { Availability } from '../backends/types.js';
 import type { RunRecord, RunRequest, TraceRef, WorkerResult } from '../protocol.js';
 import { cellId } from '../protocol.js';
 import { sha256, type ResultsWriter } from '../store.js';
+import { mark, span } from './timeline.js';
 
 export interface RunnerOptions {
   timeoutMs: number;
@@ -79,6 +80,7 @@ export class Runner {
   private children = new ChildLanes();
 
   constructor(readonly concurrency: number) {
+    mark('runner');
     this.pool = new Piscina({
       filename: new URL('./worker-entry.mjs', import.meta.url).href,
       minThreads: concurrency,
@@ -93,12 +95,12 @@ export class Runner {
 
   /** Availability of each backend, probed in a worker thread. */
   async probe(ids: string[]): Promise<Record<string, Availability>> {
-    return (await this.pool.run(ids, { name: 'probe' })) as Record<string, Availability>;
+    return span('probe', async () => (await this.pool.run(ids, { name: 'probe' })) as Record<string, Availability>);
   }
 
   /** Starts what the runs will need (data-parallel shard pools) before the first run is timed. */
   async prewarm(runs: RunRequest[]): Promise<void> {
-    if (this.concurrency === 1) await this.pool.run(runs.filter((r) => !findBackend(r.backend)?.info.ownProcess), { name: 'prewarm' });
+    if (this.concurrency === 1) await span('prewarm', () => this.pool.run(runs.filter((r) => !findBackend(r.backend)?.info.ownProcess), { name: 'prewarm' }));
   }
 
   private async execute(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
@@ -129,7 +131,9 @@ export class Runner {
         options.onRecord?.(record, done, runs.length);
       }
     };
+    mark('runs:start');
     await Promise.all(Array.from({ length: this.concurrency }, lane));
+    mark('runs:end');
     return { stopped };
   }
 
@@ -149,6 +153,7 @@ export class Runner {
   }
 
   async close(): Promise<void> {
+    mark('close');
     this.children.close();
     await this.pool.destroy();
   }

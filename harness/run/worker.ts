@@ -6,6 +6,7 @@
 import { findBackend, loadPlugins } from '../backends/index.js';
 import { UnsupportedOpError, supportOf, type Availability, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
+import { mark } from './timeline.js';
 import type { DeterminismRecord, RunRequest, WorkerResult } from '../protocol.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { workloadInputs } from '../../workloads/inputs.js';
@@ -76,7 +77,14 @@ function session(req: RunRequest): Promise<Session> {
 /** Piscina task `probe`: availability of each backend, seen from a worker thread. */
 export async function probe(ids: string[]): Promise<Record<string, Availability>> {
   // concurrently: several probes wait on child processes (GPU stacks, Python importing torch)
-  const results = await Promise.all(ids.map((id) => findBackend(id)?.probe() ?? Promise.resolve<Availability>({ available: false, reason: `unknown backend ${id}` })));
+  const results = await Promise.all(
+    ids.map(async (id) => {
+      const started = performance.now();
+      const availability = await (findBackend(id)?.probe() ?? Promise.resolve<Availability>({ available: false, reason: `unknown backend ${id}` }));
+      mark(`probe:${id} ${(performance.now() - started).toFixed(0)} ms`);
+      return availability;
+    }),
+  );
   return Object.fromEntries(ids.map((id, i) => [id, results[i]]));
 }
 
