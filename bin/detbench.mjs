@@ -1,17 +1,21 @@
 #!/usr/bin/env node
-// Runs harness/cli.ts with the tsx loader registered for this process and every worker thread it
-// starts (worker threads inherit --import; a loader registered at run time would not reach them).
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
+// Runs harness/cli.ts in this process, with tsx registered at run time: one Node start instead of
+// two (this launcher used to spawn a second node with --import). Hooks registered at run time, like
+// an --import loader on Node 20, do not reach worker threads or child processes: the worker entries
+// (harness/run/worker-entry.mjs, shard-entry.mjs) register tsx themselves, and child processes
+// start with --import (TSX_LOADER in harness/run/child-probe.ts).
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { register as registerCjs } from 'tsx/cjs/api';
+import { register as registerEsm } from 'tsx/esm/api';
 
 if (process.env.DETBENCH_TIMELINE === '1' || process.env.DETBENCH_DEBUG === '1') {
   // see harness/run/timeline.ts
   process.stderr.write(`detbench timeline ${(performance.timeOrigin + performance.now()).toFixed(1)} bin\n`);
 }
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const tsx = path.join(path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')), 'dist/loader.mjs');
-const child = spawn(process.execPath, ['--import', pathToFileURL(tsx).href, path.join(root, 'harness/cli.ts'), ...process.argv.slice(2)], { stdio: 'inherit' });
-for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 2 : 1)));
+registerCjs();
+registerEsm();
+const cli = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../harness/cli.ts');
+// cli.ts runs its main() (exit codes, internal errors) when it is the entry point, process.argv[1]
+process.argv[1] = cli;
+await import(pathToFileURL(cli).href);
