@@ -101,7 +101,7 @@ async function runCommand(flags: RunFlags): Promise<number> {
 }
 
 async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, concurrency: number, log: (line: string) => void): Promise<number> {
-  const probed = await runner.probe(suite.backends);
+  const probed = await runner.probe(suite.backends, suite);
   const availability = suite.devices === 'gpu' ? restrictToGpus(probed) : probed;
   const available = suite.backends.filter((id) => availability[id].available);
   if (available.length === 0) {

@@ -10,10 +10,12 @@ import { Piscina } from 'piscina';
 import { TSX_LOADER } from './child-probe.js';
 import { findBackend } from '../backends/index.js';
 import type { Availability } from '../backends/types.js';
+import type { ResolvedSuite } from '../config.js';
 import type { RunRecord, RunRequest, TraceRef, WorkerResult } from '../protocol.js';
 import { cellId } from '../protocol.js';
 import { sha256, type ResultsWriter } from '../store.js';
 import { mark, span } from './timeline.js';
+import type { WarmTarget } from './worker.js';
 
 export interface RunnerOptions {
   timeoutMs: number;
@@ -93,9 +95,14 @@ export class Runner {
     this.pool.on('error', () => {});
   }
 
-  /** Availability of each backend, probed in a worker thread. */
-  async probe(ids: string[]): Promise<Record<string, Availability>> {
-    return span('probe', async () => (await this.pool.run(ids, { name: 'probe' })) as Record<string, Availability>);
+  /**
+   * Availability of each backend, probed in a worker thread. With the suite about to run, the
+   * worker also starts warming up for it while the probes wait (see worker.ts `probe`); warm-up
+   * that a run needs is finished by `prewarm`, before any run is timed.
+   */
+  async probe(ids: string[], upcoming?: Pick<ResolvedSuite, 'workloads' | 'preset'>): Promise<Record<string, Availability>> {
+    const warm: WarmTarget[] = upcoming && this.concurrency === 1 ? upcoming.workloads.map((w) => ({ workload: w.id, preset: upcoming.preset, params: w.params })) : [];
+    return span('probe', async () => (await this.pool.run({ ids, warm }, { name: 'probe' })) as Record<string, Availability>);
   }
 
   /** Starts what the runs will need (data-parallel shard pools) before the first run is timed. */
