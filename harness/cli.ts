@@ -26,6 +26,7 @@ import { makePlan, parseShard, restrictToGpus, shardPlan } from './plan.js';
 import type { Mode, RunRecord } from './protocol.js';
 import { Runner } from './run/runner.js';
 import { mark } from './run/timeline.js';
+import { warmAnalysisLibraries } from './run/warm.js';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, newRunId, writeAtomic, type Manifest } from './store.js';
 import { summaryTable } from '../reports/table.js';
 import { WORKLOADS } from '../workloads/index.js';
@@ -101,7 +102,11 @@ async function runCommand(flags: RunFlags): Promise<number> {
 }
 
 async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, concurrency: number, log: (line: string) => void): Promise<number> {
-  const probed = await runner.probe(suite.backends, suite);
+  const probing = runner.probe(suite.backends, suite);
+  // while the worker probes, this thread is idle: git and npm for the fingerprint, the analysis's libraries
+  const environment = fingerprint(PROJECT_DIR);
+  warmAnalysisLibraries();
+  const probed = await probing;
   const availability = suite.devices === 'gpu' ? restrictToGpus(probed) : probed;
   const available = suite.backends.filter((id) => availability[id].available);
   if (available.length === 0) {
@@ -118,7 +123,6 @@ async function runSuite(runner: Runner, suite: ResolvedSuite, flags: RunFlags, c
 
   // record: the folder exists before the first run, so a crash leaves a readable partial result
   const dir = path.resolve(flags.out, newRunId());
-  const environment = fingerprint(PROJECT_DIR);
   const manifest: Manifest = {
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'detbench', version: VERSION },
