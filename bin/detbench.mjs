@@ -11,7 +11,8 @@ import { register as registerEsm } from 'tsx/esm/api';
 
 if (process.env.DETBENCH_TIMELINE === '1' || process.env.DETBENCH_DEBUG === '1') {
   // see harness/run/timeline.ts
-  process.stderr.write(`detbench timeline ${(performance.timeOrigin + performance.now()).toFixed(1)} bin\n`);
+  const cpu = process.cpuUsage();
+  process.stderr.write(`detbench timeline ${(performance.timeOrigin + performance.now()).toFixed(1)} ${((cpu.user + cpu.system) / 1000).toFixed(0)} bin\n`);
 }
 registerCjs();
 registerEsm();
