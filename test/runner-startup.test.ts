@@ -1,8 +1,9 @@
 /**
  * Start-up work overlaps instead of queueing, and never reaches into timed runs: the data-parallel
  * shard pools warm up while the probes wait, and `prewarm` waits for every warm-up that started.
- * The backends are fakes (test/fixtures/fake-warm-backends.ts) that log when their shard sessions
- * open; the tests wait on events, never on this machine's timing.
+ * Records keep their order while their flush to disk overlaps the next run. The backends are fakes
+ * (test/fixtures/fake-warm-backends.ts) that log what they see; the tests wait on events, never on
+ * this machine's timing.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -11,7 +12,9 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadPlugins } from '../harness/backends/index.ts';
-import { Runner } from '../harness/run/runner.ts';
+import type { RunRequest } from '../harness/protocol.ts';
+import { Runner, runAll } from '../harness/run/runner.ts';
+import { loadResults, readArtifact, ResultsWriter, SCHEMA_VERSION, type Manifest } from '../harness/store.ts';
 
 const plugin = fileURLToPath(new URL('./fixtures/fake-warm-backends.ts', import.meta.url));
 const suite = { preset: 'quick' as const, workloads: [{ id: 'dataparallel-train', params: {} }] };
@@ -65,4 +68,26 @@ test('no warm-up without a suite (`detbench backends`), nor with concurrency abo
     }
   }
   assert.equal(count('open fake-warm-fast'), 0);
+});
+
+test('each record is written before the next run starts and flushed before the next record is written', async () => {
+  withLog();
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-order-')), 'r');
+  const runs: RunRequest[] = Array.from({ length: 6 }, (_, runIndex) => ({
+    workload: 'matmul', backend: 'fake-records-seen', device: 'cpu', mode: 'det', threads: 1, runIndex, repeat: runIndex, warmup: false, seed: 0, preset: 'quick', params: {},
+  }));
+  const writer = ResultsWriter.create(dir, { schemaVersion: SCHEMA_VERSION, plannedRuns: runs.length, cells: [], warnings: [] } as unknown as Manifest);
+  process.env.DETBENCH_FAKE_RUNS_FILE = path.join(dir, 'runs.jsonl');
+  await loadPlugins();
+  const calls: string[] = [];
+  const write = writer.write.bind(writer), flush = writer.flush.bind(writer);
+  writer.write = (record) => (calls.push('write'), write(record));
+  writer.flush = () => (calls.push('flush'), flush());
+  await runAll(runs, writer, { concurrency: 1, timeoutMs: 10_000 });
+  writer.finish({ finishedAt: '', runs: writer.written, interrupted: false });
+
+  const records = loadResults(dir).runs.sort((a, b) => a.runIndex - b.runIndex);
+  // run k started with the records of runs 0 … k−1 already in runs.jsonl
+  assert.deepEqual(records.map((r) => (r.status === 'ok' ? readArtifact(dir, r.artifact.sha256)[0] : r.status)), [0, 1, 2, 3, 4, 5]);
+  assert.deepEqual(calls, runs.flatMap(() => ['write', 'flush']));
 });

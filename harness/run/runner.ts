@@ -123,20 +123,39 @@ export class Runner {
     }
   }
 
+  /**
+   * Executes the runs, `concurrency` at a time, each record appended whatever happens. A lane
+   * writes a run's record before it starts the next run, then waits for the disk (fdatasync, ≈ 4 ms
+   * here, 300+ times a suite) while that run computes: I/O wait, no CPU taken from the run.
+   */
   async run(runs: RunRequest[], writer: ResultsWriter, options: RunnerOptions): Promise<{ stopped: boolean }> {
     let next = 0;
     let done = 0;
     let stopped = false;
     const lane = async () => {
+      let unflushed: RunRecord | null = null;
+      const flushPrevious = () => {
+        if (!unflushed) return;
+        writer.flush();
+        done++;
+        options.onRecord?.(unflushed, done, runs.length);
+        unflushed = null;
+      };
       while (next < runs.length) {
         if (options.shouldStop?.()) {
           stopped = true;
-          return;
+          break;
         }
-        const record = await this.runOne(runs[next++], writer, options.timeoutMs);
-        done++;
-        options.onRecord?.(record, done, runs.length);
+        const req = runs[next++];
+        const startedAt = new Date().toISOString();
+        const t0 = performance.now();
+        const execution = this.execute(req, options.timeoutMs).catch((err: Error) => err);
+        flushPrevious();
+        const result = await execution;
+        unflushed = toRecord(req, startedAt, performance.now() - t0, result, writer, options.timeoutMs);
+        writer.write(unflushed);
       }
+      flushPrevious();
     };
     mark('runs:start');
     await Promise.all(Array.from({ length: this.concurrency }, lane));
