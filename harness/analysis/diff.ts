@@ -81,9 +81,9 @@ export function diffFloat32(reference: Float32Array, other: Float32Array): DiffS
     const end = start + BLOCK < n ? start + BLOCK : n;
     if (ra.compare(rb, start * 4, end * 4, start * 4, end * 4) === 0) continue;
     if (first < 0) for (first = start; ia[first] === ib[first]; ) first++;
-    // the density of the last differing block picks the loop for this one
+    // the density of the last differing block decides whether this one skips equal groups of 8
     const before = acc[DIFFERING];
-    (dense ? diffDense : diffSparse)(ia, ib, reference, other, start, end, counts, acc);
+    diffBlock(ia, ib, reference, other, start, end, !dense, counts, acc);
     dense = acc[DIFFERING] - before > (end - start) / 8;
   }
   const nanPairs = acc[NAN_PAIRS], diffSq = acc[DIFF_SQ];
@@ -113,40 +113,36 @@ export function diffFloat32(reference: Float32Array, other: Float32Array): DiffS
  */
 const LOOSE = 1 - 2 ** -40;
 
-/** The running fields of a diff, kept between blocks in a Float64Array (see diffDense). */
+/** The running fields of a diff, kept between blocks in a Float64Array (see diffBlock). */
 const DIFFERING = 0, NAN_PAIRS = 1, MAX_ULP = 2, MAX_ABS = 3, MAX_REL = 4, DIFF_SQ = 5, ACC_FIELDS = 6;
 
 /**
- * A block where few elements differ: groups of 8 equal elements are skipped with one branch on the
- * OR of their XORs; a group that differs goes through diffDense (which V8 inlines here).
- */
-function diffSparse(ia: Int32Array, ib: Int32Array, reference: Float32Array, other: Float32Array, start: number, end: number, counts: Uint32Array, acc: Float64Array): void {
-  let i = start;
-  for (; i + 8 <= end; i += 8) {
-    if (((ia[i] ^ ib[i]) | (ia[i + 1] ^ ib[i + 1]) | (ia[i + 2] ^ ib[i + 2]) | (ia[i + 3] ^ ib[i + 3]) |
-      (ia[i + 4] ^ ib[i + 4]) | (ia[i + 5] ^ ib[i + 5]) | (ia[i + 6] ^ ib[i + 6]) | (ia[i + 7] ^ ib[i + 7])) !== 0) {
-      diffDense(ia, ib, reference, other, i, i + 8, counts, acc);
-    }
-  }
-  if (i < end) diffDense(ia, ib, reference, other, i, end, counts, acc);
-}
-
-/**
  * Elements [start, end) of a block known to differ: counts every ULP distance and updates the
- * running fields in `acc`. A function of its own, called per block, so that V8 optimises it as a
- * whole function with its accumulators unboxed in registers: the same loop inside diffFloat32 runs
- * as on-stack-replaced code that boxes every float accumulator into a fresh heap number on every
- * iteration (seen with node --print-opt-code). Its shape is chosen for V8 too: the maximum distance
- * is tracked only above SMALL_ULPS (below, it is the highest non-zero count), the NaN test is one
- * sign test on the bits, and the integer maths wraps (`| 0`) so that it needs no overflow checks.
+ * running fields in `acc`. With `sparse`, a group of 8 equal elements is skipped with one branch on
+ * the OR of their XORs (worth it where few differ; where most do, that test would only cost).
+ *
+ * A function of its own, called per block, so that V8 optimises it as a whole function with its
+ * accumulators unboxed in registers: the same loop inside diffFloat32 runs as on-stack-replaced
+ * code that boxes every float accumulator into a fresh heap number on every iteration (seen with
+ * node --print-opt-code). One function for both densities: called per differing group of 8 from a
+ * separate sparse scan, it cost a call each (V8 does not inline a function this large). Its shape
+ * is chosen for V8 too: the maximum distance is tracked only above SMALL_ULPS (below, it is the
+ * highest non-zero count), the NaN test is one sign test on the bits, and the integer maths wraps
+ * (`| 0`) so that it needs no overflow checks.
  */
-function diffDense(ia: Int32Array, ib: Int32Array, reference: Float32Array, other: Float32Array, start: number, end: number, counts: Uint32Array, acc: Float64Array): void {
+function diffBlock(ia: Int32Array, ib: Int32Array, reference: Float32Array, other: Float32Array, start: number, end: number, sparse: boolean, counts: Uint32Array, acc: Float64Array): void {
   // `| 0`: int32 counters and loop bounds (an artifact has fewer than 2^31 elements), not float64 or tagged
   let differing = acc[DIFFERING] | 0, nanPairs = acc[NAN_PAIRS] | 0;
   let maxUlp = acc[MAX_ULP], maxAbs = acc[MAX_ABS], maxRel = acc[MAX_REL], diffSq = acc[DIFF_SQ];
   let loose = maxRel * LOOSE;
   const stop = end | 0;
   for (let i = start | 0; i < stop; i++) {
+    if (sparse && (i & 7) === 0 && i + 8 <= stop &&
+      ((ia[i] ^ ib[i]) | (ia[i + 1] ^ ib[i + 1]) | (ia[i + 2] ^ ib[i + 2]) | (ia[i + 3] ^ ib[i + 3]) |
+        (ia[i + 4] ^ ib[i + 4]) | (ia[i + 5] ^ ib[i + 5]) | (ia[i + 6] ^ ib[i + 6]) | (ia[i + 7] ^ ib[i + 7])) === 0) {
+      i += 7;
+      continue;
+    }
     const bitsA = ia[i], bitsB = ib[i];
     if (bitsA !== bitsB) {
       differing++;
