@@ -46,7 +46,7 @@ test('prewarm waits for every warm-up the probes started, needed by the plan or 
   await loadPlugins();
   const runner = new Runner(1);
   try {
-    await runner.probe(['fake-warm-lazy'], suite); // its sessions take 1.5 s each to open
+    await runner.probe(['fake-warm-lazy'], suite); // its sessions take 0.5 s each to open
     await runner.prewarm([]); // a plan without it
     assert.equal(count('open fake-warm-lazy'), 4);
     assert.equal(count('opened fake-warm-lazy'), 4);
