@@ -214,13 +214,27 @@ export class ResultsWriter {
 
   /** Appends one record and flushes it to disk before returning. */
   append(record: RunRecord): void {
+    this.write(record);
+    this.flush();
+  }
+
+  /**
+   * Appends one record without waiting for the disk: from here it survives this process dying,
+   * not yet the machine. flush() before the next write keeps records flushed one by one (the
+   * runner flushes while the next run computes: ≈ 4 ms a record here, pure I/O wait).
+   */
+  write(record: RunRecord): void {
     // JSON.stringify would write NaN and ±Infinity as null, and the record would read back as another
     // one (or not at all): the runner turns such a run into an error record before it gets here.
     const bad = nonFiniteField(record);
     if (bad) throw new Error(`${message.nonFinite(bad.field, bad.value)} (run ${record.runIndex} reached the writer unchecked)`);
     fs.writeSync(this.fd, JSON.stringify(record) + '\n');
-    fs.fdatasyncSync(this.fd);
     this.count++;
+  }
+
+  /** Waits until every record written so far is on disk. */
+  flush(): void {
+    fs.fdatasyncSync(this.fd);
   }
 
   get written(): number {

@@ -26,7 +26,8 @@ export class ShardPool {
   private pending = new Map<number, { resolve: (r: ShardReply) => void; reject: (e: Error) => void }>();
   private nextId = 0;
 
-  private prepared = new Set<string>();
+  /** Sessions of a backend in every shard worker, opened once (a failure is retried by the next caller). */
+  private prepared = new Map<string, Promise<void>>();
 
   static async open(spec: TrainSpec, count: number): Promise<ShardPool> {
     const pool = new ShardPool();
@@ -45,12 +46,18 @@ export class ShardPool {
   }
 
   /** Opens a session of this backend in every shard worker (setup, not timed as compute). */
-  async prepare(backend: string): Promise<void> {
-    if (this.prepared.has(backend)) return;
-    const replies = await Promise.all(this.workers.map((_, i) => this.call(i, { init: true, backend })));
-    const failed = replies.find((r) => r.error);
-    if (failed?.error) throw Object.assign(new Error(failed.error.message), { unsupported: failed.error.unsupported });
-    this.prepared.add(backend);
+  prepare(backend: string): Promise<void> {
+    let prepared = this.prepared.get(backend);
+    if (!prepared) {
+      prepared = (async () => {
+        const replies = await Promise.all(this.workers.map((_, i) => this.call(i, { init: true, backend })));
+        const failed = replies.find((r) => r.error);
+        if (failed?.error) throw Object.assign(new Error(failed.error.message), { unsupported: failed.error.unsupported });
+      })();
+      prepared.catch(() => this.prepared.delete(backend));
+      this.prepared.set(backend, prepared);
+    }
+    return prepared;
   }
 
   private failAll(err: Error): void {

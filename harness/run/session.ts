@@ -22,6 +22,8 @@ import { runPaired, type PrecisionOutcome } from './precision.js';
 import { Runner } from './runner.js';
 import { Interrupts, type EarlySignal } from './signals.js';
 import { runOracle } from './oracle.js';
+import { mark } from './timeline.js';
+import { warmAnalysisLibraries } from './warm.js';
 import { runSoak } from './soak.js';
 
 export interface SessionHooks {
@@ -70,12 +72,15 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
   interrupts.onFirst(() => setTimeout(() => runner.abandon(), options.graceMs).unref());
   try {
     const dir = path.join(options.outRoot, newRunId());
+    // probe; while the worker probes (and starts warming up for the suite), this thread is idle: git
+    // and npm for the fingerprint, the doctor's checklist (with torch it starts a Python), the
+    // analysis's libraries
+    const probing = runner.probe(suite.backends, suite);
     const environment = fingerprint(PROJECT_DIR);
     folder = { dir, environment, backends: {} };
-
-    // probe (and the doctor's checklist, beside it: with torch it starts a Python too)
     const checking = doctor({ fingerprint: environment, python: suite.backends.includes('torch') ? options.python ?? process.env.DETBENCH_PYTHON ?? 'python3' : null });
-    const probed = await runner.probe(suite.backends);
+    warmAnalysisLibraries();
+    const probed = await probing;
     const checklist = await checking;
     const availability = suite.devices === 'gpu' ? restrictToGpus(probed) : probed;
     folder.backends = availability;
@@ -138,6 +143,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     const results = loadResults(dir);
     const summary = analyze(results);
     writer.writeJson('summary.json', summary);
+    mark('analyzed');
     let reportFiles: string[] = [];
     if (options.report) {
       hooks.log('rendering the report…');

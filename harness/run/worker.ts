@@ -8,6 +8,7 @@ import { findBackend, loadPlugins } from '../backends/index.js';
 import { setScratchRoot } from './scratch.js';
 import { UnsupportedOpError, supportOf, type Availability, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
+import { mark } from './timeline.js';
 import type { DeterminismRecord, RunRequest, WorkerResult } from '../protocol.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
@@ -77,10 +78,40 @@ function session(req: RunRequest): Promise<Session> {
   return s;
 }
 
-/** Piscina task `probe`: availability of each backend, seen from a worker thread. */
-export async function probe(ids: string[]): Promise<Record<string, Availability>> {
-  // concurrently: several probes wait on child processes (GPU stacks, Python importing torch)
-  const results = await Promise.all(ids.map((id) => findBackend(id)?.probe() ?? Promise.resolve<Availability>({ available: false, reason: `unknown backend ${id}` })));
+/** What the coming runs will compute, so that `probe` can start warming up for them while it waits. */
+export type WarmTarget = Pick<RunRequest, 'workload' | 'preset' | 'params'>;
+
+/**
+ * Warm-up started by `probe`. `prewarm` waits for all of it, needed by the plan or not, so that none
+ * overlaps a timed run; a failure is left for the run that needs what failed to report.
+ */
+const warming: Array<Promise<unknown>> = [];
+const warmUp = (work: Promise<unknown>) => warming.push(work.catch(() => {}));
+
+/**
+ * Piscina task `probe`: availability of each backend, seen from a worker thread. The probes run
+ * concurrently (several wait on child processes: GPU stacks, Python importing torch). Meanwhile the
+ * shard pools of the data-parallel workloads in `warm` start their threads, and each CPU backend
+ * that probes available opens its sessions in them at once, instead of after every probe and the
+ * plan: the same start-up work as `prewarm`, overlapped (prewarm then waits for what is left).
+ */
+export async function probe({ ids, warm = [] }: { ids: string[]; warm?: WarmTarget[] }): Promise<Record<string, Availability>> {
+  const specs = dataParallelSpecs(warm);
+  for (const spec of specs) warmUp(shardPool(spec));
+  const results = await Promise.all(
+    ids.map(async (id) => {
+      const backend = findBackend(id);
+      const started = performance.now();
+      const availability: Availability = backend
+        ? await backend.probe().catch((err: Error) => ({ available: false as const, reason: `its probe failed: ${err.message}` }))
+        : { available: false, reason: `unknown backend ${id}` };
+      mark(`probe:${id} ${(performance.now() - started).toFixed(0)} ms`);
+      if (backend && availability.available && !backend.info.processPerMode) {
+        for (const spec of specs) if (supportOf(backend, spec).ok) warmUp(prepareShards(spec, id));
+      }
+      return availability;
+    }),
+  );
   return Object.fromEntries(ids.map((id, i) => [id, results[i]]));
 }
 
@@ -89,20 +120,34 @@ export async function probe(ids: string[]): Promise<Record<string, Availability>
  * coming runs need, before any run is timed. This is harness start-up, like starting the worker.
  */
 export async function prewarm(requests: RunRequest[]): Promise<void> {
-  const seen = new Set<string>();
+  await Promise.all(warming.splice(0));
+  const prepared = new Map<string, Promise<void>>();
   for (const req of requests) {
-    const def = findWorkload(req.workload);
-    const spec = def && resolveWorkload(def, req.preset, req.params).spec;
-    if (!spec || spec.kind !== 'train' || !spec.dataParallel || !supportOf(findBackend(req.backend)!, spec).ok) continue;
+    const backend = findBackend(req.backend);
+    const [spec] = dataParallelSpecs([req]);
+    if (!backend || !spec || !supportOf(backend, spec).ok) continue;
     const key = `${req.backend}|${JSON.stringify(spec)}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    try {
-      await (await shardPool(spec)).prepare(req.backend);
-    } catch {
-      // the run itself will report the failure as its own record
-    }
+    if (!prepared.has(key)) prepared.set(key, prepareShards(spec, req.backend));
   }
+  // a failure is reported by the run that needs what failed, as its own record
+  await Promise.allSettled(prepared.values());
+}
+
+/** The data-parallel training specs among `targets`, one per distinct spec. */
+function dataParallelSpecs(targets: WarmTarget[]): TrainSpec[] {
+  const specs = new Map<string, TrainSpec>();
+  for (const t of targets) {
+    const def = findWorkload(t.workload);
+    const spec = def && resolveWorkload(def, t.preset, t.params).spec;
+    if (spec?.kind === 'train' && spec.dataParallel) specs.set(JSON.stringify(spec), spec);
+  }
+  return [...specs.values()];
+}
+
+async function prepareShards(spec: TrainSpec, backend: string): Promise<void> {
+  const started = performance.now();
+  await (await shardPool(spec)).prepare(backend);
+  mark(`shards:${backend} ${(performance.now() - started).toFixed(0)} ms`);
 }
 
 export default async function runTask(req: RunRequest): Promise<WorkerResult> {

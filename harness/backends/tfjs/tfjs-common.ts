@@ -12,18 +12,15 @@ import type { DeterminismRecord } from '../../protocol.js';
 import type { Execution, ExecuteOptions, ForwardFn, GradientFn, Program, Session } from '../types.js';
 import { TfjsOptimizer, clipByGlobalNorm, forward, meanXent, tfjsLayout } from './tfjs-model.js';
 import { StepTrace, UnsupportedOpError } from '../types.js';
+import { registerTfjsGradients } from './tfjs-gradients.js';
 
 export type Tf = typeof tfcore;
 
 let gradientsRegistered = false;
-/**
- * tfjs-core's node bundle ships no gradients; its ESM `register_all_gradients` uses extensionless
- * imports that Node's ESM loader refuses, so it is loaded through require (tsx transpiles it). Both
- * copies of tfjs-core share one engine and registry through globalThis.
- */
+/** tfjs-core's node bundle ships no gradients: see tfjs-gradients.ts for how they are loaded. */
 export function registerGradients(): void {
   if (gradientsRegistered) return;
-  createRequire(import.meta.url)('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  registerTfjsGradients();
   gradientsRegistered = true;
 }
 
@@ -32,13 +29,21 @@ export function quiet(tf: Tf): void {
   tf.env().set('PROD', true);
 }
 
-/** tfjs-core, with gradients registered and warnings silenced (each tfjs adapter then loads its backend). */
+/**
+ * tfjs-core, with gradients registered and warnings silenced (each tfjs adapter then loads its
+ * backend, with requireTfjs). tfjs's packages are CommonJS builds for Node: required, they take
+ * about a third of the CPU that importing them through tsx's ESM hooks takes (0.16 s vs 0.55 s for
+ * core, cpu and wasm in a worker thread, on this loaded host), in every thread that loads them.
+ */
 export async function loadTfCore(): Promise<Tf> {
-  const tf = await import('@tensorflow/tfjs-core');
+  const tf = requireTfjs<Tf>('@tensorflow/tfjs-core');
   registerGradients();
   quiet(tf);
   return tf;
 }
+
+/** A tfjs package's CommonJS build (see loadTfCore). */
+export const requireTfjs = <T = unknown>(name: string): T => createRequire(import.meta.url)(name) as T;
 
 export function packageVersion(name: string): string {
   const require = createRequire(import.meta.url);
