@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { loadPlugins } from '../harness/backends/index.ts';
 import type { RunRequest } from '../harness/protocol.ts';
 import { Runner, runAll } from '../harness/run/runner.ts';
-import { loadResults, readArtifact, ResultsWriter, SCHEMA_VERSION, type Manifest } from '../harness/store.ts';
+import { loadResults, readArtifact, ResultsWriter } from '../harness/store.ts';
+import { fixtureManifest } from './fixtures/results.ts';
 
 const plugin = fileURLToPath(new URL('./fixtures/fake-warm-backends.ts', import.meta.url));
 const suite = { preset: 'quick' as const, workloads: [{ id: 'dataparallel-train', params: {} }] };
@@ -76,7 +77,7 @@ test('each record is written before the next run starts and flushed before the n
   const runs: RunRequest[] = Array.from({ length: 6 }, (_, runIndex) => ({
     workload: 'matmul', backend: 'fake-records-seen', device: 'cpu', mode: 'det', threads: 1, runIndex, repeat: runIndex, warmup: false, seed: 0, preset: 'quick', params: {},
   }));
-  const writer = ResultsWriter.create(dir, { schemaVersion: SCHEMA_VERSION, plannedRuns: runs.length, cells: [], warnings: [] } as unknown as Manifest);
+  const writer = ResultsWriter.create(dir, fixtureManifest(runs, runs.length));
   process.env.DETBENCH_FAKE_RUNS_FILE = path.join(dir, 'runs.jsonl');
   await loadPlugins();
   const calls: string[] = [];
