@@ -23,7 +23,6 @@ import { Runner } from './runner.js';
 import { Interrupts, type EarlySignal } from './signals.js';
 import { runOracle } from './oracle.js';
 import { mark } from './timeline.js';
-import { warmAnalysisLibraries } from './warm.js';
 import { runSoak } from './soak.js';
 
 export interface SessionHooks {
@@ -73,13 +72,11 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
   try {
     const dir = path.join(options.outRoot, newRunId());
     // probe; while the worker probes (and starts warming up for the suite), this thread is idle: git
-    // and npm for the fingerprint, the doctor's checklist (with torch it starts a Python), the
-    // analysis's libraries
+    // and npm for the fingerprint, the doctor's checklist (with torch it starts a Python)
     const probing = runner.probe(suite.backends, suite);
     const environment = fingerprint(PROJECT_DIR);
     folder = { dir, environment, backends: {} };
     const checking = doctor({ fingerprint: environment, python: suite.backends.includes('torch') ? options.python ?? process.env.DETBENCH_PYTHON ?? 'python3' : null });
-    warmAnalysisLibraries();
     const probed = await probing;
     const checklist = await checking;
     const availability = suite.devices === 'gpu' ? restrictToGpus(probed) : probed;
