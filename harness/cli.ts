@@ -244,6 +244,7 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .option('--duration <time>', 'soak: after the suite, repeat det runs of every det cell for this long (e.g. 10m) and flag any change of bits')
     .option('--trace', 'record the weights after every training step: first divergent step and divergence growth')
     .option('--allow-slow', 'run CPU cells of the gpu preset too (planned unsupported otherwise: TFLOPs per run)')
+    .option('--no-oracle', 'skip the float64 oracle (torch in float64 after the suite; also DETBENCH_ORACLE=off)')
     .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
     .option('--junit <file>', 'also write a JUnit XML report: a testcase per cell, findings as failures')
     .option('--expect <file>', 'known findings (YAML: cell pattern, expected verdict, reason, expiry) become notes')

@@ -221,6 +221,8 @@ export interface RunFlags {
   python?: string;
   duration?: string;
   allowSlow?: boolean;
+  /** commander's negation of --no-oracle */
+  oracle?: boolean;
   /** `--junit FILE`: a JUnit XML report of the run. */
   junit?: string;
   /** `--expect FILE`: known findings (harness/expectations.ts). */
@@ -243,6 +245,8 @@ export interface RunOptions {
   python: string | null;
   /** After a first signal, how long the run in flight may go on before it is abandoned (signals.ts). */
   graceMs: number;
+  /** Compute the float64 oracle after the suite (run/oracle.ts): off with --no-oracle or DETBENCH_ORACLE=off. */
+  oracle: boolean;
 }
 
 export const DEFAULT_PRECISION_BUDGET_SEC = 300;
@@ -279,6 +283,7 @@ export function resolveRunOptions(flags: RunFlags, cores: number): RunOptions {
     json: flags.json === true,
     python: flags.python ?? null,
     graceMs,
+    oracle: flags.oracle !== false && process.env.DETBENCH_ORACLE !== 'off',
   };
 }
 

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { EXIT, message } from '../harness/errors.ts';
+import { inProcess } from './fixtures/main.ts';
 import { makeResults, type FixtureOptions } from './fixtures/results.ts';
 
 const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
@@ -47,15 +48,15 @@ test('run --expect: a known unstable cell is a note and the run exits 0; the JSO
   assert.deepEqual(summary.findings.map((f: { kind: string; evidence: { finding?: { kind: string } } }) => [f.kind, f.evidence.finding?.kind]), [['expected', 'det-unstable']]);
 });
 
-test('bad --confirm, --junit and --expect are refused before anything is read or run', () => {
+test('bad --confirm, --junit and --expect are refused before anything is read or run', async () => {
   const a = makeResults(root, suite);
-  const confirm = cli(['compare', a, a, '--confirm', '0']);
-  assert.equal(confirm.status, EXIT.usage);
+  const confirm = await inProcess(['compare', a, a, '--confirm', '0']);
+  assert.equal(confirm.code, EXIT.usage);
   assert.equal(confirm.stderr, `detbench: ${message.confirmCount(0)}\n`);
-  const junit = cli(['compare', a, a, '--junit', root]);
-  assert.equal(junit.status, EXIT.usage);
+  const junit = await inProcess(['compare', a, a, '--junit', root]);
+  assert.equal(junit.code, EXIT.usage);
   assert.equal(junit.stderr, `detbench: ${message.outputFile('--junit', root, 'it is a folder')}\n`);
-  const expect = cli(['run', '--backends', 'fake-unstable', '--out', root, '--expect', path.join(root, 'none.yml')], { DETBENCH_PLUGINS: plugin });
-  assert.equal(expect.status, EXIT.usage);
+  const expect = await inProcess(['run', '--backends', 'fake-unstable', '--out', root, '--expect', path.join(root, 'none.yml')], { DETBENCH_PLUGINS: plugin });
+  assert.equal(expect.code, EXIT.usage);
   assert.equal(expect.stderr, `detbench: ${message.expectMissing(path.join(root, 'none.yml'))}\n`);
 });

@@ -123,6 +123,8 @@ test('the noise suite and an interrupted run get no oracle, and say so', async (
   const noise = await runOracle(resolveSuite({ kind: 'noise', workloads: ['mlp-train'] }, {}, 'x'), ['mlp-train'], writerFor(), { interrupted: false, log: () => {} });
   assert.match(noise.reason!, /noise suite compares runs with each other/);
   const stopped = await runOracle(resolveSuite({}, { workloads: ['matmul'] }, 'x'), ['matmul'], writerFor(), { interrupted: true, log: () => {} });
+  const off = await runOracle(resolveSuite({}, { workloads: ['matmul'] }, 'x'), ['matmul'], writerFor(), { interrupted: false, enabled: false, log: () => {} });
+  assert.match(off.reason!, /turned off \(--no-oracle, or DETBENCH_ORACLE=off\)/);
   assert.match(stopped.reason!, /interrupted before the float64 oracle ran/);
 });
 

@@ -108,6 +108,11 @@ export class Runner {
   /** Temporary files of this runner's backends (scratch.ts), removed by close(). */
   private readonly scratch = fs.mkdtempSync(path.join(os.tmpdir(), `detbench-scratch-${process.pid}-`));
 
+  /** The scratch folder, for temporary files of this command's own (the oracle's inputs). */
+  get scratchDir(): string {
+    return this.scratch;
+  }
+
   constructor(readonly concurrency: number) {
     keepLibrariesInside();
     mark('runner');

@@ -133,7 +133,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     }
     hooks.onRunsDone();
     // the float64 oracle of every workload that ran (oracle.json says why when there is none)
-    await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped || interrupts.requested, log: hooks.log });
+    await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped || interrupts.requested, enabled: options.oracle, scratch: runner.scratchDir, log: hooks.log });
     writer.finishIfOpen({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped || interrupts.requested });
 
     // analyze, report
