@@ -100,4 +100,11 @@ export const message = {
   grace: (got: string) => `DETBENCH_GRACE_SEC must be a number of seconds from 0 to 3600 (how long a run in flight may go on after Ctrl-C or SIGTERM), got ${JSON.stringify(got)}`,
   internalError: (what: string) => `internal error: ${what} — please report it, with DETBENCH_DEBUG=1 for the stack`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
+  locateBudget: (got: unknown) =>
+    `\`--locate-budget\` must be a whole number of ULPs (e.g. 4ulp) or a relative L2 distance ≥ 0 (e.g. 1e-6; 0 means any bit), got ${JSON.stringify(got)}`,
+  locateBudgetWithoutLocate: () => '`--locate-budget` is the budget of `--locate`: give --locate too (e.g. --locate --locate-budget 4ulp)',
+  locateCell: (got: string, cells: readonly string[]) =>
+    `\`--cell\` ${JSON.stringify(got)} is not a cell of this results folder: choose one of ${cells.slice(0, 8).join(', ')}${cells.length > 8 ? `, … (${cells.length} in all; see \`detbench analyze DIR --json\`)` : ''}`,
+  locateNothing: (cell: string) =>
+    `${cell} has nothing to locate: its runs agree bit for bit, and so does every cell it is compared with (choose a cell whose runs, thread counts or backend disagree)`,
 };
