@@ -1,11 +1,15 @@
 /**
  * The ops a located run reports: their names and order come from the workload's declared structure
- * (workloads/ops.ts); the recorder keeps digests and, within a memory budget, values; and reporting
- * them does not change a bit of what a backend computes (tfjs-cpu here, every layer kind).
+ * (workloads/ops.ts); the recorder keeps digests and, within a memory budget, values; reporting them
+ * does not change a bit of what a backend computes (tfjs-cpu and ort-cpu, every layer kind); and an
+ * op means the same values, in the same layout, on both families.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { loadTfCore, compileTfjs } from '../harness/backends/tfjs/tfjs-common.ts';
+import { ortCpu } from '../harness/backends/ort/ort-cpu.ts';
+import { diffFloat32 } from '../harness/analysis/diff.ts';
+import type { OpCapture } from '../harness/protocol.ts';
 import { OpRecorder, opDigest } from '../harness/run/ops.ts';
 import { findWorkload, resolveWorkload, WORKLOADS } from '../workloads/index.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
@@ -73,17 +77,40 @@ const tf = await loadTfCore();
 await import('@tensorflow/tfjs-backend-cpu');
 await tf.setBackend('cpu');
 
-for (const [id, params] of [['mlp-train', { steps: 2 }], ['transformer-train', { steps: 2 }], ['resnet-train', { steps: 2 }], ['conv-train', { steps: 2 }], ['attention-infer', {}]] as const) {
-  test(`tfjs reports every declared op of ${id}, and reporting them changes no bit of the result`, async () => {
+/** Op `op`'s output in step `step` of a capture. */
+function valueOf(c: OpCapture, step: number, op: string): Float32Array {
+  const i = c.ops.indexOf(op);
+  const offset = c.elements.slice(0, i).reduce((n, e) => n + e, 0);
+  return c.values[step].subarray(offset, offset + c.elements[i]);
+}
+
+for (const [id, params] of [['mlp-train', { steps: 2 }], ['transformer-train', { steps: 2 }], ['resnet-train', { steps: 2 }], ['conv-train', { steps: 2 }], ['attention-infer', {}], ['index-add', {}]] as const) {
+  test(`tfjs-cpu and ort-cpu report every declared op of ${id}, with the same meaning, and reporting them changes no bit of the result`, async () => {
     const workload = resolved(id, params);
     const inputs = workloadInputs(workload, 0);
-    const plain = await compileTfjs(tf, workload, inputs).execute({ trace: true });
-    const recorder = new OpRecorder(workload.spec, 2 ** 30);
-    const located = await compileTfjs(tf, workload, inputs).execute({ trace: true, ops: recorder });
-    plain.outputs.forEach((t, i) => assert.deepEqual(located.outputs[i].data, t.data, t.name));
-    assert.deepEqual(located.trace, plain.trace);
-    const captured = recorder.result()!;
-    assert.deepEqual(captured.ops, names(workload.spec));
-    assert.equal(captured.digests.length, workload.spec.kind === 'train' ? workload.spec.steps : 1);
+    const ort = await ortCpu.open({ mode: 'det', threads: 1, device: 'cpu' });
+    const programs = { tfjs: compileTfjs(tf, workload, inputs), ort: await ort.prepare(workload, inputs) };
+    const captures: OpCapture[] = [];
+    try {
+      for (const [family, program] of Object.entries(programs)) {
+        const plain = await program.execute({ trace: true });
+        const recorder = new OpRecorder(workload.spec, 2 ** 30);
+        const located = await program.execute({ trace: true, ops: recorder });
+        plain.outputs.forEach((t, i) => assert.deepEqual(located.outputs[i].data, t.data, `${family} ${t.name}`));
+        assert.deepEqual(located.trace, plain.trace, family);
+        const captured = recorder.result()!;
+        assert.deepEqual(captured.ops, names(workload.spec), family);
+        assert.equal(captured.digests.length, workload.spec.kind === 'train' ? workload.spec.steps : 1, family);
+        captures.push(captured);
+      }
+    } finally {
+      await ort.close();
+    }
+    // the first step starts from the same bits on both: every op agrees up to rounding (a wrong
+    // layout or a different quantity would be off by far more)
+    for (const op of captures[0].ops) {
+      const d = diffFloat32(valueOf(captures[0], 0, op), valueOf(captures[1], 0, op));
+      assert.ok(d.relL2 !== null && d.relL2 < 1e-5, `${op}: tfjs and ort differ by relL2 ${d.relL2}`);
+    }
   });
 }
