@@ -12,9 +12,13 @@ const ratio = (e: SpeedEvidence) => `${e.ratio.toFixed(2)}× [${e.low.toFixed(2)
 const statuses = (s: Partial<Record<string, number>>) => Object.entries(s).map(([status, n]) => `${n} ${status}`).join(', ');
 const quoted = (message: string | null) => (message ? `: ${message}` : '');
 
-/** What a located pair was: two runs of the cell, or the cell and the cell it was compared with. */
-const pairText = (e: FindingEvidence['divergence-located'], at: string) =>
-  e.against === 'repeat' ? `two runs of ${at}` : e.against === 'backend' ? `${at} and the reference backend (${e.referenceCell})` : `${at} and ${e.referenceCell} (${e.against})`;
+/** What a located pair was: two runs of the cell, the cell at two values of an axis, or the cell and the reference backend's. */
+function pairText(e: FindingEvidence['divergence-located'], at: string): string {
+  if (e.against === 'repeat') return `two runs of ${at}`;
+  if (e.against === 'backend') return `${at} and the reference backend, ${e.reference.backend ?? e.reference.id}`;
+  const value = e.reference[e.against];
+  return `${at} and the same at ${value === undefined ? e.reference.id : AXIS_VALUE[e.against](value)}`;
+}
 /** "beyond 0 ULP", "beyond relL2 1.00e-5": how far an op may differ. */
 export const budgetText = (b: FindingEvidence['divergence-located']['budget']) => (b.kind === 'maxUlp' ? `${b.value} ULP` : `relL2 ${sci(b.value)}`);
 const zero = (b: FindingEvidence['divergence-located']['budget']) => b.value === 0;

@@ -41,7 +41,7 @@ const EXAMPLES: { [K in FindingKind]: FindingEvidence[K] } = {
   'soak-changed': { afterSec: 42, repeat: 9, runs: 20, distinctDigests: 2 },
   'varies-as-expected': { distinctDigests: 4, runs: 5 },
   'divergence-located': {
-    against: 'repeat', referenceCell: at.id, status: 'located', budget: { kind: 'maxUlp', value: 0 }, runs: 2, firstDivergentStep: 0, step: 0,
+    against: 'repeat', reference: at, status: 'located', budget: { kind: 'maxUlp', value: 0 }, runs: 2, firstDivergentStep: 0, step: 0,
     firstOp: 'allreduce', previousOp: { op: 'shard7.grad.head.b', step: 0 }, maxUlp: 3, medianUlp: 1, differing: 12, elements: 2762, relL2: 1e-7, reproducedRecorded: false, message: null,
   },
   'no-data': { side: 'current', recordedRuns: 0, plannedRuns: 0 },

@@ -147,7 +147,7 @@ test('runs that differ where no op shows it: the narrowest span is the step thei
 
 function evidenceOf(l: LocateResult) {
   return {
-    against: l.against, referenceCell: l.referenceCell, status: l.status, budget: l.budget, runs: l.runs, firstDivergentStep: l.firstDivergentStep, step: l.step,
+    against: l.against, reference: { id: l.referenceCell }, status: l.status, budget: l.budget, runs: l.runs, firstDivergentStep: l.firstDivergentStep, step: l.step,
     firstOp: l.firstOp, previousOp: l.previousOp, maxUlp: l.ulp?.maxUlp ?? null, medianUlp: l.ulp?.medianUlp ?? null, differing: l.ulp?.differing ?? null,
     elements: l.ulp?.elements ?? null, relL2: l.ulp?.relL2 ?? null, reproducedRecorded: true, message: l.message,
   };

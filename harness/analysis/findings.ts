@@ -123,7 +123,7 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
   for (const l of s.locate) {
     const [a, b] = l.matchesRecorded;
     findings.push(finding('divergence-located', subject(l.cell), {
-      against: l.against, referenceCell: l.referenceCell, status: l.status, budget: l.budget, runs: l.runs,
+      against: l.against, reference: subject(l.referenceCell), status: l.status, budget: l.budget, runs: l.runs,
       firstDivergentStep: l.firstDivergentStep, step: l.step, firstOp: l.firstOp, previousOp: l.previousOp,
       maxUlp: l.ulp?.maxUlp ?? null, medianUlp: l.ulp?.medianUlp ?? null, differing: l.ulp?.differing ?? null, elements: l.ulp?.elements ?? null, relL2: l.ulp?.relL2 ?? null,
       reproducedRecorded: a === null || b === null ? null : a && b, message: l.message,

@@ -251,7 +251,8 @@ export interface FindingEvidence {
   'soak-changed': { afterSec: number; repeat: number; runs: number; distinctDigests: number };
   'varies-as-expected': { distinctDigests: number; runs: number };
   'divergence-located': {
-    against: LocateAgainst; referenceCell: string; status: LocateStatus; budget: LocateBudget; runs: number;
+    /** The cell it was compared with (itself, for two runs of one cell). */
+    against: LocateAgainst; reference: FindingSubject; status: LocateStatus; budget: LocateBudget; runs: number;
     firstDivergentStep: number | null; step: number | null; firstOp: string | null; previousOp: { op: string; step: number } | null;
     maxUlp: number | null; medianUlp: number | null; differing: number | null; elements: number | null; relL2: number | null;
     /** Whether both re-runs gave bits the recorded runs gave (false: capturing ops changed what was computed, or the runs vary). */
