@@ -78,7 +78,7 @@ async function runCommand(flags: RunFlags, early: readonly EarlySignal[]): Promi
   const locateNote = outcome.locate ? '\n' + locateCostText(outcome.locate) : '';
   process.stdout.write(
     options.json
-      ? JSON.stringify({ resultsDir: dir, report: html ?? null, summary }, null, 2) + '\n'
+      ? JSON.stringify({ resultsDir: dir, report: html ?? null, summary, ...(outcome.locate ? { locateCost: outcome.locate } : {}) }, null, 2) + '\n'
       : summaryTable(summary, dir) + precisionNote + locateNote + (html ? `\nReport: ${html}` : '') + '\n',
   );
   return exitCodeOf(summary);
@@ -163,7 +163,7 @@ async function locateCommand(dirArg: string, flags: LocateFlags): Promise<number
     const { renderReport } = await import('../reports/index.js');
     html = (await renderReport(dir, {}, { results, summary })).files.find((f) => f.endsWith('report.html'));
   }
-  process.stdout.write(options.json ? JSON.stringify({ resultsDir: dir, report: html ?? null, locate: summary.locate, cost }, null, 2) + '\n' : `${locatedText(summary)}\n${locateCostText(cost)}${html ? `\nReport: ${html}` : ''}\n`);
+  process.stdout.write(options.json ? JSON.stringify({ resultsDir: dir, report: html ?? null, locate: summary.locate, locateCost: cost }, null, 2) + '\n' : `${locatedText(summary)}\n${locateCostText(cost)}${html ? `\nReport: ${html}` : ''}\n`);
   return exitCodeOf(summary);
 }
 

@@ -12,14 +12,14 @@ const ratio = (e: SpeedEvidence) => `${e.ratio.toFixed(2)}× [${e.low.toFixed(2)
 const statuses = (s: Partial<Record<string, number>>) => Object.entries(s).map(([status, n]) => `${n} ${status}`).join(', ');
 const quoted = (message: string | null) => (message ? `: ${message}` : '');
 
-/** What a located pair was: two runs of the cell, the cell at two values of an axis, or the cell and the reference backend's. */
+/** Who parts: two runs of the cell, the cell and the same at another axis value, or the cell and the reference backend's. */
 function pairText(e: FindingEvidence['divergence-located'], at: string): string {
   if (e.against === 'repeat') return `two runs of ${at}`;
-  if (e.against === 'backend') return `${at} and the reference backend, ${e.reference.backend ?? e.reference.id}`;
+  if (e.against === 'backend') return `${at} and the reference backend ${e.reference.backend ?? e.reference.id}`;
   const value = e.reference[e.against];
   return `${at} and the same at ${value === undefined ? e.reference.id : AXIS_VALUE[e.against](value)}`;
 }
-/** "beyond 0 ULP", "beyond relL2 1.00e-5": how far an op may differ. */
+/** "0 ULP", "relL2 1.00e-5": how far an op may differ. */
 export const budgetText = (b: FindingEvidence['divergence-located']['budget']) => (b.kind === 'maxUlp' ? `${b.value} ULP` : `relL2 ${sci(b.value)}`);
 const zero = (b: FindingEvidence['divergence-located']['budget']) => b.value === 0;
 
@@ -32,18 +32,18 @@ function locatedText(e: FindingEvidence['divergence-located'], at: string): stri
       const how = e.maxUlp === null ? 'its values were not kept' : `${e.differing} of ${e.elements} elements differ: max ${e.maxUlp} ULP, median ${e.medianUlp} ULP, relL2 ${sci(e.relL2)}`;
       const agree = zero(e.budget) ? 'is bitwise equal' : `is within ${budgetText(e.budget)}`;
       const before = e.previousOp ? `; the op before it, ${e.previousOp.op}${e.previousOp.step === e.step ? '' : ` (step ${e.previousOp.step})`}, ${agree}` : '; it is the first op of the run';
-      const differs = zero(e.budget) ? 'differs' : `differs beyond ${budgetText(e.budget)}`;
+      const beyond = zero(e.budget) ? '' : ` beyond ${budgetText(e.budget)}`;
       const caution = e.reproducedRecorded === false && e.against !== 'repeat' ? ' (caution: a re-run with ops captured gave other bits than the recorded runs)' : '';
-      return `where ${pair} part: step ${e.step}, op ${e.firstOp} is the first that ${differs} (${how})${before}${weights}${caution}`;
+      return `${pair} part at step ${e.step}, first in op ${e.firstOp}${beyond} (${how})${before}${weights}${caution}`;
     }
     case 'not-exposed':
-      return `where ${pair} part: no op the backend exposes differs, so the narrowest span is ${e.step === null ? 'the whole run' : `step ${e.step}`}${weights}`;
+      return `${pair} part, but in no op the backend exposes: the narrowest span is ${e.step === null ? 'the whole run' : `step ${e.step}`}${weights}`;
     case 'within-budget':
-      return `where ${pair} part: every op both backends expose is within ${budgetText(e.budget)}${weights}`;
+      return `${pair} differ, but every op both backends expose is within ${budgetText(e.budget)}${weights}`;
     case 'same':
-      return `where ${pair} part: not reproduced, ${plural(e.runs, 're-run')} gave the same results, so nothing was located`;
+      return `${pair} were not located: ${plural(e.runs, 're-run')} gave the same results (the difference did not come back)`;
     case 'failed':
-      return `where ${pair} part: not located, a re-run failed${quoted(e.message)}`;
+      return `${pair} were not located: a re-run failed${quoted(e.message)}`;
   }
 }
 

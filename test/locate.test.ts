@@ -54,14 +54,14 @@ test('run --locate names exactly the op given a 1-ULP fault, in forward, backwar
   for (const l of summary.locate) assertFound(l, FAULTS[l.backend]);
   assert.match(r.stderr, /locate: mlp-train\|fake-fault-update\|cpu\|det\|t1: parted, 2 re-runs/);
   const sentence = findingText(summary.findings.find((f) => f.kind === 'divergence-located' && f.cell?.backend === 'fake-fault-forward')!);
-  assert.match(sentence, /step 1, op l1\.dense\.forward is the first that differs .*the op before it, l1\.dense\.matmul, is bitwise equal/);
+  assert.match(sentence, /^two runs of mlp-train on fake-fault-forward \(cpu, det, 1 thread\) part at step 1, first in op l1\.dense\.forward \(2048 of 2048 elements differ: max 1 ULP.*the op before it, l1\.dense\.matmul, is bitwise equal/);
   assert.match(renderMarkdown(JSON.parse(fs.readFileSync(path.join(resultsDir, 'manifest.json'), 'utf8')), summary, 1.25), /\*\*Where runs part\*\*/);
 
   // a folder located again: the cell's pair is replaced, the others kept
   const cell = 'mlp-train|fake-fault-weight-gradient|cpu|det|t1';
   const again = await detbench(['locate', resultsDir, '--cell', cell, '--no-report', '--json'], env);
   assert.equal(again.status, EXIT.findings, again.stderr);
-  const { locate, cost } = JSON.parse(again.stdout) as { locate: LocateResult[]; cost: { pairs: number; runs: number; bytes: number } };
+  const { locate, locateCost: cost } = JSON.parse(again.stdout) as { locate: LocateResult[]; locateCost: { pairs: number; runs: number; bytes: number } };
   // named, the cell is also located against the reference backend, though within tolerance: the two
   // fakes compute alike when neither run is the faulty one, so that pair is not reproduced
   assert.equal(locate.length, ids.length + 1);
@@ -80,6 +80,12 @@ test('run --locate names exactly the op given a 1-ULP fault, in forward, backwar
   const bad = await detbenchHere(['analyze', resultsDir]);
   assert.equal(bad.status, EXIT.usage);
   assert.match(bad.stderr, /locate\.json pairs\[0\]: `sides\[1\]\.values` is \d+ bytes, its ops' outputs are \d+/);
+  damaged.pairs[0].sides[1].values.bytes -= 4;
+  damaged.pairs[0].sides[1].values.sha256 = '0'.repeat(64);
+  fs.writeFileSync(file, JSON.stringify(damaged));
+  const missing = await detbenchHere(['analyze', resultsDir]);
+  assert.equal(missing.status, EXIT.usage);
+  assert.equal(missing.stderr.trim(), `detbench: ${message.artifactMissing(path.join(resultsDir, 'artifacts', `${'0'.repeat(64)}.f32`), `${file} pairs[0]`)}`);
 });
 
 test('bad locate flags stop before anything runs, saying what to give', async () => {
@@ -137,7 +143,7 @@ test('runs that differ where no op shows it: the narrowest span is the step thei
   const b = { ...side(['abc', 'abc']), stepDigests: ['1'.repeat(16), '3'.repeat(16)], artifactSha256: 'e'.repeat(64) };
   const hidden = locatePair(pair(a, b, { step: null }), cell, load, declared);
   assert.deepEqual([hidden.status, hidden.step, hidden.firstOp, hidden.firstDivergentStep], ['not-exposed', 1, null, 1]);
-  assert.match(findingText({ kind: 'divergence-located', severity: 'info', cell: { id: 'c' }, evidence: evidenceOf(hidden) }), /no op the backend exposes differs, so the narrowest span is step 1/);
+  assert.match(findingText({ kind: 'divergence-located', severity: 'info', cell: { id: 'c' }, evidence: evidenceOf(hidden) }), /part, but in no op the backend exposes: the narrowest span is step 1/);
   const noOps = locatePair(pair({ ...a, ops: undefined }, { ...b, ops: undefined }, { step: null }), cell, load, declared);
   assert.deepEqual([noOps.status, noOps.notExposed], ['not-exposed', ['p.forward', 'q.forward', 'r.update']]);
   assert.equal(locatePair(pair(a, a, { outcome: 'same', runs: 4 }), cell, load, declared).status, 'same');
