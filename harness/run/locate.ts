@@ -23,7 +23,7 @@ import { diffFloat32 } from '../analysis/diff.js';
 import type { Summary } from '../analysis/summary.js';
 import { UsageError, message } from '../errors.js';
 import { isOk, type LocateRequest, type OkRecord, type WorkerResult } from '../protocol.js';
-import { loadResults, writeArtifactTo, writeAtomic, sha256, type LoadedResults } from '../store.js';
+import { artifactPath, loadResults, writeArtifactTo, writeAtomic, sha256, type LoadedResults } from '../store.js';
 import { findWorkload } from '../../workloads/index.js';
 import { opDigest } from './ops.js';
 import type { Runner } from './runner.js';
@@ -107,8 +107,7 @@ export async function locatePhase(runner: Runner, dir: string, options: LocateOp
     cost.runs += located.runs;
     cost.bytes += located.bytes;
     pairs.push(located.pair);
-    const [a, b] = located.pair.sides;
-    options.log(`locate: ${target.cell}${target.against === 'repeat' ? '' : ` vs ${target.referenceCell}`}: ${located.pair.outcome}, ${located.runs} re-runs, ${((a.wallMs + b.wallMs) / 1000).toFixed(1)} s`);
+    options.log(`locate: ${target.cell}${target.against === 'repeat' ? '' : ` vs ${target.referenceCell}`}: ${located.pair.outcome}, ${located.runs} re-runs, ${(located.wallMs / 1000).toFixed(1)} s`);
   }
   // a pair located again replaces its earlier answer; other pairs are kept
   const key = (p: Pick<LocatePair, 'cell' | 'against' | 'referenceCell'>) => `${p.cell}\n${p.against}\n${p.referenceCell}`;
@@ -161,9 +160,10 @@ function sideOf(r: Rerun, recorded: Set<string>, step: number | null, dir: strin
     const values = step === null ? undefined : ops.values[step];
     if (values) {
       const raw = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-      const before = fs.existsSync(path.join(dir, 'artifacts', `${sha256(raw)}.f32`));
+      // identical outputs are stored once: count the bytes only when they are new
+      const stored = fs.existsSync(artifactPath(dir, sha256(raw)));
       side.values = { sha256: writeArtifactTo(dir, raw), bytes: raw.byteLength };
-      if (!before) bytes += raw.byteLength;
+      if (!stored) bytes += raw.byteLength;
     }
   }
   return { side, bytes };
@@ -203,7 +203,7 @@ function stepToStore(a: Rerun, b: Rerun, budget: LocateBudget): number | null {
   return null;
 }
 
-async function locateOne(runner: Runner, results: LoadedResults, target: LocateTarget, options: LocateOptions): Promise<{ pair: LocatePair; runs: number; bytes: number } | null> {
+async function locateOne(runner: Runner, results: LoadedResults, target: LocateTarget, options: LocateOptions): Promise<{ pair: LocatePair; runs: number; wallMs: number; bytes: number } | null> {
   const reruns: Rerun[] = [];
   const run = async (cell: string) => {
     const r = await rerun(runner, cell, requestOf(results, cell), options);
@@ -228,6 +228,7 @@ async function locateOne(runner: Runner, results: LoadedResults, target: LocateT
   return {
     pair: { cell: target.cell, against: target.against, referenceCell: target.referenceCell, budget: target.budget, runs: reruns.length, outcome, step, sides: [sa.side, sb.side] },
     runs: reruns.length,
+    wallMs: reruns.reduce((ms, r) => ms + r.wallMs, 0),
     bytes: sa.bytes + sb.bytes,
   };
 }
