@@ -98,3 +98,24 @@ systemTest('ort-webgpu on the software adapter: index-add, which varies with det
     await session.close();
   }
 }, { timeout: 600_000 });
+
+systemTest('tfjs-webgpu on the software adapter reports every declared op (read after each step: WebGPU has no synchronous read in Node.js), changing no bit', 'lavapipe', async () => {
+  process.env.DETBENCH_WEBGPU_SOFTWARE = '1';
+  const backend = findBackend('tfjs-webgpu')!;
+  const availability = await backend.probe();
+  assert.ok(availability.available, JSON.stringify(availability));
+  for (const id of ['mlp-train', 'conv-train', 'index-add']) {
+    const workload = resolveWorkload(findWorkload(id)!, 'quick', id === 'index-add' ? {} : { steps: 2 });
+    const session = await backend.open({ mode: 'det', threads: 1, device: availability.devices[0] });
+    try {
+      const program = await session.prepare(workload, workloadInputs(workload, 0));
+      const plain = await program.execute();
+      const recorder = new OpRecorder(workload.spec, 0);
+      const located = await program.execute({ ops: recorder });
+      plain.outputs.forEach((t, i) => assert.deepEqual(located.outputs[i].data, t.data, `${id} ${t.name}`));
+      assert.deepEqual(recorder.result()!.ops, declaredOps(workload.spec).map((o) => o.name), id);
+    } finally {
+      await session.close();
+    }
+  }
+}, { timeout: 600_000 });

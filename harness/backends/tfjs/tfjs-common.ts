@@ -74,14 +74,15 @@ export function compileTfjs(tf: Tf, workload: ResolvedWorkload, inputs: NamedTen
       async execute(options?: ExecuteOptions): Promise<Execution> {
         const start = performance.now();
         let out: T;
-        const sink = options?.ops;
-        const record = sink && ((op: string, t: T) => sink.record(0, op, t.dataSync() as Float32Array));
+        const ops = options?.ops && new PendingOps(tf, options.ops, 0);
         try {
-          out = tf.tidy(() => inferOp(tf, spec, feeds, record));
-          record?.(inferOps(spec).at(-1)!, out);
+          out = tf.tidy(() => inferOp(tf, spec, feeds, ops && ((op, t) => ops.record(op, t))));
+          ops?.record(inferOps(spec).at(-1)!, out);
         } catch (err) {
+          ops?.dispose();
           classify(err);
         }
+        await ops?.flush();
         const data = (await out.data()) as Float32Array;
         const computeMs = performance.now() - start;
         out.dispose();
@@ -120,7 +121,8 @@ function compileTraining(tf: Tf, spec: TrainSpec, inputs: NamedTensor[], keep: <
           const updates = new Map<string, T>();
           const stepMasks = new Map(layout.dropout.map((name, i) => [name, masks[i][s]]));
           const stateMap = new Map(layout.state.map((n, i) => [n, state[i]]));
-          const ops = options?.ops && names ? forwardOps(tf, options.ops, s, names) : undefined;
+          const pending = options?.ops && new PendingOps(tf, options.ops, s);
+          const ops = pending && names ? forwardOps(tf, pending, names) : undefined;
           const { value, grads } = tf.valueAndGrads((...p: T[]) => {
             const tensors = new Map<string, T>([...layout.params.map((n, i) => [n, p[i]] as [string, T]), ...stateMap]);
             const logits = forward(tf, spec, { training: true, tensors, masks: stepMasks, updates, ops }, xs[s]);
@@ -133,6 +135,7 @@ function compileTraining(tf: Tf, spec: TrainSpec, inputs: NamedTensor[], keep: <
           const clipped = spec.clipNorm === undefined ? grads : clipByGlobalNorm(tf, grads, spec.clipNorm, ops && ((norm) => ops.record(CLIP_NORM_OP, norm)));
           const next = optimizer.step(params, clipped, lrs[s]);
           if (ops) layout.params.forEach((n, i) => ops.record(names!.update.get(n)!, next[i]));
+          await pending?.flush();
           [...params, ...grads, ...(clipped === grads ? [] : clipped)].forEach((t) => t.dispose());
           params = next;
           if (layout.state.length) {
@@ -171,13 +174,42 @@ function compileTraining(tf: Tf, spec: TrainSpec, inputs: NamedTensor[], keep: <
 }
 
 /**
- * A located step's ops: each is read as it is computed (dataSync), and the input of every layer
- * whose input gradient is an op is tapped (an identity with a custom gradient), so the gradient is
- * read as it passes; neither changes a bit of what is computed.
+ * A located step's op outputs, held (a kept clone shares the data) until the step is over and then
+ * read asynchronously: the ops are computed inside tfjs's gradient tape, where nothing can be
+ * awaited, and tfjs-webgpu cannot read a GPU tensor synchronously in Node.js (its readSync needs
+ * OffscreenCanvas).
  */
-function forwardOps(tf: Tf, sink: OpSink, step: number, names: OpNames): ForwardOps {
+class PendingOps {
+  private held: Array<[string, T]> = [];
+
+  constructor(private tf: Tf, private sink: OpSink, private step: number) {}
+
+  record(op: string, t: T): void {
+    this.held.push([op, this.tf.keep(this.tf.clone(t))]);
+  }
+
+  async flush(): Promise<void> {
+    try {
+      for (const [op, t] of this.held) this.sink.record(this.step, op, (await t.data()) as Float32Array);
+    } finally {
+      this.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.held.forEach(([, t]) => t.dispose());
+    this.held = [];
+  }
+}
+
+/**
+ * A located step's ops: each is held as it is computed, and the input of every layer whose input
+ * gradient is an op is tapped (an identity with a custom gradient), so the gradient is held as it
+ * passes; neither changes a bit of what is computed.
+ */
+function forwardOps(tf: Tf, pending: PendingOps, names: OpNames): ForwardOps {
   const gradInput = new Map<string, string | null>([...names.layers.map((s): [string, string | null] => [s.path, s.gradInput]), [HEAD_PATH, names.headGradInput]]);
-  const record = (op: string, t: T) => sink.record(step, op, t.dataSync() as Float32Array);
+  const record = (op: string, t: T) => pending.record(op, t);
   return {
     record,
     tapInput(path, t) {
