@@ -125,11 +125,13 @@ function figure(c: RenderedChart): string {
 function locateSection(summary: Summary, chart: RenderedChart | undefined): string {
   if (!summary.locate.length) return '';
   const sentences = summary.findings.filter((f) => f.kind === 'divergence-located').map(findingText);
-  const head = ['pair', 'status', 'budget', 'weights differ after step', 'step', 'first divergent op', 'differing elements', 'max ULP', 'median ULP', 'relL2', 'op before it', 're-runs', 'seconds'];
+  const head = ['pair', 'status', 'budget', 'weights differ after step', 'step', 'first divergent op', 'differing elements', 'max ULP', 'median ULP', 'relL2', 'op before it', 'ops not exposed', 're-runs', 'seconds'];
   const rows = summary.locate.map((l) => [
     locatedLabel(l), l.status, budgetText(l.budget), l.firstDivergentStep ?? '–', l.step ?? '–', l.firstOp ?? '–',
     l.ulp ? `${l.ulp.differing} of ${l.ulp.elements}` : '–', l.ulp?.maxUlp ?? '–', l.ulp?.medianUlp ?? '–', fmt(l.ulp?.relL2),
-    l.previousOp ? `${l.previousOp.op} (step ${l.previousOp.step})` : '–', l.runs, fmt(l.wallMs / 1000, 2),
+    l.previousOp ? `${l.previousOp.op} (step ${l.previousOp.step})` : '–',
+    l.notExposed.length ? `${l.notExposed.length}: ${l.notExposed.slice(0, 4).join(', ')}${l.notExposed.length > 4 ? ', …' : ''}` : 'none',
+    l.runs, fmt(l.wallMs / 1000, 2),
   ]);
   return `<h2 id="locate">Where runs part</h2>${list(sentences, '')}<table class="cells"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`)
