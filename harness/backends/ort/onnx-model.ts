@@ -145,81 +145,78 @@ function logits(L: Lowering, spec: TrainSpec, x: Value): Value {
       const path = prefix === 'l' ? `l${i}` : `${prefix}.${i}`;
       const inputOp = gradInput?.get(path);
       if (inputOp) probe!.inputs.push({ op: inputOp, value: h, nchw });
-      lowerLayer(layer, path);
+      switch (layer.kind) {
+        case 'dense':
+          toNhwc();
+          h = dense(h, path, layer.bias !== false);
+          act(layer.activation);
+          break;
+        case 'conv2d': {
+          toNchw();
+          // weights are HWIO (as tfjs holds them); ONNX's Conv takes OIHW
+          const oihw = tape.apply1('transpose', [L.value(`${path}.w`)], { perm: [3, 2, 0, 1] });
+          h = tape.apply1('conv2d', [h, oihw], { strides: [1, 1], pads: samePads(layer.kernel) });
+          record(layerOp(path, 'conv2d', 'conv'), h);
+          if (layer.bias !== false) h = add(h, perChannel(L.value(`${path}.b`)));
+          act(layer.activation);
+          break;
+        }
+        case 'pool':
+          toNchw();
+          h = tape.apply1(layer.op === 'max' ? 'maxPool' : 'avgPool', [h], { size: layer.size });
+          break;
+        case 'flatten':
+          toNhwc();
+          h = reshape(h, [h.shape[0], sizeOf(h.shape.slice(1))]);
+          break;
+        case 'embedding':
+          h = tape.apply1('embedding', [L.value(`${path}.table`), h], {});
+          break;
+        case 'meanPool':
+          toNhwc();
+          h = tape.apply1('mean', [h], { axes: [1] });
+          break;
+        case 'globalAvgPool':
+          h = tape.apply1('mean', [h], { axes: nchw ? [2, 3] : [1, 2] });
+          nchw = false;
+          break;
+        case 'positionEmbedding':
+          h = add(h, L.value(`${path}.table`));
+          break;
+        case 'layerNorm': {
+          toNhwc();
+          const [xhat] = tape.apply('normalize', [h], { axes: [h.shape.length - 1], epsilon: LAYER_NORM_EPSILON });
+          h = add(mul(xhat, L.value(`${path}.gamma`)), L.value(`${path}.beta`));
+          break;
+        }
+        case 'batchNorm':
+          h = batchNorm(L, h, path, nchw ? [0, 2, 3] : h.shape.slice(0, -1).map((_, j) => j), perChannel);
+          if (L.mode === 'train') for (const s of ['runningMean', 'runningVar']) record(layerOp(path, 'batchNorm', s), L.statistics.get(`${path}.${s}`)!);
+          break;
+        case 'activation':
+          act(layer.fn);
+          break;
+        case 'dropout':
+          // inverted dropout: one multiply by the harness's mask of this step (evaluation: the identity)
+          toNhwc();
+          if (L.mode === 'train') h = mul(h, L.value(`dropout.${path}`));
+          break;
+        case 'selfAttention':
+          toNhwc();
+          h = selfAttention(L, h, path, layer.heads);
+          break;
+        case 'residual': {
+          const [input, inputNchw] = [h, nchw];
+          walk(layer.layers, path);
+          if (nchw !== inputNchw) (inputNchw ? toNchw : toNhwc)();
+          h = add(input, h);
+          break;
+        }
+        default:
+          throw new Error(`no ONNX lowering for layer ${JSON.stringify(layer satisfies never)}`);
+      }
       if (layer.kind !== 'flatten') record(layerOp(path, layer.kind, 'forward'), h);
     });
-  };
-  const lowerLayer = (layer: Layer, path: string) => {
-    switch (layer.kind) {
-      case 'dense':
-        toNhwc();
-        h = dense(h, path, layer.bias !== false);
-        act(layer.activation);
-        break;
-      case 'conv2d': {
-        toNchw();
-        // weights are HWIO (as tfjs holds them); ONNX's Conv takes OIHW
-        const oihw = tape.apply1('transpose', [L.value(`${path}.w`)], { perm: [3, 2, 0, 1] });
-        h = tape.apply1('conv2d', [h, oihw], { strides: [1, 1], pads: samePads(layer.kernel) });
-        record(layerOp(path, 'conv2d', 'conv'), h);
-        if (layer.bias !== false) h = add(h, perChannel(L.value(`${path}.b`)));
-        act(layer.activation);
-        break;
-      }
-      case 'pool':
-        toNchw();
-        h = tape.apply1(layer.op === 'max' ? 'maxPool' : 'avgPool', [h], { size: layer.size });
-        break;
-      case 'flatten':
-        toNhwc();
-        h = reshape(h, [h.shape[0], sizeOf(h.shape.slice(1))]);
-        break;
-      case 'embedding':
-        h = tape.apply1('embedding', [L.value(`${path}.table`), h], {});
-        break;
-      case 'meanPool':
-        toNhwc();
-        h = tape.apply1('mean', [h], { axes: [1] });
-        break;
-      case 'globalAvgPool':
-        h = tape.apply1('mean', [h], { axes: nchw ? [2, 3] : [1, 2] });
-        nchw = false;
-        break;
-      case 'positionEmbedding':
-        h = add(h, L.value(`${path}.table`));
-        break;
-      case 'layerNorm': {
-        toNhwc();
-        const [xhat] = tape.apply('normalize', [h], { axes: [h.shape.length - 1], epsilon: LAYER_NORM_EPSILON });
-        h = add(mul(xhat, L.value(`${path}.gamma`)), L.value(`${path}.beta`));
-        break;
-      }
-      case 'batchNorm':
-        h = batchNorm(L, h, path, nchw ? [0, 2, 3] : h.shape.slice(0, -1).map((_, j) => j), perChannel);
-        if (L.mode === 'train') for (const s of ['runningMean', 'runningVar']) record(layerOp(path, 'batchNorm', s), L.statistics.get(`${path}.${s}`)!);
-        break;
-      case 'activation':
-        act(layer.fn);
-        break;
-      case 'dropout':
-        // inverted dropout: one multiply by the harness's mask of this step (evaluation: the identity)
-        toNhwc();
-        if (L.mode === 'train') h = mul(h, L.value(`dropout.${path}`));
-        break;
-      case 'selfAttention':
-        toNhwc();
-        h = selfAttention(L, h, path, layer.heads);
-        break;
-      case 'residual': {
-        const [input, inputNchw] = [h, nchw];
-        walk(layer.layers, path);
-        if (nchw !== inputNchw) (inputNchw ? toNchw : toNhwc)();
-        h = add(input, h);
-        break;
-      }
-      default:
-        throw new Error(`no ONNX lowering for layer ${JSON.stringify(layer satisfies never)}`);
-    }
   };
   walk(spec.layers, 'l');
   toNhwc();
