@@ -3,8 +3,9 @@
  *
  * The command line: commander wiring and printing. Each command reads as its pipeline:
  *
- *   run       flags ─► resolveRunOptions ─► runSession (probe ─► plan ─► run ─► record ─► analyze ─► report) ─► print
+ *   run       flags ─► resolveRunOptions ─► runSession (probe ─► plan ─► run ─► record ─► [locate] ─► analyze ─► report) ─► print
  *   analyze   folder ─► loadResults ─► analyze ─► print
+ *   locate    folder ─► locatePhase (re-run disagreeing pairs, ops captured) ─► analyze ─► report ─► print
  *   report    folder ─► renderReport (HTML, Markdown, SVG/PNG charts)
  *   compare   baseline + current ─► compare ─► confirm (re-run flagged cells) ─► expectations ─► print (--save, --junit)
  *   merge     folders ─► mergeResults ─► analyze ─► print
@@ -30,7 +31,7 @@ import { compare, withFindings, type Comparison } from './analysis/compare.js';
 import { buildHistory } from './analysis/history.js';
 import { BACKENDS, loadPlugins } from './backends/index.js';
 import type { Availability } from './backends/types.js';
-import { PRESETS, resolveConfirm, resolveOutputFile, resolveRunOptions, resolveSlowdownThreshold, type RunFlags } from './config.js';
+import { PRESETS, resolveConfirm, resolveLocateOptions, resolveOutputFile, resolveRunOptions, resolveSlowdownThreshold, type LocateFlags, type RunFlags } from './config.js';
 import { fingerprint, PROJECT_DIR } from './env.js';
 import { EXIT, UsageError, internalErrorReport, message } from './errors.js';
 import { doctor } from './doctor.js';
@@ -42,12 +43,13 @@ import { Runner } from './run/runner.js';
 import { checkConfirmDir, confirmComparison } from './run/confirm.js';
 import { runSession } from './run/session.js';
 import type { EarlySignal } from './run/signals.js';
-import { loadResults, prepareFolder, TOOL_VERSION, writeAtomic } from './store.js';
+import { loadResults, prepareFolder, readManifest, TOOL_VERSION, writeAtomic } from './store.js';
 import { inGitHubActions, writeGitHubOutput } from '../reports/github.js';
 import { junitXml } from '../reports/junit.js';
 import { comparisonMarkdown, renderMarkdown } from '../reports/markdown.js';
-import { summaryTable } from '../reports/table.js';
-import { comparisonText, doctorText, historyText, precisionText } from '../reports/text.js';
+import { locatedText, summaryTable } from '../reports/table.js';
+import { comparisonText, doctorText, historyText, locateCostText, precisionText } from '../reports/text.js';
+import { locatePhase } from './run/locate.js';
 import { WORKLOADS } from '../workloads/index.js';
 import { flopsPerRun, formatFlops } from '../workloads/flops.js';
 
@@ -98,10 +100,11 @@ async function runCommand(flags: RunFlags, early: readonly EarlySignal[]): Promi
   if (inGitHubActions()) writeGitHubOutput(renderMarkdown(outcome.results.manifest, summary, DEFAULT_SLOWDOWN_THRESHOLD), summary.findings, options.json ? process.stderr : process.stdout);
   const html = outcome.reportFiles.find((f) => f.endsWith('report.html'));
   const precisionNote = outcome.precision && options.paired ? '\n' + precisionText(outcome.precision, options.paired.precision) : '';
+  const locateNote = outcome.locate ? '\n' + locateCostText(outcome.locate) : '';
   process.stdout.write(
     options.json
-      ? JSON.stringify({ resultsDir: dir, report: html ?? null, summary }, null, 2) + '\n'
-      : summaryTable(summary, dir) + precisionNote + (html ? `\nReport: ${html}` : '') + '\n',
+      ? JSON.stringify({ resultsDir: dir, report: html ?? null, summary, ...(outcome.locate ? { locateCost: outcome.locate } : {}) }, null, 2) + '\n'
+      : summaryTable(summary, dir) + precisionNote + locateNote + (html ? `\nReport: ${html}` : '') + '\n',
   );
   return exitCodeOf(summary);
 }
@@ -203,6 +206,30 @@ async function compareCommand(baseline: string, current: string, o: CompareFlags
   return result.exitCode;
 }
 
+/** `detbench locate DIR`: re-runs the folder's disagreeing pairs with ops captured, then analyses and reports it again. */
+async function locateCommand(dirArg: string, flags: LocateFlags): Promise<number> {
+  const options = resolveLocateOptions(flags);
+  const dir = path.resolve(dirArg);
+  const timeoutMs = options.timeoutMs ?? readManifest(dir).suite.timeoutMs;
+  const runner = new Runner(1);
+  let cost;
+  try {
+    cost = await locatePhase(runner, dir, { budget: options.budget, cell: options.cell, timeoutMs, log, shouldStop: () => false });
+  } finally {
+    await runner.close();
+  }
+  const results = loadResults(dir);
+  const summary = analyze(results);
+  writeAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  let html: string | undefined;
+  if (options.report) {
+    const { renderReport } = await import('../reports/index.js');
+    html = (await renderReport(dir, {}, { results, summary })).files.find((f) => f.endsWith('report.html'));
+  }
+  process.stdout.write(options.json ? JSON.stringify({ resultsDir: dir, report: html ?? null, locate: summary.locate, locateCost: cost }, null, 2) + '\n' : `${locatedText(summary)}\n${locateCostText(cost)}${html ? `\nReport: ${html}` : ''}\n`);
+  return exitCodeOf(summary);
+}
+
 function analyzeCommand(dir: string, json: boolean): number {
   const results = loadResults(path.resolve(dir));
   const summary = analyze(results);
@@ -248,8 +275,22 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
     .option('--junit <file>', 'also write a JUnit XML report: a testcase per cell, findings as failures')
     .option('--expect <file>', 'known findings (YAML: cell pattern, expected verdict, reason, expiry) become notes')
+    .option('--locate', 'after the suite, re-run every pair of disagreeing runs with each op\'s output captured and name the first op where they part (costs two runs per pair)')
+    .option('--locate-budget <budget>', 'pairs of backends: an op differs only beyond this (4ulp, or a relative L2 such as 1e-6; 0: any bit; default: the workload\'s tolerance)')
     .action(async (flags: RunFlags) => {
       code = await runCommand(flags, early);
+    });
+
+  program
+    .command('locate <dir>')
+    .description('where disagreeing runs of a results folder part: re-run each pair with every op\'s output captured, name the first op that differs, and write locate.json, summary.json and the report')
+    .option('--cell <id>', 'only this cell (e.g. "mlp-train|tfjs-wasm|cpu|det|t1"), including a backend within tolerance of the reference')
+    .option('--locate-budget <budget>', 'pairs of backends: an op differs only beyond this (4ulp, or a relative L2 such as 1e-6; 0: any bit; default: the workload\'s tolerance)')
+    .option('--timeout <sec>', 'per-run timeout in seconds (default: the suite\'s; located runs get 4 times it)', num)
+    .option('--no-report', 'skip rendering report.html, report.md and the charts')
+    .option('--json', 'print the located pairs and the cost as JSON')
+    .action(async (dir: string, flags: LocateFlags) => {
+      code = await locateCommand(dir, flags);
     });
 
   program.command('backends').description('list backends, whether each is available here and why not').option('--json').option('--python <path>', 'the Python (with torch) for the torch backend').action(async (o: { json?: boolean; python?: string }) => {

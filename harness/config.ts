@@ -12,6 +12,7 @@ import { MODES, isMode, type Mode } from './protocol.js';
 import { prepareFolder } from './store.js';
 import { DEFAULT_GRACE_SEC } from './run/signals.js';
 import { DEFAULT_SLOWDOWN_THRESHOLD } from './analysis/summary.js';
+import { ZERO_BUDGET, type LocateBudget } from './analysis/locate.js';
 import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, findWorkload } from '../workloads/index.js';
 import { PRESETS, type Preset, type SizeParams } from '../workloads/types.js';
 
@@ -227,6 +228,9 @@ export interface RunFlags {
   junit?: string;
   /** `--expect FILE`: known findings (harness/expectations.ts). */
   expect?: string;
+  /** `--locate`: after the suite, find where disagreeing runs part, op by op (run/locate.ts). */
+  locate?: boolean;
+  locateBudget?: string;
 }
 
 /** Everything `detbench run` needs, validated: nothing downstream checks a flag again. */
@@ -247,6 +251,8 @@ export interface RunOptions {
   graceMs: number;
   /** Compute the float64 oracle after the suite (run/oracle.ts): off with --no-oracle or DETBENCH_ORACLE=off. */
   oracle: boolean;
+  /** `--locate`: the budget of pairs of backends (null: each workload's tolerance); null when off. */
+  locate: { budget: LocateBudget | null } | null;
 }
 
 export const DEFAULT_PRECISION_BUDGET_SEC = 300;
@@ -271,6 +277,8 @@ export function resolveRunOptions(flags: RunFlags, cores: number): RunOptions {
   if (!isWhole(concurrency, 1)) throw new UsageError(message.concurrency(flags.concurrency));
   if (flags.python !== undefined && flags.python.trim() === '') throw new UsageError(message.python(flags.python));
   const shard = flags.shard === undefined ? null : parseShard(flags.shard);
+  if (flags.locateBudget !== undefined && !flags.locate) throw new UsageError(message.locateBudgetWithoutLocate());
+  const locate = flags.locate ? { budget: flags.locateBudget === undefined ? null : parseLocateBudget(flags.locateBudget) } : null;
   const graceMs = graceSec(process.env.DETBENCH_GRACE_SEC) * 1000;
   return {
     suite,
@@ -284,7 +292,54 @@ export function resolveRunOptions(flags: RunFlags, cores: number): RunOptions {
     python: flags.python ?? null,
     graceMs,
     oracle: flags.oracle !== false && process.env.DETBENCH_ORACLE !== 'off',
+    locate,
   };
+}
+
+/** `detbench locate DIR`'s flags as commander hands them over. */
+export interface LocateFlags {
+  cell?: string;
+  locateBudget?: string;
+  timeout?: number;
+  /** commander's negation of --no-report */
+  report: boolean;
+  json?: boolean;
+}
+
+/** Everything `detbench locate` needs, validated before any run starts. */
+export interface LocateCommandOptions {
+  budget: LocateBudget | null;
+  cell: string | null;
+  /** null: the suite's per-run timeout (from the folder's manifest). */
+  timeoutMs: number | null;
+  report: boolean;
+  json: boolean;
+}
+
+export function resolveLocateOptions(flags: LocateFlags): LocateCommandOptions {
+  const timeout = flags.timeout;
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= MIN_TIMEOUT_SEC && timeout <= MAX_TIMEOUT_SEC)) throw new UsageError(message.timeout(timeout, MIN_TIMEOUT_SEC, MAX_TIMEOUT_SEC));
+  return {
+    budget: flags.locateBudget === undefined ? null : parseLocateBudget(flags.locateBudget),
+    cell: flags.cell ?? null,
+    timeoutMs: timeout === undefined ? null : Math.round(timeout * 1000),
+    report: flags.report,
+    json: flags.json === true,
+  };
+}
+
+/**
+ * `--locate-budget`: how far an op of one backend may differ from the reference backend's before
+ * the localiser counts it as where they part. `4ulp` is a largest ULP distance, a bare number a
+ * relative L2 distance; 0 is any bit.
+ */
+export function parseLocateBudget(text: string): LocateBudget {
+  const ulps = /^\s*(\d+)\s*ulps?\s*$/i.exec(text);
+  if (ulps && Number.isSafeInteger(Number(ulps[1]))) return { kind: 'maxUlp', value: Number(ulps[1]) };
+  const value = text.trim() === '' ? NaN : Number(text);
+  if (value === 0) return ZERO_BUDGET;
+  if (Number.isFinite(value) && value > 0) return { kind: 'relL2', value };
+  throw new UsageError(message.locateBudget(text));
 }
 
 function graceSec(text: string | undefined): number {

@@ -115,4 +115,11 @@ export const message = {
   outputFile: (flag: string, file: string, why: string) => `cannot write ${file} (${flag}): ${why}; pass ${flag} the path of a file in a folder you can write`,
   siteNotEmpty: (dir: string) => `${dir} (--out) holds files and is not a site detbench published (it has no .detbench-site.json): publish into an empty or new folder, or the folder of an earlier publish`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
+  locateBudget: (got: unknown) =>
+    `\`--locate-budget\` must be a whole number of ULPs (e.g. 4ulp) or a relative L2 distance ≥ 0 (e.g. 1e-6; 0 means any bit), got ${JSON.stringify(got)}`,
+  locateBudgetWithoutLocate: () => '`--locate-budget` is the budget of `--locate`: give --locate too (e.g. --locate --locate-budget 4ulp)',
+  locateCell: (got: string, cells: readonly string[]) =>
+    `\`--cell\` ${JSON.stringify(got)} is not a cell of this results folder: choose one of ${cells.slice(0, 8).join(', ')}${cells.length > 8 ? `, … (${cells.length} in all; see \`detbench analyze DIR --json\`)` : ''}`,
+  locateNothing: (cell: string) =>
+    `${cell} has nothing to locate: its runs agree bit for bit, and so does every cell it is compared with (choose a cell whose runs, thread counts or backend disagree)`,
 };

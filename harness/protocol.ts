@@ -119,6 +119,26 @@ export interface TraceRef {
   stepDigests: string[];
 }
 
+/**
+ * A run repeated to find where two runs part (`--locate`, harness/run/locate.ts): the request of a
+ * recorded run, traced, with every op's output captured. Its result is never a record of runs.jsonl.
+ */
+export interface LocateRequest extends RunRequest {
+  captureOps: { maxValueBytes: number };
+}
+
+/** The ops a located run exposed (harness/run/ops.ts). */
+export interface OpCapture {
+  /** The ops the backend reported, in declared order (workloads/ops.ts): the same in every step. */
+  ops: string[];
+  /** Float32 elements of each op's output. */
+  elements: number[];
+  /** Per step, per op: sha256 (first 16 hex digits) of the output's float32 bytes. */
+  digests: string[][];
+  /** Per step from step 0 while memory allowed (`maxValueBytes`): every op's output, concatenated in `ops` order. */
+  values: Float32Array[];
+}
+
 /** What a worker returns: the record minus what only the runner knows, plus the artifact bytes. */
 export type WorkerResult =
   | {
@@ -132,6 +152,8 @@ export type WorkerResult =
       trace?: Float32Array;
       /** Training workloads whose backend evaluates: the held-out evaluation, predictions as float32 class ids. */
       evaluation?: { loss: number; accuracy: number; units: number; predictions: Float32Array };
+      /** A LocateRequest's captured ops (absent when the backend exposes none). */
+      ops?: OpCapture;
       determinism: DeterminismRecord;
       warnings: string[];
     }

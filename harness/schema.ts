@@ -13,6 +13,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { BaselineEntry } from './baselines.js';
 import type { Summary } from './analysis/summary.js';
 import { ORACLE_VERSION, type OracleFile } from './analysis/oracle.js';
+import { BUDGET_KINDS, LOCATE_AGAINST, LOCATE_VERSION, type LocateFile } from './analysis/locate.js';
 import { CHECK_STATUSES } from './doctor.js';
 import { MODES, NOISE_ARMS, type RunRecord } from './protocol.js';
 import { PRESETS } from '../workloads/types.js';
@@ -42,6 +43,8 @@ interface Range { minimum?: number; exclusiveMinimum?: number; maximum?: number;
 const num = (range: Range = {}) => schema<number>({ type: 'number', ...range });
 const int = (range: Range = {}) => schema<number>({ type: 'integer', maximum: Number.MAX_SAFE_INTEGER, ...range });
 const array = <T>(items: Schema<T>) => schema<T[]>({ type: 'array', items });
+/** Exactly two items (a pair's two sides). */
+const pair = <T>(items: Schema<T>) => schema<[T, T]>({ type: 'array', items, minItems: 2, maxItems: 2 });
 /** An object whose keys are free and whose values all match `values`. */
 const record = <T>(values: Schema<T>) => schema<Record<string, T>>({ type: 'object', additionalProperties: values });
 
@@ -235,6 +238,32 @@ export const oracleSchema = object(
   { reason: str(), torch: str(), threads: int({ minimum: 1 }) },
 );
 
+/** locate.json: the re-runs of located pairs (harness/run/locate.ts writes it, analysis/locate.ts reads it). */
+const stepDigest = () => str({ pattern: '^[0-9a-f]{16}$' });
+export const locateSchema = object({
+  locateVersion: int({ minimum: LOCATE_VERSION, maximum: LOCATE_VERSION }),
+  pairs: array(object({
+    cell: str(),
+    against: oneOf(LOCATE_AGAINST),
+    referenceCell: str(),
+    budget: object({ kind: oneOf(BUDGET_KINDS), value: num({ minimum: 0 }) }),
+    runs: int({ minimum: 0 }),
+    outcome: oneOf(['parted', 'same', 'failed']),
+    step: nullable(int({ minimum: 0 })),
+    sides: pair(object(
+      { cell: str(), status: oneOf(['ok', 'error', 'unsupported']), wallMs: ms() },
+      {
+        message: str(),
+        artifactSha256: digest(),
+        matchesRecorded: bool(),
+        stepDigests: array(stepDigest()),
+        ops: object({ names: texts(), elements: array(int({ minimum: 0 })), digests: array(array(stepDigest())) }),
+        values: object({ sha256: digest(), bytes: int({ minimum: 0, multipleOf: 4 }) }),
+      },
+    )),
+  })),
+});
+
 export const completionSchema = object({ finishedAt: str(), runs: int({ minimum: 0 }), interrupted: bool() });
 
 export const baselineEntrySchema = object({
@@ -276,6 +305,7 @@ export const FILE_SCHEMAS = {
   baseline: baselineEntrySchema,
   summary: savedSummarySchema,
   oracle: oracleSchema,
+  locate: locateSchema,
 } as const;
 export type FileKind = keyof typeof FILE_SCHEMAS;
 export type FileType<K extends FileKind> = Static<(typeof FILE_SCHEMAS)[K]>;
@@ -368,5 +398,6 @@ export const SCHEMAS_MATCH_TYPES: {
   completion: Same<FileType<'completion'>, Completion>;
   baseline: Same<FileType<'baseline'>, BaselineEntry>;
   oracle: Same<FileType<'oracle'>, OracleFile>;
+  locate: Same<FileType<'locate'>, LocateFile>;
   summary: Summary extends FileType<'summary'> ? true : false;
-} = { manifest: true, record: true, completion: true, baseline: true, oracle: true, summary: true };
+} = { manifest: true, record: true, completion: true, baseline: true, oracle: true, locate: true, summary: true };

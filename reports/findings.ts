@@ -14,6 +14,41 @@ const ratio = (e: SpeedEvidence) => `${e.ratio.toFixed(2)}× [${e.low.toFixed(2)
 const statuses = (s: Partial<Record<string, number>>) => Object.entries(s).map(([status, n]) => `${n} ${status}`).join(', ');
 const quoted = (message: string | null) => (message ? `: ${message}` : '');
 
+/** Who parts: two runs of the cell, the cell and the same at another axis value, or the cell and the reference backend's. */
+function pairText(e: FindingEvidence['divergence-located'], at: string): string {
+  if (e.against === 'repeat') return `two runs of ${at}`;
+  if (e.against === 'backend') return `${at} and the reference backend ${e.reference.backend ?? e.reference.id}`;
+  const value = e.reference[e.against];
+  return `${at} and the same at ${value === undefined ? e.reference.id : AXIS_VALUE[e.against](value)}`;
+}
+/** "0 ULP", "relL2 1.00e-5": how far an op may differ. */
+export const budgetText = (b: FindingEvidence['divergence-located']['budget']) => (b.kind === 'maxUlp' ? `${b.value} ULP` : `relL2 ${sci(b.value)}`);
+const zero = (b: FindingEvidence['divergence-located']['budget']) => b.value === 0;
+
+/** Where a located pair of runs parts, in one sentence per status. */
+function locatedText(e: FindingEvidence['divergence-located'], at: string): string {
+  const pair = pairText(e, at);
+  const weights = e.firstDivergentStep === null ? '' : `; their weights first differ after step ${e.firstDivergentStep}`;
+  switch (e.status) {
+    case 'located': {
+      const how = e.maxUlp === null ? 'its values were not kept' : `${e.differing} of ${e.elements} elements differ: max ${e.maxUlp} ULP, median ${e.medianUlp} ULP, relL2 ${sci(e.relL2)}`;
+      const agree = zero(e.budget) ? 'is bitwise equal' : `is within ${budgetText(e.budget)}`;
+      const before = e.previousOp ? `; the op before it, ${e.previousOp.op}${e.previousOp.step === e.step ? '' : ` (step ${e.previousOp.step})`}, ${agree}` : '; it is the first op of the run';
+      const beyond = zero(e.budget) ? '' : ` beyond ${budgetText(e.budget)}`;
+      const caution = e.reproducedRecorded === false && e.against !== 'repeat' ? ' (caution: a re-run with ops captured gave other bits than the recorded runs)' : '';
+      return `${pair} part at step ${e.step}, first in op ${e.firstOp}${beyond} (${how})${before}${weights}${caution}`;
+    }
+    case 'not-exposed':
+      return `${pair} part, but in no op the backend exposes: the narrowest span is ${e.step === null ? 'the whole run' : `step ${e.step}`}${weights}`;
+    case 'within-budget':
+      return `${pair} differ, but every op both backends expose is within ${budgetText(e.budget)}${weights}`;
+    case 'same':
+      return `${pair} were not located: ${plural(e.runs, 're-run')} gave the same results (the difference did not come back)`;
+    case 'failed':
+      return `${pair} were not located: a re-run failed${quoted(e.message)}`;
+  }
+}
+
 /** How a value of each invariance axis is said. */
 export const AXIS_VALUE: { readonly [A in InvarianceAxis]: (value: number) => string } = {
   threads: (n) => plural(n, 'thread'),
@@ -64,6 +99,7 @@ const WORDS: Words = {
   'suspect-machine': (e, at) => `suspect hardware: ${e.hostname} (machine ${e.machine}, ${e.hardware}) gave different det bits for ${at} than its identical siblings`,
   'soak-changed': (e, at) =>
     `soak: ${at} changed its det bits ${e.afterSec.toFixed(0)} s into the soak (repeat ${e.repeat}; ${e.distinctDigests} distinct results, ${plural(e.runs, 'soak run')})`,
+  'divergence-located': locatedText,
   'varies-as-expected': (e, at) =>
     `${at} varies with determinism on too (${e.distinctDigests} distinct results in ${e.runs} runs), as expected: a negative control on a backend with no determinism switch`,
   'no-data': (e) => `the ${e.side} results hold no result to compare (${e.recordedRuns} of ${e.plannedRuns} planned runs recorded)`,

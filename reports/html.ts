@@ -7,9 +7,9 @@ import { expectedToVary } from '../harness/analysis/cells.js';
 import type { Summary } from '../harness/analysis/summary.js';
 import { formatInterval } from './text.js';
 import type { Manifest } from '../harness/store.js';
-import { bySeverity, findingText, NO_FINDINGS, SEVERITY_TITLE } from './findings.js';
+import { bySeverity, budgetText, findingText, NO_FINDINGS, SEVERITY_TITLE } from './findings.js';
 import type { Chart } from './specs.js';
-import { BACKEND_ONLY, matrixStatus, slowdownRows } from './specs.js';
+import { BACKEND_ONLY, locatedLabel, matrixStatus, slowdownRows } from './specs.js';
 
 export const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
@@ -64,7 +64,8 @@ const list = (items: string[], empty: string) => (items.length ? `<ul>${items.ma
 
 /** One section per severity, findings in the catalogue's words; "none" when nothing fails. */
 function findingSections(summary: Summary): string {
-  const groups = bySeverity(summary.findings);
+  // where runs part has its own section (locateSection)
+  const groups = bySeverity(summary.findings.filter((f) => f.kind !== 'divergence-located'));
   const none = groups.some((g) => g.severity === 'fail') ? '' : `<section class="findings" id="findings-fail"><h3>${SEVERITY_TITLE.fail}</h3>${list([], NO_FINDINGS)}</section>`;
   return none + groups.map((g) => `<section class="findings" id="findings-${g.severity}"><h3>${escapeHtml(g.title)}</h3>${list(g.findings.map(findingText), '')}</section>`).join('');
 }
@@ -114,6 +115,29 @@ function noiseSection(summary: Summary): string {
     .join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
+function figure(c: RenderedChart): string {
+  return `<figure id="chart-${escapeHtml(c.id)}" class="chart"><h2>${escapeHtml(c.title)}</h2><div class="svg">${c.svg}</div><figcaption>${escapeHtml(c.caption)}${
+    c.files.length ? ` <span class="files">(${c.files.map((f) => `<a href="${escapeHtml(f)}">${escapeHtml(f)}</a>`).join(', ')})</span>` : ''
+  }</figcaption></figure>`;
+}
+
+/** `--locate`: each located pair in the catalogue's words, a table of the answers, and the per-op profile. */
+function locateSection(summary: Summary, chart: RenderedChart | undefined): string {
+  if (!summary.locate.length) return '';
+  const sentences = summary.findings.filter((f) => f.kind === 'divergence-located').map(findingText);
+  const head = ['pair', 'status', 'budget', 'weights differ after step', 'step', 'first divergent op', 'differing elements', 'max ULP', 'median ULP', 'relL2', 'op before it', 'ops not exposed', 're-runs', 'seconds'];
+  const rows = summary.locate.map((l) => [
+    locatedLabel(l), l.status, budgetText(l.budget), l.firstDivergentStep ?? '–', l.step ?? '–', l.firstOp ?? '–',
+    l.ulp ? `${l.ulp.differing} of ${l.ulp.elements}` : '–', l.ulp?.maxUlp ?? '–', l.ulp?.medianUlp ?? '–', fmt(l.ulp?.relL2),
+    l.previousOp ? `${l.previousOp.op} (step ${l.previousOp.step})` : '–',
+    l.notExposed.length ? `${l.notExposed.length}: ${l.notExposed.slice(0, 4).join(', ')}${l.notExposed.length > 4 ? ', …' : ''}` : 'none',
+    l.runs, fmt(l.wallMs / 1000, 2),
+  ]);
+  return `<h2 id="locate">Where runs part</h2>${list(sentences, '')}<table class="cells"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>${chart ? figure(chart) : ''}`;
+}
+
 export function renderHtml(manifest: Manifest, summary: Summary, rendered: RenderedChart[], threshold: number): string {
   const v = verdictLines(summary, threshold);
   const banner = summary.complete
@@ -121,13 +145,7 @@ export function renderHtml(manifest: Manifest, summary: Summary, rendered: Rende
     : `<div class="banner" id="incomplete">INCOMPLETE: ${escapeHtml(summary.recordedRuns)} of ${escapeHtml(summary.plannedRuns)} planned runs were recorded (the run was interrupted or killed). Verdicts below cover only what finished.</div>`;
   const headline = `${summary.verdict.detStableCells} of ${summary.verdict.detCells} deterministic cells bit-for-bit reproducible`;
   const warnings = summary.warnings.length ? `<div class="warnings"><h3>Warnings</h3>${list(summary.warnings, '')}</div>` : '';
-  const charts = rendered
-    .map(
-      (c) => `<figure id="chart-${escapeHtml(c.id)}" class="chart"><h2>${escapeHtml(c.title)}</h2><div class="svg">${c.svg}</div><figcaption>${escapeHtml(c.caption)}${
-        c.files.length ? ` <span class="files">(${c.files.map((f) => `<a href="${escapeHtml(f)}">${escapeHtml(f)}</a>`).join(', ')})</span>` : ''
-      }</figcaption></figure>`,
-    )
-    .join('\n');
+  const charts = rendered.filter((c) => c.id !== 'locate-profile').map(figure).join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -160,6 +178,7 @@ ${findingSections(summary)}
 </div>
 ${warnings}
 ${charts}
+${locateSection(summary, rendered.find((c) => c.id === 'locate-profile'))}
 ${noiseSection(summary)}
 <h2>Every cell</h2>
 ${cellTable(summary)}

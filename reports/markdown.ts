@@ -28,12 +28,14 @@ export function renderMarkdown(manifest: Manifest, summary: Summary, threshold: 
     if (!items.length) return;
     out.push(`**${title}**`, '', ...items.map((i) => `- ${e(i)}`), '');
   };
-  const groups = bySeverity(summary.findings);
+  // where runs part has its own section, below
+  const groups = bySeverity(summary.findings.filter((f) => f.kind !== 'divergence-located'));
   if (!groups.some((g) => g.severity === 'fail')) out.push(`**${SEVERITY_TITLE.fail}**: ${NO_FINDINGS}`, '');
   for (const g of groups) section(g.title, g.findings.map(findingText));
   section('Reproducible here', v.reproducible);
   section('Varies without determinism', v.variesWithoutDeterminism);
   section('What determinism costs', v.cost);
+  section('Where runs part', summary.findings.filter((f) => f.kind === 'divergence-located').map(findingText));
   out.push('| workload | backend | threads | det | nondet | det/nondet time [95% CI] |', '|---|---|---|---|---|---|');
   for (const group of groupBy(summary.cells, groupId).values()) {
     const [first] = group;

@@ -4,6 +4,7 @@
  */
 import type { TopLevelSpec } from 'vega-lite';
 import type { CellSummary, Summary } from '../harness/analysis/summary.js';
+import type { LocateResult } from '../harness/analysis/locate.js';
 import { ULP_BUCKETS } from '../harness/analysis/diff.js';
 
 export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -258,6 +259,43 @@ function threadInvariance(summary: Summary): Chart {
   });
 }
 
+/** How a located pair is labelled in charts and tables: the cell, and what it was compared with. */
+export const locatedLabel = (l: LocateResult) => (l.against === 'repeat' ? `${l.cell} (two runs)` : `${l.cell} vs ${l.referenceCell}`);
+
+/**
+ * Where located runs part: per located pair, the max ULP of every op's output along the step where
+ * they part, in execution order, the first op beyond the budget marked. Only drawn when something
+ * was located (`--locate`).
+ */
+export function locateProfile(summary: Summary): Chart {
+  const values = summary.locate.filter((l) => l.status === 'located').flatMap((l) =>
+    l.profile.map((p) => ({
+      pair: locatedLabel(l),
+      op: p.op,
+      // (values stay in execution order: the x axis keeps it, sort: null)
+      // log scale: an op that agrees bit for bit sits at the bottom, drawn as 0
+      maxUlp: p.ulp ? p.ulp.maxUlp : 0,
+      mark: p.op === l.firstOp ? 'first divergent op' : p.beyondBudget ? 'differs (later)' : p.ulp === null ? 'not compared' : 'agrees',
+    })),
+  );
+  const caption = 'For each located pair, the largest ULP distance of every op’s output in the step where the two runs part, ops in execution order (forward, backward, update): bars left of the red one agree, the red bar is the first op that differs, and the bars after it show how far the difference spreads through the step.';
+  return chart('locate-profile', 'Where runs part: max ULP per op', caption, values, 'nothing was located', {
+    facet: { row: { field: 'pair', type: 'nominal', title: null, header: { labelAngle: 0, labelOrient: 'top', labelAnchor: 'start', labelLimit: 800 } } },
+    spec: {
+      width: { step: 11 },
+      height: 120,
+      encoding: {
+        x: { field: 'op', type: 'ordinal', title: null, sort: null, axis: { labelAngle: -60, labelFontSize: 8, labelLimit: 160 } },
+        y: { field: 'maxUlp', type: 'quantitative', title: 'max ULP', scale: { type: 'symlog' } },
+        color: { field: 'mark', type: 'nominal', title: null, scale: { domain: ['agrees', 'first divergent op', 'differs (later)', 'not compared'], range: ['#1a9850', '#d73027', '#fdae61', '#bdbdbd'] } },
+      },
+      // a bar per op, and a tick on it so an op at 0 ULP shows too
+      layer: [{ mark: { type: 'bar' } }, { mark: { type: 'tick', thickness: 2 } }],
+    },
+    resolve: { scale: { x: 'independent' } },
+  });
+}
+
 export function charts(all: Summary, slowdownThreshold: number): Chart[] {
   // noise-decomposition cells have their own table in the HTML report, not these charts
   const summary: Summary = { ...all, cells: all.cells.filter((c) => !c.arm) };
@@ -272,5 +310,6 @@ export function charts(all: Summary, slowdownThreshold: number): Chart[] {
     ulpHistogram(summary, parts),
     crossBackend(summary),
     threadInvariance(summary),
+    ...(all.locate.length ? [locateProfile(all)] : []),
   ];
 }

@@ -100,6 +100,7 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   }
   if (summary.noise.length) lines.push('', noiseText(summary.noise));
   lines.push(...oracleLines(summary), ...churnLines(summary));
+  if (summary.locate.length) lines.push('', locatedText(summary));
   const v = summary.verdict;
   lines.push('', `Verdict: ${v.detStableCells} of ${v.detCells} det cells bitwise stable${summary.complete ? '' : ' (INCOMPLETE results)'}.`);
   lines.push(...findingLines(summary.findings));
@@ -110,7 +111,13 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
 
 const AXIS_TITLE: { readonly [A in InvarianceAxis]: string } = { threads: 'Thread-count invariance' };
 
-/** Findings under their severity's heading, in the catalogue's words. */
+/** Where located pairs of runs part (`--locate`), in the catalogue's words: one line per pair. */
+export function locatedText(summary: Summary): string {
+  const located = summary.findings.filter((f) => f.kind === 'divergence-located');
+  return located.length ? ['Where runs part (--locate):', ...located.map((f) => `  - ${findingText(f)}`)].join('\n') : 'Where runs part: nothing was located.';
+}
+
+/** Findings under their severity's heading, in the catalogue's words (where runs part has its own section). */
 function findingLines(findings: readonly Finding[]): string[] {
-  return bySeverity(findings).flatMap((g) => [`${g.title}:`, ...g.findings.map((f) => `  - ${findingText(f)}`)]);
+  return bySeverity(findings.filter((f) => f.kind !== 'divergence-located')).flatMap((g) => [`${g.title}:`, ...g.findings.map((f) => `  - ${findingText(f)}`)]);
 }

@@ -11,6 +11,7 @@ import type { NoiseArm } from '../harness/protocol.js';
 import type { PrecisionOutcome } from '../harness/run/precision.js';
 import { bySeverity, findingText } from './findings.js';
 import type { CheckStatus, DoctorReport } from '../harness/doctor.js';
+import type { LocateCost } from '../harness/run/locate.js';
 
 const ARM_LABELS: Record<NoiseArm, string> = {
   seeds: 'seeds (det on, different seeds)',
@@ -137,4 +138,12 @@ export function historyText(h: History): string {
       : `exit ${h.exitCode}.`,
   );
   return lines.join('\n');
+}
+
+const bytesText = (n: number) => (n < 1024 ? `${n} B` : n < 2 ** 20 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 2 ** 20).toFixed(1)} MiB`);
+
+/** What `--locate` (or `detbench locate`) cost: re-runs, time, and what it wrote. */
+export function locateCostText(cost: LocateCost): string {
+  if (cost.pairs === 0) return 'Locating: nothing to locate (no two compared runs disagree); it cost nothing.';
+  return `Locating cost: ${cost.pairs} pair(s), ${cost.runs} re-runs with every op's output captured, ${(cost.wallMs / 1000).toFixed(1)} s; ${bytesText(cost.bytes)} written (the outputs of one step's ops per re-run, and locate.json).`;
 }

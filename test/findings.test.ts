@@ -43,6 +43,10 @@ const EXAMPLES: { [K in FindingKind]: FindingEvidence[K] } = {
   'suspect-machine': { machine: 3, hostname: 'node7', hardware: 'epyc-x64' },
   'soak-changed': { afterSec: 42, repeat: 9, runs: 20, distinctDigests: 2 },
   'varies-as-expected': { distinctDigests: 4, runs: 5 },
+  'divergence-located': {
+    against: 'repeat', reference: at, status: 'located', budget: { kind: 'maxUlp', value: 0 }, runs: 2, firstDivergentStep: 0, step: 0,
+    firstOp: 'allreduce', previousOp: { op: 'shard7.grad.head.b', step: 0 }, maxUlp: 3, medianUlp: 1, differing: 12, elements: 2762, relL2: 1e-7, reproducedRecorded: false, message: null,
+  },
   'no-data': { side: 'current', recordedRuns: 0, plannedRuns: 0 },
   'determinism-regression': { baselineDistinct: 1, currentDistinct: 2, maxUlp: 1 },
   'still-unstable': { baselineDistinct: 2, currentDistinct: 3, maxUlp: 5 },
@@ -97,7 +101,7 @@ test('an invariance axis: det results at each thread count against the lowest, p
   const rows = compareInvariance(cells, (d) => artifacts[d]);
   assert.deepEqual(rows.map((r) => [r.axis, r.device, r.base, r.value, r.bitwiseEqual, r.diff?.maxUlp ?? null]), [['threads', 'cpu', 1, 2, false, 1], ['threads', 'cpu', 1, 4, true, null]]);
   const oracle = { made: false, reason: 'none', python: null, torch: null, workloads: [], cells: [] };
-  const findings = deriveFindings({ cells, crossBackend: [], oracle, invariance: rows, negativeControls: [], fleet: [], devices: [], soak: [], complete: true, recordedRuns: 0, plannedRuns: 0 }, cells);
+  const findings = deriveFindings({ cells, crossBackend: [], oracle, invariance: rows, negativeControls: [], fleet: [], devices: [], soak: [], locate: [], complete: true, recordedRuns: 0, plannedRuns: 0 }, cells);
   assert.deepEqual(findings.map((f) => [f.kind, f.severity, f.cell?.id]), [['invariance-broken', 'info', 'matmul|ort-cpu|cpu|det|t2']]);
   assert.equal(exitCodeFor(findings), EXIT.ok, 'a thread-count difference is a note');
 });

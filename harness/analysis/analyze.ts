@@ -14,6 +14,7 @@ import { SUMMARY_VERSION, type CellSummary, type Summary } from './summary.js';
 import { toleranceJudge } from './tolerance.js';
 import { evaluateCells } from './churn.js';
 import { compareWithOracle } from './oracle.js';
+import { locateResults } from './locate.js';
 
 export function analyze(results: LoadedResults): Summary {
   const artifacts = new Map<string, Float32Array>();
@@ -37,9 +38,10 @@ export function analyze(results: LoadedResults): Summary {
   const fleet = compareMachines(results);
   const devices = compareDevices(cells, results.manifest.backends);
   const soak = soakCells(cells, counted);
+  const locate = locateResults(results.locate, cells, results.manifest.suite, load);
   const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0 && !c.arm && !expectedToVary(c));
   const complete = results.complete, recordedRuns = results.runs.length, plannedRuns = results.manifest.plannedRuns;
-  const findings = deriveFindings({ cells, crossBackend, oracle: oracle.oracle, invariance, negativeControls, fleet, devices, soak, complete, recordedRuns, plannedRuns }, detCells);
+  const findings = deriveFindings({ cells, crossBackend, oracle: oracle.oracle, invariance, negativeControls, fleet, devices, soak, locate, complete, recordedRuns, plannedRuns }, detCells);
 
   return {
     summaryVersion: SUMMARY_VERSION,
@@ -59,6 +61,7 @@ export function analyze(results: LoadedResults): Summary {
     evaluation: evaluateCells(cells, counted, load),
     oracle: oracle.oracle,
     noise: analyzeNoise(results.runs, load),
+    locate,
     findings,
     verdict: {
       detStableCells: detCells.filter((c) => c.verdict === 'bitwise-stable').length,

@@ -33,6 +33,7 @@ export const FINDING_SEVERITY: { readonly [K in FindingKind]: Severity } = {
   'suspect-machine': 'fail',
   'soak-changed': 'fail',
   'varies-as-expected': 'info',
+  'divergence-located': 'info',
   'no-data': 'inconclusive',
   'determinism-regression': 'fail',
   'still-unstable': 'fail',
@@ -85,7 +86,7 @@ export function subjectOf(c: Partial<CellKey>, fields: readonly CellKeyField[]):
 /** One cell as a finding's subject. */
 export const cellSubject = (c: CellSummary): FindingSubject => ({ ...subjectOf(c, CELL_KEY_FIELDS), id: c.cell });
 
-type Analysed = Pick<Summary, 'cells' | 'crossBackend' | 'oracle' | 'invariance' | 'negativeControls' | 'fleet' | 'devices' | 'soak' | 'complete' | 'recordedRuns' | 'plannedRuns'>;
+type Analysed = Pick<Summary, 'cells' | 'crossBackend' | 'oracle' | 'invariance' | 'negativeControls' | 'fleet' | 'devices' | 'soak' | 'locate' | 'complete' | 'recordedRuns' | 'plannedRuns'>;
 
 export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] {
   const findings: Finding[] = [];
@@ -130,6 +131,15 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
   }
   for (const c of s.cells) {
     if (c.mode === 'det' && c.verdict === 'unstable' && !c.arm && expectedToVary(c)) findings.push(finding('varies-as-expected', cellSubject(c), { distinctDigests: c.distinctDigests, runs: c.runs.length }));
+  }
+  for (const l of s.locate) {
+    const [a, b] = l.matchesRecorded;
+    findings.push(finding('divergence-located', subject(l.cell), {
+      against: l.against, reference: subject(l.referenceCell), status: l.status, budget: l.budget, runs: l.runs,
+      firstDivergentStep: l.firstDivergentStep, step: l.step, firstOp: l.firstOp, previousOp: l.previousOp,
+      maxUlp: l.ulp?.maxUlp ?? null, medianUlp: l.ulp?.medianUlp ?? null, differing: l.ulp?.differing ?? null, elements: l.ulp?.elements ?? null, relL2: l.ulp?.relL2 ?? null,
+      reproducedRecorded: a === null || b === null ? null : a && b, message: l.message,
+    }));
   }
   return findings;
 }

@@ -9,6 +9,7 @@ import type { Describe, RatioCI, VarianceTest } from './stats.js';
 import type { Tolerance } from '../../workloads/types.js';
 import type { CellEvaluation } from './churn.js';
 import type { OracleSummary } from './oracle.js';
+import type { LocateAgainst, LocateBudget, LocateResult, LocateStatus } from './locate.js';
 
 /**
  * Bumped whenever the shape of summary.json changes; a reader given another version analyses the
@@ -19,8 +20,8 @@ import type { OracleSummary } from './oracle.js';
 /** A det/nondet (or current/baseline) time ratio above this counts as slower, unless --slowdown-threshold says otherwise. */
 export const DEFAULT_SLOWDOWN_THRESHOLD = 1.25;
 
-/** 3: the held-out evaluation and the float64 oracle (evaluation, oracle). */
-export const SUMMARY_VERSION = 3;
+/** 3: the held-out evaluation and the float64 oracle (evaluation, oracle). 4: where runs part (locate). */
+export const SUMMARY_VERSION = 4;
 
 export const CELL_VERDICTS = ['bitwise-stable', 'unstable', 'unsupported', 'unavailable', 'failed', 'no-data'] as const;
 export type CellVerdict = (typeof CELL_VERDICTS)[number];
@@ -197,6 +198,8 @@ export interface Summary {
   oracle: OracleSummary;
   /** The noise decomposition (noise suite only; empty otherwise). */
   noise: NoiseDecomposition[];
+  /** Where located pairs of runs part, op by op (`--locate`, `detbench locate`; empty otherwise). */
+  locate: LocateResult[];
   /** What a user must look at; their severities decide `detbench run`'s exit code (findings.ts). */
   findings: Finding[];
   verdict: { detStableCells: number; detCells: number; reproducible: boolean };
@@ -219,7 +222,7 @@ export const isSeverity = (x: unknown): x is Severity => SEVERITIES.includes(x a
 export const FINDING_KINDS = [
   // one results folder
   'incomplete-results', 'det-unstable', 'negative-control-not-seen', 'runs-failed', 'outside-tolerance', 'oracle-outside-tolerance', 'invariance-broken',
-  'devices-disagree', 'suspect-device', 'suspect-machine', 'soak-changed', 'varies-as-expected',
+  'devices-disagree', 'suspect-device', 'suspect-machine', 'soak-changed', 'varies-as-expected', 'divergence-located',
   // compare: a baseline and a current folder
   'no-data', 'determinism-regression', 'still-unstable', 'results-changed', 'slower', 'slower-inconclusive', 'faster',
   'missing-cell', 'newly-unsupported', 'newly-failing', 'new-cell',
@@ -282,6 +285,14 @@ export interface FindingEvidence {
   'suspect-machine': { machine: number; hostname: string; hardware: string };
   'soak-changed': { afterSec: number; repeat: number; runs: number; distinctDigests: number };
   'varies-as-expected': { distinctDigests: number; runs: number };
+  'divergence-located': {
+    /** The cell it was compared with (itself, for two runs of one cell). */
+    against: LocateAgainst; reference: FindingSubject; status: LocateStatus; budget: LocateBudget; runs: number;
+    firstDivergentStep: number | null; step: number | null; firstOp: string | null; previousOp: { op: string; step: number } | null;
+    maxUlp: number | null; medianUlp: number | null; differing: number | null; elements: number | null; relL2: number | null;
+    /** Whether both re-runs gave bits the recorded runs gave (false: capturing ops changed what was computed, or the runs vary). */
+    reproducedRecorded: boolean | null; message: string | null;
+  };
   'no-data': { side: ComparedSide; recordedRuns: number; plannedRuns: number };
   'determinism-regression': { baselineDistinct: number; currentDistinct: number; maxUlp: number };
   'still-unstable': { baselineDistinct: number; currentDistinct: number; maxUlp: number };

@@ -65,6 +65,18 @@ export interface Execution {
 export interface ExecuteOptions {
   /** Record the weights after every training step (for the first divergent step). */
   trace?: boolean;
+  /** Report every op's output here (`--locate`, harness/run/ops.ts); absent in ordinary runs. */
+  ops?: OpSink;
+}
+
+/**
+ * Where a backend reports op outputs while a run is being located. Ops are named by the workload's
+ * declared structure (workloads/ops.ts), the same on every backend; a backend reports the ones it
+ * can expose, in any order. Reporting must not change what is computed.
+ */
+export interface OpSink {
+  /** Op `op`'s output in training step `step` (0 for an inference): float32 in the declared layout (NHWC), read at once, not kept. */
+  record(step: number, op: string, data: Float32Array): void;
 }
 
 /** A workload compiled for one run: setup is done, `execute` is what gets timed. */

@@ -15,7 +15,7 @@ import { TSX_IMPORT } from './tsx.mjs';
 import { findBackend } from '../backends/index.js';
 import type { Availability } from '../backends/types.js';
 import type { ResolvedSuite } from '../config.js';
-import type { RunRecord, RunRequest, TraceRef, WorkerResult } from '../protocol.js';
+import type { LocateRequest, RunRecord, RunRequest, TraceRef, WorkerResult } from '../protocol.js';
 import { cellId } from '../protocol.js';
 import { nonFiniteField, sha256, type ResultsWriter } from '../store.js';
 import { message } from '../errors.js';
@@ -218,6 +218,20 @@ export class Runner {
     await Promise.all(Array.from({ length: this.concurrency }, lane));
     mark('runs:end');
     return { stopped };
+  }
+
+  /**
+   * A run repeated to locate where runs part (run/locate.ts): its result, never a record; a run past
+   * its timeout or a crash is an `error` result, an abandoned one null.
+   */
+  async locate(req: LocateRequest, timeoutMs: number): Promise<WorkerResult | null> {
+    try {
+      return await this.execute(req, timeoutMs);
+    } catch (err) {
+      if (err instanceof Abandoned) return null;
+      const why = err instanceof Timeout ? `no result within ${timeoutMs} ms; the worker was terminated` : (err as Error).message;
+      return { status: 'error', message: why, determinism: null, warnings: [] };
+    }
   }
 
   /** Executes one run and appends its record, whatever happens — null only when it was abandoned. */

@@ -1,7 +1,7 @@
 /**
  * `detbench run`, phase by phase:
  *
- *   options ─► probe ─► plan ─► results folder ─► runs (plain + soak, or paired) ─► finish ─► analyze ─► report
+ *   options ─► probe ─► plan ─► results folder ─► runs (plain + soak, or paired) ─► oracle ─► locate ─► finish ─► analyze ─► report
  *
  * Options arrive validated (config.ts). From the first signal on (signals.ts) the session heads for a
  * readable folder: probing finishes (it is bounded), no new run starts, the run in flight gets a grace
@@ -24,6 +24,7 @@ import { Interrupts, type EarlySignal } from './signals.js';
 import { runOracle } from './oracle.js';
 import { mark } from './timeline.js';
 import { runSoak } from './soak.js';
+import { locatePhase, type LocateCost } from './locate.js';
 
 export interface SessionHooks {
   log(line: string): void;
@@ -42,6 +43,8 @@ export interface SessionOutcome {
   reportFiles: string[];
   /** `--precision`: what the paired runs reached, per cell group. */
   precision: PrecisionOutcome[] | null;
+  /** `--locate`: what locating cost (null when off, or interrupted before it). */
+  locate: LocateCost | null;
 }
 
 export async function runSession(options: RunOptions, early: readonly EarlySignal[], hooks: SessionHooks): Promise<SessionOutcome> {
@@ -134,6 +137,11 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     hooks.onRunsDone();
     // the float64 oracle of every workload that ran (oracle.json says why when there is none)
     await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped || interrupts.requested, enabled: options.oracle, scratch: runner.scratchDir, log: hooks.log });
+    // --locate: where disagreeing runs part, op by op (their pairs are run again, ops captured)
+    let locate: LocateCost | null = null;
+    if (options.locate && !stopped && !interrupts.requested) {
+      locate = await locatePhase(runner, dir, { budget: options.locate.budget, cell: null, timeoutMs: suite.timeoutMs, log: hooks.log, shouldStop: () => interrupts.requested });
+    }
     writer.finishIfOpen({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped || interrupts.requested });
 
     // analyze, report
@@ -147,7 +155,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
       const { renderReport } = await import('../../reports/index.js');
       reportFiles = (await renderReport(dir, {}, { results, summary })).files;
     }
-    return { dir, results, summary, reportFiles, precision };
+    return { dir, results, summary, reportFiles, precision, locate };
   } finally {
     folder = null; // past this point a second signal has nothing left to create
     await runner.close();

@@ -9,7 +9,8 @@ import { setScratchRoot } from './scratch.js';
 import { UnsupportedOpError, supportOf, type Availability, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
 import { mark } from './timeline.js';
-import type { DeterminismRecord, RunRequest, WorkerResult } from '../protocol.js';
+import type { DeterminismRecord, LocateRequest, RunRequest, WorkerResult } from '../protocol.js';
+import { OpRecorder } from './ops.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
 import { evaluate, type Evaluation } from './evaluation.js';
@@ -150,7 +151,8 @@ async function prepareShards(spec: TrainSpec, backend: string): Promise<void> {
   mark(`shards:${backend} ${(performance.now() - started).toFixed(0)} ms`);
 }
 
-export default async function runTask(req: RunRequest): Promise<WorkerResult> {
+/** A run, or a run being located (`captureOps`: every op's output is reported to an OpRecorder, and the run is traced). */
+export default async function runTask(req: RunRequest | LocateRequest): Promise<WorkerResult> {
   let determinism: DeterminismRecord | null = null;
   const warnings: string[] = [];
   try {
@@ -166,6 +168,8 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
 
     const setupStart = performance.now();
     const inputs = perturbed(inputsFor(workload, req.seed), req.perturb);
+    const ops = 'captureOps' in req ? new OpRecorder(workload.spec, req.captureOps.maxValueBytes) : undefined;
+    const trace = req.trace === true || ops !== undefined;
     let execution: Execution;
     let setupMs: number;
     if (workload.spec.kind === 'train' && workload.spec.dataParallel) {
@@ -173,7 +177,7 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
       const pool = await shardPool(spec);
       await pool.prepare(req.backend);
       setupMs = performance.now() - setupStart;
-      execution = await trainDataParallel(pool, req.backend, spec, inputs, req.mode, req.trace);
+      execution = await trainDataParallel(pool, req.backend, spec, inputs, req.mode, trace, ops);
       if (s.forward) execution.evalLogits = await (await s.forward(spec))(execution.outputs.map((t) => t.data as Float32Array), byName(inputs, 'xEval'));
       determinism = {
         ...determinism,
@@ -185,7 +189,7 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
       const program = await s.prepare(workload, inputs);
       setupMs = performance.now() - setupStart;
       try {
-        execution = await program.execute({ trace: req.trace });
+        execution = await program.execute({ trace, ...(ops ? { ops } : {}) });
       } finally {
         program.dispose();
       }
@@ -195,7 +199,11 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
       if (execution.evalLogits) evaluation = evaluate(execution.evalLogits, byName(inputs, 'yEval').data as Int32Array, workload.spec.classes);
       else warnings.push(`${req.backend} does not evaluate trained models yet: ${req.workload} has no evaluation loss, accuracy or predictions (no churn)`);
     }
-    return { status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace, ...(evaluation ? { evaluation } : {}), determinism, warnings };
+    const captured = ops?.result();
+    return {
+      status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace,
+      ...(evaluation ? { evaluation } : {}), ...(captured ? { ops: captured } : {}), determinism, warnings,
+    };
   } catch (err) {
     const e = err as Error & { unsupported?: boolean };
     const unsupported = err instanceof UnsupportedOpError || e.unsupported === true;

@@ -8,10 +8,12 @@
  *
  * Protocol, version 2: JSON lines. Requests {id, op: "hello"} | {id, op: "run", spec, device,
  * inputs: [{name, shape, dtype: "float32"|"int32", path}], params: [names], state: [names],
- * dropout: [names], out: path, trace, dtype?: "float64"} | {id, op: "exit"}; replies {id, ok: true,
- * outputs, loss, compute_ms, trace, eval} or {id, ok: false, error, unsupported}. The artifact (the
+ * dropout: [names], out: path, trace, dtype?: "float64", ops?: names} | {id, op: "exit"}; replies {id, ok: true,
+ * outputs, loss, compute_ms, trace, eval, ops} or {id, ok: false, error, unsupported}. The artifact (the
  * parameters, then the state) is written to `out`, per-step weights to `out.trace`, the evaluation
- * logits of training workloads to `out.eval`, all float32. `dtype: "float64"` computes in float64 (the
+ * logits of training workloads to `out.eval`, all float32. `ops` (locating, an optional field of
+ * version 2): the names of workloads/ops.ts for each site (opNamesFor); the worker writes every op's
+ * output to `out.ops` and replies `ops: [[step, name, elements], …]` in the order written. `dtype: "float64"` computes in float64 (the
  * oracle, harness/oracle.ts) and rounds the results to float32 once. When stdin
  * closes, requests already sent are answered and the worker leaves within 10 s, mid-run if need be
  * (a run abandoned by its timeout must not keep a GPU busy). Tensors are raw
@@ -31,7 +33,8 @@ import { modelLayout } from '../../../workloads/params.js';
 import type { NamedTensor, ResolvedWorkload, WorkloadSpec } from '../../../workloads/types.js';
 import { capture } from '../../run/child-probe.js';
 import { scratchRoot } from '../../run/scratch.js';
-import { UnsupportedOpError, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from '../types.js';
+import { UnsupportedOpError, type Availability, type Backend, type Execution, type OpSink, type Program, type Session, type SessionOptions, type Support } from '../types.js';
+import { CLIP_NORM_OP, HEAD_PATH, LAYER_OP, LOSS_GRAD_OP, LOSS_OP, inferOps, opNames } from '../../../workloads/ops.js';
 
 export const TORCH_PROTOCOL = 2;
 const WORKER = fileURLToPath(new URL('./worker.py', import.meta.url));
@@ -121,20 +124,45 @@ const readFloat32 = (file: string): Float32Array => {
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 };
 
+/** The op names the worker reports under (locating): each site's name from workloads/ops.ts, so none is spelt in Python. */
+export function opNamesFor(spec: WorkloadSpec): Record<string, unknown> {
+  if (spec.kind === 'infer') return { infer: inferOps(spec) };
+  const n = opNames(spec);
+  return {
+    layers: Object.fromEntries([...n.layers.map((s) => [s.path, `${s.path}.${LAYER_OP[s.layer.kind]}`]), [HEAD_PATH, `${HEAD_PATH}.${LAYER_OP.dense}`]]),
+    gradInput: Object.fromEntries(n.layers.filter((s) => s.gradInput).map((s) => [s.path, s.gradInput])),
+    headGradInput: n.headGradInput,
+    paramGrad: Object.fromEntries(n.paramGrad),
+    update: Object.fromEntries(n.update),
+    clip: CLIP_NORM_OP,
+    loss: LOSS_OP,
+    lossGrad: LOSS_GRAD_OP,
+  };
+}
+
 /**
  * One `run` request and its results: the artifact, the per-step trace and the evaluation logits,
- * read back from their files (which are removed).
+ * read back from their files (which are removed); with `ops`, every op's output too, reported to it.
  */
 export async function runRequest(
   worker: TorchProcess, out: string, workload: ResolvedWorkload, files: ReturnType<typeof writeTensor>[],
-  options: { device: string; threads: number; trace?: boolean; dtype?: 'float64' },
+  options: { device: string; threads: number; trace?: boolean; dtype?: 'float64'; ops?: OpSink },
 ): Promise<Execution> {
   const layout = workload.spec.kind === 'train' ? modelLayout(workload.spec) : null;
   const r = await worker.call({
     op: 'run', spec: workload.spec, device: options.device, threads: options.threads, inputs: files, out, trace: options.trace === true,
     params: layout ? layout.params.map(([n]) => n) : [], state: layout ? layout.state.map(([n]) => n) : [], dropout: layout ? layout.dropout.map((d) => d.name) : [],
     ...(options.dtype ? { dtype: options.dtype } : {}),
+    ...(options.ops ? { ops: opNamesFor(workload.spec) } : {}),
   });
+  if (options.ops && Array.isArray(r.ops)) {
+    const values = readFloat32(`${out}.ops`);
+    let offset = 0;
+    for (const [step, op, elements] of r.ops as Array<[number, string, number]>) {
+      options.ops.record(step, op, values.subarray(offset, offset + elements));
+      offset += elements;
+    }
+  }
   const data = readFloat32(out);
   const meta = r.outputs as Array<{ name: string; shape: number[]; offset: number }>;
   const outputs = meta.map((m, i) => ({ name: m.name, shape: m.shape, data: data.subarray(m.offset, i + 1 < meta.length ? meta[i + 1].offset : data.length) }));
@@ -219,7 +247,9 @@ export const torchBackend: Backend = {
         }
         return {
           async execute(executeOptions): Promise<Execution> {
-            return runRequest(worker, path.join(dir, `out-${runs++}.f32`), workload, files, { device: options.device, threads: options.threads, trace: executeOptions?.trace === true });
+            return runRequest(worker, path.join(dir, `out-${runs++}.f32`), workload, files, {
+              device: options.device, threads: options.threads, trace: executeOptions?.trace === true, ...(executeOptions?.ops ? { ops: executeOptions.ops } : {}),
+            });
           },
           dispose() {},
         };

@@ -86,6 +86,35 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
+class Ops:
+    """Locating (harness/run/locate.ts): every op's output as it is computed, in the declared layout
+    (NHWC), under the names the request gives (workloads/ops.ts), appended to a raw float32 file.
+    Reading values and gradient hooks that return nothing change no bit of what is computed."""
+
+    def __init__(self, names, path):
+        self.names = names
+        self.step = 0
+        self.index = []  # [step, op, elements] in the order written
+        self.file = open(path, "wb")
+
+    def record(self, op, t, nchw=False):
+        if nchw and t.dim() == 4:
+            t = t.permute(0, 2, 3, 1)
+        self.file.write(raw_float32(t))
+        self.index.append([self.step, op, t.numel()])
+
+    def layer(self, path, sub, t, nchw=False):
+        self.record("%s.%s" % (self.names["layers"][path], sub), t, nchw)
+
+    def gradient(self, op, t, nchw=False):
+        """Records t's gradient when backward reaches it (only where one is computed)."""
+        if op and t.requires_grad:
+            t.register_hook(lambda g: self.record(op, g, nchw))
+
+    def close(self):
+        self.file.close()
+
+
 class Model:
     """The training primitives of workloads/types.ts in PyTorch, by parameter name. Data and conv
     weights arrive in TensorFlow layouts (NHWC, [kh, kw, cin, cout]) and are transposed here, so every
@@ -94,17 +123,30 @@ class Model:
     def __init__(self, spec, tensors):
         self.spec = spec
         self.tensors = tensors  # name -> parameter (requires grad) or running statistic
+        self.ops = None  # locating: an Ops, during training steps only
 
     def forward(self, x, training, masks=None):
         h, nchw = self.layers(self.spec["layers"], x, "l", training, masks or {}, False)
         if nchw:
             h = h.permute(0, 2, 3, 1)
-        return h @ self.tensors["head.w"] + self.tensors["head.b"]
+        if self.ops:
+            self.ops.gradient(self.ops.names.get("headGradInput"), h)
+        z = h @ self.tensors["head.w"]
+        if self.ops:
+            self.ops.layer("head", "matmul", z)
+        logits = z + self.tensors["head.b"]
+        if self.ops:
+            self.ops.layer("head", "forward", logits)
+        return logits
 
     def layers(self, layers, h, prefix, training, masks, nchw):
         for i, layer in enumerate(layers):
             path = "l%d" % i if prefix == "l" else "%s.%d" % (prefix, i)
+            if self.ops:
+                self.ops.gradient(self.ops.names["gradInput"].get(path), h, nchw)
             h, nchw = self.layer(layer, h, path, training, masks, nchw)
+            if self.ops and layer["kind"] != "flatten":
+                self.ops.layer(path, "forward", h, nchw)
         return h, nchw
 
     def layer(self, layer, h, path, training, masks, nchw):
@@ -113,6 +155,8 @@ class Model:
         kind = layer["kind"]
         if kind == "dense":
             h = h @ t("w")
+            if self.ops:
+                self.ops.layer(path, "matmul", h)
             if layer.get("bias", True):
                 h = h + t("b")
             return activate(h, layer["activation"]), nchw
@@ -120,7 +164,10 @@ class Model:
             if not nchw:
                 h, nchw = h.permute(0, 3, 1, 2), True
             bias = t("b") if layer.get("bias", True) else None
-            return activate(F.conv2d(h, t("w").permute(3, 2, 0, 1), bias, padding="same"), layer["activation"]), nchw
+            y = F.conv2d(h, t("w").permute(3, 2, 0, 1), bias, padding="same")
+            if self.ops and bias is None:  # with a bias, torch adds it inside the convolution: no op of its own
+                self.ops.layer(path, "conv", y, True)
+            return activate(y, layer["activation"]), nchw
         if kind == "pool":
             pool = F.max_pool2d if layer["op"] == "max" else F.avg_pool2d
             return pool(h, layer["size"], layer["size"]), nchw
@@ -139,8 +186,12 @@ class Model:
         if kind == "batchNorm":
             # PyTorch's own definition is the one declared: batch statistics (biased variance) in
             # training, running statistics updated in place with the unbiased variance, momentum 0.1
-            return F.batch_norm(h, t("runningMean"), t("runningVar"), t("gamma"), t("beta"), training=training,
-                                momentum=BATCH_NORM_MOMENTUM, eps=BATCH_NORM_EPSILON), nchw
+            h = F.batch_norm(h, t("runningMean"), t("runningVar"), t("gamma"), t("beta"), training=training,
+                             momentum=BATCH_NORM_MOMENTUM, eps=BATCH_NORM_EPSILON)
+            if self.ops:  # the running statistics, updated in place
+                self.ops.layer(path, "runningMean", t("runningMean"))
+                self.ops.layer(path, "runningVar", t("runningVar"))
+            return h, nchw
         if kind == "activation":
             return activate(h, layer["fn"]), nchw
         if kind == "dropout":
@@ -149,7 +200,7 @@ class Model:
             mask = masks["dropout." + path]
             return h * (mask.permute(0, 3, 1, 2) if nchw else mask), nchw
         if kind == "selfAttention":
-            return self_attention(h, layer["heads"], t), nchw
+            return self_attention(h, layer["heads"], t, self.ops and (lambda sub, v: self.ops.layer(path, sub, v))), nchw
         if kind == "residual":
             inner, inner_nchw = self.layers(layer["layers"], h, path, training, masks, nchw)
             if inner_nchw != nchw:
@@ -175,16 +226,23 @@ def activate(h, fn):
     return h
 
 
-def self_attention(x, heads, t):
-    """Causal multi-head self-attention (workloads/types.ts): masked scores are -inf, weights exactly 0."""
+def self_attention(x, heads, t, record=None):
+    """Causal multi-head self-attention (workloads/types.ts): masked scores are -inf, weights exactly 0.
+    `record(sub, value)` (locating) sees q, k, v, the softmax weights and the heads' concatenated output."""
     batch, seq, dim = x.shape
     dh = dim // heads
+    record = record or (lambda sub, v: None)
     split = lambda y: y.reshape(batch, seq, heads, dh).transpose(1, 2)
-    q, k, v = split(x @ t("wq") + t("bq")), split(x @ t("wk")), split(x @ t("wv") + t("bv"))  # no key bias
+    q, k, v = x @ t("wq") + t("bq"), x @ t("wk"), x @ t("wv") + t("bv")  # no key bias
+    for sub, value in (("q", q), ("k", k), ("v", v)):
+        record(sub, value)
+    q, k, v = split(q), split(k), split(v)
     scores = (q @ k.transpose(-1, -2)) * (1 / math.sqrt(dh))
     causal = torch.ones(seq, seq, dtype=torch.bool, device=x.device).triu(1)
     weights = torch.softmax(scores.masked_fill(causal, float("-inf")), dim=-1)
+    record("softmax", weights)
     o = (weights @ v).transpose(1, 2).reshape(batch, seq, dim)
+    record("context", o)
     return o @ t("wo") + t("bo")
 
 
@@ -220,10 +278,10 @@ def load_inputs(request, device):
     return _loaded["tensors"]
 
 
-def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dtype=torch.float32):
+def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dtype=torch.float32, ops=None):
     """The timed part of a run: the workload on `device`, synchronised before and after; for training
     workloads the evaluation forward pass follows, untimed. Returns (outputs [(name, tensor)], loss,
-    compute_ms, per-step weights or [], evaluation logits or None)."""
+    compute_ms, per-step weights or [], evaluation logits or None). `ops` (locating): an Ops."""
     steps = []
     cast = lambda t: t.to(dtype) if t.is_floating_point() else t
     if spec["kind"] == "infer":
@@ -232,7 +290,10 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
         with torch.no_grad():
             if spec["op"] == "attention":
                 q, k, v = (cast(tensors[n]) for n in ("q", "k", "v"))
-                out = torch.softmax(q @ k.transpose(-1, -2) * (1 / math.sqrt(spec["dim"])), dim=-1) @ v
+                weights = torch.softmax(q @ k.transpose(-1, -2) * (1 / math.sqrt(spec["dim"])), dim=-1)
+                if ops:
+                    ops.record(ops.names["infer"][0], weights)
+                out = weights @ v
             elif spec["op"] in ("reduceSum", "atomicSum"):  # atomic-sum's value is a plain sum (the oracle's)
                 out = cast(tensors["x"]).sum().reshape(1)
             elif spec["op"] == "indexAdd":
@@ -240,11 +301,14 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
                 out = torch.zeros(spec["buckets"], dtype=src.dtype, device=device).index_add_(0, tensors["index"].long(), src)
             else:
                 out = cast(tensors["a"]) @ cast(tensors["b"])
+        if ops:
+            ops.record(ops.names["infer"][-1], out)
         sync(device)
         return [("out", out)], None, (time.perf_counter() - start) * 1000, steps, None
     params = [cast(tensors[n]).clone().requires_grad_(True) for n in names]
     buffers = [cast(tensors[n]).clone() for n in state]
     model = Model(spec, dict(zip(list(names) + list(state), params + buffers)))
+    model.ops = ops
     xs, ys, lrs = tensors["x"], tensors["y"], tensors["lr"].tolist()
     masks = {n: cast(tensors[n]) for n in dropout}
     if xs.is_floating_point():
@@ -256,14 +320,29 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
     start = time.perf_counter()
     copy_ms = 0.0
     for step in range(spec["steps"]):
-        value = mean_xent(model.forward(xs[step], True, {n: m[step] for n, m in masks.items()}), ys[step], spec["classes"])
+        if ops:
+            ops.step = step
+        logits = model.forward(xs[step], True, {n: m[step] for n, m in masks.items()})
+        if ops:
+            ops.gradient(ops.names["lossGrad"], logits)
+        value = mean_xent(logits, ys[step], spec["classes"])
+        if ops:
+            ops.record(ops.names["loss"], value)
         optimizer.zero_grad(set_to_none=True)
         value.backward()
+        if ops:
+            for n, p in zip(names, params):
+                ops.record(ops.names["paramGrad"][n], p.grad)
         if clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, clip)
+            norm = torch.nn.utils.clip_grad_norm_(params, clip)
+            if ops:
+                ops.record(ops.names["clip"], norm)
         for group in optimizer.param_groups:
             group["lr"] = lrs[step]
         optimizer.step()
+        if ops:
+            for n, p in zip(names, params):
+                ops.record(ops.names["update"][n], p)
         loss = value
         if trace:
             t0 = time.perf_counter()
@@ -271,6 +350,7 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
             copy_ms += (time.perf_counter() - t0) * 1000
     sync(device)
     compute_ms = (time.perf_counter() - start) * 1000 - copy_ms
+    model.ops = None
     with torch.no_grad():
         x_eval = tensors["xEval"]
         logits = model.forward(cast(x_eval) if x_eval.is_floating_point() else x_eval, False).reshape(-1, spec["classes"])
@@ -284,8 +364,13 @@ def run(request):
         torch.set_num_threads(int(request["threads"]))  # intra-op threads: the cell's thread count
     tensors = load_inputs(request, device)
     dtype = torch.float64 if request.get("dtype") == "float64" else torch.float32
-    outputs, loss, compute_ms, trace, logits = compute(request["spec"], tensors, request["params"], device, request.get("trace"),
-                                                       request.get("state", ()), request.get("dropout", ()), dtype)
+    ops = Ops(request["ops"], request["out"] + ".ops") if request.get("ops") else None
+    try:
+        outputs, loss, compute_ms, trace, logits = compute(request["spec"], tensors, request["params"], device, request.get("trace"),
+                                                           request.get("state", ()), request.get("dropout", ()), dtype, ops)
+    finally:
+        if ops:
+            ops.close()
     meta, offset = [], 0
     with open(request["out"], "wb") as f:
         for name, t in outputs:
@@ -299,7 +384,8 @@ def run(request):
     if logits is not None:
         with open(request["out"] + ".eval", "wb") as f:
             f.write(raw_float32(logits))
-    return {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace), "eval": logits is not None}
+    return {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace), "eval": logits is not None,
+            "ops": ops.index if ops else None}
 
 
 def unsupported(err):
