@@ -30,7 +30,7 @@ function validate(file: string): void {
 systemTest('run --junit: a testcase per cell, failures for findings; it validates', 'xmllint', () => {
   const dir = tmp();
   const junit = path.join(dir, 'reports', 'junit.xml');
-  const r = spawnSync(process.execPath, [bin, 'run', '--backends', 'fake-exact,fake-unstable,fake-failing', '--workloads', 'matmul', '--repeats', '2', '--threads', '1', '--no-report', '--out', dir, '--junit', junit], {
+  const r = spawnSync(process.execPath, [bin, 'run', '--backends', 'fake-exact-gradients,fake-unstable,fake-failing', '--workloads', 'matmul', '--repeats', '2', '--threads', '1', '--no-report', '--out', dir, '--junit', junit], {
     encoding: 'utf8', env: { ...process.env, DETBENCH_PLUGINS: plugin }, timeout: 180_000,
   });
   assert.equal(r.status, EXIT.findings, r.stderr);
