@@ -3,7 +3,7 @@ import type { CellSummary, Summary } from '../harness/analysis/summary.js';
 import { groupBy } from '../harness/analysis/group.js';
 import { groupId } from '../harness/protocol.js';
 import type { Manifest } from '../harness/store.js';
-import { bySeverity, findingText, NO_FINDINGS, SEVERITY_TITLE } from './findings.js';
+import { AXIS_WORDS, bySeverity, findingText, NO_FINDINGS, SEVERITY_TITLE, tableAxes } from './findings.js';
 import { verdictLines } from './html.js';
 import { matrixStatus } from './specs.js';
 
@@ -32,12 +32,15 @@ export function renderMarkdown(manifest: Manifest, summary: Summary, threshold: 
   section('Reproducible here', v.reproducible);
   section('Varies without determinism', v.variesWithoutDeterminism);
   section('What determinism costs', v.cost);
-  out.push('| workload | backend | threads | det | nondet | det/nondet time [95% CI] |', '|---|---|---|---|---|---|');
+  const axes = tableAxes(summary.cells);
+  const head = ['workload', 'backend', ...axes.map((a) => AXIS_WORDS[a].heading), 'det', 'nondet', 'det/nondet time [95% CI]'];
+  out.push(`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`);
   for (const group of groupBy(summary.cells, groupId).values()) {
     const [first] = group;
-    const m = summary.modes.find((x) => x.workload === first.workload && x.backend === first.backend && x.device === first.device && x.threads === first.threads);
+    const m = summary.modes.find((x) => groupId(x) === groupId(first));
     const s = m?.slowdown;
-    out.push(`| ${e(first.workload)} | ${e(first.backend)} | ${first.threads} | ${e(cellText(group.find((c) => c.mode === 'det')))} | ${e(cellText(group.find((c) => c.mode === 'nondet')))} | ${s ? `${s.ratio.toFixed(2)}× [${s.low.toFixed(2)}, ${s.high.toFixed(2)}]` : '–'} |`);
+    const axisCells = axes.map((a) => e(first[a] ?? '–'));
+    out.push(`| ${e(first.workload)} | ${e(first.backend)} | ${axisCells.map((c) => `${c} | `).join('')}${e(cellText(group.find((c) => c.mode === 'det')))} | ${e(cellText(group.find((c) => c.mode === 'nondet')))} | ${s ? `${s.ratio.toFixed(2)}× [${s.low.toFixed(2)}, ${s.high.toFixed(2)}]` : '–'} |`);
   }
   out.push('');
   section('Warnings', summary.warnings);

@@ -3,8 +3,9 @@
  * function of summary.json (never imports a backend).
  */
 import { INVARIANCE_AXES, type CellSummary, type Finding, type InvarianceAxis, type Summary } from '../harness/analysis/summary.js';
+import type { AxisValue } from '../harness/axes.js';
 import { groupBy } from '../harness/analysis/group.js';
-import { AXIS_VALUE, bySeverity, findingText } from './findings.js';
+import { AXIS_WORDS, bySeverity, findingText, sayAxisValue, tableAxes } from './findings.js';
 import { noiseText } from './text.js';
 import { groupId } from '../harness/protocol.js';
 
@@ -54,35 +55,30 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
     lines.push(`Results: ${resultsDir}`);
     return lines.join('\n');
   }
-  const rows: string[][] = [['workload', 'backend', 'thr', 'det', 'nondet', 'det/nondet time [95% CI]', 'vs reference']];
+  const axes = tableAxes(summary.cells);
+  const rows: string[][] = [['workload', 'backend', ...axes.map((a) => AXIS_WORDS[a].column), 'det', 'nondet', 'det/nondet time [95% CI]', 'vs reference']];
   for (const group of groupBy(summary.cells, groupId).values()) {
     const [first] = group;
     const det = group.find((c) => c.mode === 'det');
     const nondet = group.find((c) => c.mode === 'nondet');
-    const mode = summary.modes.find((m) => m.workload === first.workload && m.backend === first.backend && m.device === first.device && m.threads === first.threads);
+    const mode = summary.modes.find((m) => groupId(m) === groupId(first));
     const s = mode?.slowdown;
-    const cross = summary.crossBackend.find((x) => x.workload === first.workload && x.backend === first.backend && x.threads === first.threads);
+    const cross = det && summary.crossBackend.find((x) => x.cell === det.cell);
     const crossText = cross
       ? cross.status === 'bitwise-equal' ? `= ${cross.reference}`
         : cross.diff ? `${cross.status === 'within-tolerance' ? 'ok' : 'OUT'}: max ${cross.diff.maxUlp} ULP, relL2 ${cross.diff.relL2?.toExponential(1)}`
         : cross.status
-      : summary.crossBackend.some((x) => x.workload === first.workload && x.reference === first.backend && x.threads === first.threads) ? '(reference)' : '';
+      : det && summary.crossBackend.some((x) => x.referenceCell === det.cell) ? '(reference)' : '';
     const unsupportedNote = first.verdict === 'unsupported' || first.verdict === 'unavailable' || first.verdict === 'failed' ? `  ${(first.message ?? '').slice(0, 90)}` : '';
     rows.push([
-      first.workload, first.backend, String(first.threads), cellText(det), cellText(nondet),
+      first.workload, first.backend, ...axes.map((a) => (a === 'threads' ? String(first.threads) : first[a] === undefined ? '-' : String(first[a]))), cellText(det), cellText(nondet),
       s ? `${s.ratio.toFixed(2)}× [${s.low.toFixed(2)}, ${s.high.toFixed(2)}]` : '-',
       crossText + unsupportedNote,
     ]);
   }
   lines.push(table(rows));
 
-  for (const axis of INVARIANCE_AXES) {
-    const rows = summary.invariance.filter((t) => t.axis === axis);
-    if (!rows.length) continue;
-    lines.push('', `${AXIS_TITLE[axis]} (det):`);
-    const say = AXIS_VALUE[axis];
-    for (const t of rows) lines.push(`  ${t.workload} on ${t.backend}: ${say(t.base)} vs ${say(t.value)} ${t.bitwiseEqual ? 'bitwise equal' : `DIFFER (max ${t.diff?.maxUlp ?? '?'} ULP)`}`);
-  }
+  for (const axis of INVARIANCE_AXES) lines.push(...agreementLines(summary, axis));
   if (summary.negativeControls.length) {
     lines.push('', 'Negative controls (must differ without determinism):');
     for (const n of summary.negativeControls) lines.push(`  ${n.workload} on ${n.backend} (${n.threads} thread(s)): ${n.distinctDigests} distinct results in ${n.runs} nondet runs — ${n.seen ? 'seen' : 'NOT SEEN'}`);
@@ -108,7 +104,21 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   return lines.join('\n');
 }
 
-const AXIS_TITLE: { readonly [A in InvarianceAxis]: string } = { threads: 'Thread-count invariance' };
+/**
+ * One axis's agreement table: per group of det cells, its values in classes of equal bits
+ * ("1 thread = 2 threads", "batch 1 = 7 ≠ 32 = 128"), and how far the other classes are from the base.
+ */
+function agreementLines(summary: Summary, axis: InvarianceAxis): string[] {
+  const rows = (summary.agreement ?? []).filter((a) => a.axis === axis);
+  if (!rows.length) return [];
+  const say = (v: AxisValue) => sayAxisValue(axis, v);
+  return ['', `${AXIS_WORDS[axis].title} (det bits; = same, ≠ different):`, ...rows.map((a) => {
+    const worst = Math.max(0, ...summary.invariance.filter((t) => t.axis === axis && t.baseCell === a.baseCell && !t.bitwiseEqual).map((t) => t.diff?.maxUlp ?? 0));
+    const classes = (a.classes as AxisValue[][]).map((c) => c.map(say).join(' = ')).join(' ≠ ');
+    const where = a.device === 'cpu' ? '' : ` (${a.device})`;
+    return `  ${a.workload} on ${a.backend}${where}: ${classes}${a.classes.length > 1 ? ` (up to ${worst} ULP from ${say(a.classes[0][0])})` : ''}`;
+  })];
+}
 
 /** Findings under their severity's heading, in the catalogue's words. */
 function findingLines(findings: readonly Finding[]): string[] {

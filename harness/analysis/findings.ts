@@ -12,8 +12,8 @@ import {
 
 /**
  * How much each kind weighs. `invariance-broken` is a note: thread counts are known to change bits
- * on some sound stacks (torch and onnxruntime on CPUs split reductions by thread), so a difference is
- * shown everywhere but does not fail a run. `still-unstable` fails: a det cell unstable in the
+ * on some sound stacks (torch and onnxruntime on CPUs split reductions by thread), and other axes
+ * change them by design on others, so a difference is shown everywhere but does not fail a run. `still-unstable` fails: a det cell unstable in the
  * baseline keeps a nightly red until it is fixed or left out of the suite, never accepted silently.
  */
 export const FINDING_SEVERITY: { readonly [K in FindingKind]: Severity } = {
@@ -109,7 +109,7 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
     }
   }
   for (const d of s.devices) {
-    const group = subjectOf({ ...d, mode: 'det' }, ['workload', 'backend', 'mode', 'threads']);
+    const group = subjectOf({ ...d, mode: 'det' }, CELL_KEY_FIELDS.filter((f) => f !== 'device' && f !== 'arm'));
     for (const x of d.devices.filter((x) => d.suspects.includes(x.device))) findings.push(finding('suspect-device', group, { device: x.device, name: x.name }));
     if (!d.agree && d.suspects.length === 0) findings.push(finding('devices-disagree', group, { devices: d.devices }));
   }

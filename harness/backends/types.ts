@@ -3,6 +3,7 @@
  * (workloads/types.ts) into something it can run, and says what `det` and `nondet` mean for it.
  */
 import type { DeterminismRecord, Mode } from '../protocol.js';
+import { AXIS_IDS, isOmitted, type AxisFields, type AxisId, type AxisValue, type AxisValues } from '../axes.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
 import { modelLayout } from '../../workloads/params.js';
 
@@ -42,9 +43,12 @@ export interface BackendInfo {
   wgsl?: boolean;
 }
 
-export interface SessionOptions {
+/**
+ * What a session is opened for: the mode, the device, and the cell's value of every invariance axis
+ * that is set per session (harness/axes.ts `perSession`; the others are absent at their omitted value).
+ */
+export interface SessionOptions extends AxisFields {
   mode: Mode;
-  threads: number;
   device: string;
 }
 
@@ -127,19 +131,47 @@ export interface Backend {
   probe(): Promise<Availability>;
   supports(spec: WorkloadSpec): Support;
   open(options: SessionOptions): Promise<Session>;
+  /**
+   * Whether it can run a cell at this value of an invariance axis (never asked for an axis's omitted
+   * value): a Support, or null to leave it to the axis's rule for every backend (AXIS_SUPPORT).
+   */
+  supportsAxis?(axis: AxisId, value: AxisValue, at: { device: string; spec: WorkloadSpec }): Support | null;
   /** For `processPerMode` backends: the environment the child process for a mode must start with. */
   processEnv?(mode: Mode): Record<string, string | undefined>;
 }
 
 /**
- * Whether `backend` can run a workload: its own answer first, then the rules that hold for every
- * backend — WGSL kernels need a backend that runs WGSL, and the data-parallel driver, whose shard
- * worker threads each open the backend, runs CPU backends only (a GPU stack opened in four threads at
- * once took the process down). The plan and the worker both ask here, never `supports` alone.
+ * Whether a backend that says nothing (no `supportsAxis`, or null from it) runs a value of each axis
+ * other than the omitted one.
  */
-export function supportOf(backend: Backend, spec: WorkloadSpec): Support {
+const AXIS_SUPPORT: { readonly [A in AxisId]: (backend: Backend, value: AxisValues[A], at: { device: string; spec: WorkloadSpec }) => Support } = {
+  // the plan runs a backend without thread control at one thread count (plan.ts)
+  threads: () => ({ ok: true }),
+};
+
+/**
+ * Whether `backend` can run a workload (at a device and axis values, when given): its own answer
+ * first, then the rules that hold for every backend — WGSL kernels need a backend that runs WGSL, and
+ * the data-parallel driver, whose shard worker threads each open the backend, runs CPU backends only
+ * (a GPU stack opened in four threads at once took the process down) —, then each axis value that is
+ * not the axis's omitted one. The plan and the worker both ask here, never `supports` alone.
+ */
+export function supportOf(backend: Backend, spec: WorkloadSpec, at?: { device: string } & Partial<AxisValues>): Support {
   const own = backend.supports(spec);
   if (!own.ok) return own;
+  const general = generalSupport(backend, spec);
+  if (!general.ok || !at) return general;
+  for (const axis of AXIS_IDS) {
+    const value = at[axis];
+    if (isOmitted(axis, value)) continue;
+    const where = { device: at.device, spec };
+    const answer = backend.supportsAxis?.(axis, value!, where) ?? (AXIS_SUPPORT[axis] as (b: Backend, v: AxisValue, w: typeof where) => Support)(backend, value!, where);
+    if (!answer.ok) return answer;
+  }
+  return general;
+}
+
+function generalSupport(backend: Backend, spec: WorkloadSpec): Support {
   const id = backend.info.id;
   if (spec.kind === 'infer' && spec.op === 'atomicSum' && !backend.info.wgsl) return { ok: false, reason: `${id} cannot run WGSL kernels: atomic-sum runs on tfjs-webgpu` };
   if (spec.kind === 'train' && spec.dataParallel && backend.info.deviceKinds.includes('gpu')) {
@@ -150,7 +182,7 @@ export function supportOf(backend: Backend, spec: WorkloadSpec): Support {
     const beyond = (spec.optimizer && spec.optimizer.kind !== 'sgd') || (spec.schedule && spec.schedule.kind !== 'constant') || spec.clipNorm !== undefined || layout.state.length > 0 || layout.dropout.length > 0;
     if (beyond) return { ok: false, reason: 'the data-parallel driver trains with plain SGD at a constant rate, without clipping, batch norm or dropout' };
   }
-  return own;
+  return { ok: true };
 }
 
 /**

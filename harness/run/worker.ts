@@ -1,6 +1,6 @@
 /**
  * The piscina task: one run. Backend sessions are opened once per worker and cached by
- * (backend, mode, threads); setup (inputs, compilation) is timed apart from compute. A thrown error
+ * (backend, mode, device, the axis values set per session); setup (inputs, compilation) is timed apart from compute. A thrown error
  * becomes an `error` result (or `unsupported` for an op the backend lacks); the worker never throws.
  */
 import { workerData } from 'node:worker_threads';
@@ -9,6 +9,7 @@ import { setScratchRoot } from './scratch.js';
 import { UnsupportedOpError, supportOf, type Availability, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
 import type { DeterminismRecord, RunRequest, WorkerResult } from '../protocol.js';
+import { AXES, AXIS_IDS, axisFields } from '../axes.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
 import { evaluate, type Evaluation } from './evaluation.js';
@@ -64,13 +65,17 @@ function shardPool(spec: TrainSpec): Promise<ShardPool> {
   return pool;
 }
 
+/** The axis values a session is opened with: those set per session (axes.ts `perSession`). */
+const sessionAxes = (req: RunRequest) => axisFields(Object.fromEntries(AXIS_IDS.filter((a) => AXES[a].perSession).map((a) => [a, req[a]])));
+
 function session(req: RunRequest): Promise<Session> {
-  const key = `${req.backend}|${req.mode}|${req.threads}|${req.device}`;
+  const options = { mode: req.mode, device: req.device, ...sessionAxes(req) };
+  const key = `${req.backend}|${JSON.stringify(options)}`;
   let s = sessions.get(key);
   if (!s) {
     const backend = findBackend(req.backend);
     if (!backend) throw new Error(`unknown backend ${req.backend}`);
-    s = backend.open({ mode: req.mode, threads: req.threads, device: req.device });
+    s = backend.open(options);
     s.catch(() => sessions.delete(key));
     sessions.set(key, s);
   }
@@ -113,7 +118,7 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
     if (!def) throw new Error(`unknown workload ${req.workload}`);
     const workload = resolveWorkload(def, req.preset, req.params);
     const backend = findBackend(req.backend);
-    const support = backend && supportOf(backend, workload.spec);
+    const support = backend && supportOf(backend, workload.spec, { device: req.device, ...axisFields(req) });
     if (support && !support.ok) return { status: 'unsupported', message: support.reason, determinism, warnings };
     const s = await session(req);
     determinism = s.determinism;
