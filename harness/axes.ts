@@ -27,14 +27,26 @@
  */
 import type { ResolvedSuite, SuiteInput } from './config.js';
 
+/**
+ * The arithmetic of float32 work: `fp32` (float32 throughout; TF32 off wherever a backend has a
+ * switch for it), `tf32` (matmuls and convolutions on NVIDIA tensor cores with 10-bit-mantissa
+ * inputs, Ampere and later), `bf16` (mixed precision: autocast runs matmuls and convolutions in
+ * bfloat16; weights, optimizer and the ops autocast leaves alone stay float32).
+ */
+export const NUMERICS = ['fp32', 'tf32', 'bf16'] as const;
+export type Numerics = (typeof NUMERICS)[number];
+export const isNumerics = (x: unknown): x is Numerics => NUMERICS.includes(x as Numerics);
+
 /** The value type of each axis. */
 export interface AxisValues {
   /** CPU threads of the backend's thread pool (backends with thread control, on CPU devices). */
   threads: number;
+  /** The numerics a backend computes in (see NUMERICS). */
+  numerics: Numerics;
 }
 
 /** Every axis, in the order their parts appear in a cell key (after the mode, before a noise arm). */
-export const AXIS_IDS = ['threads'] as const satisfies readonly (keyof AxisValues)[];
+export const AXIS_IDS = ['threads', 'numerics'] as const satisfies readonly (keyof AxisValues)[];
 export type AxisId = (typeof AXIS_IDS)[number];
 export type AxisValue = AxisValues[AxisId];
 // every axis with a value type is listed in AXIS_IDS
@@ -89,6 +101,11 @@ export const AXES: { readonly [A in AxisId]: AxisSpec<A> } = {
   threads: {
     suiteField: 'threads', flag: '--threads', isValue: isWhole, expected: 'whole numbers ≥ 1 (e.g. 1,2)', help: 'thread counts, e.g. 1,2',
     key: (n) => `t${n}`, order: ascending, perSession: true,
+  },
+  // TF32 flags are process-wide in torch: a session (a Python worker) per value
+  numerics: {
+    suiteField: 'numerics', flag: '--numerics', isValue: isNumerics, expected: `${NUMERICS.join(', ')} (e.g. fp32,bf16)`, help: `numerics to compute in: ${NUMERICS.join(', ')} (default fp32)`,
+    omitted: 'fp32', key: (v) => v, order: (a, b) => NUMERICS.indexOf(a) - NUMERICS.indexOf(b), perSession: true,
   },
 };
 

@@ -8,7 +8,7 @@ import { backendIds, findBackend } from './backends/index.js';
 import { UsageError, message } from './errors.js';
 import { parseShard, type Shard } from './plan.js';
 import { MODES, isMode, type Mode } from './protocol.js';
-import { AXES, AXIS_IDS, type AxisId, type AxisSpec, type AxisValue } from './axes.js';
+import { AXES, AXIS_IDS, type AxisId, type AxisSpec, type AxisValue, type Numerics } from './axes.js';
 import { prepareFolder } from './store.js';
 import { DEFAULT_GRACE_SEC } from './run/signals.js';
 import { DEFAULT_SLOWDOWN_THRESHOLD } from './analysis/summary.js';
@@ -27,6 +27,8 @@ export interface SuiteInput {
   backends?: string[];
   modes?: Mode[];
   threads?: number[];
+  /** Numerics to run each cell in (harness/axes.ts); fp32 when absent. */
+  numerics?: Numerics[];
   repeats?: number;
   seed?: number;
   timeoutSec?: number;
@@ -59,6 +61,8 @@ export interface ResolvedSuite {
   backendsExplicit: boolean;
   modes: Mode[];
   threads: number[];
+  /** Absent: fp32 only. */
+  numerics?: Numerics[];
   repeats: number;
   seed: number;
   timeoutMs: number;
@@ -225,6 +229,7 @@ export interface RunFlags {
   workloads?: string[];
   repeats?: number;
   threads?: number[];
+  numerics?: Numerics[];
   modes?: Mode[];
   seed?: number;
   timeout?: number;

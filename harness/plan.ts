@@ -75,6 +75,8 @@ const AXIS_PLAN: { readonly [A in AxisId]: (ctx: AxisContext, values: AxisValues
     if (isGpuDevice(device)) return { values: [values[0]], note: `${id} on ${device}: CPU thread counts do not apply to a GPU device, run at threads=${values[0]} only` };
     return { values };
   },
+  // every value applies: one a backend cannot compute in is an unsupported cell (supportOf)
+  numerics: (_ctx, values) => ({ values }),
 };
 
 /**

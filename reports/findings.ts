@@ -30,6 +30,11 @@ export const AXIS_WORDS: {
     caption: 'Deterministic results at the lowest thread count against each other thread count: green means a machine with more cores gets the same bits.',
     none: 'no backend ran at more than one thread count',
   },
+  numerics: {
+    title: 'Numerics: fp32 against tf32 and bf16', heading: 'numerics', column: 'num', value: (v) => v, short: (v) => v,
+    caption: 'Deterministic results in fp32 against the same cell in tf32 or bf16: these differ by design (fewer mantissa bits); the ULP count says by how much.',
+    none: 'nothing ran in more than one numerics',
+  },
 };
 
 /** The axes a table shows as columns: the thread count always, the others where some cell is not at its omitted value. */

@@ -7,7 +7,7 @@ import { EXIT } from '../errors.js';
 import { CELL_KEY_FIELDS, cellKey, type CellKey, type CellKeyField } from '../protocol.js';
 import { expectedToVary } from './cells.js';
 import {
-  SEVERITIES, type CellSummary, type FindingEvidence, type FindingKind, type FindingOf, type FindingSubject, type Finding, type Severity, type Summary,
+  SEVERITIES, type AxisPair, type CellSummary, type FindingEvidence, type FindingKind, type FindingOf, type FindingSubject, type Finding, type Severity, type Summary,
 } from './summary.js';
 
 /**
@@ -101,7 +101,8 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
   }
   for (const a of s.invariance) {
     if (a.bitwiseEqual) continue;
-    findings.push(finding('invariance-broken', subject(a.cell), { axis: a.axis, base: a.base, value: a.value, baseCell: a.baseCell, maxUlp: a.diff?.maxUlp ?? null, relL2: a.diff?.relL2 ?? null }));
+    const pair = { axis: a.axis, base: a.base, value: a.value } as AxisPair;
+    findings.push(finding('invariance-broken', subject(a.cell), { ...pair, baseCell: a.baseCell, maxUlp: a.diff?.maxUlp ?? null, relL2: a.diff?.relL2 ?? null }));
   }
   for (const f of s.fleet) {
     for (const m of f.machines.filter((x) => f.suspects.includes(x.machine))) {

@@ -3,8 +3,8 @@
  * (workloads/types.ts) into something it can run, and says what `det` and `nondet` mean for it.
  */
 import type { DeterminismRecord, Mode } from '../protocol.js';
-import { AXIS_IDS, isOmitted, type AxisFields, type AxisId, type AxisValue, type AxisValues } from '../axes.js';
-import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
+import { AXIS_IDS, isOmitted, type AxisFields, type AxisId, type AxisValue, type AxisValues, type Numerics } from '../axes.js';
+import { isGpuDevice, type NamedTensor, type ResolvedWorkload, type TrainSpec, type WorkloadSpec } from '../../workloads/types.js';
 import { modelLayout } from '../../workloads/params.js';
 
 export type Availability =
@@ -147,7 +147,19 @@ export interface Backend {
 const AXIS_SUPPORT: { readonly [A in AxisId]: (backend: Backend, value: AxisValues[A], at: { device: string; spec: WorkloadSpec }) => Support } = {
   // the plan runs a backend without thread control at one thread count (plan.ts)
   threads: () => ({ ok: true }),
+  // a backend computes in float32 unless it says it has another mode (torch)
+  numerics: (backend, value, { device }) => ({ ok: false, reason: numericsUnsupported(backend.info.id, value, device) }),
 };
+
+/** Why a backend without a switch for `value` (tf32 or bf16) cannot run a cell in it. */
+export function numericsUnsupported(id: string, value: Numerics, device: string): string {
+  if (value === 'tf32' && !isGpuDevice(device)) {
+    return 'TF32 is a GPU tensor-core mode (NVIDIA Ampere and later); on the CPU float32 matmuls and convolutions are computed in float32 whatever the setting, so a tf32 cell would repeat the fp32 one';
+  }
+  return value === 'tf32'
+    ? `${id} has no TF32 switch in detbench: it runs its float32 work as its library decides (see README, Numerics)`
+    : `${id} has no bfloat16 mode in detbench: it compiles float32 only (torch has one, by autocast)`;
+}
 
 /**
  * Whether `backend` can run a workload (at a device and axis values, when given): its own answer

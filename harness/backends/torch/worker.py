@@ -7,6 +7,7 @@ token ids), never pickle. The determinism mode comes from the environment
 is set by the caller for det, as PyTorch requires it before CUDA initialises.
 """
 import array
+import contextlib
 import json
 import math
 import os
@@ -39,12 +40,47 @@ if MODE == "det":
 else:
     torch.backends.cudnn.benchmark = True
 
+# The session's numerics (harness/axes.ts): fp32 unless hello says otherwise.
+NUMERICS = "fp32"
 
-def hello(threads=None):
+
+def set_numerics(numerics):
+    """fp32 turns TF32 off for cuBLAS matmuls and cuDNN convolutions (PyTorch leaves
+    cudnn.allow_tf32 on by default, so on Ampere and later GPUs a float32 convolution would run in
+    TF32); tf32 turns both on; bf16 keeps TF32 off and runs forward passes under autocast."""
+    global NUMERICS
+    NUMERICS = numerics or "fp32"
+    tf32 = NUMERICS == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+
+
+set_numerics("fp32")
+
+
+def autocast(device):
+    """bf16: torch.autocast to bfloat16 (matmuls and convolutions in bfloat16, the rest as autocast
+    decides); otherwise no context at all."""
+    if NUMERICS == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def autocast_state(device):
+    """What autocast does inside autocast(device), read back from PyTorch: a dtype name, or "off"."""
+    with autocast(device):
+        if device.type == "cuda":
+            return str(torch.get_autocast_gpu_dtype()).replace("torch.", "") if torch.is_autocast_enabled() else "off"
+        return str(torch.get_autocast_cpu_dtype()).replace("torch.", "") if torch.is_autocast_cpu_enabled() else "off"
+
+
+def hello(threads=None, numerics=None, device=None):
     """Versions, devices and every switch as PyTorch reports it back; `threads` (CPU sessions) sets the
-    intra-op thread count first."""
+    intra-op thread count and `numerics` the session's numerics first."""
     if threads:
         torch.set_num_threads(int(threads))
+    if numerics:
+        set_numerics(numerics)
     cuda = torch.cuda.is_available()
     return {
         "protocol": PROTOCOL,
@@ -58,6 +94,12 @@ def hello(threads=None):
             "cudnn.benchmark": bool(torch.backends.cudnn.benchmark),
             "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
             "num_threads": torch.get_num_threads(),
+            "cuda.matmul.allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+            "cudnn.allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+            "autocast": autocast_state(torch.device(device or "cpu")),
+            # environment variables that override the TF32 flags behind PyTorch's back
+            "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": os.environ.get("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE"),
+            "NVIDIA_TF32_OVERRIDE": os.environ.get("NVIDIA_TF32_OVERRIDE"),
         },
     }
 
@@ -229,7 +271,7 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
     if spec["kind"] == "infer":
         sync(device)
         start = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(device):
             if spec["op"] == "attention":
                 q, k, v = (cast(tensors[n]) for n in ("q", "k", "v"))
                 out = torch.softmax(q @ k.transpose(-1, -2) * (1 / math.sqrt(spec["dim"])), dim=-1) @ v
@@ -256,7 +298,8 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
     start = time.perf_counter()
     copy_ms = 0.0
     for step in range(spec["steps"]):
-        value = mean_xent(model.forward(xs[step], True, {n: m[step] for n, m in masks.items()}), ys[step], spec["classes"])
+        with autocast(device):  # the forward pass and the loss (PyTorch's recipe); backward outside
+            value = mean_xent(model.forward(xs[step], True, {n: m[step] for n, m in masks.items()}), ys[step], spec["classes"])
         optimizer.zero_grad(set_to_none=True)
         value.backward()
         if clip is not None:
@@ -271,7 +314,7 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
             copy_ms += (time.perf_counter() - t0) * 1000
     sync(device)
     compute_ms = (time.perf_counter() - start) * 1000 - copy_ms
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device):
         x_eval = tensors["xEval"]
         logits = model.forward(cast(x_eval) if x_eval.is_floating_point() else x_eval, False).reshape(-1, spec["classes"])
     outputs = [(n, w.detach()) for n, w in zip(list(names) + list(state), params + buffers)]
@@ -338,7 +381,7 @@ def serve():
         request = json.loads(line)
         try:
             if request["op"] == "hello":
-                result = hello(request.get("threads"))
+                result = hello(request.get("threads"), request.get("numerics"), request.get("device"))
             elif request["op"] == "run":
                 result = run(request)
             elif request["op"] == "exit":
