@@ -199,7 +199,7 @@ export interface TrainSpec {
   dataParallel?: { shards: number; workers: number };
 }
 
-export const INFER_OPS = ['attention', 'reduceSum', 'matmul', 'indexAdd', 'atomicSum'] as const;
+export const INFER_OPS = ['attention', 'reduceSum', 'matmul', 'indexAdd', 'atomicSum', 'forward'] as const;
 export type InferOp = (typeof INFER_OPS)[number];
 
 export type InferSpec =
@@ -210,7 +210,15 @@ export type InferSpec =
   /** out[b] = Σ src[i] over i with index[i] = b: a scatter-add (index_add_, unsortedSegmentSum). */
   | { kind: 'infer'; op: 'indexAdd'; length: number; buckets: number; skew: number }
   /** One float sum accumulated by a WGSL kernel with atomic compare-exchange (WebGPU backends only). */
-  | { kind: 'infer'; op: 'atomicSum'; length: number };
+  | { kind: 'infer'; op: 'atomicSum'; length: number }
+  /**
+   * A model's forward pass in evaluation mode (TrainSpec: dropout off, batchNorm on its running
+   * statistics) at its initial weights — the inputs named like a training artifact's tensors —, on
+   * its held-out set `xEval` [model.evalExamples, …input]: logits [units, classes], units the
+   * examples (or examples × tokens) in order. Nothing is trained: `steps`, `batch` and the optimizer
+   * of `model` are not used.
+   */
+  | { kind: 'infer'; op: 'forward'; model: TrainSpec };
 
 export type WorkloadSpec = TrainSpec | InferSpec;
 

@@ -349,6 +349,11 @@ export function inferGraph(spec: InferSpec): InferGraph {
     }
     case 'atomicSum':
       throw new Error('atomic-sum is a WGSL kernel: it has no ONNX graph');
+    case 'forward': {
+      // the model's evaluation graph, its weights and held-out examples as the inputs
+      const e = evalGraph(spec.model, spec.model.evalExamples);
+      return { model: e.model, nodeModels: e.nodeModels, inputs: [...e.weights, e.x], output: e.logits };
+    }
   }
 }
 

@@ -69,12 +69,13 @@ export function compileTfjs(tf: Tf, workload: ResolvedWorkload, inputs: NamedTen
 
   if (spec.kind === 'infer') {
     const feeds = inputs.map((t) => keep(tf.tensor(t.data, t.shape, t.data instanceof Int32Array ? 'int32' : 'float32')));
+    const named = new Map(inputs.map((t, i) => [t.name, feeds[i]]));
     return {
       async execute(): Promise<Execution> {
         const start = performance.now();
         let out: T;
         try {
-          out = tf.tidy(() => inferOp(tf, spec, feeds));
+          out = tf.tidy(() => inferOp(tf, spec, feeds, named));
         } catch (err) {
           classify(err);
         }
@@ -158,7 +159,7 @@ function compileTraining(tf: Tf, spec: TrainSpec, inputs: NamedTensor[], keep: <
   };
 }
 
-function inferOp(tf: Tf, spec: InferSpec, feeds: T[]): T {
+function inferOp(tf: Tf, spec: InferSpec, feeds: T[], named: Map<string, T>): T {
   switch (spec.op) {
     case 'attention': {
       const [q, k, v] = feeds as tfcore.Tensor3D[];
@@ -173,6 +174,8 @@ function inferOp(tf: Tf, spec: InferSpec, feeds: T[]): T {
       return tf.unsortedSegmentSum(feeds[0], feeds[1] as tfcore.Tensor1D, spec.buckets);
     case 'atomicSum':
       throw new UnsupportedOpError('atomic-sum is a WGSL kernel: this tfjs backend cannot run it');
+    case 'forward':
+      return forward(tf, spec.model, { training: false, tensors: named }, named.get('xEval')!);
   }
 }
 

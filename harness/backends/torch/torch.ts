@@ -133,7 +133,8 @@ export async function runRequest(
   worker: TorchProcess, out: string, workload: ResolvedWorkload, files: ReturnType<typeof writeTensor>[],
   options: { device: string; threads: number; trace?: boolean; dtype?: 'float64' },
 ): Promise<Execution> {
-  const layout = workload.spec.kind === 'train' ? modelLayout(workload.spec) : null;
+  const model = workload.spec.kind === 'train' ? workload.spec : workload.spec.op === 'forward' ? workload.spec.model : null;
+  const layout = model ? modelLayout(model) : null;
   const r = await worker.call({
     op: 'run', spec: workload.spec, device: options.device, threads: options.threads, inputs: files, out, trace: options.trace === true,
     params: layout ? layout.params.map(([n]) => n) : [], state: layout ? layout.state.map(([n]) => n) : [], dropout: layout ? layout.dropout.map((d) => d.name) : [],

@@ -280,6 +280,10 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
             elif spec["op"] == "indexAdd":
                 src = cast(tensors["src"])
                 out = torch.zeros(spec["buckets"], dtype=src.dtype, device=device).index_add_(0, tensors["index"].long(), src)
+            elif spec["op"] == "forward":  # a model at its initial weights, evaluation mode, on its held-out set
+                model = Model(spec["model"], {n: cast(tensors[n]) for n in list(names) + list(state)})
+                x = tensors["xEval"]
+                out = model.forward(cast(x) if x.is_floating_point() else x, False).reshape(-1, spec["model"]["classes"])
             else:
                 out = cast(tensors["a"]) @ cast(tensors["b"])
         sync(device)
