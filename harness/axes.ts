@@ -36,6 +36,14 @@ import type { ResolvedSuite, SuiteInput } from './config.js';
 export const NUMERICS = ['fp32', 'tf32', 'bf16'] as const;
 export type Numerics = (typeof NUMERICS)[number];
 export const isNumerics = (x: unknown): x is Numerics => NUMERICS.includes(x as Numerics);
+const isWhole = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1;
+
+/**
+ * How many examples of an inference workload one call evaluates (workloads/batching.ts), or `all`:
+ * every example in one call, as a workload runs without the axis.
+ */
+export type BatchSize = number | 'all';
+const isBatchSize = (x: unknown): x is BatchSize => x === 'all' || isWhole(x);
 
 /** The value type of each axis. */
 export interface AxisValues {
@@ -43,10 +51,12 @@ export interface AxisValues {
   threads: number;
   /** The numerics a backend computes in (see NUMERICS). */
   numerics: Numerics;
+  /** Examples per call of an inference workload. */
+  batchSize: BatchSize;
 }
 
 /** Every axis, in the order their parts appear in a cell key (after the mode, before a noise arm). */
-export const AXIS_IDS = ['threads', 'numerics'] as const satisfies readonly (keyof AxisValues)[];
+export const AXIS_IDS = ['threads', 'numerics', 'batchSize'] as const satisfies readonly (keyof AxisValues)[];
 export type AxisId = (typeof AXIS_IDS)[number];
 export type AxisValue = AxisValues[AxisId];
 // every axis with a value type is listed in AXIS_IDS
@@ -95,7 +105,6 @@ export interface AxisSpec<A extends AxisId> {
 }
 
 const ascending = (a: number, b: number) => a - b;
-const isWhole = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1;
 
 export const AXES: { readonly [A in AxisId]: AxisSpec<A> } = {
   threads: {
@@ -106,6 +115,13 @@ export const AXES: { readonly [A in AxisId]: AxisSpec<A> } = {
   numerics: {
     suiteField: 'numerics', flag: '--numerics', isValue: isNumerics, expected: `${NUMERICS.join(', ')} (e.g. fp32,bf16)`, help: `numerics to compute in: ${NUMERICS.join(', ')} (default fp32)`,
     omitted: 'fp32', key: (v) => v, order: (a, b) => NUMERICS.indexOf(a) - NUMERICS.indexOf(b), perSession: true,
+  },
+  // the harness splits the examples into calls of this many (run/batches.ts) on one session; the
+  // smallest batch is the base: one request at a time is what a batch-invariant server must match
+  batchSize: {
+    suiteField: 'batchSizes', flag: '--batch-sizes', isValue: isBatchSize, expected: 'whole numbers ≥ 1 or all (e.g. 1,7,32,128)',
+    help: 'examples per call of the inference workloads, e.g. 1,7,32,128 (default all: one call)',
+    omitted: 'all', key: (b) => `b${b}`, order: (a, b) => (a === 'all' ? Infinity : a) - (b === 'all' ? Infinity : b) || 0, perSession: false,
   },
 };
 

@@ -8,7 +8,7 @@ import { backendIds, findBackend } from './backends/index.js';
 import { UsageError, message } from './errors.js';
 import { parseShard, type Shard } from './plan.js';
 import { MODES, isMode, type Mode } from './protocol.js';
-import { AXES, AXIS_IDS, type AxisId, type AxisSpec, type AxisValue, type Numerics } from './axes.js';
+import { AXES, AXIS_IDS, type AxisId, type AxisSpec, type AxisValue, type BatchSize, type Numerics } from './axes.js';
 import { prepareFolder } from './store.js';
 import { DEFAULT_GRACE_SEC } from './run/signals.js';
 import { DEFAULT_SLOWDOWN_THRESHOLD } from './analysis/summary.js';
@@ -29,6 +29,8 @@ export interface SuiteInput {
   threads?: number[];
   /** Numerics to run each cell in (harness/axes.ts); fp32 when absent. */
   numerics?: Numerics[];
+  /** Examples per call of the inference workloads (harness/axes.ts); all in one call when absent. */
+  batchSizes?: BatchSize[];
   repeats?: number;
   seed?: number;
   timeoutSec?: number;
@@ -63,6 +65,8 @@ export interface ResolvedSuite {
   threads: number[];
   /** Absent: fp32 only. */
   numerics?: Numerics[];
+  /** Absent: all examples in one call. */
+  batchSizes?: BatchSize[];
   repeats: number;
   seed: number;
   timeoutMs: number;
@@ -230,6 +234,7 @@ export interface RunFlags {
   repeats?: number;
   threads?: number[];
   numerics?: Numerics[];
+  batchSizes?: BatchSize[];
   modes?: Mode[];
   seed?: number;
   timeout?: number;

@@ -11,9 +11,10 @@ import type { ResolvedSuite } from './config.js';
 import { cellId, groupId, type CellKey, type Mode, type NoiseArm, type RunRequest } from './protocol.js';
 import { AXIS_IDS, axisFields, suiteAxisValues, type AxisFields, type AxisId, type AxisValue, type AxisValues } from './axes.js';
 import { paramShapes } from '../workloads/params.js';
-import { findWorkload, resolveWorkload } from '../workloads/index.js';
+import { WORKLOADS, findWorkload, resolveWorkload } from '../workloads/index.js';
 import { isGpuDevice, type WorkloadSpec } from '../workloads/types.js';
 import { flopsPerRun, formatFlops } from '../workloads/flops.js';
+import { examplesOf } from '../workloads/batching.js';
 import { UsageError, message } from './errors.js';
 
 export interface PlannedCell extends CellKey {
@@ -55,6 +56,7 @@ function slowOnCpu(suite: ResolvedSuite, spec: WorkloadSpec, device: string): Su
 /** What the plan knows when it expands an axis for one workload on one device of a backend. */
 interface AxisContext {
   suite: ResolvedSuite;
+  workload: string;
   backend: Backend;
   device: string;
   spec: WorkloadSpec;
@@ -77,7 +79,15 @@ const AXIS_PLAN: { readonly [A in AxisId]: (ctx: AxisContext, values: AxisValues
   },
   // every value applies: one a backend cannot compute in is an unsupported cell (supportOf)
   numerics: (_ctx, values) => ({ values }),
+  // inference workloads with examples only (workloads/batching.ts); the rest run as one call
+  batchSize: ({ workload, spec }, values) => {
+    if (examplesOf(spec) || values.every((v) => v === 'all')) return { values };
+    return { values: ['all'], note: `${workload} has no examples to batch (batch sizes apply to ${BATCHED_WORKLOADS}): it runs as one call` };
+  },
 };
+
+/** The workloads the batch-size axis applies to, for its note. */
+const BATCHED_WORKLOADS = WORKLOADS.filter((w) => examplesOf(w.build(w.presets.quick))).map((w) => w.id).join(', ');
 
 /**
  * Every combination of axis values a workload runs at on a device (the first axis outermost), each
@@ -119,7 +129,7 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
     for (const device of probe.devices) {
       for (const w of suite.workloads) {
         const resolved = resolveWorkload(findWorkload(w.id)!, suite.preset, w.params);
-        const points = axisPoints({ suite, backend, device, spec: resolved.spec }, notes);
+        const points = axisPoints({ suite, workload: w.id, backend, device, spec: resolved.spec }, notes);
         if (suite.kind === 'noise') {
           const support = slowOnCpu(suite, resolved.spec, device) ?? supportOf(backend, resolved.spec, { device, ...points[0] });
           planNoise(suite, resolved, backendId, device, support, points[0], cells, runs);

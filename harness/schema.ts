@@ -15,7 +15,7 @@ import type { Summary } from './analysis/summary.js';
 import { ORACLE_VERSION, type OracleFile } from './analysis/oracle.js';
 import { CHECK_STATUSES } from './doctor.js';
 import { MODES, NOISE_ARMS, type RunRecord } from './protocol.js';
-import { NUMERICS, type AxisId, type AxisValues } from './axes.js';
+import { NUMERICS, type AxisId, type AxisValues, type BatchSize } from './axes.js';
 import { PRESETS } from '../workloads/types.js';
 import type { Completion, Manifest } from './store.js';
 
@@ -103,6 +103,7 @@ const ms = () => num({ minimum: 0 });
 const AXIS_VALUE_SCHEMAS: { [A in AxisId]: Schema<AxisValues[A]> } = {
   threads: int({ minimum: 1 }),
   numerics: oneOf(NUMERICS),
+  batchSize: schema<BatchSize>({ anyOf: [int({ minimum: 1 }), { type: 'string', const: 'all' }] }),
 };
 const { threads: threadsSchema, ...optionalAxes } = AXIS_VALUE_SCHEMAS;
 
@@ -156,6 +157,7 @@ export const manifestSchema = object(
     }, {
       // each optional invariance axis's values, where the suite named others than its omitted one
       numerics: array(AXIS_VALUE_SCHEMAS.numerics),
+      batchSizes: array(AXIS_VALUE_SCHEMAS.batchSize),
     }),
     plannedRuns: int({ minimum: 0 }),
     cells: array(object({ ...cellKey, id: str(), status: oneOf(['planned', 'unsupported', 'unavailable']) }, { ...optionalAxes, arm: oneOf(NOISE_ARMS), reason: str() })),

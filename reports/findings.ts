@@ -35,6 +35,11 @@ export const AXIS_WORDS: {
     caption: 'Deterministic results in fp32 against the same cell in tf32 or bf16: these differ by design (fewer mantissa bits); the ULP count says by how much.',
     none: 'nothing ran in more than one numerics',
   },
+  batchSize: {
+    title: 'Batch-size invariance', heading: 'batch size', column: 'batch', value: (b) => (b === 'all' ? 'all examples in one batch' : `batches of ${b}`), short: (b) => (b === 'all' ? 'b:all' : `b${b}`),
+    caption: 'Deterministic results of the same examples evaluated in batches of the smallest size against each other batch size: green means an example gets the same bits whatever it is batched with.',
+    none: 'nothing ran at more than one batch size',
+  },
 };
 
 /** The axes a table shows as columns: the thread count always, the others where some cell is not at its omitted value. */

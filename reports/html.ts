@@ -4,11 +4,12 @@
  * escaped here, in one place.
  */
 import { expectedToVary } from '../harness/analysis/cells.js';
-import type { Summary } from '../harness/analysis/summary.js';
-import { formatInterval } from './text.js';
+import { INVARIANCE_AXES, type Summary } from '../harness/analysis/summary.js';
+import { agreementRows, formatInterval } from './text.js';
 import type { Manifest } from '../harness/store.js';
 import { AXIS_WORDS, bySeverity, findingText, NO_FINDINGS, SEVERITY_TITLE, subjectText, tableAxes } from './findings.js';
 import { cellSubject } from '../harness/analysis/findings.js';
+import { axisValue } from '../harness/axes.js';
 import type { Chart } from './specs.js';
 import { BACKEND_ONLY, matrixStatus, slowdownRows } from './specs.js';
 
@@ -94,12 +95,20 @@ function cellTable(summary: Summary): string {
   const axes = tableAxes(summary.cells);
   const head = ['workload', 'backend', 'device', 'mode', ...axes.map((a) => AXIS_WORDS[a].heading), 'result', 'distinct', 'modal share', 'max ULP', 'max relL2', 'median compute ms', 'determinism', 'message'];
   const rows = summary.cells.map((c) => [
-    c.workload, c.backend, c.device, c.mode, ...axes.map((a) => c[a] ?? '–'), matrixStatus(c), c.distinctDigests, c.modalShare === null ? '–' : `${Math.round(c.modalShare * 100)}%`,
+    c.workload, c.backend, c.device, c.mode, ...axes.map((a) => axisValue(c, a)), matrixStatus(c), c.distinctDigests, c.modalShare === null ? '–' : `${Math.round(c.modalShare * 100)}%`,
     c.maxUlp, fmt(c.maxRelL2), fmt(c.computeMs?.median), c.determinism?.summary ?? '', c.message ?? '',
   ]);
   return `<table class="cells"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
+}
+
+/** Per invariance axis, which values give the same det bits (the terminal's and report.md's words). */
+function agreementSections(summary: Summary): string {
+  return INVARIANCE_AXES.map((axis) => {
+    const rows = agreementRows(summary, axis);
+    return rows.length ? `<h2 id="agreement-${escapeHtml(axis)}">${escapeHtml(AXIS_WORDS[axis].title)}</h2><p>Det bits of each group of cells across its values: = the same, ≠ different.</p>${list(rows, '')}` : '';
+  }).join('\n');
 }
 
 function noiseSection(summary: Summary): string {
@@ -161,6 +170,7 @@ ${findingSections(summary)}
 <section><h3>What determinism costs</h3>${list(v.cost, 'no paired timings')}</section>
 </div>
 ${warnings}
+${agreementSections(summary)}
 ${charts}
 ${noiseSection(summary)}
 <h2>Every cell</h2>

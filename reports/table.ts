@@ -2,11 +2,11 @@
  * The plain-text summary printed at the end of `detbench run` and by `detbench analyze`: a pure
  * function of summary.json (never imports a backend).
  */
-import { INVARIANCE_AXES, type CellSummary, type Finding, type InvarianceAxis, type Summary } from '../harness/analysis/summary.js';
-import type { AxisValue } from '../harness/axes.js';
+import { INVARIANCE_AXES, type CellSummary, type Finding, type Summary } from '../harness/analysis/summary.js';
+import { axisValue } from '../harness/axes.js';
 import { groupBy } from '../harness/analysis/group.js';
-import { AXIS_WORDS, bySeverity, findingText, sayAxisValue, tableAxes } from './findings.js';
-import { noiseText } from './text.js';
+import { AXIS_WORDS, bySeverity, findingText, tableAxes } from './findings.js';
+import { agreementRows, noiseText } from './text.js';
 import { groupId } from '../harness/protocol.js';
 
 function table(rows: string[][]): string {
@@ -71,14 +71,17 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
       : det && summary.crossBackend.some((x) => x.referenceCell === det.cell) ? '(reference)' : '';
     const unsupportedNote = first.verdict === 'unsupported' || first.verdict === 'unavailable' || first.verdict === 'failed' ? `  ${(first.message ?? '').slice(0, 90)}` : '';
     rows.push([
-      first.workload, first.backend, ...axes.map((a) => (a === 'threads' ? String(first.threads) : first[a] === undefined ? '-' : String(first[a]))), cellText(det), cellText(nondet),
+      first.workload, first.backend, ...axes.map((a) => String(axisValue(first, a))), cellText(det), cellText(nondet),
       s ? `${s.ratio.toFixed(2)}× [${s.low.toFixed(2)}, ${s.high.toFixed(2)}]` : '-',
       crossText + unsupportedNote,
     ]);
   }
   lines.push(table(rows));
 
-  for (const axis of INVARIANCE_AXES) lines.push(...agreementLines(summary, axis));
+  for (const axis of INVARIANCE_AXES) {
+    const rows = agreementRows(summary, axis);
+    if (rows.length) lines.push('', `${AXIS_WORDS[axis].title} (det bits; = same, ≠ different):`, ...rows.map((r) => `  ${r}`));
+  }
   if (summary.negativeControls.length) {
     lines.push('', 'Negative controls (must differ without determinism):');
     for (const n of summary.negativeControls) lines.push(`  ${n.workload} on ${n.backend} (${n.threads} thread(s)): ${n.distinctDigests} distinct results in ${n.runs} nondet runs — ${n.seen ? 'seen' : 'NOT SEEN'}`);
@@ -102,22 +105,6 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   if (summary.warnings.length) lines.push('Warnings:', ...summary.warnings.map((w) => `  - ${w}`));
   lines.push(`Results: ${resultsDir}`);
   return lines.join('\n');
-}
-
-/**
- * One axis's agreement table: per group of det cells, its values in classes of equal bits
- * ("1 thread = 2 threads", "batch 1 = 7 ≠ 32 = 128"), and how far the other classes are from the base.
- */
-function agreementLines(summary: Summary, axis: InvarianceAxis): string[] {
-  const rows = (summary.agreement ?? []).filter((a) => a.axis === axis);
-  if (!rows.length) return [];
-  const say = (v: AxisValue) => sayAxisValue(axis, v);
-  return ['', `${AXIS_WORDS[axis].title} (det bits; = same, ≠ different):`, ...rows.map((a) => {
-    const worst = Math.max(0, ...summary.invariance.filter((t) => t.axis === axis && t.baseCell === a.baseCell && !t.bitwiseEqual).map((t) => t.diff?.maxUlp ?? 0));
-    const classes = (a.classes as AxisValue[][]).map((c) => c.map(say).join(' = ')).join(' ≠ ');
-    const where = a.device === 'cpu' ? '' : ` (${a.device})`;
-    return `  ${a.workload} on ${a.backend}${where}: ${classes}${a.classes.length > 1 ? ` (up to ${worst} ULP from ${say(a.classes[0][0])})` : ''}`;
-  })];
 }
 
 /** Findings under their severity's heading, in the catalogue's words. */

@@ -8,7 +8,9 @@ import type { NoiseDecomposition } from '../harness/analysis/noise.js';
 import type { Interval } from '../harness/analysis/stats.js';
 import type { NoiseArm } from '../harness/protocol.js';
 import type { PrecisionOutcome } from '../harness/run/precision.js';
-import { bySeverity, findingText } from './findings.js';
+import { bySeverity, findingText, sayAxisValue } from './findings.js';
+import { INVARIANCE_AXES, type InvarianceAxis, type Summary } from '../harness/analysis/summary.js';
+import { axisValue, type AxisValue } from '../harness/axes.js';
 import type { CheckStatus, DoctorReport } from '../harness/doctor.js';
 
 const ARM_LABELS: Record<NoiseArm, string> = {
@@ -76,4 +78,24 @@ export function doctorText(report: DoctorReport): string {
   const count = (s: CheckStatus) => report.checks.filter((c) => c.status === s).length;
   lines.push(`${report.checks.length} checks: ${count('pass')} pass, ${count('warn')} warn, ${count('fail')} fail, ${count('info')} info.`);
   return lines.join('\n');
+}
+
+/**
+ * One axis's agreement table, a line per group of det cells: its values in classes of equal bits
+ * ("1 thread = 2 threads", "batches of 1 ≠ batches of 7 = …"), and how far the other classes are
+ * from the base. The terminal summary, report.md and report.html all say it in these words.
+ */
+export function agreementRows(summary: Summary, axis: InvarianceAxis): string[] {
+  const rows = (summary.agreement ?? []).filter((a) => a.axis === axis);
+  const say = (v: AxisValue) => sayAxisValue(axis, v);
+  // what tells the groups apart: the device where it is not the CPU, the other axes that vary
+  const varying = INVARIANCE_AXES.filter((x) => x !== axis && new Set(summary.cells.map((c) => axisValue(c, x))).size > 1);
+  const cells = new Map(summary.cells.map((c) => [c.cell, c]));
+  return rows.map((a) => {
+    const worst = Math.max(0, ...summary.invariance.filter((t) => t.axis === axis && t.baseCell === a.baseCell && !t.bitwiseEqual).map((t) => t.diff?.maxUlp ?? 0));
+    const classes = (a.classes as AxisValue[][]).map((c) => c.map(say).join(' = ')).join(' ≠ ');
+    const base = cells.get(a.baseCell);
+    const details = [...(a.device === 'cpu' ? [] : [a.device]), ...(base ? varying.map((x) => sayAxisValue(x, axisValue(base, x))) : [])];
+    return `${a.workload} on ${a.backend}${details.length ? ` (${details.join(', ')})` : ''}: ${classes}${a.classes.length > 1 ? ` (up to ${worst} ULP from ${say(a.classes[0][0])})` : ''}`;
+  });
 }

@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AXES, AXIS_IDS, axisFields, axisKeyPart, axisValue } from '../harness/axes.ts';
 import { axisAgreement, compareInvariance } from '../harness/analysis/agreement.ts';
-import type { CellSummary } from '../harness/analysis/summary.ts';
+import type { CellSummary, Summary } from '../harness/analysis/summary.ts';
+import { agreementRows } from '../reports/text.ts';
 import { supportOf, type Backend } from '../harness/backends/types.ts';
 import { findBackend } from '../harness/backends/index.ts';
 import { CELL_KEY_FIELDS, GROUP_FIELDS, cellId, groupId, type CellKey } from '../harness/protocol.ts';
@@ -42,6 +43,9 @@ test('an axis compared the same way: each value against the group base, and the 
   assert.deepEqual(agreement[0].classes, [[1, 4], [2], [8]]);
   assert.equal(agreement[0].baseCell, 'matmul|ort-cpu|cpu|det|t1');
   assert.equal(agreement[0].group, 'matmul|ort-cpu|cpu');
+  // the words the terminal summary, report.md and report.html use
+  const summary = { cells, invariance: rows, agreement } as unknown as Summary;
+  assert.deepEqual(agreementRows(summary, 'threads'), ['matmul on ort-cpu: 1 thread = 4 threads ≠ 2 threads ≠ 8 threads (up to 4194304 ULP from 1 thread)']);
 });
 
 test('supportOf asks the backend about each axis value, and says nothing about values it does not ask', () => {

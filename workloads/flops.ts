@@ -92,7 +92,7 @@ export function flopsPerRun(spec: WorkloadSpec): number {
   if (spec.kind === 'train') return trainFlops(spec);
   switch (spec.op) {
     case 'attention':
-      return spec.heads * (4 * spec.seq * spec.seq * spec.dim + 5 * spec.seq * spec.seq);
+      return spec.heads * (4 * (spec.queries ?? spec.seq) * spec.seq * spec.dim + 5 * (spec.queries ?? spec.seq) * spec.seq);
     case 'matmul':
       return 2 * spec.m * spec.k * spec.n;
     case 'reduceSum':

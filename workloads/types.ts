@@ -203,8 +203,11 @@ export const INFER_OPS = ['attention', 'reduceSum', 'matmul', 'indexAdd', 'atomi
 export type InferOp = (typeof INFER_OPS)[number];
 
 export type InferSpec =
-  /** softmax(q·kᵀ/√dim)·v per head, not masked: q, k, v [heads, seq, dim]. */
-  | { kind: 'infer'; op: 'attention'; heads: number; seq: number; dim: number }
+  /**
+   * softmax(q·kᵀ/√dim)·v per head, not masked: k, v [heads, seq, dim], q [heads, queries, dim]
+   * (`queries` defaults to seq; fewer are the query rows of one batch, workloads/batching.ts).
+   */
+  | { kind: 'infer'; op: 'attention'; heads: number; seq: number; dim: number; queries?: number }
   | { kind: 'infer'; op: 'reduceSum'; length: number }
   | { kind: 'infer'; op: 'matmul'; m: number; k: number; n: number }
   /** out[b] = Σ src[i] over i with index[i] = b: a scatter-add (index_add_, unsortedSegmentSum). */

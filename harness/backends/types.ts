@@ -6,6 +6,7 @@ import type { DeterminismRecord, Mode } from '../protocol.js';
 import { AXIS_IDS, isOmitted, type AxisFields, type AxisId, type AxisValue, type AxisValues, type Numerics } from '../axes.js';
 import { isGpuDevice, type NamedTensor, type ResolvedWorkload, type TrainSpec, type WorkloadSpec } from '../../workloads/types.js';
 import { modelLayout } from '../../workloads/params.js';
+import { examplesOf } from '../../workloads/batching.js';
 
 export type Availability =
   | {
@@ -149,6 +150,15 @@ const AXIS_SUPPORT: { readonly [A in AxisId]: (backend: Backend, value: AxisValu
   threads: () => ({ ok: true }),
   // a backend computes in float32 unless it says it has another mode (torch)
   numerics: (backend, value, { device }) => ({ ok: false, reason: numericsUnsupported(backend.info.id, value, device) }),
+  // the harness splits the examples (run/batches.ts): any backend runs any batch of them there is
+  batchSize: (_backend, value, { spec }) => {
+    const examples = examplesOf(spec);
+    if (!examples) return { ok: false, reason: 'this workload has no examples to batch' };
+    if (value !== 'all' && value > examples.count) {
+      return { ok: false, reason: `a batch of ${value} is more than the ${examples.count} ${examples.what} this workload has at this size: raise its size parameter \`${examples.param}\` to at least ${value} (a suite file's params) or pick a larger preset` };
+    }
+    return { ok: true };
+  },
 };
 
 /** Why a backend without a switch for `value` (tf32 or bf16) cannot run a cell in it. */

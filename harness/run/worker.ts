@@ -13,6 +13,7 @@ import { AXES, AXIS_IDS, axisFields } from '../axes.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
 import { evaluate, type Evaluation } from './evaluation.js';
+import { executeInBatches } from './batches.js';
 import type { Execution } from '../backends/types.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec } from '../../workloads/types.js';
 
@@ -141,6 +142,12 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
         switches: [...determinism.switches, { name: 'all-reduce order', value: req.mode === 'det' ? 'shard order' : 'arrival order', verified: null }],
         summary: `${determinism.summary}; gradients of ${spec.dataParallel!.shards} shards on ${spec.dataParallel!.workers} worker threads summed in ${req.mode === 'det' ? 'shard' : 'arrival'} order`,
       };
+    } else if (typeof req.batchSize === 'number') {
+      // the batch-size axis: the examples in calls of batchSize each (run/batches.ts)
+      const inputsReady = performance.now();
+      const batched = await executeInBatches(s, workload, inputs, req.batchSize);
+      setupMs = inputsReady - setupStart + batched.setupMs;
+      execution = batched.execution;
     } else {
       const program = await s.prepare(workload, inputs);
       setupMs = performance.now() - setupStart;

@@ -332,7 +332,7 @@ export function inferGraph(spec: InferSpec): InferGraph {
   };
   switch (spec.op) {
     case 'attention': {
-      const qkv = ['q', 'k', 'v'].map((n) => g.input(n, [spec.heads, spec.seq, spec.dim]));
+      const qkv = ['q', 'k', 'v'].map((n) => g.input(n, [spec.heads, n === 'q' ? spec.queries ?? spec.seq : spec.seq, spec.dim]));
       return done(qkv, tape.apply1('attention', qkv, { scale: 1 / Math.sqrt(spec.dim), causal: false }));
     }
     case 'reduceSum': {
