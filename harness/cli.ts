@@ -38,7 +38,8 @@ import { doctor } from './doctor.js';
 import { applyExpectations, loadExpectations, type Expectation } from './expectations.js';
 import { mergeResults } from './merge.js';
 import { loadNights } from './nights.js';
-import type { Mode, RunRecord } from './protocol.js';
+import { CELL_KEY_FIELDS, cellKey, type Mode, type RunRecord } from './protocol.js';
+import { AXES, AXIS_IDS } from './axes.js';
 import { Runner } from './run/runner.js';
 import { checkConfirmDir, confirmComparison } from './run/confirm.js';
 import { runSession } from './run/session.js';
@@ -110,6 +111,9 @@ async function runCommand(flags: RunFlags, early: readonly EarlySignal[]): Promi
 }
 
 /** One line per run, or a progress bar with ETA on a terminal (started by the first record). */
+/** A run in a progress line: workload, backend, mode and its axis values as the cell key writes them (`matmul tfjs-cpu det t1`). */
+const runName = (r: RunRecord) => cellKey(r, CELL_KEY_FIELDS.filter((f) => f !== 'device' && f !== 'arm')).replaceAll('|', ' ');
+
 function progressReporter(tty: boolean) {
   if (tty) {
     let bar: cliProgress.SingleBar | null = null;
@@ -123,7 +127,7 @@ function progressReporter(tty: boolean) {
           bar.start(all, 0, { last: '' });
         }
         bar.setTotal(all);
-        bar.update(done, { last: `${r.workload} ${r.backend} ${r.mode} t${r.threads}: ${r.status}` });
+        bar.update(done, { last: `${runName(r)}: ${r.status}` });
       },
       stop: () => {
         bar?.stop();
@@ -134,7 +138,7 @@ function progressReporter(tty: boolean) {
   return {
     update: (r: RunRecord, done: number, all: number) => {
       const time = r.status === 'ok' ? ` ${r.computeMs.toFixed(1)} ms` : '';
-      process.stderr.write(`[${done}/${all}] ${r.workload} ${r.backend} ${r.mode} t${r.threads}${r.warmup ? ' warm-up' : ` #${r.repeat}`}: ${r.status}${time}\n`);
+      process.stderr.write(`[${done}/${all}] ${runName(r)}${r.warmup ? ' warm-up' : ` #${r.repeat}`}: ${r.status}${time}\n`);
     },
     stop: () => {},
   };
@@ -249,14 +253,13 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'detbench: ')) });
 
-  program
+  const run = program
     .command('run')
     .description('run a suite and write results/<run-id>/')
     .option('--suite <quick|standard|noise|acceptance|FILE>', 'built-in suite or a YAML/JSON suite file', 'quick')
     .option('--backends <list>', 'comma-separated backend ids (default: every known backend)', list)
     .option('--workloads <list>', 'comma-separated workload ids (default: all)', list)
     .option('--repeats <n>', 'counted runs per cell (≥ 2)', num)
-    .option('--threads <list>', 'thread counts, e.g. 1,2', (s: string) => list(s).map(num))
     .addOption(new Option('--modes <list>', 'det, nondet or both').argParser((s: string) => list(s) as Mode[]))
     .option('--seed <n>', 'seed of every generated input', num)
     .option('--timeout <sec>', 'per-run timeout in seconds', num)
@@ -280,6 +283,8 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .action(async (flags: RunFlags) => {
       code = await runCommand(flags, early);
     });
+  // each invariance axis's values (harness/axes.ts): numbers where they read as numbers, validated by config.ts
+  for (const axis of AXIS_IDS) run.option(`${AXES[axis].flag} <list>`, AXES[axis].help, (s: string) => list(s).map(num));
 
   program
     .command('locate <dir>')

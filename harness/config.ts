@@ -9,6 +9,7 @@ import { backendIds, findBackend } from './backends/index.js';
 import { UsageError, message } from './errors.js';
 import { parseShard, type Shard } from './plan.js';
 import { MODES, isMode, type Mode } from './protocol.js';
+import { AXES, AXIS_IDS, type AxisId, type AxisSpec, type AxisValue, type BatchSize, type Numerics } from './axes.js';
 import { prepareFolder } from './store.js';
 import { DEFAULT_GRACE_SEC } from './run/signals.js';
 import { DEFAULT_SLOWDOWN_THRESHOLD } from './analysis/summary.js';
@@ -28,6 +29,10 @@ export interface SuiteInput {
   backends?: string[];
   modes?: Mode[];
   threads?: number[];
+  /** Numerics to run each cell in (harness/axes.ts); fp32 when absent. */
+  numerics?: Numerics[];
+  /** Examples per call of the inference workloads (harness/axes.ts); all in one call when absent. */
+  batchSizes?: BatchSize[];
   repeats?: number;
   seed?: number;
   timeoutSec?: number;
@@ -43,7 +48,10 @@ export interface SuiteInput {
   allowSlow?: boolean;
 }
 
-export const SUITE_FIELDS = ['name', 'kind', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params', 'trace', 'devices', 'soakSec', 'allowSlow'] as const;
+/** Every field a suite file may have: each invariance axis's values among them (harness/axes.ts). */
+export const SUITE_FIELDS: readonly string[] = [
+  'name', 'kind', 'preset', 'workloads', 'backends', 'modes', ...AXIS_IDS.map((a) => AXES[a].suiteField), 'repeats', 'seed', 'timeoutSec', 'params', 'trace', 'devices', 'soakSec', 'allowSlow',
+];
 
 export interface ResolvedSuite {
   name: string;
@@ -57,6 +65,10 @@ export interface ResolvedSuite {
   backendsExplicit: boolean;
   modes: Mode[];
   threads: number[];
+  /** Absent: fp32 only. */
+  numerics?: Numerics[];
+  /** Absent: all examples in one call. */
+  batchSizes?: BatchSize[];
   repeats: number;
   seed: number;
   timeoutMs: number;
@@ -100,7 +112,7 @@ export function loadSuite(suite: string): { input: SuiteInput; source: string } 
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(message.suiteShape(suite));
   for (const key of Object.keys(parsed)) {
-    if (!(SUITE_FIELDS as readonly string[]).includes(key)) throw new UsageError(message.suiteUnknownField(key, SUITE_FIELDS));
+    if (!SUITE_FIELDS.includes(key)) throw new UsageError(message.suiteUnknownField(key, SUITE_FIELDS));
   }
   return { input: parsed as SuiteInput, source: suite };
 }
@@ -137,8 +149,7 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
 
   const repeats = s.repeats ?? 3;
   if (!isWhole(repeats, 2)) throw new UsageError(message.repeats(repeats));
-  const threads = s.threads ?? [1];
-  if (!Array.isArray(threads) || threads.length === 0 || !threads.every((t) => isWhole(t, 1))) throw new UsageError(message.threads(threads));
+  const axes = resolveAxes(s);
   const modes = s.modes ?? [...MODES];
   if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isMode)) throw new UsageError(message.modes(modes));
   const seed = s.seed ?? 0;
@@ -181,7 +192,7 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
     backends: backendList ?? (devices === 'gpu' ? backendIds().filter((id) => findBackend(id)!.info.deviceKinds.includes('gpu')) : backendIds()),
     backendsExplicit: backendList !== undefined,
     modes: [...new Set(modes)],
-    threads: [...new Set(threads)].sort((a, b) => a - b),
+    ...axes,
     repeats,
     seed,
     timeoutMs: Math.round(timeoutSec * 1000),
@@ -190,6 +201,24 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
     soakMs: Math.round(soakSec * 1000),
     allowSlow: s.allowSlow === true,
   };
+}
+
+/**
+ * Every invariance axis's values (harness/axes.ts), each list deduplicated and in the axis's order:
+ * the thread counts always (default 1), another axis only when the suite names values other than its
+ * omitted one alone (so a suite that never mentions it resolves, and is stored, as before the axis).
+ */
+function resolveAxes(s: SuiteInput): Pick<ResolvedSuite, 'threads'> & Partial<ResolvedSuite> {
+  const out: Record<string, unknown> = { threads: [1] };
+  for (const axis of AXIS_IDS) {
+    const spec = AXES[axis] as AxisSpec<AxisId>;
+    const given: unknown = s[spec.suiteField];
+    if (given === undefined) continue;
+    if (!Array.isArray(given) || given.length === 0 || !given.every((v) => spec.isValue(v))) throw new UsageError(message.axisValues(spec.suiteField, spec.expected, given));
+    const values = [...new Set(given as AxisValue[])].sort(spec.order as (a: AxisValue, b: AxisValue) => number);
+    if (spec.omitted === undefined || values.length !== 1 || values[0] !== spec.omitted) out[spec.suiteField] = values;
+  }
+  return out as Pick<ResolvedSuite, 'threads'>;
 }
 
 /** "90s", "10m", "1.5h" → seconds. A bare number is refused: its unit would be a guess. */
@@ -206,6 +235,8 @@ export interface RunFlags {
   workloads?: string[];
   repeats?: number;
   threads?: number[];
+  numerics?: Numerics[];
+  batchSizes?: BatchSize[];
   modes?: Mode[];
   seed?: number;
   timeout?: number;
@@ -265,7 +296,8 @@ export function resolveRunOptions(flags: RunFlags, cores: number): RunOptions {
   const { input, source } = loadSuite(flags.suite);
   const overrides: SuiteInput = {
     backends: flags.backends, workloads: flags.workloads, repeats: flags.repeats,
-    threads: flags.threads, modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout, trace: flags.trace,
+    ...Object.fromEntries(AXIS_IDS.map((a) => [AXES[a].suiteField, flags[AXES[a].suiteField as keyof RunFlags]])),
+    modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout, trace: flags.trace,
     soakSec: flags.duration === undefined ? undefined : parseDuration(flags.duration),
     allowSlow: flags.allowSlow,
   };

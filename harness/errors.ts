@@ -34,7 +34,9 @@ export const message = {
   unknownBackend: (id: string, known: readonly string[]) => `unknown backend "${id}": choose from ${list(known)} (see \`detbench backends\`)`,
   unknownWorkload: (id: string, known: readonly string[]) => `unknown workload "${id}": choose from ${list(known)} (see \`detbench workloads\`)`,
   repeats: (got: unknown) => `\`repeats\` must be a whole number ≥ 2, got ${JSON.stringify(got)}`,
-  threads: (got: unknown) => `\`threads\` must be a list of whole numbers ≥ 1 (e.g. 1,2), got ${JSON.stringify(got)}`,
+  threads: (got: unknown) => message.axisValues('threads', 'whole numbers ≥ 1 (e.g. 1,2)', got),
+  /** An invariance axis's suite field or flag (harness/axes.ts says what its values look like). */
+  axisValues: (field: string, expected: string, got: unknown) => `\`${field}\` must be a non-empty list of ${expected}, got ${JSON.stringify(got)}`,
   seed: (got: unknown) => `\`seed\` must be a whole number from 0 to 9007199254740991 (2^53 − 1, the largest a JSON number holds exactly), got ${JSON.stringify(got)}`,
   suiteName: (got: unknown) => `suite field \`name\` must be a non-empty string, got ${JSON.stringify(got)}`,
   suiteParams: (got: unknown) => `suite field \`params\` must map workload ids to their size parameters (e.g. params: { matmul: { m: 512 } }), got ${JSON.stringify(got)}`,

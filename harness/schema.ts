@@ -16,6 +16,7 @@ import { ORACLE_VERSION, type OracleFile } from './analysis/oracle.js';
 import { BUDGET_KINDS, LOCATE_AGAINST, LOCATE_VERSION, type LocateFile } from './analysis/locate.js';
 import { CHECK_STATUSES } from './doctor.js';
 import { MODES, NOISE_ARMS, type RunRecord } from './protocol.js';
+import { NUMERICS, type AxisId, type AxisValues, type BatchSize } from './axes.js';
 import { PRESETS } from '../workloads/types.js';
 import type { Completion, Manifest } from './store.js';
 
@@ -98,8 +99,19 @@ const digest = () => str({ pattern: DIGEST });
 const texts = () => array(str());
 const ms = () => num({ minimum: 0 });
 
+/**
+ * The value of each invariance axis (harness/axes.ts). Cells, records and the manifest's suite carry
+ * the required axes always, the others only where not their omitted value.
+ */
+const AXIS_VALUE_SCHEMAS: { [A in AxisId]: Schema<AxisValues[A]> } = {
+  threads: int({ minimum: 1 }),
+  numerics: oneOf(NUMERICS),
+  batchSize: schema<BatchSize>({ anyOf: [int({ minimum: 1 }), { type: 'string', const: 'all' }] }),
+};
+const { threads: threadsSchema, ...optionalAxes } = AXIS_VALUE_SCHEMAS;
+
 const cellKey = {
-  workload: str(), backend: str(), device: str(), mode: oneOf(MODES), threads: int({ minimum: 1 }),
+  workload: str(), backend: str(), device: str(), mode: oneOf(MODES), threads: threadsSchema,
 };
 const sizeParams = () => record(num());
 const shard = object({ index: int({ minimum: 1 }), count: int({ minimum: 1 }) });
@@ -137,7 +149,7 @@ export const manifestSchema = object(
       backends: texts(),
       backendsExplicit: bool(),
       modes: array(oneOf(MODES)),
-      threads: array(int({ minimum: 1 })),
+      threads: array(threadsSchema),
       repeats: int({ minimum: 1 }),
       seed: int({ minimum: 0 }),
       timeoutMs: num({ exclusiveMinimum: 0 }),
@@ -145,9 +157,13 @@ export const manifestSchema = object(
       devices: oneOf(['all', 'gpu']),
       soakMs: ms(),
       allowSlow: bool(),
+    }, {
+      // each optional invariance axis's values, where the suite named others than its omitted one
+      numerics: array(AXIS_VALUE_SCHEMAS.numerics),
+      batchSizes: array(AXIS_VALUE_SCHEMAS.batchSize),
     }),
     plannedRuns: int({ minimum: 0 }),
-    cells: array(object({ ...cellKey, id: str(), status: oneOf(['planned', 'unsupported', 'unavailable']) }, { arm: oneOf(NOISE_ARMS), reason: str() })),
+    cells: array(object({ ...cellKey, id: str(), status: oneOf(['planned', 'unsupported', 'unavailable']) }, { ...optionalAxes, arm: oneOf(NOISE_ARMS), reason: str() })),
     backends: record(availability),
     environment: fingerprint,
     warnings: texts(),
@@ -187,6 +203,7 @@ const recordBase = {
   warnings: texts(),
 };
 const recordOptional = {
+  ...optionalAxes,
   arm: oneOf(NOISE_ARMS),
   trace: bool(),
   perturb: object({ tensor: str(), index: int({ minimum: 0 }) }),

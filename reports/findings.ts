@@ -5,8 +5,9 @@
  */
 import { describeTolerance } from '../harness/analysis/tolerance.js';
 import {
-  SEVERITIES, type ExpectationRef, type Finding, type FindingEvidence, type FindingKind, type FindingSubject, type InvarianceAxis, type NightRef, type Severity, type SpeedEvidence, type StepEvidence, type StepPlace,
+  SEVERITIES, type ExpectationRef, type Finding, type FindingEvidence, type FindingKind, type FindingSubject, type NightRef, type Severity, type SpeedEvidence, type StepEvidence, type StepPlace,
 } from '../harness/analysis/summary.js';
+import { AXIS_IDS, type AxisId, type AxisValue, type AxisValues } from '../harness/axes.js';
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const sci = (x: number | null | undefined) => (x === null || x === undefined ? '?' : x.toExponential(2));
@@ -19,7 +20,7 @@ function pairText(e: FindingEvidence['divergence-located'], at: string): string 
   if (e.against === 'repeat') return `two runs of ${at}`;
   if (e.against === 'backend') return `${at} and the reference backend ${e.reference.backend ?? e.reference.id}`;
   const value = e.reference[e.against];
-  return `${at} and the same at ${value === undefined ? e.reference.id : AXIS_VALUE[e.against](value)}`;
+  return `${at} and the same at ${value === undefined ? e.reference.id : sayAxisValue(e.against, value)}`;
 }
 /** "0 ULP", "relL2 1.00e-5": how far an op may differ. */
 export const budgetText = (b: FindingEvidence['divergence-located']['budget']) => (b.kind === 'maxUlp' ? `${b.value} ULP` : `relL2 ${sci(b.value)}`);
@@ -49,21 +50,54 @@ function locatedText(e: FindingEvidence['divergence-located'], at: string): stri
   }
 }
 
-/** How a value of each invariance axis is said. */
-export const AXIS_VALUE: { readonly [A in InvarianceAxis]: (value: number) => string } = {
-  threads: (n) => plural(n, 'thread'),
+/**
+ * How each invariance axis (harness/axes.ts) is said: the title of its agreement table, its column
+ * heading in reports and in the terminal table, a value in words ("2 threads"), a value in a chart
+ * label ("×2"), and its chart's caption.
+ */
+export const AXIS_WORDS: {
+  readonly [A in AxisId]: {
+    title: string; heading: string; column: string; value: (v: AxisValues[A]) => string; short: (v: AxisValues[A]) => string;
+    /** How to read its chart, and what the chart says when nothing ran at two values. */
+    caption: string; none: string;
+  };
+} = {
+  threads: {
+    title: 'Thread-count invariance', heading: 'threads', column: 'thr', value: (n) => plural(n, 'thread'), short: (n) => `×${n}`,
+    caption: 'Deterministic results at the lowest thread count against each other thread count: green means a machine with more cores gets the same bits.',
+    none: 'no backend ran at more than one thread count',
+  },
+  numerics: {
+    title: 'Numerics: fp32 against tf32 and bf16', heading: 'numerics', column: 'num', value: (v) => v, short: (v) => v,
+    caption: 'Deterministic results in fp32 against the same cell in tf32 or bf16: these differ by design (fewer mantissa bits); the ULP count says by how much.',
+    none: 'nothing ran in more than one numerics',
+  },
+  batchSize: {
+    title: 'Batch-size invariance', heading: 'batch size', column: 'batch', value: (b) => (b === 'all' ? 'all examples in one batch' : `batches of ${b}`), short: (b) => (b === 'all' ? 'b:all' : `b${b}`),
+    caption: 'Deterministic results of the same examples evaluated in batches of the smallest size against each other batch size: green means an example gets the same bits whatever it is batched with.',
+    none: 'nothing ran at more than one batch size',
+  },
 };
+
+/** The axes a table shows as columns: the thread count always, the others where some cell is not at its omitted value. */
+export const tableAxes = (cells: ReadonlyArray<Partial<AxisValues>>): AxisId[] => AXIS_IDS.filter((a) => a === 'threads' || cells.some((c) => c[a] !== undefined));
+
+/** A value of an axis in words. */
+export const sayAxisValue = (axis: AxisId, value: AxisValue): string => (AXIS_WORDS[axis].value as (v: AxisValue) => string)(value);
+/** A value of an axis in a label or table column. */
+export const shortAxisValue = (axis: AxisId, value: AxisValue): string => (AXIS_WORDS[axis].short as (v: AxisValue) => string)(value);
 
 const MEASURE: { readonly [M in SpeedEvidence['measure']]: string } = {
   computeMs: 'compute time',
   slowdownRatio: 'det/nondet slowdown',
 };
 
-/** "mlp-train on tfjs-cpu (cpu, det, 2 threads)": whichever key fields the subject has. */
+/** "mlp-train on tfjs-cpu (cpu, det, 2 threads)": whichever key fields the subject has (axis values left out where omitted). */
 export function subjectText(s: FindingSubject | undefined): string {
   if (!s) return 'this run';
   if (s.workload === undefined || s.backend === undefined) return s.id;
-  const details = [s.device, s.mode, s.threads === undefined ? undefined : AXIS_VALUE.threads(s.threads), s.arm].filter((x) => x !== undefined);
+  const axes = AXIS_IDS.map((a) => (s[a] === undefined ? undefined : sayAxisValue(a, s[a]!)));
+  const details = [s.device, s.mode, ...axes, s.arm].filter((x) => x !== undefined);
   return `${s.workload} on ${s.backend}${details.length ? ` (${details.join(', ')})` : ''}`;
 }
 
@@ -92,7 +126,7 @@ const WORDS: Words = {
   'oracle-outside-tolerance': (e, at) =>
     `${at} is beyond the workload's tolerance of the float64 oracle: ${e.distance === null ? 'NaN or infinite' : sci(e.distance)}, allowed ${describeTolerance(e.tolerance)}${e.nanPairs ? `, ${plural(e.nanPairs, 'NaN pair')}` : ''} (up to ${e.maxUlp} ULP)`,
   'invariance-broken': (e, at) =>
-    `${at}: ${AXIS_VALUE[e.axis](e.base)} and ${AXIS_VALUE[e.axis](e.value)} give different det bits (up to ${e.maxUlp ?? '?'} ULP, relL2 ${sci(e.relL2)})`,
+    `${at}: ${sayAxisValue(e.axis, e.base)} and ${sayAxisValue(e.axis, e.value)} give different det bits (up to ${e.maxUlp ?? '?'} ULP, relL2 ${sci(e.relL2)})`,
   'devices-disagree': (e, at) =>
     `${at}: the devices of this host disagree in det (${e.devices.map((d) => `${d.device} ${d.modalDigest.slice(0, 12)}`).join(', ')}); with fewer than three identical devices the odd one out cannot be named`,
   'suspect-device': (e, at) => `suspect GPU: ${e.device} (${e.name}) gave different det bits for ${at} than its identical siblings`,

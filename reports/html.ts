@@ -4,10 +4,12 @@
  * escaped here, in one place.
  */
 import { expectedToVary } from '../harness/analysis/cells.js';
-import type { Summary } from '../harness/analysis/summary.js';
-import { formatInterval } from './text.js';
+import { INVARIANCE_AXES, type Summary } from '../harness/analysis/summary.js';
+import { agreementRows, formatInterval } from './text.js';
 import type { Manifest } from '../harness/store.js';
-import { bySeverity, budgetText, findingText, NO_FINDINGS, SEVERITY_TITLE } from './findings.js';
+import { AXIS_WORDS, bySeverity, budgetText, findingText, NO_FINDINGS, SEVERITY_TITLE, subjectText, tableAxes } from './findings.js';
+import { cellSubject } from '../harness/analysis/findings.js';
+import { axisValue } from '../harness/axes.js';
 import type { Chart } from './specs.js';
 import { BACKEND_ONLY, locatedLabel, matrixStatus, slowdownRows } from './specs.js';
 
@@ -37,7 +39,7 @@ export function verdictLines(summary: Summary, threshold: number): { reproducibl
     const stable = det.filter((c) => c.verdict === 'bitwise-stable');
     if (det.length) reproducible.push(`${b}: ${stable.length} of ${det.length} workload cells bit-for-bit identical across repeats with determinism on`);
     const varies = summary.cells.filter((c) => c.backend === b && c.mode === 'nondet' && c.verdict === 'unstable');
-    for (const c of varies) variesWithoutDeterminism.push(`${c.workload} on ${b} (${c.threads} thread(s)) gave ${c.distinctDigests} distinct results in ${c.runs.length} runs${c.withinTolerance ? ', all within tolerance' : ''}`);
+    for (const c of varies) variesWithoutDeterminism.push(`${subjectText(cellSubject(c))} gave ${c.distinctDigests} distinct results in ${c.runs.length} runs${c.withinTolerance ? ', all within tolerance' : ''}`);
   }
   const agreeing = summary.devices.filter((x) => x.agree);
   if (agreeing.length) reproducible.push(`${agreeing.length} workload cell(s) give the same det bits on every device of this host (${[...new Set(agreeing.flatMap((d) => d.devices.map((x) => x.device)))].join(', ')})`);
@@ -91,14 +93,23 @@ function environment(manifest: Manifest): string {
 }
 
 function cellTable(summary: Summary): string {
-  const head = ['workload', 'backend', 'device', 'mode', 'threads', 'result', 'distinct', 'modal share', 'max ULP', 'max relL2', 'median compute ms', 'determinism', 'message'];
+  const axes = tableAxes(summary.cells);
+  const head = ['workload', 'backend', 'device', 'mode', ...axes.map((a) => AXIS_WORDS[a].heading), 'result', 'distinct', 'modal share', 'max ULP', 'max relL2', 'median compute ms', 'determinism', 'message'];
   const rows = summary.cells.map((c) => [
-    c.workload, c.backend, c.device, c.mode, c.threads, matrixStatus(c), c.distinctDigests, c.modalShare === null ? '–' : `${Math.round(c.modalShare * 100)}%`,
+    c.workload, c.backend, c.device, c.mode, ...axes.map((a) => axisValue(c, a)), matrixStatus(c), c.distinctDigests, c.modalShare === null ? '–' : `${Math.round(c.modalShare * 100)}%`,
     c.maxUlp, fmt(c.maxRelL2), fmt(c.computeMs?.median), c.determinism?.summary ?? '', c.message ?? '',
   ]);
   return `<table class="cells"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
+}
+
+/** Per invariance axis, which values give the same det bits (the terminal's and report.md's words). */
+function agreementSections(summary: Summary): string {
+  return INVARIANCE_AXES.map((axis) => {
+    const rows = agreementRows(summary, axis);
+    return rows.length ? `<h2 id="agreement-${escapeHtml(axis)}">${escapeHtml(AXIS_WORDS[axis].title)}</h2><p>Det bits of each group of cells across its values: = the same, ≠ different.</p>${list(rows, '')}` : '';
+  }).join('\n');
 }
 
 function noiseSection(summary: Summary): string {
@@ -177,6 +188,7 @@ ${findingSections(summary)}
 <section><h3>What determinism costs</h3>${list(v.cost, 'no paired timings')}</section>
 </div>
 ${warnings}
+${agreementSections(summary)}
 ${charts}
 ${locateSection(summary, rendered.find((c) => c.id === 'locate-profile'))}
 ${noiseSection(summary)}

@@ -3,8 +3,10 @@
  * sentence on how to read it (shown under the chart in the HTML report).
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { CellSummary, Summary } from '../harness/analysis/summary.js';
+import { INVARIANCE_AXES, type CellSummary, type Summary } from '../harness/analysis/summary.js';
 import type { LocateResult } from '../harness/analysis/locate.js';
+import { axisValue, type AxisId, type AxisValues } from '../harness/axes.js';
+import { AXIS_WORDS, sayAxisValue, shortAxisValue } from './findings.js';
 import { ULP_BUCKETS } from '../harness/analysis/diff.js';
 
 export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -24,15 +26,15 @@ export interface Chart {
 /** One row of small multiples per workload, its name on the left. */
 const byWorkload = { row: { field: 'workload', type: 'nominal' as const, title: null, header: { labelAngle: 0, labelAlign: 'left' as const } } };
 
-/** What a backend's label must add to tell cells apart: the thread count, the device (several GPUs). */
+/** What a backend's label must add to tell cells apart: the device (several GPUs), the axes whose values vary. */
 export interface LabelParts {
-  threads: boolean;
+  axes: AxisId[];
   devices: boolean;
 }
-export const BACKEND_ONLY: LabelParts = { threads: false, devices: false };
+export const BACKEND_ONLY: LabelParts = { axes: [], devices: false };
 
-const label = (c: { backend: string; device: string; threads: number }, parts: LabelParts) =>
-  `${c.backend}${parts.devices ? ` ${c.device}` : ''}${parts.threads ? ` ×${c.threads}` : ''}`;
+const label = (c: { backend: string; device: string } & Partial<AxisValues>, parts: LabelParts) =>
+  `${c.backend}${parts.devices ? ` ${c.device}` : ''}${parts.axes.map((a) => ` ${shortAxisValue(a, axisValue(c, a))}`).join('')}`;
 
 export function matrixStatus(c: CellSummary): MatrixStatus {
   switch (c.verdict) {
@@ -236,26 +238,35 @@ function crossBackend(summary: Summary): Chart {
   });
 }
 
-function threadInvariance(summary: Summary): Chart {
-  const values = summary.invariance.filter((t) => t.axis === 'threads').map((t) => ({
-    workload: t.workload,
-    backend: t.backend,
-    comparison: `${t.base} vs ${t.value} threads`,
-    result: t.bitwiseEqual ? 'bitwise equal' : 'differ',
-    label: t.bitwiseEqual ? '=' : `≤${t.diff?.maxUlp ?? '?'} ULP`,
-  }));
-  const caption = 'Deterministic results at the lowest thread count against each other thread count: green means a machine with more cores gets the same bits.';
-  return chart('threads', 'Thread-count invariance', caption, values, 'no backend ran at more than one thread count', {
-    width: { step: 120 },
-    height: { step: 26 },
-    encoding: {
-      x: { field: 'backend', type: 'nominal', title: null },
-      y: { field: 'workload', type: 'nominal', title: null },
-    },
-    layer: [
-      { mark: { type: 'rect', stroke: 'white', strokeWidth: 2 }, encoding: { color: { field: 'result', type: 'nominal', scale: { domain: ['bitwise equal', 'differ'], range: ['#1a9850', '#d73027'] } } } },
-      { mark: { type: 'text', fontSize: 11 }, encoding: { text: { field: 'label' } } },
-    ],
+/**
+ * One chart per invariance axis: det results at each group's base value against every other value.
+ * The thread-count chart is always drawn (saying so when nothing ran at two thread counts); the
+ * others only when their axis was run at several values.
+ */
+function invarianceCharts(summary: Summary): Chart[] {
+  return INVARIANCE_AXES.flatMap((axis) => {
+    const words = AXIS_WORDS[axis];
+    const values = summary.invariance.filter((t) => t.axis === axis).map((t) => ({
+      workload: t.workload,
+      backend: t.backend,
+      comparison: `${sayAxisValue(axis, t.base)} vs ${sayAxisValue(axis, t.value)}`,
+      result: t.bitwiseEqual ? 'bitwise equal' : 'differ',
+      label: t.bitwiseEqual ? '=' : `≤${t.diff?.maxUlp ?? '?'} ULP`,
+    }));
+    if (!values.length && axis !== 'threads') return [];
+    return [chart(axis === 'threads' ? 'threads' : `invariance-${axis}`, words.title, words.caption, values, words.none, {
+      width: { step: 120 },
+      height: { step: 26 },
+      encoding: {
+        x: { field: 'backend', type: 'nominal', title: null },
+        y: { field: 'workload', type: 'nominal', title: null },
+        ...(new Set(values.map((v) => v.comparison)).size > 1 ? { xOffset: { field: 'comparison', type: 'nominal', title: null } } : {}),
+      },
+      layer: [
+        { mark: { type: 'rect', stroke: 'white', strokeWidth: 2 }, encoding: { color: { field: 'result', type: 'nominal', scale: { domain: ['bitwise equal', 'differ'], range: ['#1a9850', '#d73027'] } } } },
+        { mark: { type: 'text', fontSize: 11 }, encoding: { text: { field: 'label' } } },
+      ],
+    })];
   });
 }
 
@@ -300,7 +311,7 @@ export function charts(all: Summary, slowdownThreshold: number): Chart[] {
   // noise-decomposition cells have their own table in the HTML report, not these charts
   const summary: Summary = { ...all, cells: all.cells.filter((c) => !c.arm) };
   const parts: LabelParts = {
-    threads: new Set(summary.cells.map((c) => c.threads)).size > 1,
+    axes: INVARIANCE_AXES.filter((a) => new Set(summary.cells.map((c) => axisValue(c, a))).size > 1),
     devices: new Set(summary.cells.map((c) => `${c.backend}|${c.device}`)).size > new Set(summary.cells.map((c) => c.backend)).size,
   };
   return [
@@ -309,7 +320,7 @@ export function charts(all: Summary, slowdownThreshold: number): Chart[] {
     slowdown(summary, slowdownThreshold, parts),
     ulpHistogram(summary, parts),
     crossBackend(summary),
-    threadInvariance(summary),
+    ...invarianceCharts(summary),
     ...(all.locate.length ? [locateProfile(all)] : []),
   ];
 }

@@ -9,7 +9,9 @@ import type { NoiseDecomposition } from '../harness/analysis/noise.js';
 import type { Interval } from '../harness/analysis/stats.js';
 import type { NoiseArm } from '../harness/protocol.js';
 import type { PrecisionOutcome } from '../harness/run/precision.js';
-import { bySeverity, findingText } from './findings.js';
+import { bySeverity, findingText, sayAxisValue } from './findings.js';
+import { INVARIANCE_AXES, type InvarianceAxis, type Summary } from '../harness/analysis/summary.js';
+import { axisValue, type AxisValue } from '../harness/axes.js';
 import type { CheckStatus, DoctorReport } from '../harness/doctor.js';
 import type { LocateCost } from '../harness/run/locate.js';
 
@@ -146,4 +148,24 @@ const bytesText = (n: number) => (n < 1024 ? `${n} B` : n < 2 ** 20 ? `${(n / 10
 export function locateCostText(cost: LocateCost): string {
   if (cost.pairs === 0) return 'Locating: nothing to locate (no two compared runs disagree); it cost nothing.';
   return `Locating cost: ${cost.pairs} pair(s), ${cost.runs} re-runs with every op's output captured, ${(cost.wallMs / 1000).toFixed(1)} s; ${bytesText(cost.bytes)} written (the outputs of one step's ops per re-run, and locate.json).`;
+}
+
+/**
+ * One axis's agreement table, a line per group of det cells: its values in classes of equal bits
+ * ("1 thread = 2 threads", "batches of 1 ≠ batches of 7 = …"), and how far the other classes are
+ * from the base. The terminal summary, report.md and report.html all say it in these words.
+ */
+export function agreementRows(summary: Summary, axis: InvarianceAxis): string[] {
+  const rows = (summary.agreement ?? []).filter((a) => a.axis === axis);
+  const say = (v: AxisValue) => sayAxisValue(axis, v);
+  // what tells the groups apart: the device where it is not the CPU, the other axes that vary
+  const varying = INVARIANCE_AXES.filter((x) => x !== axis && new Set(summary.cells.map((c) => axisValue(c, x))).size > 1);
+  const cells = new Map(summary.cells.map((c) => [c.cell, c]));
+  return rows.map((a) => {
+    const worst = Math.max(0, ...summary.invariance.filter((t) => t.axis === axis && t.baseCell === a.baseCell && !t.bitwiseEqual).map((t) => t.diff?.maxUlp ?? 0));
+    const classes = (a.classes as AxisValue[][]).map((c) => c.map(say).join(' = ')).join(' ≠ ');
+    const base = cells.get(a.baseCell);
+    const details = [...(a.device === 'cpu' ? [] : [a.device]), ...(base ? varying.map((x) => sayAxisValue(x, axisValue(base, x))) : [])];
+    return `${a.workload} on ${a.backend}${details.length ? ` (${details.join(', ')})` : ''}: ${classes}${a.classes.length > 1 ? ` (up to ${worst} ULP from ${say(a.classes[0][0])})` : ''}`;
+  });
 }

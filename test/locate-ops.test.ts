@@ -54,6 +54,7 @@ test('the data-parallel driver: every shard’s gradients, the all-reduce, the S
   ]);
   assert.deepEqual(names(resolved('index-add').spec), ['indexAdd.scatter']);
   assert.deepEqual(names(resolved('attention-infer').spec), ['attention.softmax', 'attention.forward']);
+  assert.deepEqual(names(resolved('transformer-infer').spec), ['head.dense.forward']);
   for (const w of WORKLOADS) assert.ok(declaredOps(w.build(w.presets.quick)).length > 0, w.id);
 });
 
@@ -84,7 +85,7 @@ function valueOf(c: OpCapture, step: number, op: string): Float32Array {
   return c.values[step].subarray(offset, offset + c.elements[i]);
 }
 
-for (const [id, params] of [['mlp-train', { steps: 2 }], ['transformer-train', { steps: 2 }], ['resnet-train', { steps: 2 }], ['conv-train', { steps: 2 }], ['attention-infer', {}], ['index-add', {}]] as const) {
+for (const [id, params] of [['mlp-train', { steps: 2 }], ['transformer-train', { steps: 2 }], ['resnet-train', { steps: 2 }], ['conv-train', { steps: 2 }], ['attention-infer', {}], ['index-add', {}], ['transformer-infer', {}]] as const) {
   test(`tfjs-cpu and ort-cpu report every declared op of ${id}, with the same meaning, and reporting them changes no bit of the result`, async () => {
     const workload = resolved(id, params);
     const inputs = workloadInputs(workload, 0);

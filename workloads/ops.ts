@@ -16,7 +16,8 @@
  * - the data-parallel driver: `shard<k>.grad.<param>` (shard k's gradient), `allreduce` (the sum
  *   of the shards' gradients, every parameter's in order), then the SGD updates.
  * Inference: `attention.softmax`, `attention.forward`, `reduceSum.forward`, `matmul.forward`,
- * `indexAdd.scatter`, `atomicSum.forward`.
+ * `indexAdd.scatter`, `atomicSum.forward`, and a model's forward pass (transformer-infer) by its
+ * logits, `head.dense.forward`.
  *
  * `declaredOps` lists them in execution order: forward in layer order, backward in reverse layer
  * order (a layer's parameter gradients, then its input's), then clipping and the updates. Layers
@@ -180,6 +181,8 @@ export function inferOps(spec: InferSpec): string[] {
       return ['attention.softmax', 'attention.forward'];
     case 'indexAdd':
       return ['indexAdd.scatter'];
+    case 'forward':
+      return [`${HEAD_PATH}.${LAYER_OP.dense}.forward`];
     default:
       return [`${spec.op}.forward`];
   }

@@ -8,7 +8,7 @@ import { analyzeNoise } from './noise.js';
 import { groupBy } from './group.js';
 import { loadArtifact, type LoadedResults } from '../store.js';
 import { compareModes, expectedToVary, negativeControlsOf, summarizeCell } from './cells.js';
-import { compareBackends, compareDevices, compareInvariance, compareMachines, soakCells } from './agreement.js';
+import { axisAgreement, compareBackends, compareDevices, compareInvariance, compareMachines, soakCells } from './agreement.js';
 import { deriveFindings } from './findings.js';
 import { SUMMARY_VERSION, type CellSummary, type Summary } from './summary.js';
 import { toleranceJudge } from './tolerance.js';
@@ -32,6 +32,7 @@ export function analyze(results: LoadedResults): Summary {
   const modes = compareModes(cells, counted);
   const crossBackend = compareBackends(cells, load, results.manifest.suite.backends, judge);
   const invariance = compareInvariance(cells, load);
+  const agreement = axisAgreement(cells);
   const negativeControls = negativeControlsOf(cells);
 
   const oracle = compareWithOracle(results.oracle, cells, counted, load, judge);
@@ -54,6 +55,7 @@ export function analyze(results: LoadedResults): Summary {
     modes,
     crossBackend,
     invariance,
+    agreement,
     negativeControls,
     fleet,
     devices,

@@ -1,6 +1,6 @@
 /**
  * compare: a baseline and a current results folder (or saved baseline) → typed findings and an exit
- * code for nightly jobs. Cells are matched by (workload, backend, device, mode, threads).
+ * code for nightly jobs. Cells are matched by id (workload, backend, device, mode and axis values).
  *
  *   0 no regression · 1 a regression, or a det cell unstable in both · 2 bad input
  *   3 incomplete (either side), nothing to compare, or a timing CI that straddles the threshold
@@ -12,6 +12,7 @@ import { diffFloat32, type DiffSummary } from './diff.js';
 import { hardwareKey } from '../baselines.js';
 import { UsageError, message } from '../errors.js';
 import { cellSubject, exitCodeFor, finding, subjectOf } from './findings.js';
+import { GROUP_FIELDS, groupId } from '../protocol.js';
 import { ratioOfMediansCI, type RatioCI } from './stats.js';
 import { hasFile, loadResults, readArtifact, readArtifactBytes, readJson, readManifest, type ArtifactClaim, type Manifest } from '../store.js';
 import { DEFAULT_SLOWDOWN_THRESHOLD, SUMMARY_VERSION, type CellSummary, type ComparedSide, type Finding, type FindingKind, type FindingSubject, type SpeedMeasure, type Summary } from './summary.js';
@@ -191,10 +192,10 @@ export function compare(baselineDir: string, currentDir: string, slowdownThresho
   }
   // The cost of determinism: median paired det/nondet ratios now against the baseline's.
   for (const m of cur.summary.modes) {
-    const bm = base.summary.modes.find((x) => x.workload === m.workload && x.backend === m.backend && x.device === m.device && x.threads === m.threads);
+    const bm = base.summary.modes.find((x) => groupId(x) === groupId(m));
     if (!bm) continue;
-    const ratios = (s: Summary) => pairedRatios(s, m.workload, m.backend, m.device, m.threads);
-    const group = subjectOf(m, ['workload', 'backend', 'device', 'threads']);
+    const ratios = (s: Summary) => pairedRatios(s, groupId(m));
+    const group = subjectOf(m, GROUP_FIELDS);
     const speed = speedFinding(group, 'slowdownRatio', ratioOfMediansCI(ratios(cur.summary), ratios(base.summary)), slowdownThreshold);
     if (speed) findings.push(speed);
   }
@@ -211,8 +212,9 @@ export function compare(baselineDir: string, currentDir: string, slowdownThresho
   };
 }
 
-function pairedRatios(s: Summary, workload: string, backend: string, device: string, threads: number): number[] {
-  const cell = (mode: string) => s.cells.find((c) => c.workload === workload && c.backend === backend && c.device === device && c.threads === threads && c.mode === mode);
+/** det/nondet compute-time ratios of a cell group, paired by repeat. */
+function pairedRatios(s: Summary, group: string): number[] {
+  const cell = (mode: string) => s.cells.find((c) => !c.arm && groupId(c) === group && c.mode === mode);
   const det = cell('det'), nondet = cell('nondet');
   if (!det || !nondet) return [];
   const nondetByRepeat = new Map(nondet.runs.map((r) => [r.repeat, r.computeMs]));

@@ -7,13 +7,13 @@ import { EXIT } from '../errors.js';
 import { CELL_KEY_FIELDS, cellKey, type CellKey, type CellKeyField } from '../protocol.js';
 import { expectedToVary } from './cells.js';
 import {
-  SEVERITIES, type CellSummary, type FindingEvidence, type FindingKind, type FindingOf, type FindingSubject, type Finding, type Severity, type Summary,
+  SEVERITIES, type AxisPair, type CellSummary, type FindingEvidence, type FindingKind, type FindingOf, type FindingSubject, type Finding, type Severity, type Summary,
 } from './summary.js';
 
 /**
  * How much each kind weighs. `invariance-broken` is a note: thread counts are known to change bits
- * on some sound stacks (torch and onnxruntime on CPUs split reductions by thread), so a difference is
- * shown everywhere but does not fail a run. `still-unstable` fails: a det cell unstable in the
+ * on some sound stacks (torch and onnxruntime on CPUs split reductions by thread), and other axes
+ * change them by design on others, so a difference is shown everywhere but does not fail a run. `still-unstable` fails: a det cell unstable in the
  * baseline keeps a nightly red until it is fixed or left out of the suite, never accepted silently.
  * A history's latest step fails while the latest night is past it (slower, unstable, other bits),
  * like a regression compare finds. A finding that a re-run did not repeat, or that an expectation
@@ -114,7 +114,8 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
   }
   for (const a of s.invariance) {
     if (a.bitwiseEqual) continue;
-    findings.push(finding('invariance-broken', subject(a.cell), { axis: a.axis, base: a.base, value: a.value, baseCell: a.baseCell, maxUlp: a.diff?.maxUlp ?? null, relL2: a.diff?.relL2 ?? null }));
+    const pair = { axis: a.axis, base: a.base, value: a.value } as AxisPair;
+    findings.push(finding('invariance-broken', subject(a.cell), { ...pair, baseCell: a.baseCell, maxUlp: a.diff?.maxUlp ?? null, relL2: a.diff?.relL2 ?? null }));
   }
   for (const f of s.fleet) {
     for (const m of f.machines.filter((x) => f.suspects.includes(x.machine))) {
@@ -122,7 +123,7 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
     }
   }
   for (const d of s.devices) {
-    const group = subjectOf({ ...d, mode: 'det' }, ['workload', 'backend', 'mode', 'threads']);
+    const group = subjectOf({ ...d, mode: 'det' }, CELL_KEY_FIELDS.filter((f) => f !== 'device' && f !== 'arm'));
     for (const x of d.devices.filter((x) => d.suspects.includes(x.device))) findings.push(finding('suspect-device', group, { device: x.device, name: x.name }));
     if (!d.agree && d.suspects.length === 0) findings.push(finding('devices-disagree', group, { devices: d.devices }));
   }

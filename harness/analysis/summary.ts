@@ -4,6 +4,7 @@
  */
 import type { DiffSummary } from './diff.js';
 import type { CellKey, Mode, RunRecord, RunStatus } from '../protocol.js';
+import { AXIS_IDS, type AxisFields, type AxisId, type AxisValues } from '../axes.js';
 import type { NoiseDecomposition } from './noise.js';
 import type { Describe, RatioCI, VarianceTest } from './stats.js';
 import type { Tolerance } from '../../workloads/types.js';
@@ -71,11 +72,11 @@ export interface Divergence {
   relL2ByStep: number[];
 }
 
-export interface ModeComparison {
+/** One det/nondet pair: a cell group (every key field but the mode). */
+export interface ModeComparison extends AxisFields {
   workload: string;
   backend: string;
   device: string;
-  threads: number;
   /** Bitwise stable with determinism on (null: no det data). */
   detStable: boolean | null;
   /** More than one distinct result with determinism off (null: no nondet data). */
@@ -102,34 +103,45 @@ export interface CrossBackend {
   note?: string;
 }
 
-/**
- * Invariance axes: cell-key fields whose value must not change det bits on a sound stack, each
- * compared the same way (agreement.ts). Data-loader workers, batch size, resume-from-checkpoint and
- * precision join as they become cell-key fields.
- */
-export const INVARIANCE_AXES = ['threads'] as const;
-export type InvarianceAxis = (typeof INVARIANCE_AXES)[number];
+/** The invariance axes (harness/axes.ts), each compared the same way (agreement.ts). */
+export const INVARIANCE_AXES = AXIS_IDS;
+export type InvarianceAxis = AxisId;
 
-/** The det result of a cell at the lowest value of an axis against the same cell at another value. */
-export interface AxisInvariance {
-  axis: InvarianceAxis;
+/** An axis and two of its values: the base of a group and a value compared with it. */
+export type AxisPair = { [A in AxisId]: { axis: A; base: AxisValues[A]; value: AxisValues[A] } }[AxisId];
+
+/**
+ * The det result of a cell at the base value of an axis (the first, in the axis's order, of the
+ * values its group ran at) against the same cell at another value.
+ */
+export type AxisInvariance = AxisPair & {
   workload: string;
   backend: string;
   device: string;
-  /** The axis's lowest value in this group, and the value compared with it. */
-  base: number;
-  value: number;
   baseCell: string;
   cell: string;
   bitwiseEqual: boolean;
   diff: DiffSummary | null;
-}
+};
 
-export interface NegativeControl {
+/**
+ * The values of an axis at which one group of det cells (every other key field equal) ran, split
+ * into classes of bitwise-equal results: "which thread counts (batch sizes, …) agree".
+ */
+export type AxisAgreement = { [A in AxisId]: { axis: A; classes: AxisValues[A][][] } }[AxisId] & {
   workload: string;
   backend: string;
   device: string;
-  threads: number;
+  /** The group: every key field but the axis and the mode, in cellKey's format. */
+  group: string;
+  /** The group's cell at its base value. */
+  baseCell: string;
+};
+
+export interface NegativeControl extends AxisFields {
+  workload: string;
+  backend: string;
+  device: string;
   /** The control differed run to run without determinism, as it must for a "stable" verdict to mean anything. */
   seen: boolean;
   distinctDigests: number;
@@ -147,10 +159,9 @@ export interface FleetCell {
 }
 
 /** The same det cell on several devices (GPUs) of one host: identical devices must give identical bits. */
-export interface DeviceCell {
+export interface DeviceCell extends AxisFields {
   workload: string;
   backend: string;
-  threads: number;
   devices: Array<{ device: string; name: string; modalDigest: string }>;
   agree: boolean;
   /** Devices (ids, e.g. cuda:1) whose det result differs from the majority of their identical siblings. */
@@ -183,8 +194,10 @@ export interface Summary {
   cells: CellSummary[];
   modes: ModeComparison[];
   crossBackend: CrossBackend[];
-  /** Det results across the values of each invariance axis (thread count today). */
+  /** Det results across the values of each invariance axis: each value against its group's base value. */
   invariance: AxisInvariance[];
+  /** Per invariance axis and group of det cells, which values give the same bits. */
+  agreement: AxisAgreement[];
   negativeControls: NegativeControl[];
   /** Per det cell across the machines of a merged folder (empty otherwise). */
   fleet: FleetCell[];
@@ -279,7 +292,7 @@ export interface FindingEvidence {
   'runs-failed': { statuses: Partial<Record<RunStatus, number>>; message: string | null };
   'outside-tolerance': { reference: string; referenceCell: string; distance: number | null; tolerance: Tolerance; maxUlp: number; nanPairs: number };
   'oracle-outside-tolerance': { distance: number | null; tolerance: Tolerance; maxUlp: number; nanPairs: number };
-  'invariance-broken': { axis: InvarianceAxis; base: number; value: number; baseCell: string; maxUlp: number | null; relL2: number | null };
+  'invariance-broken': AxisPair & { baseCell: string; maxUlp: number | null; relL2: number | null };
   'devices-disagree': { devices: Array<{ device: string; name: string; modalDigest: string }> };
   'suspect-device': { device: string; name: string };
   'suspect-machine': { machine: number; hostname: string; hardware: string };

@@ -1,6 +1,6 @@
 /**
  * The piscina task: one run. Backend sessions are opened once per worker and cached by
- * (backend, mode, threads); setup (inputs, compilation) is timed apart from compute. A thrown error
+ * (backend, mode, device, the axis values set per session); setup (inputs, compilation) is timed apart from compute. A thrown error
  * becomes an `error` result (or `unsupported` for an op the backend lacks); the worker never throws.
  */
 import { workerData } from 'node:worker_threads';
@@ -11,9 +11,11 @@ import { ShardPool, trainDataParallel } from './dataparallel.js';
 import { mark } from './timeline.js';
 import type { DeterminismRecord, LocateRequest, RunRequest, WorkerResult } from '../protocol.js';
 import { OpRecorder } from './ops.js';
+import { AXES, AXIS_IDS, axisFields } from '../axes.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
 import { evaluate, type Evaluation } from './evaluation.js';
+import { executeInBatches } from './batches.js';
 import type { Execution } from '../backends/types.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec } from '../../workloads/types.js';
 
@@ -66,13 +68,17 @@ function shardPool(spec: TrainSpec): Promise<ShardPool> {
   return pool;
 }
 
+/** The axis values a session is opened with: those set per session (axes.ts `perSession`). */
+const sessionAxes = (req: RunRequest) => axisFields(Object.fromEntries(AXIS_IDS.filter((a) => AXES[a].perSession).map((a) => [a, req[a]])));
+
 function session(req: RunRequest): Promise<Session> {
-  const key = `${req.backend}|${req.mode}|${req.threads}|${req.device}`;
+  const options = { mode: req.mode, device: req.device, ...sessionAxes(req) };
+  const key = `${req.backend}|${JSON.stringify(options)}`;
   let s = sessions.get(key);
   if (!s) {
     const backend = findBackend(req.backend);
     if (!backend) throw new Error(`unknown backend ${req.backend}`);
-    s = backend.open({ mode: req.mode, threads: req.threads, device: req.device });
+    s = backend.open(options);
     s.catch(() => sessions.delete(key));
     sessions.set(key, s);
   }
@@ -160,7 +166,7 @@ export default async function runTask(req: RunRequest | LocateRequest): Promise<
     if (!def) throw new Error(`unknown workload ${req.workload}`);
     const workload = resolveWorkload(def, req.preset, req.params);
     const backend = findBackend(req.backend);
-    const support = backend && supportOf(backend, workload.spec);
+    const support = backend && supportOf(backend, workload.spec, { device: req.device, ...axisFields(req) });
     if (support && !support.ok) return { status: 'unsupported', message: support.reason, determinism, warnings };
     const s = await session(req);
     determinism = s.determinism;
@@ -185,6 +191,12 @@ export default async function runTask(req: RunRequest | LocateRequest): Promise<
         switches: [...determinism.switches, { name: 'all-reduce order', value: req.mode === 'det' ? 'shard order' : 'arrival order', verified: null }],
         summary: `${determinism.summary}; gradients of ${spec.dataParallel!.shards} shards on ${spec.dataParallel!.workers} worker threads summed in ${req.mode === 'det' ? 'shard' : 'arrival'} order`,
       };
+    } else if (typeof req.batchSize === 'number') {
+      // the batch-size axis: the examples in calls of batchSize each (run/batches.ts)
+      const inputsReady = performance.now();
+      const batched = await executeInBatches(s, workload, inputs, req.batchSize);
+      setupMs = inputsReady - setupStart + batched.setupMs;
+      execution = batched.execution;
     } else {
       const program = await s.prepare(workload, inputs);
       setupMs = performance.now() - setupStart;

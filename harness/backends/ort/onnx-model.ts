@@ -405,7 +405,7 @@ export function inferGraph(spec: InferSpec, options: { ops?: boolean } = {}): In
   };
   switch (spec.op) {
     case 'attention': {
-      const qkv = ['q', 'k', 'v'].map((n) => g.input(n, [spec.heads, spec.seq, spec.dim]));
+      const qkv = ['q', 'k', 'v'].map((n) => g.input(n, [spec.heads, n === 'q' ? spec.queries ?? spec.seq : spec.seq, spec.dim]));
       const { outputs: [out], saved } = tape.applySaved('attention', qkv, { scale: 1 / Math.sqrt(spec.dim), causal: false });
       located.push({ op: 'attention.softmax', value: saved.p, nchw: false });
       return done(qkv, out);
@@ -424,6 +424,13 @@ export function inferGraph(spec: InferSpec, options: { ops?: boolean } = {}): In
     }
     case 'atomicSum':
       throw new Error('atomic-sum is a WGSL kernel: it has no ONNX graph');
+    case 'forward': {
+      // the model's evaluation graph, its weights and held-out examples as the inputs
+      const e = evalGraph(spec.model, spec.model.evalExamples);
+      // located, its one op is the logits, already an output of the graph
+      const ops = options.ops ? [{ op: inferOps(spec).at(-1)!, output: e.logits }] : [];
+      return { model: e.model, nodeModels: e.nodeModels, inputs: [...e.weights, e.x], output: e.logits, ops };
+    }
   }
 }
 

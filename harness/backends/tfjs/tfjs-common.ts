@@ -75,13 +75,14 @@ export function compileTfjs(tf: Tf, workload: ResolvedWorkload, inputs: NamedTen
 
   if (spec.kind === 'infer') {
     const feeds = inputs.map((t) => keep(tf.tensor(t.data, t.shape, t.data instanceof Int32Array ? 'int32' : 'float32')));
+    const named = new Map(inputs.map((t, i) => [t.name, feeds[i]]));
     return {
       async execute(options?: ExecuteOptions): Promise<Execution> {
         const start = performance.now();
         let out: T;
         const ops = options?.ops && new PendingOps(tf, options.ops, 0);
         try {
-          out = tf.tidy(() => inferOp(tf, spec, feeds, ops && ((op, t) => ops.record(op, t))));
+          out = tf.tidy(() => inferOp(tf, spec, feeds, named, ops && ((op, t) => ops.record(op, t))));
           ops?.record(inferOps(spec).at(-1)!, out);
         } catch (err) {
           ops?.dispose();
@@ -236,7 +237,7 @@ function tap(tf: Tf, x: T, onGradient: (dy: T) => void): T {
   return identity(x);
 }
 
-function inferOp(tf: Tf, spec: InferSpec, feeds: T[], record?: (op: string, t: T) => void): T {
+function inferOp(tf: Tf, spec: InferSpec, feeds: T[], named: Map<string, T>, record?: (op: string, t: T) => void): T {
   switch (spec.op) {
     case 'attention': {
       const [q, k, v] = feeds as tfcore.Tensor3D[];
@@ -253,6 +254,8 @@ function inferOp(tf: Tf, spec: InferSpec, feeds: T[], record?: (op: string, t: T
       return tf.unsortedSegmentSum(feeds[0], feeds[1] as tfcore.Tensor1D, spec.buckets);
     case 'atomicSum':
       throw new UnsupportedOpError('atomic-sum is a WGSL kernel: this tfjs backend cannot run it');
+    case 'forward':
+      return forward(tf, spec.model, { training: false, tensors: named }, named.get('xEval')!);
   }
 }
 

@@ -7,6 +7,7 @@ token ids), never pickle. The determinism mode comes from the environment
 is set by the caller for det, as PyTorch requires it before CUDA initialises.
 """
 import array
+import contextlib
 import json
 import math
 import os
@@ -39,12 +40,47 @@ if MODE == "det":
 else:
     torch.backends.cudnn.benchmark = True
 
+# The session's numerics (harness/axes.ts): fp32 unless hello says otherwise.
+NUMERICS = "fp32"
 
-def hello(threads=None):
+
+def set_numerics(numerics):
+    """fp32 turns TF32 off for cuBLAS matmuls and cuDNN convolutions (PyTorch leaves
+    cudnn.allow_tf32 on by default, so on Ampere and later GPUs a float32 convolution would run in
+    TF32); tf32 turns both on; bf16 keeps TF32 off and runs forward passes under autocast."""
+    global NUMERICS
+    NUMERICS = numerics or "fp32"
+    tf32 = NUMERICS == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+
+
+set_numerics("fp32")
+
+
+def autocast(device):
+    """bf16: torch.autocast to bfloat16 (matmuls and convolutions in bfloat16, the rest as autocast
+    decides); otherwise no context at all."""
+    if NUMERICS == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def autocast_state(device):
+    """What autocast does inside autocast(device), read back from PyTorch: a dtype name, or "off"."""
+    with autocast(device):
+        if device.type == "cuda":
+            return str(torch.get_autocast_gpu_dtype()).replace("torch.", "") if torch.is_autocast_enabled() else "off"
+        return str(torch.get_autocast_cpu_dtype()).replace("torch.", "") if torch.is_autocast_cpu_enabled() else "off"
+
+
+def hello(threads=None, numerics=None, device=None):
     """Versions, devices and every switch as PyTorch reports it back; `threads` (CPU sessions) sets the
-    intra-op thread count first."""
+    intra-op thread count and `numerics` the session's numerics first."""
     if threads:
         torch.set_num_threads(int(threads))
+    if numerics:
+        set_numerics(numerics)
     cuda = torch.cuda.is_available()
     return {
         "protocol": PROTOCOL,
@@ -58,6 +94,12 @@ def hello(threads=None):
             "cudnn.benchmark": bool(torch.backends.cudnn.benchmark),
             "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
             "num_threads": torch.get_num_threads(),
+            "cuda.matmul.allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+            "cudnn.allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+            "autocast": autocast_state(torch.device(device or "cpu")),
+            # environment variables that override the TF32 flags behind PyTorch's back
+            "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": os.environ.get("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE"),
+            "NVIDIA_TF32_OVERRIDE": os.environ.get("NVIDIA_TF32_OVERRIDE"),
         },
     }
 
@@ -287,7 +329,7 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
     if spec["kind"] == "infer":
         sync(device)
         start = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(device):
             if spec["op"] == "attention":
                 q, k, v = (cast(tensors[n]) for n in ("q", "k", "v"))
                 weights = torch.softmax(q @ k.transpose(-1, -2) * (1 / math.sqrt(spec["dim"])), dim=-1)
@@ -299,6 +341,10 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
             elif spec["op"] == "indexAdd":
                 src = cast(tensors["src"])
                 out = torch.zeros(spec["buckets"], dtype=src.dtype, device=device).index_add_(0, tensors["index"].long(), src)
+            elif spec["op"] == "forward":  # a model at its initial weights, evaluation mode, on its held-out set
+                model = Model(spec["model"], {n: cast(tensors[n]) for n in list(names) + list(state)})
+                x = tensors["xEval"]
+                out = model.forward(cast(x) if x.is_floating_point() else x, False).reshape(-1, spec["model"]["classes"])
             else:
                 out = cast(tensors["a"]) @ cast(tensors["b"])
         if ops:
@@ -322,10 +368,11 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
     for step in range(spec["steps"]):
         if ops:
             ops.step = step
-        logits = model.forward(xs[step], True, {n: m[step] for n, m in masks.items()})
-        if ops:
-            ops.gradient(ops.names["lossGrad"], logits)
-        value = mean_xent(logits, ys[step], spec["classes"])
+        with autocast(device):  # the forward pass and the loss (PyTorch's recipe); backward outside
+            logits = model.forward(xs[step], True, {n: m[step] for n, m in masks.items()})
+            if ops:
+                ops.gradient(ops.names["lossGrad"], logits)
+            value = mean_xent(logits, ys[step], spec["classes"])
         if ops:
             ops.record(ops.names["loss"], value)
         optimizer.zero_grad(set_to_none=True)
@@ -351,7 +398,7 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
     sync(device)
     compute_ms = (time.perf_counter() - start) * 1000 - copy_ms
     model.ops = None
-    with torch.no_grad():
+    with torch.no_grad(), autocast(device):
         x_eval = tensors["xEval"]
         logits = model.forward(cast(x_eval) if x_eval.is_floating_point() else x_eval, False).reshape(-1, spec["classes"])
     outputs = [(n, w.detach()) for n, w in zip(list(names) + list(state), params + buffers)]
@@ -424,7 +471,7 @@ def serve():
         request = json.loads(line)
         try:
             if request["op"] == "hello":
-                result = hello(request.get("threads"))
+                result = hello(request.get("threads"), request.get("numerics"), request.get("device"))
             elif request["op"] == "run":
                 result = run(request)
             elif request["op"] == "exit":
