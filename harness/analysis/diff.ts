@@ -51,6 +51,12 @@ const BLOCK = 4096;
 const SMALL_ULPS = 2 ** 16;
 /** Slots of the count table: one per small distance, then one per histogram bucket for the rest. */
 const SLOTS = SMALL_ULPS + ULP_BUCKETS;
+/**
+ * The count table, shared by every call and left zeroed by each: a call clears only the slots it
+ * can have touched (up to its largest small distance, and the buckets), so comparing small arrays
+ * costs neither allocating nor walking 256 KiB.
+ */
+const COUNTS = new Uint32Array(SLOTS);
 
 /**
  * One pass over the blocks that differ (memcmp skips the rest), without allocation or sorting:
@@ -74,33 +80,47 @@ export function diffFloat32(reference: Float32Array, other: Float32Array): DiffS
   }
 
   const ia = view(reference), ib = view(other);
-  const counts = new Uint32Array(SLOTS);
+  const counts = COUNTS;
   const acc = new Float64Array(ACC_FIELDS);
-  let first = -1, dense = false;
-  for (let start = 0; start < n; start += BLOCK) {
-    const end = start + BLOCK < n ? start + BLOCK : n;
-    if (ra.compare(rb, start * 4, end * 4, start * 4, end * 4) === 0) continue;
-    if (first < 0) for (first = start; ia[first] === ib[first]; ) first++;
-    // the density of the last differing block decides whether this one skips equal groups of 8
-    const before = acc[DIFFERING];
-    diffBlock(ia, ib, reference, other, start, end, !dense, counts, acc);
-    dense = acc[DIFFERING] - before > (end - start) / 8;
+  // slots that may be non-zero: every small one until the pass below finds the largest counted
+  let touched = SMALL_ULPS;
+  try {
+    let first = -1, dense = false;
+    for (let start = 0; start < n; start += BLOCK) {
+      const end = start + BLOCK < n ? start + BLOCK : n;
+      if (ra.compare(rb, start * 4, end * 4, start * 4, end * 4) === 0) continue;
+      if (first < 0) for (first = start; ia[first] === ib[first]; ) first++;
+      // the density of the last differing block decides whether this one skips equal groups of 8
+      const before = acc[DIFFERING];
+      diffBlock(ia, ib, reference, other, start, end, !dense, counts, acc);
+      dense = acc[DIFFERING] - before > (end - start) / 8;
+    }
+    const nanPairs = acc[NAN_PAIRS], diffSq = acc[DIFF_SQ];
+    const histogram = new Array<number>(ULP_BUCKETS).fill(0);
+    let maxUlp = acc[MAX_ULP];
+    let uncounted = acc[DIFFERING] - nanPairs, small = 0;
+    for (let k = 0; k < ULP_BUCKETS; k++) {
+      histogram[k] += counts[SMALL_ULPS + k];
+      uncounted -= counts[SMALL_ULPS + k];
+    }
+    // the small distances, up to the largest one counted
+    for (; uncounted > 0 && small < SMALL_ULPS; small++) {
+      histogram[32 - Math.clz32(small)] += counts[small];
+      if (counts[small] > 0 && maxUlp < SMALL_ULPS) maxUlp = small;
+      uncounted -= counts[small];
+    }
+    touched = small;
+    const refNorm = diffSq === 0 ? 0 : Math.sqrt(sumOfSquares(reference));
+    const relL2 = diffSq === 0 ? 0 : refNorm === 0 ? null : Math.sqrt(diffSq) / refNorm;
+    return {
+      elements: n, bitwiseEqual: false, differing: acc[DIFFERING], firstDifferingIndex: first, nanPairs, maxUlp,
+      medianUlp: medianUlp(ia, ib, counts, acc[DIFFERING] - nanPairs),
+      ulpHistogram: histogram, maxAbs: acc[MAX_ABS], maxRel: acc[MAX_REL], relL2: relL2 === null || Number.isFinite(relL2) ? relL2 : null,
+    };
+  } finally {
+    counts.fill(0, 0, touched);
+    counts.fill(0, SMALL_ULPS);
   }
-  const nanPairs = acc[NAN_PAIRS], diffSq = acc[DIFF_SQ];
-  const histogram = new Array<number>(ULP_BUCKETS).fill(0);
-  let maxUlp = acc[MAX_ULP];
-  for (let v = 0; v < SMALL_ULPS; v++) {
-    histogram[32 - Math.clz32(v)] += counts[v];
-    if (counts[v] > 0 && maxUlp < SMALL_ULPS) maxUlp = v;
-  }
-  for (let k = 0; k < ULP_BUCKETS; k++) histogram[k] += counts[SMALL_ULPS + k];
-  const refNorm = diffSq === 0 ? 0 : Math.sqrt(sumOfSquares(reference));
-  const relL2 = diffSq === 0 ? 0 : refNorm === 0 ? null : Math.sqrt(diffSq) / refNorm;
-  return {
-    elements: n, bitwiseEqual: false, differing: acc[DIFFERING], firstDifferingIndex: first, nanPairs, maxUlp,
-    medianUlp: medianUlp(ia, ib, counts, acc[DIFFERING] - nanPairs),
-    ulpHistogram: histogram, maxAbs: acc[MAX_ABS], maxRel: acc[MAX_REL], relL2: relL2 === null || Number.isFinite(relL2) ? relL2 : null,
-  };
 }
 
 /**
