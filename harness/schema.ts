@@ -189,6 +189,8 @@ const recordOptional = {
   perturb: object({ tensor: str(), index: int({ minimum: 0 }) }),
   soak: bool(),
   machine: int({ minimum: 0 }),
+  loaderWorkers: int({ minimum: 0 }),
+  resumeAt: int({ minimum: 0 }),
 };
 
 const artifactRef = object({
@@ -215,6 +217,8 @@ export const runRecordSchema = tagged('status', [
       ...recordOptional,
       stepTrace: object({ sha256: digest(), steps: int({ minimum: 1 }), stepDigests: array(str({ pattern: '^[0-9a-f]{16}$' })) }),
       evaluation: evaluationRef,
+      finalState: artifactRef,
+      resume: object({ checkpoint: artifactRef, savedByPid: int({ minimum: 0 }), restoredByPid: int({ minimum: 0 }) }),
     },
   ),
   object({ ...recordBase, status: oneOf(['unsupported', 'error', 'crashed']), message: str() }, recordOptional),

@@ -5,6 +5,7 @@
 import type { DeterminismRecord, Mode } from '../protocol.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
 import { modelLayout } from '../../workloads/params.js';
+import type { TrainingState } from '../checkpoint.js';
 
 export type Availability =
   | {
@@ -40,6 +41,11 @@ export interface BackendInfo {
   capabilities: string;
   /** Runs WGSL kernels (the atomic-sum control). */
   wgsl?: boolean;
+  /**
+   * Runs a workload's data loader itself (torch: a torch.utils.data.DataLoader with `num_workers`);
+   * the others train on the batches of detbench's JS loader (harness/run/loader.ts).
+   */
+  runsLoader?: boolean;
 }
 
 export interface SessionOptions {
@@ -60,11 +66,29 @@ export interface Execution {
    * Not timed as compute. Absent when the backend cannot evaluate (the record then says so).
    */
   evalLogits?: Float32Array;
+  /** Training workloads asked for it (ExecuteOptions): the full training state where the run stopped. */
+  state?: TrainingState;
 }
 
 export interface ExecuteOptions {
   /** Record the weights after every training step (for the first divergent step). */
   trace?: boolean;
+  /**
+   * Resume replay (harness/checkpoint.ts). `stopAfter`: train that many steps only and return the
+   * state (no evaluation); `resumeFrom`: start from this state, at the step it records; `state`:
+   * return the state after the last step too (runs compared with resumed ones).
+   */
+  stopAfter?: number;
+  resumeFrom?: TrainingState;
+  state?: boolean;
+}
+
+/** What a training run is prepared with beyond its inputs. */
+export interface PrepareOptions {
+  /** Workloads with a data loader, on a backend that runs its own (`runsLoader`): how many loader workers… */
+  loaderWorkers?: number;
+  /** …and the run's seed, which a loader seeds its generators from. */
+  seed?: number;
 }
 
 /** A workload compiled for one run: setup is done, `execute` is what gets timed. */
@@ -115,7 +139,7 @@ export type ForwardFn = (weights: Float32Array[], x: NamedTensor) => Promise<Flo
 export interface Session {
   readonly determinism: DeterminismRecord;
   readonly warnings: string[];
-  prepare(workload: ResolvedWorkload, inputs: NamedTensor[]): Promise<Program>;
+  prepare(workload: ResolvedWorkload, inputs: NamedTensor[], options?: PrepareOptions): Promise<Program>;
   gradients(spec: TrainSpec): Promise<GradientFn>;
   /** Evaluation-mode forward passes, where the backend has them (optional). */
   forward?(spec: TrainSpec): Promise<ForwardFn>;

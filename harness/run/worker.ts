@@ -8,11 +8,14 @@ import { findBackend, loadPlugins } from '../backends/index.js';
 import { setScratchRoot } from './scratch.js';
 import { UnsupportedOpError, supportOf, type Availability, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
-import type { DeterminismRecord, RunRequest, WorkerResult } from '../protocol.js';
+import type { DeterminismRecord, Mode, RunRequest, RunTask, WorkerResult } from '../protocol.js';
+import { packState, stateTensor, unpackState } from '../checkpoint.js';
+import { hasLoader } from '../../workloads/loader.js';
+import { loadBatches } from './loader.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
 import { evaluate, type Evaluation } from './evaluation.js';
-import type { Execution } from '../backends/types.js';
+import type { ExecuteOptions, Execution } from '../backends/types.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec } from '../../workloads/types.js';
 
 await loadPlugins();
@@ -105,7 +108,7 @@ export async function prewarm(requests: RunRequest[]): Promise<void> {
   }
 }
 
-export default async function runTask(req: RunRequest): Promise<WorkerResult> {
+export default async function runTask(req: RunTask): Promise<WorkerResult> {
   let determinism: DeterminismRecord | null = null;
   const warnings: string[] = [];
   try {
@@ -119,12 +122,33 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
     determinism = s.determinism;
     warnings.push(...s.warnings);
 
+    // resume replay: the first half stops after resumeAt steps; the second starts from the checkpoint
+    const phase = req.resumePhase;
+    const from = phase && 'restore' in phase ? unpackState(phase.restore.data, phase.restore.tensors) : undefined;
+    const spec = workload.spec;
+    const executeOptions: ExecuteOptions = {
+      trace: req.trace,
+      ...(phase && 'save' in phase ? { stopAfter: req.resumeAt } : {}),
+      ...(from ? { resumeFrom: from } : {}),
+      ...(req.resumeAt !== undefined && !(phase && 'save' in phase) ? { state: true } : {}),
+    };
+    if (spec.kind === 'train' && spec.dataParallel && req.resumeAt !== undefined) throw new Error('the data-parallel driver cannot resume from a checkpoint');
+
     const setupStart = performance.now();
-    const inputs = perturbed(inputsFor(workload, req.seed), req.perturb);
+    let inputs = perturbed(inputsFor(workload, req.seed), req.perturb);
+    const loaderWorkers = req.loaderWorkers ?? 0;
+    const ownLoader = spec.kind === 'train' && hasLoader(spec) && backend?.info.runsLoader === true;
+    if (spec.kind === 'train' && hasLoader(spec)) {
+      if (!ownLoader) {
+        // a resumed loader restarts where the checkpoint's data position says
+        const first = from ? stateTensor(from, 'data/position').data[0] / spec.batch : 0;
+        inputs = await loadBatches(workload.id, req.seed, spec, inputs, req.mode, loaderWorkers, first);
+      }
+      determinism = withLoader(determinism, req.mode, loaderWorkers, ownLoader);
+    }
     let execution: Execution;
     let setupMs: number;
-    if (workload.spec.kind === 'train' && workload.spec.dataParallel) {
-      const spec = workload.spec;
+    if (spec.kind === 'train' && spec.dataParallel) {
       const pool = await shardPool(spec);
       await pool.prepare(req.backend);
       setupMs = performance.now() - setupStart;
@@ -137,25 +161,41 @@ export default async function runTask(req: RunRequest): Promise<WorkerResult> {
         summary: `${determinism.summary}; gradients of ${spec.dataParallel!.shards} shards on ${spec.dataParallel!.workers} worker threads summed in ${req.mode === 'det' ? 'shard' : 'arrival'} order`,
       };
     } else {
-      const program = await s.prepare(workload, inputs);
+      const program = await s.prepare(workload, inputs, ownLoader ? { loaderWorkers, seed: req.seed } : undefined);
       setupMs = performance.now() - setupStart;
       try {
-        execution = await program.execute({ trace: req.trace });
+        execution = await program.execute(executeOptions);
       } finally {
         program.dispose();
       }
     }
     let evaluation: Evaluation | undefined;
-    if (workload.spec.kind === 'train') {
-      if (execution.evalLogits) evaluation = evaluate(execution.evalLogits, byName(inputs, 'yEval').data as Int32Array, workload.spec.classes);
+    if (spec.kind === 'train' && executeOptions.stopAfter === undefined) {
+      if (execution.evalLogits) evaluation = evaluate(execution.evalLogits, byName(inputs, 'yEval').data as Int32Array, spec.classes);
       else warnings.push(`${req.backend} does not evaluate trained models yet: ${req.workload} has no evaluation loss, accuracy or predictions (no churn)`);
     }
-    return { status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace, ...(evaluation ? { evaluation } : {}), determinism, warnings };
+    if (spec.kind === 'train' && req.resumeAt !== undefined && !execution.state) throw new Error(`${req.backend} cannot hand back its training state: it cannot be resumed`);
+    return {
+      status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace, ...(evaluation ? { evaluation } : {}),
+      ...(execution.state ? { state: packState(execution.state) } : {}), pid: process.pid, determinism, warnings,
+    };
   } catch (err) {
     const e = err as Error & { unsupported?: boolean };
     const unsupported = err instanceof UnsupportedOpError || e.unsupported === true;
     return { status: unsupported ? 'unsupported' : 'error', message: e.message ?? String(err), determinism, warnings };
   }
+}
+
+/** What the data loader of a run was, in its determinism record. */
+function withLoader(d: DeterminismRecord, mode: Mode, workers: number, ownLoader: boolean): DeterminismRecord {
+  const who = ownLoader ? `a torch DataLoader with num_workers=${workers}` : workers === 0 ? 'the run\'s own thread' : `${workers} loader worker threads`;
+  const how = mode === 'det' ? 'draws keyed by (seed, epoch, sample), batches in step order' : ownLoader ? 'each worker drawing from its own generator (base seed + worker id)' : 'each worker drawing from its own generator, batches in arrival order';
+  return {
+    ...d,
+    control: 'controlled',
+    switches: [...d.switches, { name: 'data loader', value: mode === 'det' ? 'index-keyed draws, step order' : 'per-worker generators', verified: null }],
+    summary: `${d.summary}; batches built by ${who}, ${how}`,
+  };
 }
 
 /** All outputs of a run in one float32 buffer, with where each tensor lies. */
