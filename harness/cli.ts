@@ -3,11 +3,17 @@
  *
  * The command line: commander wiring and printing. Each command reads as its pipeline:
  *
- *   run       flags ─► resolveRunOptions ─► runSession (probe ─► plan ─► run ─► record ─► analyze ─► report) ─► print
+ *   run       flags ─► resolveRunOptions ─► runSession (probe ─► plan ─► run ─► record ─► [locate] ─► analyze ─► report) ─► print
  *   analyze   folder ─► loadResults ─► analyze ─► print
+ *   locate    folder ─► locatePhase (re-run disagreeing pairs, ops captured) ─► analyze ─► report ─► print
  *   report    folder ─► renderReport (HTML, Markdown, SVG/PNG charts)
- *   compare   baseline + current ─► compare ─► print (and --save)
+ *   compare   baseline + current ─► compare ─► confirm (re-run flagged cells) ─► expectations ─► print (--save, --junit)
  *   merge     folders ─► mergeResults ─► analyze ─► print
+ *   history   folders ─► loadNights ─► buildHistory (step detection) ─► expectations ─► print
+ *   publish   folders ─► loadNights ─► buildHistory ─► the site's pages (only those whose inputs changed)
+ *
+ * --junit writes a JUnit XML report; with GITHUB_ACTIONS=true, run and compare also append their
+ * Markdown to $GITHUB_STEP_SUMMARY and print ::error/::warning annotations.
  *
  * Exit codes (errors.ts EXIT): 0 every det cell bitwise stable and every negative control seen;
  * 1 findings; 2 bad input; 3 incomplete (interrupted, killed) or inconclusive; 4 internal error.
@@ -17,25 +23,34 @@ import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { analyze } from './analysis/analyze.js';
-import { exitCodeFor } from './analysis/findings.js';
-import type { Summary } from './analysis/summary.js';
+import { cellSubject, exitCodeFor } from './analysis/findings.js';
+import { DEFAULT_SLOWDOWN_THRESHOLD, type Finding, type Summary } from './analysis/summary.js';
 import { describeTolerance } from './analysis/tolerance.js';
 import { hardwareKey, latestBaseline, listBaselines, saveBaseline } from './baselines.js';
-import { compare } from './analysis/compare.js';
+import { compare, withFindings, type Comparison } from './analysis/compare.js';
+import { buildHistory } from './analysis/history.js';
 import { BACKENDS, loadPlugins } from './backends/index.js';
 import type { Availability } from './backends/types.js';
-import { PRESETS, resolveRunOptions, resolveSlowdownThreshold, type RunFlags } from './config.js';
+import { PRESETS, resolveConfirm, resolveLocateOptions, resolveOutputFile, resolveRunOptions, resolveSlowdownThreshold, type LocateFlags, type RunFlags } from './config.js';
 import { fingerprint, PROJECT_DIR } from './env.js';
 import { EXIT, UsageError, internalErrorReport, message } from './errors.js';
 import { doctor } from './doctor.js';
+import { applyExpectations, loadExpectations, type Expectation } from './expectations.js';
 import { mergeResults } from './merge.js';
-import type { Mode, RunRecord } from './protocol.js';
+import { loadNights } from './nights.js';
+import { CELL_KEY_FIELDS, cellKey, type Mode, type RunRecord } from './protocol.js';
+import { AXES, AXIS_IDS } from './axes.js';
 import { Runner } from './run/runner.js';
+import { checkConfirmDir, confirmComparison } from './run/confirm.js';
 import { runSession } from './run/session.js';
 import type { EarlySignal } from './run/signals.js';
-import { loadResults, prepareFolder, TOOL_VERSION, writeAtomic } from './store.js';
-import { summaryTable } from '../reports/table.js';
-import { comparisonText, doctorText, precisionText } from '../reports/text.js';
+import { loadResults, prepareFolder, readManifest, TOOL_VERSION, writeAtomic } from './store.js';
+import { inGitHubActions, writeGitHubOutput } from '../reports/github.js';
+import { junitXml } from '../reports/junit.js';
+import { comparisonMarkdown, renderMarkdown } from '../reports/markdown.js';
+import { locatedText, summaryTable } from '../reports/table.js';
+import { comparisonText, doctorText, historyText, locateCostText, precisionText } from '../reports/text.js';
+import { locatePhase } from './run/locate.js';
 import { WORKLOADS } from '../workloads/index.js';
 import { flopsPerRun, formatFlops } from '../workloads/flops.js';
 
@@ -59,7 +74,13 @@ function exitCodeOf(summary: Summary): number {
   return exitCodeFor(summary.findings);
 }
 
+/** `--expect FILE`, read and checked before anything runs. */
+const expectationsOf = (file: string | undefined): Expectation[] | null => (file === undefined ? null : loadExpectations(file));
+const withExpectations = (findings: Finding[], expectations: Expectation[] | null) => (expectations ? applyExpectations(findings, expectations) : findings);
+
 async function runCommand(flags: RunFlags, early: readonly EarlySignal[]): Promise<number> {
+  const expectations = expectationsOf(flags.expect);
+  const junit = flags.junit === undefined ? null : resolveOutputFile(flags.junit, '--junit');
   const options = resolveRunOptions(flags, os.availableParallelism());
   const progress = progressReporter(!options.json && process.stderr.isTTY === true);
   const outcome = await runSession(options, early, {
@@ -70,18 +91,29 @@ async function runCommand(flags: RunFlags, early: readonly EarlySignal[]): Promi
     },
     onRunsDone: progress.stop,
   });
-  const { dir, summary } = outcome;
+  const { dir } = outcome;
+  // expectations change what is said and the exit code, not summary.json: the analysis stays as it was
+  const summary: Summary = { ...outcome.summary, findings: withExpectations(outcome.summary.findings, expectations) };
+  if (junit) {
+    const cells = summary.cells.map((c) => ({ ...cellSubject(c), verdict: c.verdict, message: c.message, seconds: c.runs.reduce((s, r) => s + r.computeMs, 0) / 1000 }));
+    writeAtomic(junit, junitXml(`detbench run ${summary.runId}`, cells, summary.findings, { timestamp: outcome.results.manifest.createdAt, hostname: outcome.results.manifest.environment.hostname }));
+  }
+  if (inGitHubActions()) writeGitHubOutput(renderMarkdown(outcome.results.manifest, summary, DEFAULT_SLOWDOWN_THRESHOLD), summary.findings, options.json ? process.stderr : process.stdout);
   const html = outcome.reportFiles.find((f) => f.endsWith('report.html'));
   const precisionNote = outcome.precision && options.paired ? '\n' + precisionText(outcome.precision, options.paired.precision) : '';
+  const locateNote = outcome.locate ? '\n' + locateCostText(outcome.locate) : '';
   process.stdout.write(
     options.json
-      ? JSON.stringify({ resultsDir: dir, report: html ?? null, summary }, null, 2) + '\n'
-      : summaryTable(summary, dir) + precisionNote + (html ? `\nReport: ${html}` : '') + '\n',
+      ? JSON.stringify({ resultsDir: dir, report: html ?? null, summary, ...(outcome.locate ? { locateCost: outcome.locate } : {}) }, null, 2) + '\n'
+      : summaryTable(summary, dir) + precisionNote + locateNote + (html ? `\nReport: ${html}` : '') + '\n',
   );
   return exitCodeOf(summary);
 }
 
 /** One line per run, or a progress bar with ETA on a terminal (started by the first record). */
+/** A run in a progress line: workload, backend, mode and its axis values as the cell key writes them (`matmul tfjs-cpu det t1`). */
+const runName = (r: RunRecord) => cellKey(r, CELL_KEY_FIELDS.filter((f) => f !== 'device' && f !== 'arm')).replaceAll('|', ' ');
+
 function progressReporter(tty: boolean) {
   if (tty) {
     let bar: cliProgress.SingleBar | null = null;
@@ -95,7 +127,7 @@ function progressReporter(tty: boolean) {
           bar.start(all, 0, { last: '' });
         }
         bar.setTotal(all);
-        bar.update(done, { last: `${r.workload} ${r.backend} ${r.mode} t${r.threads}: ${r.status}` });
+        bar.update(done, { last: `${runName(r)}: ${r.status}` });
       },
       stop: () => {
         bar?.stop();
@@ -106,7 +138,7 @@ function progressReporter(tty: boolean) {
   return {
     update: (r: RunRecord, done: number, all: number) => {
       const time = r.status === 'ok' ? ` ${r.computeMs.toFixed(1)} ms` : '';
-      process.stderr.write(`[${done}/${all}] ${r.workload} ${r.backend} ${r.mode} t${r.threads}${r.warmup ? ' warm-up' : ` #${r.repeat}`}: ${r.status}${time}\n`);
+      process.stderr.write(`[${done}/${all}] ${runName(r)}${r.warmup ? ' warm-up' : ` #${r.repeat}`}: ${r.status}${time}\n`);
     },
     stop: () => {},
   };
@@ -140,6 +172,68 @@ function workloadsCommand(json: boolean): number {
   return EXIT.ok;
 }
 
+interface CompareFlags {
+  slowdownThreshold?: number;
+  json?: boolean;
+  save?: string;
+  confirm?: number;
+  confirmDir?: string;
+  expect?: string;
+  junit?: string;
+  allowHardwareChange?: boolean;
+}
+
+/** compare: every flag checked before anything is read or run; then compare, confirm, expectations, outputs. */
+async function compareCommand(baseline: string, current: string, o: CompareFlags): Promise<number> {
+  const threshold = resolveSlowdownThreshold(o.slowdownThreshold);
+  const reruns = resolveConfirm(o.confirm);
+  const expectations = expectationsOf(o.expect);
+  const save = o.save === undefined ? null : prepareFolder(o.save, '--save');
+  const junit = o.junit === undefined ? null : resolveOutputFile(o.junit, '--junit');
+  const allowHardwareChange = o.allowHardwareChange === true;
+  let result: Comparison = compare(baseline, current, threshold, { allowHardwareChange });
+  if (reruns !== null) {
+    const dir = o.confirmDir ?? path.join(current, 'confirm');
+    checkConfirmDir(baseline, dir);
+    result = await confirmComparison(result, baseline, current, { reruns, dir: prepareFolder(dir, '--confirm-dir'), slowdownThreshold: threshold, allowHardwareChange, log });
+  }
+  if (expectations) result = withFindings(result, applyExpectations(result.findings, expectations));
+  const json = JSON.stringify(result, null, 2) + '\n';
+  const text = comparisonText(result) + '\n';
+  if (save) {
+    writeAtomic(path.join(save, 'compare.json'), json);
+    writeAtomic(path.join(save, 'compare.txt'), text);
+  }
+  if (junit) writeAtomic(junit, junitXml(`detbench compare ${result.baseline.runId} → ${result.current.runId}`, result.cells, result.findings, { timestamp: new Date().toISOString(), hostname: os.hostname() }));
+  if (inGitHubActions()) writeGitHubOutput(comparisonMarkdown(result), result.findings, o.json ? process.stderr : process.stdout);
+  process.stdout.write(o.json ? json : text);
+  return result.exitCode;
+}
+
+/** `detbench locate DIR`: re-runs the folder's disagreeing pairs with ops captured, then analyses and reports it again. */
+async function locateCommand(dirArg: string, flags: LocateFlags): Promise<number> {
+  const options = resolveLocateOptions(flags);
+  const dir = path.resolve(dirArg);
+  const timeoutMs = options.timeoutMs ?? readManifest(dir).suite.timeoutMs;
+  const runner = new Runner(1);
+  let cost;
+  try {
+    cost = await locatePhase(runner, dir, { budget: options.budget, cell: options.cell, timeoutMs, log, shouldStop: () => false });
+  } finally {
+    await runner.close();
+  }
+  const results = loadResults(dir);
+  const summary = analyze(results);
+  writeAtomic(path.join(dir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  let html: string | undefined;
+  if (options.report) {
+    const { renderReport } = await import('../reports/index.js');
+    html = (await renderReport(dir, {}, { results, summary })).files.find((f) => f.endsWith('report.html'));
+  }
+  process.stdout.write(options.json ? JSON.stringify({ resultsDir: dir, report: html ?? null, locate: summary.locate, locateCost: cost }, null, 2) + '\n' : `${locatedText(summary)}\n${locateCostText(cost)}${html ? `\nReport: ${html}` : ''}\n`);
+  return exitCodeOf(summary);
+}
+
 function analyzeCommand(dir: string, json: boolean): number {
   const results = loadResults(path.resolve(dir));
   const summary = analyze(results);
@@ -159,14 +253,13 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text.replace(/^error: /, 'detbench: ')) });
 
-  program
+  const run = program
     .command('run')
     .description('run a suite and write results/<run-id>/')
     .option('--suite <quick|standard|noise|acceptance|FILE>', 'built-in suite or a YAML/JSON suite file', 'quick')
     .option('--backends <list>', 'comma-separated backend ids (default: every known backend)', list)
     .option('--workloads <list>', 'comma-separated workload ids (default: all)', list)
     .option('--repeats <n>', 'counted runs per cell (≥ 2)', num)
-    .option('--threads <list>', 'thread counts, e.g. 1,2', (s: string) => list(s).map(num))
     .addOption(new Option('--modes <list>', 'det, nondet or both').argParser((s: string) => list(s) as Mode[]))
     .option('--seed <n>', 'seed of every generated input', num)
     .option('--timeout <sec>', 'per-run timeout in seconds', num)
@@ -181,9 +274,28 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .option('--duration <time>', 'soak: after the suite, repeat det runs of every det cell for this long (e.g. 10m) and flag any change of bits')
     .option('--trace', 'record the weights after every training step: first divergent step and divergence growth')
     .option('--allow-slow', 'run CPU cells of the gpu preset too (planned unsupported otherwise: TFLOPs per run)')
+    .option('--no-oracle', 'skip the float64 oracle (torch in float64 after the suite; also DETBENCH_ORACLE=off)')
     .option('--shard <I/N>', 'run only the I-th of N deterministic slices of the plan (fleet runs; merge them with `detbench merge`)')
+    .option('--junit <file>', 'also write a JUnit XML report: a testcase per cell, findings as failures')
+    .option('--expect <file>', 'known findings (YAML: cell pattern, expected verdict, reason, expiry) become notes')
+    .option('--locate', 'after the suite, re-run every pair of disagreeing runs with each op\'s output captured and name the first op where they part (costs two runs per pair)')
+    .option('--locate-budget <budget>', 'pairs of backends: an op differs only beyond this (4ulp, or a relative L2 such as 1e-6; 0: any bit; default: the workload\'s tolerance)')
     .action(async (flags: RunFlags) => {
       code = await runCommand(flags, early);
+    });
+  // each invariance axis's values (harness/axes.ts): numbers where they read as numbers, validated by config.ts
+  for (const axis of AXIS_IDS) run.option(`${AXES[axis].flag} <list>`, AXES[axis].help, (s: string) => list(s).map(num));
+
+  program
+    .command('locate <dir>')
+    .description('where disagreeing runs of a results folder part: re-run each pair with every op\'s output captured, name the first op that differs, and write locate.json, summary.json and the report')
+    .option('--cell <id>', 'only this cell (e.g. "mlp-train|tfjs-wasm|cpu|det|t1"), including a backend within tolerance of the reference')
+    .option('--locate-budget <budget>', 'pairs of backends: an op differs only beyond this (4ulp, or a relative L2 such as 1e-6; 0: any bit; default: the workload\'s tolerance)')
+    .option('--timeout <sec>', 'per-run timeout in seconds (default: the suite\'s; located runs get 4 times it)', num)
+    .option('--no-report', 'skip rendering report.html, report.md and the charts')
+    .option('--json', 'print the located pairs and the cost as JSON')
+    .action(async (dir: string, flags: LocateFlags) => {
+      code = await locateCommand(dir, flags);
     });
 
   program.command('backends').description('list backends, whether each is available here and why not').option('--json').option('--python <path>', 'the Python (with torch) for the torch backend').action(async (o: { json?: boolean; python?: string }) => {
@@ -230,18 +342,48 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .option('--slowdown-threshold <ratio>', 'a time ratio counts as slower only when its whole 95% CI is above this (default 1.25)', num)
     .option('--json', 'print the comparison as JSON')
     .option('--save <dir>', 'also write compare.json and compare.txt into this folder')
-    .action((baseline: string, current: string, o: { slowdownThreshold?: number; json?: boolean; save?: string }) => {
+    .option('--confirm <n>', 're-run the flagged cells N times in fresh processes; a finding stands only if it repeats', num)
+    .option('--confirm-dir <dir>', 'where the re-runs write their results (default CURRENT/confirm; never the baseline)')
+    .option('--expect <file>', 'known findings (YAML: cell pattern, expected verdict, reason, expiry) become notes')
+    .option('--junit <file>', 'also write a JUnit XML report: a testcase per cell, findings as failures')
+    .option('--allow-hardware-change', 'compare with a baseline of other hardware instead of refusing it')
+    .action(async (baseline: string, current: string, o: CompareFlags) => {
+      code = await compareCommand(path.resolve(baseline), path.resolve(current), o);
+    });
+
+  program
+    .command('history <dirs...>')
+    .description('the nights of results folders and baseline stores: where each timing, stability and result stepped (exit 1 when the latest night is past a failing step)')
+    .option('--slowdown-threshold <ratio>', 'a step slower than this fails (default 1.25)', num)
+    .option('--expect <file>', 'known findings (YAML: cell pattern, expected verdict, reason, expiry) become notes')
+    .option('--json', 'print the history as JSON')
+    .action((dirs: string[], o: { slowdownThreshold?: number; expect?: string; json?: boolean }) => {
       const threshold = resolveSlowdownThreshold(o.slowdownThreshold);
-      const save = o.save === undefined ? null : prepareFolder(o.save, '--save');
-      const result = compare(path.resolve(baseline), path.resolve(current), threshold);
-      const json = JSON.stringify(result, null, 2) + '\n';
-      const text = comparisonText(result) + '\n';
-      if (save) {
-        writeAtomic(path.join(save, 'compare.json'), json);
-        writeAtomic(path.join(save, 'compare.txt'), text);
-      }
-      process.stdout.write(o.json ? json : text);
-      code = result.exitCode;
+      const expectations = expectationsOf(o.expect);
+      const built = buildHistory(loadNights(dirs.map((d) => path.resolve(d))), threshold);
+      const findings = withExpectations(built.findings, expectations);
+      const history = { ...built, findings, exitCode: exitCodeFor(findings) };
+      process.stdout.write(o.json ? JSON.stringify(history, null, 2) + '\n' : historyText(history) + '\n');
+      code = history.exitCode;
+    });
+
+  program
+    .command('publish <dirs...>')
+    .description('a static site of the history of results folders and baseline stores: latest verdicts, a page per cell and per machine (incremental)')
+    .requiredOption('--out <dir>', 'the site folder (new, empty, or an earlier publish)')
+    .option('--slowdown-threshold <ratio>', 'a step slower than this fails (default 1.25)', num)
+    .option('--json', 'print what was published as JSON')
+    .action(async (dirs: string[], o: { out: string; slowdownThreshold?: number; json?: boolean }) => {
+      const threshold = resolveSlowdownThreshold(o.slowdownThreshold);
+      const site = prepareFolder(o.out, '--out');
+      // vega, vega-lite and resvg load only for the commands that draw
+      const { publishSite } = await import('../reports/publish/site.js');
+      const r = await publishSite(dirs.map((d) => path.resolve(d)), site, threshold, log);
+      const { history: _history, ...outcome } = r;
+      process.stdout.write(o.json
+        ? JSON.stringify({ ...outcome, index: path.join(site, 'index.html') }, null, 2) + '\n'
+        : `${path.join(site, 'index.html')}\n${r.nights} night(s) of ${r.machines} machine(s): ${r.written.length} of ${r.pages} page(s) written, ${r.removed.length} removed, ${r.nightsRead} night(s) read (${(r.seconds.read + r.seconds.history + r.seconds.render).toFixed(1)} s)\n`);
+      code = EXIT.ok;
     });
 
   program

@@ -3,14 +3,17 @@
  * Everything is validated here, once, into a ResolvedSuite; the caller's objects are never mutated.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import YAML from 'yaml';
 import { backendIds, findBackend } from './backends/index.js';
 import { UsageError, message } from './errors.js';
 import { parseShard, type Shard } from './plan.js';
 import { MODES, isMode, type Mode } from './protocol.js';
+import { AXES, AXIS_IDS, type AxisId, type AxisSpec, type AxisValue, type BatchSize, type Numerics } from './axes.js';
 import { prepareFolder } from './store.js';
 import { DEFAULT_GRACE_SEC } from './run/signals.js';
 import { DEFAULT_SLOWDOWN_THRESHOLD } from './analysis/summary.js';
+import { ZERO_BUDGET, type LocateBudget } from './analysis/locate.js';
 import { DEFAULT_WORKLOAD_IDS, WORKLOAD_IDS, findWorkload } from '../workloads/index.js';
 import { PRESETS, type Preset, type SizeParams } from '../workloads/types.js';
 
@@ -26,6 +29,10 @@ export interface SuiteInput {
   backends?: string[];
   modes?: Mode[];
   threads?: number[];
+  /** Numerics to run each cell in (harness/axes.ts); fp32 when absent. */
+  numerics?: Numerics[];
+  /** Examples per call of the inference workloads (harness/axes.ts); all in one call when absent. */
+  batchSizes?: BatchSize[];
   repeats?: number;
   seed?: number;
   timeoutSec?: number;
@@ -41,7 +48,10 @@ export interface SuiteInput {
   allowSlow?: boolean;
 }
 
-export const SUITE_FIELDS = ['name', 'kind', 'preset', 'workloads', 'backends', 'modes', 'threads', 'repeats', 'seed', 'timeoutSec', 'params', 'trace', 'devices', 'soakSec', 'allowSlow'] as const;
+/** Every field a suite file may have: each invariance axis's values among them (harness/axes.ts). */
+export const SUITE_FIELDS: readonly string[] = [
+  'name', 'kind', 'preset', 'workloads', 'backends', 'modes', ...AXIS_IDS.map((a) => AXES[a].suiteField), 'repeats', 'seed', 'timeoutSec', 'params', 'trace', 'devices', 'soakSec', 'allowSlow',
+];
 
 export interface ResolvedSuite {
   name: string;
@@ -55,6 +65,10 @@ export interface ResolvedSuite {
   backendsExplicit: boolean;
   modes: Mode[];
   threads: number[];
+  /** Absent: fp32 only. */
+  numerics?: Numerics[];
+  /** Absent: all examples in one call. */
+  batchSizes?: BatchSize[];
   repeats: number;
   seed: number;
   timeoutMs: number;
@@ -98,7 +112,7 @@ export function loadSuite(suite: string): { input: SuiteInput; source: string } 
   }
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(message.suiteShape(suite));
   for (const key of Object.keys(parsed)) {
-    if (!(SUITE_FIELDS as readonly string[]).includes(key)) throw new UsageError(message.suiteUnknownField(key, SUITE_FIELDS));
+    if (!SUITE_FIELDS.includes(key)) throw new UsageError(message.suiteUnknownField(key, SUITE_FIELDS));
   }
   return { input: parsed as SuiteInput, source: suite };
 }
@@ -135,8 +149,7 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
 
   const repeats = s.repeats ?? 3;
   if (!isWhole(repeats, 2)) throw new UsageError(message.repeats(repeats));
-  const threads = s.threads ?? [1];
-  if (!Array.isArray(threads) || threads.length === 0 || !threads.every((t) => isWhole(t, 1))) throw new UsageError(message.threads(threads));
+  const axes = resolveAxes(s);
   const modes = s.modes ?? [...MODES];
   if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isMode)) throw new UsageError(message.modes(modes));
   const seed = s.seed ?? 0;
@@ -179,7 +192,7 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
     backends: backendList ?? (devices === 'gpu' ? backendIds().filter((id) => findBackend(id)!.info.deviceKinds.includes('gpu')) : backendIds()),
     backendsExplicit: backendList !== undefined,
     modes: [...new Set(modes)],
-    threads: [...new Set(threads)].sort((a, b) => a - b),
+    ...axes,
     repeats,
     seed,
     timeoutMs: Math.round(timeoutSec * 1000),
@@ -188,6 +201,24 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
     soakMs: Math.round(soakSec * 1000),
     allowSlow: s.allowSlow === true,
   };
+}
+
+/**
+ * Every invariance axis's values (harness/axes.ts), each list deduplicated and in the axis's order:
+ * the thread counts always (default 1), another axis only when the suite names values other than its
+ * omitted one alone (so a suite that never mentions it resolves, and is stored, as before the axis).
+ */
+function resolveAxes(s: SuiteInput): Pick<ResolvedSuite, 'threads'> & Partial<ResolvedSuite> {
+  const out: Record<string, unknown> = { threads: [1] };
+  for (const axis of AXIS_IDS) {
+    const spec = AXES[axis] as AxisSpec<AxisId>;
+    const given: unknown = s[spec.suiteField];
+    if (given === undefined) continue;
+    if (!Array.isArray(given) || given.length === 0 || !given.every((v) => spec.isValue(v))) throw new UsageError(message.axisValues(spec.suiteField, spec.expected, given));
+    const values = [...new Set(given as AxisValue[])].sort(spec.order as (a: AxisValue, b: AxisValue) => number);
+    if (spec.omitted === undefined || values.length !== 1 || values[0] !== spec.omitted) out[spec.suiteField] = values;
+  }
+  return out as Pick<ResolvedSuite, 'threads'>;
 }
 
 /** "90s", "10m", "1.5h" → seconds. A bare number is refused: its unit would be a guess. */
@@ -204,6 +235,8 @@ export interface RunFlags {
   workloads?: string[];
   repeats?: number;
   threads?: number[];
+  numerics?: Numerics[];
+  batchSizes?: BatchSize[];
   modes?: Mode[];
   seed?: number;
   timeout?: number;
@@ -220,6 +253,15 @@ export interface RunFlags {
   python?: string;
   duration?: string;
   allowSlow?: boolean;
+  /** commander's negation of --no-oracle */
+  oracle?: boolean;
+  /** `--junit FILE`: a JUnit XML report of the run. */
+  junit?: string;
+  /** `--expect FILE`: known findings (harness/expectations.ts). */
+  expect?: string;
+  /** `--locate`: after the suite, find where disagreeing runs part, op by op (run/locate.ts). */
+  locate?: boolean;
+  locateBudget?: string;
 }
 
 /** Everything `detbench run` needs, validated: nothing downstream checks a flag again. */
@@ -238,6 +280,10 @@ export interface RunOptions {
   python: string | null;
   /** After a first signal, how long the run in flight may go on before it is abandoned (signals.ts). */
   graceMs: number;
+  /** Compute the float64 oracle after the suite (run/oracle.ts): off with --no-oracle or DETBENCH_ORACLE=off. */
+  oracle: boolean;
+  /** `--locate`: the budget of pairs of backends (null: each workload's tolerance); null when off. */
+  locate: { budget: LocateBudget | null } | null;
 }
 
 export const DEFAULT_PRECISION_BUDGET_SEC = 300;
@@ -250,7 +296,8 @@ export function resolveRunOptions(flags: RunFlags, cores: number): RunOptions {
   const { input, source } = loadSuite(flags.suite);
   const overrides: SuiteInput = {
     backends: flags.backends, workloads: flags.workloads, repeats: flags.repeats,
-    threads: flags.threads, modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout, trace: flags.trace,
+    ...Object.fromEntries(AXIS_IDS.map((a) => [AXES[a].suiteField, flags[AXES[a].suiteField as keyof RunFlags]])),
+    modes: flags.modes, seed: flags.seed, timeoutSec: flags.timeout, trace: flags.trace,
     soakSec: flags.duration === undefined ? undefined : parseDuration(flags.duration),
     allowSlow: flags.allowSlow,
   };
@@ -262,6 +309,8 @@ export function resolveRunOptions(flags: RunFlags, cores: number): RunOptions {
   if (!isWhole(concurrency, 1)) throw new UsageError(message.concurrency(flags.concurrency));
   if (flags.python !== undefined && flags.python.trim() === '') throw new UsageError(message.python(flags.python));
   const shard = flags.shard === undefined ? null : parseShard(flags.shard);
+  if (flags.locateBudget !== undefined && !flags.locate) throw new UsageError(message.locateBudgetWithoutLocate());
+  const locate = flags.locate ? { budget: flags.locateBudget === undefined ? null : parseLocateBudget(flags.locateBudget) } : null;
   const graceMs = graceSec(process.env.DETBENCH_GRACE_SEC) * 1000;
   return {
     suite,
@@ -274,7 +323,55 @@ export function resolveRunOptions(flags: RunFlags, cores: number): RunOptions {
     json: flags.json === true,
     python: flags.python ?? null,
     graceMs,
+    oracle: flags.oracle !== false && process.env.DETBENCH_ORACLE !== 'off',
+    locate,
   };
+}
+
+/** `detbench locate DIR`'s flags as commander hands them over. */
+export interface LocateFlags {
+  cell?: string;
+  locateBudget?: string;
+  timeout?: number;
+  /** commander's negation of --no-report */
+  report: boolean;
+  json?: boolean;
+}
+
+/** Everything `detbench locate` needs, validated before any run starts. */
+export interface LocateCommandOptions {
+  budget: LocateBudget | null;
+  cell: string | null;
+  /** null: the suite's per-run timeout (from the folder's manifest). */
+  timeoutMs: number | null;
+  report: boolean;
+  json: boolean;
+}
+
+export function resolveLocateOptions(flags: LocateFlags): LocateCommandOptions {
+  const timeout = flags.timeout;
+  if (timeout !== undefined && !(typeof timeout === 'number' && timeout >= MIN_TIMEOUT_SEC && timeout <= MAX_TIMEOUT_SEC)) throw new UsageError(message.timeout(timeout, MIN_TIMEOUT_SEC, MAX_TIMEOUT_SEC));
+  return {
+    budget: flags.locateBudget === undefined ? null : parseLocateBudget(flags.locateBudget),
+    cell: flags.cell ?? null,
+    timeoutMs: timeout === undefined ? null : Math.round(timeout * 1000),
+    report: flags.report,
+    json: flags.json === true,
+  };
+}
+
+/**
+ * `--locate-budget`: how far an op of one backend may differ from the reference backend's before
+ * the localiser counts it as where they part. `4ulp` is a largest ULP distance, a bare number a
+ * relative L2 distance; 0 is any bit.
+ */
+export function parseLocateBudget(text: string): LocateBudget {
+  const ulps = /^\s*(\d+)\s*ulps?\s*$/i.exec(text);
+  if (ulps && Number.isSafeInteger(Number(ulps[1]))) return { kind: 'maxUlp', value: Number(ulps[1]) };
+  const value = text.trim() === '' ? NaN : Number(text);
+  if (value === 0) return ZERO_BUDGET;
+  if (Number.isFinite(value) && value > 0) return { kind: 'relL2', value };
+  throw new UsageError(message.locateBudget(text));
 }
 
 function graceSec(text: string | undefined): number {
@@ -289,4 +386,26 @@ export function resolveSlowdownThreshold(value: number | undefined): number {
   const threshold = value ?? DEFAULT_SLOWDOWN_THRESHOLD;
   if (typeof threshold !== 'number' || !(threshold > 0) || !Number.isFinite(threshold)) throw new UsageError(message.slowdownThreshold(value));
   return threshold;
+}
+
+/**
+ * A file a command writes (`--junit`): its folder is created if missing (prepareFolder's rules), and
+ * the path must not be a folder. Returns the absolute path.
+ */
+export function resolveOutputFile(file: string, flag: string): string {
+  if (file.trim() === '') throw new UsageError(message.outputFile(flag, JSON.stringify(file), 'it is empty'));
+  const abs = path.resolve(file);
+  if (fs.statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(message.outputFile(flag, file, 'it is a folder'));
+  prepareFolder(path.dirname(abs), flag);
+  return abs;
+}
+
+/** The most re-runs `compare --confirm` does: each is a whole run of the flagged cells. */
+export const MAX_CONFIRM_RERUNS = 20;
+
+/** `--confirm N` of compare. */
+export function resolveConfirm(value: number | undefined): number | null {
+  if (value === undefined) return null;
+  if (!(typeof value === 'number' && Number.isInteger(value) && value >= 1 && value <= MAX_CONFIRM_RERUNS)) throw new UsageError(message.confirmCount(value));
+  return value;
 }

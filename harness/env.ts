@@ -24,12 +24,12 @@ export const TRACKED_PACKAGES = [
   'onnxruntime-node',
   'onnxruntime-common',
   'piscina',
-  'mathjs',
+  'simple-statistics',
 ] as const;
 
 /** Variables that change threading or determinism in some library detbench may load. */
 export const DETERMINISM_ENV_PATTERN =
-  /^(OMP_|MKL_|OPENBLAS_|TF_|CUBLAS_|CUDA_|CUDNN_|NVIDIA_|ORT_|PYTORCH_|PYTHONHASHSEED$|UV_THREADPOOL_SIZE$|NODE_OPTIONS$|XNNPACK_|KMP_|DETBENCH_|VK_|LP_NUM_THREADS$)/;
+  /^(OMP_|MKL_|OPENBLAS_|TF_|CUBLAS_|CUDA_|CUDNN_|NVIDIA_|ORT_|PYTORCH_|TORCH_ALLOW_TF32_CUBLAS_OVERRIDE$|PYTHONHASHSEED$|UV_THREADPOOL_SIZE$|NODE_OPTIONS$|XNNPACK_|KMP_|DETBENCH_|VK_|LP_NUM_THREADS$)/;
 
 export interface Fingerprint {
   node: string;
@@ -74,6 +74,23 @@ function buildInfo(projectDir: string): { commit: string | null; dirty: boolean 
   }
 }
 
+/**
+ * The version of the npm on PATH, read from its package.json (its `npm` is a link to
+ * …/npm/bin/npm-cli.js): `npm --version` starts another Node.js, ≈ 0.3 s of CPU a command.
+ */
+function npmOnPath(): string | null {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter).filter(Boolean)) {
+    try {
+      const cli = fs.realpathSync(path.join(dir, 'npm'));
+      const pkg = JSON.parse(fs.readFileSync(path.join(path.dirname(cli), '..', 'package.json'), 'utf8')) as { name?: string; version?: string };
+      return pkg.name === 'npm' && typeof pkg.version === 'string' ? pkg.version : null;
+    } catch {
+      // not in this folder (or not the usual layout): the next one, then `npm --version`
+    }
+  }
+  return null;
+}
+
 export function fingerprint(projectDir: string): Fingerprint {
   const cpus = os.cpus();
   const built = buildInfo(projectDir);
@@ -81,7 +98,7 @@ export function fingerprint(projectDir: string): Fingerprint {
   const userAgent = process.env.npm_config_user_agent?.match(/npm\/(\S+)/)?.[1];
   return {
     node: process.version,
-    npm: userAgent ?? run('npm', ['--version']),
+    npm: userAgent ?? npmOnPath() ?? run('npm', ['--version']),
     packages: packageVersions(),
     os: { platform: process.platform, release: os.release(), arch: process.arch, type: os.type() },
     cpu: { model: cpus[0]?.model ?? 'unknown', cores: cpus.length },

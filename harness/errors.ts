@@ -34,7 +34,9 @@ export const message = {
   unknownBackend: (id: string, known: readonly string[]) => `unknown backend "${id}": choose from ${list(known)} (see \`detbench backends\`)`,
   unknownWorkload: (id: string, known: readonly string[]) => `unknown workload "${id}": choose from ${list(known)} (see \`detbench workloads\`)`,
   repeats: (got: unknown) => `\`repeats\` must be a whole number ≥ 2, got ${JSON.stringify(got)}`,
-  threads: (got: unknown) => `\`threads\` must be a list of whole numbers ≥ 1 (e.g. 1,2), got ${JSON.stringify(got)}`,
+  threads: (got: unknown) => message.axisValues('threads', 'whole numbers ≥ 1 (e.g. 1,2)', got),
+  /** An invariance axis's suite field or flag (harness/axes.ts says what its values look like). */
+  axisValues: (field: string, expected: string, got: unknown) => `\`${field}\` must be a non-empty list of ${expected}, got ${JSON.stringify(got)}`,
   seed: (got: unknown) => `\`seed\` must be a whole number from 0 to 9007199254740991 (2^53 − 1, the largest a JSON number holds exactly), got ${JSON.stringify(got)}`,
   suiteName: (got: unknown) => `suite field \`name\` must be a non-empty string, got ${JSON.stringify(got)}`,
   suiteParams: (got: unknown) => `suite field \`params\` must map workload ids to their size parameters (e.g. params: { matmul: { m: 512 } }), got ${JSON.stringify(got)}`,
@@ -99,5 +101,27 @@ export const message = {
   pluginDuplicate: (file: string, id: string) => `DETBENCH_PLUGINS: ${file} defines backend "${id}", which already exists: give it another id`,
   grace: (got: string) => `DETBENCH_GRACE_SEC must be a number of seconds from 0 to 3600 (how long a run in flight may go on after Ctrl-C or SIGTERM), got ${JSON.stringify(got)}`,
   internalError: (what: string) => `internal error: ${what} — please report it, with DETBENCH_DEBUG=1 for the stack`,
+  historyMissing: (dir: string) => `${dir} is not a folder: pass results folders, folders that hold them (e.g. results/) or a baselines store (results/baselines)`,
+  historyEmpty: (dirs: readonly string[]) => `no results folder or saved baseline under ${dirs.join(', ')}: pass folders written by \`detbench run\` or \`detbench baseline save\``,
+  resultsField: (file: string, where: string, why: string) => `${file}: ${where} ${why}: the file is damaged or was not written by detbench; run it again, or leave the folder out`,
+  expectMissing: (file: string) => `expectations file ${file} does not exist: pass --expect the path of a YAML or JSON file (see README, Expected nondeterminism)`,
+  expectParse: (file: string, why: string) => `expectations file ${file} is not valid YAML or JSON: ${why}`,
+  expectShape: (file: string) => `expectations file ${file} must hold one field, \`expectations\`: a list of { cell, expect, reason, expires? }`,
+  expectEntry: (at: string) => `${at} must be a mapping of cell, expect, reason and optionally expires`,
+  expectField: (at: string, field: string, known: readonly string[]) => `${at}: field \`${field}\` is not known: use ${list(known)}`,
+  expectValue: (at: string, field: string, want: string, got: unknown) => `${at}: \`${field}\` must be ${want}, got ${JSON.stringify(got) ?? 'nothing'}`,
+  hardwareChanged: (baseline: string, current: string, fields: string[]) =>
+    `${baseline} is a baseline of other hardware than ${current} (${fields.join(', ')}): its timings and bits are no baseline for this machine; compare with a baseline of this hardware (\`detbench baseline latest\`), or pass --allow-hardware-change to compare anyway`,
+  confirmInBaseline: (dir: string, baseline: string) => `--confirm-dir ${dir} lies inside the baseline ${baseline}: a baseline is never written to; choose a folder outside it (the default is CURRENT/confirm)`,
+  confirmCount: (got: unknown) => `\`--confirm\` must be a whole number of re-runs from 1 to 20 (e.g. 3), got ${JSON.stringify(got)}`,
+  outputFile: (flag: string, file: string, why: string) => `cannot write ${file} (${flag}): ${why}; pass ${flag} the path of a file in a folder you can write`,
+  siteNotEmpty: (dir: string) => `${dir} (--out) holds files and is not a site detbench published (it has no .detbench-site.json): publish into an empty or new folder, or the folder of an earlier publish`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
+  locateBudget: (got: unknown) =>
+    `\`--locate-budget\` must be a whole number of ULPs (e.g. 4ulp) or a relative L2 distance ≥ 0 (e.g. 1e-6; 0 means any bit), got ${JSON.stringify(got)}`,
+  locateBudgetWithoutLocate: () => '`--locate-budget` is the budget of `--locate`: give --locate too (e.g. --locate --locate-budget 4ulp)',
+  locateCell: (got: string, cells: readonly string[]) =>
+    `\`--cell\` ${JSON.stringify(got)} is not a cell of this results folder: choose one of ${cells.slice(0, 8).join(', ')}${cells.length > 8 ? `, … (${cells.length} in all; see \`detbench analyze DIR --json\`)` : ''}`,
+  locateNothing: (cell: string) =>
+    `${cell} has nothing to locate: its runs agree bit for bit, and so does every cell it is compared with (choose a cell whose runs, thread counts or backend disagree)`,
 };

@@ -13,6 +13,7 @@ import { hardwareKey } from './baselines.js';
 import { UsageError, message } from './errors.js';
 import { ResultsWriter, artifactPath, loadResults, newRunId, readArtifactBytes, type ArtifactClaim, type LoadedResults, type Manifest } from './store.js';
 import { ORACLE_FILE, type OracleEntry, type OracleFile } from './analysis/oracle.js';
+import { LOCATE_FILE, LOCATE_VERSION, type LocateFile, type LocatePair } from './analysis/locate.js';
 
 /**
  * The float64 oracles of the sources as one: each workload from the first source that computed it
@@ -32,6 +33,20 @@ function mergeOracles(sources: LoadedResults[]): { file: OracleFile; copies: Arr
   }
   const copies = [...byWorkload.values()];
   return { file: { ...made[0].file, workloads: copies.map((c) => c.entry) }, copies };
+}
+
+/** The located pairs of the sources as one file: each pair (cell, against, reference) from the first source that located it. */
+function mergeLocated(sources: LoadedResults[]): { file: LocateFile; copies: Array<{ from: string; pair: LocatePair }> } | null {
+  const byKey = new Map<string, { from: string; pair: LocatePair }>();
+  for (const s of sources) {
+    for (const pair of s.locate?.pairs ?? []) {
+      const key = `${pair.cell}\n${pair.against}\n${pair.referenceCell}`;
+      if (!byKey.has(key)) byKey.set(key, { from: s.dir, pair });
+    }
+  }
+  if (byKey.size === 0) return null;
+  const copies = [...byKey.values()];
+  return { file: { locateVersion: LOCATE_VERSION, pairs: copies.map((c) => c.pair) }, copies };
 }
 
 const suiteIdentity = (m: Manifest) => JSON.stringify({ preset: m.suite.preset, workloads: m.suite.workloads, seed: m.suite.seed, repeats: m.suite.repeats, modes: m.suite.modes });
@@ -90,6 +105,14 @@ export function mergeResults(dirs: string[], outRoot: string): string {
         for (const digest of [entry.artifact?.sha256, entry.evaluation?.predictions]) if (digest) copy(from, digest, { bytes: null, by: path.join(from, ORACLE_FILE) });
       }
       writer.writeJson(ORACLE_FILE, oracle.file);
+    }
+    // where located runs part, and the op outputs each located pair stored
+    const located = mergeLocated(sources);
+    if (located) {
+      for (const { from, pair } of located.copies) {
+        for (const side of pair.sides) if (side.values) copy(from, side.values.sha256, { bytes: side.values.bytes, by: path.join(from, LOCATE_FILE) });
+      }
+      writer.writeJson(LOCATE_FILE, located.file);
     }
     writer.finish({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: sources.some((s) => !s.complete) });
     fs.renameSync(tmp, dir);

@@ -1,16 +1,20 @@
 /**
- * plan: a resolved suite and what the probes found → cells and the ordered list of runs.
- * Within a (workload, backend, device, threads) group the modes are interleaved — det, nondet,
- * det, nondet… — after one warm-up run per mode, so drift of a noisy machine lands on both modes.
+ * plan: a resolved suite and what the probes found → cells and the ordered list of runs: each
+ * workload on each device of each backend, at every combination of invariance-axis values
+ * (harness/axes.ts) that applies there. Within a group (every key field but the mode) the modes are
+ * interleaved — det, nondet, det, nondet… — after one warm-up run per mode, so drift of a noisy
+ * machine lands on both modes.
  */
 import { findBackend } from './backends/index.js';
-import { supportOf, type Availability, type Support } from './backends/types.js';
+import { supportOf, type Availability, type Backend, type Support } from './backends/types.js';
 import type { ResolvedSuite } from './config.js';
 import { cellId, groupId, type CellKey, type Mode, type NoiseArm, type RunRequest } from './protocol.js';
+import { AXIS_IDS, axisFields, suiteAxisValues, type AxisFields, type AxisId, type AxisValue, type AxisValues } from './axes.js';
 import { paramShapes } from '../workloads/params.js';
-import { findWorkload, resolveWorkload } from '../workloads/index.js';
+import { WORKLOADS, findWorkload, resolveWorkload } from '../workloads/index.js';
 import { isGpuDevice, type WorkloadSpec } from '../workloads/types.js';
 import { flopsPerRun, formatFlops } from '../workloads/flops.js';
+import { examplesOf } from '../workloads/batching.js';
 import { UsageError, message } from './errors.js';
 
 export interface PlannedCell extends CellKey {
@@ -49,10 +53,65 @@ function slowOnCpu(suite: ResolvedSuite, spec: WorkloadSpec, device: string): Su
   return { ok: false, reason: `the gpu preset is sized for GPUs (${formatFlops(flopsPerRun(spec))} per run) and would take too long on the CPU: pass --allow-slow to run it anyway` };
 }
 
+/** What the plan knows when it expands an axis for one workload on one device of a backend. */
+interface AxisContext {
+  suite: ResolvedSuite;
+  workload: string;
+  backend: Backend;
+  device: string;
+  spec: WorkloadSpec;
+}
+
+/**
+ * How the plan expands each invariance axis (harness/axes.ts) for a workload on a device: the values
+ * it runs at, and a note when some of the suite's values do not apply there (the cells are then not
+ * planned at all: a value that applies but a backend cannot run is an `unsupported` cell instead,
+ * from supportOf).
+ */
+const AXIS_PLAN: { readonly [A in AxisId]: (ctx: AxisContext, values: AxisValues[A][]) => { values: AxisValues[A][]; note?: string } } = {
+  threads: ({ backend, device }, values) => {
+    if (values.length < 2) return { values };
+    const id = backend.info.id;
+    if (!backend.info.threadControl) return { values: [values[0]], note: `${id} has no thread control here: run at threads=${values[0]} only` };
+    // CPU thread counts matter on CPU devices only (a GPU backend's host threads do not sum its results)
+    if (isGpuDevice(device)) return { values: [values[0]], note: `${id} on ${device}: CPU thread counts do not apply to a GPU device, run at threads=${values[0]} only` };
+    return { values };
+  },
+  // every value applies: one a backend cannot compute in is an unsupported cell (supportOf)
+  numerics: (_ctx, values) => ({ values }),
+  // inference workloads with examples only (workloads/batching.ts); the rest run as one call
+  batchSize: ({ workload, spec }, values) => {
+    if (examplesOf(spec) || values.every((v) => v === 'all')) return { values };
+    return { values: ['all'], note: `${workload} has no examples to batch (batch sizes apply to ${BATCHED_WORKLOADS}): it runs as one call` };
+  },
+};
+
+/** The workloads the batch-size axis applies to, for its note. */
+const BATCHED_WORKLOADS = WORKLOADS.filter((w) => examplesOf(w.build(w.presets.quick))).map((w) => w.id).join(', ');
+
+/**
+ * Every combination of axis values a workload runs at on a device (the first axis outermost), each
+ * as the axis fields of a cell; notes for values that do not apply there.
+ */
+function axisPoints(ctx: AxisContext, notes: Set<string>): AxisFields[] {
+  let points: Array<Partial<AxisValues>> = [{}];
+  for (const axis of AXIS_IDS) {
+    const { values, note } = AXIS_PLAN[axis](ctx, suiteAxisValues(ctx.suite, axis) as never) as { values: AxisValue[]; note?: string };
+    if (note) notes.add(note);
+    points = points.flatMap((p) => values.map((v) => ({ ...p, [axis]: v })));
+  }
+  return points.map(axisFields);
+}
+
+/** The first value of every axis: where cells of an unavailable backend are shown, and the noise suite runs. */
+function firstPoint(suite: ResolvedSuite): AxisFields {
+  return axisFields(Object.fromEntries(AXIS_IDS.map((a) => [a, suiteAxisValues(suite, a)[0]])));
+}
+
 export function makePlan(suite: ResolvedSuite, availability: Record<string, Availability>): Plan {
   const cells: PlannedCell[] = [];
   const runs: RunRequest[] = [];
-  const notes: string[] = [];
+  const notes = new Set<string>();
   for (const backendId of suite.backends) {
     const backend = findBackend(backendId)!;
     const probe = availability[backendId];
@@ -61,32 +120,30 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
         for (const w of suite.workloads) for (const mode of suite.modes) {
           // an unavailable backend's cells are placeholders: named by the device it would most likely use
           const device = backend.info.deviceKinds.includes('cpu') ? 'cpu' : 'gpu';
-          const key = { workload: w.id, backend: backendId, device, mode, threads: suite.threads[0] };
+          const key: CellKey = { workload: w.id, backend: backendId, device, mode, ...firstPoint(suite) };
           cells.push({ ...key, id: cellId(key), status: 'unavailable', reason: probe && !probe.available ? probe.reason : 'not probed' });
         }
       }
       continue;
     }
-    if (!backend.info.threadControl && suite.threads.length > 1) notes.push(`${backendId} has no thread control here: run at threads=${suite.threads[0]} only`);
     for (const device of probe.devices) {
-      // CPU thread counts matter on CPU devices only (a GPU backend's host threads do not sum its results)
-      const threads = backend.info.threadControl && !isGpuDevice(device) ? suite.threads : [suite.threads[0]];
-      if (backend.info.threadControl && threads.length < suite.threads.length) notes.push(`${backendId} on ${device}: CPU thread counts do not apply to a GPU device, run at threads=${threads[0]} only`);
       for (const w of suite.workloads) {
         const resolved = resolveWorkload(findWorkload(w.id)!, suite.preset, w.params);
-        const support = slowOnCpu(suite, resolved.spec, device) ?? supportOf(backend, resolved.spec);
+        const points = axisPoints({ suite, workload: w.id, backend, device, spec: resolved.spec }, notes);
         if (suite.kind === 'noise') {
-          planNoise(suite, resolved, backendId, device, support, threads[0], cells, runs);
+          const support = slowOnCpu(suite, resolved.spec, device) ?? supportOf(backend, resolved.spec, { device, ...points[0] });
+          planNoise(suite, resolved, backendId, device, support, points[0], cells, runs);
           continue;
         }
-        for (const t of threads) {
+        for (const point of points) {
+          const support = slowOnCpu(suite, resolved.spec, device) ?? supportOf(backend, resolved.spec, { device, ...point });
           for (const mode of suite.modes) {
-            const key: CellKey = { workload: w.id, backend: backendId, device, mode, threads: t };
+            const key: CellKey = { workload: w.id, backend: backendId, device, mode, ...point };
             cells.push(support.ok ? { ...key, id: cellId(key), status: 'planned' } : { ...key, id: cellId(key), status: 'unsupported', reason: support.reason });
           }
           if (!support.ok) continue;
           const request = (mode: (typeof suite.modes)[number], repeat: number, warmup: boolean): RunRequest => ({
-            workload: w.id, backend: backendId, device, mode, threads: t,
+            workload: w.id, backend: backendId, device, mode, ...point,
             runIndex: runs.length, repeat, warmup, seed: suite.seed, preset: suite.preset, params: w.params,
             ...(suite.trace && resolved.spec.kind === 'train' ? { trace: true } : {}),
           });
@@ -96,7 +153,7 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
       }
     }
   }
-  return { cells, runs, notes };
+  return { cells, runs, notes: [...notes] };
 }
 
 /**
@@ -107,17 +164,17 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
  * - ulp: determinism on, one seed, run i moving one element of the first weight tensor by 1 ULP
  *   (elements spread evenly over the tensor).
  */
-function planNoise(suite: ResolvedSuite, workload: ReturnType<typeof resolveWorkload>, backend: string, device: string, support: { ok: boolean; reason?: string }, threads: number, cells: PlannedCell[], runs: RunRequest[]): void {
+function planNoise(suite: ResolvedSuite, workload: ReturnType<typeof resolveWorkload>, backend: string, device: string, support: Support, point: AxisFields, cells: PlannedCell[], runs: RunRequest[]): void {
   const arms: Array<[NoiseArm, Mode]> = [['seeds', 'det'], ['implementation', 'nondet'], ['ulp', 'det']];
   for (const [arm, mode] of arms) {
-    const key: CellKey = { arm, workload: workload.id, backend, device, mode, threads };
+    const key: CellKey = { arm, workload: workload.id, backend, device, mode, ...point };
     cells.push(support.ok ? { ...key, id: cellId(key), status: 'planned' } : { ...key, id: cellId(key), status: 'unsupported', reason: support.reason });
   }
   if (!support.ok || workload.spec.kind !== 'train') return;
   const [tensor, shape] = paramShapes(workload.spec)[0];
   const elements = shape.reduce((a, b) => a * b, 1);
   const request = (arm: NoiseArm, mode: Mode, repeat: number, warmup: boolean, extra: Partial<RunRequest> = {}): RunRequest => ({
-    arm, workload: workload.id, backend, device, mode, threads, runIndex: runs.length, repeat, warmup, seed: suite.seed, preset: suite.preset, params: workload.params, ...extra,
+    arm, workload: workload.id, backend, device, mode, ...point, runIndex: runs.length, repeat, warmup, seed: suite.seed, preset: suite.preset, params: workload.params, ...extra,
   });
   // one push each: a request takes its runIndex from the runs pushed so far
   runs.push(request('seeds', 'det', -1, true));
@@ -144,7 +201,7 @@ export function parseShard(text: string): Shard {
 }
 
 /**
- * A deterministic slice of a plan for fleet runs: whole (workload, backend, device, threads) groups —
+ * A deterministic slice of a plan for fleet runs: whole cell groups (every key field but the mode) —
  * warm-ups and interleaved det/nondet pairs stay together — dealt round-robin in plan order, so the
  * N shards of a plan are disjoint and together are the plan. Run indices keep their plan values.
  */

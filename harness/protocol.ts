@@ -3,6 +3,7 @@
  * Everything here is JSON- and structured-clone-safe.
  */
 import type { Preset, SizeParams } from '../workloads/types.js';
+import { AXIS_IDS, axisKeyPart, isAxis, type AxisFields } from './axes.js';
 
 export const MODES = ['det', 'nondet'] as const;
 export type Mode = (typeof MODES)[number];
@@ -36,23 +37,31 @@ export interface DeterminismRecord {
 export const NOISE_ARMS = ['seeds', 'implementation', 'ulp'] as const;
 export type NoiseArm = (typeof NOISE_ARMS)[number];
 
-export interface CellKey {
+/**
+ * A cell: workload, backend, device, mode, a value of every invariance axis (harness/axes.ts: the
+ * thread count always, the others where not their omitted value), and a noise arm for
+ * noise-decomposition cells.
+ */
+export interface CellKey extends AxisFields {
   /** Set for noise-decomposition cells only. */
   arm?: NoiseArm;
   workload: string;
   backend: string;
   device: string;
   mode: Mode;
-  threads: number;
 }
 
 /** The fields of a cell key, in the order every key string lists them. */
-export const CELL_KEY_FIELDS = ['workload', 'backend', 'device', 'mode', 'threads', 'arm'] as const;
+export const CELL_KEY_FIELDS = ['workload', 'backend', 'device', 'mode', ...AXIS_IDS, 'arm'] as const;
 export type CellKeyField = (typeof CELL_KEY_FIELDS)[number];
+
+/** Every field but the mode and the noise arm: what the cells of a group share. */
+export const GROUP_FIELDS = CELL_KEY_FIELDS.filter((f): f is Exclude<CellKeyField, 'mode' | 'arm'> => f !== 'mode' && f !== 'arm');
 
 /**
  * The one format of every key built from cell fields: the chosen fields in CELL_KEY_FIELDS order,
- * joined by `|`, the thread count written `t2`, the noise arm only where a cell has one.
+ * joined by `|`; each axis value as its axis writes it (`t2`), left out where the axis omits it (so
+ * ids from before an axis existed stay as they were); the noise arm only where a cell has one.
  */
 export function cellKey(c: Partial<CellKey>, fields: readonly CellKeyField[]): string {
   const parts: string[] = [];
@@ -60,7 +69,10 @@ export function cellKey(c: Partial<CellKey>, fields: readonly CellKeyField[]): s
     if (!fields.includes(f)) continue;
     if (f === 'arm') {
       if (c.arm) parts.push(c.arm);
-    } else parts.push(f === 'threads' ? `t${c.threads}` : String(c[f]));
+    } else if (isAxis(f)) {
+      const part = axisKeyPart(f, c[f]);
+      if (part !== null) parts.push(part);
+    } else parts.push(String(c[f]));
   }
   return parts.join('|');
 }
@@ -73,7 +85,7 @@ export const cellId = (c: CellKey) => cellKey(c, CELL_KEY_FIELDS);
  * i.e. the det/nondet pair, or the arms of one noise decomposition. Runs of a group are interleaved
  * and never split between shards.
  */
-export const groupId = (c: Omit<CellKey, 'mode' | 'arm'>) => cellKey(c, ['workload', 'backend', 'device', 'threads']);
+export const groupId = (c: Omit<CellKey, 'mode' | 'arm'>) => cellKey(c, GROUP_FIELDS);
 
 /** One run the runner asks a worker to do. */
 export interface RunRequest extends CellKey {
@@ -110,7 +122,7 @@ export interface PackedState {
  * `save` trains `resumeAt` steps and returns the state, `restore` starts from the checkpoint.
  * The half is the runner's business, never part of the record.
  */
-export type RunTask = RunRequest & { resumePhase?: { save: true } | { restore: PackedState } };
+export type RunTask = (RunRequest | LocateRequest) & { resumePhase?: { save: true } | { restore: PackedState } };
 
 export interface ArtifactRef {
   sha256: string;
@@ -140,6 +152,26 @@ export interface TraceRef {
   stepDigests: string[];
 }
 
+/**
+ * A run repeated to find where two runs part (`--locate`, harness/run/locate.ts): the request of a
+ * recorded run, traced, with every op's output captured. Its result is never a record of runs.jsonl.
+ */
+export interface LocateRequest extends RunRequest {
+  captureOps: { maxValueBytes: number };
+}
+
+/** The ops a located run exposed (harness/run/ops.ts). */
+export interface OpCapture {
+  /** The ops the backend reported, in declared order (workloads/ops.ts): the same in every step. */
+  ops: string[];
+  /** Float32 elements of each op's output. */
+  elements: number[];
+  /** Per step, per op: sha256 (first 16 hex digits) of the output's float32 bytes. */
+  digests: string[][];
+  /** Per step from step 0 while memory allowed (`maxValueBytes`): every op's output, concatenated in `ops` order. */
+  values: Float32Array[];
+}
+
 /** What a worker returns: the record minus what only the runner knows, plus the artifact bytes. */
 export type WorkerResult =
   | {
@@ -159,6 +191,8 @@ export type WorkerResult =
       resumed?: { checkpoint: PackedState; savedByPid: number; restoredByPid: number };
       /** The process that ran it (a resumed run's halves must differ). */
       pid?: number;
+      /** A LocateRequest's captured ops (absent when the backend exposes none). */
+      ops?: OpCapture;
       determinism: DeterminismRecord;
       warnings: string[];
     }

@@ -13,8 +13,10 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { BaselineEntry } from './baselines.js';
 import type { Summary } from './analysis/summary.js';
 import { ORACLE_VERSION, type OracleFile } from './analysis/oracle.js';
+import { BUDGET_KINDS, LOCATE_AGAINST, LOCATE_VERSION, type LocateFile } from './analysis/locate.js';
 import { CHECK_STATUSES } from './doctor.js';
 import { MODES, NOISE_ARMS, type RunRecord } from './protocol.js';
+import { NUMERICS, type AxisId, type AxisValues, type BatchSize } from './axes.js';
 import { PRESETS } from '../workloads/types.js';
 import type { Completion, Manifest } from './store.js';
 
@@ -42,6 +44,8 @@ interface Range { minimum?: number; exclusiveMinimum?: number; maximum?: number;
 const num = (range: Range = {}) => schema<number>({ type: 'number', ...range });
 const int = (range: Range = {}) => schema<number>({ type: 'integer', maximum: Number.MAX_SAFE_INTEGER, ...range });
 const array = <T>(items: Schema<T>) => schema<T[]>({ type: 'array', items });
+/** Exactly two items (a pair's two sides). */
+const pair = <T>(items: Schema<T>) => schema<[T, T]>({ type: 'array', items, minItems: 2, maxItems: 2 });
 /** An object whose keys are free and whose values all match `values`. */
 const record = <T>(values: Schema<T>) => schema<Record<string, T>>({ type: 'object', additionalProperties: values });
 
@@ -95,8 +99,19 @@ const digest = () => str({ pattern: DIGEST });
 const texts = () => array(str());
 const ms = () => num({ minimum: 0 });
 
+/**
+ * The value of each invariance axis (harness/axes.ts). Cells, records and the manifest's suite carry
+ * the required axes always, the others only where not their omitted value.
+ */
+const AXIS_VALUE_SCHEMAS: { [A in AxisId]: Schema<AxisValues[A]> } = {
+  threads: int({ minimum: 1 }),
+  numerics: oneOf(NUMERICS),
+  batchSize: schema<BatchSize>({ anyOf: [int({ minimum: 1 }), { type: 'string', const: 'all' }] }),
+};
+const { threads: threadsSchema, ...optionalAxes } = AXIS_VALUE_SCHEMAS;
+
 const cellKey = {
-  workload: str(), backend: str(), device: str(), mode: oneOf(MODES), threads: int({ minimum: 1 }),
+  workload: str(), backend: str(), device: str(), mode: oneOf(MODES), threads: threadsSchema,
 };
 const sizeParams = () => record(num());
 const shard = object({ index: int({ minimum: 1 }), count: int({ minimum: 1 }) });
@@ -134,7 +149,7 @@ export const manifestSchema = object(
       backends: texts(),
       backendsExplicit: bool(),
       modes: array(oneOf(MODES)),
-      threads: array(int({ minimum: 1 })),
+      threads: array(threadsSchema),
       repeats: int({ minimum: 1 }),
       seed: int({ minimum: 0 }),
       timeoutMs: num({ exclusiveMinimum: 0 }),
@@ -142,9 +157,13 @@ export const manifestSchema = object(
       devices: oneOf(['all', 'gpu']),
       soakMs: ms(),
       allowSlow: bool(),
+    }, {
+      // each optional invariance axis's values, where the suite named others than its omitted one
+      numerics: array(AXIS_VALUE_SCHEMAS.numerics),
+      batchSizes: array(AXIS_VALUE_SCHEMAS.batchSize),
     }),
     plannedRuns: int({ minimum: 0 }),
-    cells: array(object({ ...cellKey, id: str(), status: oneOf(['planned', 'unsupported', 'unavailable']) }, { arm: oneOf(NOISE_ARMS), reason: str() })),
+    cells: array(object({ ...cellKey, id: str(), status: oneOf(['planned', 'unsupported', 'unavailable']) }, { ...optionalAxes, arm: oneOf(NOISE_ARMS), reason: str() })),
     backends: record(availability),
     environment: fingerprint,
     warnings: texts(),
@@ -184,6 +203,7 @@ const recordBase = {
   warnings: texts(),
 };
 const recordOptional = {
+  ...optionalAxes,
   arm: oneOf(NOISE_ARMS),
   trace: bool(),
   perturb: object({ tensor: str(), index: int({ minimum: 0 }) }),
@@ -239,6 +259,32 @@ export const oracleSchema = object(
   { reason: str(), torch: str(), threads: int({ minimum: 1 }) },
 );
 
+/** locate.json: the re-runs of located pairs (harness/run/locate.ts writes it, analysis/locate.ts reads it). */
+const stepDigest = () => str({ pattern: '^[0-9a-f]{16}$' });
+export const locateSchema = object({
+  locateVersion: int({ minimum: LOCATE_VERSION, maximum: LOCATE_VERSION }),
+  pairs: array(object({
+    cell: str(),
+    against: oneOf(LOCATE_AGAINST),
+    referenceCell: str(),
+    budget: object({ kind: oneOf(BUDGET_KINDS), value: num({ minimum: 0 }) }),
+    runs: int({ minimum: 0 }),
+    outcome: oneOf(['parted', 'same', 'failed']),
+    step: nullable(int({ minimum: 0 })),
+    sides: pair(object(
+      { cell: str(), status: oneOf(['ok', 'error', 'unsupported']), wallMs: ms() },
+      {
+        message: str(),
+        artifactSha256: digest(),
+        matchesRecorded: bool(),
+        stepDigests: array(stepDigest()),
+        ops: object({ names: texts(), elements: array(int({ minimum: 0 })), digests: array(array(stepDigest())) }),
+        values: object({ sha256: digest(), bytes: int({ minimum: 0, multipleOf: 4 }) }),
+      },
+    )),
+  })),
+});
+
 export const completionSchema = object({ finishedAt: str(), runs: int({ minimum: 0 }), interrupted: bool() });
 
 export const baselineEntrySchema = object({
@@ -280,6 +326,7 @@ export const FILE_SCHEMAS = {
   baseline: baselineEntrySchema,
   summary: savedSummarySchema,
   oracle: oracleSchema,
+  locate: locateSchema,
 } as const;
 export type FileKind = keyof typeof FILE_SCHEMAS;
 export type FileType<K extends FileKind> = Static<(typeof FILE_SCHEMAS)[K]>;
@@ -372,5 +419,6 @@ export const SCHEMAS_MATCH_TYPES: {
   completion: Same<FileType<'completion'>, Completion>;
   baseline: Same<FileType<'baseline'>, BaselineEntry>;
   oracle: Same<FileType<'oracle'>, OracleFile>;
+  locate: Same<FileType<'locate'>, LocateFile>;
   summary: Summary extends FileType<'summary'> ? true : false;
-} = { manifest: true, record: true, completion: true, baseline: true, oracle: true, summary: true };
+} = { manifest: true, record: true, completion: true, baseline: true, oracle: true, locate: true, summary: true };

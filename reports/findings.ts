@@ -4,7 +4,10 @@
  * only its kind, subject and evidence.
  */
 import { describeTolerance } from '../harness/analysis/tolerance.js';
-import { SEVERITIES, type Finding, type FindingEvidence, type FindingKind, type FindingSubject, type InvarianceAxis, type Severity, type SpeedEvidence } from '../harness/analysis/summary.js';
+import {
+  SEVERITIES, type ExpectationRef, type Finding, type FindingEvidence, type FindingKind, type FindingSubject, type NightRef, type Severity, type SpeedEvidence, type StepEvidence, type StepPlace,
+} from '../harness/analysis/summary.js';
+import { AXIS_IDS, type AxisId, type AxisValue, type AxisValues } from '../harness/axes.js';
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const sci = (x: number | null | undefined) => (x === null || x === undefined ? '?' : x.toExponential(2));
@@ -12,23 +15,101 @@ const ratio = (e: SpeedEvidence) => `${e.ratio.toFixed(2)}× [${e.low.toFixed(2)
 const statuses = (s: Partial<Record<string, number>>) => Object.entries(s).map(([status, n]) => `${n} ${status}`).join(', ');
 const quoted = (message: string | null) => (message ? `: ${message}` : '');
 
-/** How a value of each invariance axis is said. */
-export const AXIS_VALUE: { readonly [A in InvarianceAxis]: (value: number) => string } = {
-  threads: (n) => plural(n, 'thread'),
+/** Who parts: two runs of the cell, the cell and the same at another axis value, or the cell and the reference backend's. */
+function pairText(e: FindingEvidence['divergence-located'], at: string): string {
+  if (e.against === 'repeat') return `two runs of ${at}`;
+  if (e.against === 'backend') return `${at} and the reference backend ${e.reference.backend ?? e.reference.id}`;
+  const value = e.reference[e.against];
+  return `${at} and the same at ${value === undefined ? e.reference.id : sayAxisValue(e.against, value)}`;
+}
+/** "0 ULP", "relL2 1.00e-5": how far an op may differ. */
+export const budgetText = (b: FindingEvidence['divergence-located']['budget']) => (b.kind === 'maxUlp' ? `${b.value} ULP` : `relL2 ${sci(b.value)}`);
+const zero = (b: FindingEvidence['divergence-located']['budget']) => b.value === 0;
+
+/** Where a located pair of runs parts, in one sentence per status. */
+function locatedText(e: FindingEvidence['divergence-located'], at: string): string {
+  const pair = pairText(e, at);
+  const weights = e.firstDivergentStep === null ? '' : `; their weights first differ after step ${e.firstDivergentStep}`;
+  switch (e.status) {
+    case 'located': {
+      const how = e.maxUlp === null ? 'its values were not kept' : `${e.differing} of ${e.elements} elements differ: max ${e.maxUlp} ULP, median ${e.medianUlp} ULP, relL2 ${sci(e.relL2)}`;
+      const agree = zero(e.budget) ? 'is bitwise equal' : `is within ${budgetText(e.budget)}`;
+      const before = e.previousOp ? `; the op before it, ${e.previousOp.op}${e.previousOp.step === e.step ? '' : ` (step ${e.previousOp.step})`}, ${agree}` : '; it is the first op of the run';
+      const beyond = zero(e.budget) ? '' : ` beyond ${budgetText(e.budget)}`;
+      const caution = e.reproducedRecorded === false && e.against !== 'repeat' ? ' (caution: a re-run with ops captured gave other bits than the recorded runs)' : '';
+      return `${pair} part at step ${e.step}, first in op ${e.firstOp}${beyond} (${how})${before}${weights}${caution}`;
+    }
+    case 'not-exposed':
+      return `${pair} part, but in no op the backend exposes: the narrowest span is ${e.step === null ? 'the whole run' : `step ${e.step}`}${weights}`;
+    case 'within-budget':
+      return `${pair} differ, but every op both backends expose is within ${budgetText(e.budget)}${weights}`;
+    case 'same':
+      return `${pair} were not located: ${plural(e.runs, 're-run')} gave the same results (the difference did not come back)`;
+    case 'failed':
+      return `${pair} were not located: a re-run failed${quoted(e.message)}`;
+  }
+}
+
+/**
+ * How each invariance axis (harness/axes.ts) is said: the title of its agreement table, its column
+ * heading in reports and in the terminal table, a value in words ("2 threads"), a value in a chart
+ * label ("×2"), and its chart's caption.
+ */
+export const AXIS_WORDS: {
+  readonly [A in AxisId]: {
+    title: string; heading: string; column: string; value: (v: AxisValues[A]) => string; short: (v: AxisValues[A]) => string;
+    /** How to read its chart, and what the chart says when nothing ran at two values. */
+    caption: string; none: string;
+  };
+} = {
+  threads: {
+    title: 'Thread-count invariance', heading: 'threads', column: 'thr', value: (n) => plural(n, 'thread'), short: (n) => `×${n}`,
+    caption: 'Deterministic results at the lowest thread count against each other thread count: green means a machine with more cores gets the same bits.',
+    none: 'no backend ran at more than one thread count',
+  },
+  numerics: {
+    title: 'Numerics: fp32 against tf32 and bf16', heading: 'numerics', column: 'num', value: (v) => v, short: (v) => v,
+    caption: 'Deterministic results in fp32 against the same cell in tf32 or bf16: these differ by design (fewer mantissa bits); the ULP count says by how much.',
+    none: 'nothing ran in more than one numerics',
+  },
+  batchSize: {
+    title: 'Batch-size invariance', heading: 'batch size', column: 'batch', value: (b) => (b === 'all' ? 'all examples in one batch' : `batches of ${b}`), short: (b) => (b === 'all' ? 'b:all' : `b${b}`),
+    caption: 'Deterministic results of the same examples evaluated in batches of the smallest size against each other batch size: green means an example gets the same bits whatever it is batched with.',
+    none: 'nothing ran at more than one batch size',
+  },
 };
+
+/** The axes a table shows as columns: the thread count always, the others where some cell is not at its omitted value. */
+export const tableAxes = (cells: ReadonlyArray<Partial<AxisValues>>): AxisId[] => AXIS_IDS.filter((a) => a === 'threads' || cells.some((c) => c[a] !== undefined));
+
+/** A value of an axis in words. */
+export const sayAxisValue = (axis: AxisId, value: AxisValue): string => (AXIS_WORDS[axis].value as (v: AxisValue) => string)(value);
+/** A value of an axis in a label or table column. */
+export const shortAxisValue = (axis: AxisId, value: AxisValue): string => (AXIS_WORDS[axis].short as (v: AxisValue) => string)(value);
 
 const MEASURE: { readonly [M in SpeedEvidence['measure']]: string } = {
   computeMs: 'compute time',
   slowdownRatio: 'det/nondet slowdown',
 };
 
-/** "mlp-train on tfjs-cpu (cpu, det, 2 threads)": whichever key fields the subject has. */
+/** "mlp-train on tfjs-cpu (cpu, det, 2 threads)": whichever key fields the subject has (axis values left out where omitted). */
 export function subjectText(s: FindingSubject | undefined): string {
   if (!s) return 'this run';
   if (s.workload === undefined || s.backend === undefined) return s.id;
-  const details = [s.device, s.mode, s.threads === undefined ? undefined : AXIS_VALUE.threads(s.threads), s.arm].filter((x) => x !== undefined);
+  const axes = AXIS_IDS.map((a) => (s[a] === undefined ? undefined : sayAxisValue(a, s[a]!)));
+  const details = [s.device, s.mode, ...axes, s.arm].filter((x) => x !== undefined);
   return `${s.workload} on ${s.backend}${details.length ? ` (${details.join(', ')})` : ''}`;
 }
+
+/** A night as a reader finds it: when, to the minute, and its run id. */
+const night = (n: NightRef) => `${n.createdAt.replace('T', ' ').slice(0, 16)} (run ${n.runId})`;
+const nights = (n: number) => plural(n, 'night');
+const place = (p: StepPlace) => `from ${night(p.firstAfter)} on, ${nights(p.nightsAfter)} since and ${nights(p.nightsBefore)} before; the last night before was ${night(p.lastBefore)}`;
+/** A level of a step: a compute time in ms, or a det/nondet ratio. */
+const level = (e: StepEvidence, x: number) => (e.measure === 'computeMs' ? `${x.toPrecision(3)} ms` : `${x.toFixed(2)}×`);
+const step = (e: StepEvidence, at: string) =>
+  `${at} on ${e.machine}: ${e.mode ? `${e.mode} ` : ''}${MEASURE[e.measure]} stepped to ${e.ratio.toFixed(2)}× (${level(e, e.before)} → ${level(e, e.after)}) ${place(e)}`;
+const expectation = (x: ExpectationRef) => `"${x.pattern}" (${x.expect}: ${x.reason})`;
 
 type Words = { readonly [K in FindingKind]: (e: FindingEvidence[K], at: string) => string };
 
@@ -45,13 +126,14 @@ const WORDS: Words = {
   'oracle-outside-tolerance': (e, at) =>
     `${at} is beyond the workload's tolerance of the float64 oracle: ${e.distance === null ? 'NaN or infinite' : sci(e.distance)}, allowed ${describeTolerance(e.tolerance)}${e.nanPairs ? `, ${plural(e.nanPairs, 'NaN pair')}` : ''} (up to ${e.maxUlp} ULP)`,
   'invariance-broken': (e, at) =>
-    `${at}: ${AXIS_VALUE[e.axis](e.base)} and ${AXIS_VALUE[e.axis](e.value)} give different det bits (up to ${e.maxUlp ?? '?'} ULP, relL2 ${sci(e.relL2)})`,
+    `${at}: ${sayAxisValue(e.axis, e.base)} and ${sayAxisValue(e.axis, e.value)} give different det bits (up to ${e.maxUlp ?? '?'} ULP, relL2 ${sci(e.relL2)})`,
   'devices-disagree': (e, at) =>
     `${at}: the devices of this host disagree in det (${e.devices.map((d) => `${d.device} ${d.modalDigest.slice(0, 12)}`).join(', ')}); with fewer than three identical devices the odd one out cannot be named`,
   'suspect-device': (e, at) => `suspect GPU: ${e.device} (${e.name}) gave different det bits for ${at} than its identical siblings`,
   'suspect-machine': (e, at) => `suspect hardware: ${e.hostname} (machine ${e.machine}, ${e.hardware}) gave different det bits for ${at} than its identical siblings`,
   'soak-changed': (e, at) =>
     `soak: ${at} changed its det bits ${e.afterSec.toFixed(0)} s into the soak (repeat ${e.repeat}; ${e.distinctDigests} distinct results, ${plural(e.runs, 'soak run')})`,
+  'divergence-located': locatedText,
   'varies-as-expected': (e, at) =>
     `${at} varies with determinism on too (${e.distinctDigests} distinct results in ${e.runs} runs), as expected: a negative control on a backend with no determinism switch`,
   'no-data': (e) => `the ${e.side} results hold no result to compare (${e.recordedRuns} of ${e.plannedRuns} planned runs recorded)`,
@@ -71,6 +153,19 @@ const WORDS: Words = {
   'newly-unsupported': (e, at) => `${at} is now ${e.verdict}${quoted(e.message)}`,
   'newly-failing': (e, at) => `${at} now fails (${statuses(e.statuses)})${quoted(e.message)}`,
   'new-cell': (_e, at) => `${at} is new (not in the baseline)`,
+  'step-slower': (e, at) => `${step(e, at)}; above the ${e.threshold}× threshold`,
+  'step-faster': (e, at) => step(e, at),
+  'step-unstable': (e, at) =>
+    `${at} on ${e.machine} is no longer bitwise stable with determinism on: ${e.distinctDigests} distinct results in ${e.runs} runs in the latest night, ${place(e)}`,
+  'step-results-changed': (e, at) => {
+    const fields = e.fingerprintChanges;
+    const why = fields.length ? `changed with it: ${fields.slice(0, 6).join(', ')}${fields.length > 6 ? ` and ${fields.length - 6} more` : ''}` : 'no environment field changed';
+    return `${at} on ${e.machine}: the deterministic result changed (${e.beforeDigest.slice(0, 12)} → ${e.afterDigest.slice(0, 12)}) ${place(e)}; ${why}`;
+  },
+  'not-confirmed': (e) => `not confirmed, repeated in ${e.repeated} of ${plural(e.reruns, 're-run')}: ${findingText(e.finding)}`,
+  expected: (e) => `expected (${e.expectation.reason}${e.expectation.expires ? `, until ${e.expectation.expires}` : ''}): ${findingText(e.finding)}`,
+  'expectation-expired': (e) => `the expectation ${expectation(e.expectation)} expired on ${e.expectation.expires}: what it matches counts again; fix the cause or renew it`,
+  'expectation-unmatched': (e) => `the expectation ${expectation(e.expectation)} matched no finding: if the issue is fixed, remove it`,
 };
 
 /** One finding in words. */

@@ -4,12 +4,14 @@
  * escaped here, in one place.
  */
 import { expectedToVary } from '../harness/analysis/cells.js';
-import type { Summary } from '../harness/analysis/summary.js';
-import { formatInterval } from './text.js';
+import { INVARIANCE_AXES, type Summary } from '../harness/analysis/summary.js';
+import { agreementRows, formatInterval } from './text.js';
 import type { Manifest } from '../harness/store.js';
-import { bySeverity, findingText, NO_FINDINGS, SEVERITY_TITLE } from './findings.js';
+import { AXIS_WORDS, bySeverity, budgetText, findingText, NO_FINDINGS, SEVERITY_TITLE, subjectText, tableAxes } from './findings.js';
+import { cellSubject } from '../harness/analysis/findings.js';
+import { axisValue } from '../harness/axes.js';
 import type { Chart } from './specs.js';
-import { BACKEND_ONLY, matrixStatus, slowdownRows } from './specs.js';
+import { BACKEND_ONLY, locatedLabel, matrixStatus, slowdownRows } from './specs.js';
 
 export const CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
@@ -37,7 +39,7 @@ export function verdictLines(summary: Summary, threshold: number): { reproducibl
     const stable = det.filter((c) => c.verdict === 'bitwise-stable');
     if (det.length) reproducible.push(`${b}: ${stable.length} of ${det.length} workload cells bit-for-bit identical across repeats with determinism on`);
     const varies = summary.cells.filter((c) => c.backend === b && c.mode === 'nondet' && c.verdict === 'unstable');
-    for (const c of varies) variesWithoutDeterminism.push(`${c.workload} on ${b} (${c.threads} thread(s)) gave ${c.distinctDigests} distinct results in ${c.runs.length} runs${c.withinTolerance ? ', all within tolerance' : ''}`);
+    for (const c of varies) variesWithoutDeterminism.push(`${subjectText(cellSubject(c))} gave ${c.distinctDigests} distinct results in ${c.runs.length} runs${c.withinTolerance ? ', all within tolerance' : ''}`);
   }
   const agreeing = summary.devices.filter((x) => x.agree);
   if (agreeing.length) reproducible.push(`${agreeing.length} workload cell(s) give the same det bits on every device of this host (${[...new Set(agreeing.flatMap((d) => d.devices.map((x) => x.device)))].join(', ')})`);
@@ -64,7 +66,8 @@ const list = (items: string[], empty: string) => (items.length ? `<ul>${items.ma
 
 /** One section per severity, findings in the catalogue's words; "none" when nothing fails. */
 function findingSections(summary: Summary): string {
-  const groups = bySeverity(summary.findings);
+  // where runs part has its own section (locateSection)
+  const groups = bySeverity(summary.findings.filter((f) => f.kind !== 'divergence-located'));
   const none = groups.some((g) => g.severity === 'fail') ? '' : `<section class="findings" id="findings-fail"><h3>${SEVERITY_TITLE.fail}</h3>${list([], NO_FINDINGS)}</section>`;
   return none + groups.map((g) => `<section class="findings" id="findings-${g.severity}"><h3>${escapeHtml(g.title)}</h3>${list(g.findings.map(findingText), '')}</section>`).join('');
 }
@@ -90,14 +93,23 @@ function environment(manifest: Manifest): string {
 }
 
 function cellTable(summary: Summary): string {
-  const head = ['workload', 'backend', 'device', 'mode', 'threads', 'result', 'distinct', 'modal share', 'max ULP', 'max relL2', 'median compute ms', 'determinism', 'message'];
+  const axes = tableAxes(summary.cells);
+  const head = ['workload', 'backend', 'device', 'mode', ...axes.map((a) => AXIS_WORDS[a].heading), 'result', 'distinct', 'modal share', 'max ULP', 'max relL2', 'median compute ms', 'determinism', 'message'];
   const rows = summary.cells.map((c) => [
-    c.workload, c.backend, c.device, c.mode, c.threads, matrixStatus(c), c.distinctDigests, c.modalShare === null ? '–' : `${Math.round(c.modalShare * 100)}%`,
+    c.workload, c.backend, c.device, c.mode, ...axes.map((a) => axisValue(c, a)), matrixStatus(c), c.distinctDigests, c.modalShare === null ? '–' : `${Math.round(c.modalShare * 100)}%`,
     c.maxUlp, fmt(c.maxRelL2), fmt(c.computeMs?.median), c.determinism?.summary ?? '', c.message ?? '',
   ]);
   return `<table class="cells"><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows
     .map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`)
     .join('')}</tbody></table>`;
+}
+
+/** Per invariance axis, which values give the same det bits (the terminal's and report.md's words). */
+function agreementSections(summary: Summary): string {
+  return INVARIANCE_AXES.map((axis) => {
+    const rows = agreementRows(summary, axis);
+    return rows.length ? `<h2 id="agreement-${escapeHtml(axis)}">${escapeHtml(AXIS_WORDS[axis].title)}</h2><p>Det bits of each group of cells across its values: = the same, ≠ different.</p>${list(rows, '')}` : '';
+  }).join('\n');
 }
 
 function noiseSection(summary: Summary): string {
@@ -114,6 +126,29 @@ function noiseSection(summary: Summary): string {
     .join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`).join('')}</tbody></table>`;
 }
 
+function figure(c: RenderedChart): string {
+  return `<figure id="chart-${escapeHtml(c.id)}" class="chart"><h2>${escapeHtml(c.title)}</h2><div class="svg">${c.svg}</div><figcaption>${escapeHtml(c.caption)}${
+    c.files.length ? ` <span class="files">(${c.files.map((f) => `<a href="${escapeHtml(f)}">${escapeHtml(f)}</a>`).join(', ')})</span>` : ''
+  }</figcaption></figure>`;
+}
+
+/** `--locate`: each located pair in the catalogue's words, a table of the answers, and the per-op profile. */
+function locateSection(summary: Summary, chart: RenderedChart | undefined): string {
+  if (!summary.locate.length) return '';
+  const sentences = summary.findings.filter((f) => f.kind === 'divergence-located').map(findingText);
+  const head = ['pair', 'status', 'budget', 'weights differ after step', 'step', 'first divergent op', 'differing elements', 'max ULP', 'median ULP', 'relL2', 'op before it', 'ops not exposed', 're-runs', 'seconds'];
+  const rows = summary.locate.map((l) => [
+    locatedLabel(l), l.status, budgetText(l.budget), l.firstDivergentStep ?? '–', l.step ?? '–', l.firstOp ?? '–',
+    l.ulp ? `${l.ulp.differing} of ${l.ulp.elements}` : '–', l.ulp?.maxUlp ?? '–', l.ulp?.medianUlp ?? '–', fmt(l.ulp?.relL2),
+    l.previousOp ? `${l.previousOp.op} (step ${l.previousOp.step})` : '–',
+    l.notExposed.length ? `${l.notExposed.length}: ${l.notExposed.slice(0, 4).join(', ')}${l.notExposed.length > 4 ? ', …' : ''}` : 'none',
+    l.runs, fmt(l.wallMs / 1000, 2),
+  ]);
+  return `<h2 id="locate">Where runs part</h2>${list(sentences, '')}<table class="cells"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((v) => `<td>${escapeHtml(v)}</td>`).join('')}</tr>`)
+    .join('')}</tbody></table>${chart ? figure(chart) : ''}`;
+}
+
 export function renderHtml(manifest: Manifest, summary: Summary, rendered: RenderedChart[], threshold: number): string {
   const v = verdictLines(summary, threshold);
   const banner = summary.complete
@@ -121,13 +156,7 @@ export function renderHtml(manifest: Manifest, summary: Summary, rendered: Rende
     : `<div class="banner" id="incomplete">INCOMPLETE: ${escapeHtml(summary.recordedRuns)} of ${escapeHtml(summary.plannedRuns)} planned runs were recorded (the run was interrupted or killed). Verdicts below cover only what finished.</div>`;
   const headline = `${summary.verdict.detStableCells} of ${summary.verdict.detCells} deterministic cells bit-for-bit reproducible`;
   const warnings = summary.warnings.length ? `<div class="warnings"><h3>Warnings</h3>${list(summary.warnings, '')}</div>` : '';
-  const charts = rendered
-    .map(
-      (c) => `<figure id="chart-${escapeHtml(c.id)}" class="chart"><h2>${escapeHtml(c.title)}</h2><div class="svg">${c.svg}</div><figcaption>${escapeHtml(c.caption)}${
-        c.files.length ? ` <span class="files">(${c.files.map((f) => `<a href="${escapeHtml(f)}">${escapeHtml(f)}</a>`).join(', ')})</span>` : ''
-      }</figcaption></figure>`,
-    )
-    .join('\n');
+  const charts = rendered.filter((c) => c.id !== 'locate-profile').map(figure).join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -159,7 +188,9 @@ ${findingSections(summary)}
 <section><h3>What determinism costs</h3>${list(v.cost, 'no paired timings')}</section>
 </div>
 ${warnings}
+${agreementSections(summary)}
 ${charts}
+${locateSection(summary, rendered.find((c) => c.id === 'locate-profile'))}
 ${noiseSection(summary)}
 <h2>Every cell</h2>
 ${cellTable(summary)}

@@ -3,7 +3,10 @@
  * sentence on how to read it (shown under the chart in the HTML report).
  */
 import type { TopLevelSpec } from 'vega-lite';
-import type { CellSummary, Summary } from '../harness/analysis/summary.js';
+import { INVARIANCE_AXES, type CellSummary, type Summary } from '../harness/analysis/summary.js';
+import type { LocateResult } from '../harness/analysis/locate.js';
+import { axisValue, type AxisId, type AxisValues } from '../harness/axes.js';
+import { AXIS_WORDS, sayAxisValue, shortAxisValue } from './findings.js';
 import { ULP_BUCKETS } from '../harness/analysis/diff.js';
 
 export const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
@@ -23,15 +26,15 @@ export interface Chart {
 /** One row of small multiples per workload, its name on the left. */
 const byWorkload = { row: { field: 'workload', type: 'nominal' as const, title: null, header: { labelAngle: 0, labelAlign: 'left' as const } } };
 
-/** What a backend's label must add to tell cells apart: the thread count, the device (several GPUs). */
+/** What a backend's label must add to tell cells apart: the device (several GPUs), the axes whose values vary. */
 export interface LabelParts {
-  threads: boolean;
+  axes: AxisId[];
   devices: boolean;
 }
-export const BACKEND_ONLY: LabelParts = { threads: false, devices: false };
+export const BACKEND_ONLY: LabelParts = { axes: [], devices: false };
 
-const label = (c: { backend: string; device: string; threads: number }, parts: LabelParts) =>
-  `${c.backend}${parts.devices ? ` ${c.device}` : ''}${parts.threads ? ` ×${c.threads}` : ''}`;
+const label = (c: { backend: string; device: string } & Partial<AxisValues>, parts: LabelParts) =>
+  `${c.backend}${parts.devices ? ` ${c.device}` : ''}${parts.axes.map((a) => ` ${shortAxisValue(a, axisValue(c, a))}`).join('')}`;
 
 export function matrixStatus(c: CellSummary): MatrixStatus {
   switch (c.verdict) {
@@ -235,26 +238,72 @@ function crossBackend(summary: Summary): Chart {
   });
 }
 
-function threadInvariance(summary: Summary): Chart {
-  const values = summary.invariance.filter((t) => t.axis === 'threads').map((t) => ({
-    workload: t.workload,
-    backend: t.backend,
-    comparison: `${t.base} vs ${t.value} threads`,
-    result: t.bitwiseEqual ? 'bitwise equal' : 'differ',
-    label: t.bitwiseEqual ? '=' : `≤${t.diff?.maxUlp ?? '?'} ULP`,
-  }));
-  const caption = 'Deterministic results at the lowest thread count against each other thread count: green means a machine with more cores gets the same bits.';
-  return chart('threads', 'Thread-count invariance', caption, values, 'no backend ran at more than one thread count', {
-    width: { step: 120 },
-    height: { step: 26 },
-    encoding: {
-      x: { field: 'backend', type: 'nominal', title: null },
-      y: { field: 'workload', type: 'nominal', title: null },
+/**
+ * One chart per invariance axis: det results at each group's base value against every other value.
+ * The thread-count chart is always drawn (saying so when nothing ran at two thread counts); the
+ * others only when their axis was run at several values.
+ */
+function invarianceCharts(summary: Summary): Chart[] {
+  return INVARIANCE_AXES.flatMap((axis) => {
+    const words = AXIS_WORDS[axis];
+    const values = summary.invariance.filter((t) => t.axis === axis).map((t) => ({
+      workload: t.workload,
+      backend: t.backend,
+      comparison: `${sayAxisValue(axis, t.base)} vs ${sayAxisValue(axis, t.value)}`,
+      result: t.bitwiseEqual ? 'bitwise equal' : 'differ',
+      label: t.bitwiseEqual ? '=' : `≤${t.diff?.maxUlp ?? '?'} ULP`,
+    }));
+    if (!values.length && axis !== 'threads') return [];
+    return [chart(axis === 'threads' ? 'threads' : `invariance-${axis}`, words.title, words.caption, values, words.none, {
+      width: { step: 120 },
+      height: { step: 26 },
+      encoding: {
+        x: { field: 'backend', type: 'nominal', title: null },
+        y: { field: 'workload', type: 'nominal', title: null },
+        ...(new Set(values.map((v) => v.comparison)).size > 1 ? { xOffset: { field: 'comparison', type: 'nominal', title: null } } : {}),
+      },
+      layer: [
+        { mark: { type: 'rect', stroke: 'white', strokeWidth: 2 }, encoding: { color: { field: 'result', type: 'nominal', scale: { domain: ['bitwise equal', 'differ'], range: ['#1a9850', '#d73027'] } } } },
+        { mark: { type: 'text', fontSize: 11 }, encoding: { text: { field: 'label' } } },
+      ],
+    })];
+  });
+}
+
+/** How a located pair is labelled in charts and tables: the cell, and what it was compared with. */
+export const locatedLabel = (l: LocateResult) => (l.against === 'repeat' ? `${l.cell} (two runs)` : `${l.cell} vs ${l.referenceCell}`);
+
+/**
+ * Where located runs part: per located pair, the max ULP of every op's output along the step where
+ * they part, in execution order, the first op beyond the budget marked. Only drawn when something
+ * was located (`--locate`).
+ */
+export function locateProfile(summary: Summary): Chart {
+  const values = summary.locate.filter((l) => l.status === 'located').flatMap((l) =>
+    l.profile.map((p) => ({
+      pair: locatedLabel(l),
+      op: p.op,
+      // (values stay in execution order: the x axis keeps it, sort: null)
+      // log scale: an op that agrees bit for bit sits at the bottom, drawn as 0
+      maxUlp: p.ulp ? p.ulp.maxUlp : 0,
+      mark: p.op === l.firstOp ? 'first divergent op' : p.beyondBudget ? 'differs (later)' : p.ulp === null ? 'not compared' : 'agrees',
+    })),
+  );
+  const caption = 'For each located pair, the largest ULP distance of every op’s output in the step where the two runs part, ops in execution order (forward, backward, update): bars left of the red one agree, the red bar is the first op that differs, and the bars after it show how far the difference spreads through the step.';
+  return chart('locate-profile', 'Where runs part: max ULP per op', caption, values, 'nothing was located', {
+    facet: { row: { field: 'pair', type: 'nominal', title: null, header: { labelAngle: 0, labelOrient: 'top', labelAnchor: 'start', labelLimit: 800 } } },
+    spec: {
+      width: { step: 11 },
+      height: 120,
+      encoding: {
+        x: { field: 'op', type: 'ordinal', title: null, sort: null, axis: { labelAngle: -60, labelFontSize: 8, labelLimit: 160 } },
+        y: { field: 'maxUlp', type: 'quantitative', title: 'max ULP', scale: { type: 'symlog' } },
+        color: { field: 'mark', type: 'nominal', title: null, scale: { domain: ['agrees', 'first divergent op', 'differs (later)', 'not compared'], range: ['#1a9850', '#d73027', '#fdae61', '#bdbdbd'] } },
+      },
+      // a bar per op, and a tick on it so an op at 0 ULP shows too
+      layer: [{ mark: { type: 'bar' } }, { mark: { type: 'tick', thickness: 2 } }],
     },
-    layer: [
-      { mark: { type: 'rect', stroke: 'white', strokeWidth: 2 }, encoding: { color: { field: 'result', type: 'nominal', scale: { domain: ['bitwise equal', 'differ'], range: ['#1a9850', '#d73027'] } } } },
-      { mark: { type: 'text', fontSize: 11 }, encoding: { text: { field: 'label' } } },
-    ],
+    resolve: { scale: { x: 'independent' } },
   });
 }
 
@@ -262,7 +311,7 @@ export function charts(all: Summary, slowdownThreshold: number): Chart[] {
   // noise-decomposition cells have their own table in the HTML report, not these charts
   const summary: Summary = { ...all, cells: all.cells.filter((c) => !c.arm) };
   const parts: LabelParts = {
-    threads: new Set(summary.cells.map((c) => c.threads)).size > 1,
+    axes: INVARIANCE_AXES.filter((a) => new Set(summary.cells.map((c) => axisValue(c, a))).size > 1),
     devices: new Set(summary.cells.map((c) => `${c.backend}|${c.device}`)).size > new Set(summary.cells.map((c) => c.backend)).size,
   };
   return [
@@ -271,6 +320,7 @@ export function charts(all: Summary, slowdownThreshold: number): Chart[] {
     slowdown(summary, slowdownThreshold, parts),
     ulpHistogram(summary, parts),
     crossBackend(summary),
-    threadInvariance(summary),
+    ...invarianceCharts(summary),
+    ...(all.locate.length ? [locateProfile(all)] : []),
   ];
 }

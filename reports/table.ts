@@ -2,10 +2,11 @@
  * The plain-text summary printed at the end of `detbench run` and by `detbench analyze`: a pure
  * function of summary.json (never imports a backend).
  */
-import { INVARIANCE_AXES, type CellSummary, type Finding, type InvarianceAxis, type Summary } from '../harness/analysis/summary.js';
+import { INVARIANCE_AXES, type CellSummary, type Finding, type Summary } from '../harness/analysis/summary.js';
+import { axisValue } from '../harness/axes.js';
 import { groupBy } from '../harness/analysis/group.js';
-import { AXIS_VALUE, bySeverity, findingText } from './findings.js';
-import { noiseText } from './text.js';
+import { AXIS_WORDS, bySeverity, findingText, tableAxes } from './findings.js';
+import { agreementRows, noiseText } from './text.js';
 import { groupId } from '../harness/protocol.js';
 
 function table(rows: string[][]): string {
@@ -54,22 +55,23 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
     lines.push(`Results: ${resultsDir}`);
     return lines.join('\n');
   }
-  const rows: string[][] = [['workload', 'backend', 'thr', 'det', 'nondet', 'det/nondet time [95% CI]', 'vs reference']];
+  const axes = tableAxes(summary.cells);
+  const rows: string[][] = [['workload', 'backend', ...axes.map((a) => AXIS_WORDS[a].column), 'det', 'nondet', 'det/nondet time [95% CI]', 'vs reference']];
   for (const group of groupBy(summary.cells, groupId).values()) {
     const [first] = group;
     const det = group.find((c) => c.mode === 'det');
     const nondet = group.find((c) => c.mode === 'nondet');
-    const mode = summary.modes.find((m) => m.workload === first.workload && m.backend === first.backend && m.device === first.device && m.threads === first.threads);
+    const mode = summary.modes.find((m) => groupId(m) === groupId(first));
     const s = mode?.slowdown;
-    const cross = summary.crossBackend.find((x) => x.workload === first.workload && x.backend === first.backend && x.threads === first.threads);
+    const cross = det && summary.crossBackend.find((x) => x.cell === det.cell);
     const crossText = cross
       ? cross.status === 'bitwise-equal' ? `= ${cross.reference}`
         : cross.diff ? `${cross.status === 'within-tolerance' ? 'ok' : 'OUT'}: max ${cross.diff.maxUlp} ULP, relL2 ${cross.diff.relL2?.toExponential(1)}`
         : cross.status
-      : summary.crossBackend.some((x) => x.workload === first.workload && x.reference === first.backend && x.threads === first.threads) ? '(reference)' : '';
+      : det && summary.crossBackend.some((x) => x.referenceCell === det.cell) ? '(reference)' : '';
     const unsupportedNote = first.verdict === 'unsupported' || first.verdict === 'unavailable' || first.verdict === 'failed' ? `  ${(first.message ?? '').slice(0, 90)}` : '';
     rows.push([
-      first.workload, first.backend, String(first.threads), cellText(det), cellText(nondet),
+      first.workload, first.backend, ...axes.map((a) => String(axisValue(first, a))), cellText(det), cellText(nondet),
       s ? `${s.ratio.toFixed(2)}× [${s.low.toFixed(2)}, ${s.high.toFixed(2)}]` : '-',
       crossText + unsupportedNote,
     ]);
@@ -77,11 +79,8 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   lines.push(table(rows));
 
   for (const axis of INVARIANCE_AXES) {
-    const rows = summary.invariance.filter((t) => t.axis === axis);
-    if (!rows.length) continue;
-    lines.push('', `${AXIS_TITLE[axis]} (det):`);
-    const say = AXIS_VALUE[axis];
-    for (const t of rows) lines.push(`  ${t.workload} on ${t.backend}: ${say(t.base)} vs ${say(t.value)} ${t.bitwiseEqual ? 'bitwise equal' : `DIFFER (max ${t.diff?.maxUlp ?? '?'} ULP)`}`);
+    const rows = agreementRows(summary, axis);
+    if (rows.length) lines.push('', `${AXIS_WORDS[axis].title} (det bits; = same, ≠ different):`, ...rows.map((r) => `  ${r}`));
   }
   if (summary.negativeControls.length) {
     lines.push('', 'Negative controls (must differ without determinism):');
@@ -100,6 +99,7 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   }
   if (summary.noise.length) lines.push('', noiseText(summary.noise));
   lines.push(...oracleLines(summary), ...churnLines(summary));
+  if (summary.locate.length) lines.push('', locatedText(summary));
   const v = summary.verdict;
   lines.push('', `Verdict: ${v.detStableCells} of ${v.detCells} det cells bitwise stable${summary.complete ? '' : ' (INCOMPLETE results)'}.`);
   lines.push(...findingLines(summary.findings));
@@ -108,9 +108,13 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   return lines.join('\n');
 }
 
-const AXIS_TITLE: { readonly [A in InvarianceAxis]: string } = { threads: 'Thread-count invariance' };
+/** Where located pairs of runs part (`--locate`), in the catalogue's words: one line per pair. */
+export function locatedText(summary: Summary): string {
+  const located = summary.findings.filter((f) => f.kind === 'divergence-located');
+  return located.length ? ['Where runs part (--locate):', ...located.map((f) => `  - ${findingText(f)}`)].join('\n') : 'Where runs part: nothing was located.';
+}
 
-/** Findings under their severity's heading, in the catalogue's words. */
+/** Findings under their severity's heading, in the catalogue's words (where runs part has its own section). */
 function findingLines(findings: readonly Finding[]): string[] {
-  return bySeverity(findings).flatMap((g) => [`${g.title}:`, ...g.findings.map((f) => `  - ${findingText(f)}`)]);
+  return bySeverity(findings.filter((f) => f.kind !== 'divergence-located')).flatMap((g) => [`${g.title}:`, ...g.findings.map((f) => `  - ${findingText(f)}`)]);
 }

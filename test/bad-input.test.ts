@@ -10,30 +10,17 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { backendIds, loadPlugins } from '../harness/backends/index.ts';
-import { main } from '../harness/cli.ts';
 import { MAX_TIMEOUT_SEC, MIN_TIMEOUT_SEC } from '../harness/config.ts';
 import { fingerprint } from '../harness/env.ts';
 import { EXIT, message, UsageError } from '../harness/errors.ts';
 import { WORKLOAD_IDS } from '../workloads/index.ts';
+import { inProcess } from './fixtures/main.ts';
 import { makeResults } from './fixtures/results.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-bad-input-'));
 const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
 
-/**
- * The CLI in this process: its exit code and what it wrote to stderr. (stdout is left alone: the test
- * runner reports through it.)
- */
-async function cli(...argv: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const err = process.stderr.write;
-  process.stderr.write = ((chunk: string) => ((stderr += chunk), true)) as typeof process.stderr.write;
-  try {
-    return { code: await main(argv), stderr };
-  } finally {
-    process.stderr.write = err;
-  }
-}
+const cli = (...argv: string[]) => inProcess(argv);
 
 async function refused(args: string[], expected: string | RegExp): Promise<void> {
   const r = await cli(...args);

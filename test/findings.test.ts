@@ -26,6 +26,9 @@ const at = { id: 'matmul|tfjs-cpu|cpu|det|t1', workload: 'matmul', backend: 'tfj
 const ci = { estimator: 'ratio-of-medians' as const, ratio: 1.4, low: 1.3, high: 1.5, pairs: 8, resamples: 2000, threshold: 1.25 };
 const diff = { elements: 4, bitwiseEqual: false, differing: 1, firstDifferingIndex: 2, nanPairs: 0, maxUlp: 3, medianUlp: 0, ulpHistogram: [3, 0, 1], maxAbs: 1e-7, maxRel: 1e-7, relL2: 5e-8 };
 
+const stepPlace = { machine: 'node7', lastBefore: { runId: 'r19', createdAt: '2026-11-19T02:00:00Z' }, firstAfter: { runId: 'r20', createdAt: '2026-11-20T02:00:00Z' }, nightsBefore: 19, nightsAfter: 11 };
+const expectation = { pattern: 'index-add|*', expect: 'unstable', reason: 'WebGPU has no determinism switch', expires: null };
+
 /** One example of each kind's evidence: the compiler insists on every kind, the test on its words. */
 const EXAMPLES: { [K in FindingKind]: FindingEvidence[K] } = {
   'incomplete-results': { recordedRuns: 4, plannedRuns: 10 },
@@ -40,6 +43,10 @@ const EXAMPLES: { [K in FindingKind]: FindingEvidence[K] } = {
   'suspect-machine': { machine: 3, hostname: 'node7', hardware: 'epyc-x64' },
   'soak-changed': { afterSec: 42, repeat: 9, runs: 20, distinctDigests: 2 },
   'varies-as-expected': { distinctDigests: 4, runs: 5 },
+  'divergence-located': {
+    against: 'repeat', reference: at, status: 'located', budget: { kind: 'maxUlp', value: 0 }, runs: 2, firstDivergentStep: 0, step: 0,
+    firstOp: 'allreduce', previousOp: { op: 'shard7.grad.head.b', step: 0 }, maxUlp: 3, medianUlp: 1, differing: 12, elements: 2762, relL2: 1e-7, reproducedRecorded: false, message: null,
+  },
   'no-data': { side: 'current', recordedRuns: 0, plannedRuns: 0 },
   'determinism-regression': { baselineDistinct: 1, currentDistinct: 2, maxUlp: 1 },
   'still-unstable': { baselineDistinct: 2, currentDistinct: 3, maxUlp: 5 },
@@ -51,6 +58,14 @@ const EXAMPLES: { [K in FindingKind]: FindingEvidence[K] } = {
   'newly-unsupported': { verdict: 'unavailable', message: 'no GPU' },
   'newly-failing': { statuses: { crashed: 1 }, message: 'worker exited' },
   'new-cell': {},
+  'step-slower': { ...stepPlace, measure: 'computeMs', mode: 'det', before: 10, after: 13, ratio: 1.3, threshold: 1.25 },
+  'step-faster': { ...stepPlace, measure: 'slowdownRatio', mode: null, before: 1.3, after: 1, ratio: 0.77, threshold: 1.25 },
+  'step-unstable': { ...stepPlace, distinctDigests: 2, runs: 3 },
+  'step-results-changed': { ...stepPlace, beforeDigest: 'a'.repeat(64), afterDigest: 'b'.repeat(64), fingerprintChanges: ['environment.node'] },
+  'not-confirmed': { finding: finding('slower', at, { measure: 'computeMs', ...ci }), repeated: 0, reruns: 3 },
+  expected: { finding: finding('det-unstable', at, { distinctDigests: 3, runs: 5, maxUlp: 12, maxRelL2: 1e-7, withinTolerance: true }), expectation },
+  'expectation-expired': { expectation: { ...expectation, expires: '2026-01-31' } },
+  'expectation-unmatched': { expectation },
 };
 
 test('every kind has words, and they say the evidence (no undefined, no NaN, no object dumps)', () => {
@@ -86,7 +101,7 @@ test('an invariance axis: det results at each thread count against the lowest, p
   const rows = compareInvariance(cells, (d) => artifacts[d]);
   assert.deepEqual(rows.map((r) => [r.axis, r.device, r.base, r.value, r.bitwiseEqual, r.diff?.maxUlp ?? null]), [['threads', 'cpu', 1, 2, false, 1], ['threads', 'cpu', 1, 4, true, null]]);
   const oracle = { made: false, reason: 'none', python: null, torch: null, workloads: [], cells: [] };
-  const findings = deriveFindings({ cells, crossBackend: [], oracle, invariance: rows, negativeControls: [], fleet: [], devices: [], soak: [], complete: true, recordedRuns: 0, plannedRuns: 0 }, cells);
+  const findings = deriveFindings({ cells, crossBackend: [], oracle, invariance: rows, negativeControls: [], fleet: [], devices: [], soak: [], locate: [], complete: true, recordedRuns: 0, plannedRuns: 0 }, cells);
   assert.deepEqual(findings.map((f) => [f.kind, f.severity, f.cell?.id]), [['invariance-broken', 'info', 'matmul|ort-cpu|cpu|det|t2']]);
   assert.equal(exitCodeFor(findings), EXIT.ok, 'a thread-count difference is a note');
 });

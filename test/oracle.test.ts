@@ -123,6 +123,8 @@ test('the noise suite and an interrupted run get no oracle, and say so', async (
   const noise = await runOracle(resolveSuite({ kind: 'noise', workloads: ['mlp-train'] }, {}, 'x'), ['mlp-train'], writerFor(), { interrupted: false, log: () => {} });
   assert.match(noise.reason!, /noise suite compares runs with each other/);
   const stopped = await runOracle(resolveSuite({}, { workloads: ['matmul'] }, 'x'), ['matmul'], writerFor(), { interrupted: true, log: () => {} });
+  const off = await runOracle(resolveSuite({}, { workloads: ['matmul'] }, 'x'), ['matmul'], writerFor(), { interrupted: false, enabled: false, log: () => {} });
+  assert.match(off.reason!, /turned off \(--no-oracle, or DETBENCH_ORACLE=off\)/);
   assert.match(stopped.reason!, /interrupted before the float64 oracle ran/);
 });
 
@@ -136,7 +138,9 @@ test('merge keeps the oracle and every artifact a record points to (held-out pre
   const runsFile = path.join(b, 'runs.jsonl');
   const lines = fs.readFileSync(runsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   fs.writeFileSync(runsFile, lines.map((r) => JSON.stringify(r.status === 'ok' ? { ...r, evaluation: { loss: 1, accuracy: 0.5, units: 4, predictions: digest } } : r)).join('\n') + '\n');
-  const merged = mergeResults([a, b], path.join(root, 'merged'));
+  const out = path.join(root, 'merged');
+  fs.mkdirSync(out); // the CLI prepares --out (prepareFolder) before it merges
+  const merged = mergeResults([a, b], out);
   const summary = analyze(loadResults(merged));
   assert.equal(summary.oracle.made, true);
   assert.ok(summary.oracle.cells.length > 0 && summary.oracle.cells.every((c) => c.status === 'within-tolerance'));

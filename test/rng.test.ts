@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createHash } from 'node:crypto';
-import { erf } from 'mathjs';
+import { errorFunction as erf } from 'simple-statistics';
 import { indexStream, normalStream, philox4x32, portableLog, tensorKey, uint32Stream, uniformStream, type Counter, type Key } from '../harness/rng.ts';
 import { workloadInputs } from '../workloads/inputs.ts';
 import { resolveWorkload, WORKLOADS } from '../workloads/index.ts';

@@ -170,7 +170,7 @@ test('analyze judges reduce-sum relative to Σ|x| of the suite’s inputs: the n
 });
 
 test('a results folder whose reduce-sum size or seed could not have been run is refused in one line before any input is generated', () => {
-  for (const [params, seed, field] of [[{ length: 1e15 }, 0, /reduce-sum's length is 1000000000000000/], [{ length: '65536' }, 0, /reduce-sum's length is "65536"/], [{ length: 1 << 16 }, -1, /suite.seed is -1/]] as const) {
+  for (const [params, seed, field] of [[{ length: 1e15 }, 0, /reduce-sum's length is 1000000000000000/], [{ length: '65536' }, 0, /`suite\.workloads\[0\]\.params\.length` must be number/], [{ length: 1 << 16 }, -1, /`suite\.seed` must be >= 0, got -1/]] as const) {
     const dir = reduceSumResults(seed, { 'tfjs-cpu': 1, 'tfjs-wasm': 1.5 }, params);
     assert.throws(() => analyze(loadResults(dir)), (err: Error) => err instanceof UsageError && err.message.startsWith(path.join(dir, 'manifest.json')) && field.test(err.message), String(field));
   }

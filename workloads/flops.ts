@@ -74,10 +74,14 @@ function forwardFlops(layers: Layer[], input: number[]): [number, number[]] {
   return [flops, shape];
 }
 
-function trainFlops(spec: TrainSpec): number {
+/** Forward FLOPs of one example through a model and its head. */
+function exampleFlops(spec: TrainSpec): number {
   const [body, out] = forwardFlops(spec.layers, spec.input.shape);
-  const head = 2 * product(out) * spec.classes + 5 * (product(out) / out[out.length - 1]) * spec.classes;
-  const perExample = body + head;
+  return body + 2 * product(out) * spec.classes + 5 * (product(out) / out[out.length - 1]) * spec.classes;
+}
+
+function trainFlops(spec: TrainSpec): number {
+  const perExample = exampleFlops(spec);
   const params = modelLayout(spec).params.reduce((n, [, s]) => n + product(s), 0);
   const optimizer = (spec.optimizer?.kind === 'adamw' ? 12 : spec.optimizer?.kind === 'momentum' ? 5 : 2) * params;
   return spec.steps * (3 * perExample * spec.batch + optimizer) + perExample * spec.evalExamples;
@@ -88,13 +92,15 @@ export function flopsPerRun(spec: WorkloadSpec): number {
   if (spec.kind === 'train') return trainFlops(spec);
   switch (spec.op) {
     case 'attention':
-      return spec.heads * (4 * spec.seq * spec.seq * spec.dim + 5 * spec.seq * spec.seq);
+      return spec.heads * (4 * (spec.queries ?? spec.seq) * spec.seq * spec.dim + 5 * (spec.queries ?? spec.seq) * spec.seq);
     case 'matmul':
       return 2 * spec.m * spec.k * spec.n;
     case 'reduceSum':
     case 'atomicSum':
     case 'indexAdd':
       return spec.length;
+    case 'forward':
+      return exampleFlops(spec.model) * spec.model.evalExamples;
   }
 }
 

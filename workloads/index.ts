@@ -10,6 +10,7 @@ import { mlpTrain } from './mlp-train.js';
 import { reduceSum } from './reduce-sum.js';
 import { resnetTrain } from './resnet-train.js';
 import { transformerTrain } from './transformer-train.js';
+import { transformerInfer } from './transformer-infer.js';
 import type { Preset, ResolvedWorkload, SizeParams, WorkloadDef } from './types.js';
 
 /** The registry, in report order. */
@@ -21,6 +22,7 @@ export const WORKLOADS: readonly WorkloadDef<any>[] = [
   resnetTrain,
   dataPipeline,
   attentionInfer,
+  transformerInfer,
   reduceSum,
   matmul,
   indexAdd,

@@ -33,17 +33,14 @@ export function workloadInputs(workload: ResolvedWorkload, seed: number): NamedT
         return [normal('src', [spec.length]), { name: 'index', shape: [spec.length], data: indexStream(tensorKey(workload.id, seed, 'index'), spec.length, spec.buckets, spec.skew) }];
       case 'atomicSum':
         return [normal('x', [spec.length])];
+      case 'forward':
+        // a model's initial weights and its held-out set, as a training workload of the model has them
+        return [...initialWeights(workload.id, seed, spec.model), examples(workload.id, spec.model, 'xEval', spec.model.evalExamples, TASK_SEED)];
     }
   }
   const tensors: NamedTensor[] = initialWeights(workload.id, seed, spec);
   // the held-out set is part of the task (keyed by TASK_SEED like the teacher): the same for every seed
-  const data = (name: string, examples: number, keySeed: number): NamedTensor => {
-    const shape = [examples, ...spec.input.shape];
-    const key = tensorKey(workload.id, keySeed, name);
-    if (spec.input.dtype === 'float32') return { name, shape, data: normalStream(key, size(shape)) };
-    const { vocab, skew } = spec.input;
-    return { name, shape, data: indexStream(key, size(shape), vocab, skew) };
-  };
+  const data = (name: string, count: number, keySeed: number) => examples(workload.id, spec, name, count, keySeed);
   const perToken = labelShape(spec).length === 1;
   const xEval = data('xEval', spec.evalExamples, TASK_SEED);
   tensors.push(
@@ -54,6 +51,15 @@ export function workloadInputs(workload: ResolvedWorkload, seed: number): NamedT
     { name: 'yEval', shape: [spec.evalExamples, ...labelShape(spec)], data: teacherLabels(workload.id, spec, xEval.data, spec.evalExamples, perToken) },
   );
   return tensors;
+}
+
+/** `count` examples of a model's input [count, …input]: normals, or token ids. */
+function examples(workloadId: string, spec: TrainSpec, name: string, count: number, keySeed: number): NamedTensor {
+  const shape = [count, ...spec.input.shape];
+  const key = tensorKey(workloadId, keySeed, name);
+  if (spec.input.dtype === 'float32') return { name, shape, data: normalStream(key, size(shape)) };
+  const { vocab, skew } = spec.input;
+  return { name, shape, data: indexStream(key, size(shape), vocab, skew) };
 }
 
 /**

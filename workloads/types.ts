@@ -227,18 +227,29 @@ export interface Loader {
   noiseStd: number;
 }
 
-export const INFER_OPS = ['attention', 'reduceSum', 'matmul', 'indexAdd', 'atomicSum'] as const;
+export const INFER_OPS = ['attention', 'reduceSum', 'matmul', 'indexAdd', 'atomicSum', 'forward'] as const;
 export type InferOp = (typeof INFER_OPS)[number];
 
 export type InferSpec =
-  /** softmax(q·kᵀ/√dim)·v per head, not masked: q, k, v [heads, seq, dim]. */
-  | { kind: 'infer'; op: 'attention'; heads: number; seq: number; dim: number }
+  /**
+   * softmax(q·kᵀ/√dim)·v per head, not masked: k, v [heads, seq, dim], q [heads, queries, dim]
+   * (`queries` defaults to seq; fewer are the query rows of one batch, workloads/batching.ts).
+   */
+  | { kind: 'infer'; op: 'attention'; heads: number; seq: number; dim: number; queries?: number }
   | { kind: 'infer'; op: 'reduceSum'; length: number }
   | { kind: 'infer'; op: 'matmul'; m: number; k: number; n: number }
   /** out[b] = Σ src[i] over i with index[i] = b: a scatter-add (index_add_, unsortedSegmentSum). */
   | { kind: 'infer'; op: 'indexAdd'; length: number; buckets: number; skew: number }
   /** One float sum accumulated by a WGSL kernel with atomic compare-exchange (WebGPU backends only). */
-  | { kind: 'infer'; op: 'atomicSum'; length: number };
+  | { kind: 'infer'; op: 'atomicSum'; length: number }
+  /**
+   * A model's forward pass in evaluation mode (TrainSpec: dropout off, batchNorm on its running
+   * statistics) at its initial weights — the inputs named like a training artifact's tensors —, on
+   * its held-out set `xEval` [model.evalExamples, …input]: logits [units, classes], units the
+   * examples (or examples × tokens) in order. Nothing is trained: `steps`, `batch` and the optimizer
+   * of `model` are not used.
+   */
+  | { kind: 'infer'; op: 'forward'; model: TrainSpec };
 
 export type WorkloadSpec = TrainSpec | InferSpec;
 

@@ -1,31 +1,47 @@
 /**
  * Agreement across cells: det results compared across backends, the values of each invariance axis
- * (thread count), devices of a host, machines of a fleet, and over time (soak).
+ * (harness/axes.ts), devices of a host, machines of a fleet, and over time (soak).
  */
 import { diffFloat32 } from './diff.js';
-import { CELL_KEY_FIELDS, cellKey, isOk, type OkRecord, type RunRecord } from '../protocol.js';
+import { CELL_KEY_FIELDS, GROUP_FIELDS, cellKey, isOk, type OkRecord, type RunRecord } from '../protocol.js';
+import { AXES, axisFields, axisValue, type AxisValue } from '../axes.js';
 import type { LoadedResults } from '../store.js';
 import { groupBy, modalDigest } from './group.js';
 import { safeDiff } from './cells.js';
-import { INVARIANCE_AXES, type AxisInvariance, type CellSummary, type CrossBackend, type DeviceCell, type FleetCell, type InvarianceAxis, type SoakCell } from './summary.js';
+import { INVARIANCE_AXES, type AxisAgreement, type AxisInvariance, type AxisPair, type CellSummary, type CrossBackend, type DeviceCell, type FleetCell, type InvarianceAxis, type SoakCell } from './summary.js';
 import { findWorkload } from '../../workloads/index.js';
 import type { ToleranceJudge } from './tolerance.js';
 
 /**
+ * The cells at the base value of every axis among them (its first in the axis's order), axis by axis:
+ * backends are compared with each other there (at the lowest thread count, fp32, …), and the other
+ * values of each axis with that base in compareInvariance.
+ */
+function atBasePoint(cells: CellSummary[]): CellSummary[] {
+  let out = cells;
+  for (const axis of INVARIANCE_AXES) {
+    const order = AXES[axis].order as (a: AxisValue, b: AxisValue) => number;
+    const base = out.map((c) => axisValue(c, axis)).sort(order)[0];
+    out = out.filter((c) => axisValue(c, axis) === base);
+  }
+  return out;
+}
+
+/**
  * Each backend's modal det artifact against the reference backend's: the first, in the suite's
- * backend order (the registry's order unless the user chose one), that has data.
+ * backend order (the registry's order unless the user chose one), that has data; at the base point
+ * of the axes.
  */
 export function compareBackends(cells: CellSummary[], load: (d: string) => Float32Array, order: string[], judge: ToleranceJudge): CrossBackend[] {
   const out: CrossBackend[] = [];
   const rank = (id: string) => (order.indexOf(id) === -1 ? order.length : order.indexOf(id));
   const workloads = [...new Set(cells.map((c) => c.workload))];
   for (const workload of workloads) {
-    const det = cells.filter((c) => c.workload === workload && c.mode === 'det' && c.modalDigest && !c.arm);
+    const det = atBasePoint(cells.filter((c) => c.workload === workload && c.mode === 'det' && c.modalDigest && !c.arm));
     if (det.length < 2) continue;
-    const minThreads = Math.min(...det.map((c) => c.threads));
+    const minThreads = det[0].threads;
     // one cell per backend (its first device): devices of one backend are compared in compareDevices
     const candidates = det
-      .filter((c) => c.threads === minThreads)
       .sort((a, b) => rank(a.backend) - rank(b.backend))
       .filter((c, i, all) => all.findIndex((x) => x.backend === c.backend) === i);
     const ref = candidates[0];
@@ -47,28 +63,47 @@ export function compareBackends(cells: CellSummary[], load: (d: string) => Float
 
 /**
  * Each invariance axis the same way: det cells grouped by every other key field, the result at the
- * axis's lowest value against the result at each other value ("the new machine has more cores").
+ * group's base value of the axis (its first, in the axis's order) against the result at each other
+ * value ("the new machine has more cores").
  */
 export function compareInvariance(cells: CellSummary[], load: (d: string) => Float32Array): AxisInvariance[] {
-  return INVARIANCE_AXES.flatMap((axis) => compareAcross(axis, cells, load));
-}
-
-function compareAcross(axis: InvarianceAxis, cells: CellSummary[], load: (d: string) => Float32Array): AxisInvariance[] {
   const out: AxisInvariance[] = [];
-  const others = CELL_KEY_FIELDS.filter((f) => f !== axis);
-  const det = cells.filter((c) => c.mode === 'det' && c.modalDigest && !c.arm);
-  for (const group of groupBy(det, (c) => cellKey(c, others)).values()) {
-    if (group.length < 2) continue;
-    const [base, ...rest] = [...group].sort((a, b) => a[axis] - b[axis]);
-    for (const c of rest) {
-      const equal = c.modalDigest === base.modalDigest;
-      out.push({
-        axis, workload: c.workload, backend: c.backend, device: c.device, base: base[axis], value: c[axis], baseCell: base.cell, cell: c.cell,
-        bitwiseEqual: equal, diff: equal ? null : safeDiff(load, base.modalDigest!, c.modalDigest!),
-      });
+  for (const axis of INVARIANCE_AXES) {
+    for (const { base, rest } of axisGroups(axis, cells)) {
+      for (const c of rest) {
+        const equal = c.modalDigest === base.modalDigest;
+        const pair = { axis, base: axisValue(base, axis), value: axisValue(c, axis) } as AxisPair;
+        out.push({
+          ...pair, workload: c.workload, backend: c.backend, device: c.device, baseCell: base.cell, cell: c.cell,
+          bitwiseEqual: equal, diff: equal ? null : safeDiff(load, base.modalDigest!, c.modalDigest!),
+        });
+      }
     }
   }
   return out;
+}
+
+/** Per axis and group of det cells, its values split into classes of equal bits (the base's class first). */
+export function axisAgreement(cells: CellSummary[]): AxisAgreement[] {
+  return INVARIANCE_AXES.flatMap((axis) =>
+    axisGroups(axis, cells).map(({ base, rest, group }) => {
+      const classes = [...groupBy([base, ...rest], (c) => c.modalDigest!).values()].map((cs) => cs.map((c) => axisValue(c, axis)));
+      return { axis, classes, workload: base.workload, backend: base.backend, device: base.device, group, baseCell: base.cell } as AxisAgreement;
+    }),
+  );
+}
+
+/** Det cells with a result, grouped by every key field but `axis` and the mode; each group in the axis's order. */
+function axisGroups(axis: InvarianceAxis, cells: CellSummary[]): Array<{ base: CellSummary; rest: CellSummary[]; group: string }> {
+  const others = CELL_KEY_FIELDS.filter((f) => f !== axis && f !== 'mode');
+  const det = cells.filter((c) => c.mode === 'det' && c.modalDigest && !c.arm);
+  const order = AXES[axis].order as (a: AxisValue, b: AxisValue) => number;
+  return [...groupBy(det, (c) => cellKey(c, others)).entries()]
+    .filter(([, group]) => group.length >= 2)
+    .map(([group, members]) => {
+      const [base, ...rest] = [...members].sort((a, b) => order(axisValue(a, axis), axisValue(b, axis)));
+      return { base, rest, group };
+    });
 }
 
 /**
@@ -92,13 +127,13 @@ function oddOnesOut<R extends { group: string; digest: string }>(rows: R[]): R[]
 export function compareDevices(cells: CellSummary[], backends: LoadedResults['manifest']['backends']): DeviceCell[] {
   const det = cells.filter((c) => c.mode === 'det' && !c.arm && c.modalDigest);
   const out: DeviceCell[] = [];
-  for (const group of groupBy(det, (c) => cellKey(c, ['workload', 'backend', 'threads'])).values()) {
+  for (const group of groupBy(det, (c) => cellKey(c, GROUP_FIELDS.filter((f) => f !== 'device'))).values()) {
     if (group.length < 2) continue;
     const probe = backends[group[0].backend];
     const names = probe?.available ? probe.deviceNames ?? {} : {};
     const devices = group.map((c) => ({ device: c.device, name: names[c.device] ?? c.device, modalDigest: c.modalDigest! }));
     out.push({
-      workload: group[0].workload, backend: group[0].backend, threads: group[0].threads,
+      workload: group[0].workload, backend: group[0].backend, ...axisFields(group[0]),
       devices,
       agree: new Set(devices.map((d) => d.modalDigest)).size === 1,
       suspects: oddOnesOut(devices.map((d) => ({ group: d.name, digest: d.modalDigest, device: d.device }))).map((r) => r.device),

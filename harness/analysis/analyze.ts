@@ -8,12 +8,13 @@ import { analyzeNoise } from './noise.js';
 import { groupBy } from './group.js';
 import { loadArtifact, type LoadedResults } from '../store.js';
 import { compareModes, expectedToVary, negativeControlsOf, summarizeCell } from './cells.js';
-import { compareBackends, compareDevices, compareInvariance, compareMachines, soakCells } from './agreement.js';
+import { axisAgreement, compareBackends, compareDevices, compareInvariance, compareMachines, soakCells } from './agreement.js';
 import { deriveFindings } from './findings.js';
 import { SUMMARY_VERSION, type CellSummary, type Summary } from './summary.js';
 import { toleranceJudge } from './tolerance.js';
 import { evaluateCells } from './churn.js';
 import { compareWithOracle } from './oracle.js';
+import { locateResults } from './locate.js';
 
 export function analyze(results: LoadedResults): Summary {
   const artifacts = new Map<string, Float32Array>();
@@ -31,15 +32,17 @@ export function analyze(results: LoadedResults): Summary {
   const modes = compareModes(cells, counted);
   const crossBackend = compareBackends(cells, load, results.manifest.suite.backends, judge);
   const invariance = compareInvariance(cells, load);
+  const agreement = axisAgreement(cells);
   const negativeControls = negativeControlsOf(cells);
 
   const oracle = compareWithOracle(results.oracle, cells, counted, load, judge);
   const fleet = compareMachines(results);
   const devices = compareDevices(cells, results.manifest.backends);
   const soak = soakCells(cells, counted);
+  const locate = locateResults(results.locate, cells, results.manifest.suite, load);
   const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0 && !c.arm && !expectedToVary(c));
   const complete = results.complete, recordedRuns = results.runs.length, plannedRuns = results.manifest.plannedRuns;
-  const findings = deriveFindings({ cells, crossBackend, oracle: oracle.oracle, invariance, negativeControls, fleet, devices, soak, complete, recordedRuns, plannedRuns }, detCells);
+  const findings = deriveFindings({ cells, crossBackend, oracle: oracle.oracle, invariance, negativeControls, fleet, devices, soak, locate, complete, recordedRuns, plannedRuns }, detCells);
 
   return {
     summaryVersion: SUMMARY_VERSION,
@@ -52,6 +55,7 @@ export function analyze(results: LoadedResults): Summary {
     modes,
     crossBackend,
     invariance,
+    agreement,
     negativeControls,
     fleet,
     devices,
@@ -59,6 +63,7 @@ export function analyze(results: LoadedResults): Summary {
     evaluation: evaluateCells(cells, counted, load),
     oracle: oracle.oracle,
     noise: analyzeNoise(results.runs, load),
+    locate,
     findings,
     verdict: {
       detStableCells: detCells.filter((c) => c.verdict === 'bitwise-stable').length,

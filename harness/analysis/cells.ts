@@ -1,6 +1,7 @@
 /** Per-cell analysis: each planned cell's runs against its modal run, and det against nondet. */
 import { diffFloat32, type DiffSummary } from './diff.js';
 import { groupId, isOk, type Mode, type OkRecord, type RunRecord, type RunStatus } from '../protocol.js';
+import { axisFields } from '../axes.js';
 import { brownForsythe, describe, pairedRatioCI } from './stats.js';
 import type { LoadedResults } from '../store.js';
 import { groupBy, modalDigest } from './group.js';
@@ -46,7 +47,7 @@ export function summarizeCell(planned: LoadedResults['manifest']['cells'][number
       : 'unstable';
   const nonOk = runs.find((r) => r.status !== 'ok') as Extract<RunRecord, { message: string }> | undefined;
   return {
-    cell: planned.id, ...(planned.arm ? { arm: planned.arm } : {}), workload: planned.workload, backend: planned.backend, device: planned.device, mode: planned.mode, threads: planned.threads,
+    cell: planned.id, ...(planned.arm ? { arm: planned.arm } : {}), workload: planned.workload, backend: planned.backend, device: planned.device, mode: planned.mode, ...axisFields(planned),
     verdict,
     statuses,
     distinctDigests: distinct,
@@ -83,7 +84,7 @@ export function compareModes(cells: CellSummary[], counted: RunRecord[]): ModeCo
     const repeats = [...detTimes.keys()].filter((k) => nondetTimes.has(k)).sort((a, b) => a - b);
     const hasData = (c?: CellSummary) => c !== undefined && c.distinctDigests > 0;
     modes.push({
-      workload: group[0].workload, backend: group[0].backend, device: group[0].device, threads: group[0].threads,
+      workload: group[0].workload, backend: group[0].backend, device: group[0].device, ...axisFields(group[0]),
       detStable: hasData(det) ? det!.distinctDigests === 1 && det!.verdict === 'bitwise-stable' : null,
       nondetVaries: hasData(nondet) ? nondet!.distinctDigests > 1 : null,
       slowdown: pairedRatioCI(repeats.map((k) => detTimes.get(k)!), repeats.map((k) => nondetTimes.get(k)!)),
@@ -98,7 +99,7 @@ export function negativeControlsOf(cells: CellSummary[]): NegativeControl[] {
   return cells
     .filter((c) => c.mode === 'nondet' && !c.arm && isNegativeControlOn(findWorkload(c.workload)?.negativeControl, c.device) && c.distinctDigests > 0)
     .map((c) => ({
-      workload: c.workload, backend: c.backend, device: c.device, threads: c.threads,
+      workload: c.workload, backend: c.backend, device: c.device, ...axisFields(c),
       seen: c.distinctDigests > 1, distinctDigests: c.distinctDigests, runs: c.runs.length,
     }));
 }

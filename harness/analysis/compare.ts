@@ -1,6 +1,6 @@
 /**
  * compare: a baseline and a current results folder (or saved baseline) → typed findings and an exit
- * code for nightly jobs. Cells are matched by (workload, backend, device, mode, threads).
+ * code for nightly jobs. Cells are matched by id (workload, backend, device, mode and axis values).
  *
  *   0 no regression · 1 a regression, or a det cell unstable in both · 2 bad input
  *   3 incomplete (either side), nothing to compare, or a timing CI that straddles the threshold
@@ -9,11 +9,13 @@ import path from 'node:path';
 import { analyze } from './analyze.js';
 import { expectedToVary } from './cells.js';
 import { diffFloat32, type DiffSummary } from './diff.js';
+import { hardwareKey } from '../baselines.js';
 import { UsageError, message } from '../errors.js';
 import { cellSubject, exitCodeFor, finding, subjectOf } from './findings.js';
+import { GROUP_FIELDS, groupId } from '../protocol.js';
 import { ratioOfMediansCI, type RatioCI } from './stats.js';
 import { hasFile, loadResults, readArtifact, readArtifactBytes, readJson, readManifest, type ArtifactClaim, type Manifest } from '../store.js';
-import { DEFAULT_SLOWDOWN_THRESHOLD, SUMMARY_VERSION, type CellSummary, type ComparedSide, type Finding, type FindingSubject, type SpeedMeasure, type Summary } from './summary.js';
+import { DEFAULT_SLOWDOWN_THRESHOLD, SUMMARY_VERSION, type CellSummary, type ComparedSide, type Finding, type FindingKind, type FindingSubject, type SpeedMeasure, type Summary } from './summary.js';
 
 export interface Comparison {
   baseline: { dir: string; runId: string };
@@ -21,8 +23,49 @@ export interface Comparison {
   slowdownThreshold: number;
   /** Environment fields that differ: what may explain changed numbers. */
   fingerprintChanges: Array<{ field: string; baseline: unknown; current: unknown }>;
+  /** Every cell compared, of either side (a JUnit testcase each). */
+  cells: FindingSubject[];
   findings: Finding[];
+  /** `--confirm N`: the flagged cells run again, and which findings repeated (harness/run/confirm.ts). */
+  confirmation: Confirmation | null;
   exitCode: number;
+}
+
+/** What became of one flagged finding when its cells ran again. */
+export interface ConfirmationOutcome {
+  kind: FindingKind;
+  cell: string;
+  /** confirmed: it repeated in most re-runs; not-confirmed: it did not; not-rerun: the re-runs gave no results. */
+  status: 'confirmed' | 'not-confirmed' | 'not-rerun';
+  repeated: number;
+  reruns: number;
+}
+
+export interface Confirmation {
+  /** The folder the re-runs wrote into (never the baseline). */
+  dir: string;
+  reruns: number;
+  /** Every re-run's results folder. */
+  resultsDirs: string[];
+  /** Re-runs that gave no results, and why. */
+  failures: string[];
+  outcomes: ConfirmationOutcome[];
+}
+
+export interface CompareOptions {
+  /** Compare with a baseline of other hardware (a different hardware key) instead of refusing it. */
+  allowHardwareChange?: boolean;
+}
+
+/** The comparison with other findings (confirmed, expected): its exit code follows them. */
+export const withFindings = (c: Comparison, findings: Finding[]): Comparison => ({ ...c, findings, exitCode: exitCodeFor(findings) });
+
+/** The hardware fields that make up hardwareKey, where two manifests differ. */
+function hardwareDifference(a: Manifest, b: Manifest): string[] {
+  const fields: Array<[string, (m: Manifest) => unknown]> = [
+    ['cpu.model', (m) => m.environment.cpu.model], ['cpu.cores', (m) => m.environment.cpu.cores], ['os.platform', (m) => m.environment.os.platform], ['os.arch', (m) => m.environment.os.arch],
+  ];
+  return fields.filter(([, get]) => get(a) !== get(b)).map(([name, get]) => `${name} ${JSON.stringify(get(a))} → ${JSON.stringify(get(b))}`);
 }
 
 interface Side {
@@ -103,9 +146,13 @@ function completeness(side: ComparedSide, s: Summary): Finding[] {
 const hasData = (c: CellSummary) => c.distinctDigests > 0;
 
 /** `slowdownThreshold` is validated where the flag is read (config.resolveSlowdownThreshold). */
-export function compare(baselineDir: string, currentDir: string, slowdownThreshold = DEFAULT_SLOWDOWN_THRESHOLD): Comparison {
+export function compare(baselineDir: string, currentDir: string, slowdownThreshold = DEFAULT_SLOWDOWN_THRESHOLD, options: CompareOptions = {}): Comparison {
   const base = loadSide(baselineDir);
   const cur = loadSide(currentDir);
+  // timings and bits of other hardware are no regression of this one: refuse, unless asked
+  if (!options.allowHardwareChange && hardwareKey(base.manifest.environment) !== hardwareKey(cur.manifest.environment)) {
+    throw new UsageError(message.hardwareChanged(baselineDir, currentDir, hardwareDifference(base.manifest, cur.manifest)));
+  }
   const changes = fingerprintChanges(base.manifest, cur.manifest);
   const findings: Finding[] = [...completeness('baseline', base.summary), ...completeness('current', cur.summary)];
   const curCells = new Map(cur.summary.cells.map((c) => [c.cell, c]));
@@ -145,10 +192,10 @@ export function compare(baselineDir: string, currentDir: string, slowdownThresho
   }
   // The cost of determinism: median paired det/nondet ratios now against the baseline's.
   for (const m of cur.summary.modes) {
-    const bm = base.summary.modes.find((x) => x.workload === m.workload && x.backend === m.backend && x.device === m.device && x.threads === m.threads);
+    const bm = base.summary.modes.find((x) => groupId(x) === groupId(m));
     if (!bm) continue;
-    const ratios = (s: Summary) => pairedRatios(s, m.workload, m.backend, m.device, m.threads);
-    const group = subjectOf(m, ['workload', 'backend', 'device', 'threads']);
+    const ratios = (s: Summary) => pairedRatios(s, groupId(m));
+    const group = subjectOf(m, GROUP_FIELDS);
     const speed = speedFinding(group, 'slowdownRatio', ratioOfMediansCI(ratios(cur.summary), ratios(base.summary)), slowdownThreshold);
     if (speed) findings.push(speed);
   }
@@ -158,13 +205,16 @@ export function compare(baselineDir: string, currentDir: string, slowdownThresho
     current: { dir: cur.dir, runId: cur.manifest.runId },
     slowdownThreshold,
     fingerprintChanges: changes,
+    cells: [...new Map([...base.summary.cells, ...cur.summary.cells].filter((c) => !c.arm).map((c) => [c.cell, cellSubject(c)])).values()],
     findings,
+    confirmation: null,
     exitCode: exitCodeFor(findings),
   };
 }
 
-function pairedRatios(s: Summary, workload: string, backend: string, device: string, threads: number): number[] {
-  const cell = (mode: string) => s.cells.find((c) => c.workload === workload && c.backend === backend && c.device === device && c.threads === threads && c.mode === mode);
+/** det/nondet compute-time ratios of a cell group, paired by repeat. */
+function pairedRatios(s: Summary, group: string): number[] {
+  const cell = (mode: string) => s.cells.find((c) => !c.arm && groupId(c) === group && c.mode === mode);
   const det = cell('det'), nondet = cell('nondet');
   if (!det || !nondet) return [];
   const nondetByRepeat = new Map(nondet.runs.map((r) => [r.repeat, r.computeMs]));

@@ -7,14 +7,18 @@ import { EXIT } from '../errors.js';
 import { CELL_KEY_FIELDS, cellKey, type CellKey, type CellKeyField } from '../protocol.js';
 import { expectedToVary } from './cells.js';
 import {
-  SEVERITIES, type CellSummary, type FindingEvidence, type FindingKind, type FindingOf, type FindingSubject, type Finding, type Severity, type Summary,
+  SEVERITIES, type AxisPair, type CellSummary, type FindingEvidence, type FindingKind, type FindingOf, type FindingSubject, type Finding, type Severity, type Summary,
 } from './summary.js';
 
 /**
  * How much each kind weighs. `invariance-broken` is a note: thread counts are known to change bits
- * on some sound stacks (torch and onnxruntime on CPUs split reductions by thread), so a difference is
- * shown everywhere but does not fail a run. `still-unstable` fails: a det cell unstable in the
+ * on some sound stacks (torch and onnxruntime on CPUs split reductions by thread), and other axes
+ * change them by design on others, so a difference is shown everywhere but does not fail a run. `still-unstable` fails: a det cell unstable in the
  * baseline keeps a nightly red until it is fixed or left out of the suite, never accepted silently.
+ * A history's latest step fails while the latest night is past it (slower, unstable, other bits),
+ * like a regression compare finds. A finding that a re-run did not repeat, or that an expectation
+ * file names, becomes a note that carries it whole (`not-confirmed`, `expected`): shown, not failing.
+ * An expired expectation is a note too: what it matched fails again on its own.
  */
 export const FINDING_SEVERITY: { readonly [K in FindingKind]: Severity } = {
   'incomplete-results': 'incomplete',
@@ -29,6 +33,7 @@ export const FINDING_SEVERITY: { readonly [K in FindingKind]: Severity } = {
   'suspect-machine': 'fail',
   'soak-changed': 'fail',
   'varies-as-expected': 'info',
+  'divergence-located': 'info',
   'no-data': 'inconclusive',
   'determinism-regression': 'fail',
   'still-unstable': 'fail',
@@ -40,6 +45,14 @@ export const FINDING_SEVERITY: { readonly [K in FindingKind]: Severity } = {
   'newly-unsupported': 'fail',
   'newly-failing': 'fail',
   'new-cell': 'info',
+  'step-slower': 'fail',
+  'step-faster': 'info',
+  'step-unstable': 'fail',
+  'step-results-changed': 'fail',
+  'not-confirmed': 'info',
+  expected: 'info',
+  'expectation-expired': 'info',
+  'expectation-unmatched': 'info',
 };
 
 /** The exit code of each severity: incomplete and inconclusive are both 3, as the CLI documents. */
@@ -73,7 +86,7 @@ export function subjectOf(c: Partial<CellKey>, fields: readonly CellKeyField[]):
 /** One cell as a finding's subject. */
 export const cellSubject = (c: CellSummary): FindingSubject => ({ ...subjectOf(c, CELL_KEY_FIELDS), id: c.cell });
 
-type Analysed = Pick<Summary, 'cells' | 'crossBackend' | 'oracle' | 'invariance' | 'negativeControls' | 'fleet' | 'devices' | 'soak' | 'complete' | 'recordedRuns' | 'plannedRuns'>;
+type Analysed = Pick<Summary, 'cells' | 'crossBackend' | 'oracle' | 'invariance' | 'negativeControls' | 'fleet' | 'devices' | 'soak' | 'locate' | 'complete' | 'recordedRuns' | 'plannedRuns'>;
 
 export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] {
   const findings: Finding[] = [];
@@ -101,7 +114,8 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
   }
   for (const a of s.invariance) {
     if (a.bitwiseEqual) continue;
-    findings.push(finding('invariance-broken', subject(a.cell), { axis: a.axis, base: a.base, value: a.value, baseCell: a.baseCell, maxUlp: a.diff?.maxUlp ?? null, relL2: a.diff?.relL2 ?? null }));
+    const pair = { axis: a.axis, base: a.base, value: a.value } as AxisPair;
+    findings.push(finding('invariance-broken', subject(a.cell), { ...pair, baseCell: a.baseCell, maxUlp: a.diff?.maxUlp ?? null, relL2: a.diff?.relL2 ?? null }));
   }
   for (const f of s.fleet) {
     for (const m of f.machines.filter((x) => f.suspects.includes(x.machine))) {
@@ -109,7 +123,7 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
     }
   }
   for (const d of s.devices) {
-    const group = subjectOf({ ...d, mode: 'det' }, ['workload', 'backend', 'mode', 'threads']);
+    const group = subjectOf({ ...d, mode: 'det' }, CELL_KEY_FIELDS.filter((f) => f !== 'device' && f !== 'arm'));
     for (const x of d.devices.filter((x) => d.suspects.includes(x.device))) findings.push(finding('suspect-device', group, { device: x.device, name: x.name }));
     if (!d.agree && d.suspects.length === 0) findings.push(finding('devices-disagree', group, { devices: d.devices }));
   }
@@ -118,6 +132,15 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
   }
   for (const c of s.cells) {
     if (c.mode === 'det' && c.verdict === 'unstable' && !c.arm && expectedToVary(c)) findings.push(finding('varies-as-expected', cellSubject(c), { distinctDigests: c.distinctDigests, runs: c.runs.length }));
+  }
+  for (const l of s.locate) {
+    const [a, b] = l.matchesRecorded;
+    findings.push(finding('divergence-located', subject(l.cell), {
+      against: l.against, reference: subject(l.referenceCell), status: l.status, budget: l.budget, runs: l.runs,
+      firstDivergentStep: l.firstDivergentStep, step: l.step, firstOp: l.firstOp, previousOp: l.previousOp,
+      maxUlp: l.ulp?.maxUlp ?? null, medianUlp: l.ulp?.medianUlp ?? null, differing: l.ulp?.differing ?? null, elements: l.ulp?.elements ?? null, relL2: l.ulp?.relL2 ?? null,
+      reproducedRecorded: a === null || b === null ? null : a && b, message: l.message,
+    }));
   }
   return findings;
 }

@@ -3,12 +3,14 @@
  * Types only; the analysis that fills them lives in cells.ts, agreement.ts and analyze.ts.
  */
 import type { DiffSummary } from './diff.js';
-import type { CellKey, RunRecord, RunStatus } from '../protocol.js';
+import type { CellKey, Mode, RunRecord, RunStatus } from '../protocol.js';
+import { AXIS_IDS, type AxisFields, type AxisId, type AxisValues } from '../axes.js';
 import type { NoiseDecomposition } from './noise.js';
 import type { Describe, RatioCI, VarianceTest } from './stats.js';
 import type { Tolerance } from '../../workloads/types.js';
 import type { CellEvaluation } from './churn.js';
 import type { OracleSummary } from './oracle.js';
+import type { LocateAgainst, LocateBudget, LocateResult, LocateStatus } from './locate.js';
 
 /**
  * Bumped whenever the shape of summary.json changes; a reader given another version analyses the
@@ -19,8 +21,8 @@ import type { OracleSummary } from './oracle.js';
 /** A det/nondet (or current/baseline) time ratio above this counts as slower, unless --slowdown-threshold says otherwise. */
 export const DEFAULT_SLOWDOWN_THRESHOLD = 1.25;
 
-/** 3: the held-out evaluation and the float64 oracle (evaluation, oracle). */
-export const SUMMARY_VERSION = 3;
+/** 3: the held-out evaluation and the float64 oracle (evaluation, oracle). 4: where runs part (locate). */
+export const SUMMARY_VERSION = 4;
 
 export const CELL_VERDICTS = ['bitwise-stable', 'unstable', 'unsupported', 'unavailable', 'failed', 'no-data'] as const;
 export type CellVerdict = (typeof CELL_VERDICTS)[number];
@@ -70,11 +72,11 @@ export interface Divergence {
   relL2ByStep: number[];
 }
 
-export interface ModeComparison {
+/** One det/nondet pair: a cell group (every key field but the mode). */
+export interface ModeComparison extends AxisFields {
   workload: string;
   backend: string;
   device: string;
-  threads: number;
   /** Bitwise stable with determinism on (null: no det data). */
   detStable: boolean | null;
   /** More than one distinct result with determinism off (null: no nondet data). */
@@ -101,34 +103,45 @@ export interface CrossBackend {
   note?: string;
 }
 
-/**
- * Invariance axes: cell-key fields whose value must not change det bits on a sound stack, each
- * compared the same way (agreement.ts). Data-loader workers, batch size, resume-from-checkpoint and
- * precision join as they become cell-key fields.
- */
-export const INVARIANCE_AXES = ['threads'] as const;
-export type InvarianceAxis = (typeof INVARIANCE_AXES)[number];
+/** The invariance axes (harness/axes.ts), each compared the same way (agreement.ts). */
+export const INVARIANCE_AXES = AXIS_IDS;
+export type InvarianceAxis = AxisId;
 
-/** The det result of a cell at the lowest value of an axis against the same cell at another value. */
-export interface AxisInvariance {
-  axis: InvarianceAxis;
+/** An axis and two of its values: the base of a group and a value compared with it. */
+export type AxisPair = { [A in AxisId]: { axis: A; base: AxisValues[A]; value: AxisValues[A] } }[AxisId];
+
+/**
+ * The det result of a cell at the base value of an axis (the first, in the axis's order, of the
+ * values its group ran at) against the same cell at another value.
+ */
+export type AxisInvariance = AxisPair & {
   workload: string;
   backend: string;
   device: string;
-  /** The axis's lowest value in this group, and the value compared with it. */
-  base: number;
-  value: number;
   baseCell: string;
   cell: string;
   bitwiseEqual: boolean;
   diff: DiffSummary | null;
-}
+};
 
-export interface NegativeControl {
+/**
+ * The values of an axis at which one group of det cells (every other key field equal) ran, split
+ * into classes of bitwise-equal results: "which thread counts (batch sizes, …) agree".
+ */
+export type AxisAgreement = { [A in AxisId]: { axis: A; classes: AxisValues[A][][] } }[AxisId] & {
   workload: string;
   backend: string;
   device: string;
-  threads: number;
+  /** The group: every key field but the axis and the mode, in cellKey's format. */
+  group: string;
+  /** The group's cell at its base value. */
+  baseCell: string;
+};
+
+export interface NegativeControl extends AxisFields {
+  workload: string;
+  backend: string;
+  device: string;
   /** The control differed run to run without determinism, as it must for a "stable" verdict to mean anything. */
   seen: boolean;
   distinctDigests: number;
@@ -146,10 +159,9 @@ export interface FleetCell {
 }
 
 /** The same det cell on several devices (GPUs) of one host: identical devices must give identical bits. */
-export interface DeviceCell {
+export interface DeviceCell extends AxisFields {
   workload: string;
   backend: string;
-  threads: number;
   devices: Array<{ device: string; name: string; modalDigest: string }>;
   agree: boolean;
   /** Devices (ids, e.g. cuda:1) whose det result differs from the majority of their identical siblings. */
@@ -182,8 +194,10 @@ export interface Summary {
   cells: CellSummary[];
   modes: ModeComparison[];
   crossBackend: CrossBackend[];
-  /** Det results across the values of each invariance axis (thread count today). */
+  /** Det results across the values of each invariance axis: each value against its group's base value. */
   invariance: AxisInvariance[];
+  /** Per invariance axis and group of det cells, which values give the same bits. */
+  agreement: AxisAgreement[];
   negativeControls: NegativeControl[];
   /** Per det cell across the machines of a merged folder (empty otherwise). */
   fleet: FleetCell[];
@@ -197,6 +211,8 @@ export interface Summary {
   oracle: OracleSummary;
   /** The noise decomposition (noise suite only; empty otherwise). */
   noise: NoiseDecomposition[];
+  /** Where located pairs of runs part, op by op (`--locate`, `detbench locate`; empty otherwise). */
+  locate: LocateResult[];
   /** What a user must look at; their severities decide `detbench run`'s exit code (findings.ts). */
   findings: Finding[];
   verdict: { detStableCells: number; detCells: number; reproducible: boolean };
@@ -219,10 +235,16 @@ export const isSeverity = (x: unknown): x is Severity => SEVERITIES.includes(x a
 export const FINDING_KINDS = [
   // one results folder
   'incomplete-results', 'det-unstable', 'negative-control-not-seen', 'runs-failed', 'outside-tolerance', 'oracle-outside-tolerance', 'invariance-broken',
-  'devices-disagree', 'suspect-device', 'suspect-machine', 'soak-changed', 'varies-as-expected',
+  'devices-disagree', 'suspect-device', 'suspect-machine', 'soak-changed', 'varies-as-expected', 'divergence-located',
   // compare: a baseline and a current folder
   'no-data', 'determinism-regression', 'still-unstable', 'results-changed', 'slower', 'slower-inconclusive', 'faster',
   'missing-cell', 'newly-unsupported', 'newly-failing', 'new-cell',
+  // history: the nights of a machine (the latest step of a series, where the latest night is past it)
+  'step-slower', 'step-faster', 'step-unstable', 'step-results-changed',
+  // compare --confirm: a finding that did not repeat when its cells ran again
+  'not-confirmed',
+  // --expect: known findings, and expectations that expired or matched nothing
+  'expected', 'expectation-expired', 'expectation-unmatched',
 ] as const;
 export type FindingKind = (typeof FINDING_KINDS)[number];
 export const isFindingKind = (x: unknown): x is FindingKind => FINDING_KINDS.includes(x as FindingKind);
@@ -233,6 +255,35 @@ export type SpeedMeasure = (typeof SPEED_MEASURES)[number];
 /** A time ratio, current / baseline, against the threshold: compute time of a cell, or its det/nondet slowdown. */
 export type SpeedEvidence = RatioCI & { measure: SpeedMeasure; threshold: number };
 
+/** One night of a history: its results folder's run id and when it was created. */
+export interface NightRef {
+  runId: string;
+  createdAt: string;
+}
+
+/** Where a step of a history lies: the machine, the last night before it, the first after, and how many nights each side holds. */
+export interface StepPlace {
+  machine: string;
+  lastBefore: NightRef;
+  firstAfter: NightRef;
+  nightsBefore: number;
+  nightsAfter: number;
+}
+
+/** A timing step: the levels (medians of the nights) on each side and their ratio, after / before. */
+export type StepEvidence = StepPlace & { measure: SpeedMeasure; mode: Mode | null; before: number; after: number; ratio: number; threshold: number };
+
+/** What an expectation file says about a known finding (harness/expectations.ts). */
+export interface ExpectationRef {
+  /** The cell pattern, as written. */
+  pattern: string;
+  /** The expected verdict or finding kind, as written. */
+  expect: string;
+  reason: string;
+  /** YYYY-MM-DD, or null for no expiry. */
+  expires: string | null;
+}
+
 /** Each kind's evidence: counts, distances, digests, keys and the backends' own messages; never our prose. */
 export interface FindingEvidence {
   'incomplete-results': { side?: ComparedSide; recordedRuns: number; plannedRuns: number };
@@ -241,12 +292,20 @@ export interface FindingEvidence {
   'runs-failed': { statuses: Partial<Record<RunStatus, number>>; message: string | null };
   'outside-tolerance': { reference: string; referenceCell: string; distance: number | null; tolerance: Tolerance; maxUlp: number; nanPairs: number };
   'oracle-outside-tolerance': { distance: number | null; tolerance: Tolerance; maxUlp: number; nanPairs: number };
-  'invariance-broken': { axis: InvarianceAxis; base: number; value: number; baseCell: string; maxUlp: number | null; relL2: number | null };
+  'invariance-broken': AxisPair & { baseCell: string; maxUlp: number | null; relL2: number | null };
   'devices-disagree': { devices: Array<{ device: string; name: string; modalDigest: string }> };
   'suspect-device': { device: string; name: string };
   'suspect-machine': { machine: number; hostname: string; hardware: string };
   'soak-changed': { afterSec: number; repeat: number; runs: number; distinctDigests: number };
   'varies-as-expected': { distinctDigests: number; runs: number };
+  'divergence-located': {
+    /** The cell it was compared with (itself, for two runs of one cell). */
+    against: LocateAgainst; reference: FindingSubject; status: LocateStatus; budget: LocateBudget; runs: number;
+    firstDivergentStep: number | null; step: number | null; firstOp: string | null; previousOp: { op: string; step: number } | null;
+    maxUlp: number | null; medianUlp: number | null; differing: number | null; elements: number | null; relL2: number | null;
+    /** Whether both re-runs gave bits the recorded runs gave (false: capturing ops changed what was computed, or the runs vary). */
+    reproducedRecorded: boolean | null; message: string | null;
+  };
   'no-data': { side: ComparedSide; recordedRuns: number; plannedRuns: number };
   'determinism-regression': { baselineDistinct: number; currentDistinct: number; maxUlp: number };
   'still-unstable': { baselineDistinct: number; currentDistinct: number; maxUlp: number };
@@ -258,6 +317,16 @@ export interface FindingEvidence {
   'newly-unsupported': { verdict: 'unsupported' | 'unavailable'; message: string | null };
   'newly-failing': { statuses: Partial<Record<RunStatus, number>>; message: string | null };
   'new-cell': Record<string, never>;
+  'step-slower': StepEvidence;
+  'step-faster': StepEvidence;
+  'step-unstable': StepPlace & { distinctDigests: number; runs: number };
+  'step-results-changed': StepPlace & { beforeDigest: string; afterDigest: string; fingerprintChanges: string[] };
+  /** The finding as compare first found it, and how many of the re-runs found it again. */
+  'not-confirmed': { finding: Finding; repeated: number; reruns: number };
+  /** The finding as found, and the expectation that made it a note. */
+  expected: { finding: Finding; expectation: ExpectationRef };
+  'expectation-expired': { expectation: ExpectationRef };
+  'expectation-unmatched': { expectation: ExpectationRef };
 }
 
 export interface FindingOf<K extends FindingKind> {

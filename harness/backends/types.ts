@@ -3,9 +3,11 @@
  * (workloads/types.ts) into something it can run, and says what `det` and `nondet` mean for it.
  */
 import type { DeterminismRecord, Mode } from '../protocol.js';
-import type { NamedTensor, ResolvedWorkload, TrainSpec, WorkloadSpec } from '../../workloads/types.js';
+import { AXIS_IDS, isOmitted, type AxisFields, type AxisId, type AxisValue, type AxisValues, type Numerics } from '../axes.js';
+import { isGpuDevice, type NamedTensor, type ResolvedWorkload, type TrainSpec, type WorkloadSpec } from '../../workloads/types.js';
 import { modelLayout } from '../../workloads/params.js';
 import type { TrainingState } from '../checkpoint.js';
+import { examplesOf } from '../../workloads/batching.js';
 
 export type Availability =
   | {
@@ -48,9 +50,12 @@ export interface BackendInfo {
   runsLoader?: boolean;
 }
 
-export interface SessionOptions {
+/**
+ * What a session is opened for: the mode, the device, and the cell's value of every invariance axis
+ * that is set per session (harness/axes.ts `perSession`; the others are absent at their omitted value).
+ */
+export interface SessionOptions extends AxisFields {
   mode: Mode;
-  threads: number;
   device: string;
 }
 
@@ -73,6 +78,8 @@ export interface Execution {
 export interface ExecuteOptions {
   /** Record the weights after every training step (for the first divergent step). */
   trace?: boolean;
+  /** Report every op's output here (`--locate`, harness/run/ops.ts); absent in ordinary runs. */
+  ops?: OpSink;
   /**
    * Resume replay (harness/checkpoint.ts). `stopAfter`: train that many steps only and return the
    * state (no evaluation); `resumeFrom`: start from this state, at the step it records; `state`:
@@ -89,6 +96,16 @@ export interface PrepareOptions {
   loaderWorkers?: number;
   /** …and the run's seed, which a loader seeds its generators from. */
   seed?: number;
+}
+
+/**
+ * Where a backend reports op outputs while a run is being located. Ops are named by the workload's
+ * declared structure (workloads/ops.ts), the same on every backend; a backend reports the ones it
+ * can expose, in any order. Reporting must not change what is computed.
+ */
+export interface OpSink {
+  /** Op `op`'s output in training step `step` (0 for an inference): float32 in the declared layout (NHWC), read at once, not kept. */
+  record(step: number, op: string, data: Float32Array): void;
 }
 
 /** A workload compiled for one run: setup is done, `execute` is what gets timed. */
@@ -151,19 +168,68 @@ export interface Backend {
   probe(): Promise<Availability>;
   supports(spec: WorkloadSpec): Support;
   open(options: SessionOptions): Promise<Session>;
+  /**
+   * Whether it can run a cell at this value of an invariance axis (never asked for an axis's omitted
+   * value): a Support, or null to leave it to the axis's rule for every backend (AXIS_SUPPORT).
+   */
+  supportsAxis?(axis: AxisId, value: AxisValue, at: { device: string; spec: WorkloadSpec }): Support | null;
   /** For `processPerMode` backends: the environment the child process for a mode must start with. */
   processEnv?(mode: Mode): Record<string, string | undefined>;
 }
 
 /**
- * Whether `backend` can run a workload: its own answer first, then the rules that hold for every
- * backend — WGSL kernels need a backend that runs WGSL, and the data-parallel driver, whose shard
- * worker threads each open the backend, runs CPU backends only (a GPU stack opened in four threads at
- * once took the process down). The plan and the worker both ask here, never `supports` alone.
+ * Whether a backend that says nothing (no `supportsAxis`, or null from it) runs a value of each axis
+ * other than the omitted one.
  */
-export function supportOf(backend: Backend, spec: WorkloadSpec): Support {
+const AXIS_SUPPORT: { readonly [A in AxisId]: (backend: Backend, value: AxisValues[A], at: { device: string; spec: WorkloadSpec }) => Support } = {
+  // the plan runs a backend without thread control at one thread count (plan.ts)
+  threads: () => ({ ok: true }),
+  // a backend computes in float32 unless it says it has another mode (torch)
+  numerics: (backend, value, { device }) => ({ ok: false, reason: numericsUnsupported(backend.info.id, value, device) }),
+  // the harness splits the examples (run/batches.ts): any backend runs any batch of them there is
+  batchSize: (_backend, value, { spec }) => {
+    const examples = examplesOf(spec);
+    if (!examples) return { ok: false, reason: 'this workload has no examples to batch' };
+    if (value !== 'all' && value > examples.count) {
+      return { ok: false, reason: `a batch of ${value} is more than the ${examples.count} ${examples.what} this workload has at this size: raise its size parameter \`${examples.param}\` to at least ${value} (a suite file's params) or pick a larger preset` };
+    }
+    return { ok: true };
+  },
+};
+
+/** Why a backend without a switch for `value` (tf32 or bf16) cannot run a cell in it. */
+export function numericsUnsupported(id: string, value: Numerics, device: string): string {
+  if (value === 'tf32' && !isGpuDevice(device)) {
+    return 'TF32 is a GPU tensor-core mode (NVIDIA Ampere and later); on the CPU float32 matmuls and convolutions are computed in float32 whatever the setting, so a tf32 cell would repeat the fp32 one';
+  }
+  return value === 'tf32'
+    ? `${id} has no TF32 switch in detbench: it runs its float32 work as its library decides (see README, Numerics)`
+    : `${id} has no bfloat16 mode in detbench: it compiles float32 only (torch has one, by autocast)`;
+}
+
+/**
+ * Whether `backend` can run a workload (at a device and axis values, when given): its own answer
+ * first, then the rules that hold for every backend — WGSL kernels need a backend that runs WGSL, and
+ * the data-parallel driver, whose shard worker threads each open the backend, runs CPU backends only
+ * (a GPU stack opened in four threads at once took the process down) —, then each axis value that is
+ * not the axis's omitted one. The plan and the worker both ask here, never `supports` alone.
+ */
+export function supportOf(backend: Backend, spec: WorkloadSpec, at?: { device: string } & Partial<AxisValues>): Support {
   const own = backend.supports(spec);
   if (!own.ok) return own;
+  const general = generalSupport(backend, spec);
+  if (!general.ok || !at) return general;
+  for (const axis of AXIS_IDS) {
+    const value = at[axis];
+    if (isOmitted(axis, value)) continue;
+    const where = { device: at.device, spec };
+    const answer = backend.supportsAxis?.(axis, value!, where) ?? (AXIS_SUPPORT[axis] as (b: Backend, v: AxisValue, w: typeof where) => Support)(backend, value!, where);
+    if (!answer.ok) return answer;
+  }
+  return general;
+}
+
+function generalSupport(backend: Backend, spec: WorkloadSpec): Support {
   const id = backend.info.id;
   if (spec.kind === 'infer' && spec.op === 'atomicSum' && !backend.info.wgsl) return { ok: false, reason: `${id} cannot run WGSL kernels: atomic-sum runs on tfjs-webgpu` };
   if (spec.kind === 'train' && spec.dataParallel && backend.info.deviceKinds.includes('gpu')) {
@@ -174,7 +240,7 @@ export function supportOf(backend: Backend, spec: WorkloadSpec): Support {
     const beyond = (spec.optimizer && spec.optimizer.kind !== 'sgd') || (spec.schedule && spec.schedule.kind !== 'constant') || spec.clipNorm !== undefined || layout.state.length > 0 || layout.dropout.length > 0;
     if (beyond) return { ok: false, reason: 'the data-parallel driver trains with plain SGD at a constant rate, without clipping, batch norm or dropout' };
   }
-  return own;
+  return { ok: true };
 }
 
 /**

@@ -12,7 +12,8 @@ import type { Mode } from '../protocol.js';
 import { paramShapes } from '../../workloads/params.js';
 import { byName } from '../../workloads/inputs.js';
 import type { NamedTensor, TrainSpec } from '../../workloads/types.js';
-import { StepTrace, type Execution } from '../backends/types.js';
+import { StepTrace, type Execution, type OpSink } from '../backends/types.js';
+import { ALLREDUCE_OP, shardGradOp, updateOp } from '../../workloads/ops.js';
 
 interface ShardReply {
   id: number;
@@ -26,7 +27,8 @@ export class ShardPool {
   private pending = new Map<number, { resolve: (r: ShardReply) => void; reject: (e: Error) => void }>();
   private nextId = 0;
 
-  private prepared = new Set<string>();
+  /** Sessions of a backend in every shard worker, opened once (a failure is retried by the next caller). */
+  private prepared = new Map<string, Promise<void>>();
 
   static async open(spec: TrainSpec, count: number): Promise<ShardPool> {
     const pool = new ShardPool();
@@ -45,12 +47,18 @@ export class ShardPool {
   }
 
   /** Opens a session of this backend in every shard worker (setup, not timed as compute). */
-  async prepare(backend: string): Promise<void> {
-    if (this.prepared.has(backend)) return;
-    const replies = await Promise.all(this.workers.map((_, i) => this.call(i, { init: true, backend })));
-    const failed = replies.find((r) => r.error);
-    if (failed?.error) throw Object.assign(new Error(failed.error.message), { unsupported: failed.error.unsupported });
-    this.prepared.add(backend);
+  prepare(backend: string): Promise<void> {
+    let prepared = this.prepared.get(backend);
+    if (!prepared) {
+      prepared = (async () => {
+        const replies = await Promise.all(this.workers.map((_, i) => this.call(i, { init: true, backend })));
+        const failed = replies.find((r) => r.error);
+        if (failed?.error) throw Object.assign(new Error(failed.error.message), { unsupported: failed.error.unsupported });
+      })();
+      prepared.catch(() => this.prepared.delete(backend));
+      this.prepared.set(backend, prepared);
+    }
+    return prepared;
   }
 
   private failAll(err: Error): void {
@@ -75,7 +83,11 @@ export class ShardPool {
   }
 }
 
-export async function trainDataParallel(pool: ShardPool, backend: string, spec: TrainSpec, inputs: NamedTensor[], mode: Mode, traceOn = false): Promise<Execution> {
+/**
+ * `ops` (locating): each shard's gradients, the all-reduced sum of every parameter's gradients (one
+ * op, `allreduce`) and each parameter's update are reported, by the names of workloads/ops.ts.
+ */
+export async function trainDataParallel(pool: ShardPool, backend: string, spec: TrainSpec, inputs: NamedTensor[], mode: Mode, traceOn = false, ops?: OpSink): Promise<Execution> {
   const trace = new StepTrace(traceOn);
   if (!spec.dataParallel) throw new Error('not a data-parallel workload');
   const { shards } = spec.dataParallel;
@@ -108,17 +120,32 @@ export async function trainDataParallel(pool: ShardPool, backend: string, spec: 
     });
     await Promise.all(calls);
     if (mode === 'det') inOrder.forEach((reply) => accumulate(sums, reply.grads!));
+    if (ops) {
+      inOrder.forEach((reply, k) => reply.grads!.forEach((g, i) => ops.record(step, shardGradOp(k, shapes[i][0]), g)));
+      ops.record(step, ALLREDUCE_OP, concatenate(sums));
+    }
     inOrder.forEach((reply) => (lossSum += reply.loss!));
     loss = lossSum / shards;
     // Each shard's gradient is of its own mean loss; the batch gradient is their mean.
     weights.forEach((w, i) => {
       const g = sums[i];
       for (let j = 0; j < w.length; j++) w[j] = w[j] - (spec.learningRate * g[j]) / shards;
+      ops?.record(step, updateOp('sgd', shapes[i][0]), w);
     });
     await trace.record(() => weights);
   }
   const computeMs = performance.now() - start - trace.copyMs;
   return { outputs: shapes.map(([name, shape], i) => ({ name, shape, data: weights[i] })), computeMs, loss, trace: trace.result() };
+}
+
+function concatenate(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }
 
 /** acc += g element-wise, rounding to float32 after every addition (the order matters). */

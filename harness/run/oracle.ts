@@ -25,7 +25,8 @@ import { ORACLE_FILE, ORACLE_VERSION, type OracleEntry, type OracleFile } from '
 const notMade = (reason: string): OracleFile => ({ oracleVersion: ORACLE_VERSION, made: false, reason, python: torchPython(), workloads: [] });
 
 /** Why a suite gets no oracle at all, or null when it does. */
-export function oracleSkipReason(suite: ResolvedSuite, interrupted: boolean): string | null {
+export function oracleSkipReason(suite: ResolvedSuite, interrupted: boolean, enabled = true): string | null {
+  if (!enabled) return 'the float64 oracle was turned off (--no-oracle, or DETBENCH_ORACLE=off)';
   if (interrupted) return 'the run was interrupted before the float64 oracle ran';
   if (suite.kind === 'noise') return 'the noise suite compares runs with each other, not with an oracle';
   return null;
@@ -37,15 +38,16 @@ export function oracleSkipReason(suite: ResolvedSuite, interrupted: boolean): st
  * the next one starts a fresh Python process.
  */
 export async function runOracle(
-  suite: ResolvedSuite, workloadIds: string[], writer: ResultsWriter, options: { interrupted: boolean; log: (line: string) => void },
+  suite: ResolvedSuite, workloadIds: string[], writer: ResultsWriter,
+  options: { interrupted: boolean; log: (line: string) => void; enabled?: boolean; scratch?: string },
 ): Promise<OracleFile> {
-  const skip = oracleSkipReason(suite, options.interrupted);
-  const file = skip ? notMade(skip) : await compute(suite, workloadIds, writer, options.log);
+  const skip = oracleSkipReason(suite, options.interrupted, options.enabled);
+  const file = skip ? notMade(skip) : await compute(suite, workloadIds, writer, options.log, options.scratch ?? os.tmpdir());
   writer.writeJson(ORACLE_FILE, file);
   return file;
 }
 
-async function compute(suite: ResolvedSuite, workloadIds: string[], writer: ResultsWriter, log: (line: string) => void): Promise<OracleFile> {
+async function compute(suite: ResolvedSuite, workloadIds: string[], writer: ResultsWriter, log: (line: string) => void, scratch: string): Promise<OracleFile> {
   const threads = os.availableParallelism();
   const start = async (): Promise<{ worker: TorchProcess; torch: string }> => {
     const worker = TorchProcess.start('det');
@@ -59,7 +61,7 @@ async function compute(suite: ResolvedSuite, workloadIds: string[], writer: Resu
     return notMade(`${torchPython()} cannot run torch (${(err as Error).message}): pass --python PATH (or set DETBENCH_PYTHON) to a Python that has torch, e.g. Debian's python3-torch`);
   }
   log(`float64 oracle: torch ${current.torch} on the CPU (${threads} threads), ${workloadIds.length} workload(s)…`);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-oracle-'));
+  const dir = fs.mkdtempSync(path.join(scratch, 'detbench-oracle-'));
   const entries: OracleEntry[] = [];
   try {
     for (const id of workloadIds) {

@@ -14,11 +14,14 @@ import { Piscina } from 'piscina';
 import { TSX_IMPORT } from './tsx.mjs';
 import { findBackend } from '../backends/index.js';
 import type { Availability } from '../backends/types.js';
-import type { ArtifactRef, PackedState, RunRecord, RunRequest, RunTask, TraceRef, WorkerResult } from '../protocol.js';
+import type { ResolvedSuite } from '../config.js';
+import type { ArtifactRef, LocateRequest, PackedState, RunRecord, RunRequest, RunTask, TraceRef, WorkerResult } from '../protocol.js';
 import { FreshAbandoned, FreshProcesses, FreshTimeout, joinHalves } from './resume.js';
 import { cellId } from '../protocol.js';
 import { nonFiniteField, sha256, type ResultsWriter } from '../store.js';
 import { message } from '../errors.js';
+import { mark, span } from './timeline.js';
+import type { WarmTarget } from './worker.js';
 
 export interface RunnerOptions {
   timeoutMs: number;
@@ -107,8 +110,14 @@ export class Runner {
   /** Temporary files of this runner's backends (scratch.ts), removed by close(). */
   private readonly scratch = fs.mkdtempSync(path.join(os.tmpdir(), `detbench-scratch-${process.pid}-`));
 
+  /** The scratch folder, for temporary files of this command's own (the oracle's inputs). */
+  get scratchDir(): string {
+    return this.scratch;
+  }
+
   constructor(readonly concurrency: number) {
     keepLibrariesInside();
+    mark('runner');
     this.pool = new Piscina({
       workerData: { scratch: this.scratch },
       filename: new URL('./worker-entry.mjs', import.meta.url).href,
@@ -122,14 +131,19 @@ export class Runner {
     this.pool.on('error', () => {});
   }
 
-  /** Availability of each backend, probed in a worker thread. */
-  async probe(ids: string[]): Promise<Record<string, Availability>> {
-    return (await this.pool.run(ids, { name: 'probe' })) as Record<string, Availability>;
+  /**
+   * Availability of each backend, probed in a worker thread. With the suite about to run, the
+   * worker also starts warming up for it while the probes wait (see worker.ts `probe`); warm-up
+   * that a run needs is finished by `prewarm`, before any run is timed.
+   */
+  async probe(ids: string[], upcoming?: Pick<ResolvedSuite, 'workloads' | 'preset'>): Promise<Record<string, Availability>> {
+    const warm: WarmTarget[] = upcoming && this.concurrency === 1 ? upcoming.workloads.map((w) => ({ workload: w.id, preset: upcoming.preset, params: w.params })) : [];
+    return span('probe', async () => (await this.pool.run({ ids, warm }, { name: 'probe' })) as Record<string, Availability>);
   }
 
   /** Starts what the runs will need (data-parallel shard pools) before the first run is timed. */
   async prewarm(runs: RunRequest[]): Promise<void> {
-    if (this.concurrency === 1) await this.pool.run(runs.filter((r) => !findBackend(r.backend)?.info.processPerMode), { name: 'prewarm' });
+    if (this.concurrency === 1) await span('prewarm', () => this.pool.run(runs.filter((r) => !findBackend(r.backend)?.info.processPerMode), { name: 'prewarm' }));
   }
 
   private async execute(req: RunTask, timeoutMs: number): Promise<WorkerResult> {
@@ -152,6 +166,11 @@ export class Runner {
       port1.close();
       this.inFlight.delete(controller);
     }
+  }
+
+  /** A planned run: in one go, or in two halves across a checkpoint (`resumeAt`). */
+  private executeRun(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
+    return req.resumeAt ? this.executeResumed(req, timeoutMs) : this.execute(req, timeoutMs);
   }
 
   /**
@@ -178,27 +197,63 @@ export class Runner {
     this.fresh.abandon();
   }
 
+  /**
+   * Executes the runs, `concurrency` at a time, each record appended whatever happens. A lane
+   * writes a run's record before it starts the next run, then waits for the disk (fdatasync, ≈ 4 ms
+   * here, 300+ times a suite) while that run computes: I/O wait, no CPU taken from the run.
+   */
   async run(runs: RunRequest[], writer: ResultsWriter, options: RunnerOptions): Promise<{ stopped: boolean }> {
     let next = 0;
     let done = 0;
     let stopped = false;
     const lane = async () => {
+      let unflushed: RunRecord | null = null;
+      const flushPrevious = () => {
+        if (!unflushed) return;
+        writer.flush();
+        done++;
+        options.onRecord?.(unflushed, done, runs.length);
+        unflushed = null;
+      };
       while (next < runs.length) {
         if (options.shouldStop?.()) {
           stopped = true;
-          return;
+          break;
         }
-        const record = await this.runOne(runs[next++], writer, options.timeoutMs);
-        if (record === null) {
+        const req = runs[next++];
+        const startedAt = new Date().toISOString();
+        const t0 = performance.now();
+        const execution = this.executeRun(req, options.timeoutMs).catch((err: Error) => err);
+        flushPrevious();
+        const result = await execution;
+        if (result instanceof Abandoned) {
+          // an interruption ended it (abandon): no record
           stopped = true;
-          return;
+          break;
         }
-        done++;
-        options.onRecord?.(record, done, runs.length);
+        unflushed = toRecord(req, startedAt, performance.now() - t0, result, writer, options.timeoutMs);
+        writer.write(unflushed);
       }
+      flushPrevious();
     };
+    mark('runs:start');
     await Promise.all(Array.from({ length: this.concurrency }, lane));
+    mark('runs:end');
     return { stopped };
+  }
+
+  /**
+   * A run repeated to locate where runs part (run/locate.ts): its result, never a record; a run past
+   * its timeout or a crash is an `error` result, an abandoned one null.
+   */
+  async locate(req: LocateRequest, timeoutMs: number): Promise<WorkerResult | null> {
+    try {
+      return await this.execute(req, timeoutMs);
+    } catch (err) {
+      if (err instanceof Abandoned) return null;
+      const why = err instanceof Timeout ? `no result within ${timeoutMs} ms; the worker was terminated` : (err as Error).message;
+      return { status: 'error', message: why, determinism: null, warnings: [] };
+    }
   }
 
   /** Executes one run and appends its record, whatever happens — null only when it was abandoned. */
@@ -207,7 +262,7 @@ export class Runner {
     const t0 = performance.now();
     let result: WorkerResult | Error;
     try {
-      result = req.resumeAt ? await this.executeResumed(req, timeoutMs) : await this.execute(req, timeoutMs);
+      result = await this.executeRun(req, timeoutMs);
     } catch (err) {
       result = err as Error;
     }
@@ -218,6 +273,7 @@ export class Runner {
   }
 
   async close(): Promise<void> {
+    mark('close');
     this.children.close();
     await this.pool.destroy();
     this.removeScratch();

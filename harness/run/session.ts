@@ -1,7 +1,7 @@
 /**
  * `detbench run`, phase by phase:
  *
- *   options ─► probe ─► plan ─► results folder ─► runs (plain + soak, or paired) ─► finish ─► analyze ─► report
+ *   options ─► probe ─► plan ─► results folder ─► runs (plain + soak, or paired) ─► oracle ─► locate ─► finish ─► analyze ─► report
  *
  * Options arrive validated (config.ts). From the first signal on (signals.ts) the session heads for a
  * readable folder: probing finishes (it is bounded), no new run starts, the run in flight gets a grace
@@ -22,7 +22,9 @@ import { runPaired, type PrecisionOutcome } from './precision.js';
 import { Runner } from './runner.js';
 import { Interrupts, type EarlySignal } from './signals.js';
 import { runOracle } from './oracle.js';
+import { mark } from './timeline.js';
 import { runSoak } from './soak.js';
+import { locatePhase, type LocateCost } from './locate.js';
 
 export interface SessionHooks {
   log(line: string): void;
@@ -41,6 +43,8 @@ export interface SessionOutcome {
   reportFiles: string[];
   /** `--precision`: what the paired runs reached, per cell group. */
   precision: PrecisionOutcome[] | null;
+  /** `--locate`: what locating cost (null when off, or interrupted before it). */
+  locate: LocateCost | null;
 }
 
 export async function runSession(options: RunOptions, early: readonly EarlySignal[], hooks: SessionHooks): Promise<SessionOutcome> {
@@ -70,12 +74,13 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
   interrupts.onFirst(() => setTimeout(() => runner.abandon(), options.graceMs).unref());
   try {
     const dir = path.join(options.outRoot, newRunId());
+    // probe; while the worker probes (and starts warming up for the suite), this thread is idle: git
+    // and npm for the fingerprint, the doctor's checklist (with torch it starts a Python)
+    const probing = runner.probe(suite.backends, suite);
     const environment = fingerprint(PROJECT_DIR);
     folder = { dir, environment, backends: {} };
-
-    // probe (and the doctor's checklist, beside it: with torch it starts a Python too)
     const checking = doctor({ fingerprint: environment, python: suite.backends.includes('torch') ? options.python ?? process.env.DETBENCH_PYTHON ?? 'python3' : null });
-    const probed = await runner.probe(suite.backends);
+    const probed = await probing;
     const checklist = await checking;
     const availability = suite.devices === 'gpu' ? restrictToGpus(probed) : probed;
     folder.backends = availability;
@@ -131,20 +136,26 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     }
     hooks.onRunsDone();
     // the float64 oracle of every workload that ran (oracle.json says why when there is none)
-    await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped || interrupts.requested, log: hooks.log });
+    await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped || interrupts.requested, enabled: options.oracle, scratch: runner.scratchDir, log: hooks.log });
+    // --locate: where disagreeing runs part, op by op (their pairs are run again, ops captured)
+    let locate: LocateCost | null = null;
+    if (options.locate && !stopped && !interrupts.requested) {
+      locate = await locatePhase(runner, dir, { budget: options.locate.budget, cell: null, timeoutMs: suite.timeoutMs, log: hooks.log, shouldStop: () => interrupts.requested });
+    }
     writer.finishIfOpen({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped || interrupts.requested });
 
     // analyze, report
     const results = loadResults(dir);
     const summary = analyze(results);
     writer.writeJson('summary.json', summary);
+    mark('analyzed');
     let reportFiles: string[] = [];
     if (options.report) {
       hooks.log('rendering the report…');
       const { renderReport } = await import('../../reports/index.js');
       reportFiles = (await renderReport(dir, {}, { results, summary })).files;
     }
-    return { dir, results, summary, reportFiles, precision };
+    return { dir, results, summary, reportFiles, precision, locate };
   } finally {
     folder = null; // past this point a second signal has nothing left to create
     await runner.close();

@@ -1,6 +1,6 @@
 /**
  * The piscina task: one run. Backend sessions are opened once per worker and cached by
- * (backend, mode, threads); setup (inputs, compilation) is timed apart from compute. A thrown error
+ * (backend, mode, device, the axis values set per session); setup (inputs, compilation) is timed apart from compute. A thrown error
  * becomes an `error` result (or `unsupported` for an op the backend lacks); the worker never throws.
  */
 import { workerData } from 'node:worker_threads';
@@ -8,13 +8,17 @@ import { findBackend, loadPlugins } from '../backends/index.js';
 import { setScratchRoot } from './scratch.js';
 import { UnsupportedOpError, supportOf, type Availability, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
-import type { DeterminismRecord, Mode, RunRequest, RunTask, WorkerResult } from '../protocol.js';
+import { mark } from './timeline.js';
+import type { DeterminismRecord, LocateRequest, Mode, RunRequest, RunTask, WorkerResult } from '../protocol.js';
+import { OpRecorder } from './ops.js';
+import { AXES, AXIS_IDS, axisFields } from '../axes.js';
 import { packState, stateTensor, unpackState } from '../checkpoint.js';
 import { hasLoader } from '../../workloads/loader.js';
 import { loadBatches } from './loader.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
 import { evaluate, type Evaluation } from './evaluation.js';
+import { executeInBatches } from './batches.js';
 import type { ExecuteOptions, Execution } from '../backends/types.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec } from '../../workloads/types.js';
 
@@ -67,23 +71,57 @@ function shardPool(spec: TrainSpec): Promise<ShardPool> {
   return pool;
 }
 
+/** The axis values a session is opened with: those set per session (axes.ts `perSession`). */
+const sessionAxes = (req: RunRequest) => axisFields(Object.fromEntries(AXIS_IDS.filter((a) => AXES[a].perSession).map((a) => [a, req[a]])));
+
 function session(req: RunRequest): Promise<Session> {
-  const key = `${req.backend}|${req.mode}|${req.threads}|${req.device}`;
+  const options = { mode: req.mode, device: req.device, ...sessionAxes(req) };
+  const key = `${req.backend}|${JSON.stringify(options)}`;
   let s = sessions.get(key);
   if (!s) {
     const backend = findBackend(req.backend);
     if (!backend) throw new Error(`unknown backend ${req.backend}`);
-    s = backend.open({ mode: req.mode, threads: req.threads, device: req.device });
+    s = backend.open(options);
     s.catch(() => sessions.delete(key));
     sessions.set(key, s);
   }
   return s;
 }
 
-/** Piscina task `probe`: availability of each backend, seen from a worker thread. */
-export async function probe(ids: string[]): Promise<Record<string, Availability>> {
-  // concurrently: several probes wait on child processes (GPU stacks, Python importing torch)
-  const results = await Promise.all(ids.map((id) => findBackend(id)?.probe() ?? Promise.resolve<Availability>({ available: false, reason: `unknown backend ${id}` })));
+/** What the coming runs will compute, so that `probe` can start warming up for them while it waits. */
+export type WarmTarget = Pick<RunRequest, 'workload' | 'preset' | 'params'>;
+
+/**
+ * Warm-up started by `probe`. `prewarm` waits for all of it, needed by the plan or not, so that none
+ * overlaps a timed run; a failure is left for the run that needs what failed to report.
+ */
+const warming: Array<Promise<unknown>> = [];
+const warmUp = (work: Promise<unknown>) => warming.push(work.catch(() => {}));
+
+/**
+ * Piscina task `probe`: availability of each backend, seen from a worker thread. The probes run
+ * concurrently (several wait on child processes: GPU stacks, Python importing torch). Meanwhile the
+ * shard pools of the data-parallel workloads in `warm` start their threads, and each CPU backend
+ * that probes available opens its sessions in them at once, instead of after every probe and the
+ * plan: the same start-up work as `prewarm`, overlapped (prewarm then waits for what is left).
+ */
+export async function probe({ ids, warm = [] }: { ids: string[]; warm?: WarmTarget[] }): Promise<Record<string, Availability>> {
+  const specs = dataParallelSpecs(warm);
+  for (const spec of specs) warmUp(shardPool(spec));
+  const results = await Promise.all(
+    ids.map(async (id) => {
+      const backend = findBackend(id);
+      const started = performance.now();
+      const availability: Availability = backend
+        ? await backend.probe().catch((err: Error) => ({ available: false as const, reason: `its probe failed: ${err.message}` }))
+        : { available: false, reason: `unknown backend ${id}` };
+      mark(`probe:${id} ${(performance.now() - started).toFixed(0)} ms`);
+      if (backend && availability.available && !backend.info.processPerMode) {
+        for (const spec of specs) if (supportOf(backend, spec).ok) warmUp(prepareShards(spec, id));
+      }
+      return availability;
+    }),
+  );
   return Object.fromEntries(ids.map((id, i) => [id, results[i]]));
 }
 
@@ -92,22 +130,37 @@ export async function probe(ids: string[]): Promise<Record<string, Availability>
  * coming runs need, before any run is timed. This is harness start-up, like starting the worker.
  */
 export async function prewarm(requests: RunRequest[]): Promise<void> {
-  const seen = new Set<string>();
+  await Promise.all(warming.splice(0));
+  const prepared = new Map<string, Promise<void>>();
   for (const req of requests) {
-    const def = findWorkload(req.workload);
-    const spec = def && resolveWorkload(def, req.preset, req.params).spec;
-    if (!spec || spec.kind !== 'train' || !spec.dataParallel || !supportOf(findBackend(req.backend)!, spec).ok) continue;
+    const backend = findBackend(req.backend);
+    const [spec] = dataParallelSpecs([req]);
+    if (!backend || !spec || !supportOf(backend, spec).ok) continue;
     const key = `${req.backend}|${JSON.stringify(spec)}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    try {
-      await (await shardPool(spec)).prepare(req.backend);
-    } catch {
-      // the run itself will report the failure as its own record
-    }
+    if (!prepared.has(key)) prepared.set(key, prepareShards(spec, req.backend));
   }
+  // a failure is reported by the run that needs what failed, as its own record
+  await Promise.allSettled(prepared.values());
 }
 
+/** The data-parallel training specs among `targets`, one per distinct spec. */
+function dataParallelSpecs(targets: WarmTarget[]): TrainSpec[] {
+  const specs = new Map<string, TrainSpec>();
+  for (const t of targets) {
+    const def = findWorkload(t.workload);
+    const spec = def && resolveWorkload(def, t.preset, t.params).spec;
+    if (spec?.kind === 'train' && spec.dataParallel) specs.set(JSON.stringify(spec), spec);
+  }
+  return [...specs.values()];
+}
+
+async function prepareShards(spec: TrainSpec, backend: string): Promise<void> {
+  const started = performance.now();
+  await (await shardPool(spec)).prepare(backend);
+  mark(`shards:${backend} ${(performance.now() - started).toFixed(0)} ms`);
+}
+
+/** A run, or a run being located (`captureOps`: every op's output is reported to an OpRecorder, and the run is traced). */
 export default async function runTask(req: RunTask): Promise<WorkerResult> {
   let determinism: DeterminismRecord | null = null;
   const warnings: string[] = [];
@@ -116,7 +169,7 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
     if (!def) throw new Error(`unknown workload ${req.workload}`);
     const workload = resolveWorkload(def, req.preset, req.params);
     const backend = findBackend(req.backend);
-    const support = backend && supportOf(backend, workload.spec);
+    const support = backend && supportOf(backend, workload.spec, { device: req.device, ...axisFields(req) });
     if (support && !support.ok) return { status: 'unsupported', message: support.reason, determinism, warnings };
     const s = await session(req);
     determinism = s.determinism;
@@ -136,6 +189,8 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
 
     const setupStart = performance.now();
     let inputs = perturbed(inputsFor(workload, req.seed), req.perturb);
+    const ops = 'captureOps' in req ? new OpRecorder(workload.spec, req.captureOps.maxValueBytes) : undefined;
+    const trace = req.trace === true || ops !== undefined;
     const loaderWorkers = req.loaderWorkers ?? 0;
     const ownLoader = spec.kind === 'train' && hasLoader(spec) && backend?.info.runsLoader === true;
     if (spec.kind === 'train' && hasLoader(spec)) {
@@ -152,7 +207,7 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
       const pool = await shardPool(spec);
       await pool.prepare(req.backend);
       setupMs = performance.now() - setupStart;
-      execution = await trainDataParallel(pool, req.backend, spec, inputs, req.mode, req.trace);
+      execution = await trainDataParallel(pool, req.backend, spec, inputs, req.mode, trace, ops);
       if (s.forward) execution.evalLogits = await (await s.forward(spec))(execution.outputs.map((t) => t.data as Float32Array), byName(inputs, 'xEval'));
       determinism = {
         ...determinism,
@@ -160,11 +215,17 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
         switches: [...determinism.switches, { name: 'all-reduce order', value: req.mode === 'det' ? 'shard order' : 'arrival order', verified: null }],
         summary: `${determinism.summary}; gradients of ${spec.dataParallel!.shards} shards on ${spec.dataParallel!.workers} worker threads summed in ${req.mode === 'det' ? 'shard' : 'arrival'} order`,
       };
+    } else if (typeof req.batchSize === 'number') {
+      // the batch-size axis: the examples in calls of batchSize each (run/batches.ts)
+      const inputsReady = performance.now();
+      const batched = await executeInBatches(s, workload, inputs, req.batchSize);
+      setupMs = inputsReady - setupStart + batched.setupMs;
+      execution = batched.execution;
     } else {
       const program = await s.prepare(workload, inputs, ownLoader ? { loaderWorkers, seed: req.seed } : undefined);
       setupMs = performance.now() - setupStart;
       try {
-        execution = await program.execute(executeOptions);
+        execution = await program.execute({ ...executeOptions, trace, ...(ops ? { ops } : {}) });
       } finally {
         program.dispose();
       }
@@ -175,8 +236,10 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
       else warnings.push(`${req.backend} does not evaluate trained models yet: ${req.workload} has no evaluation loss, accuracy or predictions (no churn)`);
     }
     if (spec.kind === 'train' && req.resumeAt !== undefined && !execution.state) throw new Error(`${req.backend} cannot hand back its training state: it cannot be resumed`);
+    const captured = ops?.result();
     return {
-      status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace, ...(evaluation ? { evaluation } : {}),
+      status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace,
+      ...(evaluation ? { evaluation } : {}), ...(captured ? { ops: captured } : {}),
       ...(execution.state ? { state: packState(execution.state) } : {}), pid: process.pid, determinism, warnings,
     };
   } catch (err) {

@@ -37,6 +37,12 @@ export const COMPONENTS = {
     install: 'apt-get install chromium, or set CHROMIUM_PATH',
     missing: () => (fs.existsSync(CHROMIUM) ? null : `no Chromium at ${CHROMIUM}`),
   },
+  xmllint: {
+    name: 'xmllint',
+    what: "xmllint (libxml2), which validates the JUnit output against Jenkins' schema",
+    install: 'apt-get install libxml2-utils',
+    missing: () => (onPath('xmllint') ? null : 'xmllint is not on PATH'),
+  },
   slurm: {
     name: 'Slurm',
     what: 'Slurm and munge, as root (the fleet test starts its own single-node Slurm)',

@@ -54,6 +54,10 @@ systemTest('torch det and nondet: every switch (with the CPU thread count) is re
       ['cudnn.benchmark', true],
       ['CUBLAS_WORKSPACE_CONFIG', true],
       ['num_threads', true],
+      // the numerics (fp32 by default): TF32 off for matmuls and cuDNN, no autocast
+      ['cuda.matmul.allow_tf32', true],
+      ['cudnn.allow_tf32', true],
+      ['autocast', true],
     ]);
     assert.equal(determinism.switches[0].value, String(mode === 'det'));
     assert.match(determinism.summary, /^torch \d+\.\d+.*, CUDA .+, cuDNN .+:/);

@@ -19,6 +19,8 @@ interface Entry {
 export class Tape {
   private entries: Entry[] = [];
   private differentiable = new Set<string>();
+  /** Every gradient the last `backward` accumulated, by value name. */
+  private accumulated = new Map<string, Value>();
 
   constructor(readonly g: GraphBuilder) {}
 
@@ -31,13 +33,18 @@ export class Tape {
 
   /** Writes a primitive's forward rule into the graph and records it; returns its outputs. */
   apply<K extends PrimitiveName>(op: K, inputs: Value[], attrs: PrimitiveAttrs[K]): Value[] {
+    return this.applySaved(op, inputs, attrs).outputs;
+  }
+
+  /** `apply`, with the intermediate values the rule keeps for its gradient (locating reports some, e.g. attention's softmax). */
+  applySaved<K extends PrimitiveName>(op: K, inputs: Value[], attrs: PrimitiveAttrs[K]): { outputs: Value[]; saved: Record<string, Value> } {
     const rule = RULES[op];
     const { outputs, saved = {} } = rule.forward(this.g, inputs, attrs);
     if (inputs.some((v) => this.differentiable.has(v.name))) {
       for (const o of outputs) if (o.dtype === 'float32') this.differentiable.add(o.name);
       this.entries.push({ op, inputs, outputs, saved, attrs });
     }
-    return outputs;
+    return { outputs, saved };
   }
 
   /** `apply` for a primitive with one output. */
@@ -80,7 +87,13 @@ export class Tape {
         if (needs[j] && d) accumulate(v, d);
       });
     }
+    this.accumulated = grads;
     return wrt.map((v) => grads.get(v.name) ?? g.zeros(v.shape));
+  }
+
+  /** After `backward`: the gradient it accumulated for `v` (an intermediate value too), if any. */
+  gradientOf(v: Value): Value | undefined {
+    return this.accumulated.get(v.name);
   }
 
   /** Gradients of a scalar loss with respect to `wrt`. */

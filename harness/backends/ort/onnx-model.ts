@@ -10,6 +10,7 @@ import { BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, LAYER_NORM_EPSILON, type Infer
 import { Tape } from './onnx-grad.js';
 import { GraphBuilder, sizeOf, type BuiltGraph, type Value } from './onnx-graph.js';
 import { clipByGlobalNorm, OPTIMIZERS, type OptimizerHyper, type OptimizerKind, type OptimizerRule } from './onnx-rules.js';
+import { CLIP_NORM_OP, HEAD_PATH, LOSS_GRAD_OP, LOSS_OP, inferOps, layerOp, opNames, type OpNames } from '../../../workloads/ops.js';
 
 /** A value carried from a step's outputs to the next step's inputs. */
 export interface Carried {
@@ -35,6 +36,24 @@ export interface TrainGraph extends BuiltGraph {
   artifactLength: number;
   stepInputs: StepInput[];
   loss: string;
+  /** Locating: the graph output that holds each op's value (workloads/ops.ts names), NHWC. */
+  ops: OpOutput[];
+}
+
+/** An op of workloads/ops.ts and the graph output that holds its value (only in graphs built for locating). */
+export interface OpOutput {
+  op: string;
+  output: string;
+}
+
+/**
+ * Locating: the ops a lowering reports, as values of the graph, and the values whose gradients are
+ * ops (layer inputs); each with its layout, as the graph outputs must be NHWC (the declared layout).
+ */
+interface OpProbe {
+  names: OpNames;
+  forward: Array<{ op: string; value: Value; nchw: boolean }>;
+  inputs: Array<{ op: string; value: Value; nchw: boolean }>;
 }
 
 export interface GradientGraph extends BuiltGraph {
@@ -60,6 +79,8 @@ export interface EvalGraph extends BuiltGraph {
 export interface InferGraph extends BuiltGraph {
   inputs: string[];
   output: string;
+  /** Locating: each op's graph output (empty unless built with `ops`). */
+  ops: OpOutput[];
 }
 
 /** "same" padding of a stride-1 convolution, as TensorFlow splits it (an odd extra row at the end). */
@@ -76,6 +97,16 @@ interface Lowering {
   value(name: string): Value;
   /** Training: each batch-norm statistic's next value, by name. */
   statistics: Map<string, Value>;
+  /** Locating: where the lowering reports its ops. */
+  probe?: OpProbe;
+}
+
+/** Adds each probed value as a graph output named `op.<name>`, NCHW values transposed to NHWC. */
+function outputOps(g: GraphBuilder, values: Array<{ op: string; value: Value; nchw: boolean }>): OpOutput[] {
+  return values.map(({ op, value, nchw }) => {
+    const nhwc = nchw && value.shape.length === 4 ? g.transpose(value, [0, 2, 3, 1]) : value;
+    return { op, output: g.output(`op.${op}`, nhwc).name };
+  });
 }
 
 /**
@@ -95,19 +126,25 @@ function logits(L: Lowering, spec: TrainSpec, x: Value): Value {
   const act = (fn: 'relu' | 'gelu' | 'none') => {
     if (fn !== 'none') h = tape.apply1(fn, [h], {});
   };
+  const probe = L.probe;
+  const record = (op: string, v: Value, isNchw = nchw) => probe?.forward.push({ op, value: v, nchw: isNchw });
   const add = (a: Value, b: Value) => tape.apply1('add', [a, b], {});
   const mul = (a: Value, b: Value) => tape.apply1('mul', [a, b], {});
   const reshape = (v: Value, shape: number[]) => tape.apply1('reshape', [v], { shape });
   const dense = (v: Value, path: string, bias: boolean) => {
     const z = tape.apply1('matmul', [v, L.value(`${path}.w`)], {});
+    record(layerOp(path, 'dense', 'matmul'), z, false);
     return bias ? add(z, L.value(`${path}.b`)) : z;
   };
   /** A per-channel vector shaped to broadcast over the current layout. */
   const perChannel = (v: Value) => (nchw ? reshape(v, [v.shape[0], 1, 1]) : v);
 
+  const gradInput = probe && new Map(probe.names.layers.map((s) => [s.path, s.gradInput]));
   const walk = (layers: Layer[], prefix: string) => {
     layers.forEach((layer, i) => {
       const path = prefix === 'l' ? `l${i}` : `${prefix}.${i}`;
+      const inputOp = gradInput?.get(path);
+      if (inputOp) probe!.inputs.push({ op: inputOp, value: h, nchw });
       switch (layer.kind) {
         case 'dense':
           toNhwc();
@@ -119,6 +156,7 @@ function logits(L: Lowering, spec: TrainSpec, x: Value): Value {
           // weights are HWIO (as tfjs holds them); ONNX's Conv takes OIHW
           const oihw = tape.apply1('transpose', [L.value(`${path}.w`)], { perm: [3, 2, 0, 1] });
           h = tape.apply1('conv2d', [h, oihw], { strides: [1, 1], pads: samePads(layer.kernel) });
+          record(layerOp(path, 'conv2d', 'conv'), h);
           if (layer.bias !== false) h = add(h, perChannel(L.value(`${path}.b`)));
           act(layer.activation);
           break;
@@ -153,6 +191,7 @@ function logits(L: Lowering, spec: TrainSpec, x: Value): Value {
         }
         case 'batchNorm':
           h = batchNorm(L, h, path, nchw ? [0, 2, 3] : h.shape.slice(0, -1).map((_, j) => j), perChannel);
+          if (L.mode === 'train') for (const s of ['runningMean', 'runningVar']) record(layerOp(path, 'batchNorm', s), L.statistics.get(`${path}.${s}`)!);
           break;
         case 'activation':
           act(layer.fn);
@@ -176,11 +215,15 @@ function logits(L: Lowering, spec: TrainSpec, x: Value): Value {
         default:
           throw new Error(`no ONNX lowering for layer ${JSON.stringify(layer satisfies never)}`);
       }
+      if (layer.kind !== 'flatten') record(layerOp(path, layer.kind, 'forward'), h);
     });
   };
   walk(spec.layers, 'l');
   toNhwc();
-  return dense(h, 'head', true);
+  if (probe?.names.headGradInput) probe.inputs.push({ op: probe.names.headGradInput, value: h, nchw: false });
+  const out = dense(h, HEAD_PATH, true);
+  record(layerOp(HEAD_PATH, 'dense', 'forward'), out, false);
+  return out;
 }
 
 /**
@@ -220,14 +263,21 @@ function selfAttention(L: Lowering, x: Value, path: string, heads: number): Valu
   };
   // [B, S, D] → [B, heads, S, dh]: head h is columns [h·dh, (h + 1)·dh)
   const split = (v: Value) => tape.apply1('transpose', [tape.apply1('reshape', [v], { shape: [b, s, heads, dh] })], { perm: [0, 2, 1, 3] });
-  const [q, k, v] = ['q', 'k', 'v'].map((m) => split(project(m)));
-  const o = tape.apply1('attention', [q, k, v], { scale: 1 / Math.sqrt(dh), causal: true });
+  const record = (sub: string, v: Value) => L.probe?.forward.push({ op: layerOp(path, 'selfAttention', sub), value: v, nchw: false });
+  const [q, k, v] = ['q', 'k', 'v'].map((m) => {
+    const projected = project(m);
+    record(m, projected);
+    return split(projected);
+  });
+  const { outputs: [o], saved } = tape.applySaved('attention', [q, k, v], { scale: 1 / Math.sqrt(dh), causal: true });
+  record('softmax', saved.p);
   const merged = tape.apply1('reshape', [tape.apply1('transpose', [o], { perm: [0, 2, 1, 3] })], { shape: [b, s, d] });
+  record('context', merged);
   return tape.apply1('add', [tape.apply1('matmul', [merged, L.value(`${path}.wo`)], {}), L.value(`${path}.bo`)], {});
 }
 
 /** Graph inputs of a model: parameters (variables), statistics, dropout masks; x and one-hot labels. */
-function modelInputs(g: GraphBuilder, spec: TrainSpec, batch: number, mode: 'train' | 'eval') {
+function modelInputs(g: GraphBuilder, spec: TrainSpec, batch: number, mode: 'train' | 'eval', probe?: OpProbe) {
   const tape = new Tape(g);
   const layout = modelLayout(spec);
   const values = new Map<string, Value>();
@@ -254,6 +304,7 @@ function modelInputs(g: GraphBuilder, spec: TrainSpec, batch: number, mode: 'tra
     mode,
     value: (name) => values.get(name) ?? (() => { throw new Error(`the model has no input ${name}`); })(),
     statistics: new Map(),
+    probe,
   };
   // one prediction per example, or one per token: the head's logits as [units, classes]
   const out = logits(L, spec, x);
@@ -261,14 +312,24 @@ function modelInputs(g: GraphBuilder, spec: TrainSpec, batch: number, mode: 'tra
   return { L, layout, params, statistics, masks, x, units, logits: flat };
 }
 
-/** One training step: forward, backward, clipping and the optimizer update, as one graph. */
-export function trainStepGraph(spec: TrainSpec): TrainGraph {
+/**
+ * One training step: forward, backward, clipping and the optimizer update, as one graph. With `ops`
+ * (locating) every op of workloads/ops.ts is a graph output too (TrainGraph.ops).
+ */
+export function trainStepGraph(spec: TrainSpec, options: { ops?: boolean } = {}): TrainGraph {
   const g = new GraphBuilder('train-step');
-  const { L, layout, params, statistics, masks, x, units, logits: z } = modelInputs(g, spec, spec.batch, 'train');
+  const probe: OpProbe | undefined = options.ops ? { names: opNames(spec), forward: [], inputs: [] } : undefined;
+  const { L, layout, params, statistics, masks, x, units, logits: z } = modelInputs(g, spec, spec.batch, 'train', probe);
   const onehot = g.input('onehot', [units, spec.classes]);
   const loss = L.tape.apply1('softmaxCrossEntropy', [z, onehot], {});
   let grads = L.tape.gradients(loss, params);
-  if (spec.clipNorm !== undefined) grads = clipByGlobalNorm(g, grads, spec.clipNorm);
+  const located: Array<{ op: string; value: Value; nchw: boolean }> = [];
+  if (probe) {
+    located.push(...probe.forward, { op: LOSS_OP, value: loss, nchw: false }, { op: LOSS_GRAD_OP, value: gradient(L.tape, z), nchw: false });
+    located.push(...probe.inputs.map((i) => ({ ...i, value: gradient(L.tape, i.value) })));
+    params.forEach((p, i) => located.push({ op: probe.names.paramGrad.get(layout.params[i][0])!, value: grads[i], nchw: false }));
+  }
+  if (spec.clipNorm !== undefined) grads = clipByGlobalNorm(g, grads, spec.clipNorm, probe && ((norm) => located.push({ op: CLIP_NORM_OP, value: norm, nchw: false })));
 
   const optimizer = spec.optimizer ?? { kind: 'sgd' as const };
   const rule = OPTIMIZERS[optimizer.kind] as OptimizerRule<OptimizerHyper<OptimizerKind>>;
@@ -281,6 +342,7 @@ export function trainStepGraph(spec: TrainSpec): TrainGraph {
     const name = layout.params[i][0];
     const state = Object.fromEntries(rule.state.map((s) => [s, g.input(`${name}.${s}`, param.shape)]));
     const next = rule.update(g, { param, grad: grads[i], state, learningRate, stepInputs: stepScalars }, optimizer);
+    if (probe) located.push({ op: probe.names.update.get(name)!, value: next.param, nchw: false });
     carried.push({ input: name, output: g.output(`${name}.next`, next.param).name, shape: [...param.shape], initial: { tensor: name } });
     for (const s of rule.state) {
       optimizerState.push({ input: `${name}.${s}`, output: g.output(`${name}.${s}.next`, next.state[s]).name, shape: [...param.shape], initial: 'zeros' });
@@ -299,7 +361,15 @@ export function trainStepGraph(spec: TrainSpec): TrainGraph {
     ...masks.map((m): StepInput => ({ input: m.name, shape: [...m.shape], from: { tensor: m.name } })),
     ...rule.stepInputs.map(({ name, value }): StepInput => ({ input: name, shape: [], from: { perStep: (t: number) => value(optimizer, t) } })),
   ];
-  return { ...g.build(), carried: [...carried, ...optimizerState], artifactLength: carried.length, stepInputs, loss: 'loss' };
+  const ops = outputOps(g, located);
+  return { ...g.build(), carried: [...carried, ...optimizerState], artifactLength: carried.length, stepInputs, loss: 'loss', ops };
+}
+
+/** The gradient the differentiator accumulated for an intermediate value (a located op). */
+function gradient(tape: Tape, v: Value): Value {
+  const d = tape.gradientOf(v);
+  if (!d) throw new Error(`no gradient reached ${v.name}: workloads/ops.ts declares one there`);
+  return d;
 }
 
 /** The loss and its gradients on one batch, in training mode (the data-parallel driver's shards). */
@@ -322,18 +392,23 @@ export function evalGraph(spec: TrainSpec, batch: number): EvalGraph {
   return { ...g.build(), weights: [...layout.params, ...layout.state].map(([n]) => n), x: x.name, logits: 'logits' };
 }
 
-/** The forward pass of an inference workload, through the same rules. */
-export function inferGraph(spec: InferSpec): InferGraph {
+/** The forward pass of an inference workload, through the same rules (with `ops`, each op an output too). */
+export function inferGraph(spec: InferSpec, options: { ops?: boolean } = {}): InferGraph {
   const g = new GraphBuilder(spec.op);
   const tape = new Tape(g);
+  const located: Array<{ op: string; value: Value; nchw: boolean }> = [];
   const done = (inputs: Value[], out: Value): InferGraph => {
     g.output('out', out);
-    return { ...g.build(), inputs: inputs.map((v) => v.name), output: 'out' };
+    if (options.ops) located.push({ op: inferOps(spec).at(-1)!, value: out, nchw: false });
+    const ops = options.ops ? outputOps(g, located) : [];
+    return { ...g.build(), inputs: inputs.map((v) => v.name), output: 'out', ops };
   };
   switch (spec.op) {
     case 'attention': {
-      const qkv = ['q', 'k', 'v'].map((n) => g.input(n, [spec.heads, spec.seq, spec.dim]));
-      return done(qkv, tape.apply1('attention', qkv, { scale: 1 / Math.sqrt(spec.dim), causal: false }));
+      const qkv = ['q', 'k', 'v'].map((n) => g.input(n, [spec.heads, n === 'q' ? spec.queries ?? spec.seq : spec.seq, spec.dim]));
+      const { outputs: [out], saved } = tape.applySaved('attention', qkv, { scale: 1 / Math.sqrt(spec.dim), causal: false });
+      located.push({ op: 'attention.softmax', value: saved.p, nchw: false });
+      return done(qkv, out);
     }
     case 'reduceSum': {
       const x = g.input('x', [spec.length]);
@@ -349,6 +424,13 @@ export function inferGraph(spec: InferSpec): InferGraph {
     }
     case 'atomicSum':
       throw new Error('atomic-sum is a WGSL kernel: it has no ONNX graph');
+    case 'forward': {
+      // the model's evaluation graph, its weights and held-out examples as the inputs
+      const e = evalGraph(spec.model, spec.model.evalExamples);
+      // located, its one op is the logits, already an output of the graph
+      const ops = options.ops ? [{ op: inferOps(spec).at(-1)!, output: e.logits }] : [];
+      return { model: e.model, nodeModels: e.nodeModels, inputs: [...e.weights, e.x], output: e.logits, ops };
+    }
   }
 }
 

@@ -381,9 +381,10 @@ export const OPTIMIZERS: { [K in OptimizerKind]: OptimizerRule<OptimizerHyper<K>
  * Global-norm clipping (PyTorch's clip_grad_norm_): every gradient times min(1, c/(‖g‖ + 1e-6)),
  * ‖g‖ the L2 norm of all gradients together (their squares summed per parameter, in order).
  */
-export function clipByGlobalNorm(g: GraphBuilder, grads: Value[], clipNorm: number): Value[] {
+export function clipByGlobalNorm(g: GraphBuilder, grads: Value[], clipNorm: number, onNorm?: (norm: Value) => void): Value[] {
   const squares = grads.map((d) => g.reduceSum(g.mul(d, d), d.shape.map((_, i) => i), false));
   const norm = g.sqrt(squares.reduce((a, b) => g.add(a, b)));
+  onNorm?.(norm);
   const coef = g.div(g.scalar(clipNorm), g.add(norm, g.scalar(1e-6)));
   const factor = g.min(coef, g.scalar(1));
   return grads.map((d) => g.mul(d, factor));

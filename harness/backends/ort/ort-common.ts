@@ -133,14 +133,25 @@ export async function placeGraph(ort: Ort, graph: BuiltGraph, options: OrtSessio
 /** The placed session of a graph, built on first use under `key` (the graph kind and the spec). */
 type Compile = <G extends BuiltGraph>(key: string, build: () => G) => Promise<{ graph: G; session: OrtSession }>;
 
+/**
+ * Locating: the same graph with every op of workloads/ops.ts as an output too, placed once per
+ * session beside the plain one. Outputs can keep onnxruntime from fusing nodes, so a located run may
+ * compute other bits than a plain one; the locate phase compares its result with the recorded runs'
+ * and says so when they differ.
+ */
+const locatedKey = (key: string) => `located ${key}`;
+
 async function prepareInfer(ort: Ort, compile: Compile, spec: InferSpec, inputs: NamedTensor[]): Promise<Program> {
-  const { graph, session } = await compile(`infer ${JSON.stringify(spec)}`, () => inferGraph(spec));
-  const feeds = Object.fromEntries(graph.inputs.map((n) => [n, tensorOf(ort, byName(inputs, n).data, byName(inputs, n).shape)]));
+  const key = `infer ${JSON.stringify(spec)}`;
+  const plain = await compile(key, () => inferGraph(spec));
+  const feeds = Object.fromEntries(plain.graph.inputs.map((n) => [n, tensorOf(ort, byName(inputs, n).data, byName(inputs, n).shape)]));
   return {
-    async execute(): Promise<Execution> {
+    async execute(options?: ExecuteOptions): Promise<Execution> {
+      const { graph, session } = options?.ops ? await compile(locatedKey(key), () => inferGraph(spec, { ops: true })) : plain;
       const start = performance.now();
       const result = await session.run(feeds);
       const computeMs = performance.now() - start;
+      for (const { op, output } of graph.ops) options!.ops!.record(0, op, result[output].data as Float32Array);
       const out = result[graph.output];
       return { outputs: [{ name: 'out', shape: [...out.dims], data: Float32Array.from(out.data as Float32Array) }], computeMs, loss: null };
     },
@@ -155,7 +166,9 @@ function stepSlice(t: NamedTensor, step: number, steps: number): Float32Array | 
 }
 
 async function prepareTrain(ort: Ort, compile: Compile, spec: TrainSpec, inputs: NamedTensor[]): Promise<Program> {
-  const { graph, session } = await compile(`train ${JSON.stringify(spec)}`, () => trainStepGraph(spec));
+  const key = `train ${JSON.stringify(spec)}`;
+  const plain = await compile(key, () => trainStepGraph(spec));
+  const { graph } = plain;
   // every per-step feed is made here, in setup: the timed loop only runs the graph
   const steps = Array.from({ length: spec.steps }, (_, s) =>
     Object.fromEntries(
@@ -178,6 +191,8 @@ async function prepareTrain(ort: Ort, compile: Compile, spec: TrainSpec, inputs:
       const from = options?.resumeFrom;
       const first = from ? resumeStep(spec, from) : 0;
       const last = options?.stopAfter ?? spec.steps;
+      // the located graph has the same inputs and carried values as the plain one, and more outputs
+      const { session, graph: { ops } } = options?.ops ? await compile(locatedKey(key), () => trainStepGraph(spec, { ops: true })) : plain;
       // parameters and statistics from the harness, optimizer state from zeros (or both from the
       // checkpoint); step s's outputs are step s + 1's inputs
       let carried = graph.carried.map((c, i) => {
@@ -187,10 +202,12 @@ async function prepareTrain(ort: Ort, compile: Compile, spec: TrainSpec, inputs:
       });
       let loss: number | null = null;
       const start = performance.now();
-      for (const data of steps.slice(first, last)) {
+      for (let step = first; step < last; step++) {
+        const data = steps[step];
         const feeds: Record<string, OrtTensor> = { ...data };
         graph.carried.forEach((c, i) => (feeds[c.input] = carried[i]));
         const result = await session.run(feeds);
+        for (const { op, output } of ops) options!.ops!.record(step, op, result[output].data as Float32Array);
         carried = graph.carried.map((c) => result[c.output]);
         loss = (result[graph.loss].data as Float32Array)[0];
         await trace.record(() => carried.slice(0, graph.artifactLength).map((w) => w.data as Float32Array));

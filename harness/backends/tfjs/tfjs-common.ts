@@ -9,22 +9,20 @@ import { artifactShapes, labelShape, modelLayout } from '../../../workloads/para
 import { byName } from '../../../workloads/inputs.js';
 import type { InferSpec, NamedTensor, ResolvedWorkload, TrainSpec } from '../../../workloads/types.js';
 import type { DeterminismRecord } from '../../protocol.js';
-import type { Execution, ExecuteOptions, ForwardFn, GradientFn, Program, Session } from '../types.js';
-import { TfjsOptimizer, clipByGlobalNorm, forward, meanXent, tfjsLayout } from './tfjs-model.js';
+import type { Execution, ExecuteOptions, ForwardFn, GradientFn, OpSink, Program, Session } from '../types.js';
+import { TfjsOptimizer, clipByGlobalNorm, forward, meanXent, tfjsLayout, type ForwardOps } from './tfjs-model.js';
+import { CLIP_NORM_OP, HEAD_PATH, LOSS_GRAD_OP, LOSS_OP, inferOps, opNames, type OpNames } from '../../../workloads/ops.js';
 import { StepTrace, UnsupportedOpError } from '../types.js';
 import { resumeStep, stateCounters, stateTensor, type TrainingState } from '../../checkpoint.js';
+import { registerTfjsGradients } from './tfjs-gradients.js';
 
 export type Tf = typeof tfcore;
 
 let gradientsRegistered = false;
-/**
- * tfjs-core's node bundle ships no gradients; its ESM `register_all_gradients` uses extensionless
- * imports that Node's ESM loader refuses, so it is loaded through require (tsx transpiles it). Both
- * copies of tfjs-core share one engine and registry through globalThis.
- */
+/** tfjs-core's node bundle ships no gradients: see tfjs-gradients.ts for how they are loaded. */
 export function registerGradients(): void {
   if (gradientsRegistered) return;
-  createRequire(import.meta.url)('@tensorflow/tfjs-core/dist/register_all_gradients.js');
+  registerTfjsGradients();
   gradientsRegistered = true;
 }
 
@@ -33,13 +31,21 @@ export function quiet(tf: Tf): void {
   tf.env().set('PROD', true);
 }
 
-/** tfjs-core, with gradients registered and warnings silenced (each tfjs adapter then loads its backend). */
+/**
+ * tfjs-core, with gradients registered and warnings silenced (each tfjs adapter then loads its
+ * backend, with requireTfjs). tfjs's packages are CommonJS builds for Node: required, they take
+ * about a third of the CPU that importing them through tsx's ESM hooks takes (0.16 s vs 0.55 s for
+ * core, cpu and wasm in a worker thread, on this loaded host), in every thread that loads them.
+ */
 export async function loadTfCore(): Promise<Tf> {
-  const tf = await import('@tensorflow/tfjs-core');
+  const tf = requireTfjs<Tf>('@tensorflow/tfjs-core');
   registerGradients();
   quiet(tf);
   return tf;
 }
+
+/** A tfjs package's CommonJS build (see loadTfCore). */
+export const requireTfjs = <T = unknown>(name: string): T => createRequire(import.meta.url)(name) as T;
 
 export function packageVersion(name: string): string {
   const require = createRequire(import.meta.url);
@@ -70,15 +76,20 @@ export function compileTfjs(tf: Tf, workload: ResolvedWorkload, inputs: NamedTen
 
   if (spec.kind === 'infer') {
     const feeds = inputs.map((t) => keep(tf.tensor(t.data, t.shape, t.data instanceof Int32Array ? 'int32' : 'float32')));
+    const named = new Map(inputs.map((t, i) => [t.name, feeds[i]]));
     return {
-      async execute(): Promise<Execution> {
+      async execute(options?: ExecuteOptions): Promise<Execution> {
         const start = performance.now();
         let out: T;
+        const ops = options?.ops && new PendingOps(tf, options.ops, 0);
         try {
-          out = tf.tidy(() => inferOp(tf, spec, feeds));
+          out = tf.tidy(() => inferOp(tf, spec, feeds, named, ops && ((op, t) => ops.record(op, t))));
+          ops?.record(inferOps(spec).at(-1)!, out);
         } catch (err) {
+          ops?.dispose();
           classify(err);
         }
+        await ops?.flush();
         const data = (await out.data()) as Float32Array;
         const computeMs = performance.now() - start;
         out.dispose();
@@ -112,6 +123,7 @@ function compileTraining(tf: Tf, spec: TrainSpec, inputs: NamedTensor[], keep: <
       const initialOf = (n: string) => (from ? stateTensor(from, `weights/${n}`) : byName(inputs, n));
       let params = layout.params.map((n) => { const t = initialOf(n); return tf.tensor(t.data, t.shape, 'float32'); });
       let state = layout.state.map((n) => { const t = initialOf(n); return tf.tensor(t.data, t.shape, 'float32'); });
+      const names = options?.ops ? opNames(spec) : null;
       const optimizer = new TfjsOptimizer(tf, spec.optimizer ?? { kind: 'sgd' });
       if (from) {
         optimizer.restore(first, layout.params.map((n, i) => optimizer.slotNames.map((slot) => {
@@ -127,12 +139,21 @@ function compileTraining(tf: Tf, spec: TrainSpec, inputs: NamedTensor[], keep: <
           const updates = new Map<string, T>();
           const stepMasks = new Map(layout.dropout.map((name, i) => [name, masks[i][s]]));
           const stateMap = new Map(layout.state.map((n, i) => [n, state[i]]));
+          const pending = options?.ops && new PendingOps(tf, options.ops, s);
+          const ops = pending && names ? forwardOps(tf, pending, names) : undefined;
           const { value, grads } = tf.valueAndGrads((...p: T[]) => {
             const tensors = new Map<string, T>([...layout.params.map((n, i) => [n, p[i]] as [string, T]), ...stateMap]);
-            return meanXent(tf, spec, forward(tf, spec, { training: true, tensors, masks: stepMasks, updates }, xs[s]), ys[s]);
+            const logits = forward(tf, spec, { training: true, tensors, masks: stepMasks, updates, ops }, xs[s]);
+            return meanXent(tf, spec, ops ? tap(tf, logits, (dy) => ops.record(LOSS_GRAD_OP, dy)) : logits, ys[s]);
           })(params);
-          const clipped = spec.clipNorm === undefined ? grads : clipByGlobalNorm(tf, grads, spec.clipNorm);
+          if (ops) {
+            ops.record(LOSS_OP, value);
+            layout.params.forEach((n, i) => ops.record(names!.paramGrad.get(n)!, grads[i]));
+          }
+          const clipped = spec.clipNorm === undefined ? grads : clipByGlobalNorm(tf, grads, spec.clipNorm, ops && ((norm) => ops.record(CLIP_NORM_OP, norm)));
           const next = optimizer.step(params, clipped, lrs[s]);
+          if (ops) layout.params.forEach((n, i) => ops.record(names!.update.get(n)!, next[i]));
+          await pending?.flush();
           [...params, ...grads, ...(clipped === grads ? [] : clipped)].forEach((t) => t.dispose());
           params = next;
           if (layout.state.length) {
@@ -179,12 +200,72 @@ function compileTraining(tf: Tf, spec: TrainSpec, inputs: NamedTensor[], keep: <
   };
 }
 
-function inferOp(tf: Tf, spec: InferSpec, feeds: T[]): T {
+/**
+ * A located step's op outputs, held (a kept clone shares the data) until the step is over and then
+ * read asynchronously: the ops are computed inside tfjs's gradient tape, where nothing can be
+ * awaited, and tfjs-webgpu cannot read a GPU tensor synchronously in Node.js (its readSync needs
+ * OffscreenCanvas).
+ */
+class PendingOps {
+  private held: Array<[string, T]> = [];
+
+  constructor(private tf: Tf, private sink: OpSink, private step: number) {}
+
+  record(op: string, t: T): void {
+    this.held.push([op, this.tf.keep(this.tf.clone(t))]);
+  }
+
+  async flush(): Promise<void> {
+    try {
+      for (const [op, t] of this.held) this.sink.record(this.step, op, (await t.data()) as Float32Array);
+    } finally {
+      this.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.held.forEach(([, t]) => t.dispose());
+    this.held = [];
+  }
+}
+
+/**
+ * A located step's ops: each is held as it is computed, and the input of every layer whose input
+ * gradient is an op is tapped (an identity with a custom gradient), so the gradient is held as it
+ * passes; neither changes a bit of what is computed.
+ */
+function forwardOps(tf: Tf, pending: PendingOps, names: OpNames): ForwardOps {
+  const gradInput = new Map<string, string | null>([...names.layers.map((s): [string, string | null] => [s.path, s.gradInput]), [HEAD_PATH, names.headGradInput]]);
+  const record = (op: string, t: T) => pending.record(op, t);
+  return {
+    record,
+    tapInput(path, t) {
+      const op = gradInput.get(path);
+      return op ? tap(tf, t, (dy) => record(op, dy)) : t;
+    },
+  };
+}
+
+/** x unchanged, with `onGradient` called with its gradient during backpropagation. */
+function tap(tf: Tf, x: T, onGradient: (dy: T) => void): T {
+  const identity = tf.customGrad((...args) => ({
+    value: tf.clone(args[0] as T),
+    gradFunc: (dy: T) => {
+      onGradient(dy);
+      return tf.clone(dy);
+    },
+  }));
+  return identity(x);
+}
+
+function inferOp(tf: Tf, spec: InferSpec, feeds: T[], named: Map<string, T>, record?: (op: string, t: T) => void): T {
   switch (spec.op) {
     case 'attention': {
       const [q, k, v] = feeds as tfcore.Tensor3D[];
       const scores = tf.mul(tf.matMul(q, k, false, true), 1 / Math.sqrt(spec.dim));
-      return tf.matMul(tf.softmax(scores) as tfcore.Tensor3D, v);
+      const p = tf.softmax(scores) as tfcore.Tensor3D;
+      record?.('attention.softmax', p);
+      return tf.matMul(p, v);
     }
     case 'reduceSum':
       return tf.reshape(tf.sum(feeds[0]), [1]);
@@ -194,6 +275,8 @@ function inferOp(tf: Tf, spec: InferSpec, feeds: T[]): T {
       return tf.unsortedSegmentSum(feeds[0], feeds[1] as tfcore.Tensor1D, spec.buckets);
     case 'atomicSum':
       throw new UnsupportedOpError('atomic-sum is a WGSL kernel: this tfjs backend cannot run it');
+    case 'forward':
+      return forward(tf, spec.model, { training: false, tensors: named }, named.get('xEval')!);
   }
 }
 

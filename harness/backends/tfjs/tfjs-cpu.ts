@@ -1,10 +1,10 @@
 import type { WorkloadSpec } from '../../../workloads/types.js';
-import { loadTfCore, packageVersion, tfjsSession, type Tf } from './tfjs-common.js';
+import { loadTfCore, packageVersion, requireTfjs, tfjsSession, type Tf } from './tfjs-common.js';
 import type { Availability, Backend, Session, SessionOptions, Support } from '../types.js';
 
 async function loadTf(): Promise<Tf> {
   const tf = await loadTfCore();
-  await import('@tensorflow/tfjs-backend-cpu');
+  requireTfjs('@tensorflow/tfjs-backend-cpu');
   return tf;
 }
 

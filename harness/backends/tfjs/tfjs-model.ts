@@ -6,6 +6,7 @@
  */
 import type * as tfcore from '@tensorflow/tfjs-core';
 import { modelLayout } from '../../../workloads/params.js';
+import { HEAD_PATH, layerOp } from '../../../workloads/ops.js';
 import {
   BATCH_NORM_EPSILON, BATCH_NORM_MOMENTUM, GELU_CUBIC, GELU_SQRT_2_OVER_PI, LAYER_NORM_EPSILON,
   type Activation, type Layer, type Optimizer, type TrainSpec,
@@ -23,6 +24,15 @@ export interface ForwardContext {
   masks?: Map<string, T>;
   /** Training mode: the updated running statistics, kept (tf.keep) so they outlive the tape's tidy. */
   updates?: Map<string, T>;
+  /** Locating (`--locate`): where this step's ops are reported. */
+  ops?: ForwardOps;
+}
+
+/** Where a forward pass reports its ops (names of workloads/ops.ts) while a run is located. */
+export interface ForwardOps {
+  record(op: string, t: T): void;
+  /** The input of the layer at `path` as the layer uses it: tapped, so its gradient is reported, where that is an op. */
+  tapInput(path: string, t: T): T;
 }
 
 /** An additive causal mask of −1e9: exp underflows to exactly 0 in float32, as −∞ would (types.ts). */
@@ -37,10 +47,11 @@ function activate(tf: Tf, x: T, a: Activation): T {
   return a === 'relu' ? tf.relu(x) : a === 'gelu' ? gelu(tf, x) : x;
 }
 
-/** x·W (+ b) on the last axis; rank > 2 inputs are flattened to rows and back. */
-function dense(tf: Tf, x: T, w: T, b: T | undefined): T {
+/** x·W (+ b) on the last axis; rank > 2 inputs are flattened to rows and back. `matmul` sees x·W. */
+function dense(tf: Tf, x: T, w: T, b: T | undefined, matmul?: (t: T) => void): T {
   const rows = x.rank === 2 ? x : tf.reshape(x, [-1, x.shape[x.rank - 1]]);
   let y = tf.matMul(rows as tfcore.Tensor2D, w as tfcore.Tensor2D);
+  matmul?.(y);
   if (b) y = tf.add(y, b);
   return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), w.shape[1] as number]);
 }
@@ -53,17 +64,17 @@ function normalize(tf: Tf, x: T, axes: number[], epsilon: number, gamma: T, beta
   return { y: tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, epsilon))), gamma), beta), mean, variance };
 }
 
-function selfAttention(tf: Tf, x: T, heads: number, get: (name: string) => T): T {
+function selfAttention(tf: Tf, x: T, heads: number, get: (name: string) => T, record: (sub: string, t: T) => T): T {
   const [batch, seq, dim] = x.shape;
   const dh = dim / heads;
   const split = (t: T) => tf.transpose(tf.reshape(t, [batch, seq, heads, dh]), [0, 2, 1, 3]);
-  const q = split(dense(tf, x, get('wq'), get('bq')));
-  const k = split(dense(tf, x, get('wk'), undefined));
-  const v = split(dense(tf, x, get('wv'), get('bv')));
+  const q = split(record('q', dense(tf, x, get('wq'), get('bq'))));
+  const k = split(record('k', dense(tf, x, get('wk'), undefined)));
+  const v = split(record('v', dense(tf, x, get('wv'), get('bv'))));
   const mask = tf.tidy(() => tf.mul(tf.sub(1, tf.linalg.bandPart(tf.ones([seq, seq]), -1, 0)), MASKED));
   const scores = tf.add(tf.mul(tf.matMul(q as tfcore.Tensor4D, k as tfcore.Tensor4D, false, true), 1 / Math.sqrt(dh)), mask);
-  const o = tf.matMul(tf.softmax(scores) as tfcore.Tensor4D, v as tfcore.Tensor4D);
-  return dense(tf, tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [batch, seq, dim]), get('wo'), get('bo'));
+  const o = tf.matMul(record('softmax', tf.softmax(scores)) as tfcore.Tensor4D, v as tfcore.Tensor4D);
+  return dense(tf, record('context', tf.reshape(tf.transpose(o, [0, 2, 1, 3]), [batch, seq, dim])), get('wo'), get('bo'));
 }
 
 export function applyLayers(tf: Tf, list: Layer[], x: T, prefix: string, ctx: ForwardContext): T {
@@ -75,17 +86,20 @@ export function applyLayers(tf: Tf, list: Layer[], x: T, prefix: string, ctx: Fo
       if (!t) throw new Error(`tensor ${path}.${name} missing`);
       return t;
     };
+    if (ctx.ops) h = ctx.ops.tapInput(path, h);
     h = layerForward(tf, layer, h, path, get, ctx);
+    if (ctx.ops && layer.kind !== 'flatten') ctx.ops.record(layerOp(path, layer.kind, 'forward'), h);
   });
   return h;
 }
 
 function layerForward(tf: Tf, layer: Layer, h: T, path: string, get: (name: string) => T, ctx: ForwardContext): T {
+  const record = (sub: string, t: T) => (ctx.ops?.record(layerOp(path, layer.kind, sub), t), t);
   switch (layer.kind) {
     case 'dense':
-      return activate(tf, dense(tf, h, get('w'), layer.bias === false ? undefined : get('b')), layer.activation);
+      return activate(tf, dense(tf, h, get('w'), layer.bias === false ? undefined : get('b'), ctx.ops && ((z) => record('matmul', z))), layer.activation);
     case 'conv2d': {
-      const y = tf.conv2d(h as tfcore.Tensor4D, get('w') as tfcore.Tensor4D, 1, 'same');
+      const y = record('conv', tf.conv2d(h as tfcore.Tensor4D, get('w') as tfcore.Tensor4D, 1, 'same'));
       return activate(tf, layer.bias === false ? y : tf.add(y, get('b')), layer.activation);
     }
     case 'pool':
@@ -112,6 +126,8 @@ function layerForward(tf: Tf, layer: Layer, h: T, path: string, get: (name: stri
       const flat = (t: T) => tf.reshape(t, [-1]);
       ctx.updates!.set(`${path}.runningMean`, tf.keep(tf.add(tf.mul(1 - m, get('runningMean')), tf.mul(m, flat(mean)))));
       ctx.updates!.set(`${path}.runningVar`, tf.keep(tf.add(tf.mul(1 - m, get('runningVar')), tf.mul(m * (n / (n - 1)), flat(variance)))));
+      record('runningMean', ctx.updates!.get(`${path}.runningMean`)!);
+      record('runningVar', ctx.updates!.get(`${path}.runningVar`)!);
       return y;
     }
     case 'activation':
@@ -123,7 +139,7 @@ function layerForward(tf: Tf, layer: Layer, h: T, path: string, get: (name: stri
       return tf.mul(h, mask);
     }
     case 'selfAttention':
-      return selfAttention(tf, h, layer.heads, get);
+      return selfAttention(tf, h, layer.heads, get, record);
     case 'residual':
       return tf.add(h, applyLayers(tf, layer.layers, h, path, ctx));
     case 'globalAvgPool':
@@ -133,8 +149,11 @@ function layerForward(tf: Tf, layer: Layer, h: T, path: string, get: (name: stri
 
 /** Logits: [batch, classes], or [batch, S, classes] for per-token models. */
 export function forward(tf: Tf, spec: TrainSpec, ctx: ForwardContext, x: T): T {
-  const h = applyLayers(tf, spec.layers, x, 'l', ctx);
-  return dense(tf, h, ctx.tensors.get('head.w')!, ctx.tensors.get('head.b')!);
+  let h = applyLayers(tf, spec.layers, x, 'l', ctx);
+  if (ctx.ops) h = ctx.ops.tapInput(HEAD_PATH, h);
+  const logits = dense(tf, h, ctx.tensors.get('head.w')!, ctx.tensors.get('head.b')!, ctx.ops && ((z) => ctx.ops!.record(layerOp(HEAD_PATH, 'dense', 'matmul'), z)));
+  ctx.ops?.record(layerOp(HEAD_PATH, 'dense', 'forward'), logits);
+  return logits;
 }
 
 /** Mean softmax cross-entropy over the prediction units: −Σ onehot·logSoftmax / units. */
@@ -150,9 +169,10 @@ export function meanXent(tf: Tf, spec: TrainSpec, logits: T, y: T): tfcore.Scala
  * per-tensor sums of squares are added one by one in parameter order: tf.addN of a model's worth of
  * tensors exceeds WebGPU's 8 storage buffers per shader stage (Dawn refuses the pipeline).
  */
-export function clipByGlobalNorm(tf: Tf, grads: T[], clipNorm: number): T[] {
+export function clipByGlobalNorm(tf: Tf, grads: T[], clipNorm: number, onNorm?: (norm: T) => void): T[] {
   return tf.tidy(() => {
     const norm = tf.sqrt(grads.map((g) => tf.sum(tf.mul(g, g))).reduce((a, b) => tf.add(a, b)));
+    onNorm?.(norm);
     const coef = tf.minimum(1, tf.div(clipNorm, tf.add(norm, 1e-6)));
     return grads.map((g) => tf.mul(g, coef));
   });

@@ -1,10 +1,10 @@
 import type { WorkloadSpec } from '../../../workloads/types.js';
-import { loadTfCore, packageVersion, tfjsSession, type Tf } from './tfjs-common.js';
+import { loadTfCore, packageVersion, requireTfjs, tfjsSession, type Tf } from './tfjs-common.js';
 import type { Availability, Backend, Session, SessionOptions, Support } from '../types.js';
 
 async function loadTf(): Promise<{ tf: Tf; wasm: typeof import('@tensorflow/tfjs-backend-wasm') }> {
   const tf = await loadTfCore();
-  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const wasm = requireTfjs<typeof import('@tensorflow/tfjs-backend-wasm')>('@tensorflow/tfjs-backend-wasm');
   return { tf, wasm };
 }
 

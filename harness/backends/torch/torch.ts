@@ -3,17 +3,22 @@
  * (mode, device) in a worker. The environment of that process carries the mode, so process-wide
  * switches are set before CUDA initialises: det = torch.use_deterministic_algorithms(True),
  * cudnn.deterministic = True, cudnn.benchmark = False, CUBLAS_WORKSPACE_CONFIG=:4096:8; nondet =
- * defaults with cudnn.benchmark = True. The worker reads the flags back (`hello`), so every switch in
+ * defaults with cudnn.benchmark = True. The session's numerics (harness/axes.ts) are switches in both
+ * modes: fp32 turns TF32 off for matmuls and cuDNN (PyTorch leaves cuDNN's on), tf32 on (GPUs only),
+ * bf16 runs forward passes under autocast to bfloat16 (its CPU rules cover matmuls, linear and
+ * convolutions, not sum or index_add_). The worker reads the flags back (`hello`), so every switch in
  * the record is verified; torch, CUDA and cuDNN versions and device names go into the record too.
  *
- * Protocol, version 3: JSON lines. Requests {id, op: "hello"} | {id, op: "run", spec, device,
+ * Protocol, version 3: JSON lines. Requests {id, op: "hello", threads?, numerics?, device?} | {id, op: "run", spec, device,
  * inputs: [{name, shape, dtype: "float32"|"int32", path}], params: [names], state: [names],
- * dropout: [names], out: path, trace, dtype?: "float64", loader?: {workers, mode, seed},
+ * dropout: [names], out: path, trace, dtype?: "float64", ops?: names, loader?: {workers, mode, seed},
  * resume?: {stop_after?, from?: {path, tensors: [{name, shape, offset}]}, state?}} | {id, op: "exit"};
- * replies {id, ok: true, outputs, loss, compute_ms, trace, eval, state?, nondeterministic?} or {id,
+ * replies {id, ok: true, outputs, loss, compute_ms, trace, eval, ops, state?, nondeterministic?} or {id,
  * ok: false, error, unsupported}. The artifact (the parameters, then the state) is written to `out`,
  * per-step weights to `out.trace`, the evaluation logits of training workloads to `out.eval`, the
- * training state (harness/checkpoint.ts, with `resume`) to `out.state`, all float32. `loader`: the
+ * training state (harness/checkpoint.ts, with `resume`) to `out.state`, all float32. `ops` (locating):
+ * the names of workloads/ops.ts for each site (opNamesFor); the worker writes every op's output to
+ * `out.ops` and replies `ops: [[step, name, elements], …]` in the order written. `loader`: the
  * batches come from a torch.utils.data.DataLoader with that many workers (datalayer.py). `resume`:
  * start from a checkpoint, stop after `stop_after` steps, return the state. In
  * DETBENCH_TORCH_MODE=det-warn (`detbench doctor`), replies list the ops PyTorch warned have no
@@ -32,13 +37,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { DeterminismRecord, Mode } from '../../protocol.js';
+import type { DeterminismRecord, Mode, Switch } from '../../protocol.js';
+import { axisValue, type Numerics } from '../../axes.js';
 import { modelLayout } from '../../../workloads/params.js';
-import type { NamedTensor, ResolvedWorkload, WorkloadSpec } from '../../../workloads/types.js';
+import { isGpuDevice, type NamedTensor, type ResolvedWorkload, type WorkloadSpec } from '../../../workloads/types.js';
 import { capture } from '../../run/child-probe.js';
 import { scratchRoot } from '../../run/scratch.js';
 import { packState, unpackState, type TrainingState } from '../../checkpoint.js';
-import { UnsupportedOpError, type Availability, type Backend, type Execution, type Program, type Session, type SessionOptions, type Support } from '../types.js';
+import { UnsupportedOpError, numericsUnsupported, type Availability, type Backend, type Execution, type OpSink, type Program, type Session, type SessionOptions, type Support } from '../types.js';
+import { CLIP_NORM_OP, HEAD_PATH, LAYER_OP, LOSS_GRAD_OP, LOSS_OP, inferOps, opNames } from '../../../workloads/ops.js';
 
 export const TORCH_PROTOCOL = 3;
 const WORKER = fileURLToPath(new URL('./worker.py', import.meta.url));
@@ -138,23 +145,43 @@ export interface RunRequestOptions {
   threads: number;
   trace?: boolean;
   dtype?: 'float64';
+  /** Locating: every op's output is reported here. */
+  ops?: OpSink;
   /** Workloads with a data loader: the DataLoader's workers and the mode of its draws. */
   loader?: { workers: number; mode: Mode; seed: number };
-  /** Resume replay: where the checkpoint to start from is written, when to stop, whether to return the state. */
+  /** Resume replay: the checkpoint to start from, when to stop, whether to return the state. */
   resume?: { stopAfter?: number; from?: TrainingState; state?: boolean };
 }
 
 /** The ops a det-warn run was warned about: PyTorch's name of each op, and its message. */
 export type NondeterministicOp = { op: string; message: string };
 
+/** The op names the worker reports under (locating): each site's name from workloads/ops.ts, so none is spelt in Python. */
+export function opNamesFor(spec: WorkloadSpec): Record<string, unknown> {
+  if (spec.kind === 'infer') return { infer: inferOps(spec) };
+  const n = opNames(spec);
+  return {
+    layers: Object.fromEntries([...n.layers.map((s) => [s.path, `${s.path}.${LAYER_OP[s.layer.kind]}`]), [HEAD_PATH, `${HEAD_PATH}.${LAYER_OP.dense}`]]),
+    gradInput: Object.fromEntries(n.layers.filter((s) => s.gradInput).map((s) => [s.path, s.gradInput])),
+    headGradInput: n.headGradInput,
+    paramGrad: Object.fromEntries(n.paramGrad),
+    update: Object.fromEntries(n.update),
+    clip: CLIP_NORM_OP,
+    loss: LOSS_OP,
+    lossGrad: LOSS_GRAD_OP,
+  };
+}
+
 /**
  * One `run` request and its results: the artifact, the per-step trace, the evaluation logits and the
- * training state, read back from their files (which are removed).
+ * training state, read back from their files (which are removed); with `ops`, every op's output too,
+ * reported to it.
  */
 export async function runRequest(
   worker: TorchProcess, out: string, workload: ResolvedWorkload, files: ReturnType<typeof writeTensor>[], options: RunRequestOptions,
 ): Promise<Execution & { nondeterministic?: NondeterministicOp[] }> {
-  const layout = workload.spec.kind === 'train' ? modelLayout(workload.spec) : null;
+  const model = workload.spec.kind === 'train' ? workload.spec : workload.spec.op === 'forward' ? workload.spec.model : null;
+  const layout = model ? modelLayout(model) : null;
   let resume: Record<string, unknown> | undefined;
   if (options.resume) {
     const { stopAfter, from, state } = options.resume;
@@ -171,11 +198,20 @@ export async function runRequest(
       op: 'run', spec: workload.spec, device: options.device, threads: options.threads, inputs: files, out, trace: options.trace === true,
       params: layout ? layout.params.map(([n]) => n) : [], state: layout ? layout.state.map(([n]) => n) : [], dropout: layout ? layout.dropout.map((d) => d.name) : [],
       ...(options.dtype ? { dtype: options.dtype } : {}),
+      ...(options.ops ? { ops: opNamesFor(workload.spec) } : {}),
       ...(options.loader ? { loader: options.loader } : {}),
       ...(resume ? { resume } : {}),
     });
   } finally {
     fs.rmSync(`${out}.from`, { force: true });
+  }
+  if (options.ops && Array.isArray(r.ops)) {
+    const values = readFloat32(`${out}.ops`);
+    let offset = 0;
+    for (const [step, op, elements] of r.ops as Array<[number, string, number]>) {
+      options.ops.record(step, op, values.subarray(offset, offset + elements));
+      offset += elements;
+    }
   }
   const data = readFloat32(out);
   const meta = r.outputs as TensorMeta[];
@@ -197,6 +233,32 @@ export function writeTensor(dir: string, t: NamedTensor): { name: string; shape:
   const file = path.join(dir, `${t.name.replace(/[^\w.-]/g, '_')}.bin`);
   fs.writeFileSync(file, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
   return { name: t.name, shape: t.shape, dtype: t.data instanceof Int32Array ? 'int32' : 'float32', path: file };
+}
+
+/** The TF32 flags and autocast each numerics sets (worker.py `set_numerics`), as hello reads them back. */
+function numericsSwitches(numerics: Numerics): Record<string, boolean | string> {
+  return { 'cuda.matmul.allow_tf32': numerics === 'tf32', 'cudnn.allow_tf32': numerics === 'tf32', autocast: numerics === 'bf16' ? 'bfloat16' : 'off' };
+}
+
+const NUMERICS_SUMMARY: { readonly [N in Numerics]: string } = {
+  fp32: 'float32 (TF32 off for matmuls and cuDNN)',
+  tf32: 'TF32 allowed for matmuls and cuDNN convolutions',
+  bf16: 'autocast to bfloat16 (matmuls and convolutions in bfloat16)',
+};
+
+/**
+ * Environment variables that change TF32 behind PyTorch's flags: TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1
+ * turns TF32 on for cuBLAS whatever allow_tf32 says, NVIDIA_TF32_OVERRIDE=0 turns it off in cuBLAS
+ * and cuDNN. Where one contradicts the cell's numerics, the record says so (unverified).
+ */
+function tf32Override(flags: Hello['flags'], numerics: Numerics): Switch | null {
+  if (numerics !== 'tf32' && flags.TORCH_ALLOW_TF32_CUBLAS_OVERRIDE === '1') {
+    return { name: 'TORCH_ALLOW_TF32_CUBLAS_OVERRIDE', value: '1', verified: false, note: `cuBLAS matmuls run in TF32 whatever allow_tf32 says: this ${numerics} cell is not float32 on Ampere and later GPUs; unset it` };
+  }
+  if (numerics === 'tf32' && flags.NVIDIA_TF32_OVERRIDE === '0') {
+    return { name: 'NVIDIA_TF32_OVERRIDE', value: '0', verified: false, note: 'cuBLAS and cuDNN never use TF32: this tf32 cell runs in float32; unset it' };
+  }
+  return null;
 }
 
 export const torchBackend: Backend = {
@@ -232,10 +294,20 @@ export const torchBackend: Backend = {
     if (spec.kind === 'train' && spec.dataParallel) return { ok: false, reason: 'torch has no data-parallel driver in detbench: the CPU negative control runs on the CPU backends' };
     return { ok: true };
   },
+  supportsAxis(axis, value, { device, spec }): Support | null {
+    if (axis !== 'numerics') return null;
+    if (value === 'tf32' && !isGpuDevice(device)) return { ok: false, reason: numericsUnsupported('torch', 'tf32', device) };
+    // torch 1.13–2.x autocast has no bfloat16 rule for sum and index_add_: they stay float32, so a bf16 cell would repeat the fp32 one
+    if (value === 'bf16' && spec.kind === 'infer' && (spec.op === 'reduceSum' || spec.op === 'indexAdd' || spec.op === 'atomicSum')) {
+      return { ok: false, reason: `torch.autocast has no bfloat16 rule for ${spec.op === 'indexAdd' ? 'index_add_' : 'sum'}: it runs in float32 under autocast, so a bf16 cell would repeat the fp32 one` };
+    }
+    return { ok: true };
+  },
   async open(options: SessionOptions): Promise<Session> {
     const worker = TorchProcess.start(options.mode);
     const onCpu = options.device === 'cpu';
-    const hello = (await worker.call({ op: 'hello', ...(onCpu ? { threads: options.threads } : {}) })) as unknown as Hello;
+    const numerics = axisValue(options, 'numerics');
+    const hello = (await worker.call({ op: 'hello', numerics, device: options.device, ...(onCpu ? { threads: options.threads } : {}) })) as unknown as Hello;
     if (hello.protocol !== TORCH_PROTOCOL) throw new Error(`the Python worker speaks protocol ${hello.protocol}, detbench ${TORCH_PROTOCOL}`);
     const det = options.mode === 'det';
     const expect: Record<string, boolean | string | number | null> = {
@@ -246,11 +318,16 @@ export const torchBackend: Backend = {
     };
     // on the CPU the cell's thread count is a switch too: PyTorch splits its reductions per thread
     if (onCpu) expect.num_threads = options.threads;
+    // the numerics are switches in either mode: fp32 is float32 (TF32 off, which cudnn.allow_tf32 is not by default)
+    Object.assign(expect, numericsSwitches(numerics));
+    const switches: Switch[] = Object.entries(expect).map(([name, value]) => ({ name, value: String(hello.flags[name]), verified: hello.flags[name] === value }));
+    const override = tf32Override(hello.flags, numerics);
+    if (override) switches.push(override);
     const determinism: DeterminismRecord = {
       mode: options.mode,
       control: 'controlled',
-      switches: Object.entries(expect).map(([name, value]) => ({ name, value: String(hello.flags[name]), verified: hello.flags[name] === value })),
-      summary: `torch ${hello.torch}, CUDA ${hello.cuda ?? 'none'}, cuDNN ${hello.cudnn ?? 'none'}${hello.devices.length ? `, ${hello.devices.join('; ')}` : ''}: ${det ? 'deterministic algorithms, cuDNN deterministic, no benchmark, CUBLAS_WORKSPACE_CONFIG=:4096:8' : 'defaults with cudnn.benchmark'}`,
+      switches,
+      summary: `torch ${hello.torch}, CUDA ${hello.cuda ?? 'none'}, cuDNN ${hello.cudnn ?? 'none'}${hello.devices.length ? `, ${hello.devices.join('; ')}` : ''}: ${det ? 'deterministic algorithms, cuDNN deterministic, no benchmark, CUBLAS_WORKSPACE_CONFIG=:4096:8' : 'defaults with cudnn.benchmark'}; ${NUMERICS_SUMMARY[numerics]}`,
     };
     const dir = fs.mkdtempSync(path.join(scratchRoot(), 'detbench-torch-'));
     // Input files are written once per input set (the worker thread caches inputs per workload), and
@@ -272,7 +349,7 @@ export const torchBackend: Backend = {
             const spec = workload.spec;
             const { stopAfter, resumeFrom, state } = executeOptions ?? {};
             return runRequest(worker, path.join(dir, `out-${runs++}.f32`), workload, files, {
-              device: options.device, threads: options.threads, trace: executeOptions?.trace === true,
+              device: options.device, threads: options.threads, trace: executeOptions?.trace === true, ...(executeOptions?.ops ? { ops: executeOptions.ops } : {}),
               ...(spec.kind === 'train' && spec.loader ? { loader: { workers: prepareOptions?.loaderWorkers ?? 0, mode: options.mode, seed: prepareOptions?.seed ?? 0 } } : {}),
               ...(stopAfter !== undefined || resumeFrom || state ? { resume: { stopAfter, from: resumeFrom, state } } : {}),
             });

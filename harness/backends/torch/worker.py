@@ -7,6 +7,7 @@ token ids), never pickle. The determinism mode comes from the environment
 is set by the caller for det, as PyTorch requires it before CUDA initialises.
 """
 import array
+import contextlib
 import json
 import math
 import os
@@ -44,12 +45,47 @@ elif MODE == "det":
 else:
     torch.backends.cudnn.benchmark = True
 
+# The session's numerics (harness/axes.ts): fp32 unless hello says otherwise.
+NUMERICS = "fp32"
 
-def hello(threads=None):
+
+def set_numerics(numerics):
+    """fp32 turns TF32 off for cuBLAS matmuls and cuDNN convolutions (PyTorch leaves
+    cudnn.allow_tf32 on by default, so on Ampere and later GPUs a float32 convolution would run in
+    TF32); tf32 turns both on; bf16 keeps TF32 off and runs forward passes under autocast."""
+    global NUMERICS
+    NUMERICS = numerics or "fp32"
+    tf32 = NUMERICS == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    torch.backends.cudnn.allow_tf32 = tf32
+
+
+set_numerics("fp32")
+
+
+def autocast(device):
+    """bf16: torch.autocast to bfloat16 (matmuls and convolutions in bfloat16, the rest as autocast
+    decides); otherwise no context at all."""
+    if NUMERICS == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def autocast_state(device):
+    """What autocast does inside autocast(device), read back from PyTorch: a dtype name, or "off"."""
+    with autocast(device):
+        if device.type == "cuda":
+            return str(torch.get_autocast_gpu_dtype()).replace("torch.", "") if torch.is_autocast_enabled() else "off"
+        return str(torch.get_autocast_cpu_dtype()).replace("torch.", "") if torch.is_autocast_cpu_enabled() else "off"
+
+
+def hello(threads=None, numerics=None, device=None):
     """Versions, devices and every switch as PyTorch reports it back; `threads` (CPU sessions) sets the
-    intra-op thread count first."""
+    intra-op thread count and `numerics` the session's numerics first."""
     if threads:
         torch.set_num_threads(int(threads))
+    if numerics:
+        set_numerics(numerics)
     cuda = torch.cuda.is_available()
     return {
         "protocol": PROTOCOL,
@@ -63,6 +99,12 @@ def hello(threads=None):
             "cudnn.benchmark": bool(torch.backends.cudnn.benchmark),
             "CUBLAS_WORKSPACE_CONFIG": os.environ.get("CUBLAS_WORKSPACE_CONFIG"),
             "num_threads": torch.get_num_threads(),
+            "cuda.matmul.allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+            "cudnn.allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+            "autocast": autocast_state(torch.device(device or "cpu")),
+            # environment variables that override the TF32 flags behind PyTorch's back
+            "TORCH_ALLOW_TF32_CUBLAS_OVERRIDE": os.environ.get("TORCH_ALLOW_TF32_CUBLAS_OVERRIDE"),
+            "NVIDIA_TF32_OVERRIDE": os.environ.get("NVIDIA_TF32_OVERRIDE"),
         },
     }
 
@@ -91,6 +133,35 @@ def sync(device):
         torch.cuda.synchronize(device)
 
 
+class Ops:
+    """Locating (harness/run/locate.ts): every op's output as it is computed, in the declared layout
+    (NHWC), under the names the request gives (workloads/ops.ts), appended to a raw float32 file.
+    Reading values and gradient hooks that return nothing change no bit of what is computed."""
+
+    def __init__(self, names, path):
+        self.names = names
+        self.step = 0
+        self.index = []  # [step, op, elements] in the order written
+        self.file = open(path, "wb")
+
+    def record(self, op, t, nchw=False):
+        if nchw and t.dim() == 4:
+            t = t.permute(0, 2, 3, 1)
+        self.file.write(raw_float32(t))
+        self.index.append([self.step, op, t.numel()])
+
+    def layer(self, path, sub, t, nchw=False):
+        self.record("%s.%s" % (self.names["layers"][path], sub), t, nchw)
+
+    def gradient(self, op, t, nchw=False):
+        """Records t's gradient when backward reaches it (only where one is computed)."""
+        if op and t.requires_grad:
+            t.register_hook(lambda g: self.record(op, g, nchw))
+
+    def close(self):
+        self.file.close()
+
+
 class Model:
     """The training primitives of workloads/types.ts in PyTorch, by parameter name. Data and conv
     weights arrive in TensorFlow layouts (NHWC, [kh, kw, cin, cout]) and are transposed here, so every
@@ -99,17 +170,30 @@ class Model:
     def __init__(self, spec, tensors):
         self.spec = spec
         self.tensors = tensors  # name -> parameter (requires grad) or running statistic
+        self.ops = None  # locating: an Ops, during training steps only
 
     def forward(self, x, training, masks=None):
         h, nchw = self.layers(self.spec["layers"], x, "l", training, masks or {}, False)
         if nchw:
             h = h.permute(0, 2, 3, 1)
-        return h @ self.tensors["head.w"] + self.tensors["head.b"]
+        if self.ops:
+            self.ops.gradient(self.ops.names.get("headGradInput"), h)
+        z = h @ self.tensors["head.w"]
+        if self.ops:
+            self.ops.layer("head", "matmul", z)
+        logits = z + self.tensors["head.b"]
+        if self.ops:
+            self.ops.layer("head", "forward", logits)
+        return logits
 
     def layers(self, layers, h, prefix, training, masks, nchw):
         for i, layer in enumerate(layers):
             path = "l%d" % i if prefix == "l" else "%s.%d" % (prefix, i)
+            if self.ops:
+                self.ops.gradient(self.ops.names["gradInput"].get(path), h, nchw)
             h, nchw = self.layer(layer, h, path, training, masks, nchw)
+            if self.ops and layer["kind"] != "flatten":
+                self.ops.layer(path, "forward", h, nchw)
         return h, nchw
 
     def layer(self, layer, h, path, training, masks, nchw):
@@ -118,6 +202,8 @@ class Model:
         kind = layer["kind"]
         if kind == "dense":
             h = h @ t("w")
+            if self.ops:
+                self.ops.layer(path, "matmul", h)
             if layer.get("bias", True):
                 h = h + t("b")
             return activate(h, layer["activation"]), nchw
@@ -125,7 +211,10 @@ class Model:
             if not nchw:
                 h, nchw = h.permute(0, 3, 1, 2), True
             bias = t("b") if layer.get("bias", True) else None
-            return activate(F.conv2d(h, t("w").permute(3, 2, 0, 1), bias, padding="same"), layer["activation"]), nchw
+            y = F.conv2d(h, t("w").permute(3, 2, 0, 1), bias, padding="same")
+            if self.ops and bias is None:  # with a bias, torch adds it inside the convolution: no op of its own
+                self.ops.layer(path, "conv", y, True)
+            return activate(y, layer["activation"]), nchw
         if kind == "pool":
             pool = F.max_pool2d if layer["op"] == "max" else F.avg_pool2d
             return pool(h, layer["size"], layer["size"]), nchw
@@ -144,8 +233,12 @@ class Model:
         if kind == "batchNorm":
             # PyTorch's own definition is the one declared: batch statistics (biased variance) in
             # training, running statistics updated in place with the unbiased variance, momentum 0.1
-            return F.batch_norm(h, t("runningMean"), t("runningVar"), t("gamma"), t("beta"), training=training,
-                                momentum=BATCH_NORM_MOMENTUM, eps=BATCH_NORM_EPSILON), nchw
+            h = F.batch_norm(h, t("runningMean"), t("runningVar"), t("gamma"), t("beta"), training=training,
+                             momentum=BATCH_NORM_MOMENTUM, eps=BATCH_NORM_EPSILON)
+            if self.ops:  # the running statistics, updated in place
+                self.ops.layer(path, "runningMean", t("runningMean"))
+                self.ops.layer(path, "runningVar", t("runningVar"))
+            return h, nchw
         if kind == "activation":
             return activate(h, layer["fn"]), nchw
         if kind == "dropout":
@@ -154,7 +247,7 @@ class Model:
             mask = masks["dropout." + path]
             return h * (mask.permute(0, 3, 1, 2) if nchw else mask), nchw
         if kind == "selfAttention":
-            return self_attention(h, layer["heads"], t), nchw
+            return self_attention(h, layer["heads"], t, self.ops and (lambda sub, v: self.ops.layer(path, sub, v))), nchw
         if kind == "residual":
             inner, inner_nchw = self.layers(layer["layers"], h, path, training, masks, nchw)
             if inner_nchw != nchw:
@@ -180,16 +273,23 @@ def activate(h, fn):
     return h
 
 
-def self_attention(x, heads, t):
-    """Causal multi-head self-attention (workloads/types.ts): masked scores are -inf, weights exactly 0."""
+def self_attention(x, heads, t, record=None):
+    """Causal multi-head self-attention (workloads/types.ts): masked scores are -inf, weights exactly 0.
+    `record(sub, value)` (locating) sees q, k, v, the softmax weights and the heads' concatenated output."""
     batch, seq, dim = x.shape
     dh = dim // heads
+    record = record or (lambda sub, v: None)
     split = lambda y: y.reshape(batch, seq, heads, dh).transpose(1, 2)
-    q, k, v = split(x @ t("wq") + t("bq")), split(x @ t("wk")), split(x @ t("wv") + t("bv"))  # no key bias
+    q, k, v = x @ t("wq") + t("bq"), x @ t("wk"), x @ t("wv") + t("bv")  # no key bias
+    for sub, value in (("q", q), ("k", k), ("v", v)):
+        record(sub, value)
+    q, k, v = split(q), split(k), split(v)
     scores = (q @ k.transpose(-1, -2)) * (1 / math.sqrt(dh))
     causal = torch.ones(seq, seq, dtype=torch.bool, device=x.device).triu(1)
     weights = torch.softmax(scores.masked_fill(causal, float("-inf")), dim=-1)
+    record("softmax", weights)
     o = (weights @ v).transpose(1, 2).reshape(batch, seq, dim)
+    record("context", o)
     return o @ t("wo") + t("bo")
 
 
@@ -225,34 +325,44 @@ def load_inputs(request, device):
     return _loaded["tensors"]
 
 
-def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dtype=torch.float32, resume=None):
+def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dtype=torch.float32, ops=None, resume=None):
     """The timed part of a run: the workload on `device`, synchronised before and after; for training
-    workloads the evaluation forward pass follows, untimed. `resume` (resume replay, datalayer.py):
-    `from` a checkpoint (name -> tensor), `stop_after` K steps (no evaluation), `state` (return the
-    training state). Returns (outputs [(name, tensor)], loss, compute_ms, per-step weights or [],
-    evaluation logits or None, training state [(name, tensor)] or None)."""
+    workloads the evaluation forward pass follows, untimed. `ops` (locating): an Ops. `resume` (resume
+    replay, datalayer.py): `from` a checkpoint (name -> tensor), `stop_after` K steps (no evaluation),
+    `state` (return the training state). Returns (outputs [(name, tensor)], loss, compute_ms, per-step
+    weights or [], evaluation logits or None, training state [(name, tensor)] or None)."""
     resume = resume or {}
     steps = []
     cast = lambda t: t.to(dtype) if t.is_floating_point() else t
     if spec["kind"] == "infer":
         sync(device)
         start = time.perf_counter()
-        with torch.no_grad():
+        with torch.no_grad(), autocast(device):
             if spec["op"] == "attention":
                 q, k, v = (cast(tensors[n]) for n in ("q", "k", "v"))
-                out = torch.softmax(q @ k.transpose(-1, -2) * (1 / math.sqrt(spec["dim"])), dim=-1) @ v
+                weights = torch.softmax(q @ k.transpose(-1, -2) * (1 / math.sqrt(spec["dim"])), dim=-1)
+                if ops:
+                    ops.record(ops.names["infer"][0], weights)
+                out = weights @ v
             elif spec["op"] in ("reduceSum", "atomicSum"):  # atomic-sum's value is a plain sum (the oracle's)
                 out = cast(tensors["x"]).sum().reshape(1)
             elif spec["op"] == "indexAdd":
                 src = cast(tensors["src"])
                 out = torch.zeros(spec["buckets"], dtype=src.dtype, device=device).index_add_(0, tensors["index"].long(), src)
+            elif spec["op"] == "forward":  # a model at its initial weights, evaluation mode, on its held-out set
+                model = Model(spec["model"], {n: cast(tensors[n]) for n in list(names) + list(state)})
+                x = tensors["xEval"]
+                out = model.forward(cast(x) if x.is_floating_point() else x, False).reshape(-1, spec["model"]["classes"])
             else:
                 out = cast(tensors["a"]) @ cast(tensors["b"])
+        if ops:
+            ops.record(ops.names["infer"][-1], out)
         sync(device)
         return [("out", out)], None, (time.perf_counter() - start) * 1000, steps, None, None
     params = [cast(tensors[n]).clone().requires_grad_(True) for n in names]
     buffers = [cast(tensors[n]).clone() for n in state]
     model = Model(spec, dict(zip(list(names) + list(state), params + buffers)))
+    model.ops = ops
     xs, ys, lrs = tensors["x"], tensors["y"], tensors["lr"].tolist()
     masks = {n: cast(tensors[n]) for n in dropout}
     if xs.is_floating_point():
@@ -267,14 +377,30 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
     start = time.perf_counter()
     copy_ms = 0.0
     for step in range(first, last):
-        value = mean_xent(model.forward(xs[step], True, {n: m[step] for n, m in masks.items()}), ys[step], spec["classes"])
+        if ops:
+            ops.step = step
+        with autocast(device):  # the forward pass and the loss (PyTorch's recipe); backward outside
+            logits = model.forward(xs[step], True, {n: m[step] for n, m in masks.items()})
+            if ops:
+                ops.gradient(ops.names["lossGrad"], logits)
+            value = mean_xent(logits, ys[step], spec["classes"])
+        if ops:
+            ops.record(ops.names["loss"], value)
         optimizer.zero_grad(set_to_none=True)
         value.backward()
+        if ops:
+            for n, p in zip(names, params):
+                ops.record(ops.names["paramGrad"][n], p.grad)
         if clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, clip)
+            norm = torch.nn.utils.clip_grad_norm_(params, clip)
+            if ops:
+                ops.record(ops.names["clip"], norm)
         for group in optimizer.param_groups:
             group["lr"] = lrs[step]
         optimizer.step()
+        if ops:
+            for n, p in zip(names, params):
+                ops.record(ops.names["update"][n], p)
         loss = value
         if trace:
             t0 = time.perf_counter()
@@ -282,9 +408,10 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
             copy_ms += (time.perf_counter() - t0) * 1000
     sync(device)
     compute_ms = (time.perf_counter() - start) * 1000 - copy_ms
+    model.ops = None
     logits = None
     if not resume.get("stop_after"):
-        with torch.no_grad():
+        with torch.no_grad(), autocast(device):
             x_eval = tensors["xEval"]
             logits = model.forward(cast(x_eval) if x_eval.is_floating_point() else x_eval, False).reshape(-1, spec["classes"])
     outputs = [(n, w.detach()) for n, w in zip(weight_names, weights)]
@@ -306,13 +433,18 @@ def run(request):
         first = int(float(resume["from"]["data/position"])) // request["spec"]["batch"] if resume.get("from") else 0
         tensors = dict(tensors)
         tensors["x"], tensors["y"] = datalayer.load_batches(request["spec"], tensors, request["loader"], first)
+    ops = Ops(request["ops"], request["out"] + ".ops") if request.get("ops") else None
     run_compute = lambda: compute(request["spec"], tensors, request["params"], device, request.get("trace"),
-                                  request.get("state", ()), request.get("dropout", ()), dtype, resume)
+                                  request.get("state", ()), request.get("dropout", ()), dtype, ops, resume)
     alerts = []
-    if MODE == "det-warn":
-        (outputs, loss, compute_ms, trace, logits, training_state), alerts = datalayer.nondeterministic_ops(run_compute)
-    else:
-        outputs, loss, compute_ms, trace, logits, training_state = run_compute()
+    try:
+        if MODE == "det-warn":
+            (outputs, loss, compute_ms, trace, logits, training_state), alerts = datalayer.nondeterministic_ops(run_compute)
+        else:
+            outputs, loss, compute_ms, trace, logits, training_state = run_compute()
+    finally:
+        if ops:
+            ops.close()
     meta = write_tensors(request["out"], outputs)
     offset = sum(t.numel() for _, t in outputs)
     if trace:
@@ -322,7 +454,8 @@ def run(request):
     if logits is not None:
         with open(request["out"] + ".eval", "wb") as f:
             f.write(raw_float32(logits))
-    reply = {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace), "eval": logits is not None}
+    reply = {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace), "eval": logits is not None,
+             "ops": ops.index if ops else None}
     if training_state is not None:
         reply["state"] = write_tensors(request["out"] + ".state", training_state)
     if MODE == "det-warn":
@@ -405,7 +538,7 @@ def serve():
         request = json.loads(line)
         try:
             if request["op"] == "hello":
-                result = hello(request.get("threads"))
+                result = hello(request.get("threads"), request.get("numerics"), request.get("device"))
             elif request["op"] == "run":
                 result = run(request)
             elif request["op"] == "exit":

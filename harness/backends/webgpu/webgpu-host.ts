@@ -13,12 +13,17 @@ export type WebgpuHost = { ok: true; devices: string[]; notes: string[] } | { ok
 
 type HostProbe = { ok: boolean; error?: string; adapter?: AdapterSummary; tfjsError?: string };
 
-/** One child process per process answers both WebGPU backends' probes (they run side by side). */
-let probed: Promise<ProbeOutcome<HostProbe>> | null = null;
+/**
+ * One child process per process answers both WebGPU backends' probes (they run side by side), per
+ * value of DETBENCH_WEBGPU_SOFTWARE: without it, the child does not try tfjs on a software adapter.
+ */
+const probed = new Map<boolean, Promise<ProbeOutcome<HostProbe>>>();
 
 /** `check`: `adapter` (Dawn finds one) or `tfjs` (tfjs-backend-webgpu also computes right on it). */
 export async function webgpuHost(check: 'adapter' | 'tfjs'): Promise<WebgpuHost> {
-  const outcome = await (probed ??= probeInChild<HostProbe>(new URL('./webgpu-probe.ts', import.meta.url)));
+  const software = process.env.DETBENCH_WEBGPU_SOFTWARE === '1';
+  if (!probed.has(software)) probed.set(software, probeInChild<HostProbe>(new URL('./webgpu-probe.ts', import.meta.url)));
+  const outcome = await probed.get(software)!;
   // Dawn explains on stderr why it rejected each adapter it saw (e.g. an old software Vulkan driver)
   const dawnSays = outcome.stderr
     .split('\n')
@@ -31,7 +36,7 @@ export async function webgpuHost(check: 'adapter' | 'tfjs'): Promise<WebgpuHost>
   const { adapter, tfjsError } = outcome.result;
   if (check === 'tfjs' && tfjsError) return failed(tfjsError);
   if (!adapter!.fallback) return { ok: true, devices: ['webgpu:0'], notes: [`adapter: ${describeAdapter(adapter!)}`, 'WebGPU uses the default adapter: other GPUs of this host are not addressed'] };
-  if (process.env.DETBENCH_WEBGPU_SOFTWARE === '1') {
+  if (software) {
     return { ok: true, devices: ['cpu'], notes: [`software adapter: ${describeAdapter(adapter!)} — real WebGPU computed on the CPU (DETBENCH_WEBGPU_SOFTWARE=1), device cpu`] };
   }
   return {

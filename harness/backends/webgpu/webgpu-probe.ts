@@ -2,12 +2,14 @@
  * Child-process probe of WebGPU, shared by tfjs-webgpu and ort-webgpu: which adapter Dawn offers, and
  * whether tfjs-backend-webgpu initialises on it and computes a 2×2 product right. Prints
  * {"ok":true,"adapter":…,"tfjsError"?:"…"} or, with no adapter, {"ok":false,"error":"…"} as its last
- * line; Dawn's warnings go to stderr.
+ * line; Dawn's warnings go to stderr. A software adapter is refused unless DETBENCH_WEBGPU_SOFTWARE=1
+ * (see webgpu-host.ts), so then tfjs is not tried on it: loading tfjs and its gradients is most of
+ * this probe's cost (≈ 1 s of CPU), spent on every command of a host without a GPU.
  */
 import { defaultAdapter } from './dawn.js';
-import { loadTfWebgpu } from '../tfjs/tfjs-webgpu.js';
 
 async function tfjsComputes(): Promise<void> {
+  const { loadTfWebgpu } = await import('../tfjs/tfjs-webgpu.js');
   const tf = await loadTfWebgpu();
   if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs-backend-webgpu failed to initialise on the adapter');
   const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
@@ -20,10 +22,12 @@ try {
   const adapter = await defaultAdapter();
   if (!adapter) throw new Error('Dawn found no WebGPU adapter');
   let tfjsError: string | undefined;
-  try {
-    await tfjsComputes();
-  } catch (err) {
-    tfjsError = firstLine(err);
+  if (!adapter.fallback || process.env.DETBENCH_WEBGPU_SOFTWARE === '1') {
+    try {
+      await tfjsComputes();
+    } catch (err) {
+      tfjsError = firstLine(err);
+    }
   }
   console.log(JSON.stringify({ ok: true, adapter, ...(tfjsError ? { tfjsError } : {}) }));
 } catch (err) {
