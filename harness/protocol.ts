@@ -101,14 +101,12 @@ export interface RunRequest extends CellKey {
   perturb?: { tensor: string; index: number };
   /** A det run repeated after the suite by `--duration` (the soak), not part of the plan. */
   soak?: boolean;
-  /** Workloads with a data loader: how many loader workers build the batches (0: the run's own thread). */
-  loaderWorkers?: number;
   /**
-   * Resume replay (`--resume-at`): 0 trains uninterrupted, K > 0 writes the training state after K
-   * steps and finishes in a fresh process (harness/run/resume.ts). Either way the run records its
-   * final training state, so the two can be compared part by part.
+   * Record the full training state after the last step (`finalState`): set on every training run of
+   * a suite with resume replay (`resumeAt`), so a resumed run and the uninterrupted one are compared
+   * part by part (harness/checkpoint.ts).
    */
-  resumeAt?: number;
+  keepState?: boolean;
 }
 
 /** A packed training state (harness/checkpoint.ts) as it crosses a thread or process boundary. */

@@ -48,6 +48,8 @@ export interface BackendInfo {
    * the others train on the batches of detbench's JS loader (harness/run/loader.ts).
    */
   runsLoader?: boolean;
+  /** Hands back its full training state and starts from one (ExecuteOptions `stopAfter`, `resumeFrom`, `state`): resume replay. */
+  resumes?: boolean;
 }
 
 /**
@@ -193,6 +195,17 @@ const AXIS_SUPPORT: { readonly [A in AxisId]: (backend: Backend, value: AxisValu
     if (value !== 'all' && value > examples.count) {
       return { ok: false, reason: `a batch of ${value} is more than the ${examples.count} ${examples.what} this workload has at this size: raise its size parameter \`${examples.param}\` to at least ${value} (a suite file's params) or pick a larger preset` };
     }
+    return { ok: true };
+  },
+  // the harness's JS loader builds any backend's batches (run/loader.ts); torch runs its own DataLoader
+  loaderWorkers: () => ({ ok: true }),
+  // the backend must hand back its training state and start from one (ExecuteOptions), and the
+  // checkpoint must fall between two steps
+  resumeAt: (backend, value, { spec }) => {
+    if (spec.kind !== 'train') return { ok: false, reason: 'resume replay applies to training workloads' };
+    if (spec.dataParallel) return { ok: false, reason: 'the data-parallel driver cannot resume from a checkpoint' };
+    if (!backend.info.resumes) return { ok: false, reason: `${backend.info.id} cannot write or restore a training state (resume replay runs on tfjs, onnxruntime and torch)` };
+    if (value >= spec.steps) return { ok: false, reason: `step ${value} is not before the last of this workload's ${spec.steps} steps: pick a smaller --resume-at, or a larger preset` };
     return { ok: true };
   },
 };

@@ -183,9 +183,9 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
       trace: req.trace,
       ...(phase && 'save' in phase ? { stopAfter: req.resumeAt } : {}),
       ...(from ? { resumeFrom: from } : {}),
-      ...(req.resumeAt !== undefined && !(phase && 'save' in phase) ? { state: true } : {}),
+      ...((req.keepState || req.resumeAt) && !(phase && 'save' in phase) ? { state: true } : {}),
     };
-    if (spec.kind === 'train' && spec.dataParallel && req.resumeAt !== undefined) throw new Error('the data-parallel driver cannot resume from a checkpoint');
+    if (spec.kind === 'train' && spec.dataParallel && req.resumeAt) throw new Error('the data-parallel driver cannot resume from a checkpoint');
 
     const setupStart = performance.now();
     let inputs = perturbed(inputsFor(workload, req.seed), req.perturb);
@@ -235,7 +235,7 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
       if (execution.evalLogits) evaluation = evaluate(execution.evalLogits, byName(inputs, 'yEval').data as Int32Array, spec.classes);
       else warnings.push(`${req.backend} does not evaluate trained models yet: ${req.workload} has no evaluation loss, accuracy or predictions (no churn)`);
     }
-    if (spec.kind === 'train' && req.resumeAt !== undefined && !execution.state) throw new Error(`${req.backend} cannot hand back its training state: it cannot be resumed`);
+    if (spec.kind === 'train' && (req.keepState || req.resumeAt) && !execution.state) throw new Error(`${req.backend} cannot hand back its training state: it cannot be resumed`);
     const captured = ops?.result();
     return {
       status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace,

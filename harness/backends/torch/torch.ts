@@ -268,6 +268,7 @@ export const torchBackend: Backend = {
     deviceKinds: ['cpu', 'gpu'],
     processPerMode: false,
     runsLoader: true,
+    resumes: true,
     // torch.set_num_threads on the CPU: its reductions split work per intra-op thread
     threadControl: true,
     capabilities: 'train and infer: every primitive (dense, conv2d, pooling, embedding, mean and global average pooling, layer and batch norm, GELU, dropout masks, causal self-attention, residual, softmax-xent, SGD, momentum SGD and AdamW from torch.optim, clip_grad_norm_, attention, reduce-sum, matmul, index-add via index_add_), evaluation, float64 (the oracle); no data-parallel driver or WGSL',
