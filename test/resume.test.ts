@@ -69,7 +69,7 @@ for (const backendId of ['tfjs-cpu', 'ort-cpu']) {
 
 test('runner: a resumed run trains K steps in a worker thread and finishes in a fresh process from the checkpoint alone, with the uninterrupted run\'s bits', async () => {
   const base = { workload: 'data-pipeline', backend: 'tfjs-cpu', device: 'cpu', mode: 'det' as const, threads: 1, warmup: false, seed: 4, preset: 'quick' as const, params: {}, loaderWorkers: 2 };
-  const runs: RunRequest[] = [{ ...base, runIndex: 0, repeat: 0, resumeAt: 0 }, { ...base, runIndex: 1, repeat: 1, resumeAt: 3 }];
+  const runs: RunRequest[] = [{ ...base, runIndex: 0, repeat: 0, keepState: true }, { ...base, runIndex: 1, repeat: 1, resumeAt: 3, keepState: true }];
   const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-resume-')), 'r');
   const writer = ResultsWriter.create(dir, fixtureManifest(runs, runs.length));
   await runAll(runs, writer, { concurrency: 1, timeoutMs: 120_000 });
