@@ -21,6 +21,7 @@ import { makePlan } from '../harness/plan.ts';
 import { cellId, type OkRecord, type RunRecord } from '../harness/protocol.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { findingText } from '../reports/findings.ts';
+import { agreementRows, nondetRows } from '../reports/text.ts';
 import { inProcess } from './fixtures/main.ts';
 
 const cpu: Availability = { available: true, version: 'x', devices: ['cpu'], notes: [] };
@@ -76,6 +77,9 @@ test('detbench run --loader-workers 0,2 on data-pipeline: det agrees across work
     assert.equal(found[0].cell?.id, 'data-pipeline|tfjs-cpu|cpu|nondet|t1|w2');
     assert.match(findingText(found[0]), /batches depend on the number of loader workers: a machine with more cores trains a different model/);
     assert.equal(summary.findings.filter((f) => f.kind === 'invariance-broken').length, 0);
+    // the reports' rows (terminal, report.md, report.html)
+    assert.deepEqual(agreementRows(summary, 'loaderWorkers'), ['data-pipeline on tfjs-cpu: no loader workers = 2 loader workers']);
+    assert.match(nondetRows(summary, 'loaderWorkers')[0], /^data-pipeline on tfjs-cpu: no loader workers ≠ 2 loader workers in every run/);
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
   }
