@@ -7,15 +7,19 @@
  *     entry in `AXES` — the suite field and flag that list its values and how they are validated,
  *     the value a cell has when the field is absent (`omitted`: never written in keys or records, so
  *     cell ids and results folders from before the axis stay as they were), how a value is written
- *     in a key, the order whose first value is the base every other value is compared with, and
- *     whether a backend opens a session per value;
+ *     in a key, the order whose first value is the base every other value is compared with,
+ *     whether a backend opens a session per value, and optionally a value always run with the others
+ *     (`alwaysWith`: resume replay's uninterrupted run) and whether nondet is compared across values
+ *     too (`nondetCompared`: loader workers, whose nondet dependence is the finding);
  *  2. the suite field in `SuiteInput`, `ResolvedSuite` (optional: absent means the omitted value
  *     alone) and `RunFlags` (config.ts), typed like the values;
  *  3. what then follows without more code: the field in CellKey, RunRequest and RunRecord
  *     (protocol.ts `AxisFields`), cell ids and group ids (so det/nondet pairing, shards and
  *     interleaving), the flag (cli.ts) and the validation of its values (config.ts
  *     `resolveAxes`), the agreement tables `summary.invariance` and `summary.agreement`
- *     (analysis/agreement.ts), the `invariance-broken` finding, and the report's columns and tables;
+ *     (analysis/agreement.ts), the `invariance-broken` finding (and with `nondetCompared`,
+ *     `summary.nondetDependence` and the `nondet-depends-on-axis` finding), and the report's columns
+ *     and tables;
  *  4. what tsc then asks for, one entry each: the JSON Schema of a value and of the suite field
  *     (schema.ts `AXIS_VALUE_SCHEMAS`, the manifest's suite), how the plan expands the axis for a
  *     backend, device and workload (plan.ts `AXIS_PLAN`), whether a backend that says nothing runs a

@@ -162,7 +162,8 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
             runIndex: runs.length, repeat, warmup, seed: suite.seed, preset: suite.preset, params: w.params,
             ...(suite.trace && resolved.spec.kind === 'train' ? { trace: true } : {}),
             // resume replay compares final training states part by part, the uninterrupted run's too
-            ...(suite.resumeAt && resolved.spec.kind === 'train' ? { keepState: true } : {}),
+            // (where the backend can hand one back)
+            ...(suite.resumeAt && resolved.spec.kind === 'train' && !resolved.spec.dataParallel && backend.info.resumes ? { keepState: true } : {}),
           });
           for (const mode of suite.modes) runs.push(request(mode, -1, true));
           for (let r = 0; r < suite.repeats; r++) for (const mode of suite.modes) runs.push(request(mode, r, false));

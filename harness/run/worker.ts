@@ -235,7 +235,7 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
       if (execution.evalLogits) evaluation = evaluate(execution.evalLogits, byName(inputs, 'yEval').data as Int32Array, spec.classes);
       else warnings.push(`${req.backend} does not evaluate trained models yet: ${req.workload} has no evaluation loss, accuracy or predictions (no churn)`);
     }
-    if (spec.kind === 'train' && (req.keepState || req.resumeAt) && !execution.state) throw new Error(`${req.backend} cannot hand back its training state: it cannot be resumed`);
+    if (spec.kind === 'train' && req.resumeAt && !execution.state) throw new Error(`${req.backend} cannot hand back its training state: it cannot be resumed`);
     const captured = ops?.result();
     return {
       status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace,
