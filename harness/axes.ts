@@ -7,15 +7,19 @@
  *     entry in `AXES` — the suite field and flag that list its values and how they are validated,
  *     the value a cell has when the field is absent (`omitted`: never written in keys or records, so
  *     cell ids and results folders from before the axis stay as they were), how a value is written
- *     in a key, the order whose first value is the base every other value is compared with, and
- *     whether a backend opens a session per value;
+ *     in a key, the order whose first value is the base every other value is compared with,
+ *     whether a backend opens a session per value, and optionally a value always run with the others
+ *     (`alwaysWith`: resume replay's uninterrupted run) and whether nondet is compared across values
+ *     too (`nondetCompared`: loader workers, whose nondet dependence is the finding);
  *  2. the suite field in `SuiteInput`, `ResolvedSuite` (optional: absent means the omitted value
  *     alone) and `RunFlags` (config.ts), typed like the values;
  *  3. what then follows without more code: the field in CellKey, RunRequest and RunRecord
  *     (protocol.ts `AxisFields`), cell ids and group ids (so det/nondet pairing, shards and
  *     interleaving), the flag (cli.ts) and the validation of its values (config.ts
  *     `resolveAxes`), the agreement tables `summary.invariance` and `summary.agreement`
- *     (analysis/agreement.ts), the `invariance-broken` finding, and the report's columns and tables;
+ *     (analysis/agreement.ts), the `invariance-broken` finding (and with `nondetCompared`,
+ *     `summary.nondetDependence` and the `nondet-depends-on-axis` finding), and the report's columns
+ *     and tables;
  *  4. what tsc then asks for, one entry each: the JSON Schema of a value and of the suite field
  *     (schema.ts `AXIS_VALUE_SCHEMAS`, the manifest's suite), how the plan expands the axis for a
  *     backend, device and workload (plan.ts `AXIS_PLAN`), whether a backend that says nothing runs a
@@ -37,6 +41,7 @@ export const NUMERICS = ['fp32', 'tf32', 'bf16'] as const;
 export type Numerics = (typeof NUMERICS)[number];
 export const isNumerics = (x: unknown): x is Numerics => NUMERICS.includes(x as Numerics);
 const isWhole = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1;
+const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
 
 /**
  * How many examples of an inference workload one call evaluates (workloads/batching.ts), or `all`:
@@ -53,10 +58,14 @@ export interface AxisValues {
   numerics: Numerics;
   /** Examples per call of an inference workload. */
   batchSize: BatchSize;
+  /** Workers of a training workload's data loader (0: batches built by the run itself). */
+  loaderWorkers: number;
+  /** Steps after which a training run writes its full state and finishes in a fresh process (0: uninterrupted). */
+  resumeAt: number;
 }
 
 /** Every axis, in the order their parts appear in a cell key (after the mode, before a noise arm). */
-export const AXIS_IDS = ['threads', 'numerics', 'batchSize'] as const satisfies readonly (keyof AxisValues)[];
+export const AXIS_IDS = ['threads', 'numerics', 'batchSize', 'loaderWorkers', 'resumeAt'] as const satisfies readonly (keyof AxisValues)[];
 export type AxisId = (typeof AXIS_IDS)[number];
 export type AxisValue = AxisValues[AxisId];
 // every axis with a value type is listed in AXIS_IDS
@@ -102,6 +111,18 @@ export interface AxisSpec<A extends AxisId> {
    * (`SessionOptions` carries it). False: the harness applies it run by run on a shared session.
    */
   perSession: boolean;
+  /**
+   * A value run whenever the axis is named, whatever values are listed: the base the others are
+   * compared with (resume replay's 0, the uninterrupted run, so `--resume-at 3` means "0 and 3").
+   */
+  alwaysWith?: AxisValues[A];
+  /**
+   * Nondet cells are compared across the values too, and a difference is a finding of its own
+   * (`nondet-depends-on-axis`): for an axis whose nondet mode is what most code does, and where
+   * that mode's dependence on the value is the story (data-loader workers: a machine with more
+   * cores trains a different model). Other axes leave nondet alone: its bits may vary anyway.
+   */
+  nondetCompared?: boolean;
 }
 
 const ascending = (a: number, b: number) => a - b;
@@ -122,6 +143,20 @@ export const AXES: { readonly [A in AxisId]: AxisSpec<A> } = {
     suiteField: 'batchSizes', flag: '--batch-sizes', isValue: isBatchSize, expected: 'whole numbers ≥ 1 or all (e.g. 1,7,32,128)',
     help: 'examples per call of the inference workloads, e.g. 1,7,32,128 (default all: one call)',
     omitted: 'all', key: (b) => `b${b}`, order: (a, b) => (a === 'all' ? Infinity : a) - (b === 'all' ? Infinity : b) || 0, perSession: false,
+  },
+  // the harness hands the count to the run's loader (run/loader.ts, or torch's own DataLoader): no
+  // session per value; 0 workers (the run builds its batches itself) is the base
+  loaderWorkers: {
+    suiteField: 'loaderWorkers', flag: '--loader-workers', isValue: isCount, expected: 'whole numbers ≥ 0 (e.g. 0,2,4)',
+    help: 'data-loader workers of the workloads with a data loader (data-pipeline), e.g. 0,2,4 (default 0: the run builds its batches)',
+    omitted: 0, key: (n) => `w${n}`, order: ascending, perSession: false, nondetCompared: true,
+  },
+  // run by the runner in two halves (run/resume.ts) on the cell's sessions; always against 0, the
+  // uninterrupted run
+  resumeAt: {
+    suiteField: 'resumeAt', flag: '--resume-at', isValue: isWhole, expected: 'whole numbers ≥ 1, fewer than the workload\'s steps (e.g. 3)',
+    help: 'resume replay: train K steps, write the full training state, restore it in a fresh process and finish; compared with the uninterrupted run (e.g. 3)',
+    omitted: 0, key: (k) => `r${k}`, order: ascending, perSession: false, alwaysWith: 0,
   },
 };
 

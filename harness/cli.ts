@@ -308,7 +308,7 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     .option('--json')
     .option('--python <path>', 'the Python whose torch to check (default $DETBENCH_PYTHON or python3)')
     .action(async (o: { json?: boolean; python?: string }) => {
-      const report = await doctor({ fingerprint: fingerprint(PROJECT_DIR), python: o.python ?? process.env.DETBENCH_PYTHON ?? 'python3' });
+      const report = await doctor({ fingerprint: fingerprint(PROJECT_DIR), python: o.python ?? process.env.DETBENCH_PYTHON ?? 'python3', alerts: true });
       process.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : doctorText(report) + '\n');
       code = report.ok ? EXIT.ok : EXIT.findings;
     });

@@ -33,6 +33,10 @@ export interface SuiteInput {
   numerics?: Numerics[];
   /** Examples per call of the inference workloads (harness/axes.ts); all in one call when absent. */
   batchSizes?: BatchSize[];
+  /** Data-loader workers of the workloads with a loader (harness/axes.ts); 0 when absent. */
+  loaderWorkers?: number[];
+  /** Resume replay after these many steps (harness/axes.ts), each against the uninterrupted run; none when absent. */
+  resumeAt?: number[];
   repeats?: number;
   seed?: number;
   timeoutSec?: number;
@@ -69,6 +73,10 @@ export interface ResolvedSuite {
   numerics?: Numerics[];
   /** Absent: all examples in one call. */
   batchSizes?: BatchSize[];
+  /** Absent: 0 loader workers. */
+  loaderWorkers?: number[];
+  /** Absent: no resume replay; else 0 (the uninterrupted run) and the steps to resume at. */
+  resumeAt?: number[];
   repeats: number;
   seed: number;
   timeoutMs: number;
@@ -215,7 +223,7 @@ function resolveAxes(s: SuiteInput): Pick<ResolvedSuite, 'threads'> & Partial<Re
     const given: unknown = s[spec.suiteField];
     if (given === undefined) continue;
     if (!Array.isArray(given) || given.length === 0 || !given.every((v) => spec.isValue(v))) throw new UsageError(message.axisValues(spec.suiteField, spec.expected, given));
-    const values = [...new Set(given as AxisValue[])].sort(spec.order as (a: AxisValue, b: AxisValue) => number);
+    const values = [...new Set([...(given as AxisValue[]), ...(spec.alwaysWith === undefined ? [] : [spec.alwaysWith])])].sort(spec.order as (a: AxisValue, b: AxisValue) => number);
     if (spec.omitted === undefined || values.length !== 1 || values[0] !== spec.omitted) out[spec.suiteField] = values;
   }
   return out as Pick<ResolvedSuite, 'threads'>;
@@ -237,6 +245,8 @@ export interface RunFlags {
   threads?: number[];
   numerics?: Numerics[];
   batchSizes?: BatchSize[];
+  loaderWorkers?: number[];
+  resumeAt?: number[];
   modes?: Mode[];
   seed?: number;
   timeout?: number;

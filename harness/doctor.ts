@@ -12,6 +12,7 @@
 import os from 'node:os';
 import { capture } from './run/child-probe.js';
 import type { Fingerprint } from './env.js';
+import type { TorchAlerts } from './backends/torch/alerts.js';
 
 export const CHECK_STATUSES = ['pass', 'warn', 'fail', 'info'] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
@@ -42,6 +43,8 @@ export interface TorchFacts {
   cudnn: number | null;
   /** torch.backends.cudnn.benchmark as a fresh process sees it. */
   cudnnBenchmark: boolean | null;
+  /** torch.cuda.is_available(): the warn-only run (TorchAlerts) runs on cuda then. */
+  gpu?: boolean;
   error?: string;
 }
 
@@ -50,15 +53,15 @@ try:
     import torch
 except Exception as e:
     print(json.dumps({"error": repr(e)})); raise SystemExit(0)
-print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None, "benchmark": bool(torch.backends.cudnn.benchmark)}))`;
+print(json.dumps({"torch": torch.__version__, "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version() if torch.cuda.is_available() else None, "benchmark": bool(torch.backends.cudnn.benchmark), "gpu": torch.cuda.is_available()}))`;
 
 export async function torchFacts(python: string): Promise<TorchFacts> {
   const r = await capture(python, ['-c', PROBE], 60_000);
   const line = r.stdout.trim().split('\n').at(-1) ?? '';
   try {
-    const j = JSON.parse(line) as { error?: string; torch?: string; cuda?: string | null; cudnn?: number | null; benchmark?: boolean };
+    const j = JSON.parse(line) as { error?: string; torch?: string; cuda?: string | null; cudnn?: number | null; benchmark?: boolean; gpu?: boolean };
     if (j.error) return { python, torch: null, cuda: null, cudnn: null, cudnnBenchmark: null, error: j.error };
-    return { python, torch: j.torch ?? null, cuda: j.cuda ?? null, cudnn: j.cudnn ?? null, cudnnBenchmark: j.benchmark ?? null };
+    return { python, torch: j.torch ?? null, cuda: j.cuda ?? null, cudnn: j.cudnn ?? null, cudnnBenchmark: j.benchmark ?? null, gpu: j.gpu === true };
   } catch {
     return { python, torch: null, cuda: null, cudnn: null, cudnnBenchmark: null, error: r.error ?? (r.stderr.trim().split('\n').at(-1) || `exit ${r.status}`) };
   }
@@ -68,7 +71,7 @@ export async function torchFacts(python: string): Promise<TorchFacts> {
  * The checklist, from the environment and what was found. Pure: the caller gathers the facts (so the
  * checks are tested on exact inputs).
  */
-export function diagnose(o: { env: NodeJS.ProcessEnv; cores: number; fingerprint: Fingerprint; torch: TorchFacts | null }): DoctorReport {
+export function diagnose(o: { env: NodeJS.ProcessEnv; cores: number; fingerprint: Fingerprint; torch: TorchFacts | null; alerts?: TorchAlerts | null }): DoctorReport {
   const { env } = o;
   const checks: Check[] = [];
   const add = (c: Check) => checks.push(c);
@@ -130,12 +133,43 @@ export function diagnose(o: { env: NodeJS.ProcessEnv; cores: number; fingerprint
         ? { id: 'cudnn.benchmark', status: 'fail', found: 'torch.backends.cudnn.benchmark is True in a fresh process: cuDNN times several convolution algorithms and keeps the fastest, which can differ run to run', fix: 'set torch.backends.cudnn.benchmark = False (and cudnn.deterministic = True) in training code, or find what turns it on at import' }
         : { id: 'cudnn.benchmark', status: 'pass', found: 'torch.backends.cudnn.benchmark is False by default here; training code must not turn it on' },
     );
+    if (o.alerts) checks.push(...alertChecks(o.alerts));
   }
   return { checks, ok: checks.every((c) => c.status !== 'fail') };
 }
 
-/** Gathers the facts (environment, cores, the fingerprint, torch when a Python is given) and diagnoses. */
-export async function doctor(o: { fingerprint: Fingerprint; python: string | null }): Promise<DoctorReport> {
+/**
+ * The warn-only det run's items: one per op PyTorch warned has no deterministic implementation on the
+ * device (a warning: det code that uses it raises, or with warn_only stays nondeterministic), or one
+ * that says none did, naming what ran; a run that could not be made is a warning too.
+ */
+export function alertChecks(a: TorchAlerts): Check[] {
+  if (a.error) {
+    return [{ id: 'torch-deterministic-ops', status: 'warn', found: `the warn-only det run on ${a.device} did not finish: ${a.error}`, fix: 'run `detbench doctor` again with a working --python; the ops without a deterministic implementation are unchecked' }];
+  }
+  if (a.ops.length === 0) {
+    return [{ id: 'torch-deterministic-ops', status: 'pass', found: `with use_deterministic_algorithms(True, warn_only=True) on ${a.device}, no op of ${a.workloads.length} workloads (${a.workloads.join(', ')}) warned that it has no deterministic implementation` }];
+  }
+  return a.ops.map((x) => ({
+    id: `torch-nondeterministic-op:${x.op}`,
+    status: 'warn' as const,
+    found: `${x.op} has no deterministic implementation on ${a.device} (used by ${x.workloads.join(', ')}): "${x.message}"`,
+    fix: `with torch.use_deterministic_algorithms(True) training code that calls ${x.op} raises; replace the op (e.g. a sort-based or one-hot formulation), or keep warn_only=True knowing these results may differ run to run`,
+  }));
+}
+
+/**
+ * Gathers the facts (environment, cores, the fingerprint, torch when a Python is given) and diagnoses.
+ * `alerts`: where torch is importable, also a det run of detbench's workloads in warn-only mode
+ * (backends/torch/alerts.ts) naming each op without a deterministic implementation; loaded only then,
+ * so a doctor without torch stays quick.
+ */
+export async function doctor(o: { fingerprint: Fingerprint; python: string | null; alerts?: boolean }): Promise<DoctorReport> {
   const torch = o.python ? await torchFacts(o.python) : null;
-  return diagnose({ env: process.env, cores: os.availableParallelism(), fingerprint: o.fingerprint, torch });
+  let alerts: TorchAlerts | null = null;
+  if (o.alerts && o.python && torch?.torch) {
+    const [{ torchAlerts }, { WORKLOADS }] = await Promise.all([import('./backends/torch/alerts.js'), import('../workloads/index.js')]);
+    alerts = await torchAlerts(o.python, torch.gpu ? 'cuda' : 'cpu', WORKLOADS.map((w) => w.id));
+  }
+  return diagnose({ env: process.env, cores: os.availableParallelism(), fingerprint: o.fingerprint, torch, alerts });
 }

@@ -15,6 +15,7 @@ import { WORKLOADS, findWorkload, resolveWorkload } from '../workloads/index.js'
 import { isGpuDevice, type WorkloadSpec } from '../workloads/types.js';
 import { flopsPerRun, formatFlops } from '../workloads/flops.js';
 import { examplesOf } from '../workloads/batching.js';
+import { hasLoader } from '../workloads/loader.js';
 import { UsageError, message } from './errors.js';
 
 export interface PlannedCell extends CellKey {
@@ -84,7 +85,21 @@ const AXIS_PLAN: { readonly [A in AxisId]: (ctx: AxisContext, values: AxisValues
     if (examplesOf(spec) || values.every((v) => v === 'all')) return { values };
     return { values: ['all'], note: `${workload} has no examples to batch (batch sizes apply to ${BATCHED_WORKLOADS}): it runs as one call` };
   },
+  // training workloads with a data loader only; the others have no loader to give workers to
+  loaderWorkers: ({ workload, spec }, values) => {
+    if ((spec.kind === 'train' && hasLoader(spec)) || values.every((v) => v === 0)) return { values };
+    return { values: [0], note: `${workload} has no data loader (loader workers apply to ${LOADER_WORKLOADS}): it runs without one` };
+  },
+  // training workloads only (an inference has no state to resume); a step past the last one is an
+  // unsupported cell (supportOf), since it applies but cannot be run at this size
+  resumeAt: ({ workload, spec }, values) => {
+    if (spec.kind === 'train' || values.every((v) => v === 0)) return { values };
+    return { values: [0], note: `${workload} is not a training workload: resume replay applies to training workloads only, it runs uninterrupted` };
+  },
 };
+
+/** The workloads the loader-workers axis applies to, for its note. */
+const LOADER_WORKLOADS = WORKLOADS.filter((w) => { const s = w.build(w.presets.quick); return s.kind === 'train' && hasLoader(s); }).map((w) => w.id).join(', ');
 
 /** The workloads the batch-size axis applies to, for its note. */
 const BATCHED_WORKLOADS = WORKLOADS.filter((w) => examplesOf(w.build(w.presets.quick))).map((w) => w.id).join(', ');
@@ -146,6 +161,9 @@ export function makePlan(suite: ResolvedSuite, availability: Record<string, Avai
             workload: w.id, backend: backendId, device, mode, ...point,
             runIndex: runs.length, repeat, warmup, seed: suite.seed, preset: suite.preset, params: w.params,
             ...(suite.trace && resolved.spec.kind === 'train' ? { trace: true } : {}),
+            // resume replay compares final training states part by part, the uninterrupted run's too
+            // (where the backend can hand one back)
+            ...(suite.resumeAt && resolved.spec.kind === 'train' && !resolved.spec.dataParallel && backend.info.resumes ? { keepState: true } : {}),
           });
           for (const mode of suite.modes) runs.push(request(mode, -1, true));
           for (let r = 0; r < suite.repeats; r++) for (const mode of suite.modes) runs.push(request(mode, r, false));

@@ -101,7 +101,26 @@ export interface RunRequest extends CellKey {
   perturb?: { tensor: string; index: number };
   /** A det run repeated after the suite by `--duration` (the soak), not part of the plan. */
   soak?: boolean;
+  /**
+   * Record the full training state after the last step (`finalState`): set on every training run of
+   * a suite with resume replay (`resumeAt`), so a resumed run and the uninterrupted one are compared
+   * part by part (harness/checkpoint.ts).
+   */
+  keepState?: boolean;
 }
+
+/** A packed training state (harness/checkpoint.ts) as it crosses a thread or process boundary. */
+export interface PackedState {
+  data: Float32Array;
+  tensors: ArtifactRef['tensors'];
+}
+
+/**
+ * What a worker is given: a run request, and for the two halves of a resumed run which half —
+ * `save` trains `resumeAt` steps and returns the state, `restore` starts from the checkpoint.
+ * The half is the runner's business, never part of the record.
+ */
+export type RunTask = (RunRequest | LocateRequest) & { resumePhase?: { save: true } | { restore: PackedState } };
 
 export interface ArtifactRef {
   sha256: string;
@@ -164,6 +183,12 @@ export type WorkerResult =
       trace?: Float32Array;
       /** Training workloads whose backend evaluates: the held-out evaluation, predictions as float32 class ids. */
       evaluation?: { loss: number; accuracy: number; units: number; predictions: Float32Array };
+      /** Runs with `resumeAt`: the training state where the run (or its half) stopped. */
+      state?: PackedState;
+      /** A resumed run, once its halves are joined (resume.ts): the checkpoint, and the processes that saved and restored it. */
+      resumed?: { checkpoint: PackedState; savedByPid: number; restoredByPid: number };
+      /** The process that ran it (a resumed run's halves must differ). */
+      pid?: number;
       /** A LocateRequest's captured ops (absent when the backend exposes none). */
       ops?: OpCapture;
       determinism: DeterminismRecord;
@@ -192,9 +217,25 @@ interface RecordBase extends RunRequest {
  *   shards' losses;
  * - `outputL2`: the L2 norm of the artifact.
  */
+/**
+ * A resumed run (`resumeAt` > 0): the training state written after `resumeAt` steps (an artifact
+ * with one tensor per state part, harness/checkpoint.ts), by process `savedByPid`, and restored by a
+ * fresh process, `restoredByPid`, which finished the run.
+ */
+export interface ResumeRef {
+  checkpoint: ArtifactRef;
+  savedByPid: number;
+  restoredByPid: number;
+}
+
 export type RunRecord = RecordBase &
   (
-    | { status: 'ok'; setupMs: number; computeMs: number; loss: number | null; outputL2: number; artifact: ArtifactRef; stepTrace?: TraceRef; evaluation?: EvaluationRef }
+    | {
+        status: 'ok'; setupMs: number; computeMs: number; loss: number | null; outputL2: number; artifact: ArtifactRef; stepTrace?: TraceRef; evaluation?: EvaluationRef;
+        /** Runs with `resumeAt`: the full training state after the last step (harness/checkpoint.ts). */
+        finalState?: ArtifactRef;
+        resume?: ResumeRef;
+      }
     | { status: 'unsupported' | 'error' | 'crashed'; message: string }
     | { status: 'timeout'; message: string; timeoutMs: number }
   );

@@ -107,6 +107,8 @@ const AXIS_VALUE_SCHEMAS: { [A in AxisId]: Schema<AxisValues[A]> } = {
   threads: int({ minimum: 1 }),
   numerics: oneOf(NUMERICS),
   batchSize: schema<BatchSize>({ anyOf: [int({ minimum: 1 }), { type: 'string', const: 'all' }] }),
+  loaderWorkers: int({ minimum: 0 }),
+  resumeAt: int({ minimum: 0 }),
 };
 const { threads: threadsSchema, ...optionalAxes } = AXIS_VALUE_SCHEMAS;
 
@@ -161,6 +163,8 @@ export const manifestSchema = object(
       // each optional invariance axis's values, where the suite named others than its omitted one
       numerics: array(AXIS_VALUE_SCHEMAS.numerics),
       batchSizes: array(AXIS_VALUE_SCHEMAS.batchSize),
+      loaderWorkers: array(AXIS_VALUE_SCHEMAS.loaderWorkers),
+      resumeAt: array(AXIS_VALUE_SCHEMAS.resumeAt),
     }),
     plannedRuns: int({ minimum: 0 }),
     cells: array(object({ ...cellKey, id: str(), status: oneOf(['planned', 'unsupported', 'unavailable']) }, { ...optionalAxes, arm: oneOf(NOISE_ARMS), reason: str() })),
@@ -209,6 +213,7 @@ const recordOptional = {
   perturb: object({ tensor: str(), index: int({ minimum: 0 }) }),
   soak: bool(),
   machine: int({ minimum: 0 }),
+  keepState: bool(),
 };
 
 const artifactRef = object({
@@ -235,6 +240,8 @@ export const runRecordSchema = tagged('status', [
       ...recordOptional,
       stepTrace: object({ sha256: digest(), steps: int({ minimum: 1 }), stepDigests: array(str({ pattern: '^[0-9a-f]{16}$' })) }),
       evaluation: evaluationRef,
+      finalState: artifactRef,
+      resume: object({ checkpoint: artifactRef, savedByPid: int({ minimum: 0 }), restoredByPid: int({ minimum: 0 }) }),
     },
   ),
   object({ ...recordBase, status: oneOf(['unsupported', 'error', 'crashed']), message: str() }, recordOptional),

@@ -468,6 +468,9 @@ function recordChecks(manifest: Manifest) {
     }
     // the held-out predictions: one float32 class id per prediction unit
     if (r.evaluation) artifact(r.evaluation.predictions, r.evaluation.units * 4, where);
+    // resume replay: the final training state, and a resumed run's checkpoint
+    if (r.finalState) artifact(r.finalState.sha256, r.finalState.bytes, where);
+    if (r.resume) artifact(r.resume.checkpoint.sha256, r.resume.checkpoint.bytes, where);
   };
   return Object.assign(check, { artifacts, artifact });
 }

@@ -8,6 +8,7 @@ import {
   SEVERITIES, type ExpectationRef, type Finding, type FindingEvidence, type FindingKind, type FindingSubject, type NightRef, type Severity, type SpeedEvidence, type StepEvidence, type StepPlace,
 } from '../harness/analysis/summary.js';
 import { AXIS_IDS, type AxisId, type AxisValue, type AxisValues } from '../harness/axes.js';
+import type { StateComponent } from '../harness/checkpoint.js';
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const sci = (x: number | null | undefined) => (x === null || x === undefined ? '?' : x.toExponential(2));
@@ -60,6 +61,8 @@ export const AXIS_WORDS: {
     title: string; heading: string; column: string; value: (v: AxisValues[A]) => string; short: (v: AxisValues[A]) => string;
     /** How to read its chart, and what the chart says when nothing ran at two values. */
     caption: string; none: string;
+    /** Axes whose nondet mode is compared (AXES `nondetCompared`): what its dependence on the value means, for the finding. */
+    nondetMeans?: string;
   };
 } = {
   threads: {
@@ -77,6 +80,22 @@ export const AXIS_WORDS: {
     caption: 'Deterministic results of the same examples evaluated in batches of the smallest size against each other batch size: green means an example gets the same bits whatever it is batched with.',
     none: 'nothing ran at more than one batch size',
   },
+  loaderWorkers: {
+    title: 'Data-loader invariance', heading: 'loader workers', column: 'ldw', value: (n) => (n === 0 ? 'no loader workers' : plural(n, 'loader worker')), short: (n) => `w${n}`,
+    caption: 'Deterministic results with batches built by the run itself against each number of data-loader workers: green means a machine with more cores trains the same model.',
+    none: 'nothing ran at more than one number of loader workers',
+    nondetMeans: 'batches depend on the number of loader workers: a machine with more cores trains a different model',
+  },
+  resumeAt: {
+    title: 'Resume replay', heading: 'resumed at', column: 'res', value: (k) => (k === 0 ? 'the uninterrupted run' : `resumed after step ${k}`), short: (k) => (k === 0 ? 'whole' : `r${k}`),
+    caption: 'Deterministic results of the uninterrupted run against runs that wrote their training state after step K and finished in a fresh process: green means a restart replays the same training.',
+    none: 'no run was resumed',
+  },
+};
+
+/** The parts of a training state (harness/checkpoint.ts) in words. */
+const STATE_WORDS: { readonly [C in StateComponent]: string } = {
+  weights: 'weights', optimizer: 'optimizer state', schedule: 'schedule position', data: 'data position', rng: 'RNG counters',
 };
 
 /** The axes a table shows as columns: the thread count always, the others where some cell is not at its omitted value. */
@@ -126,7 +145,9 @@ const WORDS: Words = {
   'oracle-outside-tolerance': (e, at) =>
     `${at} is beyond the workload's tolerance of the float64 oracle: ${e.distance === null ? 'NaN or infinite' : sci(e.distance)}, allowed ${describeTolerance(e.tolerance)}${e.nanPairs ? `, ${plural(e.nanPairs, 'NaN pair')}` : ''} (up to ${e.maxUlp} ULP)`,
   'invariance-broken': (e, at) =>
-    `${at}: ${sayAxisValue(e.axis, e.base)} and ${sayAxisValue(e.axis, e.value)} give different det bits (up to ${e.maxUlp ?? '?'} ULP, relL2 ${sci(e.relL2)})`,
+    `${at}: ${sayAxisValue(e.axis, e.base)} and ${sayAxisValue(e.axis, e.value)} give different det bits${e.stateDiffers?.length ? ` in the ${e.stateDiffers.map((c) => STATE_WORDS[c]).join(', ')}` : ''} (up to ${e.maxUlp ?? '?'} ULP, relL2 ${sci(e.relL2)})`,
+  'nondet-depends-on-axis': (e, at) =>
+    `${at}: ${sayAxisValue(e.axis, e.base)} and ${sayAxisValue(e.axis, e.value)} give different bits without determinism, in every run${AXIS_WORDS[e.axis].nondetMeans ? ` — ${AXIS_WORDS[e.axis].nondetMeans}` : ''} (up to ${e.maxUlp ?? '?'} ULP, relL2 ${sci(e.relL2)})`,
   'devices-disagree': (e, at) =>
     `${at}: the devices of this host disagree in det (${e.devices.map((d) => `${d.device} ${d.modalDigest.slice(0, 12)}`).join(', ')}); with fewer than three identical devices the odd one out cannot be named`,
   'suspect-device': (e, at) => `suspect GPU: ${e.device} (${e.name}) gave different det bits for ${at} than its identical siblings`,

@@ -5,7 +5,7 @@
  */
 import { expectedToVary } from '../harness/analysis/cells.js';
 import { INVARIANCE_AXES, type Summary } from '../harness/analysis/summary.js';
-import { agreementRows, formatInterval } from './text.js';
+import { agreementRows, formatInterval, nondetRows } from './text.js';
 import type { Manifest } from '../harness/store.js';
 import { AXIS_WORDS, bySeverity, budgetText, findingText, NO_FINDINGS, SEVERITY_TITLE, subjectText, tableAxes } from './findings.js';
 import { cellSubject } from '../harness/analysis/findings.js';
@@ -108,7 +108,9 @@ function cellTable(summary: Summary): string {
 function agreementSections(summary: Summary): string {
   return INVARIANCE_AXES.map((axis) => {
     const rows = agreementRows(summary, axis);
-    return rows.length ? `<h2 id="agreement-${escapeHtml(axis)}">${escapeHtml(AXIS_WORDS[axis].title)}</h2><p>Det bits of each group of cells across its values: = the same, ≠ different.</p>${list(rows, '')}` : '';
+    const nondet = nondetRows(summary, axis);
+    const det = rows.length ? `<h2 id="agreement-${escapeHtml(axis)}">${escapeHtml(AXIS_WORDS[axis].title)}</h2><p>Det bits of each group of cells across its values: = the same, ≠ different.</p>${list(rows, '')}` : '';
+    return det + (nondet.length ? `<h3 id="nondet-${escapeHtml(axis)}">${escapeHtml(AXIS_WORDS[axis].title)} without determinism</h3><p>Nondet runs at each value against the base value: ≠ when every run differs.</p>${list(nondet, '')}` : '');
   }).join('\n');
 }
 

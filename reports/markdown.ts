@@ -1,7 +1,7 @@
 /** The Markdown summary for a PR comment or a nightly log: a pure function of summary.json. */
 import type { Comparison } from '../harness/analysis/compare.js';
 import { INVARIANCE_AXES, type CellSummary, type Summary } from '../harness/analysis/summary.js';
-import { agreementRows } from './text.js';
+import { agreementRows, nondetRows } from './text.js';
 import { groupBy } from '../harness/analysis/group.js';
 import { groupId } from '../harness/protocol.js';
 import { axisValue } from '../harness/axes.js';
@@ -51,6 +51,7 @@ export function renderMarkdown(manifest: Manifest, summary: Summary, threshold: 
   out.push('');
   // which values of each invariance axis give the same det bits (thread counts, numerics, batch sizes)
   for (const axis of INVARIANCE_AXES) section(`${AXIS_WORDS[axis].title} (det bits; = same, ≠ different)`, agreementRows(summary, axis));
+  for (const axis of INVARIANCE_AXES) section(`${AXIS_WORDS[axis].title} without determinism (≠: every run differs from the base value)`, nondetRows(summary, axis));
   section('Warnings', summary.warnings);
   section('Doctor (this host, at the start of the run)', (manifest.doctor?.checks ?? []).filter((c) => c.status === 'warn' || c.status === 'fail').map((c) => `${c.id} (${c.status}): ${c.found}${c.fix ? ` — fix: ${c.fix}` : ''}`));
   return out.join('\n');

@@ -6,7 +6,7 @@ import { INVARIANCE_AXES, type CellSummary, type Finding, type Summary } from '.
 import { axisValue } from '../harness/axes.js';
 import { groupBy } from '../harness/analysis/group.js';
 import { AXIS_WORDS, bySeverity, findingText, tableAxes } from './findings.js';
-import { agreementRows, noiseText } from './text.js';
+import { agreementRows, nondetRows, noiseText } from './text.js';
 import { groupId } from '../harness/protocol.js';
 
 function table(rows: string[][]): string {
@@ -81,6 +81,8 @@ export function summaryTable(summary: Summary, resultsDir: string): string {
   for (const axis of INVARIANCE_AXES) {
     const rows = agreementRows(summary, axis);
     if (rows.length) lines.push('', `${AXIS_WORDS[axis].title} (det bits; = same, ≠ different):`, ...rows.map((r) => `  ${r}`));
+    const nondet = nondetRows(summary, axis);
+    if (nondet.length) lines.push('', `${AXIS_WORDS[axis].title} without determinism (≠: every run differs from the base value):`, ...nondet.map((r) => `  ${r}`));
   }
   if (summary.negativeControls.length) {
     lines.push('', 'Negative controls (must differ without determinism):');

@@ -155,6 +155,21 @@ export function locateCostText(cost: LocateCost): string {
  * ("1 thread = 2 threads", "batches of 1 ≠ batches of 7 = …"), and how far the other classes are
  * from the base. The terminal summary, report.md and report.html all say it in these words.
  */
+/**
+ * Per axis whose nondet mode is compared (loader workers), each nondet cell against its group's base
+ * value: does every run at the value give other bits? Empty for other axes and older summaries.
+ */
+export function nondetRows(summary: Summary, axis: InvarianceAxis): string[] {
+  const cells = new Map(summary.cells.map((c) => [c.cell, c]));
+  const varying = INVARIANCE_AXES.filter((x) => x !== axis && new Set(summary.cells.map((c) => axisValue(c, x))).size > 1);
+  return (summary.nondetDependence ?? []).filter((n) => n.axis === axis).map((n) => {
+    const c = cells.get(n.cell);
+    const details = [...(n.device === 'cpu' ? [] : [n.device]), ...(c ? varying.map((x) => sayAxisValue(x, axisValue(c, x))) : [])];
+    const say = (v: AxisValue) => sayAxisValue(axis, v);
+    return `${n.workload} on ${n.backend}${details.length ? ` (${details.join(', ')})` : ''}: ${say(n.base)} ${n.depends ? '≠' : '~'} ${say(n.value)}${n.depends ? ` in every run (up to ${n.diff?.maxUlp ?? '?'} ULP)` : ' (some runs agree)'}`;
+  });
+}
+
 export function agreementRows(summary: Summary, axis: InvarianceAxis): string[] {
   const rows = (summary.agreement ?? []).filter((a) => a.axis === axis);
   const say = (v: AxisValue) => sayAxisValue(axis, v);

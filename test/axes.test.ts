@@ -64,5 +64,7 @@ test('records: axis fields are validated like any field', () => {
   };
   assert.equal(problemOf('record', record), null);
   assert.equal(problemOf('record', { ...record, threads: 0 })?.field, 'threads');
-  assert.equal(problemOf('record', { ...record, loaderWorkers: 2 })?.problem, 'is not a field this version of detbench writes');
+  assert.equal(problemOf('record', { ...record, loaderWorkers: -1 })?.field, 'loaderWorkers');
+  assert.equal(problemOf('record', { ...record, loaderWorkers: 2, resumeAt: 3 }), null);
+  assert.equal(problemOf('record', { ...record, microBatches: 2 })?.problem, 'is not a field this version of detbench writes');
 });

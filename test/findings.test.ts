@@ -38,6 +38,7 @@ const EXAMPLES: { [K in FindingKind]: FindingEvidence[K] } = {
   'outside-tolerance': { reference: 'ort-cpu', referenceCell: 'matmul|ort-cpu|cpu|det|t1', distance: 0.1, tolerance: { relL2: 1e-5 }, maxUlp: 900, nanPairs: 0 },
   'oracle-outside-tolerance': { distance: 2e-4, tolerance: { relL2: 1e-5 }, maxUlp: 40, nanPairs: 0 },
   'invariance-broken': { axis: 'threads', base: 1, value: 2, baseCell: 'matmul|tfjs-cpu|cpu|det|t1', maxUlp: 7, relL2: 1e-7 },
+  'nondet-depends-on-axis': { axis: 'loaderWorkers', base: 0, value: 2, baseCell: 'data-pipeline|tfjs-cpu|cpu|nondet|t1', maxUlp: 90, relL2: 1e-3 },
   'devices-disagree': { devices: [{ device: 'cuda:0', name: 'H100', modalDigest: 'a'.repeat(64) }, { device: 'cuda:1', name: 'H100', modalDigest: 'b'.repeat(64) }] },
   'suspect-device': { device: 'cuda:1', name: 'H100' },
   'suspect-machine': { machine: 3, hostname: 'node7', hardware: 'epyc-x64' },

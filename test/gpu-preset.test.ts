@@ -29,7 +29,7 @@ test('the gpu preset asks ≥ 2 TFLOP per run of transformer-train and resnet-tr
     const w = findWorkload(id)!;
     assert.ok(flopsPerRun(w.build(w.presets.gpu)) >= 2e12, `${id}: ${formatFlops(flopsPerRun(w.build(w.presets.gpu)))}`);
   }
-  for (const w of WORKLOADS.filter((x) => x.id !== 'dataparallel-train')) {
+  for (const w of WORKLOADS.filter((x) => x.id !== 'dataparallel-train' && x.id !== 'data-pipeline')) {
     assert.ok(flopsPerRun(w.build(w.presets.gpu)) > flopsPerRun(w.build(w.presets.standard)), w.id);
   }
   const scatter = findWorkload('index-add')!.presets.gpu;

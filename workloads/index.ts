@@ -1,6 +1,7 @@
 import { attentionInfer } from './attention-infer.js';
 import { convTrain } from './conv-train.js';
 import { dataparallelTrain } from './dataparallel-train.js';
+import { dataPipeline } from './data-pipeline.js';
 import { atomicSum } from './atomic-sum.js';
 import { embeddingTrain } from './embedding-train.js';
 import { indexAdd } from './index-add.js';
@@ -19,6 +20,7 @@ export const WORKLOADS: readonly WorkloadDef<any>[] = [
   embeddingTrain,
   transformerTrain,
   resnetTrain,
+  dataPipeline,
   attentionInfer,
   transformerInfer,
   reduceSum,

@@ -2,6 +2,7 @@ import { indexStream, normalStream, tensorKey, uniformStream } from '../harness/
 import { artifactShapes, fanIn, labelShape, modelLayout } from './params.js';
 import { learningRates } from './schedule.js';
 import { TASK_SEED, teacherLabels } from './teacher.js';
+import { datasetTensors, detDrawTables, hasLoader, loadInThread } from './loader.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec } from './types.js';
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -41,11 +42,9 @@ export function workloadInputs(workload: ResolvedWorkload, seed: number): NamedT
   // the held-out set is part of the task (keyed by TASK_SEED like the teacher): the same for every seed
   const data = (name: string, count: number, keySeed: number) => examples(workload.id, spec, name, count, keySeed);
   const perToken = labelShape(spec).length === 1;
-  const x = data('x', spec.steps * spec.batch, seed);
   const xEval = data('xEval', spec.evalExamples, TASK_SEED);
   tensors.push(
-    { ...x, shape: [spec.steps, spec.batch, ...spec.input.shape] },
-    { name: 'y', shape: [spec.steps, spec.batch, ...labelShape(spec)], data: teacherLabels(workload.id, spec, x.data, spec.steps * spec.batch, perToken) },
+    ...trainingBatches(workload.id, seed, spec, data),
     { name: 'lr', shape: [spec.steps], data: learningRates(spec) },
     ...dropoutMasks(workload.id, seed, spec),
     xEval,
@@ -61,6 +60,23 @@ function examples(workloadId: string, spec: TrainSpec, name: string, count: numb
   if (spec.input.dtype === 'float32') return { name, shape, data: normalStream(key, size(shape)) };
   const { vocab, skew } = spec.input;
   return { name, shape, data: indexStream(key, size(shape), vocab, skew) };
+}
+
+/**
+ * `x` [steps, batch, …input] and `y` [steps, batch, …label]: Philox examples labelled by the teacher,
+ * or, for a workload with a data loader, the dataset, det's draw tables and the batches det's loader
+ * delivers (the reference every loader must match in det; harness/run/loader.ts replaces x and y with
+ * what the run's own loader delivers).
+ */
+function trainingBatches(workloadId: string, seed: number, spec: TrainSpec, data: (name: string, examples: number, keySeed: number) => NamedTensor): NamedTensor[] {
+  const xShape = [spec.steps, spec.batch, ...spec.input.shape], yShape = [spec.steps, spec.batch, ...labelShape(spec)];
+  if (!hasLoader(spec)) {
+    const x = data('x', spec.steps * spec.batch, seed);
+    return [{ ...x, shape: xShape }, { name: 'y', shape: yShape, data: teacherLabels(workloadId, spec, x.data, spec.steps * spec.batch, labelShape(spec).length === 1) }];
+  }
+  const [dataset, labels] = datasetTensors(workloadId, seed, spec);
+  const batches = loadInThread({ workloadId, seed, spec, mode: 'det', dataset: dataset.data as Float32Array, labels: labels.data as Int32Array }, 0);
+  return [{ name: 'x', shape: xShape, data: batches.x }, { name: 'y', shape: yShape, data: batches.y }, dataset, labels, ...detDrawTables(workloadId, seed, spec)];
 }
 
 /**

@@ -197,6 +197,34 @@ export interface TrainSpec {
   evalExamples: number;
   /** Gradients computed per shard in worker threads and all-reduced by the harness. */
   dataParallel?: { shards: number; workers: number };
+  /** Training batches `x`, `y` delivered by a data loader with random augmentation (see Loader). */
+  loader?: Loader;
+}
+
+/**
+ * A data loader: training batches built from a dataset by random augmentation (workloads/loader.ts
+ * computes it). The input is an image [H, W, C] (`input.shape`).
+ * - Dataset: `examples` source images [H + 2·pad, W + 2·pad, C], Philox normals keyed by (workload,
+ *   seed, `dataset`); image i's label is the teacher's label of its centre crop (offset pad, pad).
+ * - Order: epoch e visits the images in a Fisher–Yates permutation drawn from the uniforms keyed by
+ *   (workload, seed, `loader.order.e<e>`) (for j = N − 1 … 1, swap j with ⌊u_j·(j + 1)⌋); training
+ *   step s takes positions [s·batch, (s + 1)·batch) of the epochs laid end to end — the same order
+ *   in both modes, as a seeded sampler gives.
+ * - Augmentation of one sample from one draw: three uniforms u (keyed by the draw's name + `.u`) give
+ *   the crop offsets dy = ⌊u0·(2·pad + 1)⌋, dx = ⌊u1·(2·pad + 1)⌋ and a horizontal flip iff u2 < ½;
+ *   H·W·C normals z (keyed by the draw's name + `.noise`) the noise fl32(z·noiseStd); the sample is
+ *   x[h][w][c] = fl32(src[dy + h][dx + w'][c] + noise[h][w][c]), w' = W − 1 − w when flipped, else w.
+ * - Whose draws: `det` keys each sample's draw by (seed, epoch, image index): `loader.e<e>.i<i>`, and
+ *   assembles batches in step order, so any worker count gives the same batches. `nondet` is what most
+ *   loaders do: each worker (the calling thread when there are none) draws from its own generator,
+ *   seeded from the seed and its worker id — its k-th sample is draw `loader.worker<w>.draw<k>`
+ *   (`loader.main.draw<k>` without workers) —, batch b goes to worker b mod workers, and batches are
+ *   used in the order they arrive.
+ */
+export interface Loader {
+  examples: number;
+  pad: number;
+  noiseStd: number;
 }
 
 export const INFER_OPS = ['attention', 'reduceSum', 'matmul', 'indexAdd', 'atomicSum', 'forward'] as const;

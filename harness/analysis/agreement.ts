@@ -8,7 +8,8 @@ import { AXES, axisFields, axisValue, type AxisValue } from '../axes.js';
 import type { LoadedResults } from '../store.js';
 import { groupBy, modalDigest } from './group.js';
 import { safeDiff } from './cells.js';
-import { INVARIANCE_AXES, type AxisAgreement, type AxisInvariance, type AxisPair, type CellSummary, type CrossBackend, type DeviceCell, type FleetCell, type InvarianceAxis, type SoakCell } from './summary.js';
+import { STATE_COMPONENTS, componentOf, unpackState, type StateComponent } from '../checkpoint.js';
+import { INVARIANCE_AXES, type NondetAxisDependence, type AxisAgreement, type AxisInvariance, type AxisPair, type CellSummary, type CrossBackend, type DeviceCell, type FleetCell, type InvarianceAxis, type SoakCell } from './summary.js';
 import { findWorkload } from '../../workloads/index.js';
 import type { ToleranceJudge } from './tolerance.js';
 
@@ -83,6 +84,57 @@ export function compareInvariance(cells: CellSummary[], load: (d: string) => Flo
   return out;
 }
 
+/**
+ * Resume replay: each resumed cell's final training state against the uninterrupted cell's, part by
+ * part (harness/checkpoint.ts), from the records of their modal runs. A state that differs where the
+ * weights agree (an optimizer slot, a counter) breaks the invariance too: the next step would part.
+ */
+export function compareResumedStates(invariance: AxisInvariance[], counted: RunRecord[], loadState: (r: OkRecord) => Float32Array | null): AxisInvariance[] {
+  const modalRun = (cell: string, digest: string | undefined) => counted.find((r): r is OkRecord => isOk(r) && r.cell === cell && r.artifact.sha256 === digest && r.finalState !== undefined);
+  const digestOf = (cell: string) => counted.find((r): r is OkRecord => isOk(r) && r.cell === cell)?.artifact.sha256;
+  return invariance.map((a) => {
+    if (a.axis !== 'resumeAt') return a;
+    const base = modalRun(a.baseCell, a.bitwiseEqual ? digestOf(a.baseCell) : undefined) ?? counted.find((r): r is OkRecord => isOk(r) && r.cell === a.baseCell && r.finalState !== undefined);
+    const other = counted.find((r): r is OkRecord => isOk(r) && r.cell === a.cell && r.finalState !== undefined);
+    if (!base?.finalState || !other?.finalState) return a;
+    const [x, y] = [base, other].map((r) => {
+      const data = loadState(r);
+      return data && unpackState(data, r.finalState!.tensors);
+    });
+    if (!x || !y) return a;
+    const bytes = (t: { data: Float32Array | Int32Array }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const differs = STATE_COMPONENTS.filter((c: StateComponent) => {
+      const xs = x.tensors.filter((t) => componentOf(t.name) === c), ys = y.tensors.filter((t) => componentOf(t.name) === c);
+      return xs.length !== ys.length || xs.some((t, i) => t.name !== ys[i].name || !bytes(t).equals(bytes(ys[i])));
+    });
+    return { ...a, bitwiseEqual: a.bitwiseEqual && differs.length === 0, stateDiffers: differs };
+  });
+}
+
+/**
+ * The nondet cells of each axis whose nondet mode is compared (AXES `nondetCompared`: loader
+ * workers), grouped like det's: does another value give bits that no run at the base value gave?
+ * Whole sets of runs are compared, not modal results, so a value "depends" only when every run of
+ * it differs from every run at the base.
+ */
+export function compareNondet(cells: CellSummary[], load: (d: string) => Float32Array): NondetAxisDependence[] {
+  const out: NondetAxisDependence[] = [];
+  for (const axis of INVARIANCE_AXES.filter((a) => AXES[a].nondetCompared)) {
+    for (const { base, rest } of axisGroups(axis, cells, 'nondet')) {
+      const baseDigests = new Set(base.runs.map((r) => r.sha256));
+      for (const c of rest) {
+        const depends = c.runs.every((r) => !baseDigests.has(r.sha256));
+        const pair = { axis, base: axisValue(base, axis), value: axisValue(c, axis) } as AxisPair;
+        out.push({
+          ...pair, workload: c.workload, backend: c.backend, device: c.device, baseCell: base.cell, cell: c.cell,
+          depends, diff: c.modalDigest === base.modalDigest ? null : safeDiff(load, base.modalDigest!, c.modalDigest!),
+        });
+      }
+    }
+  }
+  return out;
+}
+
 /** Per axis and group of det cells, its values split into classes of equal bits (the base's class first). */
 export function axisAgreement(cells: CellSummary[]): AxisAgreement[] {
   return INVARIANCE_AXES.flatMap((axis) =>
@@ -93,10 +145,10 @@ export function axisAgreement(cells: CellSummary[]): AxisAgreement[] {
   );
 }
 
-/** Det cells with a result, grouped by every key field but `axis` and the mode; each group in the axis's order. */
-function axisGroups(axis: InvarianceAxis, cells: CellSummary[]): Array<{ base: CellSummary; rest: CellSummary[]; group: string }> {
+/** Cells of a mode (det unless told) with a result, grouped by every key field but `axis` and the mode; each group in the axis's order. */
+function axisGroups(axis: InvarianceAxis, cells: CellSummary[], mode: 'det' | 'nondet' = 'det'): Array<{ base: CellSummary; rest: CellSummary[]; group: string }> {
   const others = CELL_KEY_FIELDS.filter((f) => f !== axis && f !== 'mode');
-  const det = cells.filter((c) => c.mode === 'det' && c.modalDigest && !c.arm);
+  const det = cells.filter((c) => c.mode === mode && c.modalDigest && !c.arm);
   const order = AXES[axis].order as (a: AxisValue, b: AxisValue) => number;
   return [...groupBy(det, (c) => cellKey(c, others)).entries()]
     .filter(([, group]) => group.length >= 2)

@@ -8,7 +8,7 @@ import { analyzeNoise } from './noise.js';
 import { groupBy } from './group.js';
 import { loadArtifact, type LoadedResults } from '../store.js';
 import { compareModes, expectedToVary, negativeControlsOf, summarizeCell } from './cells.js';
-import { axisAgreement, compareBackends, compareDevices, compareInvariance, compareMachines, soakCells } from './agreement.js';
+import { axisAgreement, compareBackends, compareDevices, compareInvariance, compareMachines, compareNondet, compareResumedStates, soakCells } from './agreement.js';
 import { deriveFindings } from './findings.js';
 import { SUMMARY_VERSION, type CellSummary, type Summary } from './summary.js';
 import { toleranceJudge } from './tolerance.js';
@@ -31,8 +31,9 @@ export function analyze(results: LoadedResults): Summary {
 
   const modes = compareModes(cells, counted);
   const crossBackend = compareBackends(cells, load, results.manifest.suite.backends, judge);
-  const invariance = compareInvariance(cells, load);
+  const invariance = compareResumedStates(compareInvariance(cells, load), counted, (r) => (r.finalState && results.artifacts.has(r.finalState.sha256) ? load(r.finalState.sha256) : null));
   const agreement = axisAgreement(cells);
+  const nondetDependence = compareNondet(cells, load);
   const negativeControls = negativeControlsOf(cells);
 
   const oracle = compareWithOracle(results.oracle, cells, counted, load, judge);
@@ -42,7 +43,7 @@ export function analyze(results: LoadedResults): Summary {
   const locate = locateResults(results.locate, cells, results.manifest.suite, load);
   const detCells = cells.filter((c) => c.mode === 'det' && c.distinctDigests > 0 && !c.arm && !expectedToVary(c));
   const complete = results.complete, recordedRuns = results.runs.length, plannedRuns = results.manifest.plannedRuns;
-  const findings = deriveFindings({ cells, crossBackend, oracle: oracle.oracle, invariance, negativeControls, fleet, devices, soak, locate, complete, recordedRuns, plannedRuns }, detCells);
+  const findings = deriveFindings({ cells, crossBackend, oracle: oracle.oracle, invariance, nondetDependence, negativeControls, fleet, devices, soak, locate, complete, recordedRuns, plannedRuns }, detCells);
 
   return {
     summaryVersion: SUMMARY_VERSION,
@@ -56,6 +57,7 @@ export function analyze(results: LoadedResults): Summary {
     crossBackend,
     invariance,
     agreement,
+    nondetDependence,
     negativeControls,
     fleet,
     devices,

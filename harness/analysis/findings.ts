@@ -28,6 +28,7 @@ export const FINDING_SEVERITY: { readonly [K in FindingKind]: Severity } = {
   'outside-tolerance': 'fail',
   'oracle-outside-tolerance': 'fail',
   'invariance-broken': 'info',
+  'nondet-depends-on-axis': 'info',
   'devices-disagree': 'fail',
   'suspect-device': 'fail',
   'suspect-machine': 'fail',
@@ -86,7 +87,7 @@ export function subjectOf(c: Partial<CellKey>, fields: readonly CellKeyField[]):
 /** One cell as a finding's subject. */
 export const cellSubject = (c: CellSummary): FindingSubject => ({ ...subjectOf(c, CELL_KEY_FIELDS), id: c.cell });
 
-type Analysed = Pick<Summary, 'cells' | 'crossBackend' | 'oracle' | 'invariance' | 'negativeControls' | 'fleet' | 'devices' | 'soak' | 'locate' | 'complete' | 'recordedRuns' | 'plannedRuns'>;
+type Analysed = Pick<Summary, 'cells' | 'crossBackend' | 'oracle' | 'invariance' | 'nondetDependence' | 'negativeControls' | 'fleet' | 'devices' | 'soak' | 'locate' | 'complete' | 'recordedRuns' | 'plannedRuns'>;
 
 export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] {
   const findings: Finding[] = [];
@@ -115,7 +116,14 @@ export function deriveFindings(s: Analysed, detCells: CellSummary[]): Finding[] 
   for (const a of s.invariance) {
     if (a.bitwiseEqual) continue;
     const pair = { axis: a.axis, base: a.base, value: a.value } as AxisPair;
-    findings.push(finding('invariance-broken', subject(a.cell), { ...pair, baseCell: a.baseCell, maxUlp: a.diff?.maxUlp ?? null, relL2: a.diff?.relL2 ?? null }));
+    findings.push(finding('invariance-broken', subject(a.cell), {
+      ...pair, baseCell: a.baseCell, maxUlp: a.diff?.maxUlp ?? null, relL2: a.diff?.relL2 ?? null, ...(a.stateDiffers ? { stateDiffers: a.stateDiffers } : {}),
+    }));
+  }
+  for (const n of s.nondetDependence ?? []) {
+    if (!n.depends) continue;
+    const pair = { axis: n.axis, base: n.base, value: n.value } as AxisPair;
+    findings.push(finding('nondet-depends-on-axis', subject(n.cell), { ...pair, baseCell: n.baseCell, maxUlp: n.diff?.maxUlp ?? null, relL2: n.diff?.relL2 ?? null }));
   }
   for (const f of s.fleet) {
     for (const m of f.machines.filter((x) => f.suspects.includes(x.machine))) {

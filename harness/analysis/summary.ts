@@ -8,6 +8,7 @@ import { AXIS_IDS, type AxisFields, type AxisId, type AxisValues } from '../axes
 import type { NoiseDecomposition } from './noise.js';
 import type { Describe, RatioCI, VarianceTest } from './stats.js';
 import type { Tolerance } from '../../workloads/types.js';
+import type { StateComponent } from '../checkpoint.js';
 import type { CellEvaluation } from './churn.js';
 import type { OracleSummary } from './oracle.js';
 import type { LocateAgainst, LocateBudget, LocateResult, LocateStatus } from './locate.js';
@@ -122,6 +123,28 @@ export type AxisInvariance = AxisPair & {
   cell: string;
   bitwiseEqual: boolean;
   diff: DiffSummary | null;
+  /**
+   * Resume replay (axis `resumeAt`): the parts of the final training state (harness/checkpoint.ts:
+   * weights, optimizer, schedule, data, rng) whose bits differ between the two cells' modal runs;
+   * empty when the whole state agrees. Absent for other axes, or where a run has no recorded state.
+   */
+  stateDiffers?: StateComponent[];
+};
+
+/**
+ * A nondet cell at another value of an axis whose nondet mode is compared (harness/axes.ts
+ * `nondetCompared`: loader workers) against the same cell at the group's base value.
+ * `depends`: no run at the value gave the bits of any run at the base (each value trains a model of
+ * its own); `diff` is between the two cells' modal results.
+ */
+export type NondetAxisDependence = AxisPair & {
+  workload: string;
+  backend: string;
+  device: string;
+  baseCell: string;
+  cell: string;
+  depends: boolean;
+  diff: DiffSummary | null;
 };
 
 /**
@@ -198,6 +221,8 @@ export interface Summary {
   invariance: AxisInvariance[];
   /** Per invariance axis and group of det cells, which values give the same bits. */
   agreement: AxisAgreement[];
+  /** Nondet results across the values of the axes whose nondet mode is compared (loader workers); absent in summaries from before it. */
+  nondetDependence?: NondetAxisDependence[];
   negativeControls: NegativeControl[];
   /** Per det cell across the machines of a merged folder (empty otherwise). */
   fleet: FleetCell[];
@@ -234,7 +259,7 @@ export const isSeverity = (x: unknown): x is Severity => SEVERITIES.includes(x a
 /** Every kind of finding, of the analysis of one folder and of compare; their words are in reports/findings.ts. */
 export const FINDING_KINDS = [
   // one results folder
-  'incomplete-results', 'det-unstable', 'negative-control-not-seen', 'runs-failed', 'outside-tolerance', 'oracle-outside-tolerance', 'invariance-broken',
+  'incomplete-results', 'det-unstable', 'negative-control-not-seen', 'runs-failed', 'outside-tolerance', 'oracle-outside-tolerance', 'invariance-broken', 'nondet-depends-on-axis',
   'devices-disagree', 'suspect-device', 'suspect-machine', 'soak-changed', 'varies-as-expected', 'divergence-located',
   // compare: a baseline and a current folder
   'no-data', 'determinism-regression', 'still-unstable', 'results-changed', 'slower', 'slower-inconclusive', 'faster',
@@ -292,7 +317,8 @@ export interface FindingEvidence {
   'runs-failed': { statuses: Partial<Record<RunStatus, number>>; message: string | null };
   'outside-tolerance': { reference: string; referenceCell: string; distance: number | null; tolerance: Tolerance; maxUlp: number; nanPairs: number };
   'oracle-outside-tolerance': { distance: number | null; tolerance: Tolerance; maxUlp: number; nanPairs: number };
-  'invariance-broken': AxisPair & { baseCell: string; maxUlp: number | null; relL2: number | null };
+  'invariance-broken': AxisPair & { baseCell: string; maxUlp: number | null; relL2: number | null; stateDiffers?: StateComponent[] };
+  'nondet-depends-on-axis': AxisPair & { baseCell: string; maxUlp: number | null; relL2: number | null };
   'devices-disagree': { devices: Array<{ device: string; name: string; modalDigest: string }> };
   'suspect-device': { device: string; name: string };
   'suspect-machine': { machine: number; hostname: string; hardware: string };

@@ -6,6 +6,7 @@ import type { DeterminismRecord, Mode } from '../protocol.js';
 import { AXIS_IDS, isOmitted, type AxisFields, type AxisId, type AxisValue, type AxisValues, type Numerics } from '../axes.js';
 import { isGpuDevice, type NamedTensor, type ResolvedWorkload, type TrainSpec, type WorkloadSpec } from '../../workloads/types.js';
 import { modelLayout } from '../../workloads/params.js';
+import type { TrainingState } from '../checkpoint.js';
 import { examplesOf } from '../../workloads/batching.js';
 
 export type Availability =
@@ -42,6 +43,13 @@ export interface BackendInfo {
   capabilities: string;
   /** Runs WGSL kernels (the atomic-sum control). */
   wgsl?: boolean;
+  /**
+   * Runs a workload's data loader itself (torch: a torch.utils.data.DataLoader with `num_workers`);
+   * the others train on the batches of detbench's JS loader (harness/run/loader.ts).
+   */
+  runsLoader?: boolean;
+  /** Hands back its full training state and starts from one (ExecuteOptions `stopAfter`, `resumeFrom`, `state`): resume replay. */
+  resumes?: boolean;
 }
 
 /**
@@ -65,6 +73,8 @@ export interface Execution {
    * Not timed as compute. Absent when the backend cannot evaluate (the record then says so).
    */
   evalLogits?: Float32Array;
+  /** Training workloads asked for it (ExecuteOptions): the full training state where the run stopped. */
+  state?: TrainingState;
 }
 
 export interface ExecuteOptions {
@@ -72,6 +82,22 @@ export interface ExecuteOptions {
   trace?: boolean;
   /** Report every op's output here (`--locate`, harness/run/ops.ts); absent in ordinary runs. */
   ops?: OpSink;
+  /**
+   * Resume replay (harness/checkpoint.ts). `stopAfter`: train that many steps only and return the
+   * state (no evaluation); `resumeFrom`: start from this state, at the step it records; `state`:
+   * return the state after the last step too (runs compared with resumed ones).
+   */
+  stopAfter?: number;
+  resumeFrom?: TrainingState;
+  state?: boolean;
+}
+
+/** What a training run is prepared with beyond its inputs. */
+export interface PrepareOptions {
+  /** Workloads with a data loader, on a backend that runs its own (`runsLoader`): how many loader workers… */
+  loaderWorkers?: number;
+  /** …and the run's seed, which a loader seeds its generators from. */
+  seed?: number;
 }
 
 /**
@@ -132,7 +158,7 @@ export type ForwardFn = (weights: Float32Array[], x: NamedTensor) => Promise<Flo
 export interface Session {
   readonly determinism: DeterminismRecord;
   readonly warnings: string[];
-  prepare(workload: ResolvedWorkload, inputs: NamedTensor[]): Promise<Program>;
+  prepare(workload: ResolvedWorkload, inputs: NamedTensor[], options?: PrepareOptions): Promise<Program>;
   gradients(spec: TrainSpec): Promise<GradientFn>;
   /** Evaluation-mode forward passes, where the backend has them (optional). */
   forward?(spec: TrainSpec): Promise<ForwardFn>;
@@ -169,6 +195,17 @@ const AXIS_SUPPORT: { readonly [A in AxisId]: (backend: Backend, value: AxisValu
     if (value !== 'all' && value > examples.count) {
       return { ok: false, reason: `a batch of ${value} is more than the ${examples.count} ${examples.what} this workload has at this size: raise its size parameter \`${examples.param}\` to at least ${value} (a suite file's params) or pick a larger preset` };
     }
+    return { ok: true };
+  },
+  // the harness's JS loader builds any backend's batches (run/loader.ts); torch runs its own DataLoader
+  loaderWorkers: () => ({ ok: true }),
+  // the backend must hand back its training state and start from one (ExecuteOptions), and the
+  // checkpoint must fall between two steps
+  resumeAt: (backend, value, { spec }) => {
+    if (spec.kind !== 'train') return { ok: false, reason: 'resume replay applies to training workloads' };
+    if (spec.dataParallel) return { ok: false, reason: 'the data-parallel driver cannot resume from a checkpoint' };
+    if (!backend.info.resumes) return { ok: false, reason: `${backend.info.id} cannot write or restore a training state (resume replay runs on tfjs, onnxruntime and torch)` };
+    if (value >= spec.steps) return { ok: false, reason: `step ${value} is not before the last of this workload's ${spec.steps} steps: pick a smaller --resume-at, or a larger preset` };
     return { ok: true };
   },
 };

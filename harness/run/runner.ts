@@ -15,7 +15,8 @@ import { TSX_IMPORT } from './tsx.mjs';
 import { findBackend } from '../backends/index.js';
 import type { Availability } from '../backends/types.js';
 import type { ResolvedSuite } from '../config.js';
-import type { LocateRequest, RunRecord, RunRequest, TraceRef, WorkerResult } from '../protocol.js';
+import type { ArtifactRef, LocateRequest, PackedState, RunRecord, RunRequest, RunTask, TraceRef, WorkerResult } from '../protocol.js';
+import { FreshAbandoned, FreshProcesses, FreshTimeout, joinHalves } from './resume.js';
 import { cellId } from '../protocol.js';
 import { nonFiniteField, sha256, type ResultsWriter } from '../store.js';
 import { message } from '../errors.js';
@@ -43,7 +44,7 @@ class ChildLanes {
   private inFlight = new Set<ChildProcess>();
   private abandoned = new WeakSet<ChildProcess>();
 
-  async run(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
+  async run(req: RunTask, timeoutMs: number): Promise<WorkerResult> {
     const backend = findBackend(req.backend)!;
     const key = `${req.backend}|${req.mode}`;
     let child = this.children.get(key);
@@ -103,6 +104,7 @@ class ChildLanes {
 export class Runner {
   private pool: Piscina;
   private children = new ChildLanes();
+  private fresh = new FreshProcesses();
   private inFlight = new Set<AbortController>();
 
   /** Temporary files of this runner's backends (scratch.ts), removed by close(). */
@@ -144,7 +146,7 @@ export class Runner {
     if (this.concurrency === 1) await span('prewarm', () => this.pool.run(runs.filter((r) => !findBackend(r.backend)?.info.processPerMode), { name: 'prewarm' }));
   }
 
-  private async execute(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
+  private async execute(req: RunTask, timeoutMs: number): Promise<WorkerResult> {
     if (findBackend(req.backend)?.info.processPerMode) return this.children.run(req, timeoutMs);
     const controller = new AbortController();
     // the run's clock starts when a worker thread takes it, not while a new thread loads (worker-entry.mjs)
@@ -166,6 +168,25 @@ export class Runner {
     }
   }
 
+  /** A planned run: in one go, or in two halves across a checkpoint (`resumeAt`). */
+  private executeRun(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
+    return req.resumeAt ? this.executeResumed(req, timeoutMs) : this.execute(req, timeoutMs);
+  }
+
+  /**
+   * A resumed run (resume.ts): the first `resumeAt` steps where the cell's runs go, the rest in a
+   * fresh child process that starts from the checkpoint alone.
+   */
+  private async executeResumed(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
+    const first = await this.execute({ ...req, resumePhase: { save: true } }, timeoutMs);
+    if (first.status !== 'ok' || !first.state) return joinHalves(req, first, null);
+    try {
+      return joinHalves(req, first, await this.fresh.run({ ...req, resumePhase: { restore: first.state } }, timeoutMs, this.scratch));
+    } catch (err) {
+      throw err instanceof FreshTimeout ? new Timeout() : err instanceof FreshAbandoned ? new Abandoned() : err;
+    }
+  }
+
   /**
    * Ends the runs in flight now (their worker threads are terminated, their child processes killed);
    * they get no record. For an interruption whose grace period has run out (signals.ts).
@@ -173,6 +194,7 @@ export class Runner {
   abandon(): void {
     for (const c of this.inFlight) c.abort(new Abandoned());
     this.children.abandon();
+    this.fresh.abandon();
   }
 
   /**
@@ -201,7 +223,7 @@ export class Runner {
         const req = runs[next++];
         const startedAt = new Date().toISOString();
         const t0 = performance.now();
-        const execution = this.execute(req, options.timeoutMs).catch((err: Error) => err);
+        const execution = this.executeRun(req, options.timeoutMs).catch((err: Error) => err);
         flushPrevious();
         const result = await execution;
         if (result instanceof Abandoned) {
@@ -240,7 +262,7 @@ export class Runner {
     const t0 = performance.now();
     let result: WorkerResult | Error;
     try {
-      result = await this.execute(req, timeoutMs);
+      result = await this.executeRun(req, timeoutMs);
     } catch (err) {
       result = err as Error;
     }
@@ -307,6 +329,10 @@ function toRecord(req: RunRequest, startedAt: string, wallMs: number, result: Wo
   let sq = 0;
   for (const v of result.artifact) sq += v * v;
   const trace = result.trace ? traceRef(result.trace, result.artifact.length, writer) : undefined;
+  const stored = (state: PackedState): ArtifactRef => {
+    const stateBytes = new Uint8Array(state.data.buffer, state.data.byteOffset, state.data.byteLength);
+    return { sha256: writer.writeArtifact(stateBytes), bytes: stateBytes.byteLength, tensors: state.tensors };
+  };
   const evaluation = result.evaluation && {
     loss: result.evaluation.loss, accuracy: result.evaluation.accuracy, units: result.evaluation.units,
     predictions: writer.writeArtifact(new Uint8Array(result.evaluation.predictions.buffer, result.evaluation.predictions.byteOffset, result.evaluation.predictions.byteLength)),
@@ -323,6 +349,8 @@ function toRecord(req: RunRequest, startedAt: string, wallMs: number, result: Wo
     artifact: { sha256, bytes: bytes.byteLength, tensors: result.tensors },
     ...(trace ? { stepTrace: trace } : {}),
     ...(evaluation ? { evaluation } : {}),
+    ...(result.state ? { finalState: stored(result.state) } : {}),
+    ...(result.resumed ? { resume: { checkpoint: stored(result.resumed.checkpoint), savedByPid: result.resumed.savedByPid, restoredByPid: result.resumed.restoredByPid } } : {}),
   };
   // A NaN loss or an infinite norm cannot be written as JSON (it would silently become null)
   const bad = nonFiniteField(record);

@@ -9,14 +9,17 @@ import { setScratchRoot } from './scratch.js';
 import { UnsupportedOpError, supportOf, type Availability, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
 import { mark } from './timeline.js';
-import type { DeterminismRecord, LocateRequest, RunRequest, WorkerResult } from '../protocol.js';
+import type { DeterminismRecord, LocateRequest, Mode, RunRequest, RunTask, WorkerResult } from '../protocol.js';
 import { OpRecorder } from './ops.js';
 import { AXES, AXIS_IDS, axisFields } from '../axes.js';
+import { packState, stateTensor, unpackState } from '../checkpoint.js';
+import { hasLoader } from '../../workloads/loader.js';
+import { loadBatches } from './loader.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
 import { evaluate, type Evaluation } from './evaluation.js';
 import { executeInBatches } from './batches.js';
-import type { Execution } from '../backends/types.js';
+import type { ExecuteOptions, Execution } from '../backends/types.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec } from '../../workloads/types.js';
 
 await loadPlugins();
@@ -158,7 +161,7 @@ async function prepareShards(spec: TrainSpec, backend: string): Promise<void> {
 }
 
 /** A run, or a run being located (`captureOps`: every op's output is reported to an OpRecorder, and the run is traced). */
-export default async function runTask(req: RunRequest | LocateRequest): Promise<WorkerResult> {
+export default async function runTask(req: RunTask): Promise<WorkerResult> {
   let determinism: DeterminismRecord | null = null;
   const warnings: string[] = [];
   try {
@@ -172,14 +175,35 @@ export default async function runTask(req: RunRequest | LocateRequest): Promise<
     determinism = s.determinism;
     warnings.push(...s.warnings);
 
+    // resume replay: the first half stops after resumeAt steps; the second starts from the checkpoint
+    const phase = req.resumePhase;
+    const from = phase && 'restore' in phase ? unpackState(phase.restore.data, phase.restore.tensors) : undefined;
+    const spec = workload.spec;
+    const executeOptions: ExecuteOptions = {
+      trace: req.trace,
+      ...(phase && 'save' in phase ? { stopAfter: req.resumeAt } : {}),
+      ...(from ? { resumeFrom: from } : {}),
+      ...((req.keepState || req.resumeAt) && !(phase && 'save' in phase) ? { state: true } : {}),
+    };
+    if (spec.kind === 'train' && spec.dataParallel && req.resumeAt) throw new Error('the data-parallel driver cannot resume from a checkpoint');
+
     const setupStart = performance.now();
-    const inputs = perturbed(inputsFor(workload, req.seed), req.perturb);
+    let inputs = perturbed(inputsFor(workload, req.seed), req.perturb);
     const ops = 'captureOps' in req ? new OpRecorder(workload.spec, req.captureOps.maxValueBytes) : undefined;
     const trace = req.trace === true || ops !== undefined;
+    const loaderWorkers = req.loaderWorkers ?? 0;
+    const ownLoader = spec.kind === 'train' && hasLoader(spec) && backend?.info.runsLoader === true;
+    if (spec.kind === 'train' && hasLoader(spec)) {
+      if (!ownLoader) {
+        // a resumed loader restarts where the checkpoint's data position says
+        const first = from ? stateTensor(from, 'data/position').data[0] / spec.batch : 0;
+        inputs = await loadBatches(workload.id, req.seed, spec, inputs, req.mode, loaderWorkers, first);
+      }
+      determinism = withLoader(determinism, req.mode, loaderWorkers, ownLoader);
+    }
     let execution: Execution;
     let setupMs: number;
-    if (workload.spec.kind === 'train' && workload.spec.dataParallel) {
-      const spec = workload.spec;
+    if (spec.kind === 'train' && spec.dataParallel) {
       const pool = await shardPool(spec);
       await pool.prepare(req.backend);
       setupMs = performance.now() - setupStart;
@@ -198,29 +222,43 @@ export default async function runTask(req: RunRequest | LocateRequest): Promise<
       setupMs = inputsReady - setupStart + batched.setupMs;
       execution = batched.execution;
     } else {
-      const program = await s.prepare(workload, inputs);
+      const program = await s.prepare(workload, inputs, ownLoader ? { loaderWorkers, seed: req.seed } : undefined);
       setupMs = performance.now() - setupStart;
       try {
-        execution = await program.execute({ trace, ...(ops ? { ops } : {}) });
+        execution = await program.execute({ ...executeOptions, trace, ...(ops ? { ops } : {}) });
       } finally {
         program.dispose();
       }
     }
     let evaluation: Evaluation | undefined;
-    if (workload.spec.kind === 'train') {
-      if (execution.evalLogits) evaluation = evaluate(execution.evalLogits, byName(inputs, 'yEval').data as Int32Array, workload.spec.classes);
+    if (spec.kind === 'train' && executeOptions.stopAfter === undefined) {
+      if (execution.evalLogits) evaluation = evaluate(execution.evalLogits, byName(inputs, 'yEval').data as Int32Array, spec.classes);
       else warnings.push(`${req.backend} does not evaluate trained models yet: ${req.workload} has no evaluation loss, accuracy or predictions (no churn)`);
     }
+    if (spec.kind === 'train' && req.resumeAt && !execution.state) throw new Error(`${req.backend} cannot hand back its training state: it cannot be resumed`);
     const captured = ops?.result();
     return {
       status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace,
-      ...(evaluation ? { evaluation } : {}), ...(captured ? { ops: captured } : {}), determinism, warnings,
+      ...(evaluation ? { evaluation } : {}), ...(captured ? { ops: captured } : {}),
+      ...(execution.state ? { state: packState(execution.state) } : {}), pid: process.pid, determinism, warnings,
     };
   } catch (err) {
     const e = err as Error & { unsupported?: boolean };
     const unsupported = err instanceof UnsupportedOpError || e.unsupported === true;
     return { status: unsupported ? 'unsupported' : 'error', message: e.message ?? String(err), determinism, warnings };
   }
+}
+
+/** What the data loader of a run was, in its determinism record. */
+function withLoader(d: DeterminismRecord, mode: Mode, workers: number, ownLoader: boolean): DeterminismRecord {
+  const who = ownLoader ? `a torch DataLoader with num_workers=${workers}` : workers === 0 ? 'the run\'s own thread' : `${workers} loader worker threads`;
+  const how = mode === 'det' ? 'draws keyed by (seed, epoch, sample), batches in step order' : ownLoader ? 'each worker drawing from its own generator (base seed + worker id)' : 'each worker drawing from its own generator, batches in arrival order';
+  return {
+    ...d,
+    control: 'controlled',
+    switches: [...d.switches, { name: 'data loader', value: mode === 'det' ? 'index-keyed draws, step order' : 'per-worker generators', verified: null }],
+    summary: `${d.summary}; batches built by ${who}, ${how}`,
+  };
 }
 
 /** All outputs of a run in one float32 buffer, with where each tensor lies. */

@@ -13,6 +13,7 @@ import type { InferSpec, NamedTensor, TrainSpec, WorkloadSpec } from '../../../w
 import { probeInChild } from '../../run/child-probe.js';
 import { sizeOf, type BuiltGraph } from './onnx-graph.js';
 import { evalGraph, gradientGraph, inferGraph, oneHot, trainStepGraph } from './onnx-model.js';
+import { resumeStep, stateCounters, stateTensor, type TrainingState } from '../../checkpoint.js';
 import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from '../types.js';
 
 export type Ort = typeof import('onnxruntime-node');
@@ -186,15 +187,23 @@ async function prepareTrain(ort: Ort, compile: Compile, spec: TrainSpec, inputs:
   return {
     async execute(options?: ExecuteOptions): Promise<Execution> {
       const trace = new StepTrace(options?.trace === true);
+      // resume replay: the carried values are the whole training state, so a checkpoint is what they hold
+      const from = options?.resumeFrom;
+      const first = from ? resumeStep(spec, from) : 0;
+      const last = options?.stopAfter ?? spec.steps;
       // the located graph has the same inputs and carried values as the plain one, and more outputs
       const { session, graph: { ops } } = options?.ops ? await compile(locatedKey(key), () => trainStepGraph(spec, { ops: true })) : plain;
-      // parameters and statistics from the harness, optimizer state from zeros; step s's outputs are step s + 1's inputs
-      let carried = graph.carried.map((c) =>
-        tensorOf(ort, c.initial === 'zeros' ? new Float32Array(sizeOf(c.shape)) : Float32Array.from(byName(inputs, c.initial.tensor).data as Float32Array), c.shape),
-      );
+      // parameters and statistics from the harness, optimizer state from zeros (or both from the
+      // checkpoint); step s's outputs are step s + 1's inputs
+      let carried = graph.carried.map((c, i) => {
+        const data = from ? stateTensor(from, `${i < graph.artifactLength ? 'weights' : 'optimizer'}/${c.input}`).data
+          : c.initial === 'zeros' ? new Float32Array(sizeOf(c.shape)) : byName(inputs, c.initial.tensor).data;
+        return tensorOf(ort, Float32Array.from(data as Float32Array), c.shape);
+      });
       let loss: number | null = null;
       const start = performance.now();
-      for (const [step, data] of steps.entries()) {
+      for (let step = first; step < last; step++) {
+        const data = steps[step];
         const feeds: Record<string, OrtTensor> = { ...data };
         graph.carried.forEach((c, i) => (feeds[c.input] = carried[i]));
         const result = await session.run(feeds);
@@ -204,13 +213,24 @@ async function prepareTrain(ort: Ort, compile: Compile, spec: TrainSpec, inputs:
         await trace.record(() => carried.slice(0, graph.artifactLength).map((w) => w.data as Float32Array));
       }
       const computeMs = performance.now() - start - trace.copyMs;
+      const outputs = artifact.map((c, i) => ({ name: c.input, shape: c.shape, data: Float32Array.from(carried[i].data as Float32Array) }));
+      const state: TrainingState | undefined = options?.state || options?.stopAfter !== undefined
+        ? {
+            tensors: [
+              ...outputs.map((t) => ({ ...t, name: `weights/${t.name}` })),
+              ...graph.carried.slice(graph.artifactLength).map((c, i) => ({ name: `optimizer/${c.input}`, shape: c.shape, data: Float32Array.from(carried[graph.artifactLength + i].data as Float32Array) })),
+              ...stateCounters(spec, last),
+            ],
+          }
+        : undefined;
       return {
-        outputs: artifact.map((c, i) => ({ name: c.input, shape: c.shape, data: Float32Array.from(carried[i].data as Float32Array) })),
+        outputs,
         computeMs,
         loss,
         trace: trace.result(),
         // after the timed steps: the held-out set in evaluation mode, on the final parameters and statistics
-        evalLogits: await evaluate(carried.slice(0, graph.artifactLength)),
+        ...(options?.stopAfter === undefined ? { evalLogits: await evaluate(carried.slice(0, graph.artifactLength)) } : {}),
+        ...(state ? { state } : {}),
       };
     },
     dispose() {},

@@ -32,6 +32,7 @@ export const ortCpu: Backend = {
     description: 'onnxruntime-node, CPU execution provider, ONNX graphs built by detbench',
     deviceKinds: ['cpu'],
     processPerMode: false,
+    resumes: true,
     threadControl: true,
     capabilities: ORT_CAPABILITIES,
   },

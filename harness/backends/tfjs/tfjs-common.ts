@@ -13,6 +13,7 @@ import type { Execution, ExecuteOptions, ForwardFn, GradientFn, OpSink, Program,
 import { TfjsOptimizer, clipByGlobalNorm, forward, meanXent, tfjsLayout, type ForwardOps } from './tfjs-model.js';
 import { CLIP_NORM_OP, HEAD_PATH, LOSS_GRAD_OP, LOSS_OP, inferOps, opNames, type OpNames } from '../../../workloads/ops.js';
 import { StepTrace, UnsupportedOpError } from '../types.js';
+import { resumeStep, stateCounters, stateTensor, type TrainingState } from '../../checkpoint.js';
 import { registerTfjsGradients } from './tfjs-gradients.js';
 
 export type Tf = typeof tfcore;
@@ -115,15 +116,26 @@ function compileTraining(tf: Tf, spec: TrainSpec, inputs: NamedTensor[], keep: <
   return {
     async execute(options?: ExecuteOptions): Promise<Execution> {
       const trace = new StepTrace(options?.trace === true);
+      // resume replay: start from a checkpoint's state, and/or stop early and hand the state back
+      const from = options?.resumeFrom;
+      const first = from ? resumeStep(spec, from) : 0;
+      const last = options?.stopAfter ?? spec.steps;
+      const initialOf = (n: string) => (from ? stateTensor(from, `weights/${n}`) : byName(inputs, n));
+      let params = layout.params.map((n) => { const t = initialOf(n); return tf.tensor(t.data, t.shape, 'float32'); });
+      let state = layout.state.map((n) => { const t = initialOf(n); return tf.tensor(t.data, t.shape, 'float32'); });
       const names = options?.ops ? opNames(spec) : null;
-      let params = layout.params.map((n) => { const t = byName(inputs, n); return tf.tensor(t.data, t.shape, 'float32'); });
-      let state = layout.state.map((n) => { const t = byName(inputs, n); return tf.tensor(t.data, t.shape, 'float32'); });
       const optimizer = new TfjsOptimizer(tf, spec.optimizer ?? { kind: 'sgd' });
+      if (from) {
+        optimizer.restore(first, layout.params.map((n, i) => optimizer.slotNames.map((slot) => {
+          const t = stateTensor(from, `optimizer/${n}.${slot}`);
+          return tf.tensor(t.data, params[i].shape, 'float32');
+        })));
+      }
       let lastLoss: tfcore.Scalar | null = null;
       const current = () => [...params, ...state];
       const start = performance.now();
       try {
-        for (let s = 0; s < spec.steps; s++) {
+        for (let s = first; s < last; s++) {
           const updates = new Map<string, T>();
           const stepMasks = new Map(layout.dropout.map((name, i) => [name, masks[i][s]]));
           const stateMap = new Map(layout.state.map((n, i) => [n, state[i]]));
@@ -160,20 +172,29 @@ function compileTraining(tf: Tf, spec: TrainSpec, inputs: NamedTensor[], keep: <
       const datas = await Promise.all(current().map((p) => p.data() as Promise<Float32Array>));
       const lossValue = lastLoss ? (await lastLoss.data())[0] : null;
       const computeMs = performance.now() - start - trace.copyMs;
-      const tensors = new Map(artifactNames.map((n, i) => [n, current()[i]]));
-      const logits = tf.tidy(() => forward(tf, spec, { training: false, tensors }, evalX));
-      const evalLogits = Float32Array.from((await logits.data()) as Float32Array);
-      logits.dispose();
+      const outputs = artifactNames.map((name, i) => ({ name, shape: initial[i].shape, data: Float32Array.from(datas[i]) }));
+      let trainingState: TrainingState | undefined;
+      if (options?.state || options?.stopAfter !== undefined) {
+        const slots = await Promise.all(optimizer.slotsOf(params).map((list) => Promise.all(list.map((t) => t.data() as Promise<Float32Array>))));
+        trainingState = {
+          tensors: [
+            ...outputs.map((t) => ({ ...t, name: `weights/${t.name}` })),
+            ...layout.params.flatMap((n, i) => optimizer.slotNames.map((slot, j) => ({ name: `optimizer/${n}.${slot}`, shape: initial[i].shape, data: Float32Array.from(slots[i][j]) }))),
+            ...stateCounters(spec, last),
+          ],
+        };
+      }
+      let evalLogits: Float32Array | undefined;
+      if (options?.stopAfter === undefined) {
+        const tensors = new Map(artifactNames.map((n, i) => [n, current()[i]]));
+        const logits = tf.tidy(() => forward(tf, spec, { training: false, tensors }, evalX));
+        evalLogits = Float32Array.from((await logits.data()) as Float32Array);
+        logits.dispose();
+      }
       current().forEach((p) => p.dispose());
       optimizer.dispose();
       lastLoss?.dispose();
-      return {
-        outputs: artifactNames.map((name, i) => ({ name, shape: initial[i].shape, data: Float32Array.from(datas[i]) })),
-        computeMs,
-        loss: lossValue,
-        trace: trace.result(),
-        evalLogits,
-      };
+      return { outputs, computeMs, loss: lossValue, trace: trace.result(), ...(evalLogits ? { evalLogits } : {}), ...(trainingState ? { state: trainingState } : {}) };
     },
     dispose,
   };

@@ -14,6 +14,7 @@ export const tfjsCpu: Backend = {
     description: 'TensorFlow.js, @tensorflow/tfjs-backend-cpu (plain JavaScript kernels)',
     deviceKinds: ['cpu'],
     processPerMode: false,
+    resumes: true,
     threadControl: false,
     capabilities: 'train and infer: every training primitive (dense, conv2d, max/avg/global pooling, embedding, position embedding, mean pooling, layer and batch norm, relu, GELU, dropout masks, causal self-attention, residual, softmax-xent, SGD, momentum SGD, AdamW, global-norm clipping) with tfjs autograd, evaluation; attention, reduce-sum, matmul, index-add (unsortedSegmentSum)',
   },

@@ -223,6 +223,35 @@ export class TfjsOptimizer {
     });
   }
 
+  /** Its slots by name (harness/checkpoint.ts: `optimizer/<param>.<slot>`), as the ONNX rules name them too. */
+  get slotNames(): string[] {
+    return this.optimizer.kind === 'adamw' ? ['m', 'v'] : this.optimizer.kind === 'momentum' ? ['velocity'] : [];
+  }
+
+  /** The state after the steps so far: each parameter's slots (zeros before the first step). */
+  slotsOf(params: T[]): T[][] {
+    return this.slots.length ? this.slots : params.map((w) => this.slotNames.map(() => this.tf.zerosLike(w)));
+  }
+
+  /**
+   * Continues from a checkpoint: `t` steps done, each parameter's slots in `slotNames` order (kept,
+   * disposed with the optimizer). β^t is recomputed by the same t multiplications, so the bias
+   * corrections are the uninterrupted run's bits.
+   */
+  restore(t: number, slots: T[][]): void {
+    const o = this.optimizer;
+    this.t = t;
+    this.slots = slots;
+    this.pow1 = 1;
+    this.pow2 = 1;
+    if (o.kind === 'adamw') {
+      for (let i = 0; i < t; i++) {
+        this.pow1 *= o.beta1;
+        this.pow2 *= o.beta2;
+      }
+    }
+  }
+
   dispose(): void {
     this.slots.flat().forEach((t) => t.dispose());
     this.slots = [];

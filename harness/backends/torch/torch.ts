@@ -9,14 +9,20 @@
  * convolutions, not sum or index_add_). The worker reads the flags back (`hello`), so every switch in
  * the record is verified; torch, CUDA and cuDNN versions and device names go into the record too.
  *
- * Protocol, version 2: JSON lines. Requests {id, op: "hello", threads?, numerics?, device?} | {id, op: "run", spec, device,
+ * Protocol, version 3: JSON lines. Requests {id, op: "hello", threads?, numerics?, device?} | {id, op: "run", spec, device,
  * inputs: [{name, shape, dtype: "float32"|"int32", path}], params: [names], state: [names],
- * dropout: [names], out: path, trace, dtype?: "float64", ops?: names} | {id, op: "exit"}; replies {id, ok: true,
- * outputs, loss, compute_ms, trace, eval, ops} or {id, ok: false, error, unsupported}. The artifact (the
- * parameters, then the state) is written to `out`, per-step weights to `out.trace`, the evaluation
- * logits of training workloads to `out.eval`, all float32. `ops` (locating, an optional field of
- * version 2): the names of workloads/ops.ts for each site (opNamesFor); the worker writes every op's
- * output to `out.ops` and replies `ops: [[step, name, elements], …]` in the order written. `dtype: "float64"` computes in float64 (the
+ * dropout: [names], out: path, trace, dtype?: "float64", ops?: names, loader?: {workers, mode, seed},
+ * resume?: {stop_after?, from?: {path, tensors: [{name, shape, offset}]}, state?}} | {id, op: "exit"};
+ * replies {id, ok: true, outputs, loss, compute_ms, trace, eval, ops, state?, nondeterministic?} or {id,
+ * ok: false, error, unsupported}. The artifact (the parameters, then the state) is written to `out`,
+ * per-step weights to `out.trace`, the evaluation logits of training workloads to `out.eval`, the
+ * training state (harness/checkpoint.ts, with `resume`) to `out.state`, all float32. `ops` (locating):
+ * the names of workloads/ops.ts for each site (opNamesFor); the worker writes every op's output to
+ * `out.ops` and replies `ops: [[step, name, elements], …]` in the order written. `loader`: the
+ * batches come from a torch.utils.data.DataLoader with that many workers (datalayer.py). `resume`:
+ * start from a checkpoint, stop after `stop_after` steps, return the state. In
+ * DETBENCH_TORCH_MODE=det-warn (`detbench doctor`), replies list the ops PyTorch warned have no
+ * deterministic implementation (`nondeterministic: [{op, message}]`). `dtype: "float64"` computes in float64 (the
  * oracle, harness/oracle.ts) and rounds the results to float32 once. When stdin
  * closes, requests already sent are answered and the worker leaves within 10 s, mid-run if need be
  * (a run abandoned by its timeout must not keep a GPU busy). Tensors are raw
@@ -37,16 +43,21 @@ import { modelLayout } from '../../../workloads/params.js';
 import { isGpuDevice, type NamedTensor, type ResolvedWorkload, type WorkloadSpec } from '../../../workloads/types.js';
 import { capture } from '../../run/child-probe.js';
 import { scratchRoot } from '../../run/scratch.js';
+import { packState, unpackState, type TrainingState } from '../../checkpoint.js';
 import { UnsupportedOpError, numericsUnsupported, type Availability, type Backend, type Execution, type OpSink, type Program, type Session, type SessionOptions, type Support } from '../types.js';
 import { CLIP_NORM_OP, HEAD_PATH, LAYER_OP, LOSS_GRAD_OP, LOSS_OP, inferOps, opNames } from '../../../workloads/ops.js';
 
-export const TORCH_PROTOCOL = 2;
+export const TORCH_PROTOCOL = 3;
 const WORKER = fileURLToPath(new URL('./worker.py', import.meta.url));
 /** The Python that runs torch: `$DETBENCH_PYTHON` (set by --python), else python3. */
 export const torchPython = () => process.env.DETBENCH_PYTHON || 'python3';
 const python = torchPython;
 
-export function torchEnv(mode: Mode): Record<string, string | undefined> {
+/** `det-warn`: det's switches with use_deterministic_algorithms(True, warn_only=True) (`detbench doctor`). */
+export type TorchMode = Mode | 'det-warn';
+
+export function torchEnv(mode: TorchMode): Record<string, string | undefined> {
+  if (mode === 'det-warn') return { DETBENCH_TORCH_MODE: 'det-warn', CUBLAS_WORKSPACE_CONFIG: ':4096:8' };
   return mode === 'det' ? { DETBENCH_TORCH_MODE: 'det', CUBLAS_WORKSPACE_CONFIG: ':4096:8' } : { DETBENCH_TORCH_MODE: 'nondet', CUBLAS_WORKSPACE_CONFIG: undefined };
 }
 
@@ -91,10 +102,10 @@ export class TorchProcess {
     this.waiting.clear();
   }
 
-  static start(mode: Mode): TorchProcess {
+  static start(mode: TorchMode, pythonPath = python()): TorchProcess {
     // a process group of its own: a signal to detbench's group must not end the run (run/signals.ts);
     // the worker leaves when its stdin closes
-    const child = spawn(python(), ['-u', WORKER], { env: { ...process.env, ...torchEnv(mode) }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(pythonPath, ['-u', WORKER], { env: { ...process.env, ...torchEnv(mode) }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     return new TorchProcess(child);
   }
 
@@ -128,6 +139,23 @@ const readFloat32 = (file: string): Float32Array => {
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 };
 
+/** What a run request asks beyond the workload and its inputs. */
+export interface RunRequestOptions {
+  device: string;
+  threads: number;
+  trace?: boolean;
+  dtype?: 'float64';
+  /** Locating: every op's output is reported here. */
+  ops?: OpSink;
+  /** Workloads with a data loader: the DataLoader's workers and the mode of its draws. */
+  loader?: { workers: number; mode: Mode; seed: number };
+  /** Resume replay: the checkpoint to start from, when to stop, whether to return the state. */
+  resume?: { stopAfter?: number; from?: TrainingState; state?: boolean };
+}
+
+/** The ops a det-warn run was warned about: PyTorch's name of each op, and its message. */
+export type NondeterministicOp = { op: string; message: string };
+
 /** The op names the worker reports under (locating): each site's name from workloads/ops.ts, so none is spelt in Python. */
 export function opNamesFor(spec: WorkloadSpec): Record<string, unknown> {
   if (spec.kind === 'infer') return { infer: inferOps(spec) };
@@ -145,21 +173,38 @@ export function opNamesFor(spec: WorkloadSpec): Record<string, unknown> {
 }
 
 /**
- * One `run` request and its results: the artifact, the per-step trace and the evaluation logits,
- * read back from their files (which are removed); with `ops`, every op's output too, reported to it.
+ * One `run` request and its results: the artifact, the per-step trace, the evaluation logits and the
+ * training state, read back from their files (which are removed); with `ops`, every op's output too,
+ * reported to it.
  */
 export async function runRequest(
-  worker: TorchProcess, out: string, workload: ResolvedWorkload, files: ReturnType<typeof writeTensor>[],
-  options: { device: string; threads: number; trace?: boolean; dtype?: 'float64'; ops?: OpSink },
-): Promise<Execution> {
+  worker: TorchProcess, out: string, workload: ResolvedWorkload, files: ReturnType<typeof writeTensor>[], options: RunRequestOptions,
+): Promise<Execution & { nondeterministic?: NondeterministicOp[] }> {
   const model = workload.spec.kind === 'train' ? workload.spec : workload.spec.op === 'forward' ? workload.spec.model : null;
   const layout = model ? modelLayout(model) : null;
-  const r = await worker.call({
-    op: 'run', spec: workload.spec, device: options.device, threads: options.threads, inputs: files, out, trace: options.trace === true,
-    params: layout ? layout.params.map(([n]) => n) : [], state: layout ? layout.state.map(([n]) => n) : [], dropout: layout ? layout.dropout.map((d) => d.name) : [],
-    ...(options.dtype ? { dtype: options.dtype } : {}),
-    ...(options.ops ? { ops: opNamesFor(workload.spec) } : {}),
-  });
+  let resume: Record<string, unknown> | undefined;
+  if (options.resume) {
+    const { stopAfter, from, state } = options.resume;
+    resume = { ...(stopAfter !== undefined ? { stop_after: stopAfter } : {}), ...(state ? { state: true } : {}) };
+    if (from) {
+      const packed = packState(from);
+      fs.writeFileSync(`${out}.from`, new Uint8Array(packed.data.buffer));
+      resume.from = { path: `${out}.from`, tensors: packed.tensors };
+    }
+  }
+  let r: Record<string, unknown>;
+  try {
+    r = await worker.call({
+      op: 'run', spec: workload.spec, device: options.device, threads: options.threads, inputs: files, out, trace: options.trace === true,
+      params: layout ? layout.params.map(([n]) => n) : [], state: layout ? layout.state.map(([n]) => n) : [], dropout: layout ? layout.dropout.map((d) => d.name) : [],
+      ...(options.dtype ? { dtype: options.dtype } : {}),
+      ...(options.ops ? { ops: opNamesFor(workload.spec) } : {}),
+      ...(options.loader ? { loader: options.loader } : {}),
+      ...(resume ? { resume } : {}),
+    });
+  } finally {
+    fs.rmSync(`${out}.from`, { force: true });
+  }
   if (options.ops && Array.isArray(r.ops)) {
     const values = readFloat32(`${out}.ops`);
     let offset = 0;
@@ -169,12 +214,19 @@ export async function runRequest(
     }
   }
   const data = readFloat32(out);
-  const meta = r.outputs as Array<{ name: string; shape: number[]; offset: number }>;
+  const meta = r.outputs as TensorMeta[];
   const outputs = meta.map((m, i) => ({ name: m.name, shape: m.shape, data: data.subarray(m.offset, i + 1 < meta.length ? meta[i + 1].offset : data.length) }));
   const trace = r.trace ? readFloat32(`${out}.trace`) : undefined;
   const evalLogits = r.eval ? readFloat32(`${out}.eval`) : undefined;
-  return { outputs, computeMs: r.compute_ms as number, loss: (r.loss as number | null) ?? null, trace, ...(evalLogits ? { evalLogits } : {}) };
+  const state = r.state ? unpackState(readFloat32(`${out}.state`), r.state as TensorMeta[]) : undefined;
+  return {
+    outputs, computeMs: r.compute_ms as number, loss: (r.loss as number | null) ?? null, trace,
+    ...(evalLogits ? { evalLogits } : {}), ...(state ? { state } : {}),
+    ...(r.nondeterministic ? { nondeterministic: r.nondeterministic as NondeterministicOp[] } : {}),
+  };
 }
+
+type TensorMeta = { name: string; shape: number[]; offset: number };
 
 /** A tensor as a protocol input: its raw little-endian file in `dir` and the entry naming it. */
 export function writeTensor(dir: string, t: NamedTensor): { name: string; shape: number[]; dtype: string; path: string } {
@@ -215,6 +267,8 @@ export const torchBackend: Backend = {
     description: 'PyTorch in a Python subprocess (JSON-lines protocol v1, raw float32 files), CUDA when available',
     deviceKinds: ['cpu', 'gpu'],
     processPerMode: false,
+    runsLoader: true,
+    resumes: true,
     // torch.set_num_threads on the CPU: its reductions split work per intra-op thread
     threadControl: true,
     capabilities: 'train and infer: every primitive (dense, conv2d, pooling, embedding, mean and global average pooling, layer and batch norm, GELU, dropout masks, causal self-attention, residual, softmax-xent, SGD, momentum SGD and AdamW from torch.optim, clip_grad_norm_, attention, reduce-sum, matmul, index-add via index_add_), evaluation, float64 (the oracle); no data-parallel driver or WGSL',
@@ -284,7 +338,7 @@ export const torchBackend: Backend = {
     return {
       determinism,
       warnings: determinism.switches.filter((s) => !s.verified).map((s) => `torch switch ${s.name} reads back as ${s.value}`),
-      async prepare(workload, inputs): Promise<Program> {
+      async prepare(workload, inputs, prepareOptions): Promise<Program> {
         let files = written.get(inputs);
         if (!files) {
           const sub = fs.mkdtempSync(path.join(dir, 'inputs-'));
@@ -293,8 +347,12 @@ export const torchBackend: Backend = {
         }
         return {
           async execute(executeOptions): Promise<Execution> {
+            const spec = workload.spec;
+            const { stopAfter, resumeFrom, state } = executeOptions ?? {};
             return runRequest(worker, path.join(dir, `out-${runs++}.f32`), workload, files, {
               device: options.device, threads: options.threads, trace: executeOptions?.trace === true, ...(executeOptions?.ops ? { ops: executeOptions.ops } : {}),
+              ...(spec.kind === 'train' && spec.loader ? { loader: { workers: prepareOptions?.loaderWorkers ?? 0, mode: options.mode, seed: prepareOptions?.seed ?? 0 } } : {}),
+              ...(stopAfter !== undefined || resumeFrom || state ? { resume: { stopAfter, from: resumeFrom, state } } : {}),
             });
           },
           dispose() {},

@@ -1,9 +1,9 @@
 """detbench's PyTorch worker: runs workloads sent by harness/backends/torch/torch.ts.
 
-Protocol version 2 (documented in harness/backends/torch/torch.ts): JSON lines on stdin and stdout, one
+Protocol version 3 (documented in harness/backends/torch/torch.ts): JSON lines on stdin and stdout, one
 request and one reply per line; tensors travel as raw little-endian files (float32, or int32 for
 token ids), never pickle. The determinism mode comes from the environment
-(DETBENCH_TORCH_MODE=det|nondet) and is applied before anything touches CUDA; CUBLAS_WORKSPACE_CONFIG
+(DETBENCH_TORCH_MODE=det|nondet, or det-warn for `detbench doctor`) and is applied before anything touches CUDA; CUBLAS_WORKSPACE_CONFIG
 is set by the caller for det, as PyTorch requires it before CUDA initialises.
 """
 import array
@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 
-PROTOCOL = 2
+PROTOCOL = 3
 MODE = os.environ.get("DETBENCH_TORCH_MODE", "nondet")
 
 
@@ -27,13 +27,18 @@ def reply(message):
 
 try:
     import torch
+    import datalayer
 except Exception as err:  # answer every request with the reason, so the harness can say it
     for line in sys.stdin:
         request = json.loads(line)
         reply({"id": request.get("id"), "ok": False, "unsupported": False, "error": "torch is not importable: %r" % (err,)})
     sys.exit(0)
 
-if MODE == "det":
+if MODE == "det-warn":  # `detbench doctor`: warn where det would raise, to name every such op
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+elif MODE == "det":
     torch.use_deterministic_algorithms(True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
@@ -320,10 +325,13 @@ def load_inputs(request, device):
     return _loaded["tensors"]
 
 
-def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dtype=torch.float32, ops=None):
+def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dtype=torch.float32, ops=None, resume=None):
     """The timed part of a run: the workload on `device`, synchronised before and after; for training
-    workloads the evaluation forward pass follows, untimed. Returns (outputs [(name, tensor)], loss,
-    compute_ms, per-step weights or [], evaluation logits or None). `ops` (locating): an Ops."""
+    workloads the evaluation forward pass follows, untimed. `ops` (locating): an Ops. `resume` (resume
+    replay, datalayer.py): `from` a checkpoint (name -> tensor), `stop_after` K steps (no evaluation),
+    `state` (return the training state). Returns (outputs [(name, tensor)], loss, compute_ms, per-step
+    weights or [], evaluation logits or None, training state [(name, tensor)] or None)."""
+    resume = resume or {}
     steps = []
     cast = lambda t: t.to(dtype) if t.is_floating_point() else t
     if spec["kind"] == "infer":
@@ -350,7 +358,7 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
         if ops:
             ops.record(ops.names["infer"][-1], out)
         sync(device)
-        return [("out", out)], None, (time.perf_counter() - start) * 1000, steps, None
+        return [("out", out)], None, (time.perf_counter() - start) * 1000, steps, None, None
     params = [cast(tensors[n]).clone().requires_grad_(True) for n in names]
     buffers = [cast(tensors[n]).clone() for n in state]
     model = Model(spec, dict(zip(list(names) + list(state), params + buffers)))
@@ -360,12 +368,15 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
     if xs.is_floating_point():
         xs = cast(xs)
     optimizer = optimizer_for(spec, params)
+    weight_names, weights = list(names) + list(state), params + buffers
+    first = datalayer.restore_state(spec, weight_names, weights, params, optimizer, resume["from"], bool(dropout)) if resume.get("from") else 0
+    last = resume.get("stop_after") or spec["steps"]
     clip = spec.get("clipNorm")
     loss = None
     sync(device)
     start = time.perf_counter()
     copy_ms = 0.0
-    for step in range(spec["steps"]):
+    for step in range(first, last):
         if ops:
             ops.step = step
         with autocast(device):  # the forward pass and the loss (PyTorch's recipe); backward outside
@@ -398,11 +409,14 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
     sync(device)
     compute_ms = (time.perf_counter() - start) * 1000 - copy_ms
     model.ops = None
-    with torch.no_grad(), autocast(device):
-        x_eval = tensors["xEval"]
-        logits = model.forward(cast(x_eval) if x_eval.is_floating_point() else x_eval, False).reshape(-1, spec["classes"])
-    outputs = [(n, w.detach()) for n, w in zip(list(names) + list(state), params + buffers)]
-    return outputs, (float(loss.item()) if loss is not None else None), compute_ms, steps, logits
+    logits = None
+    if not resume.get("stop_after"):
+        with torch.no_grad(), autocast(device):
+            x_eval = tensors["xEval"]
+            logits = model.forward(cast(x_eval) if x_eval.is_floating_point() else x_eval, False).reshape(-1, spec["classes"])
+    outputs = [(n, w.detach()) for n, w in zip(weight_names, weights)]
+    training_state = datalayer.export_state(spec, weight_names, weights, params, optimizer, last, bool(dropout)) if resume.get("state") or resume.get("stop_after") else None
+    return outputs, (float(loss.item()) if loss is not None else None), compute_ms, steps, logits, training_state
 
 
 def run(request):
@@ -411,19 +425,28 @@ def run(request):
         torch.set_num_threads(int(request["threads"]))  # intra-op threads: the cell's thread count
     tensors = load_inputs(request, device)
     dtype = torch.float64 if request.get("dtype") == "float64" else torch.float32
+    resume = dict(request.get("resume") or {})
+    if resume.get("from"):
+        resume["from"] = load_state(resume["from"], device)
+    if request.get("loader"):
+        # the cached inputs stay as loaded: this run's batches come from its own DataLoader
+        first = int(float(resume["from"]["data/position"])) // request["spec"]["batch"] if resume.get("from") else 0
+        tensors = dict(tensors)
+        tensors["x"], tensors["y"] = datalayer.load_batches(request["spec"], tensors, request["loader"], first)
     ops = Ops(request["ops"], request["out"] + ".ops") if request.get("ops") else None
+    run_compute = lambda: compute(request["spec"], tensors, request["params"], device, request.get("trace"),
+                                  request.get("state", ()), request.get("dropout", ()), dtype, ops, resume)
+    alerts = []
     try:
-        outputs, loss, compute_ms, trace, logits = compute(request["spec"], tensors, request["params"], device, request.get("trace"),
-                                                           request.get("state", ()), request.get("dropout", ()), dtype, ops)
+        if MODE == "det-warn":
+            (outputs, loss, compute_ms, trace, logits, training_state), alerts = datalayer.nondeterministic_ops(run_compute)
+        else:
+            outputs, loss, compute_ms, trace, logits, training_state = run_compute()
     finally:
         if ops:
             ops.close()
-    meta, offset = [], 0
-    with open(request["out"], "wb") as f:
-        for name, t in outputs:
-            f.write(raw_float32(t))
-            meta.append({"name": name, "shape": list(t.shape), "offset": offset})
-            offset += t.numel()
+    meta = write_tensors(request["out"], outputs)
+    offset = sum(t.numel() for _, t in outputs)
     if trace:
         with open(request["out"] + ".trace", "wb") as f:
             for t in trace:
@@ -431,8 +454,36 @@ def run(request):
     if logits is not None:
         with open(request["out"] + ".eval", "wb") as f:
             f.write(raw_float32(logits))
-    return {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace), "eval": logits is not None,
-            "ops": ops.index if ops else None}
+    reply = {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace), "eval": logits is not None,
+             "ops": ops.index if ops else None}
+    if training_state is not None:
+        reply["state"] = write_tensors(request["out"] + ".state", training_state)
+    if MODE == "det-warn":
+        reply["nondeterministic"] = alerts
+    return reply
+
+
+def write_tensors(path, named):
+    """Tensors as one raw float32 file; returns where each lies: [{name, shape, offset}]."""
+    meta, offset = [], 0
+    with open(path, "wb") as f:
+        for name, t in named:
+            f.write(raw_float32(t))
+            meta.append({"name": name, "shape": list(t.shape), "offset": offset})
+            offset += t.numel()
+    return meta
+
+
+def load_state(entry, device):
+    """A training state written by detbench (harness/checkpoint.ts): {path, tensors: [{name, shape,
+    offset}]} of one raw float32 file -> {name: tensor}."""
+    with open(entry["path"], "rb") as f:
+        data = torch.frombuffer(bytearray(f.read()), dtype=torch.float32)
+    tensors, metas = {}, entry["tensors"]
+    for i, m in enumerate(metas):
+        end = metas[i + 1]["offset"] if i + 1 < len(metas) else data.numel()
+        tensors[m["name"]] = data[m["offset"]:end].reshape(m["shape"]).to(device)
+    return tensors
 
 
 def unsupported(err):
@@ -444,6 +495,22 @@ def unsupported(err):
 EXIT_GRACE_S = float(os.environ.get("DETBENCH_TORCH_EXIT_GRACE", "10"))  # seconds; tests shorten it
 
 
+def raw_lines(fd):
+    """Lines of a file descriptor read with os.read, not through sys.stdin: a thread blocked in
+    sys.stdin holds its buffer's lock, and a process forked meanwhile (a DataLoader worker) hangs for
+    ever when multiprocessing closes stdin in the child, which takes that lock."""
+    pending = b""
+    while True:
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            break
+        *complete, pending = (pending + chunk).split(b"\n")
+        for line in complete:
+            yield line.decode("utf-8")
+    if pending:
+        yield pending.decode("utf-8")
+
+
 def requests():
     """Request lines, read by a thread of their own. When stdin closes — detbench ended the session,
     terminated its worker thread after a run timeout, or died — the requests already read are still
@@ -452,7 +519,7 @@ def requests():
     lines = queue.Queue()
 
     def read():
-        for line in sys.stdin:
+        for line in raw_lines(0):
             lines.put(line)
         lines.put(None)
         time.sleep(EXIT_GRACE_S)
