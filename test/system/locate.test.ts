@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { commonOps, firstDigestDifference, type LocateSide } from '../../harness/analysis/locate.ts';
 import { diffFloat32 } from '../../harness/analysis/diff.ts';
+import { judgeRun } from '../../harness/analysis/tolerance.ts';
 import type { Summary } from '../../harness/analysis/summary.ts';
 import { findBackend } from '../../harness/backends/index.ts';
 import { compileTfjs, loadTfCore } from '../../harness/backends/tfjs/tfjs-common.ts';
@@ -99,7 +100,7 @@ systemTest('ort-webgpu on the software adapter: index-add, which varies with det
   }
 }, { timeout: 600_000 });
 
-systemTest('tfjs-webgpu on the software adapter reports every declared op (read after each step: WebGPU has no synchronous read in Node.js), changing no bit', 'lavapipe', async () => {
+systemTest('tfjs-webgpu on the software adapter reports every declared op (read after each step: WebGPU has no synchronous read in Node.js), changing no bit (index-add: within tolerance, as it varies there)', 'lavapipe', async () => {
   process.env.DETBENCH_WEBGPU_SOFTWARE = '1';
   const backend = findBackend('tfjs-webgpu')!;
   const availability = await backend.probe();
@@ -112,7 +113,13 @@ systemTest('tfjs-webgpu on the software adapter reports every declared op (read 
       const plain = await program.execute();
       const recorder = new OpRecorder(workload.spec, 0);
       const located = await program.execute({ ops: recorder });
-      plain.outputs.forEach((t, i) => assert.deepEqual(located.outputs[i].data, t.data, `${id} ${t.name}`));
+      if (id === 'index-add') {
+        // its scatter adds with atomics on WebGPU, in whatever order they land: it varies run to run
+        // with determinism on, so the located run is held to the workload's tolerance, not to its bits
+        const flat = (e: typeof plain) => Float32Array.from(e.outputs.flatMap((t) => Array.from(t.data)));
+        const v = judgeRun(workload, 0, flat(plain), flat(located));
+        assert.ok(v.within, `${id}: distance ${v.distance}`);
+      } else plain.outputs.forEach((t, i) => assert.deepEqual(located.outputs[i].data, t.data, `${id} ${t.name}`));
       assert.deepEqual(recorder.result()!.ops, declaredOps(workload.spec).map((o) => o.name), id);
     } finally {
       await session.close();
