@@ -23,8 +23,8 @@ tensors = worker.load_inputs(request, device)
 times = []
 for i in range(iterations + 1):
     start = time.perf_counter()
-    outputs, loss, _, _, _ = worker.compute(request["spec"], tensors, request["params"], device, False,
-                                            request.get("state", ()), request.get("dropout", ()))
+    outputs, loss, *_ = worker.compute(request["spec"], tensors, request["params"], device, False,
+                                   request.get("state", ()), request.get("dropout", ()))
     results = [t.detach().cpu() for _, t in outputs]
     if i > 0:
         times.append((time.perf_counter() - start) * 1000)
