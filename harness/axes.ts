@@ -50,6 +50,17 @@ const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isS
 export type BatchSize = number | 'all';
 const isBatchSize = (x: unknown): x is BatchSize => x === 'all' || isWhole(x);
 
+/**
+ * Algorithm autotuning on GPUs: `off` (a fixed choice of algorithm: torch's cudnn.benchmark off,
+ * onnxruntime CUDA's cudnn_conv_algo_search DEFAULT) or `on` (the library times candidate algorithms
+ * on the first call of each shape and keeps the fastest; with determinism on, among deterministic ones
+ * only). nondet differs from det in both autotuning and nondeterministic kernels; det at `on` moves
+ * only the first, so a report can say which of the two moves the bits.
+ */
+export const AUTOTUNE = ['off', 'on'] as const;
+export type Autotune = (typeof AUTOTUNE)[number];
+export const isAutotune = (x: unknown): x is Autotune => AUTOTUNE.includes(x as Autotune);
+
 /** The value type of each axis. */
 export interface AxisValues {
   /** CPU threads of the backend's thread pool (backends with thread control, on CPU devices). */
@@ -62,10 +73,12 @@ export interface AxisValues {
   loaderWorkers: number;
   /** Steps after which a training run writes its full state and finishes in a fresh process (0: uninterrupted). */
   resumeAt: number;
+  /** Algorithm autotuning on GPU devices (see AUTOTUNE). */
+  autotune: Autotune;
 }
 
 /** Every axis, in the order their parts appear in a cell key (after the mode, before a noise arm). */
-export const AXIS_IDS = ['threads', 'numerics', 'batchSize', 'loaderWorkers', 'resumeAt'] as const satisfies readonly (keyof AxisValues)[];
+export const AXIS_IDS = ['threads', 'numerics', 'batchSize', 'loaderWorkers', 'resumeAt', 'autotune'] as const satisfies readonly (keyof AxisValues)[];
 export type AxisId = (typeof AXIS_IDS)[number];
 export type AxisValue = AxisValues[AxisId];
 // every axis with a value type is listed in AXIS_IDS
@@ -157,6 +170,14 @@ export const AXES: { readonly [A in AxisId]: AxisSpec<A> } = {
     suiteField: 'resumeAt', flag: '--resume-at', isValue: isWhole, expected: 'whole numbers ≥ 1, fewer than the workload\'s steps (e.g. 3)',
     help: 'resume replay: train K steps, write the full training state, restore it in a fresh process and finish; compared with the uninterrupted run (e.g. 3)',
     omitted: 0, key: (k) => `r${k}`, order: ascending, perSession: false, alwaysWith: 0,
+  },
+  // cudnn.benchmark is process-wide in torch and the search a provider option in onnxruntime: a
+  // session (a Python worker, an onnxruntime session) per value. nondet autotunes at either value
+  // (torch's nondet is PyTorch's defaults with benchmark on), so only det is compared across values
+  autotune: {
+    suiteField: 'autotune', flag: '--autotune', isValue: isAutotune, expected: `${AUTOTUNE.join(', ')} (e.g. off,on)`,
+    help: 'GPU algorithm autotuning with determinism on: off,on compares det with and without cuDNN\'s algorithm search (default off)',
+    omitted: 'off', key: (v) => `autotune-${v}`, order: (a, b) => AUTOTUNE.indexOf(a) - AUTOTUNE.indexOf(b), perSession: true,
   },
 };
 

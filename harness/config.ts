@@ -9,7 +9,7 @@ import { backendIds, findBackend } from './backends/index.js';
 import { UsageError, message } from './errors.js';
 import { parseShard, type Shard } from './plan.js';
 import { MODES, isMode, type Mode } from './protocol.js';
-import { AXES, AXIS_IDS, type AxisId, type AxisSpec, type AxisValue, type BatchSize, type Numerics } from './axes.js';
+import { AXES, AXIS_IDS, type AxisId, type AxisSpec, type AxisValue, type Autotune, type BatchSize, type Numerics } from './axes.js';
 import { prepareFolder } from './store.js';
 import { DEFAULT_GRACE_SEC } from './run/signals.js';
 import { DEFAULT_SLOWDOWN_THRESHOLD } from './analysis/summary.js';
@@ -37,6 +37,8 @@ export interface SuiteInput {
   loaderWorkers?: number[];
   /** Resume replay after these many steps (harness/axes.ts), each against the uninterrupted run; none when absent. */
   resumeAt?: number[];
+  /** GPU algorithm autotuning with determinism on (harness/axes.ts); off when absent. */
+  autotune?: Autotune[];
   repeats?: number;
   seed?: number;
   timeoutSec?: number;
@@ -77,6 +79,8 @@ export interface ResolvedSuite {
   loaderWorkers?: number[];
   /** Absent: no resume replay; else 0 (the uninterrupted run) and the steps to resume at. */
   resumeAt?: number[];
+  /** Absent: autotuning off only. */
+  autotune?: Autotune[];
   repeats: number;
   seed: number;
   timeoutMs: number;
@@ -247,6 +251,7 @@ export interface RunFlags {
   batchSizes?: BatchSize[];
   loaderWorkers?: number[];
   resumeAt?: number[];
+  autotune?: Autotune[];
   modes?: Mode[];
   seed?: number;
   timeout?: number;

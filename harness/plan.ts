@@ -96,6 +96,12 @@ const AXIS_PLAN: { readonly [A in AxisId]: (ctx: AxisContext, values: AxisValues
     if (spec.kind === 'train' || values.every((v) => v === 0)) return { values };
     return { values: [0], note: `${workload} is not a training workload: resume replay applies to training workloads only, it runs uninterrupted` };
   },
+  // cuDNN's algorithm search is a GPU matter: a CPU device has nothing to autotune (a GPU backend
+  // without a switch for it is an unsupported cell instead, from supportOf)
+  autotune: ({ backend, device }, values) => {
+    if (isGpuDevice(device) || values.every((v) => v === 'off')) return { values };
+    return { values: ['off'], note: `${backend.info.id} on ${device}: algorithm autotuning applies to GPU devices only, run with autotuning off only` };
+  },
 };
 
 /** The workloads the loader-workers axis applies to, for its note. */

@@ -16,7 +16,7 @@ import { ORACLE_VERSION, type OracleFile } from './analysis/oracle.js';
 import { BUDGET_KINDS, LOCATE_AGAINST, LOCATE_VERSION, type LocateFile } from './analysis/locate.js';
 import { CHECK_STATUSES } from './doctor.js';
 import { MODES, NOISE_ARMS, type RunRecord } from './protocol.js';
-import { NUMERICS, type AxisId, type AxisValues, type BatchSize } from './axes.js';
+import { AUTOTUNE, NUMERICS, type AxisId, type AxisValues, type BatchSize } from './axes.js';
 import { PRESETS } from '../workloads/types.js';
 import type { Completion, Manifest } from './store.js';
 
@@ -109,6 +109,7 @@ const AXIS_VALUE_SCHEMAS: { [A in AxisId]: Schema<AxisValues[A]> } = {
   batchSize: schema<BatchSize>({ anyOf: [int({ minimum: 1 }), { type: 'string', const: 'all' }] }),
   loaderWorkers: int({ minimum: 0 }),
   resumeAt: int({ minimum: 0 }),
+  autotune: oneOf(AUTOTUNE),
 };
 const { threads: threadsSchema, ...optionalAxes } = AXIS_VALUE_SCHEMAS;
 
@@ -165,6 +166,7 @@ export const manifestSchema = object(
       batchSizes: array(AXIS_VALUE_SCHEMAS.batchSize),
       loaderWorkers: array(AXIS_VALUE_SCHEMAS.loaderWorkers),
       resumeAt: array(AXIS_VALUE_SCHEMAS.resumeAt),
+      autotune: array(AXIS_VALUE_SCHEMAS.autotune),
     }),
     plannedRuns: int({ minimum: 0 }),
     cells: array(object({ ...cellKey, id: str(), status: oneOf(['planned', 'unsupported', 'unavailable']) }, { ...optionalAxes, arm: oneOf(NOISE_ARMS), reason: str() })),

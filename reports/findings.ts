@@ -91,6 +91,11 @@ export const AXIS_WORDS: {
     caption: 'Deterministic results of the uninterrupted run against runs that wrote their training state after step K and finished in a fresh process: green means a restart replays the same training.',
     none: 'no run was resumed',
   },
+  autotune: {
+    title: 'Autotuning invariance', heading: 'autotuning', column: 'tune', value: (v) => (v === 'on' ? 'autotuning on' : 'autotuning off'), short: (v) => `tune:${v}`,
+    caption: 'Deterministic results with a fixed choice of algorithm against the same cell with cuDNN\'s algorithm search on (det keeps deterministic algorithms): green means autotuning alone does not move the bits, so where nondet differs its nondeterministic kernels do.',
+    none: 'nothing ran with autotuning both off and on',
+  },
 };
 
 /** The parts of a training state (harness/checkpoint.ts) in words. */

@@ -7,9 +7,10 @@
 # Every step has its own timeout and goes on when one fails, most valuable first: what the GPU backends
 # are, the acceptance suite at the gpu preset (its 5-minute target), where any disagreeing GPU cell's
 # runs part (locate, on the acceptance folder), the numerics axis on torch (fp32 against tf32 and
-# bf16), the batch-size axis, and the torch overhead against a plain Python loop. The steps' limits add
-# up to ≈ 17 min: on a 15-minute lease the last steps may not run, and a second call can run them alone
-# (GPU_CHECK_STEPS="numerics batch-sizes torch-overhead"). The bundle is not started here: it and
+# bf16), the autotune axis on torch (det with cudnn.benchmark off against on: does autotuning alone
+# move the bits?), the batch-size axis, and the torch overhead against a plain Python loop. The steps'
+# limits add up to 25 min (1,500 s): on a 15-minute lease the last steps may not run, and a second
+# call can run them alone (GPU_CHECK_STEPS="numerics autotune batch-sizes torch-overhead"). The bundle is not started here: it and
 # .offline/ do not both fit in one 64 MiB carry.
 set -uo pipefail
 out="${OUT:-gpu-check}"
@@ -27,6 +28,7 @@ results=$(ls -d "$out"/results/*/ 2>/dev/null | head -n 1)
 # GPU devices only, at the standard preset (the acceptance run has the gpu preset's sizes)
 printf 'name: gpu-axes\npreset: standard\ndevices: gpu\nthreads: [1]\ntimeoutSec: 120\n' > "$out/gpu-axes.yaml"
 step numerics 150 node bin/detbench.mjs run --suite "$out/gpu-axes.yaml" --backends torch --workloads matmul,conv-train,transformer-train --numerics fp32,tf32,bf16 --repeats 3 --python "$python" --no-report --no-oracle --out "$out/numerics" --json
+step autotune 150 node bin/detbench.mjs run --suite "$out/gpu-axes.yaml" --backends torch --workloads conv-train,resnet-train --autotune off,on --repeats 3 --python "$python" --no-report --no-oracle --out "$out/autotune" --json
 step batch-sizes 90 node bin/detbench.mjs run --suite "$out/gpu-axes.yaml" --workloads matmul,attention-infer,transformer-infer --batch-sizes 1,7,32,128,all --repeats 2 --python "$python" --no-report --no-oracle --out "$out/batch-sizes" --json
 step torch-overhead 240 env DETBENCH_PYTHON="$python" node --import tsx scripts/bench.ts --torch-only --torch-preset standard
 cat "$out/backends.out"
@@ -36,7 +38,7 @@ cat "$out/backends.out"
   for (const m of summary.modes.filter((m) => m.slowdown)) console.log(m.workload, m.backend, m.device, m.slowdown.ratio.toFixed(3), m.slowdown.low.toFixed(3), m.slowdown.high.toFixed(3));
   console.log(JSON.stringify({ negativeControls: summary.negativeControls, devices: summary.devices, findings: summary.findings }, null, 1));
 ' "$out/acceptance.out"
-for f in locate numerics batch-sizes; do [ -s "$out/$f.out" ] && node -e '
+for f in locate numerics autotune batch-sizes; do [ -s "$out/$f.out" ] && node -e '
   const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
   const s = j.summary ?? j;
   for (const f of s.findings ?? []) if (["divergence-located", "invariance-broken"].includes(f.kind)) console.log(process.argv[2], f.kind, JSON.stringify(f.subject), JSON.stringify(f.evidence));

@@ -208,7 +208,15 @@ const AXIS_SUPPORT: { readonly [A in AxisId]: (backend: Backend, value: AxisValu
     if (value >= spec.steps) return { ok: false, reason: `step ${value} is not before the last of this workload's ${spec.steps} steps: pick a smaller --resume-at, or a larger preset` };
     return { ok: true };
   },
+  // only torch (cudnn.benchmark) and onnxruntime's CUDA provider (cuDNN's algorithm search) say they autotune
+  autotune: (backend, _value, { device }) => ({ ok: false, reason: autotuneUnsupported(backend.info.id, device) }),
 };
+
+/** Why a backend cannot run a cell with algorithm autotuning on. */
+export function autotuneUnsupported(id: string, device: string): string {
+  if (!isGpuDevice(device)) return 'algorithm autotuning is a GPU matter (cuDNN\'s algorithm search): on the CPU an autotune-on cell would repeat the off one';
+  return `${id} has no algorithm-autotuning switch in detbench (torch's cudnn.benchmark and onnxruntime CUDA's cuDNN algorithm search are the ones it sets): an autotune-on cell would repeat the off one`;
+}
 
 /** Why a backend without a switch for `value` (tf32 or bf16) cannot run a cell in it. */
 export function numericsUnsupported(id: string, value: Numerics, device: string): string {

@@ -2,8 +2,17 @@
  * onnxruntime-node's CUDA execution provider, used when the user has installed it (its binaries are
  * not on npm: onnxruntime-node's install script downloads them, which this project skips). det sets
  * `session.use_deterministic_compute` (deterministic cuDNN algorithms where onnxruntime has them);
- * nondet keeps onnxruntime's defaults. onnxruntime-node passes only `deviceId` to the provider, so
- * cuDNN's algorithm search cannot be set from here; each GPU of the host is its own device.
+ * nondet keeps onnxruntime's defaults. Each GPU of the host is its own device.
+ *
+ * The autotune axis (harness/axes.ts) maps to the provider option `cudnn_conv_algo_search`
+ * (OrtCUDAProviderOptions; `EXHAUSTIVE` is onnxruntime's default, `DEFAULT` a fixed algorithm,
+ * IMPLICIT_PRECOMP_GEMM): off asks for DEFAULT, on for EXHAUSTIVE. onnxruntime-node up to 1.30 (the
+ * one installed here) passes only `deviceId` to the CUDA provider (its typings'
+ * CudaExecutionProviderOption, and js/node/src/session_options_helper.cc, which builds
+ * OrtCUDAProviderOptionsV2 from device_id alone): the option is in the session options but does not
+ * reach cuDNN, every session searches EXHAUSTIVE, and the record says so. Until a binding passes it,
+ * autotuning `on` is planned unsupported here: an on/off pair of identical sessions would read as
+ * evidence that autotuning does not move the bits.
  *
  * Not yet run on a GPU by this project's CI (no GPU there); see the README.
  */
@@ -12,7 +21,10 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { WorkloadSpec } from '../../../workloads/types.js';
+import { axisValue, type Autotune } from '../../axes.js';
 import { GPU_EP_CAPABILITIES, loadOrt, ortLoadFailure, ortSession, ortSupports, ortVersion, probeExecutionProvider } from './ort-common.js';
+import type { InferenceSession } from 'onnxruntime-node';
+import type { DeterminismRecord } from '../../protocol.js';
 import type { Availability, Backend, Session, SessionOptions, Support } from '../types.js';
 
 // package.json's allowScripts keeps onnxruntime-node's install script (a download) from running by default
@@ -36,6 +48,51 @@ function cudaDevices(): { devices: string[]; names: string[]; deviceNames?: Reco
   return { devices, names, ...(visible === undefined && names.length === count ? { deviceNames: Object.fromEntries(devices.map((d, i) => [d, names[i]])) } : {}) };
 }
 
+/** cuDNN's convolution algorithm search (OrtCudnnConvAlgoSearch) for each autotuning value. */
+export const CONV_ALGO_SEARCH: { readonly [A in Autotune]: 'DEFAULT' | 'EXHAUSTIVE' } = { off: 'DEFAULT', on: 'EXHAUSTIVE' };
+
+/**
+ * Whether the installed onnxruntime-node hands CUDA provider options other than deviceId to
+ * onnxruntime (none up to 1.30: see the header). Turn on once a binding does, after checking on a GPU.
+ */
+export const CUDA_PROVIDER_OPTIONS_APPLIED = false;
+
+const NOT_APPLIED = 'onnxruntime-node passes only deviceId to the CUDA provider (js/node/src/session_options_helper.cc)';
+
+/** A CUDA execution provider entry, with cuDNN's algorithm search the cell's autotuning asks for. */
+interface CudaProvider extends InferenceSession.ExecutionProviderOption {
+  readonly name: 'cuda';
+  deviceId: number;
+  cudnn_conv_algo_search: (typeof CONV_ALGO_SEARCH)[Autotune];
+}
+
+/** The session options and determinism record of an ort-cuda session (a pure function of the cell). */
+export function cudaSession(options: SessionOptions): { sessionOptions: InferenceSession.SessionOptions; determinism: DeterminismRecord } {
+  const deviceId = Number(/^cuda:(\d+)$/.exec(options.device)?.[1] ?? 0);
+  const det = options.mode === 'det';
+  const search = CONV_ALGO_SEARCH[axisValue(options, 'autotune')];
+  const provider: CudaProvider = { name: 'cuda', deviceId, cudnn_conv_algo_search: search };
+  return {
+    sessionOptions: {
+      executionProviders: [provider],
+      logSeverityLevel: 3,
+      extra: { session: { disable_cpu_ep_fallback: '1', ...(det ? { use_deterministic_compute: '1' } : {}) } },
+    },
+    determinism: {
+      mode: options.mode,
+      control: 'controlled',
+      switches: [
+        { name: 'deviceId', value: String(deviceId), verified: false },
+        ...(det ? [{ name: 'session.use_deterministic_compute', value: '1', verified: false, note: 'onnxruntime-node cannot read session options back' }] : []),
+        CUDA_PROVIDER_OPTIONS_APPLIED
+          ? { name: 'cudnn_conv_algo_search', value: search, verified: false, note: 'onnxruntime-node cannot read provider options back' }
+          : { name: 'cudnn_conv_algo_search', value: 'EXHAUSTIVE (default)', verified: null, note: `${search} asked for, not applied: ${NOT_APPLIED}` },
+      ],
+      summary: det ? 'onnxruntime CUDA with deterministic compute' : 'onnxruntime CUDA defaults',
+    },
+  };
+}
+
 export const ortCuda: Backend = {
   info: {
     id: 'ort-cuda',
@@ -57,26 +114,12 @@ export const ortCuda: Backend = {
   supports(spec: WorkloadSpec): Support {
     return ortSupports('ort-cuda', spec);
   },
+  supportsAxis(axis): Support | null {
+    if (axis !== 'autotune') return null;
+    return CUDA_PROVIDER_OPTIONS_APPLIED ? { ok: true } : { ok: false, reason: `ort-cuda cannot set cuDNN's algorithm search: ${NOT_APPLIED}, so every session searches EXHAUSTIVE (onnxruntime's default) and an autotune-on cell would repeat the off one` };
+  },
   async open(options: SessionOptions): Promise<Session> {
-    const deviceId = Number(/^cuda:(\d+)$/.exec(options.device)?.[1] ?? 0);
-    const det = options.mode === 'det';
-    return ortSession(
-      await loadOrt(),
-      {
-        executionProviders: [{ name: 'cuda', deviceId }],
-        logSeverityLevel: 3,
-        extra: { session: { disable_cpu_ep_fallback: '1', ...(det ? { use_deterministic_compute: '1' } : {}) } },
-      },
-      {
-        mode: options.mode,
-        control: 'controlled',
-        switches: [
-          { name: 'deviceId', value: String(deviceId), verified: false },
-          ...(det ? [{ name: 'session.use_deterministic_compute', value: '1', verified: false, note: 'onnxruntime-node cannot read session options back' }] : []),
-          { name: 'cudnn_conv_algo_search', value: 'EXHAUSTIVE (default)', verified: null, note: 'not settable through onnxruntime-node' },
-        ],
-        summary: det ? 'onnxruntime CUDA with deterministic compute' : 'onnxruntime CUDA defaults',
-      },
-    );
+    const { sessionOptions, determinism } = cudaSession(options);
+    return ortSession(await loadOrt(), sessionOptions, determinism);
   },
 };

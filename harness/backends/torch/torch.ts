@@ -6,10 +6,12 @@
  * defaults with cudnn.benchmark = True. The session's numerics (harness/axes.ts) are switches in both
  * modes: fp32 turns TF32 off for matmuls and cuDNN (PyTorch leaves cuDNN's on), tf32 on (GPUs only),
  * bf16 runs forward passes under autocast to bfloat16 (its CPU rules cover matmuls, linear and
- * convolutions, not sum or index_add_). The worker reads the flags back (`hello`), so every switch in
+ * convolutions, not sum or index_add_). Autotuning `on` (GPUs only) turns cudnn.benchmark on in det too,
+ * with deterministic algorithms kept: cuDNN then picks among deterministic algorithms by timing them, so
+ * det at `on` differs from det at `off` in autotuning alone. The worker reads the flags back (`hello`), so every switch in
  * the record is verified; torch, CUDA and cuDNN versions and device names go into the record too.
  *
- * Protocol, version 3: JSON lines. Requests {id, op: "hello", threads?, numerics?, device?} | {id, op: "run", spec, device,
+ * Protocol, version 3: JSON lines. Requests {id, op: "hello", threads?, numerics?, device?, autotune?} | {id, op: "run", spec, device,
  * inputs: [{name, shape, dtype: "float32"|"int32", path}], params: [names], state: [names],
  * dropout: [names], out: path, trace, dtype?: "float64", ops?: names, loader?: {workers, mode, seed},
  * resume?: {stop_after?, from?: {path, tensors: [{name, shape, offset}]}, state?}} | {id, op: "exit"};
@@ -38,13 +40,13 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { DeterminismRecord, Mode, Switch } from '../../protocol.js';
-import { axisValue, type Numerics } from '../../axes.js';
+import { axisValue, type AxisFields, type Numerics } from '../../axes.js';
 import { modelLayout } from '../../../workloads/params.js';
 import { isGpuDevice, type NamedTensor, type ResolvedWorkload, type WorkloadSpec } from '../../../workloads/types.js';
 import { capture } from '../../run/child-probe.js';
 import { scratchRoot } from '../../run/scratch.js';
 import { packState, unpackState, type TrainingState } from '../../checkpoint.js';
-import { UnsupportedOpError, numericsUnsupported, type Availability, type Backend, type Execution, type OpSink, type Program, type Session, type SessionOptions, type Support } from '../types.js';
+import { UnsupportedOpError, autotuneUnsupported, numericsUnsupported, type Availability, type Backend, type Execution, type OpSink, type Program, type Session, type SessionOptions, type Support } from '../types.js';
 import { CLIP_NORM_OP, HEAD_PATH, LAYER_OP, LOSS_GRAD_OP, LOSS_OP, inferOps, opNames } from '../../../workloads/ops.js';
 
 export const TORCH_PROTOCOL = 3;
@@ -261,6 +263,31 @@ function tf32Override(flags: Hello['flags'], numerics: Numerics): Switch | null 
   return null;
 }
 
+/** The session's hello request (worker.py `hello`): its numerics and autotuning, and on the CPU its thread count. */
+export function helloRequest(options: Pick<SessionOptions, 'device' | 'threads'> & Partial<AxisFields>): Record<string, unknown> {
+  const onCpu = options.device === 'cpu';
+  return { op: 'hello', numerics: axisValue(options, 'numerics'), autotune: axisValue(options, 'autotune'), device: options.device, ...(onCpu ? { threads: options.threads } : {}) };
+}
+
+/**
+ * Every switch a session's worker must read back (worker.py `hello`), by name: the mode's, the
+ * thread count on the CPU, the numerics', and cudnn.benchmark, which det turns on only with
+ * autotuning `on` (nondet has it on at either value: PyTorch's defaults with benchmark).
+ */
+export function expectedSwitches(options: Pick<SessionOptions, 'mode' | 'device' | 'threads'> & Partial<AxisFields>): Record<string, boolean | string | number | null> {
+  const det = options.mode === 'det';
+  const expect: Record<string, boolean | string | number | null> = {
+    use_deterministic_algorithms: det,
+    'cudnn.deterministic': det,
+    'cudnn.benchmark': !det || axisValue(options, 'autotune') === 'on',
+    CUBLAS_WORKSPACE_CONFIG: det ? ':4096:8' : null,
+  };
+  // on the CPU the cell's thread count is a switch too: PyTorch splits its reductions per thread
+  if (options.device === 'cpu') expect.num_threads = options.threads;
+  // the numerics are switches in either mode: fp32 is float32 (TF32 off, which cudnn.allow_tf32 is not by default)
+  return Object.assign(expect, numericsSwitches(axisValue(options, 'numerics')));
+}
+
 export const torchBackend: Backend = {
   info: {
     id: 'torch',
@@ -296,6 +323,8 @@ export const torchBackend: Backend = {
     return { ok: true };
   },
   supportsAxis(axis, value, { device, spec }): Support | null {
+    // cudnn.benchmark: cuDNN's algorithm search, on GPU devices
+    if (axis === 'autotune') return isGpuDevice(device) ? { ok: true } : { ok: false, reason: autotuneUnsupported('torch', device) };
     if (axis !== 'numerics') return null;
     if (value === 'tf32' && !isGpuDevice(device)) return { ok: false, reason: numericsUnsupported('torch', 'tf32', device) };
     // torch 1.13–2.x autocast has no bfloat16 rule for sum and index_add_: they stay float32, so a bf16 cell would repeat the fp32 one
@@ -306,21 +335,12 @@ export const torchBackend: Backend = {
   },
   async open(options: SessionOptions): Promise<Session> {
     const worker = TorchProcess.start(options.mode);
-    const onCpu = options.device === 'cpu';
     const numerics = axisValue(options, 'numerics');
-    const hello = (await worker.call({ op: 'hello', numerics, device: options.device, ...(onCpu ? { threads: options.threads } : {}) })) as unknown as Hello;
+    const autotune = axisValue(options, 'autotune') === 'on';
+    const hello = (await worker.call(helloRequest(options))) as unknown as Hello;
     if (hello.protocol !== TORCH_PROTOCOL) throw new Error(`the Python worker speaks protocol ${hello.protocol}, detbench ${TORCH_PROTOCOL}`);
     const det = options.mode === 'det';
-    const expect: Record<string, boolean | string | number | null> = {
-      use_deterministic_algorithms: det,
-      'cudnn.deterministic': det,
-      'cudnn.benchmark': !det,
-      CUBLAS_WORKSPACE_CONFIG: det ? ':4096:8' : null,
-    };
-    // on the CPU the cell's thread count is a switch too: PyTorch splits its reductions per thread
-    if (onCpu) expect.num_threads = options.threads;
-    // the numerics are switches in either mode: fp32 is float32 (TF32 off, which cudnn.allow_tf32 is not by default)
-    Object.assign(expect, numericsSwitches(numerics));
+    const expect = expectedSwitches(options);
     const switches: Switch[] = Object.entries(expect).map(([name, value]) => ({ name, value: String(hello.flags[name]), verified: hello.flags[name] === value }));
     const override = tf32Override(hello.flags, numerics);
     if (override) switches.push(override);
@@ -328,7 +348,7 @@ export const torchBackend: Backend = {
       mode: options.mode,
       control: 'controlled',
       switches,
-      summary: `torch ${hello.torch}, CUDA ${hello.cuda ?? 'none'}, cuDNN ${hello.cudnn ?? 'none'}${hello.devices.length ? `, ${hello.devices.join('; ')}` : ''}: ${det ? 'deterministic algorithms, cuDNN deterministic, no benchmark, CUBLAS_WORKSPACE_CONFIG=:4096:8' : 'defaults with cudnn.benchmark'}; ${NUMERICS_SUMMARY[numerics]}`,
+      summary: `torch ${hello.torch}, CUDA ${hello.cuda ?? 'none'}, cuDNN ${hello.cudnn ?? 'none'}${hello.devices.length ? `, ${hello.devices.join('; ')}` : ''}: ${det ? `deterministic algorithms, cuDNN deterministic, ${autotune ? 'cudnn.benchmark among deterministic algorithms' : 'no benchmark'}, CUBLAS_WORKSPACE_CONFIG=:4096:8` : 'defaults with cudnn.benchmark'}; ${NUMERICS_SUMMARY[numerics]}`,
     };
     const dir = fs.mkdtempSync(path.join(scratchRoot(), 'detbench-torch-'));
     // Input files are written once per input set (the worker thread caches inputs per workload), and

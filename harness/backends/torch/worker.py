@@ -79,13 +79,19 @@ def autocast_state(device):
         return str(torch.get_autocast_cpu_dtype()).replace("torch.", "") if torch.is_autocast_cpu_enabled() else "off"
 
 
-def hello(threads=None, numerics=None, device=None):
+def hello(threads=None, numerics=None, device=None, autotune=None):
     """Versions, devices and every switch as PyTorch reports it back; `threads` (CPU sessions) sets the
-    intra-op thread count and `numerics` the session's numerics first."""
+    intra-op thread count, `numerics` the session's numerics and `autotune` "on" cuDNN's algorithm
+    search (cudnn.benchmark) first. det keeps use_deterministic_algorithms and cudnn.deterministic,
+    so cuDNN then times deterministic algorithms only and keeps the fastest: which one may differ
+    from process to process. "off" leaves the mode's setting (det: off; nondet: PyTorch's defaults
+    with benchmark on)."""
     if threads:
         torch.set_num_threads(int(threads))
     if numerics:
         set_numerics(numerics)
+    if autotune == "on":
+        torch.backends.cudnn.benchmark = True
     cuda = torch.cuda.is_available()
     return {
         "protocol": PROTOCOL,
@@ -538,7 +544,7 @@ def serve():
         request = json.loads(line)
         try:
             if request["op"] == "hello":
-                result = hello(request.get("threads"), request.get("numerics"), request.get("device"))
+                result = hello(request.get("threads"), request.get("numerics"), request.get("device"), request.get("autotune"))
             elif request["op"] == "run":
                 result = run(request)
             elif request["op"] == "exit":
