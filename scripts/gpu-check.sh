@@ -8,9 +8,12 @@
 # are, the acceptance suite at the gpu preset (its 5-minute target), where any disagreeing GPU cell's
 # runs part (locate, on the acceptance folder), the numerics axis on torch (fp32 against tf32 and
 # bf16), the autotune axis on torch (det with cudnn.benchmark off against on: does autotuning alone
-# move the bits?), the batch-size axis, and the torch overhead against a plain Python loop. The steps'
-# limits add up to 25 min (1,500 s): on a 15-minute lease the last steps may not run, and a second
-# call can run them alone (GPU_CHECK_STEPS="numerics autotune batch-sizes torch-overhead"). The bundle is not started here: it and
+# move the bits?), the batch-size axis, and the torch overhead against a plain Python loop.
+#
+# The whole script keeps within GPU_CHECK_BUDGET seconds (default 540, under the device's 600 s per
+# call): each step's limit is cut to what is left, a step is skipped when less than 30 s is, and the
+# last line names the steps that did not run, for a second call (GPU_CHECK_STEPS="numerics autotune"
+# runs only those). The steps' own limits add up to 25 min. The bundle is not started here: it and
 # .offline/ do not both fit in one 64 MiB carry.
 set -uo pipefail
 out="${OUT:-gpu-check}"
@@ -18,7 +21,17 @@ mkdir -p "$out"
 [ -f .offline/unpack.sh ] && source .offline/unpack.sh >/dev/null
 python="${DETBENCH_PYTHON:-python3}"
 only="${GPU_CHECK_STEPS:-}"
-step() { local name=$1 limit=$2; shift 2; if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then return; fi; echo "== $name (≤ ${limit}s)"; local t0=$SECONDS; timeout "$limit" "$@" > "$out/$name.out" 2> "$out/$name.err"; echo "   exit $? after $((SECONDS - t0)) s"; tail -n 3 "$out/$name.err"; }
+budget="${GPU_CHECK_BUDGET:-540}"
+skipped=()
+step() {
+  local name=$1 limit=$2; shift 2
+  if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then return; fi
+  local left=$((budget - SECONDS))
+  if [ "$left" -lt 30 ]; then skipped+=("$name"); echo "== $name: skipped (${left}s of the budget left)"; return; fi
+  [ "$limit" -gt "$left" ] && limit=$left
+  echo "== $name (≤ ${limit}s)"; local t0=$SECONDS
+  timeout "$limit" "$@" > "$out/$name.out" 2> "$out/$name.err"; echo "   exit $? after $((SECONDS - t0)) s"; tail -n 3 "$out/$name.err"
+}
 step nvidia-smi 30 nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv
 step torch 60 "$python" -c 'import torch; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())])'
 step backends 180 node bin/detbench.mjs backends --python "$python"
@@ -45,3 +58,5 @@ for f in locate numerics autotune batch-sizes; do [ -s "$out/$f.out" ] && node -
   for (const a of s.agreement ?? []) console.log(process.argv[2], a.axis, a.workload, a.backend, a.device, JSON.stringify(a.classes));
 ' "$out/$f.out" "$f"; done
 cat "$out/torch-overhead.out"
+[ "${#skipped[@]}" -gt 0 ] && echo "not run within the budget: GPU_CHECK_STEPS=\"${skipped[*]}\" bash scripts/gpu-check.sh runs them"
+echo "gpu-check: ${SECONDS} s"
