@@ -448,6 +448,16 @@ function recordChecks(manifest: Manifest) {
     if (known && known.bytes !== bytes) fail(where, `artifact ${digest} is ${bytes} bytes here and ${known.bytes} bytes at ${known.by}`);
     if (!known) artifacts.set(digest, { bytes, by: where });
   };
+  // a tensor table lays its tensors end to end from offset 0, each as long as its shape, filling the
+  // artifact: anything else would make a reader slice (and copy) what the table says, not the file
+  const table = (ref: { bytes: number; tensors: ReadonlyArray<{ name: string; shape: readonly number[]; offset: number }> }, field: string, where: string) => {
+    let end = 0;
+    ref.tensors.forEach((t, i) => {
+      if (t.offset !== end) fail(where, `\`${field}.tensors[${i}].offset\` is ${t.offset}, but the tensors before it end at ${end}`);
+      end += t.shape.reduce((n, d) => n * d, 1);
+    });
+    if (ref.tensors.length > 0 && end * 4 !== ref.bytes) fail(where, `\`${field}.tensors\` hold ${end} floats, but \`${field}.bytes\` is ${ref.bytes} (${ref.bytes / 4} floats)`);
+  };
   const check = (r: RunRecord, where: string) => {
     if (r.cell !== cellId(r)) fail(where, `\`cell\` is ${quote(r.cell)}, but the record's fields make ${quote(cellId(r))}`);
     if (!cells.has(r.cell)) fail(where, `\`cell\` ${quote(r.cell)} is not a cell of manifest.json`);
@@ -461,6 +471,7 @@ function recordChecks(manifest: Manifest) {
     seen.set(run, where);
     if (r.status !== 'ok') return;
     artifact(r.artifact.sha256, r.artifact.bytes, where);
+    table(r.artifact, 'artifact', where);
     if (r.stepTrace) {
       if (r.stepTrace.stepDigests.length !== r.stepTrace.steps) fail(where, `\`stepTrace\` has ${r.stepTrace.stepDigests.length} step digests for ${r.stepTrace.steps} steps`);
       // the trace holds the weights after each step: as many floats per step as the final artifact
@@ -469,8 +480,14 @@ function recordChecks(manifest: Manifest) {
     // the held-out predictions: one float32 class id per prediction unit
     if (r.evaluation) artifact(r.evaluation.predictions, r.evaluation.units * 4, where);
     // resume replay: the final training state, and a resumed run's checkpoint
-    if (r.finalState) artifact(r.finalState.sha256, r.finalState.bytes, where);
-    if (r.resume) artifact(r.resume.checkpoint.sha256, r.resume.checkpoint.bytes, where);
+    if (r.finalState) {
+      artifact(r.finalState.sha256, r.finalState.bytes, where);
+      table(r.finalState, 'finalState', where);
+    }
+    if (r.resume) {
+      artifact(r.resume.checkpoint.sha256, r.resume.checkpoint.bytes, where);
+      table(r.resume.checkpoint, 'resume.checkpoint', where);
+    }
   };
   return Object.assign(check, { artifacts, artifact });
 }

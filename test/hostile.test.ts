@@ -163,6 +163,16 @@ test('records that are not records: null, 42, {}, null or string fields, negativ
       (d) => editRecord(d, 0, (r) => { r.workload = 'reduce-sum'; r.cell = cellId(r as unknown as RunRecord); }),
       (d) => message.resultsInconsistent(`${runsOf(d)} line 1`, '`cell` "reduce-sum|tfjs-cpu|cpu|det|t1" is not a cell of manifest.json'),
     ],
+    [
+      // a table that names the whole artifact again and again would make a reader copy it each time
+      'a tensor table whose entries overlap',
+      (d) => editRecord(d, firstOk(d).i, (r) => { const t = (r.artifact as { tensors: unknown[] }).tensors; t.push(t[0]); }),
+      (d) => {
+        const { i, record } = firstOk(d);
+        const floats = record.artifact.bytes / 4;
+        return message.resultsInconsistent(`${runsOf(d)} line ${i + 1}`, `\`artifact.tensors[${record.artifact.tensors.length - 1}].offset\` is 0, but the tensors before it end at ${floats}`);
+      },
+    ],
     ['damage before the last line', (d) => setLines(d, ['{"workload":', ...lines(d)]), (d) => new RegExp(`^${escape(runsOf(d))} line 1 cannot be read: `)],
   ];
   for (const [name, damage, expected] of cases) {
