@@ -102,6 +102,10 @@ test('resume replay: a resumed run whose weights agree but whose optimizer state
   assert.deepEqual([judged.bitwiseEqual, judged.stateDiffers], [false, ['optimizer']]);
   const [again] = compareResumedStates([pair], [record(base, 's-whole'), record(resumed, 's-whole')], (r) => states.get(r.finalState!.sha256)!.data);
   assert.deepEqual([again.bitwiseEqual, again.stateDiffers], [true, []]);
+  // a cell that is not stable: its modal run's state is compared, not its first run's
+  const odd = (cell: string, finalState: string, artifact: string) => ({ ...record(cell, finalState), artifact: { sha256: artifact, bytes: 8, tensors: [] } }) as unknown as RunRecord;
+  const [modal] = compareResumedStates([pair], [odd(resumed, 's-resumed', 'stray'), record(resumed, 's-whole'), record(resumed, 's-whole'), record(base, 's-whole')], (r) => states.get(r.finalState!.sha256)!.data);
+  assert.deepEqual([modal.bitwiseEqual, modal.stateDiffers], [true, []]);
   const none = { cells: [], crossBackend: [], oracle: { made: false, reason: '', python: null, torch: null, workloads: [], cells: [] }, negativeControls: [], fleet: [], devices: [], soak: [], locate: [], complete: true, recordedRuns: 2, plannedRuns: 2 };
   const [f] = deriveFindings({ ...none, invariance: [judged], nondetDependence: [] } as never, []);
   assert.equal(f.kind, 'invariance-broken');

@@ -90,12 +90,15 @@ export function compareInvariance(cells: CellSummary[], load: (d: string) => Flo
  * weights agree (an optimizer slot, a counter) breaks the invariance too: the next step would part.
  */
 export function compareResumedStates(invariance: AxisInvariance[], counted: RunRecord[], loadState: (r: OkRecord) => Float32Array | null): AxisInvariance[] {
-  const modalRun = (cell: string, digest: string | undefined) => counted.find((r): r is OkRecord => isOk(r) && r.cell === cell && r.artifact.sha256 === digest && r.finalState !== undefined);
-  const digestOf = (cell: string) => counted.find((r): r is OkRecord => isOk(r) && r.cell === cell)?.artifact.sha256;
+  // a run of the cell's modal result (the result the invariance row compared) that kept its state
+  const modalRun = (cell: string) => {
+    const ok = counted.filter((r): r is OkRecord => isOk(r) && r.cell === cell);
+    const modal = modalDigest(ok.map((r) => r.artifact.sha256));
+    return ok.find((r) => r.artifact.sha256 === modal?.digest && r.finalState !== undefined);
+  };
   return invariance.map((a) => {
     if (a.axis !== 'resumeAt') return a;
-    const base = modalRun(a.baseCell, a.bitwiseEqual ? digestOf(a.baseCell) : undefined) ?? counted.find((r): r is OkRecord => isOk(r) && r.cell === a.baseCell && r.finalState !== undefined);
-    const other = counted.find((r): r is OkRecord => isOk(r) && r.cell === a.cell && r.finalState !== undefined);
+    const base = modalRun(a.baseCell), other = modalRun(a.cell);
     if (!base?.finalState || !other?.finalState) return a;
     const [x, y] = [base, other].map((r) => {
       const data = loadState(r);
