@@ -28,9 +28,9 @@ step() {
   if [ -n "$only" ] && [[ " $only " != *" $name "* ]]; then return; fi
   local left=$((budget - SECONDS))
   if [ "$left" -lt 30 ]; then skipped+=("$name"); echo "== $name: skipped (${left}s of the budget left)"; return; fi
-  [ "$limit" -gt "$left" ] && limit=$left
+  [ "$limit" -gt "$((left - 15))" ] && limit=$((left - 15))  # room for the SIGKILL that follows a timeout
   echo "== $name (≤ ${limit}s)"; local t0=$SECONDS
-  timeout "$limit" "$@" > "$out/$name.out" 2> "$out/$name.err"; echo "   exit $? after $((SECONDS - t0)) s"; tail -n 3 "$out/$name.err"
+  timeout -k 15 "$limit" "$@" > "$out/$name.out" 2> "$out/$name.err"; echo "   exit $? after $((SECONDS - t0)) s"; tail -n 3 "$out/$name.err"
 }
 step nvidia-smi 30 nvidia-smi --query-gpu=index,name,driver_version,memory.total --format=csv
 step torch 60 "$python" -c 'import torch; print(torch.__version__, torch.version.cuda, torch.backends.cudnn.version(), [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())])'
