@@ -13,6 +13,9 @@ import { TSX_IMPORT } from './tsx.mjs';
 
 type Ok = Extract<WorkerResult, { status: 'ok' }>;
 
+/** The longest a fresh process may take to get ready, unless the run's timeout is longer. */
+const START_UP_MS = 60_000;
+
 /** A run past its timeout in the fresh process (the runner records it as `timeout`). */
 export class FreshTimeout extends Error {}
 /** The fresh process was killed by an interruption (the runner drops the run). */
@@ -40,19 +43,29 @@ export class FreshProcesses {
     this.inFlight.add(child);
     try {
       return await new Promise<WorkerResult>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
+        const expire = () => {
+          child.kill('SIGKILL');
+          reject(new FreshTimeout());
+        };
+        // a process that never gets ready (hung loading its modules) is timed out too, given at least
+        // a minute to start whatever the run's own timeout
+        let timer: NodeJS.Timeout | undefined = setTimeout(expire, Math.max(timeoutMs, START_UP_MS));
         child.once('exit', (code, signal) => {
           clearTimeout(timer);
           reject(this.abandoned.has(child) ? new FreshAbandoned() : new Error(`the fresh process exited (code ${code}, signal ${signal}) before restoring the checkpoint`));
         });
+        // a process that cannot be started or sent the task: the run's error, never an uncaught one
+        const failed = (err: Error) => {
+          clearTimeout(timer);
+          reject(new Error(`the fresh process could not take the checkpoint: ${err.message}`));
+        };
+        child.once('error', failed);
         child.on('message', (message: { ready: true } | WorkerResult) => {
           if ('ready' in message) {
-            // the clock starts when the process can take the task, as a worker thread's does
-            timer = setTimeout(() => {
-              child.kill('SIGKILL');
-              reject(new FreshTimeout());
-            }, timeoutMs);
-            child.send(task);
+            // the run's clock starts when the process can take the task, as a worker thread's does
+            clearTimeout(timer);
+            timer = setTimeout(expire, timeoutMs);
+            child.send(task, (err) => err && failed(err));
             return;
           }
           clearTimeout(timer);
