@@ -5,26 +5,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { BACKENDS, backendIds, findBackend } from '../harness/backends/index.ts';
-import { supportOf, type Execution } from '../harness/backends/types.ts';
+import { supportOf } from '../harness/backends/types.ts';
 import { diffFloat32 } from '../harness/analysis/diff.ts';
 import { describeTolerance, judgeRun } from '../harness/analysis/tolerance.ts';
-import { initialWeights, workloadInputs } from '../workloads/inputs.ts';
+import { initialWeights } from '../workloads/inputs.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
 import type { TrainSpec } from '../workloads/types.ts';
+import { executeQuick as execute, flatOutputs as flat } from './fixtures/execute.ts';
 
-async function execute(backendId: string, workloadId: string, mode: 'det' | 'nondet' = 'det'): Promise<Execution> {
-  const backend = findBackend(backendId)!;
-  const workload = resolveWorkload(findWorkload(workloadId)!, 'quick');
-  const session = await backend.open({ mode, threads: 1, device: 'cpu' });
-  const program = await session.prepare(workload, workloadInputs(workload, 0));
-  try {
-    return await program.execute();
-  } finally {
-    program.dispose();
-  }
-}
 
-const flat = (e: Execution) => Float32Array.from(e.outputs.flatMap((t) => Array.from(t.data)));
 
 for (const workloadId of ['mlp-train', 'attention-infer', 'reduce-sum', 'matmul']) {
   test(`${workloadId}: tfjs-cpu, tfjs-wasm and ort-cpu agree within tolerance, each stable twice`, async () => {

@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { findBackend } from '../harness/backends/index.ts';
 import { gradientGraph, inferGraph, trainStepGraph } from '../harness/backends/ort/onnx-model.ts';
-import { supportOf, type Execution } from '../harness/backends/types.ts';
+import { supportOf } from '../harness/backends/types.ts';
 import { diffFloat32 } from '../harness/analysis/diff.ts';
 import { byName, workloadInputs } from '../workloads/inputs.ts';
 import { artifactShapes, paramShapes } from '../workloads/params.ts';
 import { findWorkload, resolveWorkload, WORKLOADS } from '../workloads/index.ts';
 import type { TrainSpec } from '../workloads/types.ts';
+import { executeQuick as execute, flatOutputs as flat } from './fixtures/execute.ts';
 
 /** Every training workload the runner trains in one session (dataparallel-train's driver is tested on its shard gradients). */
 const TRAIN = WORKLOADS.filter((w) => {
@@ -21,20 +22,8 @@ const TRAIN = WORKLOADS.filter((w) => {
   return spec.kind === 'train' && !spec.dataParallel;
 }).map((w) => w.id);
 
-const flat = (e: Execution) => Float32Array.from(e.outputs.flatMap((t) => Array.from(t.data)));
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-async function execute(backendId: string, workloadId: string, threads: number): Promise<Execution> {
-  const workload = resolveWorkload(findWorkload(workloadId)!, 'quick');
-  const session = await findBackend(backendId)!.open({ mode: 'det', threads, device: 'cpu' });
-  const program = await session.prepare(workload, workloadInputs(workload, 0));
-  try {
-    return await program.execute();
-  } finally {
-    program.dispose();
-    await session.close();
-  }
-}
 
 test('ort-cpu supports every workload but the WGSL one', () => {
   const ort = findBackend('ort-cpu')!;

@@ -21,6 +21,7 @@ import { workloadInputs } from '../../workloads/inputs.ts';
 import { declaredOps } from '../../workloads/ops.ts';
 import { detbench } from '../fixtures/cli.ts';
 import { systemTest, TORCH_PYTHON } from './components.ts';
+import { flatOutputs } from '../fixtures/execute.ts';
 
 process.env.DETBENCH_PYTHON ??= TORCH_PYTHON;
 
@@ -116,8 +117,7 @@ systemTest('tfjs-webgpu on the software adapter reports every declared op (read 
       if (id === 'index-add') {
         // its scatter adds with atomics on WebGPU, in whatever order they land: it varies run to run
         // with determinism on, so the located run is held to the workload's tolerance, not to its bits
-        const flat = (e: typeof plain) => Float32Array.from(e.outputs.flatMap((t) => Array.from(t.data)));
-        const v = judgeRun(workload, 0, flat(plain), flat(located));
+        const v = judgeRun(workload, 0, flatOutputs(plain), flatOutputs(located));
         assert.ok(v.within, `${id}: distance ${v.distance}`);
       } else plain.outputs.forEach((t, i) => assert.deepEqual(located.outputs[i].data, t.data, `${id} ${t.name}`));
       assert.deepEqual(recorder.result()!.ops, declaredOps(workload.spec).map((o) => o.name), id);

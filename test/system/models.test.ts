@@ -19,9 +19,9 @@ import { evaluate } from '../../harness/run/evaluation.ts';
 import { byName, workloadInputs } from '../../workloads/inputs.ts';
 import { findWorkload, resolveWorkload } from '../../workloads/index.ts';
 import { TORCH_PYTHON, systemTest } from './components.ts';
+import { flatOutputs as flat } from '../fixtures/execute.ts';
 
 process.env.DETBENCH_PYTHON ??= TORCH_PYTHON;
-const flat = (e: Execution) => Float32Array.from(e.outputs.flatMap((t) => Array.from(t.data)));
 
 async function twice(backendId: string, workloadId: string): Promise<[Execution, Execution]> {
   const workload = resolveWorkload(findWorkload(workloadId)!, 'quick');

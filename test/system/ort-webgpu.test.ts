@@ -11,26 +11,11 @@ import { GraphBuilder } from '../../harness/backends/ort/onnx-graph.ts';
 import { supportOf, UnsupportedOpError, type Execution } from '../../harness/backends/types.ts';
 import { describeTolerance, judgeRun } from '../../harness/analysis/tolerance.ts';
 import { resolveWorkload, WORKLOADS } from '../../workloads/index.ts';
-import { workloadInputs } from '../../workloads/inputs.ts';
 import { systemTest } from './components.ts';
+import { executeQuick as execute, flatOutputs as flat } from '../fixtures/execute.ts';
 
 const NO_FALLBACK = /fallback to CPU EP has been explicitly disabled/;
-const flat = (e: Execution) => Float32Array.from(e.outputs.flatMap((t) => Array.from(t.data)));
 
-async function execute(backendId: string, workloadId: string): Promise<Execution> {
-  const workload = resolveWorkload(WORKLOADS.find((w) => w.id === workloadId)!, 'quick');
-  const session = await findBackend(backendId)!.open({ mode: 'det', threads: 1, device: 'cpu' });
-  try {
-    const program = await session.prepare(workload, workloadInputs(workload, 0));
-    try {
-      return await program.execute();
-    } finally {
-      program.dispose();
-    }
-  } finally {
-    await session.close();
-  }
-}
 
 systemTest(
   'ort-webgpu trains every workload it expresses within tolerance of tfjs-cpu (ort-cpu where tfjs-cpu cannot); the rest is unsupported in onnxruntime’s words',

@@ -18,12 +18,12 @@ import { paramShapes } from '../../workloads/params.ts';
 import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../../workloads/index.ts';
 import { workloadInputs } from '../../workloads/inputs.ts';
 import { PLAIN_PYTHON, systemTest, TORCH_PYTHON } from './components.ts';
+import { flatOutputs as flat } from '../fixtures/execute.ts';
 
 // the torch backend starts this Python (it reads the variable when it starts one)
 process.env.DETBENCH_PYTHON ??= TORCH_PYTHON;
 const python = TORCH_PYTHON;
 
-const flat = (e: Execution) => Float32Array.from(e.outputs.flatMap((t) => Array.from(t.data)));
 
 async function run(backendId: string, workloadId: string, mode: 'det' | 'nondet', times = 1, trace = false): Promise<Execution[]> {
   const workload = resolveWorkload(findWorkload(workloadId)!, 'quick');

@@ -8,14 +8,14 @@
 import assert from 'node:assert/strict';
 import { dawn } from '../../harness/backends/webgpu/dawn.ts';
 import { findBackend } from '../../harness/backends/index.ts';
-import { supportOf, type Execution } from '../../harness/backends/types.ts';
+import { supportOf } from '../../harness/backends/types.ts';
 import { webgpuHost } from '../../harness/backends/webgpu/webgpu-host.ts';
 import { atomicSumProgram } from '../../harness/backends/webgpu/wgsl-atomic-sum.ts';
 import { describeTolerance, judgeRun } from '../../harness/analysis/tolerance.ts';
 import { normalStream, tensorKey } from '../../harness/rng.ts';
 import { DEFAULT_WORKLOAD_IDS, findWorkload, resolveWorkload } from '../../workloads/index.ts';
-import { workloadInputs } from '../../workloads/inputs.ts';
 import { systemTest } from './components.ts';
+import { executeQuick as execute, flatOutputs as flat } from '../fixtures/execute.ts';
 
 systemTest('without DETBENCH_WEBGPU_SOFTWARE a software adapter is not offered as a GPU; with it, it is device cpu', 'lavapipe', async () => {
   delete process.env.DETBENCH_WEBGPU_SOFTWARE;
@@ -30,19 +30,7 @@ systemTest('without DETBENCH_WEBGPU_SOFTWARE a software adapter is not offered a
   assert.ok(ort.available && ort.devices[0] === 'cpu', JSON.stringify(ort));
 });
 
-const flat = (e: Execution) => Float32Array.from(e.outputs.flatMap((t) => Array.from(t.data)));
 
-async function execute(backendId: string, workloadId: string): Promise<Execution> {
-  const workload = resolveWorkload(findWorkload(workloadId)!, 'quick');
-  const session = await findBackend(backendId)!.open({ mode: 'det', threads: 1, device: 'cpu' });
-  const program = await session.prepare(workload, workloadInputs(workload, 0));
-  try {
-    return await program.execute();
-  } finally {
-    program.dispose();
-    await session.close();
-  }
-}
 
 systemTest('tfjs-webgpu and ort-webgpu compute every workload they express within tolerance of tfjs-cpu', 'lavapipe', async () => {
   process.env.DETBENCH_WEBGPU_SOFTWARE = '1';
