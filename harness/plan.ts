@@ -12,7 +12,7 @@ import { cellId, groupId, type CellKey, type Mode, type NoiseArm, type RunReques
 import { AXIS_IDS, axisFields, suiteAxisValues, type AxisFields, type AxisId, type AxisValue, type AxisValues } from './axes.js';
 import { paramShapes } from '../workloads/params.js';
 import { WORKLOADS, findWorkload, resolveWorkload } from '../workloads/index.js';
-import { isGpuDevice, type WorkloadSpec } from '../workloads/types.js';
+import { isGpuDevice, sizeOf, type WorkloadSpec } from '../workloads/types.js';
 import { flopsPerRun, formatFlops } from '../workloads/flops.js';
 import { examplesOf } from '../workloads/batching.js';
 import { hasLoader } from '../workloads/loader.js';
@@ -196,7 +196,7 @@ function planNoise(suite: ResolvedSuite, workload: ReturnType<typeof resolveWork
   }
   if (!support.ok || workload.spec.kind !== 'train') return;
   const [tensor, shape] = paramShapes(workload.spec)[0];
-  const elements = shape.reduce((a, b) => a * b, 1);
+  const elements = sizeOf(shape);
   const request = (arm: NoiseArm, mode: Mode, repeat: number, warmup: boolean, extra: Partial<RunRequest> = {}): RunRequest => ({
     arm, workload: workload.id, backend, device, mode, ...point, runIndex: runs.length, repeat, warmup, seed: suite.seed, preset: suite.preset, params: workload.params, ...extra,
   });

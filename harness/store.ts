@@ -16,6 +16,7 @@ import { cellId, type RunRecord } from './protocol.js';
 import type { ResolvedSuite } from './config.js';
 import { DIGEST, problemOf, quote, type FileKind, type FileType } from './schema.js';
 import type { Availability } from './backends/types.js';
+import { sizeOf } from '../workloads/types.js';
 
 /** 2: suites gained allowSlow and the gpu preset, records their held-out evaluation, manifests the doctor's checklist. */
 export const SCHEMA_VERSION = 2;
@@ -454,7 +455,7 @@ function recordChecks(manifest: Manifest) {
     let end = 0;
     ref.tensors.forEach((t, i) => {
       if (t.offset !== end) fail(where, `\`${field}.tensors[${i}].offset\` is ${t.offset}, but the tensors before it end at ${end}`);
-      end += t.shape.reduce((n, d) => n * d, 1);
+      end += sizeOf(t.shape);
     });
     if (ref.tensors.length > 0 && end * 4 !== ref.bytes) fail(where, `\`${field}.tensors\` hold ${end} floats, but \`${field}.bytes\` is ${ref.bytes} (${ref.bytes / 4} floats)`);
   };

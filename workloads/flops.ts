@@ -10,15 +10,15 @@
  */
 import { modelLayout } from './params.js';
 import type { Layer, TrainSpec, WorkloadSpec } from './types.js';
+import { sizeOf } from './types.js';
 
-const product = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Forward FLOPs of one example through `layers` from `shape`; returns [flops, output shape]. */
 function forwardFlops(layers: Layer[], input: number[]): [number, number[]] {
   let flops = 0;
   let shape = input;
   for (const layer of layers) {
-    const elements = product(shape);
+    const elements = sizeOf(shape);
     const last = shape[shape.length - 1];
     switch (layer.kind) {
       case 'dense':
@@ -77,12 +77,12 @@ function forwardFlops(layers: Layer[], input: number[]): [number, number[]] {
 /** Forward FLOPs of one example through a model and its head. */
 function exampleFlops(spec: TrainSpec): number {
   const [body, out] = forwardFlops(spec.layers, spec.input.shape);
-  return body + 2 * product(out) * spec.classes + 5 * (product(out) / out[out.length - 1]) * spec.classes;
+  return body + 2 * sizeOf(out) * spec.classes + 5 * (sizeOf(out) / out[out.length - 1]) * spec.classes;
 }
 
 function trainFlops(spec: TrainSpec): number {
   const perExample = exampleFlops(spec);
-  const params = modelLayout(spec).params.reduce((n, [, s]) => n + product(s), 0);
+  const params = modelLayout(spec).params.reduce((n, [, s]) => n + sizeOf(s), 0);
   const optimizer = (spec.optimizer?.kind === 'adamw' ? 12 : spec.optimizer?.kind === 'momentum' ? 5 : 2) * params;
   return spec.steps * (3 * perExample * spec.batch + optimizer) + perExample * spec.evalExamples;
 }

@@ -4,8 +4,8 @@ import { learningRates } from './schedule.js';
 import { TASK_SEED, teacherLabels } from './teacher.js';
 import { datasetTensors, detDrawTables, hasLoader, loadInThread } from './loader.js';
 import type { NamedTensor, ResolvedWorkload, TrainSpec } from './types.js';
+import { sizeOf } from './types.js';
 
-const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
 /**
  * Every tensor a run needs, derived from (workload id, seed, tensor name) alone. Training data is laid
@@ -16,7 +16,7 @@ const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
  */
 export function workloadInputs(workload: ResolvedWorkload, seed: number): NamedTensor[] {
   const normal = (name: string, shape: number[], scale = 1): NamedTensor => {
-    const data = normalStream(tensorKey(workload.id, seed, name), size(shape));
+    const data = normalStream(tensorKey(workload.id, seed, name), sizeOf(shape));
     if (scale !== 1) for (let i = 0; i < data.length; i++) data[i] *= scale;
     return { name, shape, data };
   };
@@ -57,9 +57,9 @@ export function workloadInputs(workload: ResolvedWorkload, seed: number): NamedT
 function examples(workloadId: string, spec: TrainSpec, name: string, count: number, keySeed: number): NamedTensor {
   const shape = [count, ...spec.input.shape];
   const key = tensorKey(workloadId, keySeed, name);
-  if (spec.input.dtype === 'float32') return { name, shape, data: normalStream(key, size(shape)) };
+  if (spec.input.dtype === 'float32') return { name, shape, data: normalStream(key, sizeOf(shape)) };
   const { vocab, skew } = spec.input;
-  return { name, shape, data: indexStream(key, size(shape), vocab, skew) };
+  return { name, shape, data: indexStream(key, sizeOf(shape), vocab, skew) };
 }
 
 /**
@@ -86,7 +86,7 @@ function trainingBatches(workloadId: string, seed: number, spec: TrainSpec, data
  */
 export function dropoutMasks(workloadId: string, seed: number, spec: TrainSpec): NamedTensor[] {
   return modelLayout(spec).dropout.map(({ name, shape, rate }) => {
-    const perStep = spec.batch * size(shape);
+    const perStep = spec.batch * sizeOf(shape);
     const keep = Math.fround(1 / (1 - rate));
     const data = new Float32Array(spec.steps * perStep);
     for (let s = 0; s < spec.steps; s++) {
@@ -103,7 +103,7 @@ export function dropoutMasks(workloadId: string, seed: number, spec: TrainSpec):
  */
 export function initialWeights(workloadId: string, seed: number, spec: TrainSpec): NamedTensor[] {
   return artifactShapes(spec).map(([name, shape, init]) => {
-    const n = size(shape);
+    const n = sizeOf(shape);
     if (init === 'zeros') return { name, shape, data: new Float32Array(n) };
     if (init === 'ones') return { name, shape, data: new Float32Array(n).fill(1) };
     const scale = init === 'embedding' ? 1 / Math.sqrt(shape[1]) : Math.sqrt(2 / fanIn(shape));

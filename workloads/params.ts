@@ -1,4 +1,5 @@
 import type { Layer, ParamShapes, TrainSpec } from './types.js';
+import { sizeOf } from './types.js';
 
 /** What a model is made of, walked once: parameters, state and dropout sites, in order, by path. */
 export interface ModelLayout {
@@ -64,7 +65,7 @@ function layerOutput(layer: Layer, shape: number[], path: string, layout: ModelL
     case 'pool':
       return [Math.floor(shape[0] / layer.size), Math.floor(shape[1] / layer.size), shape[2]];
     case 'flatten':
-      return [shape.reduce((a, b) => a * b, 1)];
+      return [sizeOf(shape)];
     case 'embedding':
       param('table', [layer.vocab, layer.dim], 'embedding');
       return [...shape, layer.dim];

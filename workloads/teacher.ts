@@ -10,6 +10,7 @@
  */
 import { normalStream, tensorKey } from '../harness/rng.js';
 import type { TrainSpec } from './types.js';
+import { sizeOf } from './types.js';
 
 const softsign = (z: number) => z / (1 + Math.abs(z));
 
@@ -63,7 +64,7 @@ type Features = (example: number, unit: number, out: Float64Array) => void;
 function featureFn(workloadId: string, spec: TrainSpec, x: Float32Array | Int32Array, perToken: boolean): Features {
   const { width } = spec.teacher;
   const shape = spec.input.shape;
-  const perExample = shape.reduce((a, b) => a * b, 1);
+  const perExample = sizeOf(shape);
   if (spec.input.dtype === 'int32') {
     const vocab = spec.input.vocab;
     const length = shape[0];

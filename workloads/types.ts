@@ -294,6 +294,9 @@ export interface WorkloadDef<P extends SizeParams = SizeParams> {
 export type NegativeControlScope = 'always' | 'gpu';
 
 /** Whether a plan device is a GPU (backends name CPU devices `cpu`). */
+/** Elements of a tensor of this shape (1 for a scalar's []). */
+export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
 export const isGpuDevice = (device: string): boolean => device !== 'cpu';
 
 /** Whether a workload is a negative control on this device. */

@@ -14,6 +14,7 @@ import { byName } from '../../workloads/inputs.js';
 import type { NamedTensor, TrainSpec } from '../../workloads/types.js';
 import { StepTrace, type Execution, type OpSink } from '../backends/types.js';
 import { ALLREDUCE_OP, shardGradOp, updateOp } from '../../workloads/ops.js';
+import { sizeOf } from '../../workloads/types.js';
 
 interface ShardReply {
   id: number;
@@ -96,7 +97,7 @@ export async function trainDataParallel(pool: ShardPool, backend: string, spec: 
   const shapes = paramShapes(spec);
   const weights = shapes.map(([name]) => Float32Array.from(byName(inputs, name).data as Float32Array));
   const x = byName(inputs, 'x'), y = byName(inputs, 'y');
-  const rowSize = x.shape.slice(2).reduce((a, b) => a * b, 1);
+  const rowSize = sizeOf(x.shape.slice(2));
   let loss = 0;
 
   const start = performance.now();

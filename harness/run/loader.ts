@@ -11,6 +11,7 @@ import { byName } from '../../workloads/inputs.js';
 import { loadInThread, type LoaderSpec, type LoaderTask } from '../../workloads/loader.js';
 import type { NamedTensor } from '../../workloads/types.js';
 import type { Mode } from '../protocol.js';
+import { sizeOf } from '../../workloads/types.js';
 
 /** What a loader worker is asked: its batches (steps) of one load, built in order from its draw 0. */
 export interface LoaderRequest {
@@ -62,7 +63,7 @@ export class LoaderPool {
     if (this.failure) return Promise.reject(this.failure);
     const { spec } = task;
     const count = spec.steps - first;
-    const per = (spec.input.shape as number[]).reduce((a, b) => a * b, 1) * spec.batch;
+    const per = sizeOf(spec.input.shape) * spec.batch;
     const x = new Float32Array(count * per), y = new Int32Array(count * spec.batch);
     const arrival: number[] = [];
     const id = this.nextId++;

@@ -6,6 +6,7 @@
  * onnx-rules.ts for the choices made for the WebGPU provider).
  */
 import onnxProto from 'onnx-proto';
+import { sizeOf } from '../../../workloads/types.js';
 
 const { onnx } = onnxProto;
 
@@ -40,7 +41,8 @@ export interface FloatAttr {
 }
 export type Attr = number | number[] | string | FloatAttr;
 
-export const sizeOf = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+// the rules and the model size tensors with the workloads' own count
+export { sizeOf };
 
 /** numpy broadcasting of two static shapes; throws on a mismatch (a bug in a rule, never user input). */
 export function broadcastShape(a: readonly number[], b: readonly number[]): number[] {

@@ -15,6 +15,7 @@ import { CLIP_NORM_OP, HEAD_PATH, LOSS_GRAD_OP, LOSS_OP, inferOps, opNames, type
 import { StepTrace, UnsupportedOpError } from '../types.js';
 import { resumeStep, stateCounters, stateTensor, type TrainingState } from '../../checkpoint.js';
 import { registerTfjsGradients } from './tfjs-gradients.js';
+import { sizeOf } from '../../../workloads/types.js';
 
 export type Tf = typeof tfcore;
 
@@ -56,7 +57,7 @@ type T = tfcore.Tensor;
 
 function stepSlice(tf: Tf, data: NamedTensor, step: number): T {
   const [, ...rest] = data.shape;
-  const per = rest.reduce((a, b) => a * b, 1);
+  const per = sizeOf(rest);
   const slice = data.data.subarray(step * per, (step + 1) * per);
   return data.data instanceof Int32Array ? tf.tensor(slice, rest, 'int32') : tf.tensor(slice, rest, 'float32');
 }
