@@ -19,12 +19,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
+import { fileURLToPath } from 'node:url';
 import type { Comparison } from '../../harness/analysis/compare.ts';
 import type { History } from '../../harness/analysis/history.ts';
 import { EXIT } from '../../harness/errors.ts';
-import { CHROMIUM, systemTest } from './components.ts';
+import { chartsOnPage, openInChromium } from './browser.ts';
+import { systemTest } from './components.ts';
 
 const NIGHTS = 30;
 const script = fileURLToPath(new URL('../../scripts/nightly.sh', import.meta.url));
@@ -50,20 +50,8 @@ const detbench = (args: string[], env: Record<string, string> = {}) =>
   spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 600_000, env: { ...process.env, DETBENCH_PLUGINS: plugin, GITHUB_ACTIONS: '', ...env } });
 
 async function rendersWithMarks(t: TestContext, file: string, figures: string[]) {
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-  t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
-  const errors: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(pathToFileURL(file).href);
-  const found = await page.$$eval('figure.chart', (figs) =>
-    figs.map((f) => ({
-      id: f.id,
-      marks: f.querySelectorAll('svg g[class^="mark-"] path, svg g[class^="mark-"] line, svg g[class^="mark-"] text').length,
-      width: f.querySelector('svg')?.getBoundingClientRect().width ?? 0,
-    })),
-  );
+  const { page, errors } = await openInChromium(t, file);
+  const found = await chartsOnPage(page);
   assert.deepEqual(found.map((f) => f.id), figures, file);
   for (const f of found) assert.ok(f.marks > 0 && f.width > 0, `${file}: ${f.id} has no visible marks`);
   assert.deepEqual(errors, [], file);

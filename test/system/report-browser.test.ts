@@ -7,44 +7,19 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { TestContext } from 'node:test';
-import { pathToFileURL } from 'node:url';
-import { chromium } from 'playwright-core';
 import { renderReport } from '../../reports/index.ts';
 import { HOSTILE, makeResults } from '../fixtures/results.ts';
-import { CHROMIUM, systemTest } from './components.ts';
+import { chartsOnPage, openInChromium } from './browser.ts';
+import { systemTest } from './components.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-browser-'));
-
-/** A page of a Chromium of the test's own, closed when the test ends, with the page's errors. */
-async function open(t: TestContext, file: string) {
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-  t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1300, height: 900 } });
-  const errors: string[] = [];
-  page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-  page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(pathToFileURL(file).href);
-  return { page, errors };
-}
 
 systemTest('every chart renders with marks, the verdict is shown, no console errors', 'chromium', async (t) => {
   const root = tmp();
   const dir = makeResults(root, { workloads: ['mlp-train', 'matmul'], backends: ['tfjs-cpu', 'ort-cpu', 'broken'], repeats: 4 });
   await renderReport(dir);
-  const { page, errors } = await open(t, path.join(dir, 'report.html'));
-  const figures = await page.$$eval('figure.chart', (figs) =>
-    figs.map((f) => ({
-      id: f.id,
-      svg: f.querySelectorAll('svg').length,
-      // vega draws each mark group as <g class="mark-…"> holding paths, lines or text
-      marks: f.querySelectorAll('svg g[class^="mark-"] path, svg g[class^="mark-"] line, svg g[class^="mark-"] text').length,
-      width: f.querySelector('svg')?.getBoundingClientRect().width ?? 0,
-    })),
-  );
+  const { page, errors } = await openInChromium(t, path.join(dir, 'report.html'));
+  const figures = await chartsOnPage(page);
   assert.deepEqual(figures.map((f) => f.id), ['chart-determinism-matrix', 'chart-variance', 'chart-slowdown', 'chart-ulp-histogram', 'chart-cross-backend', 'chart-threads']);
   for (const f of figures) {
     assert.equal(f.svg, 1, f.id);
@@ -62,7 +37,7 @@ systemTest('every chart renders with marks, the verdict is shown, no console err
 systemTest('a hostile results folder: no script runs, no injected element exists', 'chromium', async (t) => {
   const dir = makeResults(tmp(), { workloads: [HOSTILE, 'matmul'], backends: [HOSTILE, 'ort-cpu'], repeats: 3, text: HOSTILE });
   await renderReport(dir);
-  const { page, errors } = await open(t, path.join(dir, 'report.html'));
+  const { page, errors } = await openInChromium(t, path.join(dir, 'report.html'));
   assert.equal(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned), undefined);
   assert.equal(await page.$$eval('script, img, iframe, object, embed', (els) => els.length), 0);
   const handlers = await page.$$eval('*', (els) => els.flatMap((e) => [...e.attributes].filter((a) => /^on/i.test(a.name)).map((a) => a.name)));
