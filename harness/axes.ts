@@ -10,7 +10,8 @@
  *     in a key, the order whose first value is the base every other value is compared with,
  *     whether a backend opens a session per value, and optionally a value always run with the others
  *     (`alwaysWith`: resume replay's uninterrupted run) and whether nondet is compared across values
- *     too (`nondetCompared`: loader workers, whose nondet dependence is the finding);
+ *     too (`nondetCompared`: loader workers, whose nondet dependence is the finding), and whether
+ *     `--locate` finds where its det disagreements part (`located`: threads);
  *  2. the suite field in `SuiteInput`, `ResolvedSuite` (optional: absent means the omitted value
  *     alone) and `RunFlags` (config.ts), typed like the values;
  *  3. what then follows without more code: the field in CellKey, RunRequest and RunRecord
@@ -136,6 +137,13 @@ export interface AxisSpec<A extends AxisId> {
    * cores trains a different model). Other axes leave nondet alone: its bits may vary anyway.
    */
   nondetCompared?: boolean;
+  /**
+   * `--locate` re-runs the two sides of a det disagreement across the values to find the first op
+   * where they part (run/locate.ts). Not for an axis whose values differ by design (numerics: from
+   * the first matmul on), whose runs are several calls (batch sizes: the agreement table already
+   * compares their one output), or two halves in two processes (resume replay).
+   */
+  located?: boolean;
 }
 
 const ascending = (a: number, b: number) => a - b;
@@ -143,7 +151,7 @@ const ascending = (a: number, b: number) => a - b;
 export const AXES: { readonly [A in AxisId]: AxisSpec<A> } = {
   threads: {
     suiteField: 'threads', flag: '--threads', isValue: isWhole, expected: 'whole numbers ≥ 1 (e.g. 1,2)', help: 'thread counts, e.g. 1,2',
-    key: (n) => `t${n}`, order: ascending, perSession: true,
+    key: (n) => `t${n}`, order: ascending, perSession: true, located: true,
   },
   // TF32 flags are process-wide in torch: a session (a Python worker) per value
   numerics: {

@@ -20,9 +20,9 @@ import fs from 'node:fs';
 import { analyze } from '../analysis/analyze.js';
 import { LOCATE_FILE, LOCATE_VERSION, ZERO_BUDGET, beyond, commonOps, firstDigestDifference, type LocateAgainst, type LocateBudget, type LocateFile, type LocatePair, type LocateSide } from '../analysis/locate.js';
 import { diffFloat32 } from '../analysis/diff.js';
-import type { InvarianceAxis, Summary } from '../analysis/summary.js';
+import type { Summary } from '../analysis/summary.js';
 import { UsageError, message } from '../errors.js';
-import { axisFields } from '../axes.js';
+import { AXES, axisFields } from '../axes.js';
 import { isOk, type LocateRequest, type OkRecord, type WorkerResult } from '../protocol.js';
 import { artifactPath, loadResults, writeArtifactTo, writeAtomic, sha256, type LoadedResults } from '../store.js';
 import { findWorkload } from '../../workloads/index.js';
@@ -64,13 +64,6 @@ export interface LocateTarget {
   budget: LocateBudget;
 }
 
-/**
- * The invariance axes whose disagreements are located. Not numerics (fp32 and bf16 differ by
- * design, from the first matmul on) nor batch sizes (an inference workload run in batches is
- * several calls: the agreement table already compares the one output they make).
- */
-const LOCATED_AXES: ReadonlySet<InvarianceAxis> = new Set(['threads']);
-
 /** Every pair the analysis found disagreeing (or, with `cell`, every pair of that cell that differs at all). */
 export function locateTargets(summary: Summary, budget: LocateBudget | null, cell: string | null): LocateTarget[] {
   const targets: LocateTarget[] = [];
@@ -79,7 +72,7 @@ export function locateTargets(summary: Summary, budget: LocateBudget | null, cel
     if (!c.arm && c.verdict === 'unstable') targets.push({ cell: c.cell, referenceCell: c.cell, against: 'repeat', budget: ZERO_BUDGET });
   }
   for (const row of summary.invariance) {
-    if (!row.bitwiseEqual && LOCATED_AXES.has(row.axis)) targets.push({ cell: row.cell, referenceCell: row.baseCell, against: row.axis, budget: ZERO_BUDGET });
+    if (!row.bitwiseEqual && AXES[row.axis].located) targets.push({ cell: row.cell, referenceCell: row.baseCell, against: row.axis, budget: ZERO_BUDGET });
   }
   for (const x of summary.crossBackend) {
     const asked = cell !== null && x.cell === cell && x.status !== 'bitwise-equal' && x.status !== 'incomparable';
