@@ -5,21 +5,26 @@
  * every op used here is one that onnxruntime's CPU, WebGPU and CUDA providers implement (see
  * onnx-rules.ts for the choices made for the WebGPU provider).
  */
-import onnxProto from 'onnx-proto';
+import { createRequire } from 'node:module';
+import type OnnxProto from 'onnx-proto';
 import { sizeOf } from '../../../workloads/types.js';
 
-const { onnx } = onnxProto;
+type Onnx = typeof OnnxProto.onnx;
+/**
+ * onnx-proto (protobufjs) on first use: the registry of backends, and so every command, imports
+ * this module, but only a thread that builds a graph needs the ≈ 0.12 s of CPU it takes to load.
+ */
+let loaded: Onnx | null = null;
+const onnxProto = (): Onnx => (loaded ??= (createRequire(import.meta.url)('onnx-proto') as typeof OnnxProto).onnx);
 
 export const OPSET = 17;
 
 export const DTYPES = ['float32', 'int32', 'int64', 'bool'] as const;
 export type DType = (typeof DTYPES)[number];
 
-const ELEM_TYPE: Record<DType, number> = {
-  float32: onnx.TensorProto.DataType.FLOAT,
-  int32: onnx.TensorProto.DataType.INT32,
-  int64: onnx.TensorProto.DataType.INT64,
-  bool: onnx.TensorProto.DataType.BOOL,
+const elemType = (dtype: DType): number => {
+  const { DataType } = onnxProto().TensorProto;
+  return { float32: DataType.FLOAT, int32: DataType.INT32, int64: DataType.INT64, bool: DataType.BOOL }[dtype];
 };
 
 /** A serialised model, and its nodes one kind at a time (see GraphBuilder.nodeModels). */
@@ -58,24 +63,25 @@ export function broadcastShape(a: readonly number[], b: readonly number[]): numb
 const normAxis = (axis: number, rank: number) => (axis < 0 ? axis + rank : axis);
 
 function attribute(key: string, v: Attr) {
-  const T = onnx.AttributeProto.AttributeType;
-  if (typeof v === 'string') return onnx.AttributeProto.create({ name: key, type: T.STRING, s: new TextEncoder().encode(v) });
-  if (Array.isArray(v)) return onnx.AttributeProto.create({ name: key, type: T.INTS, ints: v });
-  if (typeof v === 'object') return onnx.AttributeProto.create({ name: key, type: T.FLOAT, f: v.float });
+  const { AttributeProto } = onnxProto();
+  const T = AttributeProto.AttributeType;
+  if (typeof v === 'string') return AttributeProto.create({ name: key, type: T.STRING, s: new TextEncoder().encode(v) });
+  if (Array.isArray(v)) return AttributeProto.create({ name: key, type: T.INTS, ints: v });
+  if (typeof v === 'object') return AttributeProto.create({ name: key, type: T.FLOAT, f: v.float });
   if (!Number.isInteger(v)) throw new Error(`attribute ${key}=${v}: write {float: ${v}} for a float attribute`);
-  return onnx.AttributeProto.create({ name: key, type: T.INT, i: v });
+  return AttributeProto.create({ name: key, type: T.INT, i: v });
 }
 
 function valueInfo(v: Value) {
-  return onnx.ValueInfoProto.create({
+  return onnxProto().ValueInfoProto.create({
     name: v.name,
-    type: { tensorType: { elemType: ELEM_TYPE[v.dtype], shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
+    type: { tensorType: { elemType: elemType(v.dtype), shape: { dim: v.shape.map((d) => ({ dimValue: d })) } } },
   });
 }
 
 export class GraphBuilder {
-  private nodes: ReturnType<typeof onnx.NodeProto.create>[] = [];
-  private initializers: ReturnType<typeof onnx.TensorProto.create>[] = [];
+  private nodes: ReturnType<Onnx["NodeProto"]["create"]>[] = [];
+  private initializers: ReturnType<Onnx["TensorProto"]["create"]>[] = [];
   private inputs: Value[] = [];
   private outputs: Value[] = [];
   private counter = 0;
@@ -117,7 +123,7 @@ export class GraphBuilder {
       : dtype === 'int32' ? bytes(data instanceof Int32Array ? data : Int32Array.from(data))
       : dtype === 'int64' ? bytes(BigInt64Array.from(Array.from(data, (x) => BigInt(x))))
       : Uint8Array.from(data, (x) => (x ? 1 : 0));
-    this.initializers.push(onnx.TensorProto.create({ name, dims: [...shape], dataType: ELEM_TYPE[dtype], rawData: raw }));
+    this.initializers.push(onnxProto().TensorProto.create({ name, dims: [...shape], dataType: elemType(dtype), rawData: raw }));
     const v = { name, shape: [...shape], dtype };
     this.values.set(name, v);
     return v;
@@ -145,7 +151,7 @@ export class GraphBuilder {
     const outputs = outs.map((o, i) => ({ name: names?.[i] ?? `t${this.counter++}`, shape: [...o.shape], dtype: o.dtype }));
     for (const o of outputs) this.values.set(o.name, o);
     this.nodes.push(
-      onnx.NodeProto.create({
+      onnxProto().NodeProto.create({
         opType,
         input: inputs.map((v) => v?.name ?? ''),
         output: outputs.map((o) => o.name),
@@ -180,7 +186,7 @@ export class GraphBuilder {
   erf = (a: Value) => this.unary('Erf', a);
   cos = (a: Value) => this.unary('Cos', a);
   softmax = (a: Value, axis: number) => this.unary('Softmax', a, { axis });
-  cast = (a: Value, dtype: DType) => this.op1('Cast', [a], a.shape, dtype, { to: ELEM_TYPE[dtype] });
+  cast = (a: Value, dtype: DType) => this.op1('Cast', [a], a.shape, dtype, { to: elemType(dtype) });
 
   where(cond: Value, a: Value, b: Value): Value {
     return this.op1('Where', [cond, a, b], broadcastShape(cond.shape, broadcastShape(a.shape, b.shape)), a.dtype);
@@ -297,15 +303,15 @@ export class GraphBuilder {
   }
 
   encode(): Uint8Array {
-    const graph = onnx.GraphProto.create({
+    const graph = onnxProto().GraphProto.create({
       name: this.graphName,
       node: this.nodes,
       initializer: this.initializers,
       input: this.inputs.map(valueInfo),
       output: this.outputs.map(valueInfo),
     });
-    const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'detbench', opsetImport: [{ domain: '', version: OPSET }], graph });
-    return onnx.ModelProto.encode(model).finish();
+    const model = onnxProto().ModelProto.create({ irVersion: 8, producerName: 'detbench', opsetImport: [{ domain: '', version: OPSET }], graph });
+    return onnxProto().ModelProto.encode(model).finish();
   }
 
   /**
@@ -322,15 +328,15 @@ export class GraphBuilder {
       const key = `${node.opType} ${ins.map((n) => this.values.get(n)!.dtype).join(',')}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const graph = onnx.GraphProto.create({
+      const graph = onnxProto().GraphProto.create({
         name: node.opType!,
         node: [node],
         initializer: [...new Set(ins.filter((n) => initializers.has(n)))].map((n) => initializers.get(n)!),
         input: [...new Set(ins.filter((n) => !initializers.has(n)))].map((n) => valueInfo(this.values.get(n)!)),
         output: node.output!.map((n) => valueInfo(this.values.get(n)!)),
       });
-      const model = onnx.ModelProto.create({ irVersion: 8, producerName: 'detbench', opsetImport: [{ domain: '', version: OPSET }], graph });
-      models.push({ opType: node.opType!, model: onnx.ModelProto.encode(model).finish() });
+      const model = onnxProto().ModelProto.create({ irVersion: 8, producerName: 'detbench', opsetImport: [{ domain: '', version: OPSET }], graph });
+      models.push({ opType: node.opType!, model: onnxProto().ModelProto.encode(model).finish() });
     }
     return models;
   }
