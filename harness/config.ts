@@ -4,9 +4,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
 import { backendIds, findBackend } from './backends/index.js';
 import { UsageError, message } from './errors.js';
+import { parseYaml } from './yaml.js';
 import { parseShard, type Shard } from './plan.js';
 import { MODES, isMode, type Mode } from './protocol.js';
 import { AXES, AXIS_IDS, type AxisId, type AxisSpec, type AxisValue, type Autotune, type BatchSize, type Numerics } from './axes.js';
@@ -118,7 +118,7 @@ export function loadSuite(suite: string): { input: SuiteInput; source: string } 
   if (!fs.existsSync(suite)) throw new UsageError(message.suiteNotFound(suite));
   let parsed: unknown;
   try {
-    parsed = YAML.parse(fs.readFileSync(suite, 'utf8'), { prettyErrors: false });
+    parsed = parseYaml(fs.readFileSync(suite, 'utf8'));
   } catch (err) {
     throw new UsageError(message.suiteParse(suite, (err as Error).message.split('\n')[0]));
   }

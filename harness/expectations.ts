@@ -11,8 +11,8 @@
  *       expires: 2027-03-31               # optional: from the next day on, it counts again
  */
 import fs from 'node:fs';
-import YAML from 'yaml';
 import { UsageError, message } from './errors.js';
+import { parseYaml } from './yaml.js';
 import { finding, FINDING_SEVERITY } from './analysis/findings.js';
 import { FINDING_KINDS, type ExpectationRef, type Finding, type FindingKind } from './analysis/summary.js';
 
@@ -50,7 +50,7 @@ export function loadExpectations(file: string): Expectation[] {
   let parsed: unknown;
   try {
     // the core schema: `2027-03-31` stays the text it is, not a Date
-    parsed = YAML.parse(fs.readFileSync(file, 'utf8'), { prettyErrors: false });
+    parsed = parseYaml(fs.readFileSync(file, 'utf8'));
   } catch (err) {
     throw new UsageError(message.expectParse(file, (err as Error).message.split('\n')[0]));
   }
