@@ -19,7 +19,7 @@ import { loadPlugins } from '../harness/backends/index.ts';
 import { message } from '../harness/errors.ts';
 import { cellId, type RunRecord, type RunRequest } from '../harness/protocol.ts';
 import { runAll } from '../harness/run/runner.ts';
-import { problemOf } from '../harness/schema.ts';
+import { VALIDATORS_FILE, problemOf, validatorsSource } from '../harness/schema.ts';
 import { ResultsWriter, artifactPath, loadResults, nonFiniteField, writeAtomic } from '../harness/store.ts';
 import { outside, startCliHost } from './fixtures/in-process.ts';
 import { fixtureManifest, makeResults } from './fixtures/results.ts';
@@ -366,4 +366,8 @@ test('the real CLI process: one line and exit 2 on a folder with a garbage manif
   const r = spawnSync(process.execPath, [bin, 'compare', good(), garbage], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(r.status, 2, r.stderr);
   assert.match(r.stderr, new RegExp(`^detbench: ${escape(path.join(garbage, 'manifest.json'))} cannot be read: [^\\n]+\\n$`));
+});
+
+test('the precompiled validators (harness/schema-validators.cjs) are those of the schemas in harness/schema.ts: after changing a schema, run `npm run schemas`', () => {
+  assert.ok(fs.readFileSync(VALIDATORS_FILE, 'utf8') === validatorsSource(), `${VALIDATORS_FILE} is out of date: run \`npm run schemas\``);
 });
