@@ -11,7 +11,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import { createRequire } from 'node:module';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { analyze } from './analysis/analyze.js';
 import { medianCI, type Interval } from './analysis/stats.js';
 import { CELL_VERDICTS, SUMMARY_VERSION, type CellVerdict, type Summary } from './analysis/summary.js';
@@ -107,13 +108,18 @@ export function nightStamp(dir: string): string {
   }));
 }
 
-const ajv = new Ajv({ allErrors: false, strict: false });
+/** ajv, loaded and each schema compiled on first use: most commands read no nights. */
+let ajv: import('ajv').Ajv | null = null;
+function compiledOnUse(schema: object): () => ValidateFunction {
+  let validate: ValidateFunction | null = null;
+  return () => (validate ??= (ajv ??= new (createRequire(import.meta.url)('ajv') as typeof import('ajv')).Ajv({ allErrors: false, strict: false })).compile(schema));
+}
 const str = { type: 'string' };
 const num = { type: 'number' };
 const nullable = (schema: object) => ({ anyOf: [schema, { type: 'null' }] });
 
 /** The fields of manifest.json a night reads. */
-const validateManifest = ajv.compile({
+const manifestValidator = compiledOnUse({
   type: 'object',
   required: ['schemaVersion', 'runId', 'createdAt', 'environment', 'backends'],
   properties: {
@@ -134,7 +140,7 @@ const validateManifest = ajv.compile({
 });
 
 /** The fields of summary.json a night reads. */
-const validateSummary = ajv.compile({
+const summaryValidator = compiledOnUse({
   type: 'object',
   required: ['summaryVersion', 'complete', 'cells', 'modes'],
   properties: {
@@ -176,9 +182,10 @@ function readJson(file: string): unknown {
   }
 }
 
-function check<T>(valid: (x: unknown) => boolean, errors: () => ErrorObject[] | null | undefined, value: unknown, file: string): T {
-  if (valid(value)) return value as T;
-  const e = errors()?.[0];
+function check<T>(validator: () => ValidateFunction, value: unknown, file: string): T {
+  const validate = validator();
+  if (validate(value)) return value as T;
+  const e: ErrorObject | undefined = validate.errors?.[0];
   throw new UsageError(message.resultsField(file, e?.instancePath || '(top level)', e?.message ?? 'is not valid'));
 }
 
@@ -188,7 +195,7 @@ function summaryOf(dir: string): Summary {
   const hasRuns = fs.existsSync(path.join(dir, 'runs.jsonl'));
   if (fs.existsSync(file)) {
     const raw = readJson(file) as Partial<Summary> | null;
-    if (raw?.summaryVersion === SUMMARY_VERSION) return check<Summary>(validateSummary, () => validateSummary.errors, raw, file);
+    if (raw?.summaryVersion === SUMMARY_VERSION) return check<Summary>(summaryValidator, raw, file);
     if (!hasRuns) throw new UsageError(message.summaryVersion(file, raw?.summaryVersion, SUMMARY_VERSION));
   }
   if (!hasRuns) throw new UsageError(message.resultsMissing(dir));
@@ -226,7 +233,7 @@ export function readNight(dir: string): Night {
   const manifestFile = path.join(dir, 'manifest.json');
   const raw = readJson(manifestFile) as Partial<Manifest> | null;
   if (raw?.schemaVersion !== SCHEMA_VERSION) throw new UsageError(message.resultsSchema(dir, raw?.schemaVersion, SCHEMA_VERSION));
-  const manifest = check<Manifest>(validateManifest, () => validateManifest.errors, raw, manifestFile);
+  const manifest = check<Manifest>(manifestValidator, raw, manifestFile);
   const summary = summaryOf(dir);
   const cells: NightCell[] = summary.cells
     .filter((c) => !c.arm)
