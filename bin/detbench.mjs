@@ -9,8 +9,8 @@ process.on('SIGINT', keep);
 process.on('SIGTERM', keep);
 if (process.env.DETBENCH_DEBUG === '1') process.stderr.write('detbench: [debug] SIGINT and SIGTERM are handled from here on\n');
 
-const { registerTsxEsm } = await import('../harness/run/tsx.mjs');
-registerTsxEsm();
+const { registerTsx } = await import('../harness/run/tsx.mjs');
+registerTsx();
 const { run } = await import('../harness/cli.ts');
 process.off('SIGINT', keep);
 process.off('SIGTERM', keep);

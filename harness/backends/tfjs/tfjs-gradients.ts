@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { registerTsxCjs } from '../../run/tsx.mjs';
 
 const require = createRequire(import.meta.url);
 const ENTRY = '@tensorflow/tfjs-core/dist/register_all_gradients.js';
@@ -22,8 +23,10 @@ const CACHE_DIR = path.join(path.dirname(require.resolve('@tensorflow/tfjs-core/
 /** Registers every tfjs-core gradient in this thread (once per thread: the caller keeps track). */
 export function registerTfjsGradients(): void {
   const bundle = bundledGradients();
+  if (bundle) return void require(bundle);
   // without a bundle (esbuild missing, a read-only install), the slow way: tsx transpiles each module
-  require(bundle ?? ENTRY);
+  registerTsxCjs();
+  require(ENTRY);
 }
 
 /** The cached bundle's path, built first if need be; null when it cannot be built or written. */
