@@ -62,7 +62,7 @@ export async function renderReport(resultsDir: string, options: ReportOptions = 
       emit(chartFiles[0], svg);
       if (formats.has('png')) {
         chartFiles.push(`charts/${chart.id}.png`);
-        emit(chartFiles[1], toPng(svg));
+        emit(chartFiles[1], await toPng(svg));
       }
       rendered.push({ ...chart, svg, files: chartFiles });
     }

@@ -10,7 +10,7 @@ import { loadResults } from '../harness/store.ts';
 import { CSP, escapeHtml } from '../reports/html.ts';
 import { renderReport } from '../reports/index.ts';
 import { escapeMarkdown } from '../reports/markdown.ts';
-import { specWarnings } from '../reports/render.ts';
+import { specWarnings, toSvg } from '../reports/render.ts';
 import { charts } from '../reports/specs.ts';
 import { HOSTILE, makeResults } from './fixtures/results.ts';
 
@@ -34,6 +34,12 @@ test('every chart spec is valid against vega-lite’s JSON schema and compiles w
   }
   const png = fs.readFileSync(path.join(dir, 'charts/determinism-matrix.png'));
   assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47]); // "PNG"
+});
+
+test('the chart renderer (a thread of its own) turns a spec it cannot render into an error, and renders the next one', async () => {
+  await assert.rejects(toSvg({ mark: 'no-such-mark', data: { values: [] } } as never), Error);
+  const svg = await toSvg({ mark: 'bar', data: { values: [{ x: 'a', y: 1 }] }, encoding: { x: { field: 'x', type: 'nominal' }, y: { field: 'y', type: 'quantitative' } } });
+  assert.match(svg, /^<svg /);
 });
 
 test('a hostile results folder renders inert: no tag or attribute from the folder survives', async () => {
