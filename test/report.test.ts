@@ -20,7 +20,8 @@ test('every chart spec is valid against vega-lite’s JSON schema and compiles w
   const dir = makeResults(root, { workloads: ['mlp-train', 'matmul'], backends: ['tfjs-cpu', 'ort-cpu', 'broken'], repeats: 4 });
   const summary = analyze(loadResults(dir));
   const schema = createRequire(import.meta.url)('vega-lite/vega-lite-schema.json');
-  const ajv = new Ajv({ strict: false, allErrors: true, logger: false });
+  // optimize: false: ajv compiles vega-lite's large schema in ≈ 0.9 s of CPU instead of ≈ 2.6 s (six specs to check)
+  const ajv = new Ajv({ strict: false, allErrors: true, logger: false, code: { optimize: false } });
   const validate = ajv.compile(schema);
   const specs = charts(summary, 1.25);
   assert.equal(specs.length, 6);
