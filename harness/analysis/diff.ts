@@ -109,14 +109,15 @@ export function diffFloat32(reference: Float32Array, other: Float32Array): DiffS
       i32.set(n <= BLOCK ? ib : ib.subarray(start, end), B / 4);
       kernel.diff(padded);
     }
-    const differing = laneSum(u32, (ACC + DIFFERING) / 4), nanPairs = laneSum(u32, (ACC + NAN_PAIRS) / 4);
+    const differing = u32[(ACC + DIFFERING) / 4], nanPairs = u32[(ACC + NAN_PAIRS) / 4];
     const diffSq = laneSum(f64, (ACC + DIFF_SQ) / 8), refSq = laneSum(f64, (ACC + REF_SQ) / 8);
     const maxAbs = laneMax(f64, (ACC + MAX_ABS) / 8), maxRel = laneMax(f64, (ACC + MAX_REL) / 8);
     let maxUlp = u32[(ACC + MAX_ULP) / 4];
     // the kernel's counts, summed over its lanes: slot s of lane k is at COUNTS_AT + 16s + 4k
     const histogram = new Array<number>(ULP_BUCKETS).fill(0);
     let uncounted = differing - nanPairs, small = 0;
-    for (let k = 0; k < ULP_BUCKETS; k++) {
+    // (the kernel's slot of bucket 0 marks distances of SMALL_ULPS or more: not a count)
+    for (let k = 1; k < ULP_BUCKETS; k++) {
       counts[SMALL_ULPS + k] = laneSum(u32, COUNTS_AT / 4 + 4 * (SMALL_ULPS + k));
       histogram[k] += counts[SMALL_ULPS + k];
       uncounted -= counts[SMALL_ULPS + k];
@@ -140,7 +141,8 @@ export function diffFloat32(reference: Float32Array, other: Float32Array): DiffS
     counts.fill(0, 0, touched);
     counts.fill(0, SMALL_ULPS);
     u32.fill(0, COUNTS_AT / 4, COUNTS_AT / 4 + 4 * touched);
-    u32.fill(0, COUNTS_AT / 4 + 4 * SMALL_ULPS, COUNTS_AT / 4 + 4 * (VOID + 1));
+    u32.fill(0, COUNTS_AT / 4 + 4 * SMALL_ULPS, COUNTS_AT / 4 + 4 * SLOTS);
+    u32.fill(0, COUNTS_AT / 4 + 4 * VOID, COUNTS_AT / 4 + 4 * (VOID + 1));
   }
 }
 
