@@ -101,7 +101,8 @@ export function diffFloat32(reference: Float32Array, other: Float32Array): DiffS
       i32.set(n <= BLOCK ? ia : ia.subarray(start, end), A / 4);
       // the last block, padded with equal elements (zeros, which add +0 to every sum) to whole vectors
       if (padded > bytes) u32.fill(0, (A + bytes) / 4, (A + padded) / 4).fill(0, (B + bytes) / 4, (B + padded) / 4);
-      if (ra.compare(rb, start * 4, end * 4, start * 4, end * 4) === 0) {
+      // (a single block differs: ra.equals said so)
+      if (n > BLOCK && ra.compare(rb, start * 4, end * 4, start * 4, end * 4) === 0) {
         kernel.squares(padded); // only ‖a‖² needs an equal block
         continue;
       }
@@ -116,8 +117,8 @@ export function diffFloat32(reference: Float32Array, other: Float32Array): DiffS
     // the kernel's counts, summed over its lanes: slot s of lane k is at COUNTS_AT + 16s + 4k
     const histogram = new Array<number>(ULP_BUCKETS).fill(0);
     let uncounted = differing - nanPairs, small = 0;
-    // (the kernel's slot of bucket 0 marks distances of SMALL_ULPS or more: not a count)
-    for (let k = 1; k < ULP_BUCKETS; k++) {
+    // the buckets of distances of SMALL_ULPS or more, where the kernel's slot of bucket 0 (not a count) says there are some
+    if (laneSum(u32, COUNTS_AT / 4 + 4 * SMALL_ULPS) > 0) for (let k = 32 - Math.clz32(SMALL_ULPS); k < ULP_BUCKETS; k++) {
       counts[SMALL_ULPS + k] = laneSum(u32, COUNTS_AT / 4 + 4 * (SMALL_ULPS + k));
       histogram[k] += counts[SMALL_ULPS + k];
       uncounted -= counts[SMALL_ULPS + k];
