@@ -9,7 +9,7 @@
  * its square, the two maxima), already cost ≥ 3 and ≥ 1.7 ns per element in V8.
  *
  * What one call of diff(bytes) does, for the bytes / 4 elements held at A and B (one block of
- * diff.ts, padded with equal elements to a multiple of 4), adding to the running fields at ACC:
+ * diff.ts, padded with equal elements to a multiple of 8), adding to the running fields at ACC:
  *   - the differing elements and the NaN pairs among them (u32 counts);
  *   - per differing, non-NaN element, one increment of the count slot of its ULP distance: slot d
  *     for d < SMALL_ULPS, slot SMALL_ULPS + k for the histogram bucket k of a larger one, which is
@@ -150,12 +150,12 @@ const V128_ACCUMULATORS: Array<[number, number]> = [
 const I32_ACCUMULATORS: Array<[number, number]> = [[DIFFERING_ACC, DIFFERING], [NAN_ACC, NAN_PAIRS], [MAX_ULP_ACC, MAX_ULP]];
 
 /** A function over the vectors at [0, bytes): loads the running fields, runs `step` once per vector (at offset P), stores them back. */
-const overVectors = (step: Code): Code => [
+const overVectors = (step: (offset: number) => Code): Code => [
   ...V128_ACCUMULATORS.flatMap(([local, offset]) => [...i32.const(0), ...v128.load(ACC + offset), ...set(local)]),
   ...I32_ACCUMULATORS.flatMap(([local, offset]) => [...i32.const(0), ...i32.load(ACC + offset), ...set(local)]),
   ...control.loop,
-  ...step,
-  ...get(P), ...i32.const(16), ...i32.add, ...set(P),
+  ...step(0), ...step(16), // two vectors per turn of the loop: V8 checks the stack at every turn
+  ...get(P), ...i32.const(32), ...i32.add, ...set(P),
   ...get(P), ...get(BYTES), ...i32.ltU, ...control.brIf(0),
   ...control.end,
   ...V128_ACCUMULATORS.flatMap(([local, offset]) => [...i32.const(0), ...get(local), ...v128.store(ACC + offset)]),
@@ -164,13 +164,13 @@ const overVectors = (step: Code): Code => [
 ];
 
 /** squares(bytes): Σ x² of a block of the reference that equals the other side (only A is filled). */
-const squares = (): Code => overVectors([...get(P), ...v128.load(A), ...set(BITS_A), ...referenceSquares]);
+const squares = (): Code => overVectors((offset) => [...get(P), ...v128.load(A + offset), ...set(BITS_A), ...referenceSquares]);
 
 /** diff(bytes): everything, for a block that differs. */
 function diff(): Code {
-  return overVectors([
-    ...get(P), ...v128.load(A), ...set(BITS_A),
-    ...get(P), ...v128.load(B), ...set(BITS_B),
+  return overVectors((offset) => [
+    ...get(P), ...v128.load(A + offset), ...set(BITS_A),
+    ...get(P), ...v128.load(B + offset), ...set(BITS_B),
     ...referenceSquares,
     ...get(BITS_A), ...get(BITS_B), ...i32x4.eq, ...set(EQ),
     // EQUAL: bit j set where lane j is equal; the rest only where some lane differs
@@ -224,9 +224,9 @@ export function kernelModule(): Uint8Array<ArrayBuffer> {
 }
 
 export interface Kernel {
-  /** Adds the elements in the first `bytes` bytes at A and B (a multiple of 16) to the fields at ACC and the counts at COUNTS. */
+  /** Adds the elements in the first `bytes` bytes at A and B (a multiple of 32) to the fields at ACC and the counts at COUNTS. */
   diff(bytes: number): void;
-  /** Adds Σ x² of the first `bytes` bytes at A (a multiple of 16) to REF_SQ. */
+  /** Adds Σ x² of the first `bytes` bytes at A (a multiple of 32) to REF_SQ. */
   squares(bytes: number): void;
   /** The module's memory, and views of it (index = byte offset / 4 or / 8). */
   memory: Buffer;

@@ -96,10 +96,10 @@ export function diffFloat32(reference: Float32Array, other: Float32Array): DiffS
     let first = -1;
     for (let start = 0; start < n; start += BLOCK) {
       const end = start + BLOCK < n ? start + BLOCK : n;
-      const bytes = (end - start) * 4, padded = (bytes + 15) & ~15;
+      const bytes = (end - start) * 4, padded = (bytes + 31) & ~31;
       // (a view of the whole array where it is one block: small artifacts are diffed by the thousand)
       i32.set(n <= BLOCK ? ia : ia.subarray(start, end), A / 4);
-      // the last block, padded with equal elements (zeros, which add +0 to every sum) to whole vectors
+      // the last block, padded with equal elements (zeros, which add +0 to every sum) to whole pairs of vectors
       if (padded > bytes) u32.fill(0, (A + bytes) / 4, (A + padded) / 4).fill(0, (B + bytes) / 4, (B + padded) / 4);
       // (a single block differs: ra.equals said so)
       if (n > BLOCK && ra.compare(rb, start * 4, end * 4, start * 4, end * 4) === 0) {
