@@ -34,7 +34,7 @@ export interface DiffSummary {
   maxAbs: number;
   /** max |a − b| / max(|a|, |b|) over differing elements. */
   maxRel: number;
-  /** ‖a − b‖₂ / ‖a‖₂ with `a` the reference (0 when equal; Infinity is reported as null). */
+  /** ‖a − b‖₂ / ‖a‖₂ with `a` the reference (0 when equal; Infinity is reported as null); diffFloat32 says in which order the squares are summed. */
   relL2: number | null;
 }
 
@@ -64,9 +64,9 @@ const SLOTS = SMALL_ULPS + ULP_BUCKETS;
 const COUNTS = new Uint32Array(SLOTS);
 
 /**
- * One pass over the blocks that differ (memcmp skips the rest), without allocation or sorting:
- * each such block is copied into the WebAssembly kernel's memory and walked there four elements at
- * a time (diff-kernel.ts says why and how). Every ULP distance lands in one count table, exact
+ * One pass over the blocks, without allocation or sorting: each is copied into the WebAssembly
+ * kernel's memory and walked there four elements at a time (diff-kernel.ts says why and how), all
+ * of it where memcmp finds the block differs, only ‖a‖² where not. Every ULP distance lands in one count table, exact
  * below SMALL_ULPS and by bucket above, from which the histogram, the differing count, the maximum
  * and usually the median follow. Each field is exactly, bit for bit, its element-by-element
  * definition (test/diff.test.ts holds that definition and checks it on random inputs). The two
