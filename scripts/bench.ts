@@ -20,7 +20,7 @@
  * --torch-workload ID (default mlp-train), --torch-preset quick|standard (default standard),
  * --torch-repeats N (default 20), --torch-only (only 5), --suite-only (only 1), --models-only (only 6), --ort-only (only
  * ort-cpu's part of 6), --model-repeats N (default 10); the Python is $DETBENCH_PYTHON or python3.
- * --publish-only (only 7), --publish-nights N (default 1000).
+ * --publish-only (only 7), --publish-nights N (default 1000), --diff-only (only 2 and 3).
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -333,6 +333,8 @@ if (argv.includes('--torch-only')) {
   torchOverhead('transformer-train');
 } else if (argv.includes('--publish-only')) {
   await publishing();
+} else if (argv.includes('--diff-only')) {
+  diffAndHash();
 } else if (argv.includes('--suite-only')) {
   suiteOverhead();
 } else {

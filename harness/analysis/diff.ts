@@ -9,6 +9,12 @@
  * sees it whole when bucketing.
  */
 
+import * as kernelLayout from './diff-kernel.js';
+import { diffKernel } from './diff-kernel.js';
+
+// copied once: an imported binding read in a hot path costs a getter call each time under tsx's CommonJS output
+const { A, ACC, B, BLOCK, COUNTS: COUNTS_AT, DIFF_SQ, DIFFERING, MAX_ABS, MAX_REL, MAX_ULP, NAN_PAIRS, REF_SQ, VOID } = kernelLayout;
+
 /** Histogram buckets of ULP distance: bucket 0 holds 0 (e.g. ±0), bucket k ≥ 1 holds [2^(k−1), 2^k). */
 export const ULP_BUCKETS = 33;
 
@@ -28,7 +34,7 @@ export interface DiffSummary {
   maxAbs: number;
   /** max |a − b| / max(|a|, |b|) over differing elements. */
   maxRel: number;
-  /** ‖a − b‖₂ / ‖a‖₂ with `a` the reference (0 when equal; Infinity is reported as null). */
+  /** ‖a − b‖₂ / ‖a‖₂ with `a` the reference (0 when equal; Infinity is reported as null); diffFloat32 says in which order the squares are summed. */
   relL2: number | null;
 }
 
@@ -45,27 +51,27 @@ export function ulpDistance(a: number, b: number): number {
 
 const view = (x: Float32Array) => new Int32Array(x.buffer, x.byteOffset, x.length);
 
-/** Elements per block compared with memcmp first; only blocks that differ are walked element by element. */
-const BLOCK = 4096;
 /** Distances below this are counted exactly (the median then needs no second pass). */
-const SMALL_ULPS = 2 ** 16;
+const SMALL_ULPS = kernelLayout.SMALL_ULPS;
 /** Slots of the count table: one per small distance, then one per histogram bucket for the rest. */
 const SLOTS = SMALL_ULPS + ULP_BUCKETS;
 /**
- * The count table, shared by every call and left zeroed by each: a call clears only the slots it
- * can have touched (up to its largest small distance, and the buckets), so comparing small arrays
- * costs neither allocating nor walking 256 KiB.
+ * The count table summed over the kernel's four lanes, shared by every call and left zeroed by
+ * each, like the kernel's own: a call clears only the slots it can have touched (up to its largest
+ * small distance, and the buckets), so comparing small arrays costs neither allocating nor walking
+ * megabytes.
  */
 const COUNTS = new Uint32Array(SLOTS);
 
 /**
- * One pass over the blocks that differ (memcmp skips the rest), without allocation or sorting:
- * every ULP distance lands in one count table, exact below SMALL_ULPS and by bucket above, from
- * which the histogram, the differing count, the maximum and usually the median follow. Each field
- * is exactly, bit for bit, its element-by-element definition (test/diff.test.ts holds that
- * definition and checks it on random inputs): ‖a − b‖² is summed in index order, maxRel is the
- * largest d / max(|x|, |y|) as computed (see LOOSE for how most divisions are skipped), and ‖a‖²
- * is summed in four interleaved lanes.
+ * One pass over the blocks, without allocation or sorting: each is copied into the WebAssembly
+ * kernel's memory and walked there four elements at a time (diff-kernel.ts says why and how), all
+ * of it where memcmp finds the block differs, only ‖a‖² where not. Every ULP distance lands in one count table, exact
+ * below SMALL_ULPS and by bucket above, from which the histogram, the differing count, the maximum
+ * and usually the median follow. Each field is exactly, bit for bit, its element-by-element
+ * definition (test/diff.test.ts holds that definition and checks it on random inputs). The two
+ * sums, ‖a − b‖² and ‖a‖², are defined by an order chosen for speed: each in four interleaved
+ * float64 lanes, element i into lane i mod 4 in index order, then lane 0 + 1 + 2 + 3 left to right.
  */
 export function diffFloat32(reference: Float32Array, other: Float32Array): DiffSummary {
   if (reference.length !== other.length) throw new Error(`artifacts differ in length: ${reference.length} vs ${other.length} elements`);
@@ -80,133 +86,74 @@ export function diffFloat32(reference: Float32Array, other: Float32Array): DiffS
   }
 
   const ia = view(reference), ib = view(other);
+  const kernel = diffKernel();
+  const { i32, u32, f64 } = kernel;
   const counts = COUNTS;
-  const acc = new Float64Array(ACC_FIELDS);
   // slots that may be non-zero: every small one until the pass below finds the largest counted
   let touched = SMALL_ULPS;
+  u32.fill(0, ACC / 4, COUNTS_AT / 4);
   try {
-    let first = -1, dense = false;
+    let first = -1;
     for (let start = 0; start < n; start += BLOCK) {
       const end = start + BLOCK < n ? start + BLOCK : n;
-      if (ra.compare(rb, start * 4, end * 4, start * 4, end * 4) === 0) continue;
+      const bytes = (end - start) * 4, padded = (bytes + 31) & ~31;
+      // (a view of the whole array where it is one block: small artifacts are diffed by the thousand)
+      i32.set(n <= BLOCK ? ia : ia.subarray(start, end), A / 4);
+      // the last block, padded with equal elements (zeros, which add +0 to every sum) to whole pairs of vectors
+      if (padded > bytes) u32.fill(0, (A + bytes) / 4, (A + padded) / 4).fill(0, (B + bytes) / 4, (B + padded) / 4);
+      // (a single block differs: ra.equals said so)
+      if (n > BLOCK && ra.compare(rb, start * 4, end * 4, start * 4, end * 4) === 0) {
+        kernel.squares(padded); // only ‖a‖² needs an equal block
+        continue;
+      }
       if (first < 0) for (first = start; ia[first] === ib[first]; ) first++;
-      // the density of the last differing block decides whether this one skips equal groups of 8
-      const before = acc[DIFFERING];
-      diffBlock(ia, ib, reference, other, start, end, !dense, counts, acc);
-      dense = acc[DIFFERING] - before > (end - start) / 8;
+      i32.set(n <= BLOCK ? ib : ib.subarray(start, end), B / 4);
+      kernel.diff(padded);
     }
-    const nanPairs = acc[NAN_PAIRS], diffSq = acc[DIFF_SQ];
+    const differing = u32[(ACC + DIFFERING) / 4], nanPairs = u32[(ACC + NAN_PAIRS) / 4];
+    const diffSq = laneSum(f64, (ACC + DIFF_SQ) / 8), refSq = laneSum(f64, (ACC + REF_SQ) / 8);
+    const maxAbs = laneMax(f64, (ACC + MAX_ABS) / 8), maxRel = laneMax(f64, (ACC + MAX_REL) / 8);
+    let maxUlp = u32[(ACC + MAX_ULP) / 4];
+    // the kernel's counts, summed over its lanes: slot s of lane k is at COUNTS_AT + 16s + 4k
     const histogram = new Array<number>(ULP_BUCKETS).fill(0);
-    let maxUlp = acc[MAX_ULP];
-    let uncounted = acc[DIFFERING] - nanPairs, small = 0;
-    for (let k = 0; k < ULP_BUCKETS; k++) {
+    let uncounted = differing - nanPairs, small = 0;
+    // the buckets of distances of SMALL_ULPS or more, where the kernel's slot of bucket 0 (not a count) says there are some
+    if (laneSum(u32, COUNTS_AT / 4 + 4 * SMALL_ULPS) > 0) for (let k = 32 - Math.clz32(SMALL_ULPS); k < ULP_BUCKETS; k++) {
+      counts[SMALL_ULPS + k] = laneSum(u32, COUNTS_AT / 4 + 4 * (SMALL_ULPS + k));
       histogram[k] += counts[SMALL_ULPS + k];
       uncounted -= counts[SMALL_ULPS + k];
     }
     // the small distances, up to the largest one counted
     for (; uncounted > 0 && small < SMALL_ULPS; small++) {
+      counts[small] = laneSum(u32, COUNTS_AT / 4 + 4 * small);
       histogram[32 - Math.clz32(small)] += counts[small];
       if (counts[small] > 0 && maxUlp < SMALL_ULPS) maxUlp = small;
       uncounted -= counts[small];
     }
     touched = small;
-    const refNorm = diffSq === 0 ? 0 : Math.sqrt(sumOfSquares(reference));
+    const refNorm = Math.sqrt(refSq);
     const relL2 = diffSq === 0 ? 0 : refNorm === 0 ? null : Math.sqrt(diffSq) / refNorm;
     return {
-      elements: n, bitwiseEqual: false, differing: acc[DIFFERING], firstDifferingIndex: first, nanPairs, maxUlp,
-      medianUlp: medianUlp(ia, ib, counts, acc[DIFFERING] - nanPairs),
-      ulpHistogram: histogram, maxAbs: acc[MAX_ABS], maxRel: acc[MAX_REL], relL2: relL2 === null || Number.isFinite(relL2) ? relL2 : null,
+      elements: n, bitwiseEqual: false, differing, firstDifferingIndex: first, nanPairs, maxUlp,
+      medianUlp: medianUlp(ia, ib, counts, differing - nanPairs),
+      ulpHistogram: histogram, maxAbs, maxRel, relL2: relL2 === null || Number.isFinite(relL2) ? relL2 : null,
     };
   } finally {
     counts.fill(0, 0, touched);
     counts.fill(0, SMALL_ULPS);
+    u32.fill(0, COUNTS_AT / 4, COUNTS_AT / 4 + 4 * touched);
+    u32.fill(0, COUNTS_AT / 4 + 4 * SMALL_ULPS, COUNTS_AT / 4 + 4 * SLOTS);
+    u32.fill(0, COUNTS_AT / 4 + 4 * VOID, COUNTS_AT / 4 + 4 * (VOID + 1));
   }
 }
 
-/**
- * With s = max(|x|, |y|), a quotient that rounds above maxRel means d/s > maxRel exactly, so
- * d > maxRel·|x| and d > maxRel·|y| exactly. Tested against maxRel·LOOSE, the two products stay
- * below d whatever they round to, so this cheap test never rejects a new maximum and the division
- * decides. (A non-zero maxRel is at least about 2^−24, the smallest relative gap between two
- * float32 values, and |x| ≥ 2^−149, so the products never reach float64's subnormal range, where
- * rounding errors stop being relative.)
- */
-const LOOSE = 1 - 2 ** -40;
-
-/** The running fields of a diff, kept between blocks in a Float64Array (see diffBlock). */
-const DIFFERING = 0, NAN_PAIRS = 1, MAX_ULP = 2, MAX_ABS = 3, MAX_REL = 4, DIFF_SQ = 5, ACC_FIELDS = 6;
-
-/**
- * Elements [start, end) of a block known to differ: counts every ULP distance and updates the
- * running fields in `acc`. With `sparse`, a group of 8 equal elements is skipped with one branch on
- * the OR of their XORs (worth it where few differ; where most do, that test would only cost).
- *
- * A function of its own, called per block, so that V8 optimises it as a whole function with its
- * accumulators unboxed in registers: the same loop inside diffFloat32 runs as on-stack-replaced
- * code that boxes every float accumulator into a fresh heap number on every iteration (seen with
- * node --print-opt-code). One function for both densities: called per differing group of 8 from a
- * separate sparse scan, it cost a call each (V8 does not inline a function this large). Its shape
- * is chosen for V8 too: the maximum distance is tracked only above SMALL_ULPS (below, it is the
- * highest non-zero count), the NaN test is one sign test on the bits, and the integer maths wraps
- * (`| 0`) so that it needs no overflow checks.
- */
-function diffBlock(ia: Int32Array, ib: Int32Array, reference: Float32Array, other: Float32Array, start: number, end: number, sparse: boolean, counts: Uint32Array, acc: Float64Array): void {
-  // `| 0`: int32 counters and loop bounds (an artifact has fewer than 2^31 elements), not float64 or tagged
-  let differing = acc[DIFFERING] | 0, nanPairs = acc[NAN_PAIRS] | 0;
-  let maxUlp = acc[MAX_ULP], maxAbs = acc[MAX_ABS], maxRel = acc[MAX_REL], diffSq = acc[DIFF_SQ];
-  let loose = maxRel * LOOSE;
-  const stop = end | 0;
-  for (let i = start | 0; i < stop; i++) {
-    if (sparse && (i & 7) === 0 && i + 8 <= stop &&
-      ((ia[i] ^ ib[i]) | (ia[i + 1] ^ ib[i + 1]) | (ia[i + 2] ^ ib[i + 2]) | (ia[i + 3] ^ ib[i + 3]) |
-        (ia[i + 4] ^ ib[i + 4]) | (ia[i + 5] ^ ib[i + 5]) | (ia[i + 6] ^ ib[i + 6]) | (ia[i + 7] ^ ib[i + 7])) === 0) {
-      i += 7;
-      continue;
-    }
-    const bitsA = ia[i], bitsB = ib[i];
-    if (bitsA !== bitsB) {
-      differing++;
-      const magA = bitsA & 0x7fffffff, magB = bitsB & 0x7fffffff;
-      // a magnitude above 0x7f800000 (+Inf) is a NaN: magnitude − 0x7f800001 is negative unless NaN
-      if ((((magA - 0x7f800001) | 0) & ((magB - 0x7f800001) | 0)) < 0) {
-        // the ordered position: the magnitude, negated when the sign bit is set (m ^ −1 − −1 = −m);
-        // positions lie within ±0x7f800000, so their difference is exact
-        const signA = bitsA >> 31, signB = bitsB >> 31;
-        const ulp = Math.abs((((magA ^ signA) - signA) | 0) - (((magB ^ signB) - signB) | 0));
-        if (ulp < SMALL_ULPS) counts[ulp]++;
-        else {
-          counts[SMALL_ULPS + 32 - Math.clz32(ulp)]++;
-          if (ulp > maxUlp) maxUlp = ulp;
-        }
-        const x = reference[i], y = other[i];
-        const d = Math.abs(x - y);
-        diffSq += d * d;
-        if (d > maxAbs) maxAbs = d;
-        // the division only when d/max(|x|, |y|) may exceed maxRel (see LOOSE)
-        const absX = Math.abs(x), absY = Math.abs(y);
-        if (d > loose * absX && d > loose * absY) {
-          const rel = d / (absX > absY ? absX : absY);
-          if (rel > maxRel) {
-            maxRel = rel;
-            loose = rel * LOOSE;
-          }
-        }
-      } else nanPairs++;
-    }
-  }
-  acc[DIFFERING] = differing; acc[NAN_PAIRS] = nanPairs; acc[MAX_ULP] = maxUlp; acc[MAX_ABS] = maxAbs; acc[MAX_REL] = maxRel; acc[DIFF_SQ] = diffSq;
+/** Lanes 0 + 1 + 2 + 3, left to right, of a field of the kernel (its index in `array`). */
+function laneSum(array: Uint32Array | Float64Array, at: number): number {
+  return array[at] + array[at + 1] + array[at + 2] + array[at + 3];
 }
 
-/** Σ x² in float64 with four accumulators (independent chains pipeline better than one). */
-function sumOfSquares(a: Float32Array): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  const end4 = a.length - (a.length % 4);
-  for (let i = 0; i < end4; i += 4) {
-    const x0 = a[i], x1 = a[i + 1], x2 = a[i + 2], x3 = a[i + 3];
-    s0 += x0 * x0; s1 += x1 * x1; s2 += x2 * x2; s3 += x3 * x3;
-  }
-  for (let i = end4; i < a.length; i++) s0 += a[i] * a[i];
-  return s0 + s1 + s2 + s3;
+function laneMax(array: Float64Array, at: number): number {
+  return Math.max(array[at], array[at + 1], array[at + 2], array[at + 3]);
 }
 
 /** Bins per refining pass of the median search: a pass narrows the range 2^16-fold. */
