@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { backendIds, findBackend } from '../harness/backends/index.ts';
-import { BUILTIN_SUITES, loadSuite, parseDuration, resolveSuite, SUITE_FIELDS } from '../harness/config.ts';
-import { message, UsageError } from '../harness/errors.ts';
-import { WORKLOAD_IDS } from '../workloads/index.ts';
+import { backendIds, findBackend } from '../../harness/backends/index.ts';
+import { BUILTIN_SUITES, loadSuite, parseDuration, resolveSuite, SUITE_FIELDS } from '../../harness/config.ts';
+import { message, UsageError } from '../../harness/errors.ts';
+import { WORKLOAD_IDS } from '../../workloads/index.ts';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-config-'));
 const file = (name: string, text: string) => {

@@ -7,11 +7,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { applyExpectations, globToRegExp, loadExpectations } from '../harness/expectations.ts';
-import { exitCodeFor, finding } from '../harness/analysis/findings.ts';
-import type { Finding } from '../harness/analysis/summary.ts';
-import { EXIT, UsageError, message } from '../harness/errors.ts';
-import { findingText } from '../reports/findings.ts';
+import { applyExpectations, globToRegExp, loadExpectations } from '../../harness/expectations.ts';
+import { exitCodeFor, finding } from '../../harness/analysis/findings.ts';
+import type { Finding } from '../../harness/analysis/summary.ts';
+import { EXIT, UsageError, message } from '../../harness/errors.ts';
+import { findingText } from '../../reports/findings.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-expect-'));
 const write = (name: string, text: string) => {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Availability } from '../harness/backends/types.ts';
-import { resolveSuite } from '../harness/config.ts';
-import { makePlan, parseShard, restrictToGpus, shardPlan } from '../harness/plan.ts';
-import { message, UsageError } from '../harness/errors.ts';
+import type { Availability } from '../../harness/backends/types.ts';
+import { resolveSuite } from '../../harness/config.ts';
+import { makePlan, parseShard, restrictToGpus, shardPlan } from '../../harness/plan.ts';
+import { message, UsageError } from '../../harness/errors.ts';
 
 const available: Availability = { available: true, version: 'x', devices: ['cpu'], notes: [] };
 

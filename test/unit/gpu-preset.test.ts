@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Availability } from '../harness/backends/types.ts';
-import { resolveSuite } from '../harness/config.ts';
-import { makePlan } from '../harness/plan.ts';
-import { flopsPerRun, formatFlops } from '../workloads/flops.ts';
-import { WORKLOADS, findWorkload } from '../workloads/index.ts';
-import type { TrainSpec } from '../workloads/types.ts';
+import type { Availability } from '../../harness/backends/types.ts';
+import { resolveSuite } from '../../harness/config.ts';
+import { makePlan } from '../../harness/plan.ts';
+import { flopsPerRun, formatFlops } from '../../workloads/flops.ts';
+import { WORKLOADS, findWorkload } from '../../workloads/index.ts';
+import type { TrainSpec } from '../../workloads/types.ts';
 
 test('FLOPs by hand: a matmul, and one dense layer trained for one step with plain SGD', () => {
   assert.equal(flopsPerRun({ kind: 'infer', op: 'matmul', m: 2, k: 3, n: 4 }), 2 * 2 * 3 * 4);

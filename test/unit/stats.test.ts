@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bootstrapCI, brownForsythe, describe, pairedRatioCI, quantileSorted } from '../harness/analysis/stats.ts';
+import { bootstrapCI, brownForsythe, describe, pairedRatioCI, quantileSorted } from '../../harness/analysis/stats.ts';
 
 test('describe gives exact values on a tiny input', () => {
   const d = describe([1, 2, 3, 4, 100])!;

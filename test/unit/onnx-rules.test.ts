@@ -8,12 +8,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadOrt } from '../harness/backends/ort/ort-common.ts';
-import { Tape } from '../harness/backends/ort/onnx-grad.ts';
-import { GraphBuilder, type Value } from '../harness/backends/ort/onnx-graph.ts';
-import { clipByGlobalNorm, OPTIMIZERS, RULES, type OptimizerHyper, type OptimizerKind, type OptimizerRule, type PrimitiveAttrs, type PrimitiveName } from '../harness/backends/ort/onnx-rules.ts';
-import { loadTfCore } from '../harness/backends/tfjs/tfjs-common.ts';
-import * as ref from './f64-reference.ts';
+import { loadOrt } from '../../harness/backends/ort/ort-common.ts';
+import { Tape } from '../../harness/backends/ort/onnx-grad.ts';
+import { GraphBuilder, type Value } from '../../harness/backends/ort/onnx-graph.ts';
+import { clipByGlobalNorm, OPTIMIZERS, RULES, type OptimizerHyper, type OptimizerKind, type OptimizerRule, type PrimitiveAttrs, type PrimitiveName } from '../../harness/backends/ort/onnx-rules.ts';
+import { loadTfCore } from '../../harness/backends/tfjs/tfjs-common.ts';
+import * as ref from '../f64-reference.ts';
 
 type Input = { shape: number[]; data: Float32Array; grad?: boolean } | { shape: number[]; data: Int32Array };
 

@@ -6,9 +6,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { fitSegments, fitSteps, median, PENALTY_PER_NOISE_LOG_N, robustNoise, type Segment } from '../harness/analysis/steps.ts';
-import { medianCI, EXACT_MEDIAN_CI_MAX } from '../harness/analysis/stats.ts';
-import { seededUniforms } from '../harness/rng.ts';
+import { fitSegments, fitSteps, median, PENALTY_PER_NOISE_LOG_N, robustNoise, type Segment } from '../../harness/analysis/steps.ts';
+import { medianCI, EXACT_MEDIAN_CI_MAX } from '../../harness/analysis/stats.ts';
+import { seededUniforms } from '../../harness/rng.ts';
 
 const starts = (segments: Segment[]) => segments.map((s) => s.start);
 const floor = { noiseFloor: 1 };

@@ -1,8 +1,8 @@
 /** One format for every key built from cell fields, one grouping, one modal result. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { groupBy, modalDigest } from '../harness/analysis/group.ts';
-import { cellId, cellKey, groupId } from '../harness/protocol.ts';
+import { groupBy, modalDigest } from '../../harness/analysis/group.ts';
+import { cellId, cellKey, groupId } from '../../harness/protocol.ts';
 
 const cell = { workload: 'mlp-train', backend: 'ort-cpu', device: 'cpu', mode: 'det' as const, threads: 2 };
 

@@ -1,7 +1,7 @@
 /** The two ratio estimators say which they are, and each computes what it says (exact tiny inputs). */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { pairedRatioCI, ratioOfMediansCI } from '../harness/analysis/stats.ts';
+import { pairedRatioCI, ratioOfMediansCI } from '../../harness/analysis/stats.ts';
 
 // paired ratios 1/1, 4/2, 9/9 = [1, 2, 1]: their median is 1; median(a) / median(b) = 4 / 2 = 2
 const a = [1, 4, 9];

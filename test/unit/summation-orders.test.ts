@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BACKEND_SUMS } from './fixtures/summation-orders.ts';
-import { realSums } from './fixtures/real-sums.ts';
+import { BACKEND_SUMS } from '../fixtures/summation-orders.ts';
+import { realSums } from '../fixtures/real-sums.ts';
 
 for (const [backendId, threads] of [['tfjs-cpu', 1], ['tfjs-wasm', 1], ['ort-cpu', 1], ['ort-cpu', 2]] as const) {
   test(`${backendId} at ${threads} thread(s) adds reduce-sum’s terms in the order the simulation says`, async () => {

@@ -8,12 +8,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { buildHistory } from '../harness/analysis/history.ts';
-import { EXIT, UsageError, message } from '../harness/errors.ts';
-import { findNightDirs, loadNights, readNight, type NightCache } from '../harness/nights.ts';
-import { historyText } from '../reports/text.ts';
-import { makeHistory } from './fixtures/history.ts';
-import { HOSTILE } from './fixtures/results.ts';
+import { buildHistory } from '../../harness/analysis/history.ts';
+import { EXIT, UsageError, message } from '../../harness/errors.ts';
+import { findNightDirs, loadNights, readNight, type NightCache } from '../../harness/nights.ts';
+import { historyText } from '../../reports/text.ts';
+import { makeHistory } from '../fixtures/history.ts';
+import { HOSTILE } from '../fixtures/results.ts';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-history-'));
 const steps = (h: ReturnType<typeof buildHistory>) =>

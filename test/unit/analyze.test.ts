@@ -7,11 +7,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { analyze } from '../harness/analysis/analyze.ts';
-import { loadResults } from '../harness/store.ts';
-import { charts } from '../reports/specs.ts';
-import { summaryTable } from '../reports/table.ts';
-import { makeResults } from './fixtures/results.ts';
+import { analyze } from '../../harness/analysis/analyze.ts';
+import { loadResults } from '../../harness/store.ts';
+import { charts } from '../../reports/specs.ts';
+import { summaryTable } from '../../reports/table.ts';
+import { makeResults } from '../fixtures/results.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-analyze-'));
 const summarize = (devices: string[], oddDevice?: string) =>

@@ -9,12 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { test } from 'node:test';
-import { finding } from '../harness/analysis/findings.ts';
-import type { Finding } from '../harness/analysis/summary.ts';
-import { annotations, writeGitHubOutput } from '../reports/github.ts';
-import { findingText } from '../reports/findings.ts';
-import { escapeXml, junitXml, type JUnitCell } from '../reports/junit.ts';
-import { HOSTILE } from './fixtures/results.ts';
+import { finding } from '../../harness/analysis/findings.ts';
+import type { Finding } from '../../harness/analysis/summary.ts';
+import { annotations, writeGitHubOutput } from '../../reports/github.ts';
+import { findingText } from '../../reports/findings.ts';
+import { escapeXml, junitXml, type JUnitCell } from '../../reports/junit.ts';
+import { HOSTILE } from '../fixtures/results.ts';
 
 const cell = (workload: string, backend: string, mode: 'det' | 'nondet', extra: Partial<JUnitCell> = {}): JUnitCell => ({ id: `${workload}|${backend}|cpu|${mode}|t1`, workload, backend, device: 'cpu', mode, threads: 1, ...extra });
 const ci = { estimator: 'ratio-of-medians' as const, ratio: 1.4, low: 1.3, high: 1.5, pairs: 5, resamples: 2000, threshold: 1.25 };

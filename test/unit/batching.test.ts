@@ -6,19 +6,19 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { AXES } from '../harness/axes.ts';
-import { findBackend } from '../harness/backends/index.ts';
-import type { Availability } from '../harness/backends/types.ts';
-import { resolveSuite } from '../harness/config.ts';
-import { message, UsageError } from '../harness/errors.ts';
-import { makePlan } from '../harness/plan.ts';
-import { cellId } from '../harness/protocol.ts';
-import { executeInBatches } from '../harness/run/batches.ts';
-import { diffFloat32 } from '../harness/analysis/diff.ts';
-import { concatAxis, examplesOf, sliceAxis } from '../workloads/batching.ts';
-import { findWorkload, resolveWorkload } from '../workloads/index.ts';
-import { workloadInputs } from '../workloads/inputs.ts';
-import type { NamedTensor } from '../workloads/types.ts';
+import { AXES } from '../../harness/axes.ts';
+import { findBackend } from '../../harness/backends/index.ts';
+import type { Availability } from '../../harness/backends/types.ts';
+import { resolveSuite } from '../../harness/config.ts';
+import { message, UsageError } from '../../harness/errors.ts';
+import { makePlan } from '../../harness/plan.ts';
+import { cellId } from '../../harness/protocol.ts';
+import { executeInBatches } from '../../harness/run/batches.ts';
+import { diffFloat32 } from '../../harness/analysis/diff.ts';
+import { concatAxis, examplesOf, sliceAxis } from '../../workloads/batching.ts';
+import { findWorkload, resolveWorkload } from '../../workloads/index.ts';
+import { workloadInputs } from '../../workloads/inputs.ts';
+import type { NamedTensor } from '../../workloads/types.ts';
 
 const cpu: Availability = { available: true, version: 'x', devices: ['cpu'], notes: [] };
 

@@ -4,14 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { findBackend } from '../harness/backends/index.ts';
-import { supportOf } from '../harness/backends/types.ts';
-import { normalStream, tensorKey, uniformStream } from '../harness/rng.ts';
-import { byName, dropoutMasks, workloadInputs } from '../workloads/inputs.ts';
-import { labelShape, modelLayout } from '../workloads/params.ts';
-import { cosExact, learningRates } from '../workloads/schedule.ts';
-import { TASK_SEED, teacherLabels } from '../workloads/teacher.ts';
-import type { TrainSpec } from '../workloads/types.ts';
+import { findBackend } from '../../harness/backends/index.ts';
+import { supportOf } from '../../harness/backends/types.ts';
+import { normalStream, tensorKey, uniformStream } from '../../harness/rng.ts';
+import { byName, dropoutMasks, workloadInputs } from '../../workloads/inputs.ts';
+import { labelShape, modelLayout } from '../../workloads/params.ts';
+import { cosExact, learningRates } from '../../workloads/schedule.ts';
+import { TASK_SEED, teacherLabels } from '../../workloads/teacher.ts';
+import type { TrainSpec } from '../../workloads/types.ts';
 
 const base: TrainSpec = {
   kind: 'train', input: { shape: [4], dtype: 'float32' }, classes: 3, layers: [], batch: 2, steps: 4, learningRate: 0.1,

@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { compare } from '../harness/analysis/compare.ts';
-import { EXIT, UsageError, message } from '../harness/errors.ts';
-import { checkConfirmDir, confirmComparison, flagged, type Rerun } from '../harness/run/confirm.ts';
-import { comparisonText } from '../reports/text.ts';
-import { makeResults, type FixtureOptions } from './fixtures/results.ts';
+import { compare } from '../../harness/analysis/compare.ts';
+import { EXIT, UsageError, message } from '../../harness/errors.ts';
+import { checkConfirmDir, confirmComparison, flagged, type Rerun } from '../../harness/run/confirm.ts';
+import { comparisonText } from '../../reports/text.ts';
+import { makeResults, type FixtureOptions } from '../fixtures/results.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-confirm-'));
 const suite: FixtureOptions = { workloads: ['matmul'], backends: ['tfjs-cpu', 'broken'], repeats: 8, timeJitter: 0.02 };

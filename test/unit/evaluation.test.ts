@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { churn, pairwiseChurn } from '../harness/analysis/churn.ts';
-import { analyzeNoise } from '../harness/analysis/noise.ts';
-import type { RunRecord } from '../harness/protocol.ts';
-import { evaluate } from '../harness/run/evaluation.ts';
+import { churn, pairwiseChurn } from '../../harness/analysis/churn.ts';
+import { analyzeNoise } from '../../harness/analysis/noise.ts';
+import type { RunRecord } from '../../harness/protocol.ts';
+import { evaluate } from '../../harness/run/evaluation.ts';
 
 test('evaluate: mean cross-entropy, accuracy and the first index of the largest logit', () => {
   const logits = new Float32Array([0, 2, 1, /**/ 3, 3, 0, /**/ -1, -2, 5]);

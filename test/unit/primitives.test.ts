@@ -5,9 +5,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type * as tfcore from '@tensorflow/tfjs-core';
-import { loadTfCore } from '../harness/backends/tfjs/tfjs-common.ts';
-import { TfjsOptimizer, applyLayers, clipByGlobalNorm, gelu, meanXent, type ForwardContext } from '../harness/backends/tfjs/tfjs-model.ts';
-import { GELU_CUBIC, GELU_SQRT_2_OVER_PI, type Layer, type TrainSpec } from '../workloads/types.ts';
+import { loadTfCore } from '../../harness/backends/tfjs/tfjs-common.ts';
+import { TfjsOptimizer, applyLayers, clipByGlobalNorm, gelu, meanXent, type ForwardContext } from '../../harness/backends/tfjs/tfjs-model.ts';
+import { GELU_CUBIC, GELU_SQRT_2_OVER_PI, type Layer, type TrainSpec } from '../../workloads/types.ts';
 
 const tf = await loadTfCore();
 await import('@tensorflow/tfjs-backend-cpu');

@@ -6,11 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadOrt } from '../harness/backends/ort/ort-common.ts';
-import { evalGraph, gradientGraph, oneHot, trainStepGraph } from '../harness/backends/ort/onnx-model.ts';
-import { labelShape, modelLayout } from '../workloads/params.ts';
-import type { TrainSpec } from '../workloads/types.ts';
-import * as ref from './f64-reference.ts';
+import { loadOrt } from '../../harness/backends/ort/ort-common.ts';
+import { evalGraph, gradientGraph, oneHot, trainStepGraph } from '../../harness/backends/ort/onnx-model.ts';
+import { labelShape, modelLayout } from '../../workloads/params.ts';
+import type { TrainSpec } from '../../workloads/types.ts';
+import * as ref from '../f64-reference.ts';
 
 function values(n: number, seed: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => {

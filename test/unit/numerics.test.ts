@@ -5,19 +5,19 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Availability } from '../harness/backends/types.ts';
-import { numericsUnsupported } from '../harness/backends/types.ts';
-import { resolveSuite } from '../harness/config.ts';
-import { message, UsageError } from '../harness/errors.ts';
-import { makePlan } from '../harness/plan.ts';
-import { cellId } from '../harness/protocol.ts';
-import { problemOf } from '../harness/schema.ts';
-import { compareInvariance } from '../harness/analysis/agreement.ts';
-import { deriveFindings } from '../harness/analysis/findings.ts';
-import { compareWithOracle } from '../harness/analysis/oracle.ts';
-import type { CellSummary } from '../harness/analysis/summary.ts';
-import { findingText } from '../reports/findings.ts';
-import { AXES } from '../harness/axes.ts';
+import type { Availability } from '../../harness/backends/types.ts';
+import { numericsUnsupported } from '../../harness/backends/types.ts';
+import { resolveSuite } from '../../harness/config.ts';
+import { message, UsageError } from '../../harness/errors.ts';
+import { makePlan } from '../../harness/plan.ts';
+import { cellId } from '../../harness/protocol.ts';
+import { problemOf } from '../../harness/schema.ts';
+import { compareInvariance } from '../../harness/analysis/agreement.ts';
+import { deriveFindings } from '../../harness/analysis/findings.ts';
+import { compareWithOracle } from '../../harness/analysis/oracle.ts';
+import type { CellSummary } from '../../harness/analysis/summary.ts';
+import { findingText } from '../../reports/findings.ts';
+import { AXES } from '../../harness/axes.ts';
 
 const cpu: Availability = { available: true, version: 'x', devices: ['cpu'], notes: [] };
 

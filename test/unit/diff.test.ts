@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { diffFloat32, ulpDistance, ULP_BUCKETS, type DiffSummary } from '../harness/analysis/diff.ts';
-import { normalStream, tensorKey } from '../harness/rng.ts';
+import { diffFloat32, ulpDistance, ULP_BUCKETS, type DiffSummary } from '../../harness/analysis/diff.ts';
+import { normalStream, tensorKey } from '../../harness/rng.ts';
 
 const f32 = (...xs: number[]) => new Float32Array(xs);
 const nextUp = (x: number) => {

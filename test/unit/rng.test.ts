@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { errorFunction as erf } from 'simple-statistics';
-import { indexStream, normalStream, philox4x32, portableLog, tensorKey, uint32Stream, uniformStream, type Counter, type Key } from '../harness/rng.ts';
-import { workloadInputs } from '../workloads/inputs.ts';
-import { resolveWorkload, WORKLOADS } from '../workloads/index.ts';
+import { indexStream, normalStream, philox4x32, portableLog, tensorKey, uint32Stream, uniformStream, type Counter, type Key } from '../../harness/rng.ts';
+import { workloadInputs } from '../../workloads/inputs.ts';
+import { resolveWorkload, WORKLOADS } from '../../workloads/index.ts';
 
 // Random123 kat_vectors, the three "philox4x32 10" lines: counter, key → output.
 const KAT: Array<[Counter, Key, Counter]> = [

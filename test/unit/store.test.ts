@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { message, UsageError } from '../harness/errors.ts';
-import { cellId, type RunRecord } from '../harness/protocol.ts';
-import { loadResults, readArtifact, ResultsWriter, SCHEMA_VERSION, type Manifest } from '../harness/store.ts';
-import { fixtureManifest } from './fixtures/results.ts';
+import { message, UsageError } from '../../harness/errors.ts';
+import { cellId, type RunRecord } from '../../harness/protocol.ts';
+import { loadResults, readArtifact, ResultsWriter, SCHEMA_VERSION, type Manifest } from '../../harness/store.ts';
+import { fixtureManifest } from '../fixtures/results.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-store-'));
 

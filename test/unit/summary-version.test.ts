@@ -7,11 +7,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { saveBaseline } from '../harness/baselines.ts';
-import { compare } from '../harness/analysis/compare.ts';
-import { SUMMARY_VERSION } from '../harness/analysis/summary.ts';
-import { EXIT, UsageError, message } from '../harness/errors.ts';
-import { makeResults } from './fixtures/results.ts';
+import { saveBaseline } from '../../harness/baselines.ts';
+import { compare } from '../../harness/analysis/compare.ts';
+import { SUMMARY_VERSION } from '../../harness/analysis/summary.ts';
+import { EXIT, UsageError, message } from '../../harness/errors.ts';
+import { makeResults } from '../fixtures/results.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-summary-version-'));
 const suite = { workloads: ['matmul'], backends: ['tfjs-cpu'], repeats: 3 };

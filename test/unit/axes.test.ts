@@ -4,14 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AXES, AXIS_IDS, axisFields, axisKeyPart, axisValue } from '../harness/axes.ts';
-import { axisAgreement, compareInvariance } from '../harness/analysis/agreement.ts';
-import type { CellSummary, Summary } from '../harness/analysis/summary.ts';
-import { agreementRows } from '../reports/text.ts';
-import { supportOf, type Backend } from '../harness/backends/types.ts';
-import { findBackend } from '../harness/backends/index.ts';
-import { CELL_KEY_FIELDS, GROUP_FIELDS, cellId, groupId, type CellKey } from '../harness/protocol.ts';
-import { problemOf } from '../harness/schema.ts';
+import { AXES, AXIS_IDS, axisFields, axisKeyPart, axisValue } from '../../harness/axes.ts';
+import { axisAgreement, compareInvariance } from '../../harness/analysis/agreement.ts';
+import type { CellSummary, Summary } from '../../harness/analysis/summary.ts';
+import { agreementRows } from '../../reports/text.ts';
+import { supportOf, type Backend } from '../../harness/backends/types.ts';
+import { findBackend } from '../../harness/backends/index.ts';
+import { CELL_KEY_FIELDS, GROUP_FIELDS, cellId, groupId, type CellKey } from '../../harness/protocol.ts';
+import { problemOf } from '../../harness/schema.ts';
 
 const artifacts: Record<string, Float32Array> = { a: new Float32Array([1, 2]), b: new Float32Array([1, 2.0000002]), c: new Float32Array([1, 3]) };
 const detCell = (key: Omit<CellKey, 'mode' | 'workload' | 'backend' | 'device'> & Partial<CellKey>, modalDigest: string) => {

@@ -3,11 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { analyze } from '../harness/analysis/analyze.ts';
-import { UsageError } from '../harness/errors.ts';
-import { mergeResults } from '../harness/merge.ts';
-import { loadResults } from '../harness/store.ts';
-import { makeResults, type FixtureOptions } from './fixtures/results.ts';
+import { analyze } from '../../harness/analysis/analyze.ts';
+import { UsageError } from '../../harness/errors.ts';
+import { mergeResults } from '../../harness/merge.ts';
+import { loadResults } from '../../harness/store.ts';
+import { makeResults, type FixtureOptions } from '../fixtures/results.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-merge-'));
 const suite: FixtureOptions = { workloads: ['matmul'], backends: ['tfjs-cpu'], repeats: 3 };
