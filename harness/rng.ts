@@ -1,6 +1,6 @@
 /**
  * Portable seeded inputs: Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3",
- * SC'11), checked against the Random123 known-answer vectors in test/rng.test.ts.
+ * SC'11), checked against the Random123 known-answer vectors in test/unit/rng.test.ts.
  *
  * Every tensor a workload needs is derived from (workload id, seed, tensor name) by the harness and
  * handed to backends as bytes, so every backend starts from the same bits. No backend RNG or

@@ -346,7 +346,7 @@ export type FileType<K extends FileKind> = Static<(typeof FILE_SCHEMAS)[K]>;
  * start-up. harness/schema-validators.cjs is ajv's standalone code for FILE_SCHEMAS
  * (https://ajv.js.org/standalone.html), written by `npm run schemas`; it carries the digest of the
  * schemas it was made from, and when that is not the digest of the schemas above (a schema edited,
- * the file not regenerated: test/schema-validators.test.ts fails then) ajv compiles them here instead.
+ * the file not regenerated: a test in test/hostile.test.ts fails then) ajv compiles them here instead.
  */
 export const VALIDATORS_FILE = fileURLToPath(new URL('./schema-validators.cjs', import.meta.url));
 const requireHere = createRequire(import.meta.url);

@@ -69,7 +69,7 @@ const COUNTS = new Uint32Array(SLOTS);
  * of it where memcmp finds the block differs, only ‖a‖² where not. Every ULP distance lands in one count table, exact
  * below SMALL_ULPS and by bucket above, from which the histogram, the differing count, the maximum
  * and usually the median follow. Each field is exactly, bit for bit, its element-by-element
- * definition (test/diff.test.ts holds that definition and checks it on random inputs). The two
+ * definition (test/unit/diff.test.ts holds that definition and checks it on random inputs). The two
  * sums, ‖a − b‖² and ‖a‖², are defined by an order chosen for speed: each in four interleaved
  * float64 lanes, element i into lane i mod 4 in index order, then lane 0 + 1 + 2 + 3 left to right.
  */

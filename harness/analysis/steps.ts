@@ -1,6 +1,6 @@
 /**
  * Step detection over a history (one value per night): where did a series step, by how much, and
- * how many nights lie on each side? Pure functions, tested on exact tiny series (test/steps.test.ts).
+ * how many nights lie on each side? Pure functions, tested on exact tiny series (test/unit/steps.test.ts).
  *
  * The method is asv's (airspeed velocity, asv/step_detect.py, after Friedrich et al., "Complexity
  * Penalized M-Estimation: Fast Computation", JCGS 17(1), 2008): the series is fitted by a piecewise
