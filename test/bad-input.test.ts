@@ -100,6 +100,14 @@ test('DETBENCH_PLUGINS: a missing file, a module that throws, a syntax error, a 
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
 });
 
+test('DETBENCH_PLUGINS: a TypeScript plugin in a folder with no package.json (CommonJS scope) loads through the command', () => {
+  const dir = fs.mkdtempSync(path.join(tmp, 'plugin-'));
+  fs.writeFileSync(path.join(dir, 'helper.ts'), 'export const id: string = "ts-plugin-backend";\n');
+  const plugin = file(path.join(path.basename(dir), 'plugin.ts'), 'import { id } from "./helper";\nexport const backends: unknown[] = [{ info: { id } }];\n');
+  const r = spawnSync(process.execPath, [bin, 'workloads'], { encoding: 'utf8', env: { ...process.env, DETBENCH_PLUGINS: plugin } });
+  assert.equal(r.status, EXIT.ok, r.stderr);
+});
+
 test('the fingerprint asks git without optional locks (no .git/index.lock from a results run)', () => {
   const fakeBin = fs.mkdtempSync(path.join(tmp, 'bin-'));
   const log = path.join(fakeBin, 'calls');

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { UsageError, message } from '../errors.js';
 import { pathToFileURL } from 'node:url';
+import { registerTsxCjs } from '../run/tsx.mjs';
 import { ortCpu } from './ort/ort-cpu.js';
 import { ortCuda } from './ort/ort-cuda.js';
 import { ortWebgpu } from './ort/ort-webgpu.js';
@@ -23,6 +24,23 @@ export function findBackend(id: string): Backend | undefined {
   return registry.find((b) => b.info.id === id);
 }
 
+/** Whether Node.js loads `file` as an ES module: .mts/.mjs, or no .cts/.cjs and a nearest package.json with "type": "module". */
+function inModuleScope(file: string): boolean {
+  if (/\.m[jt]s$/.test(file)) return true;
+  if (/\.c[jt]s$/.test(file)) return false;
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest)) {
+      try {
+        return (JSON.parse(fs.readFileSync(manifest, 'utf8')) as { type?: unknown }).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (path.dirname(dir) === dir) return false;
+  }
+}
+
 /** Plugin files already loaded in this thread (a worker may be asked twice). */
 const loaded = new Set<string>();
 
@@ -36,6 +54,9 @@ export async function loadPlugins(list = process.env.DETBENCH_PLUGINS): Promise<
     if (loaded.has(path.resolve(file))) continue;
     loaded.add(path.resolve(file));
     if (!fs.existsSync(file)) throw new UsageError(message.pluginMissing(file));
+    // tsx's ESM hooks load a .ts plugin as CommonJS unless its package scope is "type": "module" (a
+    // user's plugin folder usually has no package.json): that takes tsx's CJS hooks (see tsx.mjs)
+    if (!inModuleScope(path.resolve(file))) registerTsxCjs();
     let mod: { backends?: unknown };
     try {
       mod = (await import(pathToFileURL(path.resolve(file)).href)) as { backends?: unknown };
