@@ -36,7 +36,8 @@ function toPng(svg) {
   return resvg.render().asPng();
 }
 
-parentPort.on('message', async ({ id, kind, input }) => {
+/** One request: its reply, or its error as a reply (the thread goes on). */
+async function answer({ id, kind, input }) {
   try {
     if (kind === 'svg') {
       const svg = await toSvg(input);
@@ -48,4 +49,10 @@ parentPort.on('message', async ({ id, kind, input }) => {
   } catch (err) {
     parentPort.postMessage({ id, error: err instanceof Error ? err.message : String(err) });
   }
+}
+
+// one request at a time, in order: a spec's warnings go back with its own SVG
+let queue = Promise.resolve();
+parentPort.on('message', (request) => {
+  queue = queue.then(() => answer(request));
 });

@@ -11,39 +11,47 @@ import type { TopLevelSpec } from 'vega-lite';
 export const specWarnings: string[] = [];
 
 type Reply = { id: number; error?: string; svg?: string; warnings?: string[]; png?: Uint8Array };
+type Request = { resolve: (reply: Reply) => void; reject: (err: Error) => void };
 
-let worker: Worker | null = null;
+/** The renderer's thread and the requests it has not answered; a thread that dies fails only its own. */
+interface Renderer {
+  worker: Worker;
+  pending: Map<number, Request>;
+}
+
+let current: Renderer | null = null;
 let nextId = 0;
-const pending = new Map<number, { resolve: (reply: Reply) => void; reject: (err: Error) => void }>();
 
-function renderer(): Worker {
-  if (worker) return worker;
-  const w = new Worker(new URL('./render-worker.mjs', import.meta.url), { execArgv: [] });
-  w.on('message', (reply: Reply) => {
-    const request = pending.get(reply.id)!;
-    pending.delete(reply.id);
+function renderer(): Renderer {
+  if (current) return current;
+  const worker = new Worker(new URL('./render-worker.mjs', import.meta.url), { execArgv: [] });
+  const r: Renderer = { worker, pending: new Map() };
+  worker.on('message', (reply: Reply) => {
+    const request = r.pending.get(reply.id);
+    if (!request) return;
+    r.pending.delete(reply.id);
     // an idle renderer does not keep the process alive
-    if (pending.size === 0) w.unref();
+    if (r.pending.size === 0) worker.unref();
     if (reply.error !== undefined) request.reject(new Error(reply.error));
     else request.resolve(reply);
   });
   const fail = (err: Error) => {
-    worker = null;
-    for (const request of pending.values()) request.reject(err);
-    pending.clear();
+    if (current === r) current = null;
+    for (const request of r.pending.values()) request.reject(err);
+    r.pending.clear();
   };
-  w.on('error', fail);
-  w.on('exit', (code) => fail(new Error(`the chart renderer's thread exited (code ${code})`)));
-  return (worker = w);
+  worker.on('error', fail);
+  worker.on('exit', (code) => fail(new Error(`the chart renderer's thread exited (code ${code})`)));
+  return (current = r);
 }
 
 function render(kind: 'svg' | 'png', input: unknown): Promise<Reply> {
-  const w = renderer();
-  w.ref();
+  const { worker, pending } = renderer();
+  worker.ref();
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
-    w.postMessage({ id, kind, input });
+    worker.postMessage({ id, kind, input });
   });
 }
 
