@@ -350,7 +350,8 @@ export type FileType<K extends FileKind> = Static<(typeof FILE_SCHEMAS)[K]>;
  */
 export const VALIDATORS_FILE = fileURLToPath(new URL('./schema-validators.cjs', import.meta.url));
 const requireHere = createRequire(import.meta.url);
-const schemasDigest = () => createHash('sha256').update(JSON.stringify([AJV_OPTIONS, FILE_SCHEMAS])).digest('hex');
+/** What the precompiled code depends on: the schemas, the options and ajv's version (its code generator). */
+const schemasDigest = () => createHash('sha256').update(JSON.stringify([(requireHere('ajv/package.json') as { version: string }).version, AJV_OPTIONS, FILE_SCHEMAS])).digest('hex');
 type Precompiled = { schemasDigest: string } & Record<FileKind, ValidateFunction>;
 
 let validators: Record<FileKind, () => ValidateFunction> | null = null;
