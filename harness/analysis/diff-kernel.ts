@@ -103,10 +103,10 @@ const control = {
 // locals: the parameter, then i32 and v128 locals
 const BYTES = 0;
 const I32_NAMES = ['p', 'equal', 'big', 'u', 'address', 'differing', 'nanPairs', 'maxUlp'] as const;
-const V128_NAMES = ['bitsA', 'bitsB', 'eq', 'magA', 'magB', 'maxMag', 'nan', 'ordA', 'ordB', 'ulp', 'slots', 'x', 'y', 'd', 'sq',
+const V128_NAMES = ['bitsA', 'bitsB', 'eq', 'magA', 'magB', 'maxMag', 'nan', 'ordA', 'ordB', 'ulp', 'slots', 'x', 'y', 'd',
   'xLow', 'xHigh', 'sqLo', 'sqHi', 'absLo', 'absHi', 'relLo', 'relHi', 'refLo', 'refHi'] as const;
 const [P, EQUAL, BIG, U, ADDRESS, DIFFERING_ACC, NAN_ACC, MAX_ULP_ACC] = I32_NAMES.map((_, k) => 1 + k);
-const [BITS_A, BITS_B, EQ, MAG_A, MAG_B, MAX_MAG, NAN, ORD_A, ORD_B, ULP, SLOTS, X, Y, D, SQ, X_LOW, X_HIGH, SQ_LO, SQ_HI, ABS_LO, ABS_HI, REL_LO, REL_HI, REF_LO, REF_HI] =
+const [BITS_A, BITS_B, EQ, MAG_A, MAG_B, MAX_MAG, NAN, ORD_A, ORD_B, ULP, SLOTS, X, Y, D, X_LOW, X_HIGH, SQ_LO, SQ_HI, ABS_LO, ABS_HI, REL_LO, REL_HI, REF_LO, REF_HI] =
   V128_NAMES.map((_, k) => 1 + I32_NAMES.length + k);
 
 /** The ordered position of float32 bits (diff.ts orderedBits) per lane: the magnitude, negated when the sign bit is set. */

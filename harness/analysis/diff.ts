@@ -12,7 +12,7 @@
 import * as kernelLayout from './diff-kernel.js';
 import { diffKernel } from './diff-kernel.js';
 
-// copied once: an imported binding read in a hot path costs a getter call each time under tsx's CommonJS output
+// the kernel's memory layout, as constants of this module (read in the per-block loop)
 const { A, ACC, B, BLOCK, COUNTS: COUNTS_AT, DIFF_SQ, DIFFERING, MAX_ABS, MAX_REL, MAX_ULP, NAN_PAIRS, REF_SQ, VOID } = kernelLayout;
 
 /** Histogram buckets of ULP distance: bucket 0 holds 0 (e.g. ±0), bucket k ≥ 1 holds [2^(k−1), 2^k). */
