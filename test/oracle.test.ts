@@ -17,6 +17,8 @@ import { runOracle, warmUpOracle } from '../harness/run/oracle.ts';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, readJson, sha256, type Manifest } from '../harness/store.ts';
 import { findingText } from '../reports/findings.ts';
 import { makeResults } from './fixtures/results.ts';
+import { findWorkload, resolveWorkload } from '../workloads/index.ts';
+import { workloadInputs } from '../workloads/inputs.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-oracle-test-'));
 const fixture = () => makeResults(root, { workloads: ['matmul'], backends: ['a', 'b', 'c'], repeats: 3 });
@@ -130,6 +132,28 @@ test('started early (before the runs), the oracle fails as it would have after t
     const file = await runOracle(suite, ['matmul'], writerFor(), { interrupted: false, log: () => {}, warmup });
     assert.equal(file.made, false);
     assert.match(file.reason!, /no-such-python cannot run torch \(.*cannot be started.*\): pass --python PATH/);
+  } finally {
+    if (saved === undefined) delete process.env.DETBENCH_PYTHON;
+    else process.env.DETBENCH_PYTHON = saved;
+  }
+});
+
+test('the inputs an early-started oracle drew are handed to the analysis as the same draws; others are drawn anew', async () => {
+  const saved = process.env.DETBENCH_PYTHON;
+  process.env.DETBENCH_PYTHON = path.join(root, 'no-such-python');
+  try {
+    const suite = resolveSuite({}, { workloads: ['matmul', 'reduce-sum'] }, 'x');
+    const warmup = warmUpOracle(suite, ['matmul', 'reduce-sum'])!;
+    const sum = resolveWorkload(findWorkload('reduce-sum')!, suite.preset, suite.workloads[1].params);
+    const fresh = workloadInputs(sum, suite.seed);
+    // drawn in the background, one workload per turn of the event loop
+    while (warmup.inputsOf(sum, suite.seed) !== warmup.inputsOf(sum, suite.seed)) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warmup.inputsOf(sum, suite.seed), fresh);
+    // another seed, or other sizes, are not the draws it holds
+    assert.notEqual(warmup.inputsOf(sum, suite.seed + 1), warmup.inputsOf(sum, suite.seed + 1));
+    const smaller = resolveWorkload(findWorkload('reduce-sum')!, suite.preset, { length: 8 });
+    assert.deepEqual(warmup.inputsOf(smaller, suite.seed), workloadInputs(smaller, suite.seed));
+    warmup.stop();
   } finally {
     if (saved === undefined) delete process.env.DETBENCH_PYTHON;
     else process.env.DETBENCH_PYTHON = saved;

@@ -18,7 +18,7 @@ import { runRequest, torchPython, TorchProcess, writeTensor } from '../backends/
 import type { ResolvedSuite } from '../config.js';
 import type { ResultsWriter } from '../store.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
-import type { NamedTensor } from '../../workloads/types.js';
+import type { NamedTensor, ResolvedWorkload } from '../../workloads/types.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { evaluate } from './evaluation.js';
 import { ORACLE_FILE, ORACLE_VERSION, type OracleEntry, type OracleFile } from '../analysis/oracle.js';
@@ -73,6 +73,16 @@ export class OracleWarmup {
     this.process.catch(() => {});
     this.generate().catch(() => {});
   }
+
+  /**
+   * The suite's inputs of a workload as this warm-up drew them (the same draws: workload, sizes and
+   * seed match), else drawn now: for the analysis after the runs (tolerance.ts InputSource).
+   */
+  readonly inputsOf = (workload: ResolvedWorkload, seed: number): NamedTensor[] => {
+    const w = this.suite.workloads.find((x) => x.id === workload.id);
+    const same = seed === this.suite.seed && w !== undefined && JSON.stringify(resolveWorkload(findWorkload(w.id)!, this.suite.preset, w.params)) === JSON.stringify(workload);
+    return (same ? this.inputs.get(workload.id) : undefined) ?? workloadInputs(workload, seed);
+  };
 
   private async generate(): Promise<void> {
     for (const id of this.workloadIds) {

@@ -149,7 +149,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
 
     // analyze, report
     const results = loadResults(dir);
-    const summary = analyze(results);
+    const summary = analyze(results, oracleWarmup?.inputsOf);
     writer.writeJson('summary.json', summary);
     mark('analyzed');
     let reportFiles: string[] = [];
