@@ -13,10 +13,12 @@ import { ORACLE_FILE, type OracleFile } from '../harness/analysis/oracle.ts';
 import { resolveSuite } from '../harness/config.ts';
 import { message } from '../harness/errors.ts';
 import { mergeResults } from '../harness/merge.ts';
-import { runOracle } from '../harness/run/oracle.ts';
+import { runOracle, warmUpOracle } from '../harness/run/oracle.ts';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, readJson, sha256, type Manifest } from '../harness/store.ts';
 import { findingText } from '../reports/findings.ts';
 import { makeResults } from './fixtures/results.ts';
+import { findWorkload, resolveWorkload } from '../workloads/index.ts';
+import { workloadInputs } from '../workloads/inputs.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-oracle-test-'));
 const fixture = () => makeResults(root, { workloads: ['matmul'], backends: ['a', 'b', 'c'], repeats: 3 });
@@ -113,6 +115,71 @@ test('without a Python that has torch, the run writes oracle.json saying why and
     assert.equal(file.made, false);
     assert.match(file.reason!, /no-such-python cannot run torch \(.*cannot be started.*\): pass --python PATH/);
     assert.deepEqual(readJson(path.join(writer.dir, ORACLE_FILE), 'oracle'), file);
+  } finally {
+    if (saved === undefined) delete process.env.DETBENCH_PYTHON;
+    else process.env.DETBENCH_PYTHON = saved;
+  }
+});
+
+test('started early (before the runs), the oracle fails as it would have after them without a Python that has torch', async () => {
+  const saved = process.env.DETBENCH_PYTHON;
+  process.env.DETBENCH_PYTHON = path.join(root, 'no-such-python');
+  try {
+    const suite = resolveSuite({}, { workloads: ['matmul'] }, 'x');
+    const warmup = warmUpOracle(suite, ['matmul']);
+    assert.ok(warmup);
+    await warmup.settle();
+    const file = await runOracle(suite, ['matmul'], writerFor(), { interrupted: false, log: () => {}, warmup });
+    assert.equal(file.made, false);
+    assert.match(file.reason!, /no-such-python cannot run torch \(.*cannot be started.*\): pass --python PATH/);
+  } finally {
+    if (saved === undefined) delete process.env.DETBENCH_PYTHON;
+    else process.env.DETBENCH_PYTHON = saved;
+  }
+});
+
+test('the inputs an early-started oracle drew are handed to the analysis as the same draws; others are drawn anew', async () => {
+  const saved = process.env.DETBENCH_PYTHON;
+  process.env.DETBENCH_PYTHON = path.join(root, 'no-such-python');
+  try {
+    const suite = resolveSuite({}, { workloads: ['matmul', 'reduce-sum'] }, 'x');
+    const warmup = warmUpOracle(suite, ['matmul', 'reduce-sum'])!;
+    const sum = resolveWorkload(findWorkload('reduce-sum')!, suite.preset, suite.workloads[1].params);
+    const fresh = workloadInputs(sum, suite.seed);
+    // drawn in the background, one workload per turn of the event loop
+    while (warmup.inputsOf(sum, suite.seed) !== warmup.inputsOf(sum, suite.seed)) await new Promise((r) => setImmediate(r));
+    assert.deepEqual(warmup.inputsOf(sum, suite.seed), fresh);
+    // another seed, or other sizes, are not the draws it holds
+    assert.notEqual(warmup.inputsOf(sum, suite.seed + 1), warmup.inputsOf(sum, suite.seed + 1));
+    const smaller = resolveWorkload(findWorkload('reduce-sum')!, suite.preset, { length: 8 });
+    assert.deepEqual(warmup.inputsOf(smaller, suite.seed), workloadInputs(smaller, suite.seed));
+    warmup.stop();
+  } finally {
+    if (saved === undefined) delete process.env.DETBENCH_PYTHON;
+    else process.env.DETBENCH_PYTHON = saved;
+  }
+});
+
+test('an oracle started early and then not run (interrupted) has its Python process ended; none is started where no oracle will run', async () => {
+  // a stand-in Python that records its pid and waits on its stdin (never answering hello)
+  const dir = fs.mkdtempSync(path.join(root, 'python-'));
+  const python = path.join(dir, 'python');
+  fs.writeFileSync(python, `#!/bin/sh\necho $$ > ${path.join(dir, 'pid')}\nexec cat > /dev/null\n`, { mode: 0o755 });
+  const saved = process.env.DETBENCH_PYTHON;
+  process.env.DETBENCH_PYTHON = python;
+  const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  try {
+    assert.equal(warmUpOracle(resolveSuite({ kind: 'noise', workloads: ['mlp-train'] }, {}, 'x'), ['mlp-train']), null);
+    assert.equal(warmUpOracle(resolveSuite({}, { workloads: ['matmul'] }, 'x'), ['matmul'], false), null);
+    const suite = resolveSuite({}, { workloads: ['matmul'] }, 'x');
+    const warmup = warmUpOracle(suite, ['matmul'])!;
+    const pidFile = path.join(dir, 'pid');
+    while (!fs.existsSync(pidFile) || fs.readFileSync(pidFile, 'utf8').trim() === '') await new Promise((r) => setTimeout(r, 20));
+    const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+    assert.ok(alive(pid));
+    const file = await runOracle(suite, ['matmul'], writerFor(), { interrupted: true, log: () => {}, warmup });
+    assert.match(file.reason!, /interrupted before the float64 oracle ran/);
+    while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
   } finally {
     if (saved === undefined) delete process.env.DETBENCH_PYTHON;
     else process.env.DETBENCH_PYTHON = saved;

@@ -15,6 +15,8 @@ import { loadPlugins } from '../harness/backends/index.ts';
 import type { RunRequest } from '../harness/protocol.ts';
 import { Runner, runAll } from '../harness/run/runner.ts';
 import { loadResults, readArtifact, ResultsWriter } from '../harness/store.ts';
+import { resolveSuite } from '../harness/config.ts';
+import { makePlan } from '../harness/plan.ts';
 import { fixtureManifest } from './fixtures/results.ts';
 
 const plugin = fileURLToPath(new URL('./fixtures/fake-warm-backends.ts', import.meta.url));
@@ -91,4 +93,34 @@ test('each record is written before the next run starts and flushed before the n
   // run k started with the records of runs 0 … k−1 already in runs.jsonl
   assert.deepEqual(records.map((r) => (r.status === 'ok' ? readArtifact(dir, r.artifact.sha256, { bytes: r.artifact.bytes, by: 'runs.jsonl' })[0] : r.status)), [0, 1, 2, 3, 4, 5]);
   assert.deepEqual(calls, runs.flatMap(() => ['write', 'flush']));
+});
+
+test('given the whole suite, each backend opens the sessions its runs will use while the probes wait, once, before any run', async () => {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-sessions-')), 'r');
+  const log = path.join(path.dirname(dir), 'log');
+  process.env.DETBENCH_FAKE_WARM_LOG = log;
+  process.env.DETBENCH_PLUGINS = plugin;
+  await loadPlugins();
+  // two modes, two thread counts: four sessions, each used by both inference workloads' runs;
+  // mlp-train is planned unsupported and opens nothing
+  const full = resolveSuite({ backends: ['fake-session-log'], workloads: ['matmul', 'reduce-sum', 'mlp-train'], repeats: 2, threads: [1, 2] }, {}, 'test');
+  const lines = () => fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
+  const runner = new Runner(1);
+  try {
+    const availability = await runner.probe(full.backends, full);
+    const sessions = ['session det t1', 'session det t2', 'session nondet t1', 'session nondet t2'];
+    // opening began as soon as the backend probed available, before the plan exists here
+    assert.deepEqual(lines().sort(), sessions);
+    const plan = makePlan(full, availability);
+    await runner.prewarm(plan.runs);
+    assert.deepEqual(lines().sort(), sessions);
+    const writer = ResultsWriter.create(dir, fixtureManifest(plan.runs, plan.runs.length));
+    await runner.run(plan.runs, writer, { timeoutMs: 10_000 });
+    writer.finish({ finishedAt: '', runs: writer.written, interrupted: false });
+    // every run found its session open: none opened after the warm-up
+    assert.equal(lines().filter((l) => l.startsWith('session')).length, 4);
+    assert.equal(lines().filter((l) => l.startsWith('run')).length, plan.runs.length);
+  } finally {
+    await runner.close();
+  }
 });

@@ -60,6 +60,15 @@ test('term magnitudes: Σ|x| for a sum, per bucket for a scatter-add, on tiny wo
   assert.throws(() => termMagnitudes(resolveWorkload(findWorkload('matmul')!, 'quick'), 0), /not plain sums/);
 });
 
+test('term magnitudes take the inputs from the source they are given (a run hands over the draws its oracle made)', () => {
+  const sum = resolveWorkload(findWorkload('reduce-sum')!, 'quick', { length: 5 });
+  const asked: number[] = [];
+  const given = workloadInputs(sum, 3).map((t) => ({ ...t, data: Float32Array.from(t.data as Float32Array, (v) => v * 2) }));
+  const doubled = termMagnitudes(sum, 3, (w, seed) => (asked.push(seed), given));
+  assert.deepEqual(asked, [3]);
+  assert.deepEqual(doubled, Float64Array.of(termMagnitudes(sum, 3)[0] * 2));
+});
+
 test('every workload whose tolerance is relative to magnitudes has a rule for them', () => {
   const declaring = WORKLOADS.filter((w) => w.tolerance.relativeTo === 'magnitudes');
   assert.ok(declaring.some((w) => w.id === 'reduce-sum'));

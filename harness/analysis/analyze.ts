@@ -11,12 +11,13 @@ import { compareModes, expectedToVary, negativeControlsOf, summarizeCell } from 
 import { axisAgreement, compareBackends, compareDevices, compareInvariance, compareMachines, compareNondet, compareResumedStates, soakCells } from './agreement.js';
 import { deriveFindings } from './findings.js';
 import { SUMMARY_VERSION, type CellSummary, type Summary } from './summary.js';
-import { toleranceJudge } from './tolerance.js';
+import { toleranceJudge, type InputSource } from './tolerance.js';
 import { evaluateCells } from './churn.js';
 import { compareWithOracle } from './oracle.js';
 import { locateResults } from './locate.js';
 
-export function analyze(results: LoadedResults): Summary {
+/** `inputsOf`: where the tolerances' magnitudes get the suite's inputs (tolerance.ts), when a run already holds them. */
+export function analyze(results: LoadedResults, inputsOf?: InputSource): Summary {
   const artifacts = new Map<string, Float32Array>();
   const load = (digest: string) => {
     let a = artifacts.get(digest);
@@ -24,7 +25,7 @@ export function analyze(results: LoadedResults): Summary {
     return a;
   };
   const counted = results.runs.filter((r) => !r.warmup);
-  const judge = toleranceJudge(results.manifest.suite, path.join(results.dir, 'manifest.json'));
+  const judge = toleranceJudge(results.manifest.suite, path.join(results.dir, 'manifest.json'), inputsOf);
 
   const byCell = groupBy(counted, (r) => r.cell);
   const cells: CellSummary[] = results.manifest.cells.map((planned) => summarizeCell(planned, byCell.get(planned.id) ?? [], load, judge));

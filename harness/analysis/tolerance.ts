@@ -17,7 +17,7 @@ import type { ResolvedSuite } from '../config.js';
 import { message, UsageError } from '../errors.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
-import type { ResolvedWorkload, SizeParams, Tolerance } from '../../workloads/types.js';
+import type { NamedTensor, ResolvedWorkload, SizeParams, Tolerance } from '../../workloads/types.js';
 
 export interface ToleranceVerdict {
   /** ‖a − b‖₂ / ‖s‖₂, s being what the tolerance is relative to; null when not finite or NaNs differ. */
@@ -30,19 +30,19 @@ export interface ToleranceVerdict {
  * rounding error of that output scales with. Defined for the ops whose outputs are plain sums of
  * input elements; a workload whose tolerance is relative to magnitudes must use one of them (tested).
  */
-export function termMagnitudes(workload: ResolvedWorkload, seed: number): Float64Array {
+export function termMagnitudes(workload: ResolvedWorkload, seed: number, inputsOf: InputSource = workloadInputs): Float64Array {
   const spec = workload.spec;
   if (spec.kind === 'infer') {
     switch (spec.op) {
       case 'reduceSum':
       case 'atomicSum': {
-        const x = byName(workloadInputs(workload, seed), 'x').data;
+        const x = byName(inputsOf(workload, seed), 'x').data;
         let s = 0;
         for (let i = 0; i < x.length; i++) s += Math.abs(x[i]);
         return Float64Array.of(s);
       }
       case 'indexAdd': {
-        const inputs = workloadInputs(workload, seed);
+        const inputs = inputsOf(workload, seed);
         const src = byName(inputs, 'src').data, index = byName(inputs, 'index').data;
         const out = new Float64Array(spec.buckets);
         for (let i = 0; i < src.length; i++) out[index[i]] += Math.abs(src[i]);
@@ -52,6 +52,12 @@ export function termMagnitudes(workload: ResolvedWorkload, seed: number): Float6
   }
   throw new Error(`${workload.id}: its outputs are not plain sums of input elements, so its tolerance cannot be relative to magnitudes`);
 }
+
+/**
+ * Where a workload's inputs come from: workloadInputs, or a source that already holds the same draws
+ * (a run hands over those its oracle drew, harness/run/oracle.ts) and draws the rest.
+ */
+export type InputSource = (workload: ResolvedWorkload, seed: number) => NamedTensor[];
 
 /** ‖a − b‖₂ / ‖s‖₂ in float64; null when it is not finite. */
 export function relativeDistance(reference: Float32Array, other: Float32Array, scale: ArrayLike<number>): number | null {
@@ -92,7 +98,7 @@ export function describeTolerance(t: Tolerance): string {
  * folder is untrusted: a seed or size that could not have been run is refused (UsageError, naming
  * `manifestFile`) before anything is generated.
  */
-export function toleranceJudge(suite: Pick<ResolvedSuite, 'preset' | 'seed' | 'workloads'>, manifestFile: string) {
+export function toleranceJudge(suite: Pick<ResolvedSuite, 'preset' | 'seed' | 'workloads'>, manifestFile: string, inputsOf?: InputSource) {
   const cache = new Map<string, Float64Array>();
   const magnitudesOf = (workloadId: string) => {
     let m = cache.get(workloadId);
@@ -103,7 +109,7 @@ export function toleranceJudge(suite: Pick<ResolvedSuite, 'preset' | 'seed' | 'w
       const bad = Object.entries(params).find(([, v]) => typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v >= 2 ** 31);
       if (bad) throw new UsageError(message.resultsCorrupt(manifestFile, `suite.workloads: ${workloadId}'s ${bad[0]} is ${JSON.stringify(bad[1])}, not a whole number from 1 to 2^31 − 1, so its inputs cannot be recomputed to judge its tolerance`));
       if (!Number.isSafeInteger(suite.seed) || suite.seed < 0) throw new UsageError(message.resultsCorrupt(manifestFile, `suite.seed is ${JSON.stringify(suite.seed)}, not a whole number ≥ 0`));
-      m = termMagnitudes(resolveWorkload(def, suite.preset, params as SizeParams), suite.seed);
+      m = termMagnitudes(resolveWorkload(def, suite.preset, params as SizeParams), suite.seed, inputsOf);
       cache.set(workloadId, m);
     }
     return m;

@@ -18,6 +18,7 @@ import { runRequest, torchPython, TorchProcess, writeTensor } from '../backends/
 import type { ResolvedSuite } from '../config.js';
 import type { ResultsWriter } from '../store.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
+import type { NamedTensor, ResolvedWorkload } from '../../workloads/types.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
 import { evaluate } from './evaluation.js';
 import { ORACLE_FILE, ORACLE_VERSION, type OracleEntry, type OracleFile } from '../analysis/oracle.js';
@@ -32,31 +33,122 @@ export function oracleSkipReason(suite: ResolvedSuite, interrupted: boolean, ena
   return null;
 }
 
+type OracleProcess = { worker: TorchProcess; torch: string };
+
+const oracleThreads = () => os.availableParallelism();
+
+/** A started Python process, and the promise of it once it has said hello. */
+function launch(): { worker: TorchProcess; ready: Promise<OracleProcess> } {
+  const worker = TorchProcess.start('det');
+  const ready = worker.call({ op: 'hello', threads: oracleThreads() }).then(
+    (hello) => ({ worker, torch: String(hello.torch) }),
+    (err: Error) => {
+      worker.stop();
+      throw err;
+    },
+  );
+  return { worker, ready };
+}
+
+const startProcess = (): Promise<OracleProcess> => launch().ready;
+
+/**
+ * The oracle's start-up, begun before the runs (while their sessions open) instead of after them: its
+ * Python process (starting it and importing torch take about a second of CPU, on a core the
+ * oracle's own start would leave idle) and its inputs (detbench's own draws, the same the runs get).
+ * It computes nothing; `runOracle` does, after the runs, or `stop` ends the process unused.
+ */
+export class OracleWarmup {
+  private readonly worker: TorchProcess;
+  private process: Promise<OracleProcess> | null;
+  private readonly inputs = new Map<string, NamedTensor[]>();
+  /** Set once the runs are about to start: no more work in the background (runOracle draws what is missing). */
+  private held = false;
+
+  constructor(private readonly suite: ResolvedSuite, private readonly workloadIds: string[]) {
+    const { worker, ready } = launch();
+    this.worker = worker;
+    this.process = ready;
+    // a Python without torch is reported by runOracle, when the oracle would start
+    this.process.catch(() => {});
+    this.generate().catch(() => {});
+  }
+
+  /**
+   * The suite's inputs of a workload as this warm-up drew them (the same draws: workload, sizes and
+   * seed match), else drawn now: for the analysis after the runs (tolerance.ts InputSource).
+   */
+  readonly inputsOf = (workload: ResolvedWorkload, seed: number): NamedTensor[] => {
+    const w = this.suite.workloads.find((x) => x.id === workload.id);
+    const same = seed === this.suite.seed && w !== undefined && JSON.stringify(resolveWorkload(findWorkload(w.id)!, this.suite.preset, w.params)) === JSON.stringify(workload);
+    return (same ? this.inputs.get(workload.id) : undefined) ?? workloadInputs(workload, seed);
+  };
+
+  private async generate(): Promise<void> {
+    for (const id of this.workloadIds) {
+      // one workload per turn of the event loop: the worker's replies are not held up
+      await new Promise((resolve) => setImmediate(resolve));
+      const w = this.suite.workloads.find((x) => x.id === id);
+      const def = findWorkload(id);
+      if (this.held) return;
+      if (w && def) this.inputs.set(id, workloadInputs(resolveWorkload(def, this.suite.preset, w.params), this.suite.seed));
+    }
+  }
+
+  /**
+   * Before the first timed run: stops drawing inputs and waits until the process has started (or
+   * failed to), so that none of this start-up takes CPU from a timed run.
+   */
+  async settle(): Promise<void> {
+    this.held = true;
+    await this.process?.catch(() => {});
+  }
+
+  /** The started process (once: the caller owns it from here) and the inputs generated so far. */
+  take(): { process: Promise<OracleProcess> | null; inputs: Map<string, NamedTensor[]> } {
+    const process = this.process;
+    this.process = null;
+    this.held = true;
+    return { process, inputs: this.inputs };
+  }
+
+  /** Ends the process unless runOracle took it (whether it has said hello yet or not). */
+  stop(): void {
+    if (this.take().process) this.worker.stop();
+  }
+}
+
+/** The oracle's warm-up for the workloads of a suite, or null where the suite gets no oracle (oracleSkipReason). */
+export function warmUpOracle(suite: ResolvedSuite, workloadIds: string[], enabled = true): OracleWarmup | null {
+  return oracleSkipReason(suite, false, enabled) === null ? new OracleWarmup(suite, workloadIds) : null;
+}
+
 /**
  * Computes the oracle of each workload and writes oracle.json (always: a reason when nothing was
  * computed). Each workload gets the suite's per-run timeout; a workload past it is `timeout`, and
- * the next one starts a fresh Python process.
+ * the next one starts a fresh Python process. `warmup`: its process and inputs are used (and it is
+ * stopped when the oracle is skipped).
  */
 export async function runOracle(
   suite: ResolvedSuite, workloadIds: string[], writer: ResultsWriter,
-  options: { interrupted: boolean; log: (line: string) => void; enabled?: boolean; scratch?: string },
+  options: { interrupted: boolean; log: (line: string) => void; enabled?: boolean; scratch?: string; warmup?: OracleWarmup | null },
 ): Promise<OracleFile> {
   const skip = oracleSkipReason(suite, options.interrupted, options.enabled);
-  const file = skip ? notMade(skip) : await compute(suite, workloadIds, writer, options.log, options.scratch ?? os.tmpdir());
+  if (skip) options.warmup?.stop();
+  const file = skip ? notMade(skip) : await compute(suite, workloadIds, writer, options.log, options.scratch ?? os.tmpdir(), options.warmup?.take());
   writer.writeJson(ORACLE_FILE, file);
   return file;
 }
 
-async function compute(suite: ResolvedSuite, workloadIds: string[], writer: ResultsWriter, log: (line: string) => void, scratch: string): Promise<OracleFile> {
-  const threads = os.availableParallelism();
-  const start = async (): Promise<{ worker: TorchProcess; torch: string }> => {
-    const worker = TorchProcess.start('det');
-    const hello = await worker.call({ op: 'hello', threads });
-    return { worker, torch: String(hello.torch) };
-  };
-  let current: { worker: TorchProcess; torch: string };
+async function compute(
+  suite: ResolvedSuite, workloadIds: string[], writer: ResultsWriter, log: (line: string) => void, scratch: string,
+  warm?: { process: Promise<OracleProcess> | null; inputs: Map<string, NamedTensor[]> },
+): Promise<OracleFile> {
+  const threads = oracleThreads();
+  const start = startProcess;
+  let current: OracleProcess;
   try {
-    current = await start();
+    current = await (warm?.process ?? start());
   } catch (err) {
     return notMade(`${torchPython()} cannot run torch (${(err as Error).message}): pass --python PATH (or set DETBENCH_PYTHON) to a Python that has torch, e.g. Debian's python3-torch`);
   }
@@ -68,7 +160,7 @@ async function compute(suite: ResolvedSuite, workloadIds: string[], writer: Resu
       const w = suite.workloads.find((x) => x.id === id);
       if (!w) continue;
       const workload = resolveWorkload(findWorkload(id)!, suite.preset, w.params);
-      const inputs = workloadInputs(workload, suite.seed);
+      const inputs = warm?.inputs.get(id) ?? workloadInputs(workload, suite.seed);
       const sub = fs.mkdtempSync(path.join(dir, 'inputs-'));
       const files = inputs.map((t) => writeTensor(sub, t));
       let timer: NodeJS.Timeout | undefined;

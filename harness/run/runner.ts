@@ -21,7 +21,7 @@ import { cellId } from '../protocol.js';
 import { nonFiniteField, sha256, type ResultsWriter } from '../store.js';
 import { message } from '../errors.js';
 import { mark, span } from './timeline.js';
-import type { WarmTarget } from './worker.js';
+import type { Upcoming } from './worker.js';
 
 export interface RunnerOptions {
   timeoutMs: number;
@@ -133,15 +133,19 @@ export class Runner {
 
   /**
    * Availability of each backend, probed in a worker thread. With the suite about to run, the
-   * worker also starts warming up for it while the probes wait (see worker.ts `probe`); warm-up
-   * that a run needs is finished by `prewarm`, before any run is timed.
+   * worker also starts warming up for it while the probes wait (see worker.ts `probe`): the shard
+   * pools of its workloads and, given the whole suite, each available backend's sessions. Warm-up that a run needs is finished by `prewarm`, before any run is timed.
    */
-  async probe(ids: string[], upcoming?: Pick<ResolvedSuite, 'workloads' | 'preset'>): Promise<Record<string, Availability>> {
-    const warm: WarmTarget[] = upcoming && this.concurrency === 1 ? upcoming.workloads.map((w) => ({ workload: w.id, preset: upcoming.preset, params: w.params })) : [];
-    return span('probe', async () => (await this.pool.run({ ids, warm }, { name: 'probe' })) as Record<string, Availability>);
+  async probe(ids: string[], upcoming?: Pick<ResolvedSuite, 'workloads' | 'preset'> | ResolvedSuite): Promise<Record<string, Availability>> {
+    const task: { ids: string[] } & Partial<Upcoming> = { ids };
+    if (upcoming && this.concurrency === 1) {
+      task.warm = upcoming.workloads.map((w) => ({ workload: w.id, preset: upcoming.preset, params: w.params }));
+      if ('modes' in upcoming) task.suite = upcoming;
+    }
+    return span('probe', async () => (await this.pool.run(task, { name: 'probe' })) as Record<string, Availability>);
   }
 
-  /** Starts what the runs will need (data-parallel shard pools) before the first run is timed. */
+  /** Starts what the runs will need (their sessions, data-parallel shard pools) before the first run is timed. */
   async prewarm(runs: RunRequest[]): Promise<void> {
     if (this.concurrency === 1) await span('prewarm', () => this.pool.run(runs.filter((r) => !findBackend(r.backend)?.info.processPerMode), { name: 'prewarm' }));
   }

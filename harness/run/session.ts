@@ -21,7 +21,7 @@ import { loadResults, newManifest, newRunId, ResultsWriter, type LoadedResults }
 import { runPaired, type PrecisionOutcome } from './precision.js';
 import { Runner } from './runner.js';
 import { Interrupts, type EarlySignal } from './signals.js';
-import { runOracle } from './oracle.js';
+import { runOracle, warmUpOracle, type OracleWarmup } from './oracle.js';
 import { mark } from './timeline.js';
 import { runSoak } from './soak.js';
 import { locatePhase, type LocateCost } from './locate.js';
@@ -53,6 +53,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
   // before any worker starts: workers and the torch backend's subprocesses inherit it
   if (options.python) process.env.DETBENCH_PYTHON = options.python;
   const runner = new Runner(options.concurrency);
+  let oracleWarmup: OracleWarmup | null = null;
   let writer: ResultsWriter | null = null;
   let folder: { dir: string; environment: Fingerprint; backends: Record<string, Availability> } | null = null;
   // what a second signal leaves behind: at least a manifest and complete.json marked interrupted
@@ -106,7 +107,9 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     let precision: PrecisionOutcome[] | null = null;
     let stopped = interrupts.requested;
     if (!stopped) {
-      await runner.prewarm(plan.runs);
+      // the oracle's Python starts (and its inputs are drawn) while the runs' sessions open: it runs after the runs
+      oracleWarmup = warmUpOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], options.oracle);
+      await Promise.all([runner.prewarm(plan.runs), oracleWarmup?.settle()]);
       const shouldStop = () => interrupts.requested;
       if (options.paired) {
         let done = 0;
@@ -136,7 +139,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     }
     hooks.onRunsDone();
     // the float64 oracle of every workload that ran (oracle.json says why when there is none)
-    await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped || interrupts.requested, enabled: options.oracle, scratch: runner.scratchDir, log: hooks.log });
+    await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped || interrupts.requested, enabled: options.oracle, scratch: runner.scratchDir, log: hooks.log, warmup: oracleWarmup });
     // --locate: where disagreeing runs part, op by op (their pairs are run again, ops captured)
     let locate: LocateCost | null = null;
     if (options.locate && !stopped && !interrupts.requested) {
@@ -146,7 +149,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
 
     // analyze, report
     const results = loadResults(dir);
-    const summary = analyze(results);
+    const summary = analyze(results, oracleWarmup?.inputsOf);
     writer.writeJson('summary.json', summary);
     mark('analyzed');
     let reportFiles: string[] = [];
@@ -158,6 +161,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     return { dir, results, summary, reportFiles, precision, locate };
   } finally {
     folder = null; // past this point a second signal has nothing left to create
+    oracleWarmup?.stop();
     await runner.close();
     interrupts.uninstall();
   }

@@ -16,6 +16,8 @@ import { packState, stateTensor, unpackState } from '../checkpoint.js';
 import { hasLoader } from '../../workloads/loader.js';
 import { loadBatches } from './loader.js';
 import { findWorkload, resolveWorkload } from '../../workloads/index.js';
+import { makePlan, restrictToGpus } from '../plan.js';
+import type { ResolvedSuite } from '../config.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
 import { evaluate, type Evaluation } from './evaluation.js';
 import { executeInBatches } from './batches.js';
@@ -34,14 +36,15 @@ const shardPools = new Map<string, Promise<ShardPool>>();
 const INPUT_CACHE_BYTES = 512 * 2 ** 20;
 const inputCache = new Map<string, NamedTensor[]>();
 
+const cachedInputBytes = () => [...inputCache.values()].flat().reduce((n, t) => n + t.data.byteLength, 0);
+
 function inputsFor(workload: ResolvedWorkload, seed: number): NamedTensor[] {
   const key = `${workload.id}|${seed}|${JSON.stringify(workload.params)}`;
   let tensors = inputCache.get(key);
   if (!tensors) {
     tensors = workloadInputs(workload, seed);
     inputCache.set(key, tensors);
-    const bytes = () => [...inputCache.values()].flat().reduce((n, t) => n + t.data.byteLength, 0);
-    while (inputCache.size > 1 && bytes() > INPUT_CACHE_BYTES) inputCache.delete(inputCache.keys().next().value!);
+    while (inputCache.size > 1 && cachedInputBytes() > INPUT_CACHE_BYTES) inputCache.delete(inputCache.keys().next().value!);
   }
   return tensors;
 }
@@ -74,9 +77,12 @@ function shardPool(spec: TrainSpec): Promise<ShardPool> {
 /** The axis values a session is opened with: those set per session (axes.ts `perSession`). */
 const sessionAxes = (req: RunRequest) => axisFields(Object.fromEntries(AXIS_IDS.filter((a) => AXES[a].perSession).map((a) => [a, req[a]])));
 
+const sessionOptions = (req: RunRequest) => ({ mode: req.mode, device: req.device, ...sessionAxes(req) });
+const sessionKey = (req: RunRequest) => `${req.backend}|${JSON.stringify(sessionOptions(req))}`;
+
 function session(req: RunRequest): Promise<Session> {
-  const options = { mode: req.mode, device: req.device, ...sessionAxes(req) };
-  const key = `${req.backend}|${JSON.stringify(options)}`;
+  const options = sessionOptions(req);
+  const key = sessionKey(req);
   let s = sessions.get(key);
   if (!s) {
     const backend = findBackend(req.backend);
@@ -92,6 +98,15 @@ function session(req: RunRequest): Promise<Session> {
 export type WarmTarget = Pick<RunRequest, 'workload' | 'preset' | 'params'>;
 
 /**
+ * The suite about to run, for `probe` to warm up for: the shard pools of its workloads (`warm`) and,
+ * when the whole suite is given, each backend's sessions.
+ */
+export interface Upcoming {
+  warm: WarmTarget[];
+  suite?: ResolvedSuite;
+}
+
+/**
  * Warm-up started by `probe`. `prewarm` waits for all of it, needed by the plan or not, so that none
  * overlaps a timed run; a failure is left for the run that needs what failed to report.
  */
@@ -103,9 +118,11 @@ const warmUp = (work: Promise<unknown>) => warming.push(work.catch(() => {}));
  * concurrently (several wait on child processes: GPU stacks, Python importing torch). Meanwhile the
  * shard pools of the data-parallel workloads in `warm` start their threads, and each CPU backend
  * that probes available opens its sessions in them at once, instead of after every probe and the
- * plan: the same start-up work as `prewarm`, overlapped (prewarm then waits for what is left).
+ * plan; given the whole `suite`, each backend that probes available opens the sessions its planned
+ * runs will use. The same start-up work as `prewarm`, overlapped (prewarm then waits for what is
+ * left).
  */
-export async function probe({ ids, warm = [] }: { ids: string[]; warm?: WarmTarget[] }): Promise<Record<string, Availability>> {
+export async function probe({ ids, warm = [], suite }: { ids: string[] } & Partial<Upcoming>): Promise<Record<string, Availability>> {
   const specs = dataParallelSpecs(warm);
   for (const spec of specs) warmUp(shardPool(spec));
   const results = await Promise.all(
@@ -118,6 +135,7 @@ export async function probe({ ids, warm = [] }: { ids: string[]; warm?: WarmTarg
       mark(`probe:${id} ${(performance.now() - started).toFixed(0)} ms`);
       if (backend && availability.available && !backend.info.processPerMode) {
         for (const spec of specs) if (supportOf(backend, spec).ok) warmUp(prepareShards(spec, id));
+        if (suite) warmUp(openSessions(plannedRuns(suite, id, availability)));
       }
       return availability;
     }),
@@ -126,12 +144,15 @@ export async function probe({ ids, warm = [] }: { ids: string[]; warm?: WarmTarg
 }
 
 /**
- * Piscina task `prewarm`: opens the data-parallel shard pools (and their backend sessions) the
- * coming runs need, before any run is timed. This is harness start-up, like starting the worker.
+ * Piscina task `prewarm`: opens the sessions and the data-parallel shard pools (and their backend
+ * sessions) the coming runs need and draws their inputs, before any run is timed. This is harness
+ * start-up, like starting the worker.
  */
 export async function prewarm(requests: RunRequest[]): Promise<void> {
+  // drawn while the sessions the probes started open (torch's in child processes)
+  const inputs = prepareInputs(requests);
   await Promise.all(warming.splice(0));
-  const prepared = new Map<string, Promise<void>>();
+  const prepared = new Map<string, Promise<void>>([['sessions', openSessions(requests)]]);
   for (const req of requests) {
     const backend = findBackend(req.backend);
     const [spec] = dataParallelSpecs([req]);
@@ -140,7 +161,58 @@ export async function prewarm(requests: RunRequest[]): Promise<void> {
     if (!prepared.has(key)) prepared.set(key, prepareShards(spec, req.backend));
   }
   // a failure is reported by the run that needs what failed, as its own record
-  await Promise.allSettled(prepared.values());
+  await Promise.allSettled([...prepared.values(), inputs]);
+}
+
+/**
+ * The runs a backend will be planned, from the suite and its own probe (the plan's own rules, so the
+ * sessions warmed up are the ones the runs open); none where planning fails (the plan reports it).
+ */
+function plannedRuns(suite: ResolvedSuite, id: string, availability: Availability): RunRequest[] {
+  try {
+    const probed = { [id]: availability };
+    return makePlan({ ...suite, backends: [id] }, suite.devices === 'gpu' ? restrictToGpus(probed) : probed).runs;
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Opens every session `runs` will use, all at once: a session's start-up (torch starts a Python and
+ * imports torch, about a second of CPU each) is harness start-up, not part of the first run of its
+ * cell. A session that fails to open is left for its runs to report.
+ */
+async function openSessions(runs: RunRequest[]): Promise<void> {
+  const opening = new Map<string, Promise<unknown>>();
+  for (const req of runs) {
+    const backend = findBackend(req.backend);
+    const def = findWorkload(req.workload);
+    if (!backend || !def || backend.info.processPerMode) continue;
+    const spec = resolveWorkload(def, req.preset, req.params).spec;
+    // a run its backend does not support opens no session (runTask returns first)
+    if (!supportOf(backend, spec, { device: req.device, ...axisFields(req) }).ok) continue;
+    const key = sessionKey(req);
+    if (!opening.has(key)) opening.set(key, session(req));
+  }
+  await Promise.allSettled(opening.values());
+}
+
+/**
+ * Generates the inputs of `runs` (detbench's own Philox draws, the same for every backend, mode and
+ * repeat of a workload and seed) into the input cache, one set per turn of the event loop so that
+ * sessions opening meanwhile are not held up; up to half the cache, so that none pushes out another.
+ */
+async function prepareInputs(runs: RunRequest[]): Promise<void> {
+  const drawn = new Set<string>();
+  for (const req of runs) {
+    const key = `${req.workload}|${req.seed}|${req.preset}|${JSON.stringify(req.params)}`;
+    const def = findWorkload(req.workload);
+    if (drawn.has(key) || !def) continue;
+    drawn.add(key);
+    await new Promise((resolve) => setImmediate(resolve));
+    if (cachedInputBytes() > INPUT_CACHE_BYTES / 2) return;
+    inputsFor(resolveWorkload(def, req.preset, req.params), req.seed);
+  }
 }
 
 /** The data-parallel training specs among `targets`, one per distinct spec. */

@@ -64,7 +64,7 @@ export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determi
     let entry = compiled.get(key);
     if (!entry) {
       entry = (async () => {
-        const graph = build();
+        const graph = builtGraph(key, build);
         return { graph, session: await placeGraph(ort, graph, options) };
       })();
       compiled.set(key, entry);
@@ -92,6 +92,20 @@ export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determi
       await Promise.all(sessions.map((s) => (s.status === 'fulfilled' ? s.value.session.release() : undefined)));
     },
   };
+}
+
+/**
+ * The ONNX graphs detbench has built in this thread, by key (the graph kind and the spec). Building
+ * one is detbench's own work and depends on the spec alone, so every session of every execution
+ * provider shares it (transformer-train's step graph takes ≈ 0.1–0.2 s to build); placing it
+ * (InferenceSession.create, onnxruntime's optimisation for the session's options) stays per session.
+ */
+const builtGraphs = new Map<string, BuiltGraph>();
+
+function builtGraph<G extends BuiltGraph>(key: string, build: () => G): G {
+  let graph = builtGraphs.get(key);
+  if (!graph) builtGraphs.set(key, (graph = build()));
+  return graph as G;
 }
 
 /**
