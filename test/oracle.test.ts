@@ -105,26 +105,31 @@ function writerFor(): ResultsWriter {
   return ResultsWriter.create(dir, { schemaVersion: SCHEMA_VERSION, plannedRuns: 0, cells: [], warnings: [] } as unknown as Manifest);
 }
 
-test('without a Python that has torch, the run writes oracle.json saying why and how to fix it', async () => {
+/** `fn` with DETBENCH_PYTHON set to `python`, restored afterwards. */
+async function withPython(python: string, fn: () => Promise<void>): Promise<void> {
   const saved = process.env.DETBENCH_PYTHON;
-  process.env.DETBENCH_PYTHON = path.join(root, 'no-such-python');
+  process.env.DETBENCH_PYTHON = python;
   try {
+    await fn();
+  } finally {
+    if (saved === undefined) delete process.env.DETBENCH_PYTHON;
+    else process.env.DETBENCH_PYTHON = saved;
+  }
+}
+
+test('without a Python that has torch, the run writes oracle.json saying why and how to fix it', async () => {
+  await withPython(path.join(root, 'no-such-python'), async () => {
     const writer = writerFor();
     const suite = resolveSuite({}, { workloads: ['matmul'] }, 'x');
     const file = await runOracle(suite, ['matmul'], writer, { interrupted: false, log: () => {} });
     assert.equal(file.made, false);
     assert.match(file.reason!, /no-such-python cannot run torch \(.*cannot be started.*\): pass --python PATH/);
     assert.deepEqual(readJson(path.join(writer.dir, ORACLE_FILE), 'oracle'), file);
-  } finally {
-    if (saved === undefined) delete process.env.DETBENCH_PYTHON;
-    else process.env.DETBENCH_PYTHON = saved;
-  }
+  });
 });
 
 test('started early (before the runs), the oracle fails as it would have after them without a Python that has torch', async () => {
-  const saved = process.env.DETBENCH_PYTHON;
-  process.env.DETBENCH_PYTHON = path.join(root, 'no-such-python');
-  try {
+  await withPython(path.join(root, 'no-such-python'), async () => {
     const suite = resolveSuite({}, { workloads: ['matmul'] }, 'x');
     const warmup = warmUpOracle(suite, ['matmul']);
     assert.ok(warmup);
@@ -132,16 +137,11 @@ test('started early (before the runs), the oracle fails as it would have after t
     const file = await runOracle(suite, ['matmul'], writerFor(), { interrupted: false, log: () => {}, warmup });
     assert.equal(file.made, false);
     assert.match(file.reason!, /no-such-python cannot run torch \(.*cannot be started.*\): pass --python PATH/);
-  } finally {
-    if (saved === undefined) delete process.env.DETBENCH_PYTHON;
-    else process.env.DETBENCH_PYTHON = saved;
-  }
+  });
 });
 
 test('the inputs an early-started oracle drew are handed to the analysis as the same draws; others are drawn anew', async () => {
-  const saved = process.env.DETBENCH_PYTHON;
-  process.env.DETBENCH_PYTHON = path.join(root, 'no-such-python');
-  try {
+  await withPython(path.join(root, 'no-such-python'), async () => {
     const suite = resolveSuite({}, { workloads: ['matmul', 'reduce-sum'] }, 'x');
     const warmup = warmUpOracle(suite, ['matmul', 'reduce-sum'])!;
     const sum = resolveWorkload(findWorkload('reduce-sum')!, suite.preset, suite.workloads[1].params);
@@ -154,10 +154,7 @@ test('the inputs an early-started oracle drew are handed to the analysis as the 
     const smaller = resolveWorkload(findWorkload('reduce-sum')!, suite.preset, { length: 8 });
     assert.deepEqual(warmup.inputsOf(smaller, suite.seed), workloadInputs(smaller, suite.seed));
     warmup.stop();
-  } finally {
-    if (saved === undefined) delete process.env.DETBENCH_PYTHON;
-    else process.env.DETBENCH_PYTHON = saved;
-  }
+  });
 });
 
 test('an oracle started early and then not run (interrupted) has its Python process ended; none is started where no oracle will run', async () => {
@@ -165,10 +162,8 @@ test('an oracle started early and then not run (interrupted) has its Python proc
   const dir = fs.mkdtempSync(path.join(root, 'python-'));
   const python = path.join(dir, 'python');
   fs.writeFileSync(python, `#!/bin/sh\necho $$ > ${path.join(dir, 'pid')}\nexec cat > /dev/null\n`, { mode: 0o755 });
-  const saved = process.env.DETBENCH_PYTHON;
-  process.env.DETBENCH_PYTHON = python;
   const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
-  try {
+  await withPython(python, async () => {
     assert.equal(warmUpOracle(resolveSuite({ kind: 'noise', workloads: ['mlp-train'] }, {}, 'x'), ['mlp-train']), null);
     assert.equal(warmUpOracle(resolveSuite({}, { workloads: ['matmul'] }, 'x'), ['matmul'], false), null);
     const suite = resolveSuite({}, { workloads: ['matmul'] }, 'x');
@@ -180,10 +175,7 @@ test('an oracle started early and then not run (interrupted) has its Python proc
     const file = await runOracle(suite, ['matmul'], writerFor(), { interrupted: true, log: () => {}, warmup });
     assert.match(file.reason!, /interrupted before the float64 oracle ran/);
     while (alive(pid)) await new Promise((r) => setTimeout(r, 20));
-  } finally {
-    if (saved === undefined) delete process.env.DETBENCH_PYTHON;
-    else process.env.DETBENCH_PYTHON = saved;
-  }
+  });
 });
 
 test('the noise suite and an interrupted run get no oracle, and say so', async () => {
