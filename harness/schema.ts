@@ -354,18 +354,20 @@ const requireHere = createRequire(import.meta.url);
 const schemasDigest = () => createHash('sha256').update(JSON.stringify([(requireHere('ajv/package.json') as { version: string }).version, AJV_OPTIONS, FILE_SCHEMAS])).digest('hex');
 type Precompiled = { schemasDigest: string } & Record<FileKind, ValidateFunction>;
 
-let validators: Record<FileKind, () => ValidateFunction> | null = null;
-const validatorOf = (kind: FileKind): ValidateFunction => (validators ??= loadValidators())[kind]();
+/** The precompiled validators when they are those of the schemas above, else null; looked up once. */
+let precompiled: Precompiled | null | undefined;
+let ajv: AjvClass | null = null;
+const compiled = new Map<FileKind, ValidateFunction>();
 
-/** The precompiled validators when they match the schemas; otherwise each compiled on first use. */
-function loadValidators(): Record<FileKind, () => ValidateFunction> {
-  const kinds = Object.keys(FILE_SCHEMAS) as FileKind[];
-  const precompiled = fs.existsSync(VALIDATORS_FILE) ? (requireHere(VALIDATORS_FILE) as Precompiled) : null;
-  if (precompiled?.schemasDigest === schemasDigest()) return Object.fromEntries(kinds.map((k) => [k, () => precompiled[k]])) as Record<FileKind, () => ValidateFunction>;
-  const ajv = newAjv();
-  const compiled = new Map<FileKind, ValidateFunction>();
-  const compile = (k: FileKind) => compiled.get(k) ?? compiled.set(k, ajv.compile(FILE_SCHEMAS[k])).get(k)!;
-  return Object.fromEntries(kinds.map((k) => [k, () => compile(k)])) as Record<FileKind, () => ValidateFunction>;
+function validatorOf(kind: FileKind): ValidateFunction {
+  if (precompiled === undefined) {
+    const file = fs.existsSync(VALIDATORS_FILE) ? (requireHere(VALIDATORS_FILE) as Precompiled) : null;
+    precompiled = file?.schemasDigest === schemasDigest() ? file : null;
+  }
+  if (precompiled) return precompiled[kind];
+  let v = compiled.get(kind);
+  if (!v) compiled.set(kind, (v = (ajv ??= newAjv()).compile(FILE_SCHEMAS[kind])));
+  return v;
 }
 
 const newAjv = (extra: Options = {}): AjvClass => new (requireHere('ajv') as typeof import('ajv')).Ajv({ ...AJV_OPTIONS, ...extra });
