@@ -6,7 +6,7 @@
 import { workerData } from 'node:worker_threads';
 import { findBackend, loadPlugins } from '../backends/index.js';
 import { setScratchRoot } from './scratch.js';
-import { UnsupportedOpError, supportOf, type Availability, type Session } from '../backends/types.js';
+import { UnsupportedOpError, supportOf, type Availability, type Backend, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
 import { mark } from './timeline.js';
 import type { DeterminismRecord, LocateRequest, Mode, RunRequest, RunTask, WorkerResult } from '../protocol.js';
@@ -177,6 +177,9 @@ function plannedRuns(suite: ResolvedSuite, id: string, availability: Availabilit
   }
 }
 
+/** Whether `backend` can run `req` (a workload spec at the run's device and axis values): runTask and the warm-up ask alike. */
+const runSupport = (backend: Backend, spec: ResolvedWorkload['spec'], req: RunRequest) => supportOf(backend, spec, { device: req.device, ...axisFields(req) });
+
 /**
  * Opens every session `runs` will use, all at once: a session's start-up (torch starts a Python and
  * imports torch, about a second of CPU each) is harness start-up, not part of the first run of its
@@ -190,7 +193,7 @@ async function openSessions(runs: RunRequest[]): Promise<void> {
     if (!backend || !def || backend.info.processPerMode) continue;
     const spec = resolveWorkload(def, req.preset, req.params).spec;
     // a run its backend does not support opens no session (runTask returns first)
-    if (!supportOf(backend, spec, { device: req.device, ...axisFields(req) }).ok) continue;
+    if (!runSupport(backend, spec, req).ok) continue;
     const key = sessionKey(req);
     if (!opening.has(key)) opening.set(key, session(req));
   }
@@ -241,7 +244,7 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
     if (!def) throw new Error(`unknown workload ${req.workload}`);
     const workload = resolveWorkload(def, req.preset, req.params);
     const backend = findBackend(req.backend);
-    const support = backend && supportOf(backend, workload.spec, { device: req.device, ...axisFields(req) });
+    const support = backend && runSupport(backend, workload.spec, req);
     if (support && !support.ok) return { status: 'unsupported', message: support.reason, determinism, warnings };
     const s = await session(req);
     determinism = s.determinism;
