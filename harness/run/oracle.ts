@@ -50,8 +50,6 @@ function launch(): { worker: TorchProcess; ready: Promise<OracleProcess> } {
   return { worker, ready };
 }
 
-const startProcess = (): Promise<OracleProcess> => launch().ready;
-
 /**
  * The oracle's start-up, begun before the runs (while their sessions open) instead of after them: its
  * Python process (starting it and importing torch take about a second of CPU, on a core the
@@ -145,7 +143,7 @@ async function compute(
   warm?: { process: Promise<OracleProcess> | null; inputs: Map<string, NamedTensor[]> },
 ): Promise<OracleFile> {
   const threads = oracleThreads();
-  const start = startProcess;
+  const start = (): Promise<OracleProcess> => launch().ready;
   let current: OracleProcess;
   try {
     current = await (warm?.process ?? start());
