@@ -183,6 +183,8 @@ export type WorkerResult =
       trace?: Float32Array;
       /** Training workloads whose backend evaluates: the held-out evaluation, predictions as float32 class ids. */
       evaluation?: { loss: number; accuracy: number; units: number; predictions: Float32Array };
+      /** With `evaluation`, where the backend timed it: the milliseconds of its evaluation-mode forward pass (Execution.evalMs). */
+      evalMs?: number;
       /** Runs with `resumeAt`: the training state where the run (or its half) stopped. */
       state?: PackedState;
       /** A resumed run, once its halves are joined (resume.ts): the checkpoint, and the processes that saved and restored it. */
@@ -232,6 +234,8 @@ export type RunRecord = RecordBase &
   (
     | {
         status: 'ok'; setupMs: number; computeMs: number; loss: number | null; outputL2: number; artifact: ArtifactRef; stepTrace?: TraceRef; evaluation?: EvaluationRef;
+        /** The held-out evaluation's time, as the backend measured it: backend work, kept apart from computeMs (absent where not measured). */
+        evalMs?: number;
         /** Runs with `resumeAt`: the full training state after the last step (harness/checkpoint.ts). */
         finalState?: ArtifactRef;
         resume?: ResumeRef;

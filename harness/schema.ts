@@ -246,6 +246,7 @@ export const runRecordSchema = tagged('status', [
       ...recordOptional,
       stepTrace: object({ sha256: digest(), steps: int({ minimum: 1 }), stepDigests: array(str({ pattern: '^[0-9a-f]{16}$' })) }),
       evaluation: evaluationRef,
+      evalMs: ms(),
       finalState: artifactRef,
       resume: object({ checkpoint: artifactRef, savedByPid: int({ minimum: 0 }), restoredByPid: int({ minimum: 0 }) }),
     },

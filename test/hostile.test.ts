@@ -347,6 +347,8 @@ test('a folder written by a real traced run validates against the schema, saves 
   const records = lines(dir).map((l) => JSON.parse(l) as RunRecord);
   for (const r of records) assert.equal(problemOf('record', r), null);
   assert.ok(records.every((r) => r.status === 'ok' && r.stepTrace), 'every run traced');
+  // the held-out evaluation's time, as tfjs-cpu measured it, apart from the steps' compute
+  assert.ok(records.every((r) => r.status === 'ok' && r.evaluation && typeof r.evalMs === 'number' && r.evalMs > 0), 'every run evaluated and timed it');
 
   const { entry } = saveBaseline(dir, path.join(out, 'baselines'));
   assert.equal(problemOf('baseline', JSON.parse(fs.readFileSync(path.join(entry.dir, 'baseline.json'), 'utf8'))), null);

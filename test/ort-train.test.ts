@@ -43,6 +43,8 @@ for (const id of TRAIN) {
       assert.ok(bits(a).equals(bits(b)), `${id} at ${threads} threads: two det runs differ`);
       const d = diffFloat32(flat(tfjs), a);
       assert.ok(d.relL2 !== null && d.relL2 <= tolerance, `${id} at ${threads} threads: relL2 ${d.relL2} vs tfjs-cpu`);
+      // each backend timed its evaluation, apart from the steps' compute
+      for (const e of [tfjs, first]) assert.ok(typeof e.evalMs === 'number' && e.evalMs >= 0, `${id}: evalMs ${e.evalMs}`);
       const logits = diffFloat32(tfjs.evalLogits!, first.evalLogits!);
       assert.ok(logits.relL2 !== null && logits.relL2 <= tolerance, `${id} at ${threads} threads: evaluation logits relL2 ${logits.relL2} vs tfjs-cpu`);
       // and it trained: the weights moved

@@ -73,8 +73,20 @@ export interface Execution {
    * Not timed as compute. Absent when the backend cannot evaluate (the record then says so).
    */
   evalLogits?: Float32Array;
+  /**
+   * With `evalLogits`: the milliseconds the backend spent on them (the evaluation-mode forward pass
+   * and reading the logits back), timed by the backend like `computeMs` and kept apart from it.
+   */
+  evalMs?: number;
   /** Training workloads asked for it (ExecuteOptions): the full training state where the run stopped. */
   state?: TrainingState;
+}
+
+/** A backend's evaluation (the held-out logits) and the milliseconds it took (Execution.evalMs). */
+export async function timedEvaluation(evaluate: () => Promise<Float32Array>): Promise<Pick<Execution, 'evalLogits' | 'evalMs'>> {
+  const start = performance.now();
+  const evalLogits = await evaluate();
+  return { evalLogits, evalMs: performance.now() - start };
 }
 
 export interface ExecuteOptions {

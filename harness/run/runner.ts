@@ -352,7 +352,7 @@ function toRecord(req: RunRequest, startedAt: string, wallMs: number, result: Wo
     outputL2: Math.sqrt(sq),
     artifact: { sha256, bytes: bytes.byteLength, tensors: result.tensors },
     ...(trace ? { stepTrace: trace } : {}),
-    ...(evaluation ? { evaluation } : {}),
+    ...(evaluation ? { evaluation, ...(result.evalMs !== undefined ? { evalMs: result.evalMs } : {}) } : {}),
     ...(result.state ? { finalState: stored(result.state) } : {}),
     ...(result.resumed ? { resume: { checkpoint: stored(result.resumed.checkpoint), savedByPid: result.resumed.savedByPid, restoredByPid: result.resumed.restoredByPid } } : {}),
   };

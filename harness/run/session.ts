@@ -140,6 +140,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     hooks.onRunsDone();
     // the float64 oracle of every workload that ran (oracle.json says why when there is none)
     await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped || interrupts.requested, enabled: options.oracle, scratch: runner.scratchDir, log: hooks.log, warmup: oracleWarmup });
+    mark('oracle');
     // --locate: where disagreeing runs part, op by op (their pairs are run again, ops captured)
     let locate: LocateCost | null = null;
     if (options.locate && !stopped && !interrupts.requested) {

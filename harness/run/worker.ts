@@ -6,7 +6,7 @@
 import { workerData } from 'node:worker_threads';
 import { findBackend, loadPlugins } from '../backends/index.js';
 import { setScratchRoot } from './scratch.js';
-import { UnsupportedOpError, supportOf, type Availability, type Backend, type Session } from '../backends/types.js';
+import { timedEvaluation, UnsupportedOpError, supportOf, type Availability, type Backend, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
 import { mark } from './timeline.js';
 import type { DeterminismRecord, LocateRequest, Mode, RunRequest, RunTask, WorkerResult } from '../protocol.js';
@@ -283,7 +283,10 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
       await pool.prepare(req.backend);
       setupMs = performance.now() - setupStart;
       execution = await trainDataParallel(pool, req.backend, spec, inputs, req.mode, trace, ops);
-      if (s.forward) execution.evalLogits = await (await s.forward(spec))(execution.outputs.map((t) => t.data as Float32Array), byName(inputs, 'xEval'));
+      if (s.forward) {
+        const forward = await s.forward(spec);
+        Object.assign(execution, await timedEvaluation(() => forward(execution.outputs.map((t) => t.data as Float32Array), byName(inputs, 'xEval'))));
+      }
       determinism = {
         ...determinism,
         control: 'controlled',
@@ -314,7 +317,7 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
     const captured = ops?.result();
     return {
       status: 'ok', setupMs, computeMs: execution.computeMs, loss: execution.loss, ...concat(execution), trace: execution.trace,
-      ...(evaluation ? { evaluation } : {}), ...(captured ? { ops: captured } : {}),
+      ...(evaluation ? { evaluation, ...(execution.evalMs !== undefined ? { evalMs: execution.evalMs } : {}) } : {}), ...(captured ? { ops: captured } : {}),
       ...(execution.state ? { state: packState(execution.state) } : {}), pid: process.pid, determinism, warnings,
     };
   } catch (err) {

@@ -73,7 +73,11 @@ for (const workloadId of DEFAULT_WORKLOAD_IDS.filter((id) => id !== 'dataparalle
     const [reference] = await run('tfjs-cpu', workloadId, 'det');
     const v = judgeRun(resolveWorkload(findWorkload(workloadId)!, 'quick'), 0, flat(reference), flat(a));
     assert.ok(v.within, `${workloadId}: ${v.distance} beyond ${describeTolerance(findWorkload(workloadId)!.tolerance)}`);
-    if (findWorkload(workloadId)!.build(findWorkload(workloadId)!.presets.quick).kind === 'train') assert.ok(a.loss !== null && Number.isFinite(a.loss));
+    if (findWorkload(workloadId)!.build(findWorkload(workloadId)!.presets.quick).kind === 'train') {
+      assert.ok(a.loss !== null && Number.isFinite(a.loss));
+      // the held-out logits, and the time the worker measured for them apart from the steps
+      assert.ok(a.evalLogits && typeof a.evalMs === 'number' && a.evalMs >= 0, `evalMs ${a.evalMs}`);
+    }
   });
 }
 

@@ -14,7 +14,7 @@ import { probeInChild } from '../../run/child-probe.js';
 import { sizeOf, type BuiltGraph } from './onnx-graph.js';
 import { evalGraph, gradientGraph, inferGraph, oneHot, trainStepGraph } from './onnx-model.js';
 import { resumeStep, stateCounters, stateTensor, type TrainingState } from '../../checkpoint.js';
-import { StepTrace, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from '../types.js';
+import { StepTrace, timedEvaluation, UnsupportedOpError, type Execution, type ExecuteOptions, type GradientFn, type Program, type Session, type Support } from '../types.js';
 
 export type Ort = typeof import('onnxruntime-node');
 
@@ -243,7 +243,7 @@ async function prepareTrain(ort: Ort, compile: Compile, spec: TrainSpec, inputs:
         loss,
         trace: trace.result(),
         // after the timed steps: the held-out set in evaluation mode, on the final parameters and statistics
-        ...(options?.stopAfter === undefined ? { evalLogits: await evaluate(carried.slice(0, graph.artifactLength)) } : {}),
+        ...(options?.stopAfter === undefined ? await timedEvaluation(() => evaluate(carried.slice(0, graph.artifactLength))) : {}),
         ...(state ? { state } : {}),
       };
     },

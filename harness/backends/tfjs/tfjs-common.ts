@@ -12,7 +12,7 @@ import type { DeterminismRecord } from '../../protocol.js';
 import type { Execution, ExecuteOptions, ForwardFn, GradientFn, OpSink, Program, Session } from '../types.js';
 import { TfjsOptimizer, clipByGlobalNorm, forward, meanXent, tfjsLayout, type ForwardOps } from './tfjs-model.js';
 import { CLIP_NORM_OP, HEAD_PATH, LOSS_GRAD_OP, LOSS_OP, inferOps, opNames, type OpNames } from '../../../workloads/ops.js';
-import { StepTrace, UnsupportedOpError } from '../types.js';
+import { StepTrace, timedEvaluation, UnsupportedOpError } from '../types.js';
 import { resumeStep, stateCounters, stateTensor, type TrainingState } from '../../checkpoint.js';
 import { registerTfjsGradients } from './tfjs-gradients.js';
 import { sizeOf } from '../../../workloads/types.js';
@@ -185,17 +185,17 @@ function compileTraining(tf: Tf, spec: TrainSpec, inputs: NamedTensor[], keep: <
           ],
         };
       }
-      let evalLogits: Float32Array | undefined;
-      if (options?.stopAfter === undefined) {
+      const evaluated = options?.stopAfter === undefined ? await timedEvaluation(async () => {
         const tensors = new Map(artifactNames.map((n, i) => [n, current()[i]]));
         const logits = tf.tidy(() => forward(tf, spec, { training: false, tensors }, evalX));
-        evalLogits = Float32Array.from((await logits.data()) as Float32Array);
+        const data = Float32Array.from((await logits.data()) as Float32Array);
         logits.dispose();
-      }
+        return data;
+      }) : {};
       current().forEach((p) => p.dispose());
       optimizer.dispose();
       lastLoss?.dispose();
-      return { outputs, computeMs, loss: lossValue, trace: trace.result(), ...(evalLogits ? { evalLogits } : {}), ...(trainingState ? { state: trainingState } : {}) };
+      return { outputs, computeMs, loss: lossValue, trace: trace.result(), ...evaluated, ...(trainingState ? { state: trainingState } : {}) };
     },
     dispose,
   };

@@ -15,9 +15,9 @@
  * inputs: [{name, shape, dtype: "float32"|"int32", path}], params: [names], state: [names],
  * dropout: [names], out: path, trace, dtype?: "float64", ops?: names, loader?: {workers, mode, seed},
  * resume?: {stop_after?, from?: {path, tensors: [{name, shape, offset}]}, state?}} | {id, op: "exit"};
- * replies {id, ok: true, outputs, loss, compute_ms, trace, eval, ops, state?, nondeterministic?} or {id,
+ * replies {id, ok: true, outputs, loss, compute_ms, trace, eval, eval_ms?, ops, state?, nondeterministic?} or {id,
  * ok: false, error, unsupported}. The artifact (the parameters, then the state) is written to `out`,
- * per-step weights to `out.trace`, the evaluation logits of training workloads to `out.eval`, the
+ * per-step weights to `out.trace`, the evaluation logits of training workloads to `out.eval` (their time `eval_ms`), the
  * training state (harness/checkpoint.ts, with `resume`) to `out.state`, all float32. `ops` (locating):
  * the names of workloads/ops.ts for each site (opNamesFor); the worker writes every op's output to
  * `out.ops` and replies `ops: [[step, name, elements], …]` in the order written. `loader`: the
@@ -223,7 +223,7 @@ export async function runRequest(
   const state = r.state ? unpackState(readFloat32(`${out}.state`), r.state as TensorMeta[]) : undefined;
   return {
     outputs, computeMs: r.compute_ms as number, loss: (r.loss as number | null) ?? null, trace,
-    ...(evalLogits ? { evalLogits } : {}), ...(state ? { state } : {}),
+    ...(evalLogits ? { evalLogits, ...(typeof r.eval_ms === 'number' ? { evalMs: r.eval_ms } : {}) } : {}), ...(state ? { state } : {}),
     ...(r.nondeterministic ? { nondeterministic: r.nondeterministic as NondeterministicOp[] } : {}),
   };
 }

@@ -336,7 +336,7 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
     workloads the evaluation forward pass follows, untimed. `ops` (locating): an Ops. `resume` (resume
     replay, datalayer.py): `from` a checkpoint (name -> tensor), `stop_after` K steps (no evaluation),
     `state` (return the training state). Returns (outputs [(name, tensor)], loss, compute_ms, per-step
-    weights or [], evaluation logits or None, training state [(name, tensor)] or None)."""
+    weights or [], (evaluation logits, their milliseconds) or None, training state [(name, tensor)] or None)."""
     resume = resume or {}
     steps = []
     cast = lambda t: t.to(dtype) if t.is_floating_point() else t
@@ -415,14 +415,17 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
     sync(device)
     compute_ms = (time.perf_counter() - start) * 1000 - copy_ms
     model.ops = None
-    logits = None
+    evaluation = None
     if not resume.get("stop_after"):
+        t0 = time.perf_counter()
         with torch.no_grad(), autocast(device):
             x_eval = tensors["xEval"]
             logits = model.forward(cast(x_eval) if x_eval.is_floating_point() else x_eval, False).reshape(-1, spec["classes"])
+        sync(device)
+        evaluation = (logits, (time.perf_counter() - t0) * 1000)
     outputs = [(n, w.detach()) for n, w in zip(weight_names, weights)]
     training_state = datalayer.export_state(spec, weight_names, weights, params, optimizer, last, bool(dropout)) if resume.get("state") or resume.get("stop_after") else None
-    return outputs, (float(loss.item()) if loss is not None else None), compute_ms, steps, logits, training_state
+    return outputs, (float(loss.item()) if loss is not None else None), compute_ms, steps, evaluation, training_state
 
 
 def run(request):
@@ -445,9 +448,9 @@ def run(request):
     alerts = []
     try:
         if MODE == "det-warn":
-            (outputs, loss, compute_ms, trace, logits, training_state), alerts = datalayer.nondeterministic_ops(run_compute)
+            (outputs, loss, compute_ms, trace, evaluation, training_state), alerts = datalayer.nondeterministic_ops(run_compute)
         else:
-            outputs, loss, compute_ms, trace, logits, training_state = run_compute()
+            outputs, loss, compute_ms, trace, evaluation, training_state = run_compute()
     finally:
         if ops:
             ops.close()
@@ -457,11 +460,13 @@ def run(request):
         with open(request["out"] + ".trace", "wb") as f:
             for t in trace:
                 f.write(raw_float32(t))
-    if logits is not None:
+    if evaluation is not None:
         with open(request["out"] + ".eval", "wb") as f:
-            f.write(raw_float32(logits))
-    reply = {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace), "eval": logits is not None,
+            f.write(raw_float32(evaluation[0]))
+    reply = {"outputs": meta, "elements": offset, "compute_ms": compute_ms, "loss": loss, "trace": bool(trace), "eval": evaluation is not None,
              "ops": ops.index if ops else None}
+    if evaluation is not None:
+        reply["eval_ms"] = evaluation[1]
     if training_state is not None:
         reply["state"] = write_tensors(request["out"] + ".state", training_state)
     if MODE == "det-warn":
