@@ -124,3 +124,21 @@ test('given the whole suite, each backend opens the sessions its runs will use w
     await runner.close();
   }
 });
+
+test('a run its backend found it cannot run is not tried again: the later runs of that cell answer unsupported in the same words', async () => {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-lacks-')), 'r');
+  const log = path.join(path.dirname(dir), 'log');
+  process.env.DETBENCH_FAKE_WARM_LOG = log;
+  process.env.DETBENCH_PLUGINS = plugin;
+  await loadPlugins();
+  const full = resolveSuite({ backends: ['fake-lacks-op'], workloads: ['matmul', 'reduce-sum'], repeats: 3 }, {}, 'test');
+  const plan = makePlan(full, { 'fake-lacks-op': { available: true, version: '0', devices: ['cpu'], notes: [] } });
+  const writer = ResultsWriter.create(dir, fixtureManifest(plan.runs, plan.runs.length));
+  await runAll(plan.runs, writer, { concurrency: 1, timeoutMs: 10_000 });
+  writer.finish({ finishedAt: '', runs: writer.written, interrupted: false });
+  const records = loadResults(dir).runs;
+  assert.equal(records.length, 16); // 2 workloads × 2 modes × (3 repeats + 1 warm-up)
+  assert.deepEqual(new Set(records.map((r) => (r.status === 'unsupported' ? r.message : r.status))), new Set(['fake-lacks-op has no kernel for this op']));
+  // one try per workload and mode: the first run of each cell
+  assert.deepEqual(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).sort(), ['try det', 'try det', 'try nondet', 'try nondet']);
+});

@@ -94,6 +94,16 @@ function session(req: RunRequest): Promise<Session> {
   return s;
 }
 
+/**
+ * The runs this thread found a backend cannot run (an `unsupported` result: a kernel or op it lacks,
+ * such as tfjs-wasm's missing Conv2DBackpropFilter), by what decides that: the session, the spec and
+ * how the run is executed. The answer is the same for every repeat of a cell, so a later one returns
+ * the first one's result at once instead of setting up and running until the backend throws again.
+ */
+const unsupportedRuns = new Map<string, WorkerResult>();
+const executionKey = (req: RunTask, spec: ResolvedWorkload['spec']) =>
+  JSON.stringify([sessionKey(req), spec, req.batchSize ?? null, req.trace === true, 'captureOps' in req, req.resumePhase ? Object.keys(req.resumePhase) : null, req.loaderWorkers ?? 0]);
+
 /** What the coming runs will compute, so that `probe` can start warming up for them while it waits. */
 export type WarmTarget = Pick<RunRequest, 'workload' | 'preset' | 'params'>;
 
@@ -239,6 +249,7 @@ async function prepareShards(spec: TrainSpec, backend: string): Promise<void> {
 export default async function runTask(req: RunTask): Promise<WorkerResult> {
   let determinism: DeterminismRecord | null = null;
   const warnings: string[] = [];
+  let key: string | null = null;
   try {
     const def = findWorkload(req.workload);
     if (!def) throw new Error(`unknown workload ${req.workload}`);
@@ -246,6 +257,9 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
     const backend = findBackend(req.backend);
     const support = backend && runSupport(backend, workload.spec, req);
     if (support && !support.ok) return { status: 'unsupported', message: support.reason, determinism, warnings };
+    key = executionKey(req, workload.spec);
+    const known = unsupportedRuns.get(key);
+    if (known) return structuredClone(known);
     const s = await session(req);
     determinism = s.determinism;
     warnings.push(...s.warnings);
@@ -323,7 +337,9 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
   } catch (err) {
     const e = err as Error & { unsupported?: boolean };
     const unsupported = err instanceof UnsupportedOpError || e.unsupported === true;
-    return { status: unsupported ? 'unsupported' : 'error', message: e.message ?? String(err), determinism, warnings };
+    const result: WorkerResult = { status: unsupported ? 'unsupported' : 'error', message: e.message ?? String(err), determinism, warnings };
+    if (unsupported && key) unsupportedRuns.set(key, structuredClone(result));
+    return result;
   }
 }
 
