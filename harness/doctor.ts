@@ -13,6 +13,8 @@ import os from 'node:os';
 import { capture } from './run/child-probe.js';
 import type { Fingerprint } from './env.js';
 import type { TorchAlerts } from './backends/torch/alerts.js';
+import type { Availability } from './backends/types.js';
+import { isGpuDevice } from '../workloads/types.js';
 
 export const CHECK_STATUSES = ['pass', 'warn', 'fail', 'info'] as const;
 export type CheckStatus = (typeof CHECK_STATUSES)[number];
@@ -159,13 +161,23 @@ export function alertChecks(a: TorchAlerts): Check[] {
 }
 
 /**
+ * torch's facts from the torch backend's probe of the same Python, when it found torch (`detbench
+ * run`: one Python importing torch instead of two); null when there is none to read them from.
+ */
+function factsOfProbe(python: string, probed: Availability | undefined): TorchFacts | null {
+  if (!probed?.available || !probed.stack) return null;
+  const { cuda, cudnn, cudnnBenchmark } = probed.stack;
+  return { python, torch: probed.version, cuda, cudnn, cudnnBenchmark, gpu: probed.devices.some(isGpuDevice) };
+}
+
+/**
  * Gathers the facts (environment, cores, the fingerprint, torch when a Python is given) and diagnoses.
  * `alerts`: where torch is importable, also a det run of detbench's workloads in warn-only mode
  * (backends/torch/alerts.ts) naming each op without a deterministic implementation; loaded only then,
  * so a doctor without torch stays quick.
  */
-export async function doctor(o: { fingerprint: Fingerprint; python: string | null; alerts?: boolean }): Promise<DoctorReport> {
-  const torch = o.python ? await torchFacts(o.python) : null;
+export async function doctor(o: { fingerprint: Fingerprint; python: string | null; alerts?: boolean; probed?: Availability }): Promise<DoctorReport> {
+  const torch = o.python ? factsOfProbe(o.python, o.probed) ?? (await torchFacts(o.python)) : null;
   let alerts: TorchAlerts | null = null;
   if (o.alerts && o.python && torch?.torch) {
     const [{ torchAlerts }, { WORKLOADS }] = await Promise.all([import('./backends/torch/alerts.js'), import('../workloads/index.js')]);

@@ -137,7 +137,10 @@ const fingerprint = object({
 
 const availability = byFlag(
   'available',
-  object({ available: schema<true>({ const: true }), version: str(), devices: texts(), notes: texts() }, { deviceNames: record(str()) }),
+  object(
+    { available: schema<true>({ const: true }), version: str(), devices: texts(), notes: texts() },
+    { deviceNames: record(str()), stack: object({ cuda: nullable(str()), cudnn: nullable(int()), cudnnBenchmark: nullable(bool()) }) },
+  ),
   object({ available: schema<false>({ const: false }), reason: str() }),
 );
 

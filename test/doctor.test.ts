@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { diagnose, MANY_CORES, type Check, type TorchFacts } from '../harness/doctor.ts';
+import { diagnose, doctor, MANY_CORES, type Check, type TorchFacts } from '../harness/doctor.ts';
 import type { Fingerprint } from '../harness/env.ts';
 import { EXIT } from '../harness/errors.ts';
 
@@ -53,4 +53,16 @@ test('detbench doctor --json: every check, exit 0 or 1 by whether one failed', (
   assert.equal(r.status, report.ok ? EXIT.ok : EXIT.findings, r.stderr);
   assert.deepEqual(report.checks.map((c) => c.id), ['PYTHONHASHSEED', 'CUBLAS_WORKSPACE_CONFIG', 'TF_DETERMINISTIC_OPS', 'thread-count', 'code-version', 'tfjs-node', 'torch']);
   assert.match(byId(report.checks).torch.found, /not importable by \/nonexistent\/python/);
+});
+
+test('with the torch probe of the same Python at hand, the torch items come from it and no Python of its own is started', async () => {
+  // a Python that cannot start: had the doctor asked it, torch would be "not importable"
+  const stack = { cuda: '12.1', cudnn: 8902, cudnnBenchmark: true };
+  const report = await doctor({ fingerprint: clean, python: '/nonexistent/python', probed: { available: true, version: '2.1.0', devices: ['cuda:0'], notes: [], stack } });
+  const c = byId(report.checks);
+  assert.equal(c.torch.found, 'torch 2.1.0 (/nonexistent/python), CUDA 12.1, cuDNN 8902');
+  assert.equal(c['cudnn.benchmark'].status, 'fail');
+  // a probe that found no torch says nothing the doctor can use: it asks the Python itself
+  const without = await doctor({ fingerprint: clean, python: '/nonexistent/python', probed: { available: false, reason: 'no torch' } });
+  assert.match(byId(without.checks).torch.found, /not importable by \/nonexistent\/python/);
 });

@@ -109,11 +109,15 @@ test('given the whole suite, each backend opens the sessions its runs will use w
   try {
     const availability = await runner.probe(full.backends, full);
     const sessions = ['session det t1', 'session det t2', 'session nondet t1', 'session nondet t2'];
-    // opening began as soon as the backend probed available, before the plan exists here
-    assert.deepEqual(lines().sort(), sessions);
+    const opened = () => lines().filter((l) => l.startsWith('session')).sort();
+    // asked to start ahead before its probe; opening began as soon as it probed available, before the plan exists here
+    assert.equal(lines()[0], 'ahead det,nondet');
+    assert.deepEqual(opened(), sessions);
     const plan = makePlan(full, availability);
     await runner.prewarm(plan.runs);
-    assert.deepEqual(lines().sort(), sessions);
+    assert.deepEqual(opened(), sessions);
+    // what the sessions did not take is ended once they are open, before any run
+    assert.deepEqual(lines().slice(1).sort(), [...sessions, 'end ahead'].sort());
     const writer = ResultsWriter.create(dir, fixtureManifest(plan.runs, plan.runs.length));
     await runner.run(plan.runs, writer, { timeoutMs: 10_000 });
     writer.finish({ finishedAt: '', runs: writer.written, interrupted: false });

@@ -17,8 +17,17 @@ export type Availability =
       notes: string[];
       /** Model name per device (e.g. cuda:1 → "NVIDIA H100 80GB HBM3"): identical names are compared as siblings. */
       deviceNames?: Record<string, string>;
+      /** The libraries beneath the backend, as its probe saw them (torch: for the doctor's checklist, which then starts no Python of its own). */
+      stack?: StackFacts;
     }
   | { available: false; reason: string };
+
+/** torch's CUDA and cuDNN builds (null on a CPU-only build or host) and cudnn.benchmark as a fresh process has it. */
+export interface StackFacts {
+  cuda: string | null;
+  cudnn: number | null;
+  cudnnBenchmark: boolean | null;
+}
 
 export type Support = { ok: true } | { ok: false; reason: string };
 
@@ -189,6 +198,13 @@ export interface Backend {
   supportsAxis?(axis: AxisId, value: AxisValue, at: { device: string; spec: WorkloadSpec }): Support | null;
   /** For `processPerMode` backends: the environment the child process for a mode must start with. */
   processEnv?(mode: Mode): Record<string, string | undefined>;
+  /**
+   * A suite with sessions of these modes is about to run (this thread probes, then opens them): start
+   * what opening them will wait for, beside the probe (torch: a Python per mode, importing torch).
+   * `open` uses it; `endAhead` ends whatever no session took.
+   */
+  startAhead?(modes: Mode[]): void;
+  endAhead?(): void;
 }
 
 /**

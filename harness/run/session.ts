@@ -76,13 +76,13 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
   try {
     const dir = path.join(options.outRoot, newRunId());
     // probe; while the worker probes (and starts warming up for the suite), this thread is idle: git
-    // and npm for the fingerprint, the doctor's checklist (with torch it starts a Python)
+    // and npm for the fingerprint
     const probing = runner.probe(suite.backends, suite);
     const environment = fingerprint(PROJECT_DIR);
     folder = { dir, environment, backends: {} };
-    const checking = doctor({ fingerprint: environment, python: suite.backends.includes('torch') ? options.python ?? process.env.DETBENCH_PYTHON ?? 'python3' : null });
     const probed = await probing;
-    const checklist = await checking;
+    // torch's facts come from its probe where it found torch: no second Python importing it
+    const checklist = await doctor({ fingerprint: environment, python: suite.backends.includes('torch') ? options.python ?? process.env.DETBENCH_PYTHON ?? 'python3' : null, probed: probed.torch });
     const availability = suite.devices === 'gpu' ? restrictToGpus(probed) : probed;
     folder.backends = availability;
     if (!suite.backends.some((id) => availability[id].available)) {

@@ -4,7 +4,7 @@
  * becomes an `error` result (or `unsupported` for an op the backend lacks); the worker never throws.
  */
 import { workerData } from 'node:worker_threads';
-import { findBackend, loadPlugins } from '../backends/index.js';
+import { BACKENDS, findBackend, loadPlugins } from '../backends/index.js';
 import { setScratchRoot } from './scratch.js';
 import { timedEvaluation, UnsupportedOpError, supportOf, type Availability, type Backend, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
@@ -133,6 +133,7 @@ const warmUp = (work: Promise<unknown>) => warming.push(work.catch(() => {}));
  * left).
  */
 export async function probe({ ids, warm = [], suite }: { ids: string[] } & Partial<Upcoming>): Promise<Record<string, Availability>> {
+  if (suite) for (const id of ids) findBackend(id)?.startAhead?.(suite.modes);
   const specs = dataParallelSpecs(warm);
   for (const spec of specs) warmUp(shardPool(spec));
   const results = await Promise.all(
@@ -172,6 +173,7 @@ export async function prewarm(requests: RunRequest[]): Promise<void> {
   }
   // a failure is reported by the run that needs what failed, as its own record
   await Promise.allSettled([...prepared.values(), inputs]);
+  for (const backend of BACKENDS) backend.endAhead?.();
 }
 
 /**

@@ -36,11 +36,64 @@ async function run(backendId: string, workloadId: string, mode: 'det' | 'nondet'
   return out;
 }
 
-systemTest('torch probe: available on the CPU with its version', 'torch', async () => {
+/** The Python worker processes this process has started that are still running. */
+function pythonChildren(): number {
+  const ps = spawnSync('ps', ['-o', 'args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return ps.stdout.split('\n').filter((line) => line.includes('worker.py')).length;
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(condition(), what);
+}
+
+systemTest('torch probe: available on the CPU with its version, and the facts the doctor needs; its worker is gone after it', 'torch', async () => {
   const a = await torchBackend.probe();
   assert.ok(a.available, a.available ? '' : a.reason);
   assert.match(a.version, /^\d+\.\d+/);
   assert.ok(a.devices.length > 0);
+  // PyTorch's default, not the det worker's: cudnn.benchmark is off in a fresh process
+  assert.deepEqual(Object.keys(a.stack ?? {}).sort(), ['cuda', 'cudnn', 'cudnnBenchmark']);
+  assert.equal(a.stack!.cudnnBenchmark, false);
+  await until(() => pythonChildren() === 0, 'the probe stopped the worker it started');
+});
+
+systemTest('torch workers started ahead: the probe asks the det one, sessions take them, endAhead stops the rest', 'torch', async () => {
+  torchBackend.startAhead!(['det', 'nondet']);
+  assert.equal(pythonChildren(), 2);
+  assert.ok((await torchBackend.probe()).available);
+  assert.equal(pythonChildren(), 2, 'the probe used the det worker started ahead');
+  const session = await torchBackend.open({ mode: 'det', threads: 1, device: 'cpu' });
+  assert.equal(pythonChildren(), 2, 'the det session took the det worker');
+  torchBackend.endAhead!();
+  await until(() => pythonChildren() === 1, 'the nondet worker no session took is stopped');
+  await session.close();
+  await until(() => pythonChildren() === 0, 'closing the session stops its worker');
+});
+
+systemTest('torch sessions that differ only in their thread count share one worker, and compute the bits each would alone', 'torch', async () => {
+  const workload = resolveWorkload(findWorkload('mlp-train')!, 'quick');
+  const inputs = workloadInputs(workload, 0);
+  const once = async (threads: number) => {
+    const session = await torchBackend.open({ mode: 'det', threads, device: 'cpu' });
+    const program = await session.prepare(workload, inputs);
+    return { session, program, run: async () => flat(await program.execute()) };
+  };
+  const alone = await once(2);
+  const expected = await alone.run();
+  await alone.session.close();
+  const [t1, t2] = [await once(1), await once(2)];
+  assert.equal(pythonChildren(), 1);
+  // switches verified at each session's own count; runs alternate between the counts
+  for (const s of [t1, t2]) assert.ok(s.session.determinism.switches.every((w) => w.verified), JSON.stringify(s.session.determinism.switches));
+  await t1.run();
+  assert.ok(diffFloat32(expected, await t2.run()).bitwiseEqual, 'a 2-thread run after a 1-thread one in the same worker gives the 2-thread bits');
+  const nondet = await torchBackend.open({ mode: 'nondet', threads: 1, device: 'cpu' });
+  assert.equal(pythonChildren(), 2, 'another mode gets a worker of its own');
+  await t1.session.close();
+  assert.equal(pythonChildren(), 2, 'the worker stays while a session uses it');
+  await Promise.all([t2.session.close(), nondet.close()]);
+  await until(() => pythonChildren() === 0, 'the last session to close stops the worker');
 });
 
 systemTest('torch det and nondet: every switch (with the CPU thread count) is read back from the worker and verified; versions are recorded', 'torch', async () => {

@@ -43,10 +43,9 @@ import type { DeterminismRecord, Mode, Switch } from '../../protocol.js';
 import { axisValue, type AxisFields, type Numerics } from '../../axes.js';
 import { modelLayout } from '../../../workloads/params.js';
 import { isGpuDevice, type NamedTensor, type ResolvedWorkload, type WorkloadSpec } from '../../../workloads/types.js';
-import { capture } from '../../run/child-probe.js';
 import { scratchRoot } from '../../run/scratch.js';
 import { packState, unpackState, type TrainingState } from '../../checkpoint.js';
-import { UnsupportedOpError, autotuneUnsupported, numericsUnsupported, type Availability, type Backend, type Execution, type OpSink, type Program, type Session, type SessionOptions, type Support } from '../types.js';
+import { UnsupportedOpError, autotuneUnsupported, numericsUnsupported, type Availability, type Backend, type Execution, type OpSink, type Program, type Session, type SessionOptions, type StackFacts, type Support } from '../types.js';
 import { CLIP_NORM_OP, HEAD_PATH, LAYER_OP, LOSS_GRAD_OP, LOSS_OP, inferOps, opNames } from '../../../workloads/ops.js';
 
 export const TORCH_PROTOCOL = 3;
@@ -70,7 +69,61 @@ interface Hello {
   cudnn: number | null;
   devices: string[];
   flags: Record<string, boolean | string | number | null>;
+  /** PyTorch's own settings before the mode's (cudnn.benchmark as a fresh process has it). */
+  defaults: { 'cudnn.benchmark': boolean };
 }
+
+/**
+ * Python workers started ahead of the sessions that will use them, by mode (`startAhead`): the same
+ * process a session would start (same Python, script and environment), started while the probes run
+ * instead of after them, so that importing torch overlaps them. The probe asks the det one about
+ * torch; `open` takes one; `endAhead` stops those left.
+ */
+const ahead = new Map<TorchMode, { python: string; worker: TorchProcess }>();
+
+/** The worker started ahead for `mode`, if it is still alive and its Python is still the one asked for. */
+function spareFor(mode: TorchMode): TorchProcess | null {
+  const spare = ahead.get(mode);
+  return spare && spare.python === python() && !spare.worker.exited ? spare.worker : null;
+}
+
+/** A worker for `mode`: the one started ahead for it, else a new one. */
+function startWorker(mode: TorchMode): TorchProcess {
+  const spare = spareFor(mode);
+  if (!spare) ahead.get(mode)?.worker.stop();
+  ahead.delete(mode);
+  return spare ?? TorchProcess.start(mode);
+}
+
+/**
+ * The workers of this thread's open sessions, shared by the sessions that differ only in their
+ * thread count: every run request sets torch's intra-op threads itself, and each session's hello
+ * reads the switches back at its own count, while what a process keeps once set (the mode's
+ * environment and switches, numerics, cudnn.benchmark for autotune, the device) is in the key.
+ * Starting a Python and importing torch costs about a second of CPU per process.
+ */
+const shared = new Map<string, { worker: TorchProcess; sessions: number }>();
+
+function useWorker(options: SessionOptions): { worker: TorchProcess; release: () => void } {
+  const key = JSON.stringify([python(), options.mode, options.device, axisValue(options, 'numerics'), axisValue(options, 'autotune')]);
+  let entry = shared.get(key);
+  if (!entry || entry.worker.exited) {
+    entry = { worker: startWorker(options.mode), sessions: 0 };
+    shared.set(key, entry);
+  }
+  entry.sessions++;
+  const used = entry;
+  return {
+    worker: used.worker,
+    release() {
+      if (--used.sessions > 0) return;
+      used.worker.stop();
+      if (shared.get(key) === used) shared.delete(key);
+    },
+  };
+}
+
+const PROBE_TIMEOUT_MS = 120_000;
 
 /** One Python worker process and its request/reply loop. */
 export class TorchProcess {
@@ -109,6 +162,11 @@ export class TorchProcess {
     // the worker leaves when its stdin closes
     const child = spawn(pythonPath, ['-u', WORKER], { env: { ...process.env, ...torchEnv(mode) }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     return new TorchProcess(child);
+  }
+
+  /** Whether it has exited (or never started): every request fails. */
+  get exited(): boolean {
+    return this.dead !== null;
   }
 
   request(message: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -301,22 +359,40 @@ export const torchBackend: Backend = {
     capabilities: 'train and infer: every primitive (dense, conv2d, pooling, embedding, mean and global average pooling, layer and batch norm, GELU, dropout masks, causal self-attention, residual, softmax-xent, SGD, momentum SGD and AdamW from torch.optim, clip_grad_norm_, attention, reduce-sum, matmul, index-add via index_add_), evaluation, float64 (the oracle); no data-parallel driver or WGSL',
   },
   async probe(): Promise<Availability> {
-    const code = 'import json, torch; print(json.dumps({"torch": torch.__version__, "cuda": torch.cuda.is_available(), "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}))';
-    const r = await capture(python(), ['-c', code], 120_000);
-    if (r.error) return { available: false, reason: `${python()} cannot be started (${r.error}): install Python 3 with torch, or pass --python PATH` };
-    if (r.status !== 0) {
-      const why = r.stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exit ${r.status}`;
-      return { available: false, reason: `torch is not importable by ${python()} (${why}): pip install torch, or pass --python PATH to a Python that has it` };
+    // a det worker's hello, which changes nothing: the one started ahead for the suite, or one of its own
+    const spare = spareFor('det');
+    const worker = spare ?? TorchProcess.start('det');
+    let timer: NodeJS.Timeout | undefined;
+    let hello: Hello;
+    try {
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS / 1000} s`)), PROBE_TIMEOUT_MS)));
+      hello = (await Promise.race([worker.call({ op: 'hello' }), timeout])) as unknown as Hello;
+    } catch (err) {
+      worker.stop();
+      const why = (err as Error).message;
+      const notStarted = `${python()} cannot be started: `;
+      if (why.startsWith(notStarted)) return { available: false, reason: `${python()} cannot be started (${why.slice(notStarted.length)}): install Python 3 with torch, or pass --python PATH` };
+      return { available: false, reason: `torch is not importable by ${python()} (${why.replace(/^torch is not importable: /, '')}): pip install torch, or pass --python PATH to a Python that has it` };
+    } finally {
+      clearTimeout(timer);
     }
-    const info = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { torch: string; cuda: boolean; devices: string[] };
-    const devices = info.cuda ? info.devices.map((_, i) => `cuda:${i}`) : ['cpu'];
+    if (!spare) worker.stop();
+    const gpus = hello.devices;
     return {
       available: true,
-      version: info.torch,
-      devices,
-      notes: info.cuda ? [`GPUs: ${info.devices.join('; ')}`] : ['no CUDA device: torch runs on the CPU'],
-      ...(info.cuda ? { deviceNames: Object.fromEntries(info.devices.map((name, i) => [`cuda:${i}`, name])) } : {}),
+      version: hello.torch,
+      devices: gpus.length ? gpus.map((_, i) => `cuda:${i}`) : ['cpu'],
+      notes: gpus.length ? [`GPUs: ${gpus.join('; ')}`] : ['no CUDA device: torch runs on the CPU'],
+      ...(gpus.length ? { deviceNames: Object.fromEntries(gpus.map((name, i) => [`cuda:${i}`, name])) } : {}),
+      stack: { cuda: hello.cuda, cudnn: hello.cudnn, cudnnBenchmark: hello.defaults['cudnn.benchmark'] },
     };
+  },
+  startAhead(modes) {
+    for (const mode of modes) if (!ahead.has(mode)) ahead.set(mode, { python: python(), worker: TorchProcess.start(mode) });
+  },
+  endAhead() {
+    for (const { worker } of ahead.values()) worker.stop();
+    ahead.clear();
   },
   supports(spec: WorkloadSpec): Support {
     if (spec.kind === 'train' && spec.dataParallel) return { ok: false, reason: 'torch has no data-parallel driver in detbench: the CPU negative control runs on the CPU backends' };
@@ -334,11 +410,17 @@ export const torchBackend: Backend = {
     return { ok: true };
   },
   async open(options: SessionOptions): Promise<Session> {
-    const worker = TorchProcess.start(options.mode);
+    const { worker, release } = useWorker(options);
     const numerics = axisValue(options, 'numerics');
     const autotune = axisValue(options, 'autotune') === 'on';
-    const hello = (await worker.call(helloRequest(options))) as unknown as Hello;
-    if (hello.protocol !== TORCH_PROTOCOL) throw new Error(`the Python worker speaks protocol ${hello.protocol}, detbench ${TORCH_PROTOCOL}`);
+    let hello: Hello;
+    try {
+      hello = (await worker.call(helloRequest(options))) as unknown as Hello;
+      if (hello.protocol !== TORCH_PROTOCOL) throw new Error(`the Python worker speaks protocol ${hello.protocol}, detbench ${TORCH_PROTOCOL}`);
+    } catch (err) {
+      release();
+      throw err;
+    }
     const det = options.mode === 'det';
     const expect = expectedSwitches(options);
     const switches: Switch[] = Object.entries(expect).map(([name, value]) => ({ name, value: String(hello.flags[name]), verified: hello.flags[name] === value }));
@@ -382,7 +464,7 @@ export const torchBackend: Backend = {
         throw new UnsupportedOpError('torch has no data-parallel driver in detbench');
       },
       async close() {
-        worker.stop();
+        release();
         fs.rmSync(dir, { recursive: true, force: true });
       },
     };

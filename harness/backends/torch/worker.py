@@ -34,6 +34,9 @@ except Exception as err:  # answer every request with the reason, so the harness
         reply({"id": request.get("id"), "ok": False, "unsupported": False, "error": "torch is not importable: %r" % (err,)})
     sys.exit(0)
 
+# PyTorch's own default, before the mode sets it (hello reports it: `detbench doctor` checks it)
+BENCHMARK_DEFAULT = bool(torch.backends.cudnn.benchmark)
+
 if MODE == "det-warn":  # `detbench doctor`: warn where det would raise, to name every such op
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.deterministic = True
@@ -99,6 +102,7 @@ def hello(threads=None, numerics=None, device=None, autotune=None):
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if cuda else None,
         "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else [],
+        "defaults": {"cudnn.benchmark": BENCHMARK_DEFAULT},
         "flags": {
             "use_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
             "cudnn.deterministic": bool(torch.backends.cudnn.deterministic),
