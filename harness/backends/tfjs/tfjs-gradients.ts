@@ -29,8 +29,8 @@ export function registerTfjsGradients(): void {
   require(ENTRY);
 }
 
-/** The cached bundle's path, built first if need be; null when it cannot be built or written. */
-function bundledGradients(): string | null {
+/** The cached bundle's path, built first if need be (npm's postinstall builds it: scripts/warm-caches.ts); null when it cannot be built or written. */
+export function bundledGradients(): string | null {
   try {
     // esbuild is tsx's own dependency, resolved from tsx so that it is the one tsx installed
     const esbuild = createRequire(require.resolve('tsx/package.json'))('esbuild') as typeof import('esbuild');
