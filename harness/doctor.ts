@@ -48,6 +48,8 @@ export interface TorchFacts {
   /** torch.cuda.is_available(): the warn-only run (TorchAlerts) runs on cuda then. */
   gpu?: boolean;
   error?: string;
+  /** Where the torch backend's probe of this Python found no torch: its reason, a sentence of its own. */
+  probeReason?: string;
 }
 
 const PROBE = `import json
@@ -127,7 +129,7 @@ export function diagnose(o: { env: NodeJS.ProcessEnv; cores: number; fingerprint
 
   const t = o.torch;
   if (!t || t.torch === null) {
-    add({ id: 'torch', status: 'info', found: t ? `torch is not importable by ${t.python} (${t.error})` : 'torch was not checked', fix: 'install torch, or pass --python PATH to a Python that has it, to check the torch items' });
+    add({ id: 'torch', status: 'info', found: t ? t.probeReason ?? `torch is not importable by ${t.python} (${t.error})` : 'torch was not checked', fix: 'install torch, or pass --python PATH to a Python that has it, to check the torch items' });
   } else {
     add({ id: 'torch', status: 'info', found: `torch ${t.torch} (${t.python}), CUDA ${t.cuda ?? 'none'}, cuDNN ${t.cudnn ?? 'none'}` });
     add(
@@ -161,11 +163,13 @@ export function alertChecks(a: TorchAlerts): Check[] {
 }
 
 /**
- * torch's facts from the torch backend's probe of the same Python, when it found torch (`detbench
- * run`: one Python importing torch instead of two); null when there is none to read them from.
+ * torch's facts from the torch backend's probe of the same Python (`detbench run`: one Python
+ * importing torch instead of two, and a Python that hangs is waited for once); null without a probe.
  */
 function factsOfProbe(python: string, probed: Availability | undefined): TorchFacts | null {
-  if (!probed?.available || !probed.stack) return null;
+  if (!probed) return null;
+  if (!probed.available) return { python, torch: null, cuda: null, cudnn: null, cudnnBenchmark: null, probeReason: probed.reason };
+  if (!probed.stack) return null;
   const { cuda, cudnn, cudnnBenchmark } = probed.stack;
   return { python, torch: probed.version, cuda, cudnn, cudnnBenchmark, gpu: probed.devices.some(isGpuDevice) };
 }

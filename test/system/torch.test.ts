@@ -36,11 +36,12 @@ async function run(backendId: string, workloadId: string, mode: 'det' | 'nondet'
   return out;
 }
 
-/** The Python worker processes this process has started that are still running. */
-function pythonChildren(): number {
-  const ps = spawnSync('ps', ['-o', 'args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
-  return ps.stdout.split('\n').filter((line) => line.includes('worker.py')).length;
+/** The pids of the Python worker processes this process has started that are still running. */
+function pythonWorkers(): number[] {
+  const ps = spawnSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return ps.stdout.split('\n').filter((line) => line.includes('worker.py')).map((line) => Number(line.trim().split(/\s+/)[0]));
 }
+const pythonChildren = () => pythonWorkers().length;
 
 async function until(condition: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 25));
@@ -59,35 +60,66 @@ systemTest('torch probe: available on the CPU with its version, and the facts th
 });
 
 systemTest('torch workers started ahead: the probe asks the det one, sessions take them, endAhead stops the rest', 'torch', async () => {
-  torchBackend.startAhead!(['det', 'nondet']);
-  assert.equal(pythonChildren(), 2);
-  assert.ok((await torchBackend.probe()).available);
-  assert.equal(pythonChildren(), 2, 'the probe used the det worker started ahead');
-  const session = await torchBackend.open({ mode: 'det', threads: 1, device: 'cpu' });
-  assert.equal(pythonChildren(), 2, 'the det session took the det worker');
-  torchBackend.endAhead!();
-  await until(() => pythonChildren() === 1, 'the nondet worker no session took is stopped');
-  await session.close();
-  await until(() => pythonChildren() === 0, 'closing the session stops its worker');
+  // every Python the backend starts goes through this wrapper, which logs the mode it starts in
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-torch-starts-'));
+  const log = path.join(dir, 'starts');
+  const wrapper = path.join(dir, 'python');
+  fs.writeFileSync(wrapper, `#!/bin/sh\necho "$DETBENCH_TORCH_MODE" >> ${log}\nexec ${python} "$@"\n`, { mode: 0o755 });
+  const starts = () => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).sort() : []);
+  const before = process.env.DETBENCH_PYTHON;
+  process.env.DETBENCH_PYTHON = wrapper;
+  try {
+    torchBackend.startAhead!(['det', 'nondet']);
+    await until(() => starts().length === 2, 'a worker per mode started ahead');
+    assert.ok((await torchBackend.probe()).available);
+    const t1 = await torchBackend.open({ mode: 'det', threads: 1, device: 'cpu' });
+    const t2 = await torchBackend.open({ mode: 'det', threads: 2, device: 'cpu' });
+    // the probe asked the det worker, both det sessions took it: no Python started since
+    assert.deepEqual(starts(), ['det', 'nondet']);
+    assert.equal(pythonChildren(), 2);
+    torchBackend.endAhead!();
+    await until(() => pythonChildren() === 1, 'the nondet worker no session took is stopped');
+    await Promise.all([t1.close(), t2.close()]);
+    await until(() => pythonChildren() === 0, 'closing the sessions stops their worker');
+    assert.deepEqual(starts(), ['det', 'nondet']);
+  } finally {
+    process.env.DETBENCH_PYTHON = before;
+  }
 });
 
 systemTest('torch sessions that differ only in their thread count share one worker, and compute the bits each would alone', 'torch', async () => {
-  const workload = resolveWorkload(findWorkload('mlp-train')!, 'quick');
+  // conv-train: its bits at 1 and 2 intra-op threads differ (checked first), so a thread count
+  // leaking from one session into the other's runs would show
+  const workload = resolveWorkload(findWorkload('conv-train')!, 'quick');
   const inputs = workloadInputs(workload, 0);
   const once = async (threads: number) => {
     const session = await torchBackend.open({ mode: 'det', threads, device: 'cpu' });
     const program = await session.prepare(workload, inputs);
     return { session, program, run: async () => flat(await program.execute()) };
   };
-  const alone = await once(2);
-  const expected = await alone.run();
-  await alone.session.close();
+  const alone = async (threads: number) => {
+    const s = await once(threads);
+    const bits = await s.run();
+    await s.session.close();
+    return bits;
+  };
+  const expected = { 1: await alone(1), 2: await alone(2) };
+  assert.ok(!diffFloat32(expected[1], expected[2]).bitwiseEqual, 'conv-train gives other bits at 1 and 2 threads');
   const [t1, t2] = [await once(1), await once(2)];
   assert.equal(pythonChildren(), 1);
   // switches verified at each session's own count; runs alternate between the counts
   for (const s of [t1, t2]) assert.ok(s.session.determinism.switches.every((w) => w.verified), JSON.stringify(s.session.determinism.switches));
-  await t1.run();
-  assert.ok(diffFloat32(expected, await t2.run()).bitwiseEqual, 'a 2-thread run after a 1-thread one in the same worker gives the 2-thread bits');
+  for (const [threads, s] of [[1, t1], [2, t2], [1, t1], [2, t2]] as const) {
+    assert.ok(diffFloat32(expected[threads], await s.run()).bitwiseEqual, `a ${threads}-thread run in the shared worker gives the ${threads}-thread bits`);
+  }
+  // a worker that dies (here killed) is replaced for the next run of either session, greeted again
+  const [pid] = pythonWorkers();
+  process.kill(pid, 'SIGKILL');
+  // reaped (no zombie left), so this process has seen it exit
+  await until(() => spawnSync('ps', ['-o', 'pid=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim() === '', 'the worker is gone');
+  assert.ok(diffFloat32(expected[2], await t2.run()).bitwiseEqual, 'the 2-thread session runs on in a new worker');
+  assert.ok(diffFloat32(expected[1], await t1.run()).bitwiseEqual, 'and the 1-thread one shares it');
+  assert.equal(pythonChildren(), 1);
   const nondet = await torchBackend.open({ mode: 'nondet', threads: 1, device: 'cpu' });
   assert.equal(pythonChildren(), 2, 'another mode gets a worker of its own');
   await t1.session.close();

@@ -113,9 +113,12 @@ function useWorker(options: SessionOptions): { worker: TorchProcess; release: ()
   }
   entry.sessions++;
   const used = entry;
+  let released = false;
   return {
     worker: used.worker,
     release() {
+      if (released) return;
+      released = true;
       if (--used.sessions > 0) return;
       used.worker.stop();
       if (shared.get(key) === used) shared.delete(key);
@@ -124,6 +127,7 @@ function useWorker(options: SessionOptions): { worker: TorchProcess; release: ()
 }
 
 const PROBE_TIMEOUT_MS = 120_000;
+class ProbeTimeout extends Error {}
 
 /** One Python worker process and its request/reply loop. */
 export class TorchProcess {
@@ -145,7 +149,7 @@ export class TorchProcess {
       w?.resolve(message);
     });
     child.stderr.on('data', (d) => (this.stderr = (this.stderr + d).slice(-4000)));
-    child.on('exit', (code, signal) => this.failAll(new Error(`the Python worker exited (code ${code}, signal ${signal}): ${this.stderr.trim().split('\n').slice(-3).join(' ')}`)));
+    child.on('exit', (code, signal) => this.failAll(new Error(`the Python worker exited (code ${code}, signal ${signal}): ${this.stderr.trim().split('\n').slice(-3).join(' ') || 'it printed nothing'}`)));
     // a Python that cannot be started: 'error' instead of 'exit', and writes to its stdin fail too
     child.on('error', (err) => this.failAll(new Error(`${python()} cannot be started: ${err.message}`)));
     child.stdin.on('error', () => {});
@@ -365,10 +369,13 @@ export const torchBackend: Backend = {
     let timer: NodeJS.Timeout | undefined;
     let hello: Hello;
     try {
-      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS / 1000} s`)), PROBE_TIMEOUT_MS)));
+      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ProbeTimeout()), PROBE_TIMEOUT_MS)));
       hello = (await Promise.race([worker.call({ op: 'hello' }), timeout])) as unknown as Hello;
     } catch (err) {
       worker.stop();
+      if (err instanceof ProbeTimeout) {
+        return { available: false, reason: `${python()} did not answer within ${PROBE_TIMEOUT_MS / 1000} s (importing torch or starting CUDA hangs there): pass --python PATH to another Python` };
+      }
       const why = (err as Error).message;
       const notStarted = `${python()} cannot be started: `;
       if (why.startsWith(notStarted)) return { available: false, reason: `${python()} cannot be started (${why.slice(notStarted.length)}): install Python 3 with torch, or pass --python PATH` };
@@ -410,17 +417,33 @@ export const torchBackend: Backend = {
     return { ok: true };
   },
   async open(options: SessionOptions): Promise<Session> {
-    const { worker, release } = useWorker(options);
     const numerics = axisValue(options, 'numerics');
     const autotune = axisValue(options, 'autotune') === 'on';
+    // hello sets the session's threads, numerics and autotune in its worker and reads every switch back
+    const greet = async (worker: TorchProcess): Promise<Hello> => {
+      const reply = (await worker.call(helloRequest(options))) as unknown as Hello;
+      if (reply.protocol !== TORCH_PROTOCOL) throw new Error(`the Python worker speaks protocol ${reply.protocol}, detbench ${TORCH_PROTOCOL}`);
+      return reply;
+    };
+    let held = useWorker(options);
     let hello: Hello;
+    let dir: string;
     try {
-      hello = (await worker.call(helloRequest(options))) as unknown as Hello;
-      if (hello.protocol !== TORCH_PROTOCOL) throw new Error(`the Python worker speaks protocol ${hello.protocol}, detbench ${TORCH_PROTOCOL}`);
+      hello = await greet(held.worker);
+      dir = fs.mkdtempSync(path.join(scratchRoot(), 'detbench-torch-'));
     } catch (err) {
-      release();
+      held.release();
       throw err;
     }
+    /** The session's worker; one that has exited (a crash in a run of this or a sharing session) is replaced and greeted again. */
+    const current = async (): Promise<TorchProcess> => {
+      if (held.worker.exited) {
+        held.release();
+        held = useWorker(options);
+        await greet(held.worker);
+      }
+      return held.worker;
+    };
     const det = options.mode === 'det';
     const expect = expectedSwitches(options);
     const switches: Switch[] = Object.entries(expect).map(([name, value]) => ({ name, value: String(hello.flags[name]), verified: hello.flags[name] === value }));
@@ -432,7 +455,6 @@ export const torchBackend: Backend = {
       switches,
       summary: `torch ${hello.torch}, CUDA ${hello.cuda ?? 'none'}, cuDNN ${hello.cudnn ?? 'none'}${hello.devices.length ? `, ${hello.devices.join('; ')}` : ''}: ${det ? `deterministic algorithms, cuDNN deterministic, ${autotune ? 'cudnn.benchmark among deterministic algorithms' : 'no benchmark'}, CUBLAS_WORKSPACE_CONFIG=:4096:8` : 'defaults with cudnn.benchmark'}; ${NUMERICS_SUMMARY[numerics]}`,
     };
-    const dir = fs.mkdtempSync(path.join(scratchRoot(), 'detbench-torch-'));
     // Input files are written once per input set (the worker thread caches inputs per workload), and
     // the Python worker keeps the last set it loaded on the device: a run pays for neither again.
     const written = new WeakMap<NamedTensor[], ReturnType<typeof writeTensor>[]>();
@@ -451,7 +473,7 @@ export const torchBackend: Backend = {
           async execute(executeOptions): Promise<Execution> {
             const spec = workload.spec;
             const { stopAfter, resumeFrom, state } = executeOptions ?? {};
-            return runRequest(worker, path.join(dir, `out-${runs++}.f32`), workload, files, {
+            return runRequest(await current(), path.join(dir, `out-${runs++}.f32`), workload, files, {
               device: options.device, threads: options.threads, trace: executeOptions?.trace === true, ...(executeOptions?.ops ? { ops: executeOptions.ops } : {}),
               ...(spec.kind === 'train' && spec.loader ? { loader: { workers: prepareOptions?.loaderWorkers ?? 0, mode: options.mode, seed: prepareOptions?.seed ?? 0 } } : {}),
               ...(stopAfter !== undefined || resumeFrom || state ? { resume: { stopAfter, from: resumeFrom, state } } : {}),
@@ -464,7 +486,7 @@ export const torchBackend: Backend = {
         throw new UnsupportedOpError('torch has no data-parallel driver in detbench');
       },
       async close() {
-        release();
+        held.release();
         fs.rmSync(dir, { recursive: true, force: true });
       },
     };

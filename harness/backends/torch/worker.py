@@ -31,7 +31,7 @@ try:
 except Exception as err:  # answer every request with the reason, so the harness can say it
     for line in sys.stdin:
         request = json.loads(line)
-        reply({"id": request.get("id"), "ok": False, "unsupported": False, "error": "torch is not importable: %r" % (err,)})
+        reply({"id": request.get("id"), "ok": False, "unsupported": False, "error": "torch is not importable: %s: %s" % (type(err).__name__, err)})
     sys.exit(0)
 
 # PyTorch's own default, before the mode sets it (hello reports it: `detbench doctor` checks it)
@@ -425,7 +425,7 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
         with torch.no_grad(), autocast(device):
             x_eval = tensors["xEval"]
             logits = model.forward(cast(x_eval) if x_eval.is_floating_point() else x_eval, False).reshape(-1, spec["classes"])
-        sync(device)
+        logits = logits.detach().cpu()  # read back, as tfjs and onnxruntime time it
         evaluation = (logits, (time.perf_counter() - t0) * 1000)
     outputs = [(n, w.detach()) for n, w in zip(weight_names, weights)]
     training_state = datalayer.export_state(spec, weight_names, weights, params, optimizer, last, bool(dropout)) if resume.get("state") or resume.get("stop_after") else None
