@@ -266,7 +266,7 @@ export const oracleSchema = object(
     python: str(),
     workloads: array(object(
       { workload: str(), status: oneOf(['ok', 'error', 'timeout']) },
-      { message: str(), computeMs: ms(), loss: nullable(num()), artifact: artifactRef, evaluation: evaluationRef },
+      { message: str(), computeMs: ms(), loss: nullable(num()), artifact: artifactRef, evaluation: evaluationRef, evalMs: ms() },
     )),
   },
   { reason: str(), torch: str(), threads: int({ minimum: 1 }) },

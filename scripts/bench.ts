@@ -85,10 +85,10 @@ function suiteOverhead(): void {
   const ok = runs.filter(isOk);
   const sumS = (ms: Array<number | undefined>) => ms.reduce<number>((s, x) => s + (x ?? 0), 0) / 1000;
   // backend work: what the backends computed, as each timed it — the runs' steps, their held-out
-  // evaluation (a forward pass, timed apart from compute) and the float64 oracle's runs
+  // evaluation (a forward pass, timed apart from compute) and the float64 oracle's runs (steps and evaluation)
   const computeS = sumS(ok.map((x) => x.computeMs));
   const evalS = sumS(ok.map((x) => x.evalMs));
-  const oracleS = sumS(oracle?.workloads.map((w) => w.computeMs) ?? []);
+  const oracleS = sumS(oracle?.workloads.flatMap((w) => [w.computeMs, w.evalMs]) ?? []);
   const backendS = computeS + evalS + oracleS;
   const runWallS = sumS(runs.map((x) => x.wallMs));
   const setupS = sumS(ok.map((x) => x.setupMs));

@@ -25,6 +25,8 @@ export interface OracleEntry {
   loss?: number | null;
   artifact?: ArtifactRef;
   evaluation?: EvaluationRef;
+  /** With `evaluation`: its forward pass's milliseconds, as the worker timed them (like a run's evalMs). */
+  evalMs?: number;
 }
 
 /** oracle.json */

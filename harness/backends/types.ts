@@ -174,15 +174,19 @@ export class StepTrace {
 export type GradientFn = (weights: Float32Array[], x: NamedTensor, y: Int32Array) => Promise<{ grads: Float32Array[]; loss: number }>;
 
 /** Logits of the model in evaluation mode for these weights and state (artifact order): the data-parallel driver's evaluation. */
-export type ForwardFn = (weights: Float32Array[], x: NamedTensor) => Promise<Float32Array>;
+/** An evaluation-mode forward pass on the inputs it was made for: the logits for these weights (and state, artifact order). */
+export type ForwardFn = (weights: Float32Array[]) => Promise<Float32Array>;
 
 export interface Session {
   readonly determinism: DeterminismRecord;
   readonly warnings: string[];
   prepare(workload: ResolvedWorkload, inputs: NamedTensor[], options?: PrepareOptions): Promise<Program>;
   gradients(spec: TrainSpec): Promise<GradientFn>;
-  /** Evaluation-mode forward passes, where the backend has them (optional). */
-  forward?(spec: TrainSpec): Promise<ForwardFn>;
+  /**
+   * Evaluation-mode forward passes on `x` (the held-out set), where the backend has them (optional):
+   * what they need compiled is compiled here, so that a call is the pass alone (Execution.evalMs).
+   */
+  forward?(spec: TrainSpec, x: NamedTensor): Promise<ForwardFn>;
   close(): Promise<void>;
 }
 

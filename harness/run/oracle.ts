@@ -173,6 +173,7 @@ async function compute(
         if (execution.evalLogits && workload.spec.kind === 'train') {
           const e = evaluate(execution.evalLogits, byName(inputs, 'yEval').data as Int32Array, workload.spec.classes);
           entry.evaluation = { loss: e.loss, accuracy: e.accuracy, units: e.units, predictions: writer.writeArtifact(new Uint8Array(e.predictions.buffer)) };
+          if (execution.evalMs !== undefined) entry.evalMs = execution.evalMs;
         }
         entries.push(entry);
         log(`float64 oracle: ${id} done (${(execution.computeMs / 1000).toFixed(1)} s)`);

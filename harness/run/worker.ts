@@ -102,7 +102,7 @@ function session(req: RunRequest): Promise<Session> {
  */
 const unsupportedRuns = new Map<string, WorkerResult>();
 const executionKey = (req: RunTask, spec: ResolvedWorkload['spec']) =>
-  JSON.stringify([sessionKey(req), spec, req.batchSize ?? null, req.trace === true, 'captureOps' in req, req.resumePhase ? Object.keys(req.resumePhase) : null, req.loaderWorkers ?? 0]);
+  JSON.stringify([sessionKey(req), spec, req.batchSize ?? null, req.trace === true, 'captureOps' in req, req.resumePhase ? Object.keys(req.resumePhase) : null, req.resumeAt ?? null, req.keepState === true, req.loaderWorkers ?? 0]);
 
 /** What the coming runs will compute, so that `probe` can start warming up for them while it waits. */
 export type WarmTarget = Pick<RunRequest, 'workload' | 'preset' | 'params'>;
@@ -297,12 +297,11 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
     if (spec.kind === 'train' && spec.dataParallel) {
       const pool = await shardPool(spec);
       await pool.prepare(req.backend);
+      // the evaluation's graph (ort) is compiled here, in setup, as a single-session run compiles it in prepare
+      const forward = await s.forward?.(spec, byName(inputs, 'xEval'));
       setupMs = performance.now() - setupStart;
       execution = await trainDataParallel(pool, req.backend, spec, inputs, req.mode, trace, ops);
-      if (s.forward) {
-        const forward = await s.forward(spec);
-        Object.assign(execution, await timedEvaluation(() => forward(execution.outputs.map((t) => t.data as Float32Array), byName(inputs, 'xEval'))));
-      }
+      if (forward) Object.assign(execution, await timedEvaluation(() => forward(execution.outputs.map((t) => t.data as Float32Array))));
       determinism = {
         ...determinism,
         control: 'controlled',

@@ -80,11 +80,9 @@ export function ortSession(ort: Ort, options: OrtSession.SessionOptions, determi
     async gradients(spec) {
       return gradients(ort, compile, spec);
     },
-    async forward(spec) {
-      return async (weights, x) => {
-        const evaluate = await evaluation(ort, compile, spec, x);
-        return evaluate(weights.map((w, i) => tensorOf(ort, w, evaluate.shapes[i])));
-      };
+    async forward(spec, x) {
+      const evaluate = await evaluation(ort, compile, spec, x);
+      return (weights) => evaluate(weights.map((w, i) => tensorOf(ort, w, evaluate.shapes[i])));
     },
     async close() {
       const sessions = await Promise.allSettled(compiled.values());

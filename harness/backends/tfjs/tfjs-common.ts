@@ -306,10 +306,10 @@ export function tfjsGradients(tf: Tf, spec: TrainSpec): GradientFn {
   };
 }
 
-/** Evaluation-mode logits for weights and state given in artifact order. */
-export function tfjsForward(tf: Tf, spec: TrainSpec): ForwardFn {
+/** Evaluation-mode logits on `x` for weights and state given in artifact order. */
+export function tfjsForward(tf: Tf, spec: TrainSpec, x: NamedTensor): ForwardFn {
   const shapes = artifactShapes(spec);
-  return async (weights, x) => {
+  return async (weights) => {
     const xt = tf.tensor(x.data, x.shape, x.data instanceof Int32Array ? 'int32' : 'float32');
     const tensors = new Map(shapes.map(([n, shape], i) => [n, tf.tensor(weights[i], shape, 'float32')]));
     try {
@@ -346,9 +346,9 @@ export async function tfjsSession(tf: Tf, backendName: string, determinism: (tf:
       await use();
       return tfjsGradients(tf, spec);
     },
-    async forward(spec) {
+    async forward(spec, x) {
       await use();
-      return tfjsForward(tf, spec);
+      return tfjsForward(tf, spec, x);
     },
     async close() {},
   };
