@@ -102,13 +102,32 @@ function startWorker(mode: TorchMode): TorchProcess {
  * environment and switches, numerics, cudnn.benchmark for autotune, the device) is in the key.
  * Starting a Python and importing torch costs about a second of CPU per process.
  */
-const shared = new Map<string, { worker: TorchProcess; sessions: number }>();
+const shared = new Map<string, SharedWorker>();
 
-function useWorker(options: SessionOptions): { worker: TorchProcess; release: () => void } {
+interface SharedWorker {
+  worker: TorchProcess;
+  sessions: number;
+  /**
+   * The input files of each input set its sessions ran (the worker thread caches inputs per
+   * workload), written once per worker: the Python keeps the last set it loaded on the device while
+   * requests name the same files, so runs of sessions sharing it load none again.
+   */
+  inputs: WeakMap<NamedTensor[], ReturnType<typeof writeTensor>[]>;
+  dir: string | null;
+}
+
+interface HeldWorker {
+  worker: TorchProcess;
+  /** The files of an input set, written (into the worker's scratch folder) if this worker has none yet. */
+  inputFiles(inputs: NamedTensor[]): ReturnType<typeof writeTensor>[];
+  release(): void;
+}
+
+function useWorker(options: SessionOptions): HeldWorker {
   const key = JSON.stringify([python(), options.mode, options.device, axisValue(options, 'numerics'), axisValue(options, 'autotune')]);
   let entry = shared.get(key);
   if (!entry || entry.worker.exited) {
-    entry = { worker: startWorker(options.mode), sessions: 0 };
+    entry = { worker: startWorker(options.mode), sessions: 0, inputs: new WeakMap(), dir: null };
     shared.set(key, entry);
   }
   entry.sessions++;
@@ -116,11 +135,22 @@ function useWorker(options: SessionOptions): { worker: TorchProcess; release: ()
   let released = false;
   return {
     worker: used.worker,
+    inputFiles(inputs) {
+      let files = used.inputs.get(inputs);
+      if (!files) {
+        used.dir ??= fs.mkdtempSync(path.join(scratchRoot(), 'detbench-torch-inputs-'));
+        const sub = fs.mkdtempSync(path.join(used.dir, 'set-'));
+        files = inputs.map((t) => writeTensor(sub, t));
+        used.inputs.set(inputs, files);
+      }
+      return files;
+    },
     release() {
       if (released) return;
       released = true;
       if (--used.sessions > 0) return;
       used.worker.stop();
+      if (used.dir) fs.rmSync(used.dir, { recursive: true, force: true });
       if (shared.get(key) === used) shared.delete(key);
     },
   };
@@ -455,25 +485,18 @@ export const torchBackend: Backend = {
       switches,
       summary: `torch ${hello.torch}, CUDA ${hello.cuda ?? 'none'}, cuDNN ${hello.cudnn ?? 'none'}${hello.devices.length ? `, ${hello.devices.join('; ')}` : ''}: ${det ? `deterministic algorithms, cuDNN deterministic, ${autotune ? 'cudnn.benchmark among deterministic algorithms' : 'no benchmark'}, CUBLAS_WORKSPACE_CONFIG=:4096:8` : 'defaults with cudnn.benchmark'}; ${NUMERICS_SUMMARY[numerics]}`,
     };
-    // Input files are written once per input set (the worker thread caches inputs per workload), and
-    // the Python worker keeps the last set it loaded on the device: a run pays for neither again.
-    const written = new WeakMap<NamedTensor[], ReturnType<typeof writeTensor>[]>();
     let runs = 0;
     return {
       determinism,
       warnings: determinism.switches.filter((s) => !s.verified).map((s) => `torch switch ${s.name} reads back as ${s.value}`),
       async prepare(workload, inputs, prepareOptions): Promise<Program> {
-        let files = written.get(inputs);
-        if (!files) {
-          const sub = fs.mkdtempSync(path.join(dir, 'inputs-'));
-          files = inputs.map((t) => writeTensor(sub, t));
-          written.set(inputs, files);
-        }
+        held.inputFiles(inputs); // written in setup; a replaced worker writes its own at its first run
         return {
           async execute(executeOptions): Promise<Execution> {
             const spec = workload.spec;
             const { stopAfter, resumeFrom, state } = executeOptions ?? {};
-            return runRequest(await current(), path.join(dir, `out-${runs++}.f32`), workload, files, {
+            const worker = await current();
+            return runRequest(worker, path.join(dir, `out-${runs++}.f32`), workload, held.inputFiles(inputs), {
               device: options.device, threads: options.threads, trace: executeOptions?.trace === true, ...(executeOptions?.ops ? { ops: executeOptions.ops } : {}),
               ...(spec.kind === 'train' && spec.loader ? { loader: { workers: prepareOptions?.loaderWorkers ?? 0, mode: options.mode, seed: prepareOptions?.seed ?? 0 } } : {}),
               ...(stopAfter !== undefined || resumeFrom || state ? { resume: { stopAfter, from: resumeFrom, state } } : {}),
