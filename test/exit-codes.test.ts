@@ -33,4 +33,11 @@ test('a backend that throws where none may: exit 4 and one line, not exit 1 and 
   const line = `detbench: ${message.internalError('fake-buggy: supports() is broken (a second line that must not reach the terminal)')}`;
   assert.deepEqual(r.stderr.split('\n').filter((l) => l.includes('internal error')), [line]);
   assert.doesNotMatch(r.stderr, stackLine);
+  // with DETBENCH_DEBUG=1 the stack, through source maps: the TypeScript line that threw
+  const debug = spawnSync(process.execPath, [bin, 'run', '--backends', 'fake-buggy', '--workloads', 'matmul', '--repeats', '2', '--no-report', '--out', out], {
+    encoding: 'utf8', timeout: 120_000, env: { ...process.env, DETBENCH_PLUGINS: plugin, DETBENCH_DEBUG: '1' },
+  });
+  assert.equal(debug.status, EXIT.internal, debug.stderr);
+  const thrown = fs.readFileSync(plugin, 'utf8').split('\n').findIndex((l) => l.includes("supports() is broken")) + 1;
+  assert.match(debug.stderr, new RegExp(`findings-backends\\.ts:${thrown}:`));
 });
