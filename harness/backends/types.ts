@@ -173,8 +173,7 @@ export class StepTrace {
 /** Gradients of the mean softmax cross-entropy of a shard, for the data-parallel driver. */
 export type GradientFn = (weights: Float32Array[], x: NamedTensor, y: Int32Array) => Promise<{ grads: Float32Array[]; loss: number }>;
 
-/** Logits of the model in evaluation mode for these weights and state (artifact order): the data-parallel driver's evaluation. */
-/** An evaluation-mode forward pass on the inputs it was made for: the logits for these weights (and state, artifact order). */
+/** An evaluation-mode forward pass on the inputs it was made for: the logits for these weights (and state, artifact order); the data-parallel driver's evaluation. */
 export type ForwardFn = (weights: Float32Array[]) => Promise<Float32Array>;
 
 export interface Session {

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runRequest, torchPython, TorchProcess, writeTensor } from '../backends/torch/torch.js';
+import { answerWithin, NoAnswer, runRequest, torchPython, TorchProcess, writeTensor } from '../backends/torch/torch.js';
 import type { ResolvedSuite } from '../config.js';
 import type { ResultsWriter } from '../store.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
@@ -161,10 +161,8 @@ async function compute(
       const inputs = warm?.inputs.get(id) ?? workloadInputs(workload, suite.seed);
       const sub = fs.mkdtempSync(path.join(dir, 'inputs-'));
       const files = inputs.map((t) => writeTensor(sub, t));
-      let timer: NodeJS.Timeout | undefined;
       try {
-        const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new OracleTimeout()), suite.timeoutMs)));
-        const execution = await Promise.race([runRequest(current.worker, path.join(sub, 'out.f32'), workload, files, { device: 'cpu', threads, dtype: 'float64' }), timeout]);
+        const execution = await answerWithin(runRequest(current.worker, path.join(sub, 'out.f32'), workload, files, { device: 'cpu', threads, dtype: 'float64' }), suite.timeoutMs);
         const artifact = Float32Array.from(execution.outputs.flatMap((t) => Array.from(t.data)));
         let offset = 0;
         const tensors = execution.outputs.map((t) => ({ name: t.name, shape: t.shape, offset: (offset += t.data.length) - t.data.length }));
@@ -178,7 +176,7 @@ async function compute(
         entries.push(entry);
         log(`float64 oracle: ${id} done (${(execution.computeMs / 1000).toFixed(1)} s)`);
       } catch (err) {
-        const timedOut = err instanceof OracleTimeout;
+        const timedOut = err instanceof NoAnswer;
         entries.push({ workload: id, status: timedOut ? 'timeout' : 'error', message: timedOut ? `no result within ${suite.timeoutMs} ms (the suite's per-run timeout)` : (err as Error).message });
         log(`float64 oracle: ${id} ${timedOut ? 'timed out' : `failed: ${(err as Error).message}`}`);
         if (timedOut) {
@@ -191,7 +189,6 @@ async function compute(
           }
         }
       } finally {
-        clearTimeout(timer);
         fs.rmSync(sub, { recursive: true, force: true });
       }
     }
@@ -201,5 +198,3 @@ async function compute(
   }
   return { oracleVersion: ORACLE_VERSION, made: true, python: torchPython(), torch: current.torch, threads, workloads: entries };
 }
-
-class OracleTimeout extends Error {}

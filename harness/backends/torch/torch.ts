@@ -157,7 +157,19 @@ function useWorker(options: SessionOptions): HeldWorker {
 }
 
 const PROBE_TIMEOUT_MS = 120_000;
-class ProbeTimeout extends Error {}
+
+/** What `answerWithin` rejects with when the Python has not answered in time. */
+export class NoAnswer extends Error {}
+
+/** `work` (a request to a Python worker), or a NoAnswer rejection once `ms` have passed; the timer is cleared either way. */
+export async function answerWithin<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new NoAnswer()), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** One Python worker process and its request/reply loop. */
 export class TorchProcess {
@@ -396,22 +408,18 @@ export const torchBackend: Backend = {
     // a det worker's hello, which changes nothing: the one started ahead for the suite, or one of its own
     const spare = spareFor('det');
     const worker = spare ?? TorchProcess.start('det');
-    let timer: NodeJS.Timeout | undefined;
     let hello: Hello;
     try {
-      const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new ProbeTimeout()), PROBE_TIMEOUT_MS)));
-      hello = (await Promise.race([worker.call({ op: 'hello' }), timeout])) as unknown as Hello;
+      hello = (await answerWithin(worker.call({ op: 'hello' }), PROBE_TIMEOUT_MS)) as unknown as Hello;
     } catch (err) {
       worker.stop();
-      if (err instanceof ProbeTimeout) {
+      if (err instanceof NoAnswer) {
         return { available: false, reason: `${python()} did not answer within ${PROBE_TIMEOUT_MS / 1000} s (importing torch or starting CUDA hangs there): pass --python PATH to another Python` };
       }
       const why = (err as Error).message;
       const notStarted = `${python()} cannot be started: `;
       if (why.startsWith(notStarted)) return { available: false, reason: `${python()} cannot be started (${why.slice(notStarted.length)}): install Python 3 with torch, or pass --python PATH` };
       return { available: false, reason: `torch is not importable by ${python()} (${why.replace(/^torch is not importable: /, '')}): pip install torch, or pass --python PATH to a Python that has it` };
-    } finally {
-      clearTimeout(timer);
     }
     if (!spare) worker.stop();
     const gpus = hello.devices;
