@@ -29,6 +29,16 @@ function withLog(): (line: string) => number {
   return (line) => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l === line).length : 0);
 }
 
+/** A results folder to write (`dir`, not created yet) beside the fakes' log, with the fakes loaded; `lines()` reads the log. */
+async function folderWithLog(prefix: string): Promise<{ dir: string; lines: () => string[] }> {
+  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), prefix)), 'r');
+  const log = path.join(path.dirname(dir), 'log');
+  process.env.DETBENCH_FAKE_WARM_LOG = log;
+  process.env.DETBENCH_PLUGINS = plugin;
+  await loadPlugins();
+  return { dir, lines: () => fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) };
+}
+
 test('shard pools warm up while the probes wait: a CPU backend opens its shard sessions as soon as it probes available', async () => {
   const count = withLog();
   await loadPlugins();
@@ -96,15 +106,10 @@ test('each record is written before the next run starts and flushed before the n
 });
 
 test('given the whole suite, each backend opens the sessions its runs will use while the probes wait, once, before any run', async () => {
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-sessions-')), 'r');
-  const log = path.join(path.dirname(dir), 'log');
-  process.env.DETBENCH_FAKE_WARM_LOG = log;
-  process.env.DETBENCH_PLUGINS = plugin;
-  await loadPlugins();
+  const { dir, lines } = await folderWithLog('detbench-sessions-');
   // two modes, two thread counts: four sessions, each used by both inference workloads' runs;
   // mlp-train is planned unsupported and opens nothing
   const full = resolveSuite({ backends: ['fake-session-log'], workloads: ['matmul', 'reduce-sum', 'mlp-train'], repeats: 2, threads: [1, 2] }, {}, 'test');
-  const lines = () => fs.readFileSync(log, 'utf8').split('\n').filter(Boolean);
   const runner = new Runner(1);
   try {
     const availability = await runner.probe(full.backends, full);
@@ -130,11 +135,7 @@ test('given the whole suite, each backend opens the sessions its runs will use w
 });
 
 test('a run its backend found it cannot run is not tried again: the later runs of that cell answer unsupported in the same words', async () => {
-  const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-lacks-')), 'r');
-  const log = path.join(path.dirname(dir), 'log');
-  process.env.DETBENCH_FAKE_WARM_LOG = log;
-  process.env.DETBENCH_PLUGINS = plugin;
-  await loadPlugins();
+  const { dir, lines } = await folderWithLog('detbench-lacks-');
   const full = resolveSuite({ backends: ['fake-lacks-op'], workloads: ['matmul', 'reduce-sum'], repeats: 3 }, {}, 'test');
   const plan = makePlan(full, { 'fake-lacks-op': { available: true, version: '0', devices: ['cpu'], notes: [] } });
   const writer = ResultsWriter.create(dir, fixtureManifest(plan.runs, plan.runs.length));
@@ -144,5 +145,5 @@ test('a run its backend found it cannot run is not tried again: the later runs o
   assert.equal(records.length, 16); // 2 workloads × 2 modes × (3 repeats + 1 warm-up)
   assert.deepEqual(new Set(records.map((r) => (r.status === 'unsupported' ? r.message : r.status))), new Set(['fake-lacks-op has no kernel for this op']));
   // one try per workload and mode: the first run of each cell
-  assert.deepEqual(fs.readFileSync(log, 'utf8').split('\n').filter(Boolean).sort(), ['try det', 'try det', 'try nondet', 'try nondet']);
+  assert.deepEqual(lines().sort(), ['try det', 'try det', 'try nondet', 'try nondet']);
 });
