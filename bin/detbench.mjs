@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The detbench command. It registers the tsx loader in this process (TypeScript runs without a build
-// step; see harness/run/tsx.mjs) and runs the CLI here, in one process: a signal sent to the process
+// The detbench command. It loads the CLI, compiled or through tsx (harness/run/tsx.mjs), and runs it here, in one process: a signal sent to the process
 // group reaches one detbench, which handles it once (harness/run/signals.ts). Signals that arrive
 // while the code is still loading are kept and handed over, so Ctrl-C works from the first moment.
 const early = [];
@@ -9,9 +8,8 @@ process.on('SIGINT', keep);
 process.on('SIGTERM', keep);
 if (process.env.DETBENCH_DEBUG === '1') process.stderr.write('detbench: [debug] SIGINT and SIGTERM are handled from here on\n');
 
-const { registerTsx } = await import('../harness/run/tsx.mjs');
-registerTsx();
-const { run } = await import('../harness/cli.ts');
+const { importTs } = await import('../harness/run/tsx.mjs');
+const { run } = await importTs(new URL('../harness/cli.ts', import.meta.url));
 process.off('SIGINT', keep);
 process.off('SIGTERM', keep);
 await run(process.argv.slice(2), early);

@@ -7,10 +7,10 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PROJECT_ROOT } from './run/compiled.mjs';
 
-/** The detbench checkout (or the bundle's app folder) this code runs from. */
-export const PROJECT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The detbench checkout (or the bundle's app folder) this code runs from, compiled or not. */
+export const PROJECT_DIR = PROJECT_ROOT;
 
 /** Packages whose versions can change numbers; absent ones are recorded as null. */
 export const TRACKED_PACKAGES = [

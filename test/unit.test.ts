@@ -12,6 +12,7 @@ import './unit/autotune.test.ts';
 import './unit/axes.test.ts';
 import './unit/batching.test.ts';
 import './unit/ci-output.test.ts';
+import './unit/compiled.test.ts';
 import './unit/config.test.ts';
 import './unit/confirm.test.ts';
 import './unit/diff.test.ts';

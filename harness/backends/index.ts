@@ -1,8 +1,10 @@
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { UsageError, message } from '../errors.js';
 import { pathToFileURL } from 'node:url';
-import { registerTsxCjs } from '../run/tsx.mjs';
+import { compiledUrl, isCompiled } from '../run/compiled.mjs';
+import { importModule, registerTsxCjs } from '../run/tsx.mjs';
 import { ortCpu } from './ort/ort-cpu.js';
 import { ortCuda } from './ort/ort-cuda.js';
 import { ortWebgpu } from './ort/ort-webgpu.js';
@@ -54,12 +56,19 @@ export async function loadPlugins(list = process.env.DETBENCH_PLUGINS): Promise<
     if (loaded.has(path.resolve(file))) continue;
     loaded.add(path.resolve(file));
     if (!fs.existsSync(file)) throw new UsageError(message.pluginMissing(file));
-    // tsx's ESM hooks load a .ts plugin as CommonJS unless its package scope is "type": "module" (a
-    // user's plugin folder usually has no package.json): that takes tsx's CJS hooks (see tsx.mjs)
-    if (!inModuleScope(path.resolve(file))) registerTsxCjs();
+    // A plugin of the compiled folders (the tests') loads from the tree this module runs from, so that
+    // it shares its modules (run/compiled.mjs). Others load through tsx: a plugin in a CommonJS
+    // package scope (a user's plugin folder usually has no package.json) is required through tsx's
+    // CJS hooks (see tsx.mjs), an ES module imported through its ESM hooks.
+    const absolute = path.resolve(file);
+    const source = pathToFileURL(absolute);
+    const url = (isCompiled(import.meta.url) && compiledUrl(source)) || source;
     let mod: { backends?: unknown };
     try {
-      mod = (await import(pathToFileURL(path.resolve(file)).href)) as { backends?: unknown };
+      if (!isCompiled(url) && !inModuleScope(absolute)) {
+        registerTsxCjs();
+        mod = createRequire(import.meta.url)(absolute) as { backends?: unknown };
+      } else mod = (await importModule(url)) as { backends?: unknown };
     } catch (err) {
       throw new UsageError(message.pluginLoad(file, String((err as Error)?.message ?? err).split('\n')[0]));
     }

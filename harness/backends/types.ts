@@ -302,3 +302,9 @@ function generalSupport(backend: Backend, spec: WorkloadSpec): Support {
 export class UnsupportedOpError extends Error {
   override name = 'UnsupportedOpError';
 }
+
+/**
+ * Whether `err` is an UnsupportedOpError, by its name: a plugin may throw one from its own copy of
+ * this module (the sources through tsx, while detbench runs compiled: run/compiled.mjs).
+ */
+export const isUnsupportedOp = (err: unknown): boolean => err instanceof Error && err.name === 'UnsupportedOpError';

@@ -3,8 +3,7 @@
  * abort, and neither may reach the suite. The probe script prints one JSON object as its last line.
  */
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { TSX_IMPORT } from './tsx.mjs';
+import { childModule } from './tsx.mjs';
 
 export type ProbeOutcome<T> = { ok: true; result: T; stderr: string } | { ok: false; error: string; stderr: string };
 
@@ -37,9 +36,10 @@ export function capture(file: string, args: string[], timeoutMs: number, env?: N
 
 const MAX_OUTPUT_BYTES = 16 << 20;
 
-/** Runs `script` (a URL next to the caller) with tsx in a child process and parses its last stdout line. */
-export async function probeInChild<T extends { ok: boolean; error?: string }>(script: URL, args: string[] = [], timeoutMs = 60_000): Promise<ProbeOutcome<T>> {
-  const r = await capture(process.execPath, ['--import', TSX_IMPORT, fileURLToPath(script), ...args], timeoutMs);
+/** Runs `module` (a URL next to the caller; see tsx.mjs's childModule) in a child process and parses its last stdout line. */
+export async function probeInChild<T extends { ok: boolean; error?: string }>(module: URL, args: string[] = [], timeoutMs = 60_000): Promise<ProbeOutcome<T>> {
+  const { script, execArgv } = childModule(module);
+  const r = await capture(process.execPath, [...execArgv, script, ...args], timeoutMs);
   const stderr = r.stderr.trim();
   const line = r.stdout.trim().split('\n').filter(Boolean).at(-1);
   try {

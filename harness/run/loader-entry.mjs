@@ -1,5 +1,4 @@
-// A data-loader worker thread: registers tsx (see tsx.mjs), then loads loader-worker.ts.
-import { registerTsx } from './tsx.mjs';
+// A data-loader worker thread: loads loader-worker.ts, compiled or through tsx (see tsx.mjs).
+import { importTs } from './tsx.mjs';
 
-registerTsx();
-await import('./loader-worker.ts');
+await importTs(new URL('./loader-worker.ts', import.meta.url));

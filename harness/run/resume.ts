@@ -9,7 +9,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { findBackend } from '../backends/index.js';
 import type { PackedState, RunTask, WorkerResult } from '../protocol.js';
-import { TSX_IMPORT } from './tsx.mjs';
+import { childModule } from './tsx.mjs';
 
 type Ok = Extract<WorkerResult, { status: 'ok' }>;
 
@@ -32,8 +32,9 @@ export class FreshProcesses {
    */
   async run(task: RunTask, timeoutMs: number, scratch: string): Promise<WorkerResult> {
     const backend = findBackend(task.backend);
-    const child = fork(new URL('./child.ts', import.meta.url), [], {
-      execArgv: ['--import', TSX_IMPORT],
+    const { script, execArgv } = childModule(new URL('./child.ts', import.meta.url));
+    const child = fork(script, [], {
+      execArgv,
       env: { ...process.env, ...backend?.processEnv?.(task.mode), DETBENCH_SCRATCH: scratch },
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

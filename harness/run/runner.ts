@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { TSX_IMPORT } from './tsx.mjs';
+import { childModule } from './tsx.mjs';
 import { findBackend } from '../backends/index.js';
 import type { Availability } from '../backends/types.js';
 import type { ResolvedSuite } from '../config.js';
@@ -49,8 +49,9 @@ class ChildLanes {
     const key = `${req.backend}|${req.mode}`;
     let child = this.children.get(key);
     if (!child || child.exitCode !== null || child.killed) {
-      child = fork(new URL('./child.ts', import.meta.url), [], {
-        execArgv: ['--import', TSX_IMPORT],
+      const { script, execArgv } = childModule(new URL('./child.ts', import.meta.url));
+      child = fork(script, [], {
+        execArgv,
         env: { ...process.env, ...backend.processEnv?.(req.mode) },
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

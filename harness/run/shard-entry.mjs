@@ -1,5 +1,4 @@
-// A data-parallel shard worker thread: registers tsx (see tsx.mjs), then loads shard-worker.ts.
-import { registerTsx } from './tsx.mjs';
+// A data-parallel shard worker thread: loads shard-worker.ts, compiled or through tsx (see tsx.mjs).
+import { importTs } from './tsx.mjs';
 
-registerTsx();
-await import('./shard-worker.ts');
+await importTs(new URL('./shard-worker.ts', import.meta.url));

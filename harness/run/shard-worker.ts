@@ -1,7 +1,7 @@
 /** A data-parallel shard worker: computes gradients of shards on request, one session per backend. */
 import { parentPort, workerData } from 'node:worker_threads';
 import { findBackend, loadPlugins } from '../backends/index.js';
-import { UnsupportedOpError, type GradientFn } from '../backends/types.js';
+import { isUnsupportedOp, type GradientFn } from '../backends/types.js';
 import type { NamedTensor, TrainSpec } from '../../workloads/types.js';
 
 const { spec } = workerData as { spec: TrainSpec };
@@ -40,6 +40,6 @@ parentPort!.on('message', async (msg: ShardRequest) => {
     const { grads, loss } = await fn(msg.weights, msg.x, msg.y);
     parentPort!.postMessage({ id: msg.id, grads, loss }, grads.map((g) => g.buffer as ArrayBuffer));
   } catch (err) {
-    parentPort!.postMessage({ id: msg.id, error: { message: (err as Error).message, unsupported: err instanceof UnsupportedOpError } });
+    parentPort!.postMessage({ id: msg.id, error: { message: (err as Error).message, unsupported: isUnsupportedOp(err) } });
   }
 });

@@ -1,4 +1,5 @@
 /** Types of tsx.mjs (plain JavaScript, so the launcher can load it before tsx is registered). */
-export declare const TSX_IMPORT: string;
-export declare function registerTsx(): void;
 export declare function registerTsxCjs(): void;
+export declare function importTs(url: URL | string): Promise<unknown>;
+export declare function importModule(url: URL | string): Promise<unknown>;
+export declare function childModule(url: URL | string): { script: string; execArgv: string[] };

@@ -1,33 +1,67 @@
-// The tsx loader, in one place. TypeScript runs without a build step: the launcher registers tsx in
-// its own thread; a worker thread does not inherit hooks registered at run time by its parent, so each
-// worker entry (worker-entry.mjs, shard-entry.mjs, loader-entry.mjs) registers them itself; a child
-// process gets them with `--import TSX_IMPORT`.
+// How detbench's TypeScript runs, in one place: from the compiled mirror while it is fresh (see
+// compiled.mjs), otherwise through tsx. The launcher and each worker entry (worker-entry.mjs,
+// shard-entry.mjs, loader-entry.mjs) load their TypeScript module with importTs; a child process is
+// started with nodeArgs. A worker thread does not inherit hooks registered at run time by its parent,
+// so a thread that needs tsx registers it itself.
 //
 // Only tsx's ESM hooks: our .ts files are ES modules, and the libraries are required as the CommonJS
 // they ship. tsx's CJS hooks would make every require slower (tfjs-core and its CPU backend load in
 // ≈ 280 ms of CPU through them instead of ≈ 65 ms, in each of up to five threads per run); the one
 // require that needs them registers them when it happens (registerTsxCjs).
-import { register as registerCjs } from 'tsx/cjs/api';
-import { register as registerEsm } from 'tsx/esm/api';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { compiledUrl } from './compiled.mjs';
+
+// tsx's APIs load on first use (≈ 0.15 s of CPU): a thread that runs the mirror may never need them
+const require = createRequire(import.meta.url);
 
 /** The `--import` value that makes a child process run TypeScript (ESM hooks, as registerTsx). */
-export const TSX_IMPORT = import.meta.resolve('tsx/esm');
+const TSX_IMPORT = import.meta.resolve('tsx/esm');
+
+let esmRegistered;
 
 /**
- * tsx's ESM hooks for our .ts files, in this thread. tsx turns Node's source maps on, which then
- * decodes the inline map of every module it loads (≈ 50 ms of CPU per thread for the CLI's modules);
- * they serve only stack traces, which detbench prints with DETBENCH_DEBUG=1: on then, off otherwise.
+ * tsx's ESM hooks, in this thread (once). tsx turns Node's source maps on, which then decodes the
+ * inline map of every module it loads (≈ 50 ms of CPU per thread for the CLI's modules); they serve
+ * only stack traces, which detbench prints with DETBENCH_DEBUG=1: on then, off otherwise.
  */
-export function registerTsx() {
-  registerEsm();
-  if (process.env.DETBENCH_DEBUG !== '1') process.setSourceMapsEnabled(false);
+function registerTsx() {
+  esmRegistered ??= import('tsx/esm/api').then(({ register }) => {
+    register();
+    if (process.env.DETBENCH_DEBUG !== '1') process.setSourceMapsEnabled(false);
+  });
+  return esmRegistered;
 }
 
 let cjsRegistered = false;
 
-/** tsx's CJS hooks too, in this thread (once): for a require of ES-module syntax that Node cannot load itself. */
+/**
+ * tsx's CJS hooks too, in this thread (once): for a require of ES-module syntax that Node cannot load
+ * itself. A TypeScript module loaded as CommonJS needs both, the ESM hooks registered first.
+ */
 export function registerTsxCjs() {
   if (cjsRegistered) return;
-  registerCjs();
+  require('tsx/cjs/api').register();
   cjsRegistered = true;
+}
+
+const typescript = (url) => /\.[cm]?ts$/.test(new URL(url).pathname);
+
+/** Imports the module at `url`: its compiled copy while the mirror is fresh, else as importModule. */
+export const importTs = (url) => importModule(compiledUrl(url) ?? url);
+
+/** Imports the module at `url` as it is: a TypeScript source through tsx, anything else (the mirror's .js) by Node. */
+export async function importModule(url) {
+  if (typescript(url)) await registerTsx();
+  return import(new URL(url).href);
+}
+
+/**
+ * How a child process runs the module at `url`: `node ...execArgv script`, the script being its
+ * compiled copy while the mirror is fresh, or the source with tsx's hooks.
+ */
+export function childModule(url) {
+  const compiled = compiledUrl(url);
+  if (compiled) return { script: fileURLToPath(compiled), execArgv: [] };
+  return { script: fileURLToPath(url), execArgv: typescript(url) ? ['--import', TSX_IMPORT] : [] };
 }

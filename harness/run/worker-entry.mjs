@@ -1,12 +1,11 @@
-// A runner worker thread: registers tsx (see tsx.mjs), then loads its TypeScript entry point.
-import { registerTsx } from './tsx.mjs';
+// A runner worker thread: loads its TypeScript entry point, compiled or through tsx (see tsx.mjs).
+import { importTs } from './tsx.mjs';
 
-registerTsx();
-const worker = await import('./worker.ts');
+const worker = await importTs(new URL('./worker.ts', import.meta.url));
 
 /**
  * A run: `started` hears the moment the task begins, so the run's timeout does not count the thread's
- * start-up (loading tsx and the backends' libraries takes seconds on a busy machine).
+ * start-up (loading the backends' libraries takes seconds on a busy machine).
  */
 export default function run({ req, started }) {
   started.postMessage('started');

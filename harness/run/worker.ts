@@ -6,7 +6,7 @@
 import { workerData } from 'node:worker_threads';
 import { BACKENDS, findBackend, loadPlugins } from '../backends/index.js';
 import { setScratchRoot } from './scratch.js';
-import { timedEvaluation, UnsupportedOpError, supportOf, type Availability, type Backend, type Session } from '../backends/types.js';
+import { isUnsupportedOp, timedEvaluation, supportOf, type Availability, type Backend, type Session } from '../backends/types.js';
 import { ShardPool, trainDataParallel } from './dataparallel.js';
 import { mark } from './timeline.js';
 import type { DeterminismRecord, LocateRequest, Mode, RunRequest, RunTask, WorkerResult } from '../protocol.js';
@@ -337,7 +337,7 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
     };
   } catch (err) {
     const e = err as Error & { unsupported?: boolean };
-    const unsupported = err instanceof UnsupportedOpError || e.unsupported === true;
+    const unsupported = isUnsupportedOp(err) || e.unsupported === true;
     const result: WorkerResult = { status: unsupported ? 'unsupported' : 'error', message: e.message ?? String(err), determinism, warnings };
     if (unsupported && key) unsupportedRuns.set(key, structuredClone(result));
     return result;

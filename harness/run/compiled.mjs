@@ -1,0 +1,154 @@
+// detbench's TypeScript, compiled once to JavaScript. Loading the sources through tsx costs each
+// process and each worker thread ≈ 0.4–0.5 s of CPU (its hooks thread, then every module through the
+// hooks); a run starts several threads, and the tests start hundreds. So `npm install` (postinstall)
+// and `npm test` compile harness/, reports/, workloads/ and test/fixtures/ (the tests' plugins) to a
+// mirror under node_modules/.cache/detbench/js: one .js per .ts, the other files copied, so every
+// path a module builds from import.meta.url points into the same tree.
+//
+// The mirror is used only while it is fresh: its stamp lists every source file's size and mtime, and
+// one changed, added or removed file sends the whole process back to the sources and tsx — slower,
+// never different. DETBENCH_DEBUG=1 (stacks that name the TypeScript lines) and DETBENCH_COMPILED=0
+// use the sources too. Plain JavaScript: it runs before tsx is registered.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** The folders compiled, relative to the project. */
+const SOURCE_DIRS = ['harness', 'reports', 'workloads', path.join('test', 'fixtures')];
+/** Changes when what compile() writes changes, so an older mirror is stale. */
+const FORMAT = 1;
+const MIRROR_PARTS = ['node_modules', '.cache', 'detbench', 'js'];
+
+const here = fileURLToPath(import.meta.url);
+const marker = path.sep + path.join(...MIRROR_PARTS) + path.sep;
+const inMirror = here.includes(marker);
+/** The detbench checkout (or the bundle's app folder), whichever tree this file was loaded from. */
+export const PROJECT_ROOT = inMirror ? here.slice(0, here.indexOf(marker)) : path.resolve(path.dirname(here), '..', '..');
+/** Where compile() writes the mirror. */
+export const MIRROR_ROOT = path.join(PROJECT_ROOT, ...MIRROR_PARTS);
+const STAMP = path.join(MIRROR_ROOT, 'stamp.json');
+
+/** Every file of the compiled folders, relative to the project, sorted. */
+function sourceFiles() {
+  const files = [];
+  const walk = (rel) => {
+    for (const entry of fs.readdirSync(path.join(PROJECT_ROOT, rel), { withFileTypes: true })) {
+      const child = path.join(rel, entry.name);
+      if (SKIPPED.has(entry.name)) continue;
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile()) files.push(child);
+    }
+  };
+  for (const dir of SOURCE_DIRS) if (fs.existsSync(path.join(PROJECT_ROOT, dir))) walk(dir);
+  return files.sort();
+}
+
+const signature = (rel) => {
+  const s = fs.statSync(path.join(PROJECT_ROOT, rel));
+  return [s.size, s.mtimeMs];
+};
+
+/** How many entries of a folder compile() sees. */
+const entries = (dir) => fs.readdirSync(path.join(PROJECT_ROOT, dir)).filter((name) => !SKIPPED.has(name)).length;
+const SKIPPED = new Set(['__pycache__', 'node_modules']);
+
+/** Whether the mirror's stamp matches the sources: a stat of each listed file, a count of each folder. */
+function stampMatches() {
+  try {
+    const stamp = JSON.parse(fs.readFileSync(STAMP, 'utf8'));
+    if (stamp.format !== FORMAT) return false;
+    for (const [rel, [size, mtimeMs]] of Object.entries(stamp.files)) {
+      const [s, m] = signature(rel);
+      if (s !== size || m !== mtimeMs) return false;
+    }
+    // a file added beside the listed ones (a new module, a plugin) changes its folder's count
+    for (const [dir, count] of Object.entries(stamp.dirs)) if (entries(dir) !== count) return false;
+    return true;
+  } catch {
+    return false; // no mirror, or a source gone
+  }
+}
+
+let freshMemo;
+
+/** Whether this thread loads the mirror: it matches the sources (checked once) and no variable asks for the sources. */
+export function mirrorFresh() {
+  freshMemo ??= process.env.DETBENCH_DEBUG !== '1' && process.env.DETBENCH_COMPILED !== '0' && stampMatches();
+  return freshMemo;
+}
+
+/** Whether `url` is a module of the mirror. */
+export const isCompiled = (url) => fileURLToPath(url).startsWith(MIRROR_ROOT + path.sep);
+
+/**
+ * The module to load for source file `url` (a .ts, .mjs or .cjs under the project): its copy in the
+ * mirror while the mirror is fresh, or null (load the source). A URL already in the mirror is kept.
+ */
+export function compiledUrl(url) {
+  if (isCompiled(url)) return new URL(String(url).replace(/\.ts$/, '.js'));
+  if (!mirrorFresh()) return null;
+  const rel = path.relative(PROJECT_ROOT, fileURLToPath(url));
+  if (rel.startsWith('..') || !SOURCE_DIRS.some((dir) => rel.startsWith(dir + path.sep))) return null;
+  const target = path.join(MIRROR_ROOT, rel.replace(/\.ts$/, '.js'));
+  return fs.existsSync(target) ? pathToFileURL(target) : null;
+}
+
+/** The source file of a mirror module (a source URL is returned as it is). */
+export function sourceUrl(url) {
+  if (!isCompiled(url)) return new URL(url);
+  const rel = path.relative(MIRROR_ROOT, fileURLToPath(url));
+  const ts = path.join(PROJECT_ROOT, rel.replace(/\.js$/, '.ts'));
+  return pathToFileURL(fs.existsSync(ts) ? ts : path.join(PROJECT_ROOT, rel));
+}
+
+/**
+ * Writes the mirror when it is not fresh: each .ts transpiled by esbuild (what tsx does in memory,
+ * with the project's compiler options), the other files copied. Written beside and swapped in, so a
+ * process never sees half a mirror. Returns what it did, in words.
+ */
+export async function compile() {
+  if (stampMatches()) return 'up to date';
+  const { transform } = await import('esbuild');
+  const tsconfig = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'tsconfig.json'), 'utf8'));
+  const files = sourceFiles();
+  const next = `${MIRROR_ROOT}.tmp-${process.pid}`;
+  fs.rmSync(next, { recursive: true, force: true });
+  const stamp = { format: FORMAT, files: {}, dirs: {} };
+  // the signature is taken before reading, so an edit made during the compile makes the mirror stale
+  for (const rel of files) stamp.files[rel] = signature(rel);
+  for (const dir of new Set(files.flatMap((rel) => ancestors(path.dirname(rel))))) stamp.dirs[dir] = entries(dir);
+  await Promise.all(files.map(async (rel) => {
+    const from = path.join(PROJECT_ROOT, rel);
+    const to = path.join(next, rel.replace(/\.ts$/, '.js'));
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    if (!rel.endsWith('.ts')) return fs.copyFileSync(from, to);
+    const { code } = await transform(fs.readFileSync(from, 'utf8'), {
+      loader: 'ts', format: 'esm', target: 'node20', sourcefile: from,
+      tsconfigRaw: { compilerOptions: tsconfig.compilerOptions },
+    });
+    // the tests' fixtures import with .ts specifiers (harness/ uses .js ones): the mirror has .js files
+    fs.writeFileSync(to, code.replace(RELATIVE_TS_IMPORT, '$1$2$3.js$2'));
+  }));
+  fs.writeFileSync(path.join(next, 'stamp.json'), JSON.stringify(stamp));
+  // under node_modules no package.json above says "type": "module"; this one does, for the .js files
+  fs.writeFileSync(path.join(next, 'package.json'), '{ "type": "module" }\n');
+  const old = `${MIRROR_ROOT}.old-${process.pid}`;
+  try {
+    if (fs.existsSync(MIRROR_ROOT)) fs.renameSync(MIRROR_ROOT, old);
+    fs.renameSync(next, MIRROR_ROOT);
+  } finally {
+    fs.rmSync(old, { recursive: true, force: true });
+    fs.rmSync(next, { recursive: true, force: true });
+  }
+  freshMemo = undefined;
+  return `compiled ${files.filter((f) => f.endsWith('.ts')).length} TypeScript files to ${path.relative(PROJECT_ROOT, MIRROR_ROOT)}`;
+}
+
+/** A static or dynamic import of a relative .ts path, in esbuild's output. */
+const RELATIVE_TS_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])(\.{1,2}\/[^"'\n]*?)\.ts\2/g;
+
+/** `a/b/c` → a, a/b, a/b/c. */
+function ancestors(dir) {
+  const parts = dir.split(path.sep);
+  return parts.map((_, i) => parts.slice(0, i + 1).join(path.sep));
+}

@@ -1,0 +1,78 @@
+/**
+ * The compiled mirror (harness/run/compiled.mjs), on a small project of its own in a temporary folder:
+ * compile() writes .js files that run; the mirror is used only while every source is as stamped; an
+ * edited, added or removed file, DETBENCH_COMPILED=0 or DETBENCH_DEBUG=1 send a process to the sources.
+ * Each question is asked in a new process: a process decides once.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+
+const project = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-compiled-'));
+const write = (rel: string, text: string) => {
+  fs.mkdirSync(path.dirname(path.join(project, rel)), { recursive: true });
+  fs.writeFileSync(path.join(project, rel), text);
+};
+fs.cpSync(new URL('../../harness/run/compiled.mjs', import.meta.url), path.join(project, 'harness/run/compiled.mjs'));
+fs.cpSync(new URL('../../tsconfig.json', import.meta.url), path.join(project, 'tsconfig.json'));
+write('package.json', '{ "type": "module" }\n');
+write('harness/a.ts', "import { b } from './b.js';\nexport const a = (x: number): number => b + x;\n");
+write('harness/b.ts', 'export const b: number = 1;\n');
+// the tests' fixtures import with .ts specifiers, and TypeScript's class fields follow the project's options
+write('test/fixtures/p.ts', "import { a } from '../../harness/a.ts';\nclass K { readonly v: number = a(1); }\nexport const p = new K().v;\n");
+fs.mkdirSync(path.join(project, 'node_modules'));
+fs.symlinkSync(path.dirname(createRequire(import.meta.url).resolve('esbuild/package.json')), path.join(project, 'node_modules', 'esbuild'));
+
+const mirror = path.join(project, 'node_modules/.cache/detbench/js');
+const source = (rel: string) => pathToFileURL(path.join(project, rel)).href;
+
+/** Runs `body` (an async function's statements, `c` being compiled.mjs) in a new Node.js process and returns what it returns. */
+function ask(body: string, env: NodeJS.ProcessEnv = {}): unknown {
+  const script = `const c = await import(${JSON.stringify(source('harness/run/compiled.mjs'))});\nconst answer = await (async () => { ${body} })();\nconsole.log(JSON.stringify(answer ?? null));`;
+  const environment = { ...process.env, DETBENCH_COMPILED: '', DETBENCH_DEBUG: '', ...env };
+  return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: environment }).trim().split('\n').at(-1)!);
+}
+const fresh = (env?: NodeJS.ProcessEnv) => ask('return c.mirrorFresh();', env);
+const value = () => ask(`return (await import(c.compiledUrl(new URL(${JSON.stringify(source('test/fixtures/p.ts'))})).href)).p;`);
+
+test('compile() writes a mirror that runs, and the mirror is used only while every source is as stamped', () => {
+  assert.equal(fresh(), false, 'no mirror yet');
+  assert.match(String(ask('return c.compile();')), /^compiled 3 TypeScript files to node_modules\/\.cache\/detbench\/js$/);
+  assert.equal(fresh(), true);
+  assert.equal(value(), 2);
+  assert.equal(ask('return c.compile();'), 'up to date');
+  // where things are, from either tree
+  assert.equal(ask(`return c.compiledUrl(new URL(${JSON.stringify(source('harness/a.ts'))})).href;`), pathToFileURL(path.join(mirror, 'harness/a.js')).href);
+  assert.equal(ask(`return c.sourceUrl(new URL(${JSON.stringify(pathToFileURL(path.join(mirror, 'harness/a.js')).href)})).href;`), source('harness/a.ts'));
+  assert.equal(ask(`return (await import(${JSON.stringify(pathToFileURL(path.join(mirror, 'harness/run/compiled.mjs')).href)})).PROJECT_ROOT;`), project);
+  assert.equal(ask(`return c.compiledUrl(new URL(${JSON.stringify(source('elsewhere.ts'))}));`), null, 'a file outside the compiled folders');
+
+  // asked not to, or for TypeScript stacks: the sources
+  assert.equal(fresh({ DETBENCH_COMPILED: '0' }), false);
+  assert.equal(fresh({ DETBENCH_DEBUG: '1' }), false);
+  assert.equal(ask(`return c.compiledUrl(new URL(${JSON.stringify(source('harness/a.ts'))}));`, { DETBENCH_COMPILED: '0' }), null);
+
+  // an edit, an added file, a removed file: stale until compiled again, and then the new code runs
+  write('harness/b.ts', 'export const b: number = 10;\n');
+  assert.equal(fresh(), false, 'an edited source');
+  ask('return c.compile();');
+  assert.equal(fresh(), true);
+  assert.equal(value(), 11);
+  write('harness/c.ts', 'export const c = 3;\n');
+  assert.equal(fresh(), false, 'an added source');
+  ask('return c.compile();');
+  assert.equal(fresh(), true);
+  fs.rmSync(path.join(project, 'harness/c.ts'));
+  assert.equal(fresh(), false, 'a removed source');
+  ask('return c.compile();');
+  assert.equal(fresh(), true);
+  assert.ok(!fs.existsSync(path.join(mirror, 'harness/c.js')), 'the mirror holds no file the sources lost');
+  // Python's bytecode folder beside a worker script is not a source
+  fs.mkdirSync(path.join(project, 'harness/__pycache__'));
+  assert.equal(fresh(), true);
+});
