@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # npm run bundle → dist/detbench-<version>-linux-x64.tar.xz: one file to copy to an air-gapped
-# linux-x64 host. It holds this machine's Node.js runtime, the app (TypeScript, run by tsx), its
+# linux-x64 host. It holds this machine's Node.js runtime, the app (its TypeScript compiled, and tsx), its
 # production dependencies with linux-x64 binaries only, the Vulkan loader when this machine has one
 # (WebGPU through Dawn opens it), and a `detbench` launcher:
 #
@@ -19,7 +19,7 @@ mkdir -p "$stage/app" "$stage/runtime" "$stage/lib" dist
 
 # the app and its production dependencies (dev ones pruned, other platforms' binaries removed; the
 # optional platform packages of esbuild and resvg are this platform's and stay)
-cp -r bin harness workloads reports scripts package.json package-lock.json README.md "$stage/app/"
+cp -r bin harness workloads reports scripts package.json package-lock.json tsconfig.json README.md "$stage/app/"
 cp -r node_modules "$stage/app/node_modules"
 (cd "$stage/app" && npm prune --omit=dev --no-audit --no-fund >/dev/null 2>&1)
 find "$stage/app/node_modules" \( -name '*.map' -o -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.ts.map' \) -type f -delete
@@ -31,6 +31,10 @@ rm -f "$stage/app/node_modules/esbuild/bin/esbuild"
 rm -rf "$stage/app/node_modules/protobufjs/cli"
 find "$stage/app/node_modules/@tensorflow" -path '*/dist/tf-*.js' ! -name '*.node.js' -type f -delete
 rm -rf "$stage/app/node_modules/.cache"
+# the app's TypeScript compiled (harness/run/compiled.mjs): the bundle starts without tsx; the stamp
+# holds the files' mtimes to the nanosecond, which the POSIX tar format below keeps
+node "$stage/app/scripts/compile.mjs" >/dev/null
+[ -f "$stage/app/node_modules/.cache/detbench/js/stamp.json" ] || { echo "bundle: the app could not be compiled" >&2; exit 1; }
 commit="$(git rev-parse HEAD 2>/dev/null || echo unknown)"
 dirty=false; [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ] && dirty=true
 printf '{ "commit": "%s", "dirty": %s, "builtAt": "%s" }\n' "$commit" "$dirty" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$stage/app/BUILD_INFO.json"
@@ -51,7 +55,7 @@ LAUNCHER
 chmod +x "$stage/detbench"
 
 out="dist/${name}.tar.xz"
-tar -C "$(dirname "$stage")" -cf - "$name" | xz -T0 -6 > "$out.tmp"
+tar --format=posix -C "$(dirname "$stage")" -cf - "$name" | xz -T0 -6 > "$out.tmp"
 mv "$out.tmp" "$out"
 rm -rf "$(dirname "$stage")"
 echo "bundle: $out ($(du -h "$out" | cut -f1))"

@@ -1,7 +1,7 @@
 // detbench's TypeScript, compiled once to JavaScript. Loading the sources through tsx costs each
 // process and each worker thread ≈ 0.4–0.5 s of CPU (its hooks thread, then every module through the
 // hooks); a run starts several threads, and the tests start hundreds. So `npm install` (postinstall)
-// and `npm test` compile harness/, reports/, workloads/ and test/fixtures/ (the tests' plugins) to a
+// and `npm test` compile harness/, reports/, workloads/ and test/ (the tests and their plugins) to a
 // mirror under node_modules/.cache/detbench/js: one .js per .ts, the other files copied, so every
 // path a module builds from import.meta.url points into the same tree.
 //
@@ -13,8 +13,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** The folders compiled, relative to the project. */
-const SOURCE_DIRS = ['harness', 'reports', 'workloads', path.join('test', 'fixtures')];
+/** The folders compiled, relative to the project: the code, and the tests (run compiled by npm test). */
+const SOURCE_DIRS = ['harness', 'reports', 'workloads', 'test'];
 /** Changes when what compile() writes changes, so an older mirror is stale. */
 const FORMAT = 1;
 const MIRROR_PARTS = ['node_modules', '.cache', 'detbench', 'js'];
@@ -123,7 +123,10 @@ export async function compile() {
     fs.mkdirSync(path.dirname(to), { recursive: true });
     if (!rel.endsWith('.ts')) return fs.copyFileSync(from, to);
     const { code } = await transform(fs.readFileSync(from, 'utf8'), {
-      loader: 'ts', format: 'esm', target: 'node20', sourcefile: from,
+      loader: 'ts', format: 'esm', target: 'node20',
+      // a map for stacks where they are asked for (the tests: register-compiled.mjs); its source is the
+      // .ts beside the module's URL, which is the source's own under the compiled hooks
+      sourcemap: 'inline', sourcesContent: false, sourcefile: path.basename(from),
       tsconfigRaw: { compilerOptions: tsconfig.compilerOptions },
     });
     // the tests' fixtures import with .ts specifiers (harness/ uses .js ones): the mirror has .js files

@@ -1,5 +1,6 @@
 /** Types of tsx.mjs (plain JavaScript, so the launcher can load it before tsx is registered). */
 export declare function registerTsxCjs(): void;
 export declare function importTs(url: URL | string): Promise<unknown>;
+export declare const COMPILED_HOOKS: unique symbol;
 export declare function importModule(url: URL | string): Promise<unknown>;
 export declare function childModule(url: URL | string): { script: string; execArgv: string[] };

@@ -50,9 +50,12 @@ const typescript = (url) => /\.[cm]?ts$/.test(new URL(url).pathname);
 /** Imports the module at `url`: its compiled copy while the mirror is fresh, else as importModule. */
 export const importTs = (url) => importModule(compiledUrl(url) ?? url);
 
-/** Imports the module at `url` as it is: a TypeScript source through tsx, anything else (the mirror's .js) by Node. */
+/** Set in a thread where register-compiled.mjs's hooks load the compiled sources at their own URLs. */
+export const COMPILED_HOOKS = Symbol.for('detbench.compiledHooks');
+
+/** Imports the module at `url` as it is: a TypeScript source through tsx (or the compiled hooks), anything else (the mirror's .js) by Node. */
 export async function importModule(url) {
-  if (typescript(url)) await registerTsx();
+  if (typescript(url) && !(globalThis[COMPILED_HOOKS] && compiledUrl(url))) await registerTsx();
   return import(new URL(url).href);
 }
 

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { systemTest } from './components.ts';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
@@ -25,6 +25,10 @@ systemTest('npm run bundle: one tar.xz ≤ 60 MB that runs the quick suite on th
   const host = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-host-'));
   execFileSync('tar', ['-xJf', tarball, '-C', host]);
   const launcher = path.join(host, `detbench-${version}-linux-x64`, 'detbench');
+  // its TypeScript compiled, and the mirror still fresh after tar (harness/run/compiled.mjs)
+  const compiledModule = pathToFileURL(path.join(path.dirname(launcher), 'app', 'harness', 'run', 'compiled.mjs')).href;
+  const fresh = execFileSync(path.join(path.dirname(launcher), 'runtime', 'node'), ['--input-type=module', '-e', `console.log((await import(${JSON.stringify(compiledModule)})).mirrorFresh())`], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
+  assert.equal(fresh.trim(), 'true', 'the bundle runs its compiled TypeScript');
   const r = spawnSync(launcher, ['run', '--suite', 'quick', '--out', path.join(host, 'results'), '--json'], {
     cwd: host,
     env: { HOME: host, PATH: '/usr/bin:/bin', TMPDIR: host },
@@ -32,6 +36,7 @@ systemTest('npm run bundle: one tar.xz ≤ 60 MB that runs the quick suite on th
     timeout: 900_000,
   });
   assert.equal(r.status, 0, r.stderr.slice(-3000));
+  assert.deepEqual(fs.readdirSync(host).filter((f) => f.startsWith('tsx-')), [], 'nothing went through tsx (its cache is in TMPDIR)');
   const { summary, report } = JSON.parse(r.stdout);
   assert.equal(summary.complete, true);
   assert.ok(summary.verdict.reproducible);
