@@ -113,11 +113,33 @@ export async function compile() {
   const files = sourceFiles();
   const next = `${MIRROR_ROOT}.tmp-${process.pid}`;
   fs.rmSync(next, { recursive: true, force: true });
+  try {
+    await writeMirror(next, files, tsconfig, transform);
+  } catch (err) {
+    // a source that does not parse, a full disk: no half-written folder left in node_modules/.cache
+    fs.rmSync(next, { recursive: true, force: true });
+    throw err;
+  }
+  const old = `${MIRROR_ROOT}.old-${process.pid}`;
+  try {
+    if (fs.existsSync(MIRROR_ROOT)) fs.renameSync(MIRROR_ROOT, old);
+    fs.renameSync(next, MIRROR_ROOT);
+  } finally {
+    fs.rmSync(old, { recursive: true, force: true });
+    fs.rmSync(next, { recursive: true, force: true });
+  }
+  freshMemo = undefined;
+  return `compiled ${files.filter((f) => f.endsWith('.ts')).length} TypeScript files to ${path.relative(PROJECT_ROOT, MIRROR_ROOT)}`;
+}
+
+/** The mirror of `files`, with its stamp, in the folder `next`. */
+async function writeMirror(next, files, tsconfig, transform) {
   const stamp = { format: FORMAT, files: {}, dirs: {} };
   // the signature is taken before reading, so an edit made during the compile makes the mirror stale
   for (const rel of files) stamp.files[rel] = signature(rel);
   for (const dir of new Set(files.flatMap((rel) => ancestors(path.dirname(rel))))) stamp.dirs[dir] = entries(dir);
-  await Promise.all(files.map(async (rel) => {
+  // every file settles before this returns (or throws), so none is written after the caller removes the folder
+  const written = await Promise.allSettled(files.map(async (rel) => {
     const from = path.join(PROJECT_ROOT, rel);
     const to = path.join(next, rel.replace(/\.ts$/, '.js'));
     fs.mkdirSync(path.dirname(to), { recursive: true });
@@ -132,19 +154,11 @@ export async function compile() {
     // the tests' fixtures import with .ts specifiers (harness/ uses .js ones): the mirror has .js files
     fs.writeFileSync(to, code.replace(RELATIVE_TS_IMPORT, '$1$2$3.js$2'));
   }));
+  const failed = written.find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
   fs.writeFileSync(path.join(next, 'stamp.json'), JSON.stringify(stamp));
   // under node_modules no package.json above says "type": "module"; this one does, for the .js files
   fs.writeFileSync(path.join(next, 'package.json'), '{ "type": "module" }\n');
-  const old = `${MIRROR_ROOT}.old-${process.pid}`;
-  try {
-    if (fs.existsSync(MIRROR_ROOT)) fs.renameSync(MIRROR_ROOT, old);
-    fs.renameSync(next, MIRROR_ROOT);
-  } finally {
-    fs.rmSync(old, { recursive: true, force: true });
-    fs.rmSync(next, { recursive: true, force: true });
-  }
-  freshMemo = undefined;
-  return `compiled ${files.filter((f) => f.endsWith('.ts')).length} TypeScript files to ${path.relative(PROJECT_ROOT, MIRROR_ROOT)}`;
 }
 
 /** A static or dynamic import of a relative .ts path, in esbuild's output. */

@@ -76,3 +76,13 @@ test('compile() writes a mirror that runs, and the mirror is used only while eve
   fs.mkdirSync(path.join(project, 'harness/__pycache__'));
   assert.equal(fresh(), true);
 });
+
+test('a compile that fails (a source that does not parse) leaves the mirror as it was and no half-written folder', () => {
+  ask('return c.compile();');
+  write('harness/broken.ts', 'export const = ;\n');
+  assert.match(String(ask('try { await c.compile(); return "compiled"; } catch (err) { return err.message; }')), /broken\.ts/);
+  assert.deepEqual(fs.readdirSync(path.dirname(mirror)).filter((name) => name.startsWith('js.')), [], 'no js.tmp-PID beside the mirror');
+  assert.ok(fs.existsSync(path.join(mirror, 'harness/a.js')), 'the previous mirror is still there');
+  assert.equal(fresh(), false, 'and stale: broken.ts is not in it');
+  fs.rmSync(path.join(project, 'harness/broken.ts'));
+});
