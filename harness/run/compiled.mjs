@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** The folders compiled, relative to the project: the code, and the tests (run compiled by npm test). */
 const SOURCE_DIRS = ['harness', 'reports', 'workloads', 'test'];
 /** Changes when what compile() writes changes, so an older mirror is stale. */
-const FORMAT = 1;
+const FORMAT = 2;
 const MIRROR_PARTS = ['node_modules', '.cache', 'detbench', 'js'];
 
 const here = fileURLToPath(import.meta.url);
@@ -151,8 +151,12 @@ async function writeMirror(next, files, tsconfig, transform) {
       sourcemap: 'inline', sourcesContent: false, sourcefile: path.basename(from),
       tsconfigRaw: { compilerOptions: tsconfig.compilerOptions },
     });
-    // the tests' fixtures import with .ts specifiers (harness/ uses .js ones): the mirror has .js files
-    fs.writeFileSync(to, code.replace(RELATIVE_TS_IMPORT, '$1$2$3.js$2'));
+    fs.writeFileSync(to, code);
+    // The tests' fixtures import with .ts specifiers (harness/ uses .js ones). Rewriting them in the
+    // code would rewrite strings that look like imports too; instead the mirror's x.ts is a link to
+    // x.js, and Node's resolver follows links (to the real path, unless --preserve-symlinks): one
+    // module, at x.js, whichever name imports it.
+    fs.symlinkSync(path.basename(to), path.join(next, rel));
   }));
   const failed = written.find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
@@ -160,9 +164,6 @@ async function writeMirror(next, files, tsconfig, transform) {
   // under node_modules no package.json above says "type": "module"; this one does, for the .js files
   fs.writeFileSync(path.join(next, 'package.json'), '{ "type": "module" }\n');
 }
-
-/** A static or dynamic import of a relative .ts path, in esbuild's output. */
-const RELATIVE_TS_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(["'])(\.{1,2}\/[^"'\n]*?)\.ts\2/g;
 
 /** `a/b/c` → a, a/b, a/b/c. */
 function ancestors(dir) {

@@ -24,7 +24,7 @@ write('package.json', '{ "type": "module" }\n');
 write('harness/a.ts', "import { b } from './b.js';\nexport const a = (x: number): number => b + x;\n");
 write('harness/b.ts', 'export const b: number = 1;\n');
 // the tests' fixtures import with .ts specifiers, and TypeScript's class fields follow the project's options
-write('test/fixtures/p.ts', "import { a } from '../../harness/a.ts';\nclass K { readonly v: number = a(1); }\nexport const p = new K().v;\n");
+write('test/fixtures/p.ts', "import { a } from '../../harness/a.ts';\nclass K { readonly v: number = a(1); }\nexport const p = new K().v;\nexport const text = \"import { a } from '../../harness/a.ts';\";\n");
 fs.mkdirSync(path.join(project, 'node_modules'));
 fs.symlinkSync(path.dirname(createRequire(import.meta.url).resolve('esbuild/package.json')), path.join(project, 'node_modules', 'esbuild'));
 
@@ -45,6 +45,8 @@ test('compile() writes a mirror that runs, and the mirror is used only while eve
   assert.match(String(ask('return c.compile();')), /^compiled 3 TypeScript files to node_modules\/\.cache\/detbench\/js$/);
   assert.equal(fresh(), true);
   assert.equal(value(), 2);
+  // a string that looks like an import is the source's, not rewritten
+  assert.equal(ask(`return (await import(c.compiledUrl(new URL(${JSON.stringify(source('test/fixtures/p.ts'))})).href)).text;`), "import { a } from '../../harness/a.ts';");
   assert.equal(ask('return c.compile();'), 'up to date');
   // where things are, from either tree
   assert.equal(ask(`return c.compiledUrl(new URL(${JSON.stringify(source('harness/a.ts'))})).href;`), pathToFileURL(path.join(mirror, 'harness/a.js')).href);
