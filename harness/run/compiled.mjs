@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** The folders compiled, relative to the project: the code, and the tests (run compiled by npm test). */
 const SOURCE_DIRS = ['harness', 'reports', 'workloads', 'test'];
 /** Changes when what compile() writes changes, so an older mirror is stale. */
-const FORMAT = 2;
+const FORMAT = 3;
 const MIRROR_PARTS = ['node_modules', '.cache', 'detbench', 'js'];
 
 const here = fileURLToPath(import.meta.url);
@@ -27,11 +27,14 @@ export const PROJECT_ROOT = inMirror ? here.slice(0, here.indexOf(marker)) : pat
 /** Where compile() writes the mirror. */
 export const MIRROR_ROOT = path.join(PROJECT_ROOT, ...MIRROR_PARTS);
 const STAMP = path.join(MIRROR_ROOT, 'stamp.json');
+const TSCONFIG = 'tsconfig.json';
 
-/** Every file of the compiled folders, relative to the project, sorted. */
-function sourceFiles() {
+/** Every file and every folder of the compiled folders, relative to the project, sorted. */
+function sourceTree() {
   const files = [];
+  const dirs = [];
   const walk = (rel) => {
+    dirs.push(rel);
     for (const entry of fs.readdirSync(path.join(PROJECT_ROOT, rel), { withFileTypes: true })) {
       const child = path.join(rel, entry.name);
       if (SKIPPED.has(entry.name)) continue;
@@ -40,7 +43,7 @@ function sourceFiles() {
     }
   };
   for (const dir of SOURCE_DIRS) if (fs.existsSync(path.join(PROJECT_ROOT, dir))) walk(dir);
-  return files.sort();
+  return { files: files.sort(), dirs: dirs.sort() };
 }
 
 const signature = (rel) => {
@@ -52,11 +55,15 @@ const signature = (rel) => {
 const entries = (dir) => fs.readdirSync(path.join(PROJECT_ROOT, dir)).filter((name) => !SKIPPED.has(name)).length;
 const SKIPPED = new Set(['__pycache__', 'node_modules']);
 
-/** Whether the mirror's stamp matches the sources: a stat of each listed file, a count of each folder. */
-function stampMatches() {
+/**
+ * Whether the mirror's stamp matches the sources: a stat of each listed file (tsconfig.json's
+ * compiler options among them), a count of each folder; for compile(), also the esbuild version.
+ */
+function stampMatches(esbuildVersion) {
   try {
     const stamp = JSON.parse(fs.readFileSync(STAMP, 'utf8'));
     if (stamp.format !== FORMAT) return false;
+    if (esbuildVersion !== undefined && stamp.esbuild !== esbuildVersion) return false;
     for (const [rel, [size, mtimeMs]] of Object.entries(stamp.files)) {
       const [s, m] = signature(rel);
       if (s !== size || m !== mtimeMs) return false;
@@ -107,14 +114,13 @@ export function sourceUrl(url) {
  * process never sees half a mirror. Returns what it did, in words.
  */
 export async function compile() {
-  if (stampMatches()) return 'up to date';
-  const { transform } = await import('esbuild');
-  const tsconfig = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, 'tsconfig.json'), 'utf8'));
-  const files = sourceFiles();
+  const esbuild = await import('esbuild');
+  if (stampMatches(esbuild.version)) return 'up to date';
+  const { files, dirs } = sourceTree();
   const next = `${MIRROR_ROOT}.tmp-${process.pid}`;
   fs.rmSync(next, { recursive: true, force: true });
   try {
-    await writeMirror(next, files, tsconfig, transform);
+    await writeMirror(next, files, dirs, esbuild);
   } catch (err) {
     // a source that does not parse, a full disk: no half-written folder left in node_modules/.cache
     fs.rmSync(next, { recursive: true, force: true });
@@ -133,11 +139,14 @@ export async function compile() {
 }
 
 /** The mirror of `files`, with its stamp, in the folder `next`. */
-async function writeMirror(next, files, tsconfig, transform) {
-  const stamp = { format: FORMAT, files: {}, dirs: {} };
-  // the signature is taken before reading, so an edit made during the compile makes the mirror stale
-  for (const rel of files) stamp.files[rel] = signature(rel);
-  for (const dir of new Set(files.flatMap((rel) => ancestors(path.dirname(rel))))) stamp.dirs[dir] = entries(dir);
+async function writeMirror(next, files, dirs, { transform, version }) {
+  const stamp = { format: FORMAT, esbuild: version, files: {}, dirs: {} };
+  // the signatures are taken before reading, so an edit made during the compile makes the mirror stale
+  for (const rel of [...files, TSCONFIG]) stamp.files[rel] = signature(rel);
+  // every folder, an empty one too: a file added to it changes its count
+  for (const dir of dirs) stamp.dirs[dir] = entries(dir);
+  // its compiler options change the JavaScript (class fields, for one), as they do tsx's
+  const tsconfig = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, TSCONFIG), 'utf8'));
   // every file settles before this returns (or throws), so none is written after the caller removes the folder
   const written = await Promise.allSettled(files.map(async (rel) => {
     const from = path.join(PROJECT_ROOT, rel);
@@ -163,10 +172,4 @@ async function writeMirror(next, files, tsconfig, transform) {
   fs.writeFileSync(path.join(next, 'stamp.json'), JSON.stringify(stamp));
   // under node_modules no package.json above says "type": "module"; this one does, for the .js files
   fs.writeFileSync(path.join(next, 'package.json'), '{ "type": "module" }\n');
-}
-
-/** `a/b/c` → a, a/b, a/b/c. */
-function ancestors(dir) {
-  const parts = dir.split(path.sep);
-  return parts.map((_, i) => parts.slice(0, i + 1).join(path.sep));
 }

@@ -77,6 +77,25 @@ test('compile() writes a mirror that runs, and the mirror is used only while eve
   // Python's bytecode folder beside a worker script is not a source
   fs.mkdirSync(path.join(project, 'harness/__pycache__'));
   assert.equal(fresh(), true);
+
+  // a file added to a folder that held none
+  fs.mkdirSync(path.join(project, 'test/empty'));
+  ask('return c.compile();');
+  assert.equal(fresh(), true);
+  write('test/empty/d.ts', 'export const d = 4;\n');
+  assert.equal(fresh(), false, 'a source added to an empty folder');
+  ask('return c.compile();');
+  // the compiler options change the JavaScript (class fields): tsconfig.json is a source too
+  const tsconfig = fs.readFileSync(path.join(project, 'tsconfig.json'), 'utf8');
+  fs.writeFileSync(path.join(project, 'tsconfig.json'), tsconfig.replace('"strict": true,', '"strict": true, "useDefineForClassFields": false,'));
+  assert.equal(fresh(), false, 'tsconfig.json edited');
+  ask('return c.compile();');
+  assert.equal(fresh(), true);
+  // another esbuild: compile() writes the mirror again (a run still uses the one there)
+  const stampFile = path.join(mirror, 'stamp.json');
+  fs.writeFileSync(stampFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(stampFile, 'utf8')), esbuild: '0.0.1' }));
+  assert.equal(fresh(), true);
+  assert.match(String(ask('return c.compile();')), /^compiled /);
 });
 
 test('a compile that fails (a source that does not parse) leaves the mirror as it was and no half-written folder', () => {
