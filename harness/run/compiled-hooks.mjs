@@ -3,7 +3,12 @@
 // (register-compiled.mjs): import.meta.url, stacks (through the mirror's source maps) and test file
 // names stay those of the sources, and no process or thread compiles anything.
 import fs from 'node:fs';
-import { compiledUrl } from './compiled.mjs';
+import { compiledUrl, decideMirror } from './compiled.mjs';
+
+/** `data` from register-compiled.mjs: whether its thread found the mirror fresh (it registers these hooks only then). */
+export function initialize({ fresh }) {
+  decideMirror(fresh);
+}
 
 const RELATIVE_JS = /^\.{1,2}\/.*\.js$/;
 

@@ -84,6 +84,15 @@ export function mirrorFresh() {
   return freshMemo;
 }
 
+/**
+ * Makes this thread's decision the one of another thread: module hooks (compiled-hooks.mjs) run in a
+ * thread of their own, and must load what the thread that registered them decided, even if a
+ * source changed in between (else a .ts it expects compiled goes to Node as it is).
+ */
+export function decideMirror(fresh) {
+  freshMemo = fresh;
+}
+
 /** Whether `url` is a module of the mirror. */
 export const isCompiled = (url) => fileURLToPath(url).startsWith(MIRROR_ROOT + path.sep);
 

@@ -6,7 +6,7 @@ import { mirrorFresh } from './compiled.mjs';
 import { COMPILED_HOOKS } from './tsx.mjs';
 
 if (mirrorFresh()) {
-  register('./compiled-hooks.mjs', import.meta.url);
+  register('./compiled-hooks.mjs', import.meta.url, { data: { fresh: true } });
   globalThis[COMPILED_HOOKS] = true;
   // stacks name the TypeScript lines, through the mirror's inline source maps
   process.setSourceMapsEnabled(true);

@@ -18,7 +18,7 @@ const write = (rel: string, text: string) => {
   fs.mkdirSync(path.dirname(path.join(project, rel)), { recursive: true });
   fs.writeFileSync(path.join(project, rel), text);
 };
-fs.cpSync(new URL('../../harness/run/compiled.mjs', import.meta.url), path.join(project, 'harness/run/compiled.mjs'));
+for (const file of ['compiled.mjs', 'compiled-hooks.mjs', 'register-compiled.mjs', 'tsx.mjs']) fs.cpSync(new URL(`../../harness/run/${file}`, import.meta.url), path.join(project, 'harness/run', file));
 fs.cpSync(new URL('../../tsconfig.json', import.meta.url), path.join(project, 'tsconfig.json'));
 write('package.json', '{ "type": "module" }\n');
 write('harness/a.ts', "import { b } from './b.js';\nexport const a = (x: number): number => b + x;\n");
@@ -26,7 +26,7 @@ write('harness/b.ts', 'export const b: number = 1;\n');
 // the tests' fixtures import with .ts specifiers, and TypeScript's class fields follow the project's options
 write('test/fixtures/p.ts', "import { a } from '../../harness/a.ts';\nclass K { readonly v: number = a(1); }\nexport const p = new K().v;\nexport const text = \"import { a } from '../../harness/a.ts';\";\n");
 fs.mkdirSync(path.join(project, 'node_modules'));
-fs.symlinkSync(path.dirname(createRequire(import.meta.url).resolve('esbuild/package.json')), path.join(project, 'node_modules', 'esbuild'));
+for (const name of ['esbuild', 'tsx']) fs.symlinkSync(path.dirname(createRequire(import.meta.url).resolve(`${name}/package.json`)), path.join(project, 'node_modules', name));
 
 const mirror = path.join(project, 'node_modules/.cache/detbench/js');
 const source = (rel: string) => pathToFileURL(path.join(project, rel)).href;
@@ -106,4 +106,16 @@ test('a compile that fails (a source that does not parse) leaves the mirror as i
   assert.ok(fs.existsSync(path.join(mirror, 'harness/a.js')), 'the previous mirror is still there');
   assert.equal(fresh(), false, 'and stale: broken.ts is not in it');
   fs.rmSync(path.join(project, 'harness/broken.ts'));
+});
+
+test('the compiled hooks (npm test) load the mirror when their process decided so, even if a source changed right after', () => {
+  ask('return c.compile();');
+  // a preload that runs after register-compiled.mjs has decided, before the hooks load anything
+  write('touch.mjs', `import fs from 'node:fs';\nconst now = new Date();\nfs.utimesSync(${JSON.stringify(path.join(project, 'harness/b.ts'))}, now, now);\n`);
+  const script = `console.log((await import(${JSON.stringify(source('harness/a.ts'))})).a(1));`;
+  const out = execFileSync(process.execPath, ['--import', source('harness/run/register-compiled.mjs'), '--import', source('touch.mjs'), '--input-type=module', '-e', script], {
+    encoding: 'utf8', env: { ...process.env, DETBENCH_COMPILED: '', DETBENCH_DEBUG: '' },
+  });
+  assert.equal(out.trim(), '11');
+  assert.equal(fresh(), false, 'the touch made the mirror stale');
 });
