@@ -33,7 +33,7 @@ import { BACKENDS, loadPlugins } from './backends/index.js';
 import type { Availability } from './backends/types.js';
 import { PRESETS, resolveConfirm, resolveLocateOptions, resolveOutputFile, resolveRunOptions, resolveSlowdownThreshold, type LocateFlags, type RunFlags } from './config.js';
 import { fingerprint, PROJECT_DIR } from './env.js';
-import { EXIT, UsageError, internalErrorReport, message } from './errors.js';
+import { EXIT, UsageError, internalErrorReport, isUsageError, message } from './errors.js';
 import { doctor } from './doctor.js';
 import { applyExpectations, loadExpectations, type Expectation } from './expectations.js';
 import { mergeResults } from './merge.js';
@@ -437,7 +437,7 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
     await program.parseAsync(argv, { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    if (err instanceof UsageError) {
+    if (isUsageError(err)) {
       process.stderr.write(`detbench: ${err.message}\n`);
       return EXIT.usage;
     }

@@ -9,6 +9,12 @@ export class UsageError extends Error {
 }
 
 /**
+ * Whether `err` is a UsageError, by its name: a plugin outside the project may throw one from its own
+ * copy of this module (the sources through tsx, while detbench runs compiled: run/compiled.mjs).
+ */
+export const isUsageError = (err: unknown): err is UsageError => err instanceof Error && err.name === 'UsageError';
+
+/**
  * 0 clean · 1 findings · 2 bad input · 3 incomplete or inconclusive · 4 internal error (a bug in
  * detbench or in a plugin: never a verdict, so a nightly job must not read it as a regression).
  */

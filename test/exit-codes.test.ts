@@ -10,6 +10,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { EXIT, internalErrorReport, message } from '../harness/errors.ts';
+import { mirrorFresh } from '../harness/run/compiled.mjs';
 
 const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
 const plugin = fileURLToPath(new URL('./fixtures/findings-backends.ts', import.meta.url));
@@ -40,4 +41,27 @@ test('a backend that throws where none may: exit 4 and one line, not exit 1 and 
   assert.equal(debug.status, EXIT.internal, debug.stderr);
   const thrown = fs.readFileSync(plugin, 'utf8').split('\n').findIndex((l) => l.includes("supports() is broken")) + 1;
   assert.match(debug.stderr, new RegExp(`findings-backends\\.ts:${thrown}:`));
+});
+
+test("a plugin outside the project that throws detbench's UsageError: exit 2 and its line, compiled or not", { skip: !mirrorFresh() && 'the compiled mirror is stale: npm run compile' }, () => {
+  // outside the compiled folders, the plugin loads the sources through tsx: its own copy of errors.ts
+  const folder = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-plugin-'));
+  fs.writeFileSync(path.join(folder, 'package.json'), '{ "type": "module" }\n');
+  const errors = JSON.stringify(fileURLToPath(new URL('../harness/errors.ts', import.meta.url)));
+  fs.writeFileSync(path.join(folder, 'plugin.ts'), `import { UsageError } from ${errors};
+const available = async () => ({ available: true as const, version: '0', devices: ['cpu'], notes: [] });
+export const backends = [{
+  info: { id: 'fake-needs-setup', description: 'test double', deviceKinds: ['cpu'], processPerMode: false, threadControl: false, capabilities: 'none' },
+  probe: available,
+  supports: () => { throw new UsageError('fake-needs-setup: set FAKE_SETUP=1 first'); },
+  open: async () => { throw new Error('never opened'); },
+}];
+`);
+  for (const compiled of ['', '0']) {
+    const r = spawnSync(process.execPath, [bin, 'run', '--backends', 'fake-needs-setup', '--workloads', 'matmul', '--repeats', '2', '--no-report', '--out', out], {
+      encoding: 'utf8', timeout: 120_000, env: { ...process.env, DETBENCH_PLUGINS: path.join(folder, 'plugin.ts'), DETBENCH_COMPILED: compiled, DETBENCH_DEBUG: '' },
+    });
+    assert.equal(r.status, EXIT.usage, `DETBENCH_COMPILED=${compiled}: ${r.stderr}`);
+    assert.match(r.stderr, /^detbench: fake-needs-setup: set FAKE_SETUP=1 first$/m);
+  }
 });
