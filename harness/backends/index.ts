@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { UsageError, message } from '../errors.js';
 import { pathToFileURL } from 'node:url';
-import { compiledUrl, isCompiled } from '../run/compiled.mjs';
+import { isCompiled, mirrorCopy } from '../run/compiled.mjs';
 import { importModule, registerTsxCjs } from '../run/tsx.mjs';
 import { ortCpu } from './ort/ort-cpu.js';
 import { ortCuda } from './ort/ort-cuda.js';
@@ -57,12 +57,13 @@ export async function loadPlugins(list = process.env.DETBENCH_PLUGINS): Promise<
     loaded.add(path.resolve(file));
     if (!fs.existsSync(file)) throw new UsageError(message.pluginMissing(file));
     // A plugin of the compiled folders (the tests') loads from the tree this module runs from, so that
-    // it shares its modules (run/compiled.mjs). Others load through tsx: a plugin in a CommonJS
+    // it shares its modules (run/compiled.mjs) — from the mirror even if a source changed since this
+    // thread started from it. Others load through tsx: a plugin in a CommonJS
     // package scope (a user's plugin folder usually has no package.json) is required through tsx's
     // CJS hooks (see tsx.mjs), an ES module imported through its ESM hooks.
     const absolute = path.resolve(file);
     const source = pathToFileURL(absolute);
-    const url = (isCompiled(import.meta.url) && compiledUrl(source)) || source;
+    const url = (isCompiled(import.meta.url) && mirrorCopy(source)) || source;
     let mod: { backends?: unknown };
     try {
       if (!isCompiled(url) && !inModuleScope(absolute)) {

@@ -102,7 +102,14 @@ export const isCompiled = (url) => fileURLToPath(url).startsWith(MIRROR_ROOT + p
  */
 export function compiledUrl(url) {
   if (isCompiled(url)) return new URL(String(url).replace(/\.ts$/, '.js'));
-  if (!mirrorFresh()) return null;
+  return mirrorFresh() ? mirrorCopy(url) : null;
+}
+
+/**
+ * The mirror's copy of source file `url`, fresh or not, or null: what a module running from the
+ * mirror loads, so that it stays in its own tree after a source changed (backends/index.ts's plugins).
+ */
+export function mirrorCopy(url) {
   const rel = path.relative(PROJECT_ROOT, fileURLToPath(url));
   if (rel.startsWith('..') || !SOURCE_DIRS.some((dir) => rel.startsWith(dir + path.sep))) return null;
   const target = path.join(MIRROR_ROOT, rel.replace(/\.ts$/, '.js'));

@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const project = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-compiled-'));
 const write = (rel: string, text: string) => {
@@ -118,4 +118,17 @@ test('the compiled hooks (npm test) load the mirror when their process decided s
   });
   assert.equal(out.trim(), '11');
   assert.equal(fresh(), false, 'the touch made the mirror stale');
+});
+
+const repoMirror = fileURLToPath(new URL('../../node_modules/.cache/detbench/js', import.meta.url));
+
+test("a module running from the mirror loads a plugin of the compiled folders from the mirror, even once the mirror is stale (one tree, one copy of each module)", { skip: !fs.existsSync(path.join(repoMirror, 'harness/backends/index.js')) && 'no compiled mirror: npm run compile' }, () => {
+  const plugin = fileURLToPath(new URL('../fixtures/fault-backends.ts', import.meta.url));
+  const script = `const { loadPlugins, findBackend } = await import(${JSON.stringify(pathToFileURL(path.join(repoMirror, 'harness/backends/index.js')).href)});
+await loadPlugins(${JSON.stringify(plugin)});
+const mirrored = await import(${JSON.stringify(pathToFileURL(path.join(repoMirror, 'test/fixtures/fault-backends.js')).href)});
+console.log(mirrored.backends[0] === findBackend(mirrored.backends[0].info.id));`;
+  // DETBENCH_COMPILED=0 makes this process find the mirror stale, as an edit made since it started would
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, DETBENCH_COMPILED: '0', DETBENCH_DEBUG: '' } });
+  assert.equal(out.trim(), 'true');
 });
