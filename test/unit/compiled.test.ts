@@ -38,41 +38,43 @@ function ask(body: string, env: NodeJS.ProcessEnv = {}): unknown {
   return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: environment }).trim().split('\n').at(-1)!);
 }
 const fresh = (env?: NodeJS.ProcessEnv) => ask('return c.mirrorFresh();', env);
-const value = () => ask(`return (await import(c.compiledUrl(new URL(${JSON.stringify(source('test/fixtures/p.ts'))})).href)).p;`);
+/** In one process: whether the mirror was fresh, compile()'s words, and whether it is fresh after. */
+const recompile = () => ask('const before = c.mirrorFresh(); const done = await c.compile(); return [before, done, c.mirrorFresh()];') as [boolean, string, boolean];
+const p = JSON.stringify(source('test/fixtures/p.ts'));
 
 test('compile() writes a mirror that runs, and the mirror is used only while every source is as stamped', () => {
-  assert.equal(fresh(), false, 'no mirror yet');
-  assert.match(String(ask('return c.compile();')), /^compiled 3 TypeScript files to node_modules\/\.cache\/detbench\/js$/);
-  assert.equal(fresh(), true);
-  assert.equal(value(), 2);
-  // a string that looks like an import is the source's, not rewritten
-  assert.equal(ask(`return (await import(c.compiledUrl(new URL(${JSON.stringify(source('test/fixtures/p.ts'))})).href)).text;`), "import { a } from '../../harness/a.ts';");
-  assert.equal(ask('return c.compile();'), 'up to date');
-  // where things are, from either tree
-  assert.equal(ask(`return c.compiledUrl(new URL(${JSON.stringify(source('harness/a.ts'))})).href;`), pathToFileURL(path.join(mirror, 'harness/a.js')).href);
-  assert.equal(ask(`return c.sourceUrl(new URL(${JSON.stringify(pathToFileURL(path.join(mirror, 'harness/a.js')).href)})).href;`), source('harness/a.ts'));
-  assert.equal(ask(`return (await import(${JSON.stringify(pathToFileURL(path.join(mirror, 'harness/run/compiled.mjs')).href)})).PROJECT_ROOT;`), project);
-  assert.equal(ask(`return c.compiledUrl(new URL(${JSON.stringify(source('elsewhere.ts'))}));`), null, 'a file outside the compiled folders');
+  const [before, done, after] = recompile();
+  assert.equal(before, false, 'no mirror yet');
+  assert.match(done, /^compiled 3 TypeScript files to node_modules\/\.cache\/detbench\/js$/);
+  assert.equal(after, true);
+  // what runs, and where things are, from either tree (one process: none of it changes the decision)
+  assert.deepEqual(ask(`const fixture = await import(c.compiledUrl(new URL(${p})).href);
+    return [fixture.p, fixture.text, await c.compile(),
+      c.compiledUrl(new URL(${JSON.stringify(source('harness/a.ts'))})).href,
+      c.sourceUrl(new URL(${JSON.stringify(pathToFileURL(path.join(mirror, 'harness/a.js')).href)})).href,
+      (await import(${JSON.stringify(pathToFileURL(path.join(mirror, 'harness/run/compiled.mjs')).href)})).PROJECT_ROOT,
+      c.compiledUrl(new URL(${JSON.stringify(source('elsewhere.ts'))}))];`), [
+    2,
+    // a string that looks like an import is the source's, not rewritten
+    "import { a } from '../../harness/a.ts';",
+    'up to date',
+    pathToFileURL(path.join(mirror, 'harness/a.js')).href,
+    source('harness/a.ts'),
+    project,
+    null, // a file outside the compiled folders
+  ]);
 
   // asked not to, or for TypeScript stacks: the sources
-  assert.equal(fresh({ DETBENCH_COMPILED: '0' }), false);
+  assert.deepEqual(ask(`return [c.mirrorFresh(), c.compiledUrl(new URL(${JSON.stringify(source('harness/a.ts'))}))];`, { DETBENCH_COMPILED: '0' }), [false, null]);
   assert.equal(fresh({ DETBENCH_DEBUG: '1' }), false);
-  assert.equal(ask(`return c.compiledUrl(new URL(${JSON.stringify(source('harness/a.ts'))}));`, { DETBENCH_COMPILED: '0' }), null);
 
   // an edit, an added file, a removed file: stale until compiled again, and then the new code runs
   write('harness/b.ts', 'export const b: number = 10;\n');
-  assert.equal(fresh(), false, 'an edited source');
-  ask('return c.compile();');
-  assert.equal(fresh(), true);
-  assert.equal(value(), 11);
+  assert.deepEqual(ask(`const before = c.mirrorFresh(); await c.compile(); return [before, c.mirrorFresh(), (await import(c.compiledUrl(new URL(${p})).href)).p];`), [false, true, 11], 'an edited source');
   write('harness/c.ts', 'export const c = 3;\n');
-  assert.equal(fresh(), false, 'an added source');
-  ask('return c.compile();');
-  assert.equal(fresh(), true);
+  assert.deepEqual(recompile().filter((x) => typeof x === 'boolean'), [false, true], 'an added source');
   fs.rmSync(path.join(project, 'harness/c.ts'));
-  assert.equal(fresh(), false, 'a removed source');
-  ask('return c.compile();');
-  assert.equal(fresh(), true);
+  assert.deepEqual(recompile().filter((x) => typeof x === 'boolean'), [false, true], 'a removed source');
   assert.ok(!fs.existsSync(path.join(mirror, 'harness/c.js')), 'the mirror holds no file the sources lost');
   // Python's bytecode folder beside a worker script is not a source
   fs.mkdirSync(path.join(project, 'harness/__pycache__'));
@@ -80,22 +82,19 @@ test('compile() writes a mirror that runs, and the mirror is used only while eve
 
   // a file added to a folder that held none
   fs.mkdirSync(path.join(project, 'test/empty'));
-  ask('return c.compile();');
-  assert.equal(fresh(), true);
+  recompile();
   write('test/empty/d.ts', 'export const d = 4;\n');
-  assert.equal(fresh(), false, 'a source added to an empty folder');
-  ask('return c.compile();');
+  assert.deepEqual(recompile().filter((x) => typeof x === 'boolean'), [false, true], 'a source added to an empty folder');
   // the compiler options change the JavaScript (class fields): tsconfig.json is a source too
   const tsconfig = fs.readFileSync(path.join(project, 'tsconfig.json'), 'utf8');
   fs.writeFileSync(path.join(project, 'tsconfig.json'), tsconfig.replace('"strict": true,', '"strict": true, "useDefineForClassFields": false,'));
-  assert.equal(fresh(), false, 'tsconfig.json edited');
-  ask('return c.compile();');
-  assert.equal(fresh(), true);
+  assert.deepEqual(recompile().filter((x) => typeof x === 'boolean'), [false, true], 'tsconfig.json edited');
   // another esbuild: compile() writes the mirror again (a run still uses the one there)
   const stampFile = path.join(mirror, 'stamp.json');
   fs.writeFileSync(stampFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(stampFile, 'utf8')), esbuild: '0.0.1' }));
-  assert.equal(fresh(), true);
-  assert.match(String(ask('return c.compile();')), /^compiled /);
+  const [stillFresh, again] = recompile();
+  assert.equal(stillFresh, true);
+  assert.match(again, /^compiled /);
 });
 
 test('a compile that fails (a source that does not parse) leaves the mirror as it was and no half-written folder', () => {
