@@ -139,7 +139,7 @@ function overheadBreakdown({ marks, details }: ReturnType<typeof timeline>, wall
   const at = (e: string) => marks.get(e)!.at;
   const cpu = (from: string, to: string) => marks.get(to)!.cpu - (marks.get(from)?.cpu ?? 0);
   const phases: Array<[string, number, number | null]> = [
-    ['start: launch → runner (Node, tsx, CLI modules, suite)', at('runner'), cpu('', 'runner')],
+    ['start: launch → runner (Node, CLI modules, suite)', at('runner'), cpu('', 'runner')],
     ['probes: all backends at once; shard pools warm up meanwhile', at('probe:end') - at('runner'), cpu('runner', 'probe:end')],
     ['plan, results folder', at('prewarm:start') - at('probe:end'), cpu('probe:end', 'prewarm:start')],
     ['pool: warm-up the probes had not finished', at('prewarm:end') - at('prewarm:start'), cpu('prewarm:start', 'prewarm:end')],
