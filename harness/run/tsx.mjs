@@ -1,7 +1,7 @@
 // How detbench's TypeScript runs, in one place: from the compiled mirror while it is fresh (see
 // compiled.mjs), otherwise through tsx. The launcher and each worker entry (worker-entry.mjs,
 // shard-entry.mjs, loader-entry.mjs) load their TypeScript module with importTs; a child process is
-// started with nodeArgs. A worker thread does not inherit hooks registered at run time by its parent,
+// started with childModule. A worker thread does not inherit hooks registered at run time by its parent,
 // so a thread that needs tsx registers it itself.
 //
 // Only tsx's ESM hooks: our .ts files are ES modules, and the libraries are required as the CommonJS
