@@ -19,6 +19,9 @@ set -uo pipefail
 out="${OUT:-gpu-check}"
 mkdir -p "$out"
 [ -f .offline/unpack.sh ] && source .offline/unpack.sh >/dev/null
+# detbench's TypeScript compiled for this tree (its files' times changed on the way here): each
+# process and worker thread then starts without tsx; if it fails, everything runs through tsx
+timeout -k 5 60 node scripts/compile.mjs > "$out/compile.out" 2>&1 || true
 python="${DETBENCH_PYTHON:-python3}"
 only="${GPU_CHECK_STEPS:-}"
 budget="${GPU_CHECK_BUDGET:-540}"
