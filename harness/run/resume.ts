@@ -6,10 +6,10 @@
  * but the checkpoint crosses from the first half to the second: no module state, no cached session,
  * no loader, no Python process. With determinism on, the result must be the uninterrupted run's bits.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { findBackend } from '../backends/index.js';
 import type { PackedState, RunTask, WorkerResult } from '../protocol.js';
-import { childModule } from './tsx.mjs';
+import { forkModule } from './tsx.mjs';
 
 type Ok = Extract<WorkerResult, { status: 'ok' }>;
 
@@ -32,9 +32,7 @@ export class FreshProcesses {
    */
   async run(task: RunTask, timeoutMs: number, scratch: string): Promise<WorkerResult> {
     const backend = findBackend(task.backend);
-    const { script, execArgv } = childModule(new URL('./child.ts', import.meta.url));
-    const child = fork(script, [], {
-      execArgv,
+    const child = forkModule(new URL('./child.ts', import.meta.url), {
       env: { ...process.env, ...backend?.processEnv?.(task.mode), DETBENCH_SCRATCH: scratch },
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

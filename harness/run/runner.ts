@@ -5,13 +5,13 @@
  * dies is `crashed`. The suite always goes on. `concurrency` is the number of runs in flight: 1
  * (the default) when timings matter, more for determinism checks only.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { childModule } from './tsx.mjs';
+import { forkModule } from './tsx.mjs';
 import { findBackend } from '../backends/index.js';
 import type { Availability } from '../backends/types.js';
 import type { ResolvedSuite } from '../config.js';
@@ -49,9 +49,7 @@ class ChildLanes {
     const key = `${req.backend}|${req.mode}`;
     let child = this.children.get(key);
     if (!child || child.exitCode !== null || child.killed) {
-      const { script, execArgv } = childModule(new URL('./child.ts', import.meta.url));
-      child = fork(script, [], {
-        execArgv,
+      child = forkModule(new URL('./child.ts', import.meta.url), {
         env: { ...process.env, ...backend.processEnv?.(req.mode) },
         serialization: 'advanced',
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -1,13 +1,14 @@
 // How detbench's TypeScript runs, in one place: from the compiled mirror while it is fresh (see
 // compiled.mjs), otherwise through tsx. The launcher and each worker entry (worker-entry.mjs,
 // shard-entry.mjs, loader-entry.mjs) load their TypeScript module with importTs; a child process is
-// started with childModule. A worker thread does not inherit hooks registered at run time by its parent,
-// so a thread that needs tsx registers it itself.
+// started with childModule or forkModule. A worker thread does not inherit hooks registered at run
+// time by its parent, so a thread that needs tsx registers it itself.
 //
 // Only tsx's ESM hooks: our .ts files are ES modules, and the libraries are required as the CommonJS
 // they ship. tsx's CJS hooks would make every require slower (tfjs-core and its CPU backend load in
 // ≈ 280 ms of CPU through them instead of ≈ 65 ms, in each of up to five threads per run); the one
 // require that needs them registers them when it happens (registerTsxCjs).
+import { fork } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { compiledUrl } from './compiled.mjs';
@@ -36,8 +37,8 @@ function registerTsx() {
 let cjsRegistered = false;
 
 /**
- * tsx's CJS hooks too, in this thread (once): for a require of ES-module syntax that Node cannot load
- * itself. A TypeScript module loaded as CommonJS needs both, the ESM hooks registered first.
+ * tsx's CJS hooks, in this thread (once): for a require of TypeScript or of ES-module syntax, which
+ * Node cannot load itself (a CommonJS-scope .ts plugin, tfjs-core's gradient modules).
  */
 export function registerTsxCjs() {
   if (cjsRegistered) return;
@@ -67,4 +68,10 @@ export function childModule(url) {
   const compiled = compiledUrl(url);
   if (compiled) return { script: fileURLToPath(compiled), execArgv: [] };
   return { script: fileURLToPath(url), execArgv: typescript(url) ? ['--import', TSX_IMPORT] : [] };
+}
+
+/** `fork` of the module at `url` (see childModule), with no arguments and these options. */
+export function forkModule(url, options) {
+  const { script, execArgv } = childModule(url);
+  return fork(script, [], { ...options, execArgv });
 }
