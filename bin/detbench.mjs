@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The detbench command. It loads the CLI, compiled or through tsx (harness/run/tsx.mjs), and runs it here, in one process: a signal sent to the process
-// group reaches one detbench, which handles it once (harness/run/signals.ts). Signals that arrive
-// while the code is still loading are kept and handed over, so Ctrl-C works from the first moment.
+// The detbench command. It loads the CLI, compiled or through tsx (harness/run/tsx.mjs), and runs it
+// here, in one process: a signal sent to the process group reaches one detbench, which handles it
+// once (harness/run/signals.ts). Signals that arrive while the code is still loading are kept and
+// handed over, so Ctrl-C works from the first moment.
 const early = [];
 const keep = (signal) => early.push({ signal, at: performance.now() });
 process.on('SIGINT', keep);

@@ -53,15 +53,15 @@ const loaded = new Set<string>();
  */
 export async function loadPlugins(list = process.env.DETBENCH_PLUGINS): Promise<void> {
   for (const file of (list ?? '').split(path.delimiter).filter(Boolean)) {
-    if (loaded.has(path.resolve(file))) continue;
-    loaded.add(path.resolve(file));
+    const absolute = path.resolve(file);
+    if (loaded.has(absolute)) continue;
+    loaded.add(absolute);
     if (!fs.existsSync(file)) throw new UsageError(message.pluginMissing(file));
     // A plugin of the compiled folders (the tests') loads from the tree this module runs from, so that
     // it shares its modules (run/compiled.mjs) — from the mirror even if a source changed since this
     // thread started from it. Others load through tsx: a plugin in a CommonJS
     // package scope (a user's plugin folder usually has no package.json) is required through tsx's
     // CJS hooks (see tsx.mjs), an ES module imported through its ESM hooks.
-    const absolute = path.resolve(file);
     const source = pathToFileURL(absolute);
     const url = (isCompiled(import.meta.url) && mirrorCopy(source)) || source;
     let mod: { backends?: unknown };

@@ -5,5 +5,4 @@ export declare function mirrorFresh(): boolean;
 export declare const isCompiled: (url: URL | string) => boolean;
 export declare function compiledUrl(url: URL | string): URL | null;
 export declare function mirrorCopy(url: URL | string): URL | null;
-export declare function sourceUrl(url: URL | string): URL;
 export declare function compile(): Promise<string>;

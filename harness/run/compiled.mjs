@@ -29,6 +29,8 @@ export const PROJECT_ROOT = inMirror ? here.slice(0, here.indexOf(marker)) : pat
 export const MIRROR_ROOT = path.join(PROJECT_ROOT, ...MIRROR_PARTS);
 const STAMP = path.join(MIRROR_ROOT, 'stamp.json');
 const TSCONFIG = 'tsconfig.json';
+/** Names in the compiled folders that are not sources: Python's bytecode, a nested install. */
+const SKIPPED = new Set(['__pycache__', 'node_modules']);
 
 /** Every file and every folder of the compiled folders, relative to the project, sorted. */
 function sourceTree() {
@@ -54,7 +56,6 @@ const signature = (rel) => {
 
 /** How many entries of a folder compile() sees. */
 const entries = (dir) => fs.readdirSync(path.join(PROJECT_ROOT, dir)).filter((name) => !SKIPPED.has(name)).length;
-const SKIPPED = new Set(['__pycache__', 'node_modules']);
 
 /**
  * Whether the mirror's stamp matches the sources: a stat of each listed file (tsconfig.json's
@@ -115,14 +116,6 @@ export function mirrorCopy(url) {
   if (rel.startsWith('..') || !SOURCE_DIRS.some((dir) => rel.startsWith(dir + path.sep))) return null;
   const target = path.join(MIRROR_ROOT, rel.replace(/\.ts$/, '.js'));
   return fs.existsSync(target) ? pathToFileURL(target) : null;
-}
-
-/** The source file of a mirror module (a source URL is returned as it is). */
-export function sourceUrl(url) {
-  if (!isCompiled(url)) return new URL(url);
-  const rel = path.relative(MIRROR_ROOT, fileURLToPath(url));
-  const ts = path.join(PROJECT_ROOT, rel.replace(/\.js$/, '.ts'));
-  return pathToFileURL(fs.existsSync(ts) ? ts : path.join(PROJECT_ROOT, rel));
 }
 
 /**
