@@ -67,9 +67,12 @@ function object<R extends Props, O extends Props = Record<never, never>>(require
   return schema({ type: 'object', properties: { ...required, ...optional }, required: Object.keys(required), additionalProperties: false });
 }
 
-/** Like `object`, but fields beyond these are let through unchecked (for files read only in part). */
-function partOf<R extends Props>(required: R): Schema<StaticProps<R>> {
-  return schema({ type: 'object', properties: required, required: Object.keys(required) });
+/**
+ * Like `object`, but fields beyond these are let through unchecked (for files read only in part);
+ * `optional` ones are checked where present.
+ */
+function partOf<R extends Props, O extends Props = Record<never, never>>(required: R, optional?: O): Schema<StaticProps<R> & Partial<StaticProps<O>>> {
+  return schema({ type: 'object', properties: { ...required, ...optional }, required: Object.keys(required) });
 }
 
 /**
@@ -323,8 +326,8 @@ export const savedSummarySchema = partOf({
     maxUlp: num({ minimum: 0 }),
     message: nullable(str()),
     runs: array(partOf({ repeat: int({ minimum: -1 }), computeMs: ms() })),
-  })),
-  modes: array(partOf({ workload: str(), backend: str(), device: str(), threads: int({ minimum: 1 }) })),
+  }, { ...optionalAxes, arm: oneOf(NOISE_ARMS) })),
+  modes: array(partOf({ workload: str(), backend: str(), device: str(), threads: threadsSchema }, optionalAxes)),
   findings: schema<unknown[]>({ type: 'array' }),
 });
 

@@ -223,6 +223,25 @@ test('compare on a folder with a garbage manifest says the manifest is invalid, 
   await refused(['compare', saved, other], [saved, other], message.resultsInvalid(path.join(saved, 'manifest.json'), '', 'must be object, got []'));
 });
 
+test('compare on a saved baseline whose cells or modes carry a bad axis value: one line naming the field', async () => {
+  const other = good();
+  const cases: Array<[(s: { cells: Array<Record<string, unknown>>; modes: Array<Record<string, unknown>> }) => void, string, string]> = [
+    [(s) => void (s.cells[0].numerics = { x: 1 }), 'cells[0].numerics', 'must be string, got {"x":1}'],
+    [(s) => void (s.cells[0].autotune = 'sometimes'), 'cells[0].autotune', 'must be one of off, on, got "sometimes"'],
+    [(s) => void (s.cells[0].loaderWorkers = -1), 'cells[0].loaderWorkers', 'must be >= 0, got -1'],
+    [(s) => void (s.cells[0].arm = 5), 'cells[0].arm', 'must be string, got 5'],
+    [(s) => void (s.modes[0].resumeAt = '3'), 'modes[0].resumeAt', 'must be integer, got "3"'],
+  ];
+  for (const [damage, field, problem] of cases) {
+    const saved = saveBaseline(good(), fs.mkdtempSync(path.join(root, 'baselines-'))).entry.dir;
+    const file = path.join(saved, 'summary.json');
+    const summary = JSON.parse(fs.readFileSync(file, 'utf8'));
+    damage(summary);
+    fs.writeFileSync(file, JSON.stringify(summary));
+    await refused(['compare', saved, other], [saved, other], message.baselineInvalid(file, field, problem));
+  }
+});
+
 test('baseline list over a garbage baseline.json: one line; links in the baselines folder are not followed', async () => {
   const baselines = fs.mkdtempSync(path.join(root, 'baselines-'));
   const { entry } = saveBaseline(good(), baselines);
