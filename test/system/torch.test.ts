@@ -211,7 +211,7 @@ systemTest('PyTorch’s own "no deterministic implementation" error is recognise
   assert.deepEqual(r.stdout.trim().split('\n'), ['True put_ does not have a deterministic implementation', 'False']);
 });
 
-systemTest('the torch worker speaks protocol v1 even without torch: every request gets a reply naming the reason', 'python', () => {
+systemTest('the torch worker speaks its protocol even without torch: every request gets a reply naming the reason', 'python', () => {
   const worker = fileURLToPath(new URL('../../harness/backends/torch/worker.py', import.meta.url));
   // -S: no site-packages, so torch is not importable whatever this machine has installed
   const r = spawnSync(PLAIN_PYTHON, ['-S', '-u', worker], { input: '{"id": 7, "op": "hello"}\n{"id": 8, "op": "run"}\n', encoding: 'utf8', timeout: 60_000 });

@@ -395,7 +395,7 @@ export function expectedSwitches(options: Pick<SessionOptions, 'mode' | 'device'
 export const torchBackend: Backend = {
   info: {
     id: 'torch',
-    description: 'PyTorch in a Python subprocess (JSON-lines protocol v1, raw float32 files), CUDA when available',
+    description: `PyTorch in a Python subprocess (JSON-lines protocol v${TORCH_PROTOCOL}, raw float32 files), CUDA when available`,
     deviceKinds: ['cpu', 'gpu'],
     processPerMode: false,
     runsLoader: true,
