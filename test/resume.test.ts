@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { findBackend } from '../harness/backends/index.ts';
 import { componentOf, packState, resumeStep, stateCounters, unpackState, type TrainingState } from '../harness/checkpoint.ts';
 import type { RunRequest } from '../harness/protocol.ts';
+import { secondHalfTimeoutMs } from '../harness/run/resume.ts';
 import { runAll } from '../harness/run/runner.ts';
 import { loadResults, readArtifact, ResultsWriter } from '../harness/store.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
@@ -85,4 +86,12 @@ test('runner: a resumed run trains K steps in a worker thread and finishes in a 
   assert.equal(resumeStep(resolveWorkload(findWorkload('data-pipeline')!, 'quick').spec as never, checkpoint), 3);
   assert.ok(resumed.determinism?.switches.some((s) => s.name === 'resume' && s.verified === true));
   fs.rmSync(path.dirname(dir), { recursive: true, force: true });
+});
+
+test('the timeout is the whole resumed run\'s: the second half gets what the first half\'s setup, compute and evaluation left of it', () => {
+  const first = { status: 'ok', setupMs: 300, computeMs: 1200, evalMs: 100 } as Parameters<typeof secondHalfTimeoutMs>[1];
+  assert.equal(secondHalfTimeoutMs(5000, first), 3400);
+  assert.equal(secondHalfTimeoutMs(5000, { ...first, evalMs: undefined }), 3500);
+  // a first half that used it all leaves nothing: the run is past its timeout
+  assert.equal(secondHalfTimeoutMs(1500, first), 0);
 });

@@ -87,6 +87,15 @@ export class FreshProcesses {
 }
 
 /**
+ * What the run's timeout leaves for the second half: the timeout is the whole run's, as for a run in
+ * one go, so the second half gets what the first half's measured time (setup, compute, evaluation)
+ * left of it. 0 when nothing is left: the run is past its timeout.
+ */
+export function secondHalfTimeoutMs(timeoutMs: number, first: Ok): number {
+  return Math.max(0, timeoutMs - (first.setupMs + first.computeMs + (first.evalMs ?? 0)));
+}
+
+/**
  * The two halves of a resumed run as one result: the second half's outputs, evaluation and final
  * state; times added; the trace of both halves; the checkpoint, and which processes saved and
  * restored it. A half that failed is the run's result, saying which half.

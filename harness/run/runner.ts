@@ -16,7 +16,7 @@ import { findBackend } from '../backends/index.js';
 import type { Availability } from '../backends/types.js';
 import type { ResolvedSuite } from '../config.js';
 import type { ArtifactRef, LocateRequest, PackedState, RunRecord, RunRequest, RunTask, TraceRef, WorkerResult } from '../protocol.js';
-import { FreshAbandoned, FreshProcesses, FreshTimeout, joinHalves } from './resume.js';
+import { FreshAbandoned, FreshProcesses, FreshTimeout, joinHalves, secondHalfTimeoutMs } from './resume.js';
 import { cellId } from '../protocol.js';
 import { nonFiniteField, sha256, type ResultsWriter } from '../store.js';
 import { message } from '../errors.js';
@@ -183,8 +183,10 @@ export class Runner {
   private async executeResumed(req: RunRequest, timeoutMs: number): Promise<WorkerResult> {
     const first = await this.execute({ ...req, resumePhase: { save: true } }, timeoutMs);
     if (first.status !== 'ok' || !first.state) return joinHalves(req, first, null);
+    const left = secondHalfTimeoutMs(timeoutMs, first);
+    if (left === 0) throw new Timeout();
     try {
-      return joinHalves(req, first, await this.fresh.run({ ...req, resumePhase: { restore: first.state } }, timeoutMs, this.scratch));
+      return joinHalves(req, first, await this.fresh.run({ ...req, resumePhase: { restore: first.state } }, left, this.scratch));
     } catch (err) {
       throw err instanceof FreshTimeout ? new Timeout() : err instanceof FreshAbandoned ? new Abandoned() : err;
     }
