@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { test } from 'node:test';
 import { normalStream, tensorKey, uniformStream } from '../harness/rng.ts';
-import { loadBatches } from '../harness/run/loader.ts';
+import { once } from 'node:events';
+import type { Worker } from 'node:worker_threads';
+import { loadBatches, loaderPool } from '../harness/run/loader.ts';
 import { findWorkload, resolveWorkload } from '../workloads/index.ts';
 import { byName, workloadInputs } from '../workloads/inputs.ts';
 import { augment, buildBatch, drawOf, epochOrder, stepSamples, type LoaderSpec } from '../workloads/loader.ts';
@@ -78,4 +80,18 @@ test('nondet: each worker count draws other augmentations; with workers, the bat
   const expected = built.map((b) => createHash('sha256').update(Buffer.from(b.x.buffer)).update(Buffer.from(b.y.buffer)).digest('hex'));
   assert.deepEqual([...byWorkers.get(2)!].sort(), [...expected].sort());
   assert.equal(digest(byName(inputs, 'dataset')), digest(byName(workloadInputs(workload, 3), 'dataset')), 'the dataset is the seed\'s, whatever the loader');
+});
+
+test('a loader worker that dies fails the load in flight; the next load gets a new pool and the reference batches', { timeout: 60_000 }, async () => {
+  const reference = batchDigests(inputs);
+  const pool = loaderPool(3);
+  const inFlight = loadBatches(workload.id, 3, spec, inputs, 'det', 3);
+  // a worker that ends mid-load (crashed, out of memory, or terminated as here)
+  const worker = (pool as unknown as { workers: Worker[] }).workers[1];
+  const exited = once(worker, 'exit');
+  await worker.terminate();
+  await exited;
+  await assert.rejects(inFlight, /^Error: data loader: loader worker exited with code \d+$/);
+  assert.notEqual(loaderPool(3), pool);
+  assert.deepEqual(batchDigests(await loadBatches(workload.id, 3, spec, inputs, 'det', 3)), reference);
 });

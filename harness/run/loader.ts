@@ -29,6 +29,7 @@ export class LoaderPool {
   private nextId = 0;
   private listeners = new Map<number, (reply: LoaderReply) => void>();
   private failure: Error | null = null;
+  private closing = false;
 
   private constructor() {}
 
@@ -40,7 +41,9 @@ export class LoaderPool {
       worker.unref();
       worker.on('message', (reply: LoaderReply) => pool.listeners.get(reply.id)?.(reply));
       worker.on('error', (err) => pool.fail(err));
-      worker.on('exit', (code) => code !== 0 && pool.fail(new Error(`loader worker exited with code ${code}`)));
+      // a loader worker never ends by itself: any exit but close()'s leaves its batches unbuilt (terminated
+      // before it started, it exits with code 0)
+      worker.on('exit', (code) => pool.closing || pool.fail(new Error(`loader worker exited with code ${code}`)));
       pool.workers.push(worker);
     }
     return pool;
@@ -48,6 +51,11 @@ export class LoaderPool {
 
   get size(): number {
     return this.workers.length;
+  }
+
+  /** A worker of the pool died (an error, or an exit): it takes no more loads. */
+  get failed(): boolean {
+    return this.failure !== null;
   }
 
   private fail(err: Error): void {
@@ -94,12 +102,24 @@ export class LoaderPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }
 
 /** Loader pools by worker count, opened on first use and kept for the thread's lifetime (like the shard pools). */
 const pools = new Map<number, LoaderPool>();
+
+/**
+ * The thread's pool of `workers` loader workers. A pool whose worker died is closed and replaced, so
+ * the run that saw the death fails and the runs after it load from a new pool.
+ */
+export function loaderPool(workers: number): LoaderPool {
+  let pool = pools.get(workers);
+  if (pool?.failed) void pool.close();
+  if (!pool || pool.failed) pools.set(workers, (pool = LoaderPool.open(workers)));
+  return pool;
+}
 
 /**
  * The run's training batches: `x` and `y` of `inputs` replaced by what a loader of `workers` workers
@@ -115,11 +135,7 @@ export async function loadBatches(workloadId: string, seed: number, spec: Loader
   };
   let loaded: { x: Float32Array; y: Int32Array };
   if (workers === 0) loaded = loadInThread(task, first);
-  else {
-    let pool = pools.get(workers);
-    if (!pool) pools.set(workers, (pool = LoaderPool.open(workers)));
-    loaded = await pool.load(task, first);
-  }
+  else loaded = await loaderPool(workers).load(task, first);
   return inputs.map((t) => {
     if (t.name !== 'x' && t.name !== 'y') return t;
     const part = t.name === 'x' ? loaded.x : loaded.y;
