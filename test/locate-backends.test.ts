@@ -30,7 +30,7 @@ test('the data-parallel control: two nondet runs that differ part first at allre
   const workload = resolveWorkload(findWorkload('dataparallel-train')!, 'quick', { steps: 3, workers: 2 });
   const spec = workload.spec as TrainSpec;
   const inputs = workloadInputs(workload, 0);
-  const pool = await ShardPool.open(spec, spec.dataParallel!.workers);
+  const pool = ShardPool.open(spec, spec.dataParallel!.workers);
   try {
     await pool.prepare('tfjs-cpu');
     const run = async () => {

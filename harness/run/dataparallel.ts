@@ -27,11 +27,13 @@ export class ShardPool {
   private workers: Worker[] = [];
   private pending = new Map<number, { resolve: (r: ShardReply) => void; reject: (e: Error) => void }>();
   private nextId = 0;
+  private failure: Error | null = null;
+  private closing = false;
 
   /** Sessions of a backend in every shard worker, opened once (a failure is retried by the next caller). */
   private prepared = new Map<string, Promise<void>>();
 
-  static async open(spec: TrainSpec, count: number): Promise<ShardPool> {
+  static open(spec: TrainSpec, count: number): ShardPool {
     const pool = new ShardPool();
     for (let i = 0; i < count; i++) {
       const worker = new Worker(new URL('./shard-entry.mjs', import.meta.url), { workerData: { spec } });
@@ -42,7 +44,8 @@ export class ShardPool {
         waiter?.resolve(reply);
       });
       worker.on('error', (err) => pool.failAll(err));
-      worker.on('exit', (code) => code !== 0 && pool.failAll(new Error(`shard worker exited with code ${code}`)));
+      // a shard worker never ends by itself: any exit but close()'s leaves its calls unanswered
+      worker.on('exit', (code) => pool.closing || pool.failAll(new Error(`shard worker exited with code ${code}`)));
     }
     return pool;
   }
@@ -63,11 +66,18 @@ export class ShardPool {
   }
 
   private failAll(err: Error): void {
+    this.failure ??= err;
     for (const waiter of this.pending.values()) waiter.reject(err);
     this.pending.clear();
   }
 
+  /** A worker of the pool died (an error, or an exit): the pool takes no more calls. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
   call(worker: number, message: object): Promise<ShardReply> {
+    if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -80,6 +90,7 @@ export class ShardPool {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

@@ -28,7 +28,7 @@ await loadPlugins();
 if (typeof workerData?.scratch === 'string') setScratchRoot(workerData.scratch);
 
 const sessions = new Map<string, Promise<Session>>();
-const shardPools = new Map<string, Promise<ShardPool>>();
+const shardPools = new Map<string, ShardPool>();
 /**
  * Inputs by (workload, seed, sizes): every repeat, mode and backend of a workload reuses the same
  * bytes (backends never write to them). Oldest entries go first past INPUT_CACHE_BYTES.
@@ -62,15 +62,15 @@ function perturbed(tensors: NamedTensor[], perturb: RunRequest['perturb']): Name
   });
 }
 
-function shardPool(spec: TrainSpec): Promise<ShardPool> {
-  // One pool per model, shared by every backend: each shard worker opens a session per backend.
+/**
+ * One pool per model, shared by every backend: each shard worker opens a session per backend. A pool
+ * whose worker died is closed and replaced, so the run that saw the death fails and the next opens anew.
+ */
+function shardPool(spec: TrainSpec): ShardPool {
   const key = JSON.stringify(spec);
   let pool = shardPools.get(key);
-  if (!pool) {
-    pool = ShardPool.open(spec, spec.dataParallel!.workers);
-    pool.catch(() => shardPools.delete(key));
-    shardPools.set(key, pool);
-  }
+  if (pool?.failed) void pool.close();
+  if (!pool || pool.failed) shardPools.set(key, (pool = ShardPool.open(spec, spec.dataParallel!.workers)));
   return pool;
 }
 
@@ -135,7 +135,7 @@ const warmUp = (work: Promise<unknown>) => warming.push(work.catch(() => {}));
 export async function probe({ ids, warm = [], suite }: { ids: string[] } & Partial<Upcoming>): Promise<Record<string, Availability>> {
   if (suite) for (const id of ids) findBackend(id)?.startAhead?.(suite.modes);
   const specs = dataParallelSpecs(warm);
-  for (const spec of specs) warmUp(shardPool(spec));
+  for (const spec of specs) shardPool(spec);
   const results = await Promise.all(
     ids.map(async (id) => {
       const backend = findBackend(id);
@@ -243,7 +243,7 @@ function dataParallelSpecs(targets: WarmTarget[]): TrainSpec[] {
 
 async function prepareShards(spec: TrainSpec, backend: string): Promise<void> {
   const started = performance.now();
-  await (await shardPool(spec)).prepare(backend);
+  await shardPool(spec).prepare(backend);
   mark(`shards:${backend} ${(performance.now() - started).toFixed(0)} ms`);
 }
 
@@ -295,7 +295,7 @@ export default async function runTask(req: RunTask): Promise<WorkerResult> {
     let execution: Execution;
     let setupMs: number;
     if (spec.kind === 'train' && spec.dataParallel) {
-      const pool = await shardPool(spec);
+      const pool = shardPool(spec);
       await pool.prepare(req.backend);
       // the evaluation's graph (ort) is compiled here, in setup, as a single-session run compiles it in prepare
       const forward = await s.forward?.(spec, byName(inputs, 'xEval'));
