@@ -8,6 +8,7 @@ is set by the caller for det, as PyTorch requires it before CUDA initialises.
 """
 import array
 import contextlib
+import ctypes
 import json
 import math
 import os
@@ -127,15 +128,18 @@ def load(entry, device):
 
 
 def raw_float32(t):
-    """Little-endian float32 bytes of a tensor (numpy when PyTorch has it, the array module otherwise)."""
-    data = t.detach().float().contiguous().cpu()
-    try:
-        return data.numpy().astype("<f4", copy=False).tobytes()
-    except Exception:
-        values = array.array("f", data.reshape(-1).tolist())
-        if sys.byteorder != "little":
-            values.byteswap()
-        return values.tobytes()
+    """Little-endian float32 bytes of a tensor, read straight from its CPU memory: no numpy, which
+    pip's PyTorch does not require, and no Python float per element (tolist, the old fallback without
+    numpy): a traced run of the gpu preset writes hundreds of millions of elements."""
+    data = t.detach().to(device="cpu", dtype=torch.float32).contiguous()
+    if data.numel() == 0:
+        return b""
+    raw = ctypes.string_at(data.data_ptr(), data.numel() * 4)
+    if sys.byteorder == "little":
+        return raw
+    values = array.array("f", raw)
+    values.byteswap()
+    return values.tobytes()
 
 
 def sync(device):
