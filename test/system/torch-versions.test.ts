@@ -1,6 +1,7 @@
 /**
  * The torch worker against what PyTorch 2.x changed since Debian's 1.13, checked on 1.13 by taking
- * away what 2.x may not offer: numpy (pip's PyTorch does not require it).
+ * away what 2.x no longer offers: numpy (pip's PyTorch does not require it) and the per-device
+ * autocast getters (deprecated in 2.4 for get_autocast_dtype/is_autocast_enabled(device_type)).
  * A GPU host (torch 2.11) runs the real thing through scripts/gpu-check.sh.
  */
 import assert from 'node:assert/strict';
@@ -35,4 +36,33 @@ for t, expected in cases:
 print(len(cases))
 `);
   assert.equal(out.split('\n').at(-1), '5');
+}, { timeout: 120_000 });
+
+systemTest('torch worker: autocast is read back through get_autocast_dtype/is_autocast_enabled(device_type) where PyTorch has them (2.4+)', 'torch', () => {
+  const out = python(`
+import sys
+sys.path.insert(0, sys.argv[1])
+import torch
+import worker
+real = torch
+
+class Torch24:
+    """torch as 2.4+ offers it to the worker: the device-type getters, without the per-device ones."""
+    def __getattr__(self, name):
+        if name in ("get_autocast_gpu_dtype", "get_autocast_cpu_dtype", "is_autocast_cpu_enabled"):
+            raise AttributeError("torch.%s is deprecated since 2.4" % name)
+        return getattr(real, name)
+    def get_autocast_dtype(self, device_type):
+        return real.get_autocast_cpu_dtype() if device_type == "cpu" else real.get_autocast_gpu_dtype()
+    def is_autocast_enabled(self, device_type):
+        return real.is_autocast_cpu_enabled() if device_type == "cpu" else real.is_autocast_enabled()
+
+worker.torch = Torch24()
+states = []
+for numerics in ("bf16", "fp32"):
+    worker.NUMERICS = numerics
+    states.append(worker.autocast_state(real.device("cpu")))
+print(" ".join(states))
+`);
+  assert.equal(out.split('\n').at(-1), 'bfloat16 off');
 }, { timeout: 120_000 });

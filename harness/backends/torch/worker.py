@@ -76,11 +76,18 @@ def autocast(device):
 
 
 def autocast_state(device):
-    """What autocast does inside autocast(device), read back from PyTorch: a dtype name, or "off"."""
+    """What autocast does inside autocast(device), read back from PyTorch: a dtype name, or "off".
+    PyTorch 2.4 replaced the per-device getters (get_autocast_gpu_dtype, is_autocast_cpu_enabled, …)
+    with get_autocast_dtype(device_type) and is_autocast_enabled(device_type) and deprecated the old
+    ones (pytorch/pytorch#124359); the new ones are used wherever they exist, the old ones on 1.x."""
     with autocast(device):
-        if device.type == "cuda":
-            return str(torch.get_autocast_gpu_dtype()).replace("torch.", "") if torch.is_autocast_enabled() else "off"
-        return str(torch.get_autocast_cpu_dtype()).replace("torch.", "") if torch.is_autocast_cpu_enabled() else "off"
+        if hasattr(torch, "get_autocast_dtype"):
+            enabled, dtype = torch.is_autocast_enabled(device.type), torch.get_autocast_dtype(device.type)
+        elif device.type == "cuda":
+            enabled, dtype = torch.is_autocast_enabled(), torch.get_autocast_gpu_dtype()
+        else:
+            enabled, dtype = torch.is_autocast_cpu_enabled(), torch.get_autocast_cpu_dtype()
+        return str(dtype).replace("torch.", "") if enabled else "off"
 
 
 def hello(threads=None, numerics=None, device=None, autotune=None):
