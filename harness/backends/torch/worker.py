@@ -424,6 +424,8 @@ def compute(spec, tensors, names, device, trace=False, state=(), dropout=(), dty
                 ops.record(ops.names["update"][n], p)
         loss = value
         if trace:
+            # the step's kernels finish inside the timed span: the copy below would wait for them
+            sync(device)
             t0 = time.perf_counter()
             steps.append(torch.cat([w.detach().reshape(-1) for w in params + buffers]).float().cpu())
             copy_ms += (time.perf_counter() - t0) * 1000
