@@ -187,6 +187,17 @@ test('the noise suite and an interrupted run get no oracle, and say so', async (
   assert.match(stopped.reason!, /interrupted before the float64 oracle ran/);
 });
 
+test('a suite at the gpu preset gets no oracle (it computes on the CPU) unless it allows slow runs', async () => {
+  const gpu = await runOracle(resolveSuite({ preset: 'gpu' }, { workloads: ['matmul'] }, 'x'), ['matmul'], writerFor(), { interrupted: false, log: () => {} });
+  assert.equal(gpu.made, false);
+  assert.match(gpu.reason!, /gpu preset .* runs on the CPU, where it would take too long: pass --allow-slow/);
+  assert.equal(warmUpOracle(resolveSuite({ preset: 'gpu' }, { workloads: ['matmul'] }, 'x'), ['matmul']), null, 'no Python is started for it either');
+  const slow = resolveSuite({ preset: 'gpu', allowSlow: true }, { workloads: ['matmul'] }, 'x');
+  const warm = warmUpOracle(slow, ['matmul']);
+  assert.notEqual(warm, null);
+  warm!.stop();
+});
+
 test('merge keeps the oracle and every artifact a record points to (held-out predictions included)', () => {
   const a = fixture(), b = fixture();
   writeOracle(a, 1 + 1e-7);

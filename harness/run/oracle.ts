@@ -30,6 +30,8 @@ export function oracleSkipReason(suite: ResolvedSuite, interrupted: boolean, ena
   if (!enabled) return 'the float64 oracle was turned off (--no-oracle, or DETBENCH_ORACLE=off)';
   if (interrupted) return 'the run was interrupted before the float64 oracle ran';
   if (suite.kind === 'noise') return 'the noise suite compares runs with each other, not with an oracle';
+  // the oracle computes on the CPU: the gpu preset there is what slowOnCpu (plan.ts) keeps from CPU cells
+  if (suite.preset === 'gpu' && !suite.allowSlow) return 'the gpu preset is sized for GPUs and its float64 oracle runs on the CPU, where it would take too long: pass --allow-slow to compute it anyway';
   return null;
 }
 
