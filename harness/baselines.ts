@@ -21,9 +21,13 @@ export interface BaselineEntry {
   dir: string;
 }
 
-/** CPU model, core count, OS and architecture (GPU names join this when GPU backends land). */
-export function hardwareKey(env: Pick<Fingerprint, 'cpu' | 'os'>): string {
-  const text = `${env.cpu.model} x${env.cpu.cores} ${env.os.platform}-${env.os.arch}`;
+/**
+ * CPU model, core count, OS and architecture, and the GPUs' names where nvidia-smi listed any (the
+ * key of a host without them is what it was before GPUs joined it).
+ */
+export function hardwareKey(env: Pick<Fingerprint, 'cpu' | 'os' | 'gpus'>): string {
+  const gpus = env.gpus?.length ? ` ${env.gpus.map((g) => g.name).join(' + ')}` : '';
+  const text = `${env.cpu.model} x${env.cpu.cores} ${env.os.platform}-${env.os.arch}${gpus}`;
   const slug = text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
   return `${slug}-${createHash('sha256').update(text).digest('hex').slice(0, 8)}`;
 }

@@ -41,6 +41,23 @@ export interface Fingerprint {
   hostname: string;
   env: Record<string, string>;
   git: { commit: string | null; dirty: boolean | null };
+  /**
+   * NVIDIA GPUs as nvidia-smi lists them (absent where it is not installed or fails): their names
+   * join the hardware key, and a driver upgrade shows among a comparison's fingerprint changes.
+   */
+  gpus?: Gpu[];
+}
+
+export interface Gpu {
+  name: string;
+  driver: string;
+}
+
+/** The GPUs of `nvidia-smi --query-gpu=name,driver_version --format=csv,noheader`, or undefined. */
+export function parseNvidiaSmi(text: string | null): Gpu[] | undefined {
+  if (!text) return undefined;
+  const gpus = text.split('\n').map((line) => line.split(',').map((f) => f.trim())).filter((f) => f.length === 2 && f[0] && f[1]);
+  return gpus.length ? gpus.map(([name, driver]) => ({ name, driver })) : undefined;
 }
 
 function run(cmd: string, args: string[], cwd?: string): string | null {
@@ -93,6 +110,7 @@ function npmOnPath(): string | null {
 
 export function fingerprint(projectDir: string): Fingerprint {
   const cpus = os.cpus();
+  const gpus = parseNvidiaSmi(run('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader']));
   const built = buildInfo(projectDir);
   const status = built ? null : run('git', ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=no'], projectDir);
   const userAgent = process.env.npm_config_user_agent?.match(/npm\/(\S+)/)?.[1];
@@ -106,6 +124,7 @@ export function fingerprint(projectDir: string): Fingerprint {
     hostname: os.hostname(),
     env: Object.fromEntries(Object.entries(process.env).filter(([k, v]) => DETERMINISM_ENV_PATTERN.test(k) && v !== undefined)) as Record<string, string>,
     git: built ?? { commit: run('git', ['rev-parse', 'HEAD'], projectDir), dirty: status === null ? null : status.length > 0 },
+    ...(gpus && { gpus }),
   };
 }
 

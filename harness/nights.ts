@@ -225,7 +225,7 @@ function machineOf(m: Manifest): MachineId {
     return { key: `${hostname}|${hardware}`, hostname, hardware, label: `merged: ${hostname}` };
   }
   const hardware = hardwareKey(env);
-  return { key: `${env.hostname}|${hardware}`, hostname: env.hostname, hardware, label: `${env.hostname} (${env.cpu.model} ×${env.cpu.cores}, ${env.os.platform}-${env.os.arch})` };
+  return { key: `${env.hostname}|${hardware}`, hostname: env.hostname, hardware, label: `${env.hostname} (${env.cpu.model} ×${env.cpu.cores}${env.gpus ? `, ${env.gpus.map((g) => g.name).join(' + ')}` : ''}, ${env.os.platform}-${env.os.arch})` };
 }
 
 /** One results folder or saved baseline as a night. */

@@ -136,6 +136,8 @@ const fingerprint = object({
   hostname: str(),
   env: record(str()),
   git: object({ commit: nullable(str()), dirty: nullable(bool()) }),
+}, {
+  gpus: array(object({ name: str(), driver: str() })),
 });
 
 const availability = byFlag(

@@ -81,6 +81,7 @@ function environment(manifest: Manifest): string {
     ['Node.js / npm', `${env.node} / ${env.npm ?? 'unknown'}`],
     ['OS', `${env.os.type} ${env.os.release} (${env.os.platform}/${env.os.arch})`],
     ['CPU', `${env.cpu.model} × ${env.cpu.cores}`],
+    ...(env.gpus ? [['GPUs', env.gpus.map((g) => `${g.name} (driver ${g.driver})`).join('; ')] as [string, unknown]] : []),
     ['memory', `${(env.memoryBytes / 2 ** 30).toFixed(1)} GiB`],
     ['git', `${env.git.commit ?? 'not a git checkout'}${env.git.dirty ? ' (dirty)' : ''}`],
     ...Object.entries(env.packages).map(([k, v]): [string, unknown] => [k, v ?? 'not installed']),

@@ -25,7 +25,8 @@ export function renderMarkdown(manifest: Manifest, summary: Summary, threshold: 
   out.push(`## detbench: ${summary.verdict.detStableCells} of ${summary.verdict.detCells} deterministic cells bit-for-bit reproducible`);
   out.push('');
   if (!summary.complete) out.push(`> **INCOMPLETE**: ${summary.recordedRuns} of ${summary.plannedRuns} planned runs recorded.`, '');
-  out.push(`Run \`${e(manifest.runId)}\`, suite ${e(manifest.suite.name)}, ${e(manifest.environment.cpu.model)} × ${manifest.environment.cpu.cores}, Node ${e(manifest.environment.node)}.`, '');
+  const gpus = manifest.environment.gpus?.map((g) => `${e(g.name)} (driver ${e(g.driver)})`).join(', ');
+  out.push(`Run \`${e(manifest.runId)}\`, suite ${e(manifest.suite.name)}, ${e(manifest.environment.cpu.model)} × ${manifest.environment.cpu.cores}${gpus ? `, ${gpus}` : ''}, Node ${e(manifest.environment.node)}.`, '');
   const section = (title: string, items: string[]) => {
     if (!items.length) return;
     out.push(`**${title}**`, '', ...items.map((i) => `- ${e(i)}`), '');

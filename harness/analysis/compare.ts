@@ -63,9 +63,11 @@ export const withFindings = (c: Comparison, findings: Finding[]): Comparison => 
 /** The hardware fields that make up hardwareKey, where two manifests differ. */
 function hardwareDifference(a: Manifest, b: Manifest): string[] {
   const fields: Array<[string, (m: Manifest) => unknown]> = [
-    ['cpu.model', (m) => m.environment.cpu.model], ['cpu.cores', (m) => m.environment.cpu.cores], ['os.platform', (m) => m.environment.os.platform], ['os.arch', (m) => m.environment.os.arch],
+    ['cpu.model', (m) => m.environment.cpu.model], ['cpu.cores', (m) => m.environment.cpu.cores],
+    ['os.platform', (m) => m.environment.os.platform], ['os.arch', (m) => m.environment.os.arch],
+    ['gpus', (m) => (m.environment.gpus ?? []).map((g) => g.name)],
   ];
-  return fields.filter(([, get]) => get(a) !== get(b)).map(([name, get]) => `${name} ${JSON.stringify(get(a))} → ${JSON.stringify(get(b))}`);
+  return fields.filter(([, get]) => JSON.stringify(get(a)) !== JSON.stringify(get(b))).map(([name, get]) => `${name} ${JSON.stringify(get(a))} → ${JSON.stringify(get(b))}`);
 }
 
 interface Side {
