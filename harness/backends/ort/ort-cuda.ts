@@ -38,10 +38,22 @@ function cudaProviderInstalled(): boolean {
 }
 
 /** cuda:0 … cuda:N−1 from nvidia-smi (respecting CUDA_VISIBLE_DEVICES when it lists indices). */
+/**
+ * How many devices CUDA_VISIBLE_DEVICES lets CUDA see (undefined when it is unset): its entries up to
+ * the first that is neither an index nor a GPU or MIG UUID, as the CUDA runtime reads it (an empty
+ * value, or one starting with -1, hides every device).
+ */
+export function visibleCudaDevices(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const entries = value.split(',').map((x) => x.trim());
+  const invalid = entries.findIndex((x) => !/^(\d+|(GPU|MIG)-[0-9A-Za-z/-]+)$/.test(x));
+  return invalid === -1 ? entries.length : invalid;
+}
+
 function cudaDevices(): { devices: string[]; names: string[]; deviceNames?: Record<string, string> } {
   const r = spawnSync('nvidia-smi', ['--query-gpu=name', '--format=csv,noheader'], { encoding: 'utf8', timeout: 20_000 });
   const names = r.status === 0 ? r.stdout.trim().split('\n').filter(Boolean) : [];
-  const visible = process.env.CUDA_VISIBLE_DEVICES?.split(',').filter((x) => /^\d+$/.test(x.trim())).length;
+  const visible = visibleCudaDevices(process.env.CUDA_VISIBLE_DEVICES);
   const count = visible ?? Math.max(1, names.length);
   const devices = Array.from({ length: count }, (_, i) => `cuda:${i}`);
   // nvidia-smi numbers every GPU; with CUDA_VISIBLE_DEVICES set, cuda:i is not nvidia-smi's i
@@ -109,6 +121,7 @@ export const ortCuda: Backend = {
     const error = await probeExecutionProvider('cuda');
     if (error) return { available: false, reason: `onnxruntime's CUDA provider does not run here: ${error}` };
     const { devices, names, deviceNames } = cudaDevices();
+    if (!devices.length) return { available: false, reason: `CUDA_VISIBLE_DEVICES=${JSON.stringify(process.env.CUDA_VISIBLE_DEVICES)} hides every GPU from CUDA: unset it, or list GPU indices or UUIDs` };
     return { available: true, version: ortVersion(), devices, notes: names.length ? [`GPUs: ${names.join('; ')}`] : [], ...(deviceNames ? { deviceNames } : {}) };
   },
   supports(spec: WorkloadSpec): Support {
