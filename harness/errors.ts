@@ -85,9 +85,12 @@ export const message = {
   baselineInvalid: (file: string, field: string, problem: string) => `${file}: ${field ? `\`${field}\` ` : ''}${problem}; ${BASELINE_FIX}`,
   nonFinite: (field: string, value: number) =>
     `the run's \`${field}\` is ${value}, which a results file cannot hold (JSON has no NaN or Infinity): the workload diverged or the backend returned garbage`,
+  reportOutIsResults: (out: string, dir: string) =>
+    `${out} (--out) is another results folder or saved baseline: its summary.json and report would be replaced by those of ${dir}; pass --out a new or empty folder, or leave it out to write into ${dir}`,
   reportFormat: (got: string, known: readonly string[]) => `unknown report format "${got}": choose from ${list(known)}`,
   slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,
   baselineIncomplete: (dir: string) => `${dir} is incomplete (interrupted or killed): a baseline must come from a finished run; run the suite again`,
+  baselinesNotFolder: (root: string) => `${root} (--dir) is not a folder: pass --dir the baselines folder that \`detbench baseline save\` writes (default results/baselines)`,
   noBaseline: (root: string, hardware: string) => `no baseline for this hardware (${hardware}) under ${root}: save one with \`detbench baseline save RESULTS_DIR\``,
   shard: (got: string) => `\`--shard\` must be I/N with 1 ≤ I ≤ N (e.g. 1/4), got ${JSON.stringify(got)}`,
   mergeNothing: () => 'merge needs at least one results folder',
@@ -122,6 +125,7 @@ export const message = {
   confirmCount: (got: unknown) => `\`--confirm\` must be a whole number of re-runs from 1 to 20 (e.g. 3), got ${JSON.stringify(got)}`,
   outputFile: (flag: string, file: string, why: string) => `cannot write ${file} (${flag}): ${why}; pass ${flag} the path of a file in a folder you can write`,
   siteNotEmpty: (dir: string) => `${dir} (--out) holds files and is not a site detbench published (it has no .detbench-site.json): publish into an empty or new folder, or the folder of an earlier publish`,
+  siteEntry: (file: string, kind: string) => `${file} is ${kind}: a site's pages go into folders of its own; remove it, or publish into a new folder`,
   concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
   locateBudget: (got: unknown) =>
     `\`--locate-budget\` must be a whole number of ULPs (e.g. 4ulp) or a relative L2 distance ≥ 0 (e.g. 1e-6; 0 means any bit), got ${JSON.stringify(got)}`,

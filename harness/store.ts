@@ -515,6 +515,16 @@ export function readJson<K extends FileKind>(file: string, kind: K, damage = RES
 
 const ABSENT = Symbol('absent');
 
+/**
+ * A JSON file of a results folder or baseline, parsed but not validated (the caller checks the fields
+ * it reads); undefined when absent. Read as every file of a folder is: never through a symbolic link,
+ * never blocking on a named pipe.
+ */
+export function parseUntrustedJson(file: string): unknown {
+  const value = parseJson(file);
+  return value === ABSENT ? undefined : value;
+}
+
 function parseJson(file: string, damage = RESULTS_DAMAGE): unknown {
   const text = readText(file);
   if (text === null) return ABSENT;

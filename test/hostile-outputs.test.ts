@@ -1,0 +1,132 @@
+/**
+ * What hostile.test.ts leaves out: the readers of history and publish (nights.ts, the site's state
+ * file), and where report, publish and baseline write or look. Named pipes must not hang a command,
+ * links must not take a read or a write out of the folders given, and a results folder must never
+ * have its summary replaced by another run's. Commands run in one child with every file system call
+ * recorded (test/fixtures/in-process.ts).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { message } from '../harness/errors.ts';
+import { outside, startCliHost } from './fixtures/in-process.ts';
+import { makeResults } from './fixtures/results.ts';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-hostile-outputs-'));
+const suite = { workloads: ['matmul'], backends: ['tfjs-cpu'], repeats: 2 };
+const host = startCliHost();
+after(() => host.close());
+
+/** A file outside every folder given to a command. */
+const secret = path.join(root, 'secret.json');
+fs.writeFileSync(secret, '{"secret": true}\n');
+
+async function detbench(args: string[], roots: string[]) {
+  const r = await host.detbench(args);
+  assert.notEqual(r.code, 'threw', `${args.join(' ')} threw: ${r.error}`);
+  assert.deepEqual(outside(r.touched, roots), [], `${args.join(' ')} reached outside the folders it was given`);
+  return r;
+}
+
+async function refused(args: string[], roots: string[], expected: string | RegExp) {
+  const r = await detbench(args, roots);
+  assert.equal(r.code, 2, `${args.join(' ')} → exit ${String(r.code)}: ${r.stderr}`);
+  assert.match(r.stderr, /^detbench: [^\n]+\n$/, `${args.join(' ')} printed more than one line: ${r.stderr}`);
+  const text = r.stderr.slice('detbench: '.length, -1);
+  if (typeof expected === 'string') assert.equal(text, expected);
+  else assert.match(text, expected);
+}
+
+/** A finished results folder with its summary.json, inside a folder of its own; `text` is its run id (and every free-text field). */
+async function night(text = 'plain'): Promise<string> {
+  const dir = makeResults(root, { ...suite, text });
+  const r = await detbench(['report', dir, '--format', 'json'], [dir]);
+  assert.equal(r.code, 0, r.stderr);
+  return dir;
+}
+
+// the modules history and publish load on first use (ajv, the site's pages) are read outside the folders given: once, here
+before(async () => {
+  const dir = await night();
+  for (const args of [['history', dir], ['publish', dir, '--out', fs.mkdtempSync(path.join(root, 'site-'))]]) {
+    const r = await host.detbench(args);
+    assert.equal(r.code, 0, r.stderr);
+  }
+});
+
+const mkfifo = (file: string) => {
+  fs.rmSync(file, { force: true });
+  const made = spawnSync('mkfifo', [file]);
+  assert.equal(made.status, 0, `mkfifo: ${made.stderr}`);
+};
+
+test('history and publish on a night whose summary.json or manifest.json is a named pipe: refused, no hang', { timeout: 60_000 }, async () => {
+  for (const name of ['summary.json', 'manifest.json']) {
+    const dir = await night();
+    const file = path.join(dir, name);
+    mkfifo(file);
+    await refused(['history', dir], [dir], message.notRegularFile(file, 'a named pipe'));
+    const site = fs.mkdtempSync(path.join(root, 'site-'));
+    await refused(['publish', dir, '--out', site], [dir, site], message.notRegularFile(file, 'a named pipe'));
+  }
+});
+
+test('history on a night whose summary.json links elsewhere: refused, the link is not followed', { timeout: 60_000 }, async () => {
+  const dir = await night();
+  // the same summary, elsewhere: following the link would pass every check
+  const copy = path.join(root, 'summary-copy.json');
+  fs.copyFileSync(path.join(dir, 'summary.json'), copy);
+  for (const target of [copy, secret]) {
+    fs.rmSync(path.join(dir, 'summary.json'));
+    fs.symlinkSync(target, path.join(dir, 'summary.json'));
+    await refused(['history', dir], [dir], message.notRegularFile(path.join(dir, 'summary.json'), 'a symbolic link'));
+  }
+});
+
+test("history on a night whose summary.json is another run's: refused, not taken for this run's", { timeout: 60_000 }, async () => {
+  const [a, b] = [await night('run-a'), await night('run-b')];
+  fs.copyFileSync(path.join(a, 'summary.json'), path.join(b, 'summary.json'));
+  const runId = (dir: string) => (JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8')) as { runId: string }).runId;
+  await refused(['history', b], [b], message.resultsInconsistent(path.join(b, 'summary.json'), `\`runId\` is ${JSON.stringify(runId(a))}, but manifest.json's is ${JSON.stringify(runId(b))}`));
+});
+
+test('report --out another results folder: refused, its summary.json and report left as they were', { timeout: 60_000 }, async () => {
+  const [a, b] = [await night(), await night()];
+  const before = fs.readFileSync(path.join(b, 'summary.json'), 'utf8');
+  await refused(['report', a, '--out', b, '--format', 'md,json'], [a, b], message.reportOutIsResults(b, a));
+  assert.equal(fs.readFileSync(path.join(b, 'summary.json'), 'utf8'), before);
+  assert.ok(!fs.existsSync(path.join(b, 'report.md')));
+  // the folder itself, however spelled, and a plain folder are fine
+  assert.equal((await detbench(['report', a, '--out', `${a}${path.sep}.`, '--format', 'md'], [a])).code, 0);
+  const plain = fs.mkdtempSync(path.join(root, 'report-'));
+  assert.equal((await detbench(['report', a, '--out', plain, '--format', 'md'], [a, plain])).code, 0);
+});
+
+test("publish: a state file that is a named pipe is rebuilt, without a hang; a site's cells/ linked elsewhere is refused, nothing written there", { timeout: 120_000 }, async () => {
+  const dir = await night();
+  const site = fs.mkdtempSync(path.join(root, 'site-'));
+  mkfifo(path.join(site, '.detbench-site.json'));
+  const r = await detbench(['publish', dir, '--out', site], [dir, site]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /\.detbench-site\.json is not a plain file: every page is rendered again/);
+  assert.ok(fs.lstatSync(path.join(site, '.detbench-site.json')).isFile(), 'replaced by a state file');
+
+  const linked = fs.mkdtempSync(path.join(root, 'site-'));
+  fs.writeFileSync(path.join(linked, '.detbench-site.json'), '{}');
+  const elsewhere = fs.mkdtempSync(path.join(root, 'elsewhere-'));
+  fs.symlinkSync(elsewhere, path.join(linked, 'cells'));
+  await refused(['publish', dir, '--out', linked], [dir, linked], message.siteEntry(path.join(linked, 'cells'), 'a symbolic link'));
+  assert.deepEqual(fs.readdirSync(elsewhere), []);
+});
+
+test('baseline list and latest with --dir a file: one line, exit 2 (not an internal error)', async () => {
+  const file = path.join(root, 'a-file');
+  fs.writeFileSync(file, 'x');
+  await refused(['baseline', 'list', '--dir', file], [file], message.baselinesNotFolder(file));
+  const r = await host.detbench(['baseline', 'latest', '--dir', file]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.equal(r.stderr, `detbench: ${message.baselinesNotFolder(file)}\n`);
+});
