@@ -31,6 +31,8 @@ export function internalErrorReport(err: unknown, debug = process.env.DETBENCH_D
 }
 
 const list = (xs: readonly string[]) => xs.join(', ');
+/** A value as the user wrote it: JSON, but Infinity and NaN (a suite's `.inf`, a flag's 1e999) as themselves, not as null. */
+const shown = (x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : JSON.stringify(x));
 /** Every message is one line, whatever a damaged file put into it. */
 const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
 const BASELINE_FIX = 'remove this baseline folder and save it again with `detbench baseline save RESULTS_DIR`';
@@ -39,7 +41,7 @@ const DAMAGED = 'the folder was damaged or edited after detbench wrote it: use a
 export const message = {
   unknownBackend: (id: string, known: readonly string[]) => `unknown backend "${id}": choose from ${list(known)} (see \`detbench backends\`)`,
   unknownWorkload: (id: string, known: readonly string[]) => `unknown workload "${id}": choose from ${list(known)} (see \`detbench workloads\`)`,
-  repeats: (got: unknown) => `\`repeats\` must be a whole number ≥ 2, got ${JSON.stringify(got)}`,
+  repeats: (got: unknown, max: number) => `\`repeats\` must be a whole number from 2 to ${max} (to check one cell for longer, soak with --duration), got ${shown(got)}`,
   threads: (got: unknown) => message.axisValues('threads', 'whole numbers ≥ 1 (e.g. 1,2)', got),
   /** An invariance axis's suite field or flag (harness/axes.ts says what its values look like). */
   axisValues: (field: string, expected: string, got: unknown) => `\`${field}\` must be a non-empty list of ${expected}, got ${JSON.stringify(got)}`,
@@ -49,7 +51,7 @@ export const message = {
   suiteParamsOf: (id: string, got: unknown) => `suite field \`params.${id}\` must map parameter names to whole numbers (e.g. { m: 512 }), got ${JSON.stringify(got)}`,
   emptyList: (field: string, known: readonly string[]) => `\`${field}\` names nothing: give at least one of ${list(known)}`,
   timeout: (got: unknown, min: number, max: number) =>
-    `\`timeoutSec\` (--timeout) must be a number of seconds per run from ${min} to ${max} (24.8 days, the longest timer Node.js keeps), got ${JSON.stringify(got)}`,
+    `\`timeoutSec\` (--timeout) must be a number of seconds per run from ${min} to ${max} (24.8 days, the longest timer Node.js keeps), got ${shown(got)}`,
   modes: (got: unknown) => `\`modes\` must be a non-empty list of det and nondet, got ${JSON.stringify(got)}`,
   preset: (got: unknown) => `\`preset\` must be quick, standard or gpu, got ${JSON.stringify(got)}`,
   suiteNotFound: (path: string) => `suite file ${path} does not exist: pass quick, standard, noise, acceptance or the path of a YAML or JSON suite file`,
@@ -65,7 +67,7 @@ export const message = {
   noGpuBackendsAvailable: (reasons: string[]) =>
     `this suite runs on GPUs, and no GPU backend is available here: ${reasons.join('; ')}. On a GPU host, check the driver (nvidia-smi) and the reasons above; to test the CPU backends, run --suite quick`,
   devices: (got: unknown) => `suite field \`devices\` must be all or gpu, got ${JSON.stringify(got)}`,
-  soak: (got: unknown) => `\`--duration\` must be a length of time such as 90s, 10m or 1h (or suite field \`soakSec\`, seconds ≥ 0), got ${JSON.stringify(got)}`,
+  soak: (got: unknown) => `\`--duration\` must be a length of time such as 90s, 10m or 1h (or suite field \`soakSec\`, seconds ≥ 0), got ${shown(got)}`,
   outExists: (dir: string) => `results folder ${dir} already exists: choose another --out or remove it (results are never overwritten)`,
   resultsMissing: (dir: string) => `${dir} is not a detbench results folder: it has no manifest.json (pass a folder written by \`detbench run\`)`,
   resultsSchema: (dir: string, got: unknown, want: number) =>
@@ -126,7 +128,7 @@ export const message = {
   outputFile: (flag: string, file: string, why: string) => `cannot write ${file} (${flag}): ${why}; pass ${flag} the path of a file in a folder you can write`,
   siteNotEmpty: (dir: string) => `${dir} (--out) holds files and is not a site detbench published (it has no .detbench-site.json): publish into an empty or new folder, or the folder of an earlier publish`,
   siteEntry: (file: string, kind: string) => `${file} is ${kind}: a site's pages go into folders of its own; remove it, or publish into a new folder`,
-  concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
+  concurrency: (got: unknown, max: number) => `\`--concurrency\` must be a whole number from 1 to ${max} (runs in flight at once, each in a thread of its own), got ${shown(got)}`,
   locateBudget: (got: unknown) =>
     `\`--locate-budget\` must be a whole number of ULPs (e.g. 4ulp) or a relative L2 distance ≥ 0 (e.g. 1e-6; 0 means any bit), got ${JSON.stringify(got)}`,
   locateBudgetWithoutLocate: () => '`--locate-budget` is the budget of `--locate`: give --locate too (e.g. --locate --locate-budget 4ulp)',
