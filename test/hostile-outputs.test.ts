@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { message } from '../harness/errors.ts';
+import { loadResults } from '../harness/store.ts';
 import { outside, startCliHost } from './fixtures/in-process.ts';
 import { makeResults } from './fixtures/results.ts';
 
@@ -129,4 +130,21 @@ test('baseline list and latest with --dir a file: one line, exit 2 (not an inter
   const r = await host.detbench(['baseline', 'latest', '--dir', file]);
   assert.equal(r.code, 2, r.stderr);
   assert.equal(r.stderr, `detbench: ${message.baselinesNotFolder(file)}\n`);
+});
+
+test('merge of a merged folder with another: every machine is kept and the merged folder reads back', { timeout: 60_000 }, async () => {
+  const [a, b] = [await night('run-a'), await night('run-b')];
+  const out = fs.mkdtempSync(path.join(root, 'merged-'));
+  const first = await detbench(['merge', a, b, '--out', out, '--json'], [a, b, out]);
+  assert.equal(first.code, 0, first.stderr);
+  const ab = (JSON.parse(first.stdout) as { resultsDir: string }).resultsDir;
+  // its records already say machine 0 or 1: taken as one machine, a run of a cell was recorded twice
+  const again = fs.mkdtempSync(path.join(root, 'merged-'));
+  const second = await detbench(['merge', ab, a, '--out', again, '--json'], [ab, a, again]);
+  assert.equal(second.code, 0, second.stderr);
+  const dir = (JSON.parse(second.stdout) as { resultsDir: string }).resultsDir;
+  const merged = loadResults(dir);
+  assert.deepEqual(merged.manifest.machines?.map((m) => [m.machine, m.sourceRunId]), [[0, 'run-a'], [1, 'run-b'], [2, 'run-a']]);
+  assert.deepEqual([...new Set(merged.runs.map((r) => r.machine))].sort(), [0, 1, 2]);
+  assert.equal(merged.runs.length, 3 * loadResults(a).runs.length);
 });
