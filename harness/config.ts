@@ -418,8 +418,30 @@ export function resolveOutputFile(file: string, flag: string): string {
   if (file.trim() === '') throw new UsageError(message.outputFile(flag, JSON.stringify(file), 'it is empty'));
   const abs = path.resolve(file);
   if (fs.statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(message.outputFile(flag, file, 'it is a folder'));
+  // a report written before is replaced; any other file (a results folder's runs.jsonl, say) is not
+  if (fs.lstatSync(abs, { throwIfNoEntry: false }) && !isJunitReport(abs)) throw new UsageError(message.outputFile(flag, file, 'it exists and is no JUnit report (replacing it would lose what it holds)'));
   prepareFolder(path.dirname(abs), flag);
   return abs;
+}
+
+/** Whether a file is a JUnit XML report (or empty), by its first bytes; a pipe or link is not one, and is never opened through. */
+function isJunitReport(file: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return false;
+    if (st.size === 0) return true; // nothing to lose
+    const head = Buffer.alloc(512);
+    const text = head.toString('utf8', 0, fs.readSync(fd, head, 0, head.length, 0));
+    return /^\s*(<\?xml[^>]*\?>\s*)?<testsuites?[\s>]/.test(text);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The most re-runs `compare --confirm` does: each is a whole run of the flagged cells. */

@@ -148,3 +148,14 @@ test('merge of a merged folder with another: every machine is kept and the merge
   assert.deepEqual([...new Set(merged.runs.map((r) => r.machine))].sort(), [0, 1, 2]);
   assert.equal(merged.runs.length, 3 * loadResults(a).runs.length);
 });
+
+test('--junit naming a file that is no JUnit report (a results folder\'s runs.jsonl): refused, the file kept; a report written before is replaced', { timeout: 60_000 }, async () => {
+  const [a, b] = [await night(), await night()];
+  const runs = path.join(b, 'runs.jsonl');
+  const before = fs.readFileSync(runs, 'utf8');
+  await refused(['compare', a, b, '--junit', runs], [a, b], message.outputFile('--junit', runs, 'it exists and is no JUnit report (replacing it would lose what it holds)'));
+  assert.equal(fs.readFileSync(runs, 'utf8'), before);
+  const junit = path.join(b, 'junit.xml');
+  for (let i = 0; i < 2; i++) assert.equal((await detbench(['compare', a, b, '--junit', junit], [a, b])).code, 0);
+  assert.match(fs.readFileSync(junit, 'utf8'), /^<\?xml[^>]*>\s*<testsuites /);
+});
