@@ -20,6 +20,7 @@ import { hardwareKey } from './baselines.js';
 import { UsageError, message } from './errors.js';
 import { groupId, MODES, type CellKey } from './protocol.js';
 import { hasFile, loadResults, parseUntrustedJson, SCHEMA_VERSION, type Manifest } from './store.js';
+import { availability, fingerprint } from './schema.js';
 
 /** Which machine a night ran on: its hostname and hardware key (a merged folder: all of them). */
 export interface MachineId {
@@ -126,16 +127,9 @@ const manifestValidator = compiledOnUse({
   properties: {
     runId: str,
     createdAt: str,
-    environment: {
-      type: 'object',
-      required: ['hostname', 'cpu', 'os'],
-      properties: {
-        hostname: str,
-        cpu: { type: 'object', required: ['model', 'cores'], properties: { model: str, cores: num } },
-        os: { type: 'object', required: ['platform', 'arch'], properties: { platform: str, arch: str } },
-      },
-    },
-    backends: { type: 'object' },
+    // read whole (each a night's fingerprint): checked whole, so nothing in them nests deeper than the schema says
+    environment: fingerprint,
+    backends: { type: 'object', additionalProperties: availability },
     machines: { type: 'array', items: { type: 'object', required: ['hostname', 'hardware'], properties: { hostname: str, hardware: str } } },
   },
 });

@@ -159,3 +159,24 @@ test('--junit naming a file that is no JUnit report (a results folder\'s runs.js
   for (let i = 0; i < 2; i++) assert.equal((await detbench(['compare', a, b, '--junit', junit], [a, b])).code, 0);
   assert.match(fs.readFileSync(junit, 'utf8'), /^<\?xml[^>]*>\s*<testsuites /);
 });
+
+test('a field nested 100,000 deep (in a record, in the manifest): one line and exit 2, not a stack overflow (exit 4)', { timeout: 60_000 }, async () => {
+  const deepArray = '['.repeat(100_000) + ']'.repeat(100_000);
+  const deepObject = '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000);
+  const record = await night();
+  const runs = path.join(record, 'runs.jsonl');
+  const lines = fs.readFileSync(runs, 'utf8').trimEnd().split('\n');
+  assert.ok(lines[0].includes('"workload":"matmul"'));
+  lines[0] = lines[0].replace('"workload":"matmul"', `"workload":${deepObject}`);
+  fs.writeFileSync(runs, lines.join('\n') + '\n');
+  await refused(['analyze', record], [record], message.resultsInvalid(`${runs} line 1`, 'workload', `must be string, got {"a":{"a":{"a":{"a":{"a":{"a":{"a":{"…`));
+
+  const env = await night();
+  const manifest = path.join(env, 'manifest.json');
+  const m = JSON.parse(fs.readFileSync(manifest, 'utf8')) as { environment: { env: Record<string, string> } };
+  m.environment.env.DEEP = 'DEEP';
+  fs.writeFileSync(manifest, JSON.stringify(m).replace('"DEEP":"DEEP"', `"DEEP":${deepArray}`));
+  await refused(['analyze', env], [env], message.resultsInvalid(manifest, 'environment.env.DEEP', `must be string, got ${'['.repeat(37)}…`));
+  // history reads the fingerprint whole (nights.ts), not through loadResults
+  await refused(['history', env], [env], message.resultsField(manifest, '/environment/env/DEEP', 'must be string'));
+});
