@@ -92,6 +92,8 @@ export const message = {
   reportFormat: (got: string, known: readonly string[]) => `unknown report format "${got}": choose from ${list(known)}`,
   slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,
   baselineIncomplete: (dir: string) => `${dir} is incomplete (interrupted or killed): a baseline must come from a finished run; run the suite again`,
+  savedBaselineNotResults: (dir: string) =>
+    `${dir} is a saved baseline: it keeps a summary, not the runs, and is never rewritten; compare with it (\`detbench compare ${dir} CURRENT\`), or pass its results folder (\`source\` in its baseline.json)`,
   baselinesNotFolder: (root: string) => `${root} (--dir) is not a folder: pass --dir the baselines folder that \`detbench baseline save\` writes (default results/baselines)`,
   noBaseline: (root: string, hardware: string) => `no baseline for this hardware (${hardware}) under ${root}: save one with \`detbench baseline save RESULTS_DIR\``,
   shard: (got: string) => `\`--shard\` must be I/N with 1 ≤ I ≤ N (e.g. 1/4), got ${JSON.stringify(got)}`,

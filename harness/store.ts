@@ -324,6 +324,9 @@ export interface LoadedResults {
 export function loadResults(dir: string): LoadedResults {
   const manifest = readManifest(dir);
   const runsFile = path.join(dir, 'runs.jsonl');
+  // a saved baseline keeps a summary and the modal artifacts, not the runs: read as a results folder it
+  // was a run of 0 runs, and report and locate wrote that summary over the baseline's own
+  if (!hasFile(dir, 'runs.jsonl') && hasFile(dir, 'baseline.json')) throw new UsageError(message.savedBaselineNotResults(dir));
   const text = readText(runsFile) ?? '';
   const lines = text.split('\n');
   let last = lines.length - 1;

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { message } from '../harness/errors.ts';
+import { saveBaseline } from '../harness/baselines.ts';
 import { loadResults } from '../harness/store.ts';
 import { outside, startCliHost } from './fixtures/in-process.ts';
 import { makeResults } from './fixtures/results.ts';
@@ -179,4 +180,20 @@ test('a field nested 100,000 deep (in a record, in the manifest): one line and e
   await refused(['analyze', env], [env], message.resultsInvalid(manifest, 'environment.env.DEEP', `must be string, got ${'['.repeat(37)}…`));
   // history reads the fingerprint whole (nights.ts), not through loadResults
   await refused(['history', env], [env], message.resultsField(manifest, '/environment/env/DEEP', 'must be string'));
+});
+
+test('report, locate and analyze on a saved baseline: refused, the baseline left as it was (its summary was replaced by one of 0 runs)', { timeout: 120_000 }, async () => {
+  const dir = await night();
+  const saved = saveBaseline(dir, fs.mkdtempSync(path.join(root, 'baselines-'))).entry.dir;
+  const files = () => Object.fromEntries(fs.readdirSync(saved, { recursive: true }).map((f) => String(f)).sort().map((f) => [f, fs.statSync(path.join(saved, f)).isFile() ? fs.readFileSync(path.join(saved, f), 'utf8') : 'folder']));
+  const before = files();
+  await refused(['report', saved, '--format', 'md,json'], [saved], message.savedBaselineNotResults(saved));
+  await refused(['analyze', saved], [saved], message.savedBaselineNotResults(saved));
+  // locate starts a runner (a scratch folder elsewhere) before it reads the folder: exit and line only
+  const located = await host.detbench(['locate', saved, '--no-report']);
+  assert.equal(located.code, 2, located.stderr);
+  assert.equal(located.stderr, `detbench: ${message.savedBaselineNotResults(saved)}\n`);
+  assert.deepEqual(files(), before);
+  // what a baseline is for still works
+  assert.equal((await detbench(['compare', saved, dir], [saved, dir])).code, 0);
 });
