@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { message } from '../harness/errors.ts';
 import { saveBaseline } from '../harness/baselines.ts';
 import { loadResults } from '../harness/store.ts';
@@ -196,4 +197,17 @@ test('report, locate and analyze on a saved baseline: refused, the baseline left
   assert.deepEqual(files(), before);
   // what a baseline is for still works
   assert.equal((await detbench(['compare', saved, dir], [saved, dir])).code, 0);
+});
+
+test('--expect with a cell pattern of 40 stars and a last character no cell id has: the command ends (it backtracked for hours)', { timeout: 120_000 }, () => {
+  const a = makeResults(root, suite);
+  const b = makeResults(root, { ...suite, detUnstable: true });
+  const expect = path.join(root, 'stars.yml');
+  fs.writeFileSync(expect, `expectations:\n  - { cell: "${'*'.repeat(40)}!", expect: unstable, reason: "matches nothing" }\n`);
+  const bin = fileURLToPath(new URL('../bin/detbench.mjs', import.meta.url));
+  // its own process: a regular expression that backtracks cannot be stopped inside one
+  const r = spawnSync(process.execPath, [bin, 'compare', a, b, '--expect', expect, '--json'], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.status, 1, `exit ${r.status} (${r.signal ?? 'no signal'}): ${r.stderr}`);
+  const kinds = (JSON.parse(r.stdout) as { findings: Array<{ kind: string }> }).findings.map((f) => f.kind);
+  assert.ok(kinds.includes('determinism-regression') && kinds.includes('expectation-unmatched'), kinds.join(', '));
 });
