@@ -211,3 +211,12 @@ test('--expect with a cell pattern of 40 stars and a last character no cell id h
   const kinds = (JSON.parse(r.stdout) as { findings: Array<{ kind: string }> }).findings.map((f) => f.kind);
   assert.ok(kinds.includes('determinism-regression') && kinds.includes('expectation-unmatched'), kinds.join(', '));
 });
+
+test('compare --confirm into CURRENT/confirm, a link planted there to a folder elsewhere: refused before any re-run, nothing written there', { timeout: 60_000 }, async () => {
+  const a = makeResults(root, suite);
+  const b = makeResults(root, { ...suite, detUnstable: true });
+  const elsewhere = fs.mkdtempSync(path.join(root, 'elsewhere-'));
+  fs.symlinkSync(elsewhere, path.join(b, 'confirm'));
+  await refused(['compare', a, b, '--confirm', '1'], [a, b], message.notRegularFile(path.join(b, 'confirm'), 'a symbolic link'));
+  assert.deepEqual(fs.readdirSync(elsewhere), []);
+});
