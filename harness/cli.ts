@@ -440,7 +440,8 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (isUsageError(err)) {
-      process.stderr.write(`detbench: ${err.message}\n`);
+      // one line, whatever a path or name given to detbench holds: a line break is shown as \n
+      process.stderr.write(`detbench: ${err.message.replace(/\r?\n|\r/g, '\\n')}\n`);
       return EXIT.usage;
     }
     process.stderr.write(internalErrorReport(err));

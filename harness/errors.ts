@@ -39,8 +39,8 @@ const BASELINE_FIX = 'remove this baseline folder and save it again with `detben
 const DAMAGED = 'the folder was damaged or edited after detbench wrote it: use an intact copy, or run the suite again';
 
 export const message = {
-  unknownBackend: (id: string, known: readonly string[]) => `unknown backend "${id}": choose from ${list(known)} (see \`detbench backends\`)`,
-  unknownWorkload: (id: string, known: readonly string[]) => `unknown workload "${id}": choose from ${list(known)} (see \`detbench workloads\`)`,
+  unknownBackend: (id: string, known: readonly string[]) => `unknown backend ${JSON.stringify(id)}: choose from ${list(known)} (see \`detbench backends\`)`,
+  unknownWorkload: (id: string, known: readonly string[]) => `unknown workload ${JSON.stringify(id)}: choose from ${list(known)} (see \`detbench workloads\`)`,
   repeats: (got: unknown, max: number) => `\`repeats\` must be a whole number from 2 to ${max} (to check one cell for longer, soak with --duration), got ${shown(got)}`,
   threads: (got: unknown) => message.axisValues('threads', 'whole numbers ≥ 1 (e.g. 1,2)', got),
   /** An invariance axis's suite field or flag (harness/axes.ts says what its values look like). */
@@ -89,7 +89,7 @@ export const message = {
     `the run's \`${field}\` is ${value}, which a results file cannot hold (JSON has no NaN or Infinity): the workload diverged or the backend returned garbage`,
   reportOutIsResults: (out: string, dir: string) =>
     `${out} (--out) is another results folder or saved baseline: its summary.json and report would be replaced by those of ${dir}; pass --out a new or empty folder, or leave it out to write into ${dir}`,
-  reportFormat: (got: string, known: readonly string[]) => `unknown report format "${got}": choose from ${list(known)}`,
+  reportFormat: (got: string, known: readonly string[]) => `unknown report format ${JSON.stringify(got)}: choose from ${list(known)}`,
   slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,
   baselineIncomplete: (dir: string) => `${dir} is incomplete (interrupted or killed): a baseline must come from a finished run; run the suite again`,
   savedBaselineNotResults: (dir: string) =>

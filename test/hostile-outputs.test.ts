@@ -12,7 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { backendIds } from '../harness/backends/index.ts';
 import { message } from '../harness/errors.ts';
+import { WORKLOAD_IDS } from '../workloads/index.ts';
 import { saveBaseline } from '../harness/baselines.ts';
 import { loadResults } from '../harness/store.ts';
 import { outside, startCliHost } from './fixtures/in-process.ts';
@@ -219,4 +221,19 @@ test('compare --confirm into CURRENT/confirm, a link planted there to a folder e
   fs.symlinkSync(elsewhere, path.join(b, 'confirm'));
   await refused(['compare', a, b, '--confirm', '1'], [a, b], message.notRegularFile(path.join(b, 'confirm'), 'a symbolic link'));
   assert.deepEqual(fs.readdirSync(elsewhere), []);
+});
+
+test('a name or path with a line break (a flag, a suite file, a folder) still gets one line', async () => {
+  const out = fs.mkdtempSync(path.join(root, 'out-'));
+  await refused(['run', '--workloads', 'mat\nmul', '--out', out], [out], message.unknownWorkload('mat\nmul', WORKLOAD_IDS));
+  await refused(['run', '--backends', 'x\ny', '--out', out], [out], message.unknownBackend('x\ny', backendIds()));
+  const suiteFile = path.join(out, 'suite.yaml');
+  fs.writeFileSync(suiteFile, 'workloads: ["a\\nb"]\n');
+  // (the yaml package loads from node_modules on first use: exit and line only)
+  const fromSuite = await host.detbench(['run', '--suite', suiteFile, '--out', out]);
+  assert.equal(fromSuite.code, 2);
+  assert.equal(fromSuite.stderr, `detbench: ${message.unknownWorkload('a\nb', WORKLOAD_IDS)}\n`);
+  const odd = path.join(out, 'a\nb');
+  fs.mkdirSync(odd);
+  await refused(['analyze', odd], [odd], message.resultsMissing(odd).replace('\n', '\\n'));
 });
