@@ -42,7 +42,6 @@ export const message = {
   unknownBackend: (id: string, known: readonly string[]) => `unknown backend ${JSON.stringify(id)}: choose from ${list(known)} (see \`detbench backends\`)`,
   unknownWorkload: (id: string, known: readonly string[]) => `unknown workload ${JSON.stringify(id)}: choose from ${list(known)} (see \`detbench workloads\`)`,
   repeats: (got: unknown, max: number) => `\`repeats\` must be a whole number from 2 to ${max} (to check one cell for longer, soak with --duration), got ${shown(got)}`,
-  threads: (got: unknown) => message.axisValues('threads', 'whole numbers ≥ 1 (e.g. 1,2)', got),
   /** An invariance axis's suite field or flag (harness/axes.ts says what its values look like). */
   axisValues: (field: string, expected: string, got: unknown) => `\`${field}\` must be a non-empty list of ${expected}, got ${JSON.stringify(got)}`,
   seed: (got: unknown) => `\`seed\` must be a whole number from 0 to 9007199254740991 (2^53 − 1, the largest a JSON number holds exactly), got ${JSON.stringify(got)}`,

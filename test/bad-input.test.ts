@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { MAX_LOADER_WORKERS, THREADS_EXPECTED } from '../harness/axes.ts';
 import { backendIds, loadPlugins } from '../harness/backends/index.ts';
 import { MAX_CONCURRENCY, MAX_REPEATS, MAX_TIMEOUT_SEC, MIN_TIMEOUT_SEC } from '../harness/config.ts';
 import { fingerprint } from '../harness/env.ts';
@@ -52,6 +53,9 @@ test('run flags out of range: refused with the field and its range', async () =>
   await refused(['run', '--concurrency', '1e9', '--out', out], message.concurrency(1e9, MAX_CONCURRENCY));
   await refused(['run', '--repeats', '1e308', '--out', out], message.repeats(1e308, MAX_REPEATS));
   await refused(['run', '--repeats', String(MAX_REPEATS + 1), '--out', out], message.repeats(MAX_REPEATS + 1, MAX_REPEATS));
+  // threads and loader workers are started: 1e9 threads failed in onnxruntime, 100,000 loader workers took the host's memory
+  await refused(['run', '--threads', '1e9', '--out', out], message.axisValues('threads', THREADS_EXPECTED, [1e9]));
+  await refused(['run', '--loader-workers', String(MAX_LOADER_WORKERS + 1), '--out', out], message.axisValues('loaderWorkers', `whole numbers from 0 to ${MAX_LOADER_WORKERS} (e.g. 0,2,4)`, [MAX_LOADER_WORKERS + 1]));
   assert.ok(!fs.existsSync(out), 'nothing was written for a refused run');
 });
 
