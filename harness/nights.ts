@@ -20,7 +20,7 @@ import { hardwareKey } from './baselines.js';
 import { UsageError, message } from './errors.js';
 import { groupId, MODES, type CellKey } from './protocol.js';
 import { hasFile, loadResults, parseUntrustedJson, SCHEMA_VERSION, type Manifest } from './store.js';
-import { availability, fingerprint } from './schema.js';
+import { availability, fingerprint, optionalAxes } from './schema.js';
 
 /** Which machine a night ran on: its hostname and hardware key (a merged folder: all of them). */
 export interface MachineId {
@@ -169,6 +169,47 @@ const summaryValidator = compiledOnUse({
     },
   },
 });
+
+const nullableNum = nullable(num);
+const interval = (fields: readonly string[]) => ({ type: 'object', required: [...fields], properties: Object.fromEntries(fields.map((f) => [f, num])) });
+
+/**
+ * A Night as publish keeps it in its site's state file, read back: that file may be damaged or
+ * edited like any other, and history takes its nights as they are.
+ */
+const nightValidator = compiledOnUse({
+  type: 'object',
+  required: ['dir', 'runId', 'createdAt', 'baseline', 'complete', 'machine', 'fingerprint', 'cells', 'pairs'],
+  properties: {
+    dir: str, runId: str, createdAt: str, baseline: { type: 'boolean' }, complete: { type: 'boolean' },
+    machine: { type: 'object', required: ['key', 'hostname', 'hardware', 'label'], properties: { key: str, hostname: str, hardware: str, label: str } },
+    fingerprint: { type: 'object', additionalProperties: str },
+    cells: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['cell', 'workload', 'backend', 'device', 'mode', 'threads', 'verdict', 'distinctDigests', 'modalDigest', 'time'],
+        properties: {
+          cell: str, workload: str, backend: str, device: str, mode: { enum: [...MODES] }, threads: num,
+          ...optionalAxes,
+          verdict: { enum: [...CELL_VERDICTS] }, distinctDigests: num, modalDigest: nullable(str),
+          time: nullable({ type: 'object', required: ['median', 'low', 'high', 'runs'], properties: { median: num, low: nullableNum, high: nullableNum, runs: num } }),
+        },
+      },
+    },
+    pairs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['group', 'workload', 'backend', 'device', 'threads', 'slowdown'],
+        properties: { group: str, workload: str, backend: str, device: str, threads: num, slowdown: nullable(interval(['value', 'low', 'high'])) },
+      },
+    },
+  },
+});
+
+/** Whether a value is a Night (what publish's state file says one was). */
+export const isNight = (value: unknown): value is Night => nightValidator()(value) === true;
 
 /** A file of a night, parsed: through store's reader (no link followed, no pipe waited on); undefined when absent. */
 const readJson = (file: string): unknown => parseUntrustedJson(file);

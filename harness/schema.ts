@@ -119,6 +119,8 @@ const AXIS_VALUE_SCHEMAS: { [A in AxisId]: Schema<AxisValues[A]> } = {
   autotune: oneOf(AUTOTUNE),
 };
 const { threads: threadsSchema, ...optionalAxes } = AXIS_VALUE_SCHEMAS;
+/** The axes a cell carries only where not their omitted value (exported for the nights a site keeps: harness/nights.ts). */
+export { optionalAxes };
 
 const cellKey = {
   workload: str(), backend: str(), device: str(), mode: oneOf(MODES), threads: threadsSchema,

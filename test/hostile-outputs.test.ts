@@ -237,3 +237,16 @@ test('a name or path with a line break (a flag, a suite file, a folder) still ge
   fs.mkdirSync(odd);
   await refused(['analyze', odd], [odd], message.resultsMissing(odd).replace('\n', '\\n'));
 });
+
+test("publish: a state file whose kept night is damaged (its folder's stamp unchanged) is rebuilt, not an internal error", { timeout: 60_000 }, async () => {
+  const dir = await night();
+  const site = fs.mkdtempSync(path.join(root, 'site-'));
+  assert.equal((await detbench(['publish', dir, '--out', site], [dir, site])).code, 0);
+  const file = path.join(site, '.detbench-site.json');
+  const state = JSON.parse(fs.readFileSync(file, 'utf8')) as { nights: Array<[string, { night: Record<string, unknown> }]> };
+  Object.assign(state.nights[0][1].night, { createdAt: null, cells: [{ cell: 5 }] });
+  fs.writeFileSync(file, JSON.stringify(state));
+  const r = await detbench(['publish', dir, '--out', site], [dir, site]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /\.detbench-site\.json is damaged: every page is rendered again/);
+});

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { buildHistory, type History, type SeriesHistory } from '../../harness/analysis/history.js';
 import type { Finding } from '../../harness/analysis/summary.js';
 import { UsageError, message } from '../../harness/errors.js';
-import { loadNights, type Night, type NightCache } from '../../harness/nights.js';
+import { isNight, loadNights, type Night, type NightCache } from '../../harness/nights.js';
 import { parseUntrustedJson, writeAtomic } from '../../harness/store.js';
 import { toSvg } from '../render.js';
 import { cellPage, indexPage, machinePage, type CellModel, type IndexModel, type MachineModel, type RenderedSiteChart } from './pages.js';
@@ -67,7 +67,7 @@ function isState(s: SiteState): boolean {
   const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
   return isObject(s.pages) && Object.values(s.pages).every((h) => typeof h === 'string') && Array.isArray(s.nights) && s.nights.every((e) =>
     Array.isArray(e) && typeof e[0] === 'string' && isObject(e[1]) && typeof e[1].stamp === 'string' && isObject(e[1].night)
-    && Array.isArray(e[1].night.cells) && Array.isArray(e[1].night.pairs) && isObject(e[1].night.fingerprint) && isObject(e[1].night.machine));
+    && isNight(e[1].night));
 }
 
 function readState(site: string): { state: SiteState | null; note: string | null } {
