@@ -28,13 +28,14 @@ const alive = (pid: number) => {
 };
 
 test('a Python that never says hello: SIGTERM to the group ends the run (exit 3, folder interrupted), and the Python and what it started are gone', { timeout: 120_000 }, async () => {
-  // it starts a child of its own (as torch's DataLoader does), says where, and never reads its stdin
+  // it starts a child of its own (as torch's DataLoader does), says where, and never reads its stdin;
+  // the oracle is on whatever npm test says (DETBENCH_ORACLE=off): its Python is the one that hangs
   const pids = path.join(root, 'pids');
   const python = path.join(root, 'python');
   fs.writeFileSync(python, `#!/bin/sh\nsleep 1000 &\necho "$$ $!" >> ${pids}\nwait\n`, { mode: 0o755 });
   const out = fs.mkdtempSync(path.join(root, 'out-'));
   const child = spawn(process.execPath, [bin, 'run', '--backends', 'tfjs-cpu', '--workloads', 'matmul', '--repeats', '2', '--threads', '1', '--no-report', '--python', python, '--out', out], {
-    detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DETBENCH_GRACE_SEC: '2' },
+    detached: true, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DETBENCH_GRACE_SEC: '2', DETBENCH_ORACLE: 'on' },
   });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
