@@ -43,6 +43,15 @@ export type Numerics = (typeof NUMERICS)[number];
 export const isNumerics = (x: unknown): x is Numerics => NUMERICS.includes(x as Numerics);
 const isWhole = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 1;
 const isCount = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+/**
+ * Threads and loader workers are started, not counted: a value far past any host's cores made
+ * onnxruntime fail with bad_alloc, and 400 loader workers took 3.8 GB (100,000: the host's memory).
+ */
+export const MAX_THREADS = 1024;
+export const MAX_LOADER_WORKERS = 256;
+const isThreads = (x: unknown): x is number => isWhole(x) && x <= MAX_THREADS;
+const isLoaderWorkers = (x: unknown): x is number => isCount(x) && x <= MAX_LOADER_WORKERS;
+export const THREADS_EXPECTED = `whole numbers from 1 to ${MAX_THREADS} (e.g. 1,2)`;
 
 /**
  * How many examples of an inference workload one call evaluates (workloads/batching.ts), or `all`:
@@ -150,7 +159,7 @@ const ascending = (a: number, b: number) => a - b;
 
 export const AXES: { readonly [A in AxisId]: AxisSpec<A> } = {
   threads: {
-    suiteField: 'threads', flag: '--threads', isValue: isWhole, expected: 'whole numbers ≥ 1 (e.g. 1,2)', help: 'thread counts, e.g. 1,2',
+    suiteField: 'threads', flag: '--threads', isValue: isThreads, expected: THREADS_EXPECTED, help: 'thread counts, e.g. 1,2',
     key: (n) => `t${n}`, order: ascending, perSession: true, located: true,
   },
   // TF32 flags are process-wide in torch: a session (a Python worker) per value
@@ -168,7 +177,7 @@ export const AXES: { readonly [A in AxisId]: AxisSpec<A> } = {
   // the harness hands the count to the run's loader (run/loader.ts, or torch's own DataLoader): no
   // session per value; 0 workers (the run builds its batches itself) is the base
   loaderWorkers: {
-    suiteField: 'loaderWorkers', flag: '--loader-workers', isValue: isCount, expected: 'whole numbers ≥ 0 (e.g. 0,2,4)',
+    suiteField: 'loaderWorkers', flag: '--loader-workers', isValue: isLoaderWorkers, expected: `whole numbers from 0 to ${MAX_LOADER_WORKERS} (e.g. 0,2,4)`,
     help: 'data-loader workers of the workloads with a data loader (data-pipeline), e.g. 0,2,4 (default 0: the run builds its batches)',
     omitted: 0, key: (n) => `w${n}`, order: ascending, perSession: false, nondetCompared: true,
   },

@@ -76,7 +76,9 @@ const subfolders = (dir: string) =>
   fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.includes('.tmp-')).map((e) => path.join(dir, e.name));
 
 export function listBaselines(root: string): BaselineEntry[] {
-  if (!fs.existsSync(root)) return [];
+  const st = fs.statSync(root, { throwIfNoEntry: false });
+  if (!st) return [];
+  if (!st.isDirectory()) throw new UsageError(message.baselinesNotFolder(root));
   const entries: BaselineEntry[] = [];
   for (const hwDir of subfolders(root)) {
     for (const dir of subfolders(hwDir)) {

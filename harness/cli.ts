@@ -44,7 +44,7 @@ import { Runner } from './run/runner.js';
 import { checkConfirmDir, confirmComparison } from './run/confirm.js';
 import { runSession } from './run/session.js';
 import type { EarlySignal } from './run/signals.js';
-import { loadResults, prepareFolder, readManifest, TOOL_VERSION, writeAtomic } from './store.js';
+import { isOwnFolder, loadResults, prepareFolder, readManifest, TOOL_VERSION, writeAtomic } from './store.js';
 import { inGitHubActions, writeGitHubOutput } from '../reports/github.js';
 import { junitXml } from '../reports/junit.js';
 import { comparisonMarkdown, renderMarkdown } from '../reports/markdown.js';
@@ -195,6 +195,8 @@ async function compareCommand(baseline: string, current: string, o: CompareFlags
   if (reruns !== null) {
     const dir = o.confirmDir ?? path.join(current, 'confirm');
     checkConfirmDir(baseline, dir);
+    // the default lies inside the current results folder, which may hold a link there to a folder elsewhere
+    if (o.confirmDir === undefined) isOwnFolder(dir);
     result = await confirmComparison(result, baseline, current, { reruns, dir: prepareFolder(dir, '--confirm-dir'), slowdownThreshold: threshold, allowHardwareChange, log });
   }
   if (expectations) result = withFindings(result, applyExpectations(result.findings, expectations));
@@ -438,7 +440,8 @@ export async function main(argv: string[], early: readonly EarlySignal[] = []): 
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     if (isUsageError(err)) {
-      process.stderr.write(`detbench: ${err.message}\n`);
+      // one line, whatever a path or name given to detbench holds: a line break is shown as \n
+      process.stderr.write(`detbench: ${err.message.replace(/\r?\n|\r/g, '\\n')}\n`);
       return EXIT.usage;
     }
     process.stderr.write(internalErrorReport(err));

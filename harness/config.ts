@@ -132,6 +132,11 @@ export function loadSuite(suite: string): { input: SuiteInput; source: string } 
 const isWhole = (x: unknown, min: number): x is number => typeof x === 'number' && Number.isInteger(x) && x >= min;
 const isMapping = (x: unknown): x is Record<string, unknown> => x !== null && typeof x === 'object' && !Array.isArray(x);
 
+/** The most counted runs per cell: the plan lists every run (for longer checks of one cell, soak with --duration). */
+export const MAX_REPEATS = 10_000;
+/** The most runs in flight: each is a worker thread, all started at once. */
+export const MAX_CONCURRENCY = 1024;
+
 /** Node's timers hold at most 2^31 − 1 ms; below 1 ms a timeout rounds to nothing. */
 export const MAX_TIMEOUT_SEC = Math.floor((2 ** 31 - 1) / 1000);
 export const MIN_TIMEOUT_SEC = 0.001;
@@ -157,10 +162,12 @@ export function resolveSuite(base: SuiteInput, overrides: SuiteInput, source: st
   const devices = s.devices ?? 'all';
   if (devices !== 'all' && devices !== 'gpu') throw new UsageError(message.devices(devices));
   const soakSec = s.soakSec ?? 0;
-  if (typeof soakSec !== 'number' || !(soakSec >= 0)) throw new UsageError(message.soak(soakSec));
+  // finite: the manifest stores it, and JSON writes Infinity as null (the folder would not read back)
+  if (typeof soakSec !== 'number' || !(soakSec >= 0) || !Number.isFinite(soakSec)) throw new UsageError(message.soak(soakSec));
 
   const repeats = s.repeats ?? 3;
-  if (!isWhole(repeats, 2)) throw new UsageError(message.repeats(repeats));
+  // the plan holds every run: past this it would take the memory instead of the time
+  if (!isWhole(repeats, 2) || repeats > MAX_REPEATS) throw new UsageError(message.repeats(repeats, MAX_REPEATS));
   const axes = resolveAxes(s);
   const modes = s.modes ?? [...MODES];
   if (!Array.isArray(modes) || modes.length === 0 || !modes.every(isMode)) throw new UsageError(message.modes(modes));
@@ -320,8 +327,8 @@ export function resolveRunOptions(flags: RunFlags, cores: number): RunOptions {
   if (flags.precision !== undefined && !(typeof flags.precision === 'number' && flags.precision > 0 && flags.precision < 1)) throw new UsageError(message.precision(flags.precision));
   if (flags.budget !== undefined && !(typeof flags.budget === 'number' && flags.budget > 0)) throw new UsageError(message.budget(flags.budget));
   if (flags.budget !== undefined && flags.precision === undefined) throw new UsageError(message.budgetWithoutPrecision());
-  const concurrency = flags.concurrency ?? (flags.checkOnly ? Math.max(1, cores) : 1);
-  if (!isWhole(concurrency, 1)) throw new UsageError(message.concurrency(flags.concurrency));
+  const concurrency = flags.concurrency ?? (flags.checkOnly ? Math.min(Math.max(1, cores), MAX_CONCURRENCY) : 1);
+  if (!isWhole(concurrency, 1) || concurrency > MAX_CONCURRENCY) throw new UsageError(message.concurrency(flags.concurrency, MAX_CONCURRENCY));
   if (flags.python !== undefined && flags.python.trim() === '') throw new UsageError(message.python(flags.python));
   const shard = flags.shard === undefined ? null : parseShard(flags.shard);
   if (flags.locateBudget !== undefined && !flags.locate) throw new UsageError(message.locateBudgetWithoutLocate());
@@ -411,8 +418,30 @@ export function resolveOutputFile(file: string, flag: string): string {
   if (file.trim() === '') throw new UsageError(message.outputFile(flag, JSON.stringify(file), 'it is empty'));
   const abs = path.resolve(file);
   if (fs.statSync(abs, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(message.outputFile(flag, file, 'it is a folder'));
+  // a report written before is replaced; any other file (a results folder's runs.jsonl, say) is not
+  if (fs.lstatSync(abs, { throwIfNoEntry: false }) && !isJunitReport(abs)) throw new UsageError(message.outputFile(flag, file, 'it exists and is no JUnit report (replacing it would lose what it holds)'));
   prepareFolder(path.dirname(abs), flag);
   return abs;
+}
+
+/** Whether a file is a JUnit XML report (or empty), by its first bytes; a pipe or link is not one, and is never opened through. */
+function isJunitReport(file: string): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch {
+    return false;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) return false;
+    if (st.size === 0) return true; // nothing to lose
+    const head = Buffer.alloc(512);
+    const text = head.toString('utf8', 0, fs.readSync(fd, head, 0, head.length, 0));
+    return /^\s*(<\?xml[^>]*\?>\s*)?<testsuites?[\s>]/.test(text);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** The most re-runs `compare --confirm` does: each is a whole run of the flagged cells. */

@@ -31,16 +31,17 @@ export function internalErrorReport(err: unknown, debug = process.env.DETBENCH_D
 }
 
 const list = (xs: readonly string[]) => xs.join(', ');
+/** A value as the user wrote it: JSON, but Infinity and NaN (a suite's `.inf`, a flag's 1e999) as themselves, not as null. */
+const shown = (x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? String(x) : JSON.stringify(x));
 /** Every message is one line, whatever a damaged file put into it. */
 const oneLine = (text: string) => text.replace(/\s+/g, ' ').trim();
 const BASELINE_FIX = 'remove this baseline folder and save it again with `detbench baseline save RESULTS_DIR`';
 const DAMAGED = 'the folder was damaged or edited after detbench wrote it: use an intact copy, or run the suite again';
 
 export const message = {
-  unknownBackend: (id: string, known: readonly string[]) => `unknown backend "${id}": choose from ${list(known)} (see \`detbench backends\`)`,
-  unknownWorkload: (id: string, known: readonly string[]) => `unknown workload "${id}": choose from ${list(known)} (see \`detbench workloads\`)`,
-  repeats: (got: unknown) => `\`repeats\` must be a whole number ≥ 2, got ${JSON.stringify(got)}`,
-  threads: (got: unknown) => message.axisValues('threads', 'whole numbers ≥ 1 (e.g. 1,2)', got),
+  unknownBackend: (id: string, known: readonly string[]) => `unknown backend ${JSON.stringify(id)}: choose from ${list(known)} (see \`detbench backends\`)`,
+  unknownWorkload: (id: string, known: readonly string[]) => `unknown workload ${JSON.stringify(id)}: choose from ${list(known)} (see \`detbench workloads\`)`,
+  repeats: (got: unknown, max: number) => `\`repeats\` must be a whole number from 2 to ${max} (to check one cell for longer, soak with --duration), got ${shown(got)}`,
   /** An invariance axis's suite field or flag (harness/axes.ts says what its values look like). */
   axisValues: (field: string, expected: string, got: unknown) => `\`${field}\` must be a non-empty list of ${expected}, got ${JSON.stringify(got)}`,
   seed: (got: unknown) => `\`seed\` must be a whole number from 0 to 9007199254740991 (2^53 − 1, the largest a JSON number holds exactly), got ${JSON.stringify(got)}`,
@@ -49,7 +50,7 @@ export const message = {
   suiteParamsOf: (id: string, got: unknown) => `suite field \`params.${id}\` must map parameter names to whole numbers (e.g. { m: 512 }), got ${JSON.stringify(got)}`,
   emptyList: (field: string, known: readonly string[]) => `\`${field}\` names nothing: give at least one of ${list(known)}`,
   timeout: (got: unknown, min: number, max: number) =>
-    `\`timeoutSec\` (--timeout) must be a number of seconds per run from ${min} to ${max} (24.8 days, the longest timer Node.js keeps), got ${JSON.stringify(got)}`,
+    `\`timeoutSec\` (--timeout) must be a number of seconds per run from ${min} to ${max} (24.8 days, the longest timer Node.js keeps), got ${shown(got)}`,
   modes: (got: unknown) => `\`modes\` must be a non-empty list of det and nondet, got ${JSON.stringify(got)}`,
   preset: (got: unknown) => `\`preset\` must be quick, standard or gpu, got ${JSON.stringify(got)}`,
   suiteNotFound: (path: string) => `suite file ${path} does not exist: pass quick, standard, noise, acceptance or the path of a YAML or JSON suite file`,
@@ -65,7 +66,7 @@ export const message = {
   noGpuBackendsAvailable: (reasons: string[]) =>
     `this suite runs on GPUs, and no GPU backend is available here: ${reasons.join('; ')}. On a GPU host, check the driver (nvidia-smi) and the reasons above; to test the CPU backends, run --suite quick`,
   devices: (got: unknown) => `suite field \`devices\` must be all or gpu, got ${JSON.stringify(got)}`,
-  soak: (got: unknown) => `\`--duration\` must be a length of time such as 90s, 10m or 1h (or suite field \`soakSec\`, seconds ≥ 0), got ${JSON.stringify(got)}`,
+  soak: (got: unknown) => `\`--duration\` must be a length of time such as 90s, 10m or 1h (or suite field \`soakSec\`, seconds ≥ 0), got ${shown(got)}`,
   outExists: (dir: string) => `results folder ${dir} already exists: choose another --out or remove it (results are never overwritten)`,
   resultsMissing: (dir: string) => `${dir} is not a detbench results folder: it has no manifest.json (pass a folder written by \`detbench run\`)`,
   resultsSchema: (dir: string, got: unknown, want: number) =>
@@ -85,9 +86,14 @@ export const message = {
   baselineInvalid: (file: string, field: string, problem: string) => `${file}: ${field ? `\`${field}\` ` : ''}${problem}; ${BASELINE_FIX}`,
   nonFinite: (field: string, value: number) =>
     `the run's \`${field}\` is ${value}, which a results file cannot hold (JSON has no NaN or Infinity): the workload diverged or the backend returned garbage`,
-  reportFormat: (got: string, known: readonly string[]) => `unknown report format "${got}": choose from ${list(known)}`,
+  reportOutIsResults: (out: string, dir: string) =>
+    `${out} (--out) is another results folder or saved baseline: its summary.json and report would be replaced by those of ${dir}; pass --out a new or empty folder, or leave it out to write into ${dir}`,
+  reportFormat: (got: string, known: readonly string[]) => `unknown report format ${JSON.stringify(got)}: choose from ${list(known)}`,
   slowdownThreshold: (got: unknown) => `\`--slowdown-threshold\` must be a number > 0 (e.g. 1.25), got ${JSON.stringify(got)}`,
   baselineIncomplete: (dir: string) => `${dir} is incomplete (interrupted or killed): a baseline must come from a finished run; run the suite again`,
+  savedBaselineNotResults: (dir: string) =>
+    `${dir} is a saved baseline: it keeps a summary, not the runs, and is never rewritten; compare with it (\`detbench compare ${dir} CURRENT\`), or pass its results folder (\`source\` in its baseline.json)`,
+  baselinesNotFolder: (root: string) => `${root} (--dir) is not a folder: pass --dir the baselines folder that \`detbench baseline save\` writes (default results/baselines)`,
   noBaseline: (root: string, hardware: string) => `no baseline for this hardware (${hardware}) under ${root}: save one with \`detbench baseline save RESULTS_DIR\``,
   shard: (got: string) => `\`--shard\` must be I/N with 1 ≤ I ≤ N (e.g. 1/4), got ${JSON.stringify(got)}`,
   mergeNothing: () => 'merge needs at least one results folder',
@@ -122,7 +128,8 @@ export const message = {
   confirmCount: (got: unknown) => `\`--confirm\` must be a whole number of re-runs from 1 to 20 (e.g. 3), got ${JSON.stringify(got)}`,
   outputFile: (flag: string, file: string, why: string) => `cannot write ${file} (${flag}): ${why}; pass ${flag} the path of a file in a folder you can write`,
   siteNotEmpty: (dir: string) => `${dir} (--out) holds files and is not a site detbench published (it has no .detbench-site.json): publish into an empty or new folder, or the folder of an earlier publish`,
-  concurrency: (got: unknown) => `\`--concurrency\` must be a whole number ≥ 1, got ${JSON.stringify(got)}`,
+  siteEntry: (file: string, kind: string) => `${file} is ${kind}: a site's pages go into folders of its own; remove it, or publish into a new folder`,
+  concurrency: (got: unknown, max: number) => `\`--concurrency\` must be a whole number from 1 to ${max} (runs in flight at once, each in a thread of its own), got ${shown(got)}`,
   locateBudget: (got: unknown) =>
     `\`--locate-budget\` must be a whole number of ULPs (e.g. 4ulp) or a relative L2 distance ≥ 0 (e.g. 1e-6; 0 means any bit), got ${JSON.stringify(got)}`,
   locateBudgetWithoutLocate: () => '`--locate-budget` is the budget of `--locate`: give --locate too (e.g. --locate --locate-budget 4ulp)',

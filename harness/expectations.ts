@@ -28,7 +28,8 @@ export type ExpectedVerdict = keyof typeof EXPECTED_VERDICTS;
 
 export interface Expectation extends ExpectationRef {
   kinds: readonly FindingKind[];
-  match: RegExp;
+  /** Whether a cell id matches the pattern (globMatcher). */
+  match: (cellId: string) => boolean;
 }
 
 /** Finding kinds an expectation may name: those about a cell that change an exit code (notes change none). */
@@ -36,10 +37,33 @@ export const EXPECTABLE_KINDS: readonly FindingKind[] = FINDING_KINDS.filter((k)
 
 export const EXPECTATION_FIELDS = ['cell', 'expect', 'reason', 'expires'] as const;
 
-/** `*` any text (`|` included), `?` one character, everything else literal; the whole id must match. */
-export function globToRegExp(pattern: string): RegExp {
-  const body = [...pattern].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&'))).join('');
-  return new RegExp(`^${body}$`, 's');
+/**
+ * `*` any text (`|` included), `?` one character, everything else literal; the whole id must match.
+ * Matched by hand, going back only to the last `*`: at most (id length × pattern length) steps. As a
+ * regular expression, `*` as `.*`, a pattern of ten stars and a last character that is not there
+ * backtracked for 86 s on one cell id, and every further star multiplies that.
+ */
+export function globMatcher(pattern: string): (text: string) => boolean {
+  const p = [...pattern];
+  return (text) => {
+    const t = [...text];
+    let i = 0, j = 0, star = -1, resume = 0;
+    while (i < t.length) {
+      if (j < p.length && p[j] === '*') {
+        star = j++;
+        resume = i;
+      } else if (j < p.length && (p[j] === '?' || p[j] === t[i])) {
+        i++;
+        j++;
+      } else if (star >= 0) {
+        // the last star takes one more character
+        j = star + 1;
+        i = ++resume;
+      } else return false;
+    }
+    while (j < p.length && p[j] === '*') j++;
+    return j === p.length;
+  };
 }
 
 const isDate = (s: string) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s);
@@ -70,7 +94,7 @@ export function loadExpectations(file: string): Expectation[] {
     if (e.expires !== undefined && (typeof e.expires !== 'string' || !isDate(e.expires))) throw new UsageError(message.expectValue(at, 'expires', 'a date, YYYY-MM-DD', e.expires));
     // a verdict first: `slower` and `results-changed` are kinds too, and the verdict covers them
     const kinds: readonly FindingKind[] = e.expect in EXPECTED_VERDICTS ? EXPECTED_VERDICTS[e.expect as ExpectedVerdict] : [e.expect as FindingKind];
-    return { pattern: e.cell, expect: e.expect, reason: e.reason, expires: (e.expires as string | undefined) ?? null, kinds, match: globToRegExp(e.cell) };
+    return { pattern: e.cell, expect: e.expect, reason: e.reason, expires: (e.expires as string | undefined) ?? null, kinds, match: globMatcher(e.cell) };
   });
 }
 
@@ -88,7 +112,7 @@ export function applyExpectations(findings: readonly Finding[], expectations: re
   const used = new Set<Expectation>();
   const out = findings.map((f): Finding => {
     if (f.severity === 'info' || !f.cell) return f;
-    const x = live.find((e) => e.kinds.includes(f.kind) && e.match.test(f.cell!.id));
+    const x = live.find((e) => e.kinds.includes(f.kind) && e.match(f.cell!.id));
     if (!x) return f;
     used.add(x);
     return finding('expected', f.cell, { finding: f, expectation: refOf(x) });

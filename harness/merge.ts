@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { hardwareKey } from './baselines.js';
 import { UsageError, message } from './errors.js';
-import { ResultsWriter, artifactPath, loadResults, newRunId, readArtifactBytes, type ArtifactClaim, type LoadedResults, type Manifest } from './store.js';
+import { ResultsWriter, artifactPath, loadResults, newRunId, readArtifactBytes, type ArtifactClaim, type LoadedResults, type MachineEntry, type Manifest } from './store.js';
 import { ORACLE_FILE, type OracleEntry, type OracleFile } from './analysis/oracle.js';
 import { LOCATE_FILE, LOCATE_VERSION, type LocateFile, type LocatePair } from './analysis/locate.js';
 
@@ -62,6 +62,18 @@ export function mergeResults(dirs: string[], outRoot: string): string {
   const cells = new Map(first.manifest.cells.map((c) => [c.id, c]));
   for (const s of sources.slice(1)) for (const c of s.manifest.cells) if (!cells.has(c.id)) cells.set(c.id, c);
   const runId = `${newRunId()}-merged`;
+  // a merged source brings its machines along (its records already say which of them ran each run):
+  // numbered on from the machines before it, so no two runs of a cell share a machine and a run index
+  const machines: MachineEntry[] = [];
+  const firstMachine = sources.map((s) => {
+    const start = machines.length;
+    const own = s.manifest.machines ?? [{
+      machine: 0, hostname: s.manifest.environment.hostname, hardware: hardwareKey(s.manifest.environment),
+      sourceRunId: s.manifest.runId, shard: s.manifest.shard ?? null, environment: s.manifest.environment,
+    }];
+    for (const m of own) machines.push({ ...m, machine: start + m.machine });
+    return start;
+  });
   const manifest: Manifest = {
     ...first.manifest,
     runId,
@@ -70,14 +82,7 @@ export function mergeResults(dirs: string[], outRoot: string): string {
     cells: [...cells.values()],
     plannedRuns: sources.reduce((n, s) => n + s.manifest.plannedRuns, 0),
     backends: Object.assign({}, ...sources.map((s) => s.manifest.backends)),
-    machines: sources.map((s, machine) => ({
-      machine,
-      hostname: s.manifest.environment.hostname,
-      hardware: hardwareKey(s.manifest.environment),
-      sourceRunId: s.manifest.runId,
-      shard: s.manifest.shard ?? null,
-      environment: s.manifest.environment,
-    })),
+    machines,
     warnings: [...new Set(sources.flatMap((s) => [...s.manifest.warnings, ...s.readWarnings]))],
   };
 
@@ -94,10 +99,10 @@ export function mergeResults(dirs: string[], outRoot: string): string {
       fs.writeFileSync(artifactPath(tmp, digest), readArtifactBytes(from, digest, claim), { flag: 'wx' });
       copied.add(digest);
     };
-    sources.forEach((s, machine) => {
+    sources.forEach((s, i) => {
       // the weights, and what else a record points to: per-step traces, held-out predictions
       for (const [digest, claim] of s.artifacts) copy(s.dir, digest, claim);
-      for (const r of s.runs) writer.append({ ...r, machine });
+      for (const r of s.runs) writer.append({ ...r, machine: firstMachine[i] + (r.machine ?? 0) });
     });
     const oracle = mergeOracles(sources);
     if (oracle) {

@@ -19,7 +19,8 @@ import { CELL_VERDICTS, SUMMARY_VERSION, type CellVerdict, type Summary } from '
 import { hardwareKey } from './baselines.js';
 import { UsageError, message } from './errors.js';
 import { groupId, MODES, type CellKey } from './protocol.js';
-import { loadResults, SCHEMA_VERSION, type Manifest } from './store.js';
+import { hasFile, loadResults, parseUntrustedJson, SCHEMA_VERSION, type Manifest } from './store.js';
+import { availability, fingerprint, optionalAxes } from './schema.js';
 
 /** Which machine a night ran on: its hostname and hardware key (a merged folder: all of them). */
 export interface MachineId {
@@ -79,7 +80,8 @@ const NOT_NIGHTS = new Set(['artifacts', 'charts', 'node_modules']);
 export function findNightDirs(roots: readonly string[]): string[] {
   const found: string[] = [];
   const visit = (dir: string, depth: number) => {
-    if (fs.existsSync(path.join(dir, 'manifest.json'))) {
+    // lstat, not exists: a manifest.json that is a link or a pipe makes a night, which its reader refuses
+    if (hasFile(dir, 'manifest.json')) {
       found.push(dir);
       return;
     }
@@ -103,7 +105,7 @@ export function findNightDirs(roots: readonly string[]): string[] {
 /** What identifies the files a Night is read from: their sizes and modification times (a cache key). */
 export function nightStamp(dir: string): string {
   return JSON.stringify(['manifest.json', 'summary.json', 'runs.jsonl', 'complete.json', 'baseline.json'].map((f) => {
-    const s = fs.statSync(path.join(dir, f), { throwIfNoEntry: false });
+    const s = fs.lstatSync(path.join(dir, f), { throwIfNoEntry: false });
     return s ? [s.size, s.mtimeMs] : null;
   }));
 }
@@ -125,16 +127,9 @@ const manifestValidator = compiledOnUse({
   properties: {
     runId: str,
     createdAt: str,
-    environment: {
-      type: 'object',
-      required: ['hostname', 'cpu', 'os'],
-      properties: {
-        hostname: str,
-        cpu: { type: 'object', required: ['model', 'cores'], properties: { model: str, cores: num } },
-        os: { type: 'object', required: ['platform', 'arch'], properties: { platform: str, arch: str } },
-      },
-    },
-    backends: { type: 'object' },
+    // read whole (each a night's fingerprint): checked whole, so nothing in them nests deeper than the schema says
+    environment: fingerprint,
+    backends: { type: 'object', additionalProperties: availability },
     machines: { type: 'array', items: { type: 'object', required: ['hostname', 'hardware'], properties: { hostname: str, hardware: str } } },
   },
 });
@@ -142,8 +137,9 @@ const manifestValidator = compiledOnUse({
 /** The fields of summary.json a night reads. */
 const summaryValidator = compiledOnUse({
   type: 'object',
-  required: ['summaryVersion', 'complete', 'cells', 'modes'],
+  required: ['summaryVersion', 'runId', 'complete', 'cells', 'modes'],
   properties: {
+    runId: str,
     complete: { type: 'boolean' },
     cells: {
       type: 'array',
@@ -174,13 +170,49 @@ const summaryValidator = compiledOnUse({
   },
 });
 
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (err) {
-    throw new UsageError(message.resultsCorrupt(file, (err as Error).message));
-  }
-}
+const nullableNum = nullable(num);
+const interval = (fields: readonly string[]) => ({ type: 'object', required: [...fields], properties: Object.fromEntries(fields.map((f) => [f, num])) });
+
+/**
+ * A Night as publish keeps it in its site's state file, read back: that file may be damaged or
+ * edited like any other, and history takes its nights as they are.
+ */
+const nightValidator = compiledOnUse({
+  type: 'object',
+  required: ['dir', 'runId', 'createdAt', 'baseline', 'complete', 'machine', 'fingerprint', 'cells', 'pairs'],
+  properties: {
+    dir: str, runId: str, createdAt: str, baseline: { type: 'boolean' }, complete: { type: 'boolean' },
+    machine: { type: 'object', required: ['key', 'hostname', 'hardware', 'label'], properties: { key: str, hostname: str, hardware: str, label: str } },
+    fingerprint: { type: 'object', additionalProperties: str },
+    cells: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['cell', 'workload', 'backend', 'device', 'mode', 'threads', 'verdict', 'distinctDigests', 'modalDigest', 'time'],
+        properties: {
+          cell: str, workload: str, backend: str, device: str, mode: { enum: [...MODES] }, threads: num,
+          ...optionalAxes,
+          verdict: { enum: [...CELL_VERDICTS] }, distinctDigests: num, modalDigest: nullable(str),
+          time: nullable({ type: 'object', required: ['median', 'low', 'high', 'runs'], properties: { median: num, low: nullableNum, high: nullableNum, runs: num } }),
+        },
+      },
+    },
+    pairs: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['group', 'workload', 'backend', 'device', 'threads', 'slowdown'],
+        properties: { group: str, workload: str, backend: str, device: str, threads: num, slowdown: nullable(interval(['value', 'low', 'high'])) },
+      },
+    },
+  },
+});
+
+/** Whether a value is a Night (what publish's state file says one was). */
+export const isNight = (value: unknown): value is Night => nightValidator()(value) === true;
+
+/** A file of a night, parsed: through store's reader (no link followed, no pipe waited on); undefined when absent. */
+const readJson = (file: string): unknown => parseUntrustedJson(file);
 
 function check<T>(validator: () => ValidateFunction, value: unknown, file: string): T {
   const validate = validator();
@@ -190,12 +222,17 @@ function check<T>(validator: () => ValidateFunction, value: unknown, file: strin
 }
 
 /** The summary of a folder: its summary.json at this version, or its runs analysed again. */
-function summaryOf(dir: string): Summary {
+function summaryOf(dir: string, runId: string): Summary {
   const file = path.join(dir, 'summary.json');
-  const hasRuns = fs.existsSync(path.join(dir, 'runs.jsonl'));
-  if (fs.existsSync(file)) {
+  const hasRuns = hasFile(dir, 'runs.jsonl');
+  if (hasFile(dir, 'summary.json')) {
     const raw = readJson(file) as Partial<Summary> | null;
-    if (raw?.summaryVersion === SUMMARY_VERSION) return check<Summary>(summaryValidator, raw, file);
+    if (raw?.summaryVersion === SUMMARY_VERSION) {
+      const summary = check<Summary>(summaryValidator, raw, file);
+      // another run's summary (a report written with --out into this folder) would stand for this run
+      if (summary.runId !== runId) throw new UsageError(message.resultsInconsistent(file, `\`runId\` is ${JSON.stringify(summary.runId)}, but manifest.json's is ${JSON.stringify(runId)}`));
+      return summary;
+    }
     if (!hasRuns) throw new UsageError(message.summaryVersion(file, raw?.summaryVersion, SUMMARY_VERSION));
   }
   if (!hasRuns) throw new UsageError(message.resultsMissing(dir));
@@ -234,7 +271,7 @@ export function readNight(dir: string): Night {
   const raw = readJson(manifestFile) as Partial<Manifest> | null;
   if (raw?.schemaVersion !== SCHEMA_VERSION) throw new UsageError(message.resultsSchema(dir, raw?.schemaVersion, SCHEMA_VERSION));
   const manifest = check<Manifest>(manifestValidator, raw, manifestFile);
-  const summary = summaryOf(dir);
+  const summary = summaryOf(dir, manifest.runId);
   const cells: NightCell[] = summary.cells
     .filter((c) => !c.arm)
     .map((c) => {
@@ -252,7 +289,7 @@ export function readNight(dir: string): Night {
   }));
   return {
     dir, runId: manifest.runId, createdAt: manifest.createdAt,
-    baseline: fs.existsSync(path.join(dir, 'baseline.json')),
+    baseline: hasFile(dir, 'baseline.json'),
     complete: summary.complete,
     machine: machineOf(manifest),
     fingerprint: fingerprintOf(manifest),

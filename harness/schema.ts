@@ -119,6 +119,8 @@ const AXIS_VALUE_SCHEMAS: { [A in AxisId]: Schema<AxisValues[A]> } = {
   autotune: oneOf(AUTOTUNE),
 };
 const { threads: threadsSchema, ...optionalAxes } = AXIS_VALUE_SCHEMAS;
+/** The axes a cell carries only where not their omitted value (exported for the nights a site keeps: harness/nights.ts). */
+export { optionalAxes };
 
 const cellKey = {
   workload: str(), backend: str(), device: str(), mode: oneOf(MODES), threads: threadsSchema,
@@ -126,7 +128,8 @@ const cellKey = {
 const sizeParams = () => record(num());
 const shard = object({ index: int({ minimum: 1 }), count: int({ minimum: 1 }) });
 
-const fingerprint = object({
+/** Exported for the nights of a history (harness/nights.ts), which read a manifest's environment and backends whole. */
+export const fingerprint = object({
   node: str(),
   npm: nullable(str()),
   packages: record(nullable(str())),
@@ -140,7 +143,7 @@ const fingerprint = object({
   gpus: array(object({ name: str(), driver: str() })),
 });
 
-const availability = byFlag(
+export const availability = byFlag(
   'available',
   object(
     { available: schema<true>({ const: true }), version: str(), devices: texts(), notes: texts() },
@@ -421,9 +424,29 @@ const unescapePointer = (p: string) => p.replace(/~1/g, '/').replace(/~0/g, '~')
 
 /** A value as it appears in the message: JSON, cut short, never spanning lines. */
 export function quote(value: unknown): string {
-  // JSON.stringify would show NaN and Infinity as null
-  const text = typeof value === 'number' ? String(value) : (JSON.stringify(value) ?? String(value));
+  const text = shortJson(value, 40);
   return text.length > 40 ? `${text.slice(0, 37)}…` : text;
+}
+
+/**
+ * JSON text of a value, written only until it is longer than `room`: a damaged file may nest a
+ * field 100,000 deep, and JSON.stringify of all of it overflows the stack for a message that shows
+ * 40 characters. Each level costs a bracket of room, so this goes at most `room` levels deep.
+ */
+function shortJson(value: unknown, room: number): string {
+  // JSON.stringify would show NaN and Infinity as null
+  if (typeof value === 'number') return String(value);
+  if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? String(value);
+  const list = Array.isArray(value);
+  const keys = list ? null : Object.keys(value);
+  const n = list ? value.length : keys!.length;
+  let out = list ? '[' : '{';
+  for (let i = 0; i < n && out.length <= room; i++) {
+    if (i > 0) out += ',';
+    if (keys) out += `${JSON.stringify(keys[i])}:`;
+    out += shortJson(list ? value[i] : (value as Record<string, unknown>)[keys![i]], room - out.length);
+  }
+  return out.length > room ? out : out + (list ? ']' : '}');
 }
 
 function at(value: unknown, pointer: string): unknown {

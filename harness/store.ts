@@ -324,6 +324,9 @@ export interface LoadedResults {
 export function loadResults(dir: string): LoadedResults {
   const manifest = readManifest(dir);
   const runsFile = path.join(dir, 'runs.jsonl');
+  // a saved baseline keeps a summary and the modal artifacts, not the runs: read as a results folder it
+  // was a run of 0 runs, and report and locate wrote that summary over the baseline's own
+  if (!hasFile(dir, 'runs.jsonl') && hasFile(dir, 'baseline.json')) throw new UsageError(message.savedBaselineNotResults(dir));
   const text = readText(runsFile) ?? '';
   const lines = text.split('\n');
   let last = lines.length - 1;
@@ -514,6 +517,16 @@ export function readJson<K extends FileKind>(file: string, kind: K, damage = RES
 }
 
 const ABSENT = Symbol('absent');
+
+/**
+ * A JSON file of a results folder or baseline, parsed but not validated (the caller checks the fields
+ * it reads); undefined when absent. Read as every file of a folder is: never through a symbolic link,
+ * never blocking on a named pipe.
+ */
+export function parseUntrustedJson(file: string): unknown {
+  const value = parseJson(file);
+  return value === ABSENT ? undefined : value;
+}
 
 function parseJson(file: string, damage = RESULTS_DAMAGE): unknown {
   const text = readText(file);

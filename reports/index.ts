@@ -2,11 +2,12 @@
  * report: a results folder → report.html, report.md, summary.json and every chart as SVG and PNG.
  * Reads the folder and nothing else (never a backend).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { analyze } from '../harness/analysis/analyze.js';
 import { DEFAULT_SLOWDOWN_THRESHOLD, type Summary } from '../harness/analysis/summary.js';
 import { UsageError, message } from '../harness/errors.js';
-import { loadResults, ownFolder, writeAtomic, type LoadedResults } from '../harness/store.js';
+import { hasFile, loadResults, ownFolder, writeAtomic, type LoadedResults } from '../harness/store.js';
 import { renderHtml, type RenderedChart } from './html.js';
 import { renderMarkdown } from './markdown.js';
 import { toPng, toSvg } from './render.js';
@@ -29,6 +30,13 @@ export interface ReportResult {
   files: string[];
 }
 
+/** Whether two paths name one folder (through another spelling or a link the user gave). */
+function sameFolder(a: string, b: string): boolean {
+  const x = fs.statSync(a, { throwIfNoEntry: false });
+  const y = fs.statSync(b, { throwIfNoEntry: false });
+  return x !== undefined && y !== undefined && x.dev === y.dev && x.ino === y.ino;
+}
+
 export function parseFormats(list: string[]): ReportFormat[] {
   for (const f of list) if (!isReportFormat(f)) throw new UsageError(message.reportFormat(f, REPORT_FORMATS));
   return list as ReportFormat[];
@@ -45,6 +53,8 @@ export async function renderReport(resultsDir: string, options: ReportOptions = 
   const results = analysed?.results ?? loadResults(resultsDir);
   const summary = analysed?.summary ?? analyze(results);
   const out = path.resolve(options.out ?? resultsDir);
+  // another results folder (or saved baseline) would have its own summary.json and report replaced by this run's
+  if (hasFile(out, 'manifest.json') && !sameFolder(out, resultsDir)) throw new UsageError(message.reportOutIsResults(out, resultsDir));
   // a results folder from elsewhere may hold `charts` as a link to a folder outside it
   ownFolder(path.join(out, 'charts'));
   const files: string[] = [];

@@ -9,8 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { MAX_LOADER_WORKERS, THREADS_EXPECTED } from '../harness/axes.ts';
 import { backendIds, loadPlugins } from '../harness/backends/index.ts';
-import { MAX_TIMEOUT_SEC, MIN_TIMEOUT_SEC } from '../harness/config.ts';
+import { MAX_CONCURRENCY, MAX_REPEATS, MAX_TIMEOUT_SEC, MIN_TIMEOUT_SEC } from '../harness/config.ts';
 import { fingerprint } from '../harness/env.ts';
 import { EXIT, message, UsageError } from '../harness/errors.ts';
 import { WORKLOAD_IDS } from '../workloads/index.ts';
@@ -47,7 +48,14 @@ test('run flags out of range: refused with the field and its range', async () =>
   await refused(['run', '--backends', ',', '--out', out], message.emptyList('backends', backendIds()));
   await refused(['run', '--workloads', ',', '--out', out], message.emptyList('workloads', WORKLOAD_IDS));
   await refused(['run', '--budget', '10', '--out', out], message.budgetWithoutPrecision());
-  await refused(['run', '--concurrency', '0', '--out', out], message.concurrency(0));
+  await refused(['run', '--concurrency', '0', '--out', out], message.concurrency(0, MAX_CONCURRENCY));
+  // past these the plan's runs or the pool's threads took the memory: exit 4 (out of memory) or a crash, not a line
+  await refused(['run', '--concurrency', '1e9', '--out', out], message.concurrency(1e9, MAX_CONCURRENCY));
+  await refused(['run', '--repeats', '1e308', '--out', out], message.repeats(1e308, MAX_REPEATS));
+  await refused(['run', '--repeats', String(MAX_REPEATS + 1), '--out', out], message.repeats(MAX_REPEATS + 1, MAX_REPEATS));
+  // threads and loader workers are started: 1e9 threads failed in onnxruntime, 100,000 loader workers took the host's memory
+  await refused(['run', '--threads', '1e9', '--out', out], message.axisValues('threads', THREADS_EXPECTED, [1e9]));
+  await refused(['run', '--loader-workers', String(MAX_LOADER_WORKERS + 1), '--out', out], message.axisValues('loaderWorkers', `whole numbers from 0 to ${MAX_LOADER_WORKERS} (e.g. 0,2,4)`, [MAX_LOADER_WORKERS + 1]));
   assert.ok(!fs.existsSync(out), 'nothing was written for a refused run');
 });
 
@@ -55,6 +63,9 @@ test('suite files whose fields have the wrong shape are refused, not ignored', a
   await refused(['run', '--suite', file('params5.yaml', 'params: 5\n')], message.suiteParams(5));
   await refused(['run', '--suite', file('params-matmul5.yaml', 'params: { matmul: 5 }\n')], message.suiteParamsOf('matmul', 5));
   await refused(['run', '--suite', file('name.yaml', 'name: [1, 2]\n')], message.suiteName([1, 2]));
+  // an endless soak was accepted, and the manifest stored it as null: the folder did not read back
+  await refused(['run', '--suite', file('soak-inf.yaml', 'soakSec: .inf\n')], message.soak(Infinity));
+  assert.match(message.soak(Infinity), /got Infinity$/);
 });
 
 test('folders that cannot be written: one line, no hang (procfs made recursive mkdir spin)', async () => {

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { backendIds } from '../harness/backends/index.ts';
-import { BUILTIN_SUITES, resolveSuite } from '../harness/config.ts';
+import { BUILTIN_SUITES, MAX_REPEATS, resolveSuite } from '../harness/config.ts';
 import { message } from '../harness/errors.ts';
 import { WORKLOAD_IDS } from '../workloads/index.ts';
 import { detbench, detbenchHere } from './fixtures/cli.ts';
@@ -29,7 +29,7 @@ test('bad input: one clear line each, exit 2', async () => {
   const cases: Array<[string[], string | RegExp]> = [
     [['run', '--backends', 'nope'], message.unknownBackend('nope', backendIds())],
     [['run', '--workloads', 'resnet'], message.unknownWorkload('resnet', WORKLOAD_IDS)],
-    [['run', '--repeats', '0'], message.repeats(0)],
+    [['run', '--repeats', '0'], message.repeats(0, MAX_REPEATS)],
     [['run', '--suite', malformed], new RegExp(`^suite file ${malformed} is not valid YAML or JSON: `)],
     [['run', '--suite', path.join(out, 'missing.yaml')], message.suiteNotFound(path.join(out, 'missing.yaml'))],
     [['analyze', path.join(out, 'nothing-here')], message.resultsMissing(path.join(out, 'nothing-here'))],

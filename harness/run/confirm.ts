@@ -9,7 +9,6 @@
  * confirmed; a real regression is.
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { compare, loadSide, withFindings, type Comparison, type Confirmation, type ConfirmationOutcome } from '../analysis/compare.js';
 import { finding } from '../analysis/findings.js';
@@ -17,6 +16,7 @@ import type { Finding, FindingKind } from '../analysis/summary.js';
 import { PROJECT_DIR } from '../env.js';
 import { UsageError, message } from '../errors.js';
 import type { SuiteInput } from '../config.js';
+import { writeAtomic } from '../store.js';
 
 /** Findings a re-run can repeat, by family: a re-run repeats a finding with a finding of its family. */
 export const CONFIRMABLE: { readonly [K in FindingKind]?: string } = {
@@ -102,7 +102,8 @@ export async function confirmComparison(c: Comparison, baselineDir: string, curr
       params: Object.fromEntries(suite.workloads.filter((w) => workloads.includes(w.id)).map((w) => [w.id, w.params])),
     };
     const suiteFile = path.join(o.dir, `suite-${backend.replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
-    fs.writeFileSync(suiteFile, JSON.stringify(input, null, 2) + '\n');
+    // replaces a link planted under that name instead of writing through it
+    writeAtomic(suiteFile, JSON.stringify(input, null, 2) + '\n');
     for (let i = 1; i <= o.reruns; i++) {
       o.log?.(`confirm: re-run ${i} of ${o.reruns}: ${workloads.join(', ')} on ${backend}`);
       let resultsDir: string;

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { answerWithin, NoAnswer, runRequest, torchPython, TorchProcess, writeTensor } from '../backends/torch/torch.js';
+import { answerWithin, NoAnswer, PROBE_TIMEOUT_MS, runRequest, torchPython, TorchProcess, writeTensor } from '../backends/torch/torch.js';
 import type { ResolvedSuite } from '../config.js';
 import type { ResultsWriter } from '../store.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
@@ -42,11 +42,12 @@ const oracleThreads = () => os.availableParallelism();
 /** A started Python process, and the promise of it once it has said hello. */
 function launch(): { worker: TorchProcess; ready: Promise<OracleProcess> } {
   const worker = TorchProcess.start('det');
-  const ready = worker.call({ op: 'hello', threads: oracleThreads() }).then(
+  // as the probe does: a Python stuck importing torch held the run before its first run, for ever
+  const ready = answerWithin(worker.call({ op: 'hello', threads: oracleThreads() }), PROBE_TIMEOUT_MS).then(
     (hello) => ({ worker, torch: String(hello.torch) }),
     (err: Error) => {
       worker.stop();
-      throw err;
+      throw err instanceof NoAnswer ? new Error(`it did not answer within ${PROBE_TIMEOUT_MS / 1000} s (importing torch hangs there)`) : err;
     },
   );
   return { worker, ready };

@@ -73,6 +73,9 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     }));
 
   interrupts.onFirst(() => setTimeout(() => runner.abandon(), options.graceMs).unref());
+  // what the run waits for before its first run (sessions opening, the oracle's Python starting) is
+  // not waited for past a signal: a Python that hangs there held a Ctrl-C until the second one
+  const signalled = new Promise<void>((resolve) => interrupts.onFirst(() => resolve()));
   try {
     const dir = path.join(options.outRoot, newRunId());
     // probe; while the worker probes (and starts warming up for the suite), this thread is idle: git
@@ -109,7 +112,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     if (!stopped) {
       // the oracle's Python starts (and its inputs are drawn) while the runs' sessions open: it runs after the runs
       oracleWarmup = warmUpOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], options.oracle);
-      await Promise.all([runner.prewarm(plan.runs), oracleWarmup?.settle()]);
+      await Promise.race([Promise.all([runner.prewarm(plan.runs), oracleWarmup?.settle()]), signalled]);
       const shouldStop = () => interrupts.requested;
       if (options.paired) {
         let done = 0;

@@ -18,8 +18,8 @@ import path from 'node:path';
 import { buildHistory, type History, type SeriesHistory } from '../../harness/analysis/history.js';
 import type { Finding } from '../../harness/analysis/summary.js';
 import { UsageError, message } from '../../harness/errors.js';
-import { loadNights, type Night, type NightCache } from '../../harness/nights.js';
-import { writeAtomic } from '../../harness/store.js';
+import { isNight, loadNights, type Night, type NightCache } from '../../harness/nights.js';
+import { parseUntrustedJson, writeAtomic } from '../../harness/store.js';
 import { toSvg } from '../render.js';
 import { cellPage, indexPage, machinePage, type CellModel, type IndexModel, type MachineModel, type RenderedSiteChart } from './pages.js';
 import { cellCharts, latestChart, machineChart, type SiteChart } from './specs.js';
@@ -67,14 +67,17 @@ function isState(s: SiteState): boolean {
   const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
   return isObject(s.pages) && Object.values(s.pages).every((h) => typeof h === 'string') && Array.isArray(s.nights) && s.nights.every((e) =>
     Array.isArray(e) && typeof e[0] === 'string' && isObject(e[1]) && typeof e[1].stamp === 'string' && isObject(e[1].night)
-    && Array.isArray(e[1].night.cells) && Array.isArray(e[1].night.pairs) && isObject(e[1].night.fingerprint) && isObject(e[1].night.machine));
+    && isNight(e[1].night));
 }
 
 function readState(site: string): { state: SiteState | null; note: string | null } {
   const file = path.join(site, STATE_FILE);
-  if (!fs.existsSync(file)) return { state: null, note: null };
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!st) return { state: null, note: null };
+  // a pipe would block the read for ever, a link would be read from elsewhere: neither is one publish wrote
+  if (!st.isFile()) return { state: null, note: `${STATE_FILE} is not a plain file: every page is rendered again` };
   try {
-    const state = JSON.parse(fs.readFileSync(file, 'utf8')) as SiteState;
+    const state = parseUntrustedJson(file) as SiteState;
     if (state?.version !== SITE_RENDER_VERSION) return { state: null, note: `${STATE_FILE} is of another version: every page is rendered again` };
     if (!isState(state)) return { state: null, note: `${STATE_FILE} is damaged: every page is rendered again` };
     return { state, note: null };
@@ -88,10 +91,15 @@ function checkSite(site: string): void {
   const entries = fs.readdirSync(site);
   if (entries.length > 0 && !entries.includes(STATE_FILE)) throw new UsageError(message.siteNotEmpty(site));
   for (const sub of ['cells', 'machines']) {
+    const dir = path.join(site, sub);
+    // pages are written into it: a link to a folder elsewhere would put them there
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (st && !st.isDirectory()) throw new UsageError(message.siteEntry(dir, st.isSymbolicLink() ? 'a symbolic link' : 'not a folder'));
+    if (st) continue;
     try {
-      fs.mkdirSync(path.join(site, sub));
+      fs.mkdirSync(dir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      throw new UsageError(message.cannotWrite(dir, (err as Error).message));
     }
   }
 }

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { backendIds, findBackend } from '../../harness/backends/index.ts';
-import { BUILTIN_SUITES, loadSuite, parseDuration, resolveSuite, SUITE_FIELDS } from '../../harness/config.ts';
+import { BUILTIN_SUITES, loadSuite, MAX_REPEATS, parseDuration, resolveSuite, SUITE_FIELDS } from '../../harness/config.ts';
+import { THREADS_EXPECTED } from '../../harness/axes.ts';
 import { message, UsageError } from '../../harness/errors.ts';
 import { WORKLOAD_IDS } from '../../workloads/index.ts';
 
@@ -51,11 +52,11 @@ test('flags override the suite without touching it', () => {
 });
 
 test('bad values get one message naming the field and the fix', () => {
-  fails(() => resolveSuite({}, { repeats: 0 }, 'x'), message.repeats(0));
-  fails(() => resolveSuite({}, { repeats: 'abc' as unknown as number }, 'x'), message.repeats('abc'));
+  fails(() => resolveSuite({}, { repeats: 0 }, 'x'), message.repeats(0, MAX_REPEATS));
+  fails(() => resolveSuite({}, { repeats: 'abc' as unknown as number }, 'x'), message.repeats('abc', MAX_REPEATS));
   fails(() => resolveSuite({}, { backends: ['tpu-magic'] }, 'x'), message.unknownBackend('tpu-magic', backendIds()));
   fails(() => resolveSuite({}, { workloads: ['resnet'] }, 'x'), message.unknownWorkload('resnet', WORKLOAD_IDS));
-  fails(() => resolveSuite({}, { threads: [0] }, 'x'), message.threads([0]));
+  fails(() => resolveSuite({}, { threads: [0] }, 'x'), message.axisValues('threads', THREADS_EXPECTED, [0]));
   fails(() => resolveSuite({}, { seed: -1 }, 'x'), message.seed(-1));
   fails(() => resolveSuite({ params: { matmul: { q: 3 } } }, {}, 'x'), message.workloadParam('matmul', 'q', ['m', 'k', 'n']));
   fails(() => resolveSuite({ params: { matmul: { m: 0.5 } } }, {}, 'x'), message.workloadParamValue('matmul', 'm', 0.5));

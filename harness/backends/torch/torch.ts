@@ -156,7 +156,8 @@ function useWorker(options: SessionOptions): HeldWorker {
   };
 }
 
-const PROBE_TIMEOUT_MS = 120_000;
+/** How long a fresh Python may take to say hello (import torch, start CUDA) before it counts as hung. */
+export const PROBE_TIMEOUT_MS = 120_000;
 
 /** What `answerWithin` rejects with when the Python has not answered in time. */
 export class NoAnswer extends Error {}
@@ -207,7 +208,15 @@ export class TorchProcess {
     // a process group of its own: a signal to detbench's group must not end the run (run/signals.ts);
     // the worker leaves when its stdin closes
     const child = spawn(pythonPath, ['-u', WORKER], { env: { ...process.env, ...torchEnv(mode) }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    return new TorchProcess(child);
+    const worker = new TorchProcess(child);
+    live.add(worker);
+    child.on('exit', () => live.delete(worker));
+    if (!endsWithProcess) {
+      // a Python stuck before it reads its stdin (importing torch, starting CUDA) would outlive detbench
+      process.once('exit', () => live.forEach((w) => w.stop()));
+      endsWithProcess = true;
+    }
+    return worker;
   }
 
   /** Whether it has exited (or never started): every request fails. */
@@ -233,11 +242,20 @@ export class TorchProcess {
     return r;
   }
 
+  /** Ends the worker and its process group (what it started, e.g. DataLoader workers, goes with it). */
   stop(): void {
     this.child.stdin.end();
-    this.child.kill();
+    try {
+      process.kill(-this.child.pid!, 'SIGTERM');
+    } catch {
+      this.child.kill(); // gone already, or never started
+    }
   }
 }
+
+/** The workers of this thread that have not exited: stopped when the process exits. */
+const live = new Set<TorchProcess>();
+let endsWithProcess = false;
 
 const readFloat32 = (file: string): Float32Array => {
   const bytes = fs.readFileSync(file);
