@@ -15,6 +15,7 @@ import './unit/ci-output.test.ts';
 import './unit/compiled.test.ts';
 import './unit/config.test.ts';
 import './unit/confirm.test.ts';
+import './unit/cuda-devices.test.ts';
 import './unit/diff.test.ts';
 import './unit/evaluation.test.ts';
 import './unit/expectations.test.ts';
