@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { analyze } from '../harness/analysis/analyze.ts';
 import { EXIT } from '../harness/errors.ts';
 import { loadResults } from '../harness/store.ts';
-import { SAME_SIGNAL_MS } from '../harness/run/signals.ts';
+import { Interrupts, SAME_SIGNAL_MS } from '../harness/run/signals.ts';
 
 /** A short grace period keeps the test quick; the default is 10 s. */
 const GRACE_MS = 2000;
@@ -146,4 +146,17 @@ test('a run in flight past the grace period is abandoned, not recorded, and the 
   assert.equal(recordedRuns(s), 1, 'the abandoned run has no record');
   assert.ok(fs.existsSync(path.join(dir, 'summary.json')));
 });
+});
+
+test('a signal once every run is recorded and the folder finished says so, not that the folder will be marked interrupted', () => {
+  const said: string[] = [];
+  const interrupts = new Interrupts((line) => said.push(line), GRACE_MS);
+  interrupts.runsFinished('/results/r1');
+  try {
+    interrupts.install([{ signal: 'SIGINT', at: performance.now() }]);
+  } finally {
+    interrupts.uninstall();
+  }
+  assert.equal(interrupts.requested, true);
+  assert.deepEqual(said, ['SIGINT: every run is already recorded and the results folder finished; writing its summary and report (again to quit at once)']);
 });

@@ -149,7 +149,9 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     if (options.locate && !stopped && !interrupts.requested) {
       locate = await locatePhase(runner, dir, { budget: options.locate.budget, cell: null, timeoutMs: suite.timeoutMs, log: hooks.log, shouldStop: () => interrupts.requested });
     }
-    writer.finishIfOpen({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted: stopped || interrupts.requested });
+    const interrupted = stopped || interrupts.requested;
+    writer.finishIfOpen({ finishedAt: new Date().toISOString(), runs: writer.written, interrupted });
+    if (!interrupted) interrupts.runsFinished(dir);
 
     // analyze, report
     const results = loadResults(dir);

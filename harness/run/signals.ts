@@ -37,6 +37,8 @@ export class Interrupts {
   private firstAt: number | null = null;
   private listeners: Array<(signal: InterruptSignal) => void> = [];
   private emergency: () => void = () => {};
+  /** The folder whose runs are all recorded (complete.json written, not interrupted), once it is. */
+  private finishedDir: string | null = null;
   private readonly handler = (signal: InterruptSignal) => this.receive(signal, performance.now());
 
   constructor(
@@ -64,6 +66,14 @@ export class Interrupts {
     this.listeners.push(listener);
   }
 
+  /**
+   * Every run is recorded and the folder finished: a signal from here on stops nothing the results
+   * need, and says so (the summary and the report follow, or `detbench report` writes them later).
+   */
+  runsFinished(dir: string): void {
+    this.finishedDir = dir;
+  }
+
   /** What a second signal must do before the process exits: make the folder readable, synchronously. */
   setEmergency(fn: () => void): void {
     this.emergency = fn;
@@ -72,12 +82,16 @@ export class Interrupts {
   private receive(signal: InterruptSignal, at: number): void {
     if (this.firstAt === null) {
       this.firstAt = at;
-      this.log(`${signal}: stopping — the run in flight may finish within ${this.graceMs / 1000} s, then the results folder is completed as interrupted (again to quit at once)`);
+      this.log(this.finishedDir
+        ? `${signal}: every run is already recorded and the results folder finished; writing its summary and report (again to quit at once)`
+        : `${signal}: stopping — the run in flight may finish within ${this.graceMs / 1000} s, then the results folder is completed as interrupted (again to quit at once)`);
       for (const l of this.listeners) l(signal);
       return;
     }
     if (at - this.firstAt < SAME_SIGNAL_MS) return;
-    this.log(`${signal} again: quitting now; the results folder stays readable and is marked interrupted`);
+    this.log(this.finishedDir
+      ? `${signal} again: quitting now; the results folder is complete (\`detbench report ${this.finishedDir}\` writes its summary and report)`
+      : `${signal} again: quitting now; the results folder stays readable and is marked interrupted`);
     try {
       this.emergency();
     } finally {
