@@ -13,6 +13,7 @@ import { ORACLE_FILE, type OracleFile } from '../harness/analysis/oracle.ts';
 import { resolveSuite } from '../harness/config.ts';
 import { message } from '../harness/errors.ts';
 import { mergeResults } from '../harness/merge.ts';
+import { noAnswerReason, torchPython } from '../harness/backends/torch/torch.ts';
 import { runOracle, warmUpOracle } from '../harness/run/oracle.ts';
 import { ResultsWriter, SCHEMA_VERSION, loadResults, readJson, sha256, type Manifest } from '../harness/store.ts';
 import { findingText } from '../reports/findings.ts';
@@ -194,6 +195,19 @@ test('a suite at the gpu preset gets no oracle (it computes on the CPU) unless i
   assert.equal(warmUpOracle(resolveSuite({ preset: 'gpu' }, { workloads: ['matmul'] }, 'x'), ['matmul']), null, 'no Python is started for it either');
   const slow = resolveSuite({ preset: 'gpu', allowSlow: true }, { workloads: ['matmul'] }, 'x');
   const warm = warmUpOracle(slow, ['matmul']);
+  assert.notEqual(warm, null);
+  warm!.stop();
+});
+
+test('a Python that did not answer the torch probe is not waited for a second time by the oracle; other probe failures do not skip it', async () => {
+  const suite = resolveSuite({}, { workloads: ['matmul'] }, 'x');
+  const hung = { available: false as const, reason: noAnswerReason(torchPython()) };
+  assert.equal(warmUpOracle(suite, ['matmul'], true, hung), null, 'no Python is started');
+  const file = await runOracle(suite, ['matmul'], writerFor(), { interrupted: false, log: () => {}, torchProbe: hung });
+  assert.equal(file.made, false);
+  assert.equal(file.reason, `the torch probe's ${hung.reason}; the oracle, which runs on the same Python, did not wait for it again`);
+  // torch missing is no hang: the oracle says so itself, at once
+  const warm = warmUpOracle(suite, ['matmul'], true, { available: false, reason: 'torch is not importable by python3' });
   assert.notEqual(warm, null);
   warm!.stop();
 });

@@ -14,7 +14,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { answerWithin, NoAnswer, PROBE_TIMEOUT_MS, runRequest, torchPython, TorchProcess, writeTensor } from '../backends/torch/torch.js';
+import { answerWithin, NoAnswer, noAnswerReason, PROBE_TIMEOUT_MS, runRequest, torchPython, TorchProcess, writeTensor } from '../backends/torch/torch.js';
+import type { Availability } from '../backends/types.js';
 import type { ResolvedSuite } from '../config.js';
 import type { ResultsWriter } from '../store.js';
 import { byName, workloadInputs } from '../../workloads/inputs.js';
@@ -25,9 +26,13 @@ import { ORACLE_FILE, ORACLE_VERSION, type OracleEntry, type OracleFile } from '
 
 const notMade = (reason: string): OracleFile => ({ oracleVersion: ORACLE_VERSION, made: false, reason, python: torchPython(), workloads: [] });
 
-/** Why a suite gets no oracle at all, or null when it does. */
-export function oracleSkipReason(suite: ResolvedSuite, interrupted: boolean, enabled = true): string | null {
+/**
+ * Why a suite gets no oracle at all, or null when it does. `torchProbe`: the torch backend's
+ * availability where it was probed: a Python that did not answer it is not waited for again.
+ */
+export function oracleSkipReason(suite: ResolvedSuite, interrupted: boolean, enabled = true, torchProbe?: Availability): string | null {
   if (!enabled) return 'the float64 oracle was turned off (--no-oracle, or DETBENCH_ORACLE=off)';
+  if (torchProbe && !torchProbe.available && torchProbe.reason === noAnswerReason(torchPython())) return `the torch probe's ${torchProbe.reason}; the oracle, which runs on the same Python, did not wait for it again`;
   if (interrupted) return 'the run was interrupted before the float64 oracle ran';
   if (suite.kind === 'noise') return 'the noise suite compares runs with each other, not with an oracle';
   // the oracle computes on the CPU: the gpu preset there is what slowOnCpu (plan.ts) keeps from CPU cells
@@ -120,8 +125,8 @@ export class OracleWarmup {
 }
 
 /** The oracle's warm-up for the workloads of a suite, or null where the suite gets no oracle (oracleSkipReason). */
-export function warmUpOracle(suite: ResolvedSuite, workloadIds: string[], enabled = true): OracleWarmup | null {
-  return oracleSkipReason(suite, false, enabled) === null ? new OracleWarmup(suite, workloadIds) : null;
+export function warmUpOracle(suite: ResolvedSuite, workloadIds: string[], enabled = true, torchProbe?: Availability): OracleWarmup | null {
+  return oracleSkipReason(suite, false, enabled, torchProbe) === null ? new OracleWarmup(suite, workloadIds) : null;
 }
 
 /**
@@ -132,9 +137,9 @@ export function warmUpOracle(suite: ResolvedSuite, workloadIds: string[], enable
  */
 export async function runOracle(
   suite: ResolvedSuite, workloadIds: string[], writer: ResultsWriter,
-  options: { interrupted: boolean; log: (line: string) => void; enabled?: boolean; scratch?: string; warmup?: OracleWarmup | null },
+  options: { interrupted: boolean; log: (line: string) => void; enabled?: boolean; scratch?: string; warmup?: OracleWarmup | null; torchProbe?: Availability },
 ): Promise<OracleFile> {
-  const skip = oracleSkipReason(suite, options.interrupted, options.enabled);
+  const skip = oracleSkipReason(suite, options.interrupted, options.enabled, options.torchProbe);
   if (skip) options.warmup?.stop();
   const file = skip ? notMade(skip) : await compute(suite, workloadIds, writer, options.log, options.scratch ?? os.tmpdir(), options.warmup?.take());
   writer.writeJson(ORACLE_FILE, file);

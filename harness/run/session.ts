@@ -111,7 +111,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     let stopped = interrupts.requested;
     if (!stopped) {
       // the oracle's Python starts (and its inputs are drawn) while the runs' sessions open: it runs after the runs
-      oracleWarmup = warmUpOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], options.oracle);
+      oracleWarmup = warmUpOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], options.oracle, probed.torch);
       await Promise.race([Promise.all([runner.prewarm(plan.runs), oracleWarmup?.settle()]), signalled]);
       const shouldStop = () => interrupts.requested;
       if (options.paired) {
@@ -142,7 +142,7 @@ export async function runSession(options: RunOptions, early: readonly EarlySigna
     }
     hooks.onRunsDone();
     // the float64 oracle of every workload that ran (oracle.json says why when there is none)
-    await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped || interrupts.requested, enabled: options.oracle, scratch: runner.scratchDir, log: hooks.log, warmup: oracleWarmup });
+    await runOracle(suite, [...new Set(plan.runs.map((r) => r.workload))], writer, { interrupted: stopped || interrupts.requested, enabled: options.oracle, scratch: runner.scratchDir, log: hooks.log, warmup: oracleWarmup, torchProbe: probed.torch });
     mark('oracle');
     // --locate: where disagreeing runs part, op by op (their pairs are run again, ops captured)
     let locate: LocateCost | null = null;

@@ -159,6 +159,9 @@ function useWorker(options: SessionOptions): HeldWorker {
 /** How long a fresh Python may take to say hello (import torch, start CUDA) before it counts as hung. */
 export const PROBE_TIMEOUT_MS = 120_000;
 
+/** The probe's reason when `py` did not say hello in time (the oracle then does not wait for it a second time). */
+export const noAnswerReason = (py: string) => `${py} did not answer within ${PROBE_TIMEOUT_MS / 1000} s (importing torch or starting CUDA hangs there): pass --python PATH to another Python`;
+
 /** What `answerWithin` rejects with when the Python has not answered in time. */
 export class NoAnswer extends Error {}
 
@@ -432,7 +435,7 @@ export const torchBackend: Backend = {
     } catch (err) {
       worker.stop();
       if (err instanceof NoAnswer) {
-        return { available: false, reason: `${python()} did not answer within ${PROBE_TIMEOUT_MS / 1000} s (importing torch or starting CUDA hangs there): pass --python PATH to another Python` };
+        return { available: false, reason: noAnswerReason(python()) };
       }
       const why = (err as Error).message;
       const notStarted = `${python()} cannot be started: `;
