@@ -17,7 +17,7 @@ import { message } from '../harness/errors.ts';
 import { WORKLOAD_IDS } from '../workloads/index.ts';
 import { saveBaseline } from '../harness/baselines.ts';
 import { loadResults } from '../harness/store.ts';
-import { outside, startCliHost } from './fixtures/in-process.ts';
+import { confinedCommands, startCliHost } from './fixtures/in-process.ts';
 import { makeResults } from './fixtures/results.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-hostile-outputs-'));
@@ -29,21 +29,7 @@ after(() => host.close());
 const secret = path.join(root, 'secret.json');
 fs.writeFileSync(secret, '{"secret": true}\n');
 
-async function detbench(args: string[], roots: string[]) {
-  const r = await host.detbench(args);
-  assert.notEqual(r.code, 'threw', `${args.join(' ')} threw: ${r.error}`);
-  assert.deepEqual(outside(r.touched, roots), [], `${args.join(' ')} reached outside the folders it was given`);
-  return r;
-}
-
-async function refused(args: string[], roots: string[], expected: string | RegExp) {
-  const r = await detbench(args, roots);
-  assert.equal(r.code, 2, `${args.join(' ')} → exit ${String(r.code)}: ${r.stderr}`);
-  assert.match(r.stderr, /^detbench: [^\n]+\n$/, `${args.join(' ')} printed more than one line: ${r.stderr}`);
-  const text = r.stderr.slice('detbench: '.length, -1);
-  if (typeof expected === 'string') assert.equal(text, expected);
-  else assert.match(text, expected);
-}
+const { detbench, refused } = confinedCommands(host);
 
 /** A finished results folder with its summary.json, inside a folder of its own; `text` is its run id (and every free-text field). */
 async function night(text = 'plain'): Promise<string> {

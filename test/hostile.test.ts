@@ -21,7 +21,7 @@ import { cellId, type RunRecord, type RunRequest } from '../harness/protocol.ts'
 import { runAll } from '../harness/run/runner.ts';
 import { VALIDATORS_FILE, problemOf, validatorsSource } from '../harness/schema.ts';
 import { ResultsWriter, artifactPath, loadResults, nonFiniteField, writeAtomic } from '../harness/store.ts';
-import { outside, startCliHost } from './fixtures/in-process.ts';
+import { confinedCommands, startCliHost } from './fixtures/in-process.ts';
 import { fixtureManifest, makeResults } from './fixtures/results.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'detbench-hostile-'));
@@ -50,23 +50,8 @@ fs.writeFileSync(secret, 'not results\n');
 const host = startCliHost();
 after(() => host.close());
 
-/** Runs a command with file access recorded; it must stay inside `roots`. */
-async function detbench(args: string[], roots: string[]) {
-  const r = await host.detbench(args);
-  assert.deepEqual(outside(r.touched, roots), [], `${args.join(' ')} reached outside the folders it was given`);
-  assert.notEqual(r.code, 'threw', `${args.join(' ')} threw: ${r.error}`);
-  return r;
-}
-
-/** Exit 2 with exactly one line, no stack, that equals or matches `expected`. */
-async function refused(args: string[], roots: string[], expected: string | RegExp) {
-  const r = await detbench(args, roots);
-  assert.equal(r.code, 2, `${args.join(' ')} → exit ${String(r.code)}: ${r.stderr}`);
-  assert.match(r.stderr, /^detbench: [^\n]+\n$/, `${args.join(' ')} printed more than one line: ${r.stderr}`);
-  const text = r.stderr.slice('detbench: '.length, -1);
-  if (typeof expected === 'string') assert.equal(text, expected);
-  else assert.match(text, expected);
-}
+/** Commands with file access recorded: each must stay inside `roots` (refused: exit 2, one line). */
+const { detbench, refused } = confinedCommands(host);
 
 /** The reading commands on one damaged folder: each refuses it with the same line. */
 async function everyReaderRefuses(dir: string, expected: string | RegExp) {
