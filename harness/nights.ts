@@ -211,9 +211,6 @@ const nightValidator = compiledOnUse({
 /** Whether a value is a Night (what publish's state file says one was). */
 export const isNight = (value: unknown): value is Night => nightValidator()(value) === true;
 
-/** A file of a night, parsed: through store's reader (no link followed, no pipe waited on); undefined when absent. */
-const readJson = (file: string): unknown => parseUntrustedJson(file);
-
 function check<T>(validator: () => ValidateFunction, value: unknown, file: string): T {
   const validate = validator();
   if (validate(value)) return value as T;
@@ -226,7 +223,8 @@ function summaryOf(dir: string, runId: string): Summary {
   const file = path.join(dir, 'summary.json');
   const hasRuns = hasFile(dir, 'runs.jsonl');
   if (hasFile(dir, 'summary.json')) {
-    const raw = readJson(file) as Partial<Summary> | null;
+    // through store's reader: no link followed, no pipe waited on
+    const raw = parseUntrustedJson(file) as Partial<Summary> | null;
     if (raw?.summaryVersion === SUMMARY_VERSION) {
       const summary = check<Summary>(summaryValidator, raw, file);
       // another run's summary (a report written with --out into this folder) would stand for this run
@@ -268,7 +266,7 @@ function machineOf(m: Manifest): MachineId {
 /** One results folder or saved baseline as a night. */
 export function readNight(dir: string): Night {
   const manifestFile = path.join(dir, 'manifest.json');
-  const raw = readJson(manifestFile) as Partial<Manifest> | null;
+  const raw = parseUntrustedJson(manifestFile) as Partial<Manifest> | null;
   if (raw?.schemaVersion !== SCHEMA_VERSION) throw new UsageError(message.resultsSchema(dir, raw?.schemaVersion, SCHEMA_VERSION));
   const manifest = check<Manifest>(manifestValidator, raw, manifestFile);
   const summary = summaryOf(dir, manifest.runId);
